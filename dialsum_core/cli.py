@@ -1,0 +1,197 @@
+"""The ``dialsum`` command line.
+
+Importing this module must stay cheap: no torch, no transformers. Plugins are loaded through their
+(cheap) entry-point modules; a broken plugin is a warning here, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from dialsum_core import __version__
+from dialsum_core.errors import DialsumError
+from dialsum_core.manager import Plugins, build_plugins
+from dialsum_core.registry import KIND_LABELS
+
+log = logging.getLogger("dialsum")
+
+
+def _fail(exc: DialsumError) -> None:
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _plugins(disable: Sequence[str] = ()) -> Plugins:
+    try:
+        return build_plugins(disable)
+    except DialsumError as exc:
+        _fail(exc)
+        raise AssertionError("unreachable") from exc
+
+
+def _warn_broken(plugins: Plugins) -> None:
+    for broken in plugins.broken:
+        click.echo(f"warning: {broken.describe()}", err=True)
+
+
+def _setup_console_logging() -> None:
+    if not any(getattr(h, "_dialsum_console", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler._dialsum_console = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a recipe key, e.g. --set train.epochs=1 --set 'run.models=[\"kobart\"]'.",
+)
+disable_option = click.option(
+    "--disable-plugin",
+    "disable",
+    multiple=True,
+    metavar="NAME",
+    help="Do not load this plugin (entry-point name); also DIALSUM_DISABLE_PLUGINS=a,b.",
+)
+
+
+class DialsumGroup(click.Group):
+    """Adds plugin-provided commands lazily, so a broken plugin cannot break ``--help``."""
+
+    _loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        try:
+            plugins = build_plugins()
+        except DialsumError as exc:
+            click.echo(f"warning: {exc}", err=True)
+            return
+        for impl in plugins.hook.dialsum_register_commands.get_hookimpls():
+            try:
+                impl.function(cli=self)
+            except Exception as exc:  # noqa: BLE001
+                click.echo(f"warning: plugin {impl.plugin_name!r} could not add its commands: {exc}", err=True)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None:
+            self._load_plugin_commands()
+            cmd = super().get_command(ctx, cmd_name)
+        return cmd
+
+
+@click.group(cls=DialsumGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dialsum", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Train, tune, ensemble and submit dialogue-summarisation models from TOML recipes.
+
+    \b
+    Quick start:
+      dialsum run recipes/quick.toml
+      dialsum check recipes/full.toml --set run.debug=true
+      dialsum plugins
+    """
+
+
+def _load(recipe_path: str, overrides: Sequence[str]) -> Any:
+    from dialsum_core.recipe import load_recipe
+
+    return load_recipe(recipe_path, overrides)
+
+
+@cli.command()
+@click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
+@set_option
+@disable_option
+def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) -> None:
+    """Validate RECIPE without running anything (every named plugin must be installed)."""
+    try:
+        plugins = _plugins(disable)
+        _warn_broken(plugins)
+        recipe = _load(recipe_path, overrides)
+        recipe.validate(plugins)
+    except DialsumError as exc:
+        _fail(exc)
+    models = ", ".join(recipe.model_names(plugins))
+    click.echo(f"{recipe_path}: ok (mode {recipe.run.mode}; models {models})")
+
+
+@cli.command()
+@click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
+@set_option
+@disable_option
+def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) -> None:
+    """Run RECIPE: train, evaluate and predict as its run mode says."""
+    from dialsum_core.runner import run_recipe
+
+    _setup_console_logging()
+    try:
+        plugins = _plugins(disable)
+        recipe = _load(recipe_path, overrides)
+        result = run_recipe(recipe, plugins)
+    except DialsumError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        click.echo("interrupted; partial results are in the experiment folder", err=True)
+        sys.exit(130)
+    click.echo(f"results: {result.experiment / 'results.json'}")
+
+
+@cli.command(name="plugins")
+@disable_option
+def plugins_cmd(disable: tuple[str, ...]) -> None:
+    """List installed plugins: name, kind, distribution, version, description."""
+    plugins = _plugins(disable)
+    _warn_broken(plugins)
+    rows = [
+        (reg.name, KIND_LABELS[reg.kind], reg.distribution, reg.version, reg.description)
+        for reg in plugins.registry
+    ]
+    _table(("name", "kind", "distribution", "version", "description"), rows)
+
+
+@cli.command()
+def models() -> None:
+    """List the named model presets (what ``run.models = ["all"]`` expands to)."""
+    plugins = _plugins()
+    _warn_broken(plugins)
+    rows = []
+    for reg in plugins.registry.tagged("model_loaders", "preset"):
+        target = str(reg.defaults.get("model_name_or_path", reg.defaults.get("name", "")))
+        rows.append((reg.name, target, reg.distribution, reg.description))
+    if not rows:
+        click.echo("no model presets installed")
+        return
+    _table(("preset", "model", "distribution", "description"), rows)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    return cli.main(args=list(argv) if argv is not None else None, prog_name="dialsum")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

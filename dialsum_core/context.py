@@ -1,0 +1,130 @@
+"""What a run mode gets: the recipe, the plugins, the experiment folder and the event bus.
+
+Run modes compose the other registries only through :meth:`RunContext.build`, so a third-party
+model loader or ensemble works in every mode without the mode knowing it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dialsum_core import data as data_mod
+from dialsum_core.events import Events
+from dialsum_core.experiment import Experiment
+from dialsum_core.manager import Plugins
+from dialsum_core.recipe import Recipe
+
+log = logging.getLogger("dialsum")
+
+
+@attrs.frozen
+class DataSplits:
+    train: list[data_mod.Example]
+    valid: list[data_mod.Example]
+    test: list[data_mod.Example]
+
+
+@attrs.define
+class RunContext:
+    recipe: Recipe
+    plugins: Plugins
+    experiment: Experiment
+    events: Events
+    log: logging.Logger = log
+    #: Folder (inside the experiment) where this context's models and predictions go; modes that
+    #: nest work (folds, trials) evolve the context with a sub-folder.
+    workdir: Path | None = None
+    tags: dict[str, Any] = attrs.field(factory=dict)
+    _data: DataSplits | None = attrs.field(default=None, alias="_data")
+
+    # -- plugins --------------------------------------------------------------------------------
+    def options(self, kind: str, name: str) -> Any:
+        return self.recipe.options(kind, name, self.plugins)
+
+    def build(self, kind: str, name: str) -> Any:
+        """Instantiate plugin ``name`` of ``kind`` with its options from the recipe."""
+        reg = self.plugins.require(kind, name)
+        return reg.build(self.options(kind, name), self)
+
+    def emit(self, hook_name: str, **kwargs: Any) -> None:
+        self.events.emit(hook_name, ctx=self, **kwargs)
+
+    def evolve(self, **changes: Any) -> RunContext:
+        """A copy with, e.g., another recipe (a trial's parameters) or workdir (a fold)."""
+        keep_data = "recipe" not in changes or (
+            changes["recipe"].data == self.recipe.data and changes["recipe"].run.debug == self.recipe.run.debug
+        )
+        new = attrs.evolve(self, **changes)
+        new._data = self._data if keep_data else None
+        return new
+
+    @property
+    def out(self) -> Path:
+        return self.workdir or self.experiment.root
+
+    # -- data -------------------------------------------------------------------------------------
+    def data(self) -> DataSplits:
+        """Train, validation and test examples, cleaned and (with ``debug``) subsampled; cached."""
+        if self._data is None:
+            self._data = load_splits(self.recipe)
+        return self._data
+
+    def score(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
+        """Every metric of ``run.metrics``, merged into one mapping."""
+        scores: dict[str, float] = {}
+        for name in self.recipe.run.metrics:
+            scores.update(self.build("metrics", name).compute(predictions, references))
+        return scores
+
+
+def _recipe_path(recipe: Recipe, key: str, value: str) -> Path:
+    """Paths set in a file are relative to that file; paths from ``--set`` or Python to the CWD."""
+    where = recipe.where(key)
+    if where in ("--set", "<python>") or not value:
+        return Path(value).expanduser()
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else Path(where).parent / p
+
+
+def load_splits(recipe: Recipe) -> DataSplits:
+    d = recipe.data
+    if not d.train_path:
+        from dialsum_core.errors import DataError
+
+        raise DataError(f"{recipe.where('data.train_path')}: data.train_path is not set")
+    train, report = data_mod.read_csv(_recipe_path(recipe, "data.train_path", d.train_path), require_summary=True)
+    _report(report)
+    if d.dev_path:
+        valid, report = data_mod.read_csv(_recipe_path(recipe, "data.dev_path", d.dev_path), require_summary=True)
+        _report(report)
+    else:
+        train, valid = data_mod.split_valid(train, d.valid_fraction, recipe.run.seed)
+    test: list[data_mod.Example] = []
+    if d.test_path:
+        test, report = data_mod.read_csv(_recipe_path(recipe, "data.test_path", d.test_path), require_summary=False)
+        _report(report)
+    if recipe.run.debug:
+        n = d.debug_samples
+        seed = recipe.run.seed
+        train = data_mod.subset(train, n, seed)
+        valid = data_mod.subset(valid, max(2, n // 4), seed)
+        test = data_mod.subset(test, max(2, n // 4), seed)
+    pre = d.preprocessing
+    clean = [
+        data_mod.preprocess(split, noise=pre.remove_noise, tokens=pre.simplify_tokens)
+        for split in (train, valid, test)
+    ]
+    log.info("data: %d train, %d validation, %d test dialogues", *(len(s) for s in clean))
+    return DataSplits(*clean)
+
+
+def _report(report: data_mod.LoadReport) -> None:
+    log.info("loaded %s: %d rows", report.path, report.rows)
+    if report.unknown_tags:
+        tags = ", ".join(f"{t} x{n}" for t, n in sorted(report.unknown_tags.items()))
+        log.warning("%s: unfamiliar tags kept as special tokens: %s", report.path, tags)

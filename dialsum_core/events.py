@@ -1,0 +1,42 @@
+"""Delivering lifecycle events to loggers, one implementation at a time.
+
+pluggy stops a hook call at the first exception. For events that is wrong: a logger that lost its
+network or filled its disk must not stop training. So each implementation is called on its own; one
+that raises is reported once and skipped for the rest of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dialsum_core import hookspecs
+
+log = logging.getLogger("dialsum")
+
+
+class Events:
+    """Emit lifecycle hooks with per-implementation fault isolation."""
+
+    def __init__(self, pm: Any):
+        self._pm = pm
+        self.failed: dict[str, str] = {}
+
+    def emit(self, hook_name: str, **kwargs: Any) -> None:
+        if hook_name not in hookspecs.LIFECYCLE_HOOKS:
+            raise ValueError(f"{hook_name!r} is not a lifecycle hook")
+        caller = getattr(self._pm.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            name = impl.plugin_name
+            if name in self.failed:
+                continue
+            try:
+                impl.function(**{arg: kwargs.get(arg) for arg in impl.argnames})
+            except Exception as exc:  # noqa: BLE001 - isolation is the point
+                self.failed[name] = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "%s failed in %s (%s); it is disabled for the rest of this run",
+                    name,
+                    hook_name,
+                    self.failed[name],
+                )

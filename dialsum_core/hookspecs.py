@@ -1,0 +1,261 @@
+"""Hook specifications: the whole contract between the core and every plugin.
+
+There are two families of hooks.
+
+*Registry hooks* (``dialsum_register_*``) are called once per plugin manager. Each receives a
+``register`` callable and returns nothing; a plugin calls ``register(name, factory, options=...,
+description=...)`` once per thing it offers. The recipe then chooses by name, so no plugin can
+silently replace another one's behaviour and registration order never matters.
+
+*Lifecycle hooks* (``dialsum_before_*``, ``dialsum_after_*``, ``dialsum_on_*``) are events. The core
+emits them to every active logger (and to any installed plugin that implements them), one
+implementation at a time: an implementation that raises is reported once and dropped for the rest
+of the run, so a broken logger can never stop training.
+
+Implementations may accept any subset of a hook's parameters, as with every pluggy hook.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from dialsum_core.context import RunContext
+    from dialsum_core.registry import Register
+
+PROJECT = "dialsum"
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------------
+# Registry hooks
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def dialsum_register_model_loaders(register: Register) -> None:
+    """Offer model loaders.
+
+    :param register: call ``register(name, factory, options=OptionsClass, description=...)``.
+        ``factory(options, ctx)`` returns an object with the
+        :class:`dialsum_core.protocols.ModelLoader` interface. ``tags=("preset",)`` marks a
+        named model preset (listed by ``dialsum models`` and expanded by ``models = ["all"]``).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_register_run_modes(register: Register) -> None:
+    """Offer run modes (``run.mode`` in a recipe).
+
+    :param register: ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.RunMode`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_register_ensembles(register: Register) -> None:
+    """Offer ensemble strategies (``run.ensemble``).
+
+    :param register: ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.Ensemble`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_register_augmenters(register: Register) -> None:
+    """Offer test-time augmenters (``run.tta_strategies``).
+
+    :param register: ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.Augmenter`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_register_loggers(register: Register) -> None:
+    """Offer loggers (``run.loggers``).
+
+    :param register: ``factory(options, ctx)`` returns an object whose methods are lifecycle hook
+        implementations (decorated with :data:`dialsum_core.hookimpl`); the core registers it for
+        the duration of one run, in the order the recipe lists the loggers.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_register_metrics(register: Register) -> None:
+    """Offer evaluation metrics (``run.metrics``).
+
+    :param register: ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.Metric`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_register_commands(cli: Any) -> None:
+    """Add subcommands to the ``dialsum`` click group (e.g. ``dialsum report``).
+
+    :param cli: the root :class:`click.Group`; call ``cli.add_command(command)``. Import heavy
+        libraries inside the command's function, since ``dialsum --help`` calls this hook.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Lifecycle hooks (events). Return values are ignored.
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def dialsum_before_run(ctx: RunContext) -> None:
+    """The experiment folder exists and the resolved recipe is written; nothing has trained yet.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_after_run(ctx: RunContext, results: dict[str, Any]) -> None:
+    """The run finished and ``results.json`` is written.
+
+    :param results: the same mapping that was written to ``results.json``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_on_error(ctx: RunContext, error: BaseException) -> None:
+    """The run failed (or was interrupted); called before the error propagates.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_before_stage(ctx: RunContext, stage: str) -> None:
+    """A named stage of a run mode starts (``train``, ``predict``, ``optuna``, ``kfold``...).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_after_stage(ctx: RunContext, stage: str, metrics: dict[str, Any]) -> None:
+    """A named stage finished, with its summary metrics (may be empty).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_before_fold(ctx: RunContext, fold: int, n_folds: int) -> None:
+    """Cross-validation fold ``fold`` (0-based) of ``n_folds`` starts.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_after_fold(ctx: RunContext, fold: int, n_folds: int, metrics: dict[str, Any]) -> None:
+    """Fold ``fold`` finished with its validation metrics.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_before_epoch(ctx: RunContext, epoch: int, n_epochs: int) -> None:
+    """Training epoch ``epoch`` (1-based) of ``n_epochs`` starts.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_after_epoch(ctx: RunContext, epoch: int, n_epochs: int, metrics: dict[str, Any]) -> None:
+    """Epoch ``epoch`` finished; ``metrics`` holds loss and validation scores.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_before_trial(ctx: RunContext, trial: int, params: dict[str, Any]) -> None:
+    """Hyperparameter trial number ``trial`` starts with the sampled ``params``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_after_trial(
+    ctx: RunContext, trial: int, params: dict[str, Any], value: float | None, state: str
+) -> None:
+    """Trial ``trial`` ended in ``state`` (``complete``, ``pruned``, ``fail``) with ``value``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_on_metrics(ctx: RunContext, metrics: dict[str, Any], step: int | None) -> None:
+    """Step-level metrics (training loss, learning rate, throughput...).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_on_progress(ctx: RunContext, task: str, completed: int, total: int | None) -> None:
+    """Progress of a long piece of work (``generate``, ``train``...), for progress displays.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_on_artifact(ctx: RunContext, path: str, kind: str) -> None:
+    """A file was written to the experiment folder (``prediction``, ``plot``, ``checkpoint``...).
+
+    :param path: path relative to the experiment folder.
+
+    .. versionadded:: 0.1
+    """
+
+
+REGISTRY_HOOKS: dict[str, str] = {
+    "model_loaders": "dialsum_register_model_loaders",
+    "run_modes": "dialsum_register_run_modes",
+    "ensembles": "dialsum_register_ensembles",
+    "augmenters": "dialsum_register_augmenters",
+    "loggers": "dialsum_register_loggers",
+    "metrics": "dialsum_register_metrics",
+}
+"""Registry kind -> the hook that fills it."""
+
+LIFECYCLE_HOOKS: tuple[str, ...] = (
+    "dialsum_before_run",
+    "dialsum_after_run",
+    "dialsum_on_error",
+    "dialsum_before_stage",
+    "dialsum_after_stage",
+    "dialsum_before_fold",
+    "dialsum_after_fold",
+    "dialsum_before_epoch",
+    "dialsum_after_epoch",
+    "dialsum_before_trial",
+    "dialsum_after_trial",
+    "dialsum_on_metrics",
+    "dialsum_on_progress",
+    "dialsum_on_artifact",
+)

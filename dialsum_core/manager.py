@@ -1,0 +1,227 @@
+"""The plugin manager: built fresh by a function, never a module-level singleton.
+
+Order of registration (after tox): the hook specifications, then every entry point of the group
+``dialsum`` (built-in plugins are ordinary distributions too) minus the disable list, then
+``check_pending()`` so that a misspelled hook name is an error instead of a silent no-op.
+
+An entry point that fails to import is recorded as a :class:`BrokenPlugin` with its distribution
+and version. Listing and help warn and continue; a run that needs one of its names fails with exit
+code 2 naming it (see :meth:`Plugins.require`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from importlib import metadata
+from typing import Any
+
+import attrs
+import pluggy
+
+from dialsum_core import hookspecs
+from dialsum_core.errors import PluginError
+from dialsum_core.registry import KIND_LABELS, Register, Registration, Registry
+
+ENTRY_POINT_GROUP = "dialsum"
+DISABLE_ENV = "DIALSUM_DISABLE_PLUGINS"
+TRACE_ENV = "DIALSUM_TRACE_HOOKS"
+
+
+@attrs.frozen
+class BrokenPlugin:
+    """An entry point that could not be imported or whose registry hook raised."""
+
+    name: str
+    distribution: str
+    version: str
+    error: str
+
+    def describe(self) -> str:
+        return (
+            f"plugin {self.name!r} from {self.distribution} {self.version} could not be loaded: "
+            f"{self.error}"
+        )
+
+
+@attrs.frozen
+class PluginInfo:
+    """An installed plugin module as seen by ``dialsum plugins``."""
+
+    name: str
+    distribution: str
+    version: str
+
+
+class Plugins:
+    """A pluggy manager plus the registries it filled; one per run or CLI call."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self.pm = pm
+        self.registry = Registry()
+        self.broken: list[BrokenPlugin] = []
+        self.infos: dict[str, PluginInfo] = {}
+        self.disabled: list[str] = []
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    # -- registration ---------------------------------------------------------------------
+    def add(self, plugin: object, name: str, distribution: str = "", version: str = "") -> None:
+        """Register a plugin object (module or instance) and collect its registrations."""
+        if isinstance(plugin, type):
+            raise PluginError(
+                f"plugin {name!r} is a class ({plugin.__name__}); register an instance of it"
+            )
+        self.pm.register(plugin, name=name)
+        self.infos[name] = PluginInfo(name, distribution or name, version or "")
+        self._collect(plugin, name)
+
+    def remove(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin, name=name)
+        self.registry.remove_plugin(name)
+        self.infos.pop(name, None)
+
+    def _collect(self, plugin: object, name: str) -> None:
+        info = self.infos[name]
+        for kind, hook_name in hookspecs.REGISTRY_HOOKS.items():
+            impl = getattr(plugin, hook_name, None)
+            if impl is None or not any(
+                i.plugin is plugin for i in getattr(self.pm.hook, hook_name).get_hookimpls()
+            ):
+                continue
+            register = Register(self.registry, kind, name, info.distribution, info.version)
+            try:
+                impl(register=register)
+            except PluginError:
+                raise
+            except Exception as exc:  # a plugin bug must not take the CLI down
+                self.registry.remove_plugin(name)
+                self.broken.append(
+                    BrokenPlugin(
+                        name,
+                        info.distribution,
+                        info.version,
+                        f"{hook_name} raised {type(exc).__name__}: {exc}",
+                    )
+                )
+                return
+
+    # -- lookups ---------------------------------------------------------------------------
+    def get(self, kind: str, name: str) -> Registration | None:
+        return self.registry.get(kind, name)
+
+    def require(self, kind: str, name: str) -> Registration:
+        """The registration for ``name``, or a :class:`PluginError` that says what is wrong."""
+        reg = self.registry.get(kind, name)
+        if reg is not None:
+            return reg
+        raise PluginError(self.missing_message(kind, name))
+
+    def missing_message(self, kind: str, name: str) -> str:
+        label = KIND_LABELS[kind]
+        if self.broken:
+            broken = "; ".join(b.describe() for b in self.broken)
+            hint = f" (a broken plugin may provide it: {broken})"
+        else:
+            known = ", ".join(self.registry.names(kind)) or "none installed"
+            hint = f" (installed: {known})"
+        return f"unknown {label} {name!r}{hint}"
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    seen: dict[str, metadata.EntryPoint] = {}
+    for ep in eps:
+        # The same distribution seen twice on sys.path (a symlinked lib64) is one plugin.
+        dist = ep.dist.name if ep.dist else ""
+        key = f"{ep.name}\0{ep.value}\0{dist}"
+        seen.setdefault(key, ep)
+    return sorted(seen.values(), key=lambda e: e.name)
+
+
+def disabled_from_env() -> list[str]:
+    raw = os.environ.get(DISABLE_ENV, "")
+    return [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+
+
+def build_plugins(
+    disable: Iterable[str] = (),
+    *,
+    entry_points: bool = True,
+    extra: Iterable[tuple[str, object]] = (),
+) -> Plugins:
+    """Build a fresh plugin manager with every installed plugin.
+
+    :param disable: plugin (entry point) names to skip, in addition to ``DIALSUM_DISABLE_PLUGINS``.
+    :param entry_points: ``False`` loads none (tests that want a bare core).
+    :param extra: ``(name, plugin)`` pairs registered after the entry points.
+    :raises PluginError: two plugins claim one entry point name or one registered name, or a
+        plugin implements a hook that does not exist.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    if os.environ.get(TRACE_ENV):
+        pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
+        pm.enable_tracing()
+    plugins = Plugins(pm)
+    skip = set(disable) | set(disabled_from_env())
+    plugins.disabled = sorted(skip)
+    owners: dict[str, str] = {}
+    if entry_points:
+        for ep in _entry_points():
+            dist = ep.dist.name if ep.dist else "<unknown distribution>"
+            version = ep.dist.version if ep.dist else "?"
+            if ep.name in skip:
+                continue
+            if ep.name in owners and owners[ep.name] != dist:
+                raise PluginError(
+                    f"plugin name {ep.name!r} is claimed by two distributions: {owners[ep.name]} "
+                    f"and {dist} {version}"
+                )
+            owners[ep.name] = dist
+            try:
+                module = ep.load()
+            except Exception as exc:
+                plugins.broken.append(
+                    BrokenPlugin(ep.name, dist, version, f"{type(exc).__name__}: {exc}")
+                )
+                continue
+            try:
+                plugins.add(module, ep.name, dist, version)
+            except pluggy.PluginValidationError as exc:
+                plugins.remove(ep.name)
+                plugins.broken.append(BrokenPlugin(ep.name, dist, version, str(exc)))
+    for name, plugin in extra:
+        if name not in skip:
+            plugins.add(plugin, name)
+    check_pending(plugins)
+    return plugins
+
+
+def check_pending(plugins: Plugins) -> None:
+    """Drop plugins whose hook implementations match no specification (usually a typo).
+
+    Such a plugin is recorded as broken, so listing warns about it and a run that names one of its
+    registrations fails, instead of the misspelled hook being silently ignored.
+    """
+    for _ in range(len(plugins.infos) + 1):
+        try:
+            plugins.pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = plugins.pm.get_name(exc.plugin) or "?"
+            info = plugins.infos.get(name)
+            plugins.broken.append(
+                BrokenPlugin(
+                    name,
+                    info.distribution if info else name,
+                    info.version if info else "",
+                    str(exc).replace("\n", " "),
+                )
+            )
+            plugins.remove(name)

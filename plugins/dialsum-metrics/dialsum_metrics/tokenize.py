@@ -1,0 +1,51 @@
+"""Tokenisation for scoring: Korean morphemes with kiwipiepy, whitespace otherwise.
+
+``rouge-score``'s default tokenizer keeps only ``[a-z0-9]`` and silently scores Hangul as nothing,
+so Korean summaries must be split into morphemes before any n-gram is counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from typing import Any
+
+TAG_RE = re.compile(r"(#[A-Za-z][A-Za-z0-9]*#)")
+HANGUL_RE = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
+
+
+@functools.lru_cache(maxsize=1)
+def kiwi() -> Any:
+    from kiwipiepy import Kiwi
+
+    return Kiwi()
+
+
+def _kiwi_tokens(text: str) -> list[str]:
+    return [tok.form for tok in kiwi().tokenize(text)] if text.strip() else []
+
+
+def tokenize(text: str, tokenizer: str = "auto", keep_tags: bool = True) -> list[str]:
+    """Tokens of ``text``; ``#Tags#`` stay whole when ``keep_tags``."""
+    use_kiwi = tokenizer == "kiwi" or (tokenizer == "auto" and HANGUL_RE.search(text) is not None)
+    pieces = TAG_RE.split(text) if keep_tags else [text]
+    tokens: list[str] = []
+    for piece in pieces:
+        if keep_tags and TAG_RE.fullmatch(piece):
+            tokens.append(piece)
+        elif use_kiwi:
+            tokens.extend(_kiwi_tokens(piece))
+        else:
+            tokens.extend(piece.lower().split())
+    return tokens
+
+
+def tokenize_many(texts: Sequence[str], tokenizer: str = "auto", keep_tags: bool = True) -> list[list[str]]:
+    cache: dict[str, list[str]] = {}
+    out = []
+    for t in texts:
+        if t not in cache:
+            cache[t] = tokenize(t, tokenizer, keep_tags)
+        out.append(cache[t])
+    return out
