@@ -83,7 +83,7 @@ class DialsumGroup(click.Group):
         for impl in plugins.hook.dialsum_register_commands.get_hookimpls():
             try:
                 impl.function(cli=self)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 click.echo(f"warning: plugin {impl.plugin_name!r} could not add its commands: {exc}", err=True)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -162,8 +162,7 @@ def plugins_cmd(disable: tuple[str, ...]) -> None:
     plugins = _plugins(disable)
     _warn_broken(plugins)
     rows = [
-        (reg.name, KIND_LABELS[reg.kind], reg.distribution, reg.version, reg.description)
-        for reg in plugins.registry
+        (reg.name, KIND_LABELS[reg.kind], reg.distribution, reg.version, reg.description) for reg in plugins.registry
     ]
     _table(("name", "kind", "distribution", "version", "description"), rows)
 

@@ -116,8 +116,7 @@ def load_splits(recipe: Recipe) -> DataSplits:
         test = data_mod.subset(test, max(2, n // 4), seed)
     pre = d.preprocessing
     clean = [
-        data_mod.preprocess(split, noise=pre.remove_noise, tokens=pre.simplify_tokens)
-        for split in (train, valid, test)
+        data_mod.preprocess(split, noise=pre.remove_noise, tokens=pre.simplify_tokens) for split in (train, valid, test)
     ]
     log.info("data: %d train, %d validation, %d test dialogues", *(len(s) for s in clean))
     return DataSplits(*clean)

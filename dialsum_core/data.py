@@ -76,8 +76,7 @@ def read_csv(path: Path, *, require_summary: bool) -> tuple[list[Example], LoadR
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(
-            f"{path}: not UTF-8 (invalid byte at line {line}); re-save the file as UTF-8 "
-            "(e.g. iconv -f cp949 -t utf-8)"
+            f"{path}: not UTF-8 (invalid byte at line {line}); re-save the file as UTF-8 (e.g. iconv -f cp949 -t utf-8)"
         ) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
@@ -163,8 +162,7 @@ def preprocess(examples: Iterable[Example], *, noise: bool, tokens: bool) -> lis
         return text
 
     return [
-        attrs.evolve(e, dialogue=clean(e.dialogue), summaries=tuple(clean(s) for s in e.summaries))
-        for e in examples
+        attrs.evolve(e, dialogue=clean(e.dialogue), summaries=tuple(clean(s) for s in e.summaries)) for e in examples
     ]
 
 

@@ -32,7 +32,7 @@ class Events:
                 continue
             try:
                 impl.function(**{arg: kwargs.get(arg) for arg in impl.argnames})
-            except Exception as exc:  # noqa: BLE001 - isolation is the point
+            except Exception as exc:
                 self.failed[name] = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "%s failed in %s (%s); it is disabled for the rest of this run",

@@ -198,9 +198,7 @@ def dialsum_before_trial(ctx: RunContext, trial: int, params: dict[str, Any]) ->
 
 
 @hookspec
-def dialsum_after_trial(
-    ctx: RunContext, trial: int, params: dict[str, Any], value: float | None, state: str
-) -> None:
+def dialsum_after_trial(ctx: RunContext, trial: int, params: dict[str, Any], value: float | None, state: str) -> None:
     """Trial ``trial`` ended in ``state`` (``complete``, ``pruned``, ``fail``) with ``value``.
 
     .. versionadded:: 0.1

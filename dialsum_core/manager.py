@@ -39,10 +39,7 @@ class BrokenPlugin:
     error: str
 
     def describe(self) -> str:
-        return (
-            f"plugin {self.name!r} from {self.distribution} {self.version} could not be loaded: "
-            f"{self.error}"
-        )
+        return f"plugin {self.name!r} from {self.distribution} {self.version} could not be loaded: {self.error}"
 
 
 @attrs.frozen
@@ -72,9 +69,7 @@ class Plugins:
     def add(self, plugin: object, name: str, distribution: str = "", version: str = "") -> None:
         """Register a plugin object (module or instance) and collect its registrations."""
         if isinstance(plugin, type):
-            raise PluginError(
-                f"plugin {name!r} is a class ({plugin.__name__}); register an instance of it"
-            )
+            raise PluginError(f"plugin {name!r} is a class ({plugin.__name__}); register an instance of it")
         self.pm.register(plugin, name=name)
         self.infos[name] = PluginInfo(name, distribution or name, version or "")
         self._collect(plugin, name)
@@ -90,9 +85,7 @@ class Plugins:
         info = self.infos[name]
         for kind, hook_name in hookspecs.REGISTRY_HOOKS.items():
             impl = getattr(plugin, hook_name, None)
-            if impl is None or not any(
-                i.plugin is plugin for i in getattr(self.pm.hook, hook_name).get_hookimpls()
-            ):
+            if impl is None or not any(i.plugin is plugin for i in getattr(self.pm.hook, hook_name).get_hookimpls()):
                 continue
             register = Register(self.registry, kind, name, info.distribution, info.version)
             try:
@@ -180,16 +173,13 @@ def build_plugins(
                 continue
             if ep.name in owners and owners[ep.name] != dist:
                 raise PluginError(
-                    f"plugin name {ep.name!r} is claimed by two distributions: {owners[ep.name]} "
-                    f"and {dist} {version}"
+                    f"plugin name {ep.name!r} is claimed by two distributions: {owners[ep.name]} and {dist} {version}"
                 )
             owners[ep.name] = dist
             try:
                 module = ep.load()
             except Exception as exc:
-                plugins.broken.append(
-                    BrokenPlugin(ep.name, dist, version, f"{type(exc).__name__}: {exc}")
-                )
+                plugins.broken.append(BrokenPlugin(ep.name, dist, version, f"{type(exc).__name__}: {exc}"))
                 continue
             try:
                 plugins.add(module, ep.name, dist, version)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 class Model(Protocol):
     """A summariser that can be trained, asked for summaries and saved."""
 
-    def fit(self, train: Sequence[Example], valid: Sequence[Example], ctx: RunContext, output_dir: Path) -> dict[str, Any]:
+    def fit(
+        self, train: Sequence[Example], valid: Sequence[Example], ctx: RunContext, output_dir: Path
+    ) -> dict[str, Any]:
         """Train; returns a history/metrics mapping. ``output_dir`` receives checkpoints."""
         ...
 

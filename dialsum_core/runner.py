@@ -144,6 +144,6 @@ def _stop_loggers(ctx: RunContext, loggers: list[tuple[str, Any]]) -> None:
         if callable(close) and plugin_name not in ctx.events.failed:
             try:
                 close()
-            except Exception as exc:  # noqa: BLE001 - closing a logger must not mask the run's result
+            except Exception as exc:
                 log.warning("%s failed to close: %s", plugin_name, exc)
         ctx.plugins.pm.unregister(obj, name=plugin_name)

@@ -18,10 +18,16 @@ SET_SOURCE = "--set"
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; every other value (arrays included) is replaced."""
+    """Tables merge key by key; every other value (arrays included) is replaced; ``None`` deletes.
+
+    TOML has no null, so ``None`` can only come from Python, where it is the natural way to say
+    "drop this key" when merging.
+    """
     out = copy.deepcopy(dict(base))
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
@@ -50,9 +56,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RecipeError(
-            [f"{path}: not UTF-8 text (invalid byte at offset {exc.start}); save it as UTF-8"]
-        ) from None
+        raise RecipeError([f"{path}: not UTF-8 text (invalid byte at offset {exc.start}); save it as UTF-8"]) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     try:

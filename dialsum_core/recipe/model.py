@@ -45,8 +45,9 @@ PYTHON_SOURCE = "<python>"
 # and bool("no") == True must never happen.
 # ------------------------------------------------------------------------------------------
 def _type_name(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
-            dict: "table"}.get(type(value), type(value).__name__)
+    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _strict_int(value: Any, _t: Any) -> int:
@@ -81,14 +82,23 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(str, _strict_str)
     conv.register_structure_hook(bool, _strict_bool)
 
-    def _list_hook(value: Any, t: Any) -> Any:
+    def _list_hook(value: Any, t: Any) -> list[Any]:
         if not isinstance(value, list | tuple):
             raise TypeError(f"expected an array, got {_type_name(value)} {value!r}")
-        return conv._structure_list(value, t)  # noqa: SLF001 - cattrs' own list structuring
+        (elem,) = getattr(t, "__args__", None) or (Any,)
+        out: list[Any] = []
+        errors: list[Exception] = []
+        for i, item in enumerate(value):
+            try:
+                out.append(item if elem is Any else conv.structure(item, elem))
+            except Exception as exc:
+                exc.__notes__ = [*getattr(exc, "__notes__", []), IterableValidationNote(f"index {i}", i, elem)]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {t!r}", errors, t)
+        return out
 
-    conv.register_structure_hook_func(
-        lambda t: getattr(t, "__origin__", None) is list, _list_hook
-    )
+    conv.register_structure_hook_func(lambda t: getattr(t, "__origin__", None) is list, _list_hook)
     return conv
 
 
@@ -140,10 +150,7 @@ def _check_validators(inst: Any, path: str) -> list[tuple[str, str]]:
             try:
                 field.validator(inst, field, value)
             except (ValueError, TypeError) as exc:
-                msg = str(exc)
-                if isinstance(exc, ValueError) and msg.startswith("'"):
-                    msg = f"must be one of {list(exc.args[2]) if len(exc.args) > 2 else '...'}, got {value!r}"
-                out.append((sub, msg))
+                out.append((sub, _validator_message(exc, value)))
         if attrs.has(type(value)):
             out.extend(_check_validators(value, sub))
     return out
@@ -157,8 +164,37 @@ def structure_options(cls: type, data: Mapping[str, Any], path: str) -> tuple[An
         with attrs.validators.disabled():
             inst = CONVERTER.structure(dict(data), cls)
     except Exception as exc:  # cattrs raises exception groups
-        return None, _flatten_errors(exc, path)
+        problems = _flatten_errors(exc, path)
+        return None, problems + _check_fields_alone(cls, data, path, {k for k, _ in problems})
     return inst, _check_validators(inst, path)
+
+
+def _check_fields_alone(cls: type, data: Mapping[str, Any], path: str, bad: set[str]) -> list[tuple[str, str]]:
+    """When a table fails to build, still run the validators of its well-typed fields."""
+    out: list[tuple[str, str]] = []
+    attrs.resolve_types(cls)
+    for field in attrs.fields(cls):
+        sub = f"{path}.{field.name}" if path else field.name
+        if field.name not in data or any(b == sub or b.startswith(sub + ".") for b in bad):
+            continue
+        try:
+            value = CONVERTER.structure(data[field.name], field.type)
+        except Exception:
+            continue
+        if field.validator is not None:
+            try:
+                field.validator(None, field, value)
+            except (ValueError, TypeError) as exc:
+                out.append((sub, _validator_message(exc, value)))
+        if attrs.has(type(value)):
+            out.extend(_check_validators(value, sub))
+    return out
+
+
+def _validator_message(exc: Exception, value: Any) -> str:
+    if isinstance(exc, ValueError) and len(exc.args) > 2 and isinstance(exc.args[2], tuple | list | set):
+        return f"must be one of {list(exc.args[2])}, got {value!r}"
+    return str(exc.args[0]) if exc.args else type(exc).__name__
 
 
 def _is_toml_scalar(value: Any) -> bool:
@@ -226,22 +262,22 @@ class Recipe:
                 tables: dict[str, dict[str, Any]] = {}
                 for name, table in value.items():
                     if not isinstance(table, Mapping):
-                        problems.append(
-                            (f"{key}.{name}", f"expected a table, got {_type_name(table)} {table!r}")
-                        )
+                        problems.append((f"{key}.{name}", f"expected a table, got {_type_name(table)} {table!r}"))
                     else:
                         tables[name] = dict(table)
                 kwargs[key] = tables
             else:
-                section_cls = {"run": RunSection, "data": DataSection, "train": TrainSection,
-                               "generation": GenerationSection}[key]
+                section_cls = {
+                    "run": RunSection,
+                    "data": DataSection,
+                    "train": TrainSection,
+                    "generation": GenerationSection,
+                }[key]
                 inst, errs = structure_options(section_cls, value, key)
                 problems.extend(errs)
                 if inst is not None:
                     kwargs[key] = inst
-        base = str(base_dir) if base_dir is not None else (
-            str(Path(source).parent) if source != PYTHON_SOURCE else "."
-        )
+        base = str(base_dir) if base_dir is not None else (str(Path(source).parent) if source != PYTHON_SOURCE else ".")
         if problems:
             raise RecipeError(_format(problems, source, prov))
         return cls(source=source, base_dir=base, provenance=prov, **kwargs)
@@ -306,11 +342,7 @@ class Recipe:
         """``run.models`` with ``all`` expanded to every registered preset."""
         names: list[str] = []
         for name in self.run.models:
-            expanded = (
-                [r.name for r in plugins.registry.tagged("model_loaders", "preset")]
-                if name == "all"
-                else [name]
-            )
+            expanded = [r.name for r in plugins.registry.tagged("model_loaders", "preset")] if name == "all" else [name]
             names.extend(n for n in expanded if n not in names)
         return names
 

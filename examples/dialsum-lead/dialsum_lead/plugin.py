@@ -33,5 +33,9 @@ def make_lead(options: LeadOptions, ctx: Any) -> Any:
 
 @hookimpl
 def dialsum_register_model_loaders(register: Any) -> None:
-    register("lead", make_lead, options=LeadOptions,
-             description="Extractive baseline: the first N turns (N tuned on validation ROUGE)")
+    register(
+        "lead",
+        make_lead,
+        options=LeadOptions,
+        description="Extractive baseline: the first N turns (N tuned on validation ROUGE)",
+    )

@@ -38,6 +38,10 @@ def make_bleu(options: BleuOptions, ctx: Any) -> Any:
 
 @hookimpl
 def dialsum_register_metrics(register: Any) -> None:
-    register("rouge", make_rouge, options=RougeOptions,
-             description="ROUGE-1/2/L F1 on Korean morphemes (kiwipiepy), best over references")
+    register(
+        "rouge",
+        make_rouge,
+        options=RougeOptions,
+        description="ROUGE-1/2/L F1 on Korean morphemes (kiwipiepy), best over references",
+    )
     register("bleu", make_bleu, options=BleuOptions, description="Corpus BLEU (sacrebleu) on morphemes")

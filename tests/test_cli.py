@@ -1,0 +1,97 @@
+"""The command line: import hygiene, exit codes, and every shipped recipe passing `dialsum check`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+PROBE = """
+import sys
+from dialsum_core.cli import main
+try:
+    main({args!r})
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("torch", "transformers", "peft", "optuna", "wandb", "matplotlib", "kiwipiepy")
+               if m in sys.modules)
+print("HEAVY=" + ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["models"], ["--version"]])
+def test_cli_does_not_import_heavy_libraries(args: list[str]) -> None:
+    res = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "HEAVY=", res.stdout
+
+
+def test_version() -> None:
+    res = run_cli(["--version"])
+    assert res.returncode == 0 and res.stdout.startswith("dialsum 0.")
+
+
+def test_bad_recipe_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text('[train]\nepochs = 0\nbatch_size = "x"\n', encoding="utf-8")
+    res = run_cli(["check", str(p)])
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert any("train.epochs: must be > 0" in ln for ln in lines)
+    assert any("train.batch_size: expected an integer" in ln for ln in lines)
+    assert "Traceback" not in res.stderr
+    missing = run_cli(["check", str(tmp_path / "nope.toml")])
+    assert missing.returncode == 2 and "recipe file not found" in missing.stderr
+
+
+def test_bad_recipe_run_creates_no_experiment_folder(tmp_path: Path) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text(f'[run]\nmodels = ["ghost"]\noutput_dir = "{tmp_path / "exp"}"\n', encoding="utf-8")
+    res = run_cli(["run", str(p)])
+    assert res.returncode == 2 and "unknown model loader 'ghost'" in res.stderr
+    assert not (tmp_path / "exp").exists()
+
+
+def shipped_recipes() -> list[Path]:
+    return sorted((ROOT / "recipes").glob("*.toml"))
+
+
+@pytest.mark.parametrize("recipe", shipped_recipes(), ids=lambda p: p.name)
+def test_every_shipped_recipe_passes_check(recipe: Path) -> None:
+    res = run_cli(["check", str(recipe)])
+    assert res.returncode == 0, res.stderr
+    assert ": ok" in res.stdout
+
+
+def test_there_are_shipped_recipes() -> None:
+    names = {p.name for p in shipped_recipes()}
+    assert "quick.toml" in names, names
+
+
+def test_lead_run_end_to_end(tmp_path: Path, sample_csv, tiny_dialogues) -> None:
+    """A real run through the CLI with a torch-free model: folder layout and results."""
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
+    test = sample_csv(tmp_path / "test.csv", tiny_dialogues[:3], with_summary=False)
+    recipe = tmp_path / "lead.toml"
+    recipe.write_text(
+        f'[run]\nmode = "single"\nmodels = ["lead"]\nloggers = []\nmetrics = ["rouge"]\nname = "lead-e2e"\n'
+        f'output_dir = "{tmp_path / "experiments"}"\n'
+        f'[data]\ntrain_path = "{train.name}"\ntest_path = "{test.name}"\nvalid_fraction = 0.5\n',
+        encoding="utf-8",
+    )
+    res = run_cli(["run", str(recipe)])
+    assert res.returncode == 0, res.stderr
+    exp = tmp_path / "experiments" / "lead-e2e"
+    results = json.loads((exp / "results.json").read_text(encoding="utf-8"))
+    assert results["status"] == "complete" and results["mode"] == "single"
+    config = (exp / "config.toml").read_text(encoding="utf-8")
+    assert "[versions]" in config and "dialsum-lead" in config and "[models.lead]" in config
+    for sub in ("checkpoints", "predictions", "visualizations"):
+        assert (exp / sub).is_dir()
+    rerun = run_cli(["check", str(exp / "config.toml")])
+    assert rerun.returncode == 0, rerun.stderr

@@ -1,0 +1,89 @@
+"""CSV loading errors name the file and the row; clean-up repairs only what is known to be broken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialsum_core.data import (
+    KNOWN_TAGS,
+    Example,
+    preprocess,
+    read_csv,
+    remove_noise,
+    simplify_tokens,
+    special_tokens,
+    split_valid,
+    subset,
+)
+from dialsum_core.errors import DataError
+
+
+def test_reads_rows_and_counts_unknown_tags(sample_csv, tiny_dialogues, tmp_path: Path) -> None:
+    rows = [*tiny_dialogues, ("t_x", "#Person1#: 제 #Nickname#은 뭐예요?", "#Person1#이 묻는다.", "기타")]
+    p = sample_csv(tmp_path / "train.csv", rows)
+    examples, report = read_csv(p, require_summary=True)
+    assert len(examples) == 7 and examples[0].fname == "t_0"
+    assert examples[3].summary.startswith("#Person2#")
+    assert report.unknown_tags == {"#Nickname#": 1}
+
+
+def test_test_file_without_summary(sample_csv, tiny_dialogues, tmp_path: Path) -> None:
+    p = sample_csv(tmp_path / "test.csv", tiny_dialogues, with_summary=False)
+    examples, _ = read_csv(p, require_summary=False)
+    assert all(e.summaries == () for e in examples)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("fname,summary\nx,y\n", "missing column(s) dialogue"),
+        ("fname,dialogue,summary\na,hello,s\na,again,s\n", "row 3: duplicate fname 'a' (first seen at row 2)"),
+        ("fname,dialogue,summary\na,  ,s\n", "row 2 (fname=a): empty dialogue"),
+        ("fname,dialogue,summary\na,hi,\n", "row 2 (fname=a): empty summary"),
+        ("fname,dialogue,summary\n", "no rows"),
+        ("fname,dialogue,summary\na,hi,s,extra\n", "row 2: more fields than the header"),
+    ],
+)
+def test_bad_files_are_refused_with_the_row(tmp_path: Path, content: str, message: str) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_csv(p, require_summary=True)
+    assert str(info.value).startswith(f"{p}: ") and message in str(info.value)
+
+
+def test_bad_encoding_and_bom_and_crlf(tmp_path: Path) -> None:
+    p = tmp_path / "cp949.csv"
+    p.write_bytes("fname,dialogue,summary\na,안녕하세요,요약\n".encode("cp949"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_csv(p, require_summary=True)
+    q = tmp_path / "bom.csv"
+    q.write_bytes('\ufefffname,dialogue,summary\r\na,"#Person1#: 안녕\r\n#Person2#: 네",요약\r\n'.encode())
+    (e,), _ = read_csv(q, require_summary=True)
+    assert e.fname == "a" and "#Person2#" in e.dialogue
+
+
+def test_clean_up() -> None:
+    assert (
+        remove_noise("#Person1#: 안녕\\n#Person2#: 네ㅋㅋㅋㅋ<br>끝  !!!!")
+        == "#Person1#: 안녕\n#Person2#: 네ㅋㅋ\n끝 !!"
+    )
+    assert simplify_tokens("# person 1 #: 전화 #phonenumber# 로") == "#Person1#: 전화 #PhoneNumber# 로"
+    (e,) = preprocess([Example("a", "#Person 2#: 네\\n", ("# Person2 #가 답한다",))], noise=True, tokens=True)
+    assert e.dialogue == "#Person2#: 네" and e.summary == "#Person2#가 답한다"
+
+
+def test_special_tokens_keep_known_then_found_order() -> None:
+    toks = special_tokens([Example("a", "#Person1#: #Nickname# 이에요", ("#Other#",))], extra=["<sep>"])
+    assert toks[: len(KNOWN_TAGS)] == list(KNOWN_TAGS)
+    assert toks[len(KNOWN_TAGS) :] == ["<sep>", "#Nickname#", "#Other#"]
+
+
+def test_subset_and_split_are_reproducible() -> None:
+    exs = [Example(f"e{i}", f"d{i}", (f"s{i}",)) for i in range(50)]
+    assert subset(exs, 10, 1) == subset(exs, 10, 1) and len(subset(exs, 10, 1)) == 10
+    train, valid = split_valid(exs, 0.2, 7)
+    assert len(valid) == 10 and len(train) == 40
+    assert {e.fname for e in train}.isdisjoint({e.fname for e in valid})

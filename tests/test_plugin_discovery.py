@@ -1,0 +1,154 @@
+"""Plugin discovery through real entry points: third-party packages, broken ones, clashes, typos."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import make_dist, run_cli
+from dialsum_core import hookimpl
+from dialsum_core.errors import PluginError
+from dialsum_core.manager import build_plugins
+
+GOOD = """
+import attrs
+from dialsum_core import hookimpl
+
+@attrs.define
+class EchoOptions:
+    prefix: str = ">"
+
+def make(options, ctx):
+    return options
+
+@hookimpl
+def dialsum_register_metrics(register):
+    register("echo-metric", make, options=EchoOptions, description="A third-party metric")
+"""
+
+BROKEN_IMPORT = """
+raise RuntimeError("this plugin is broken on purpose")
+"""
+
+TYPO = """
+from dialsum_core import hookimpl
+
+@hookimpl
+def dialsum_afterr_epoch(ctx):
+    pass
+
+@hookimpl
+def dialsum_register_metrics(register):
+    register("typo-metric", lambda o, c: None, description="never offered")
+"""
+
+CLASH = """
+from dialsum_core import hookimpl
+
+@hookimpl
+def dialsum_register_metrics(register):
+    register("rouge", lambda o, c: None, description="steals the rouge name")
+"""
+
+
+def test_builtin_plugins_come_from_entry_points() -> None:
+    plugins = build_plugins()
+    reg = plugins.get("metrics", "rouge")
+    assert reg is not None and reg.distribution == "dialsum-metrics"
+    lead = plugins.get("model_loaders", "lead")
+    assert lead is not None and lead.distribution == "dialsum-lead"
+
+
+def test_third_party_distribution_is_listed(tmp_path: Path) -> None:
+    make_dist(tmp_path, "dialsum-echo", "1.2.3", "dialsum_echo", GOOD, {"echo": "dialsum_echo"})
+    res = run_cli(["plugins"], site=tmp_path)
+    assert res.returncode == 0, res.stderr
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("echo-metric"))
+    assert "dialsum-echo" in line and "1.2.3" in line and "A third-party metric" in line
+
+
+def test_broken_plugin_warns_in_listing_and_help_but_fails_a_run_that_needs_it(tmp_path: Path) -> None:
+    make_dist(tmp_path, "dialsum-broken", "0.0.1", "dialsum_broken", BROKEN_IMPORT, {"broken": "dialsum_broken"})
+    listing = run_cli(["plugins"], site=tmp_path)
+    assert listing.returncode == 0
+    assert "plugin 'broken' from dialsum-broken 0.0.1 could not be loaded" in listing.stderr
+    assert "rouge" in listing.stdout
+    helped = run_cli(["--help"], site=tmp_path)
+    assert helped.returncode == 0 and "Commands:" in helped.stdout
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[run]\nmode = "single"\nmodels = ["lead"]\nloggers = []\nmetrics = ["nope"]\n')
+    checked = run_cli(["check", str(recipe)], site=tmp_path)
+    assert checked.returncode == 2
+    assert "unknown metric 'nope'" in checked.stderr and "dialsum-broken 0.0.1" in checked.stderr
+    assert "Traceback" not in checked.stderr
+
+
+def test_misspelled_hook_is_reported_not_ignored(tmp_path: Path) -> None:
+    make_dist(tmp_path, "dialsum-typo", "0.2.0", "dialsum_typo", TYPO, {"typo": "dialsum_typo"})
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import importlib
+
+        importlib.invalidate_caches()
+        plugins = build_plugins()
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("dialsum_typo", None)
+    broken = {b.name: b for b in plugins.broken}
+    assert "typo" in broken
+    assert "dialsum_afterr_epoch" in broken["typo"].error
+    assert broken["typo"].distribution == "dialsum-typo"
+    assert plugins.get("metrics", "typo-metric") is None
+
+
+def test_duplicate_registered_name_names_both_distributions(tmp_path: Path) -> None:
+    make_dist(tmp_path, "dialsum-clash", "9.9", "dialsum_clash", CLASH, {"clash": "dialsum_clash"})
+    res = run_cli(["plugins"], site=tmp_path)
+    assert res.returncode == 2
+    assert "registered twice" in res.stderr
+    assert "dialsum-metrics" in res.stderr and "dialsum-clash 9.9" in res.stderr
+    # the disable list is the way out
+    ok = run_cli(["plugins", "--disable-plugin", "clash"], site=tmp_path)
+    assert ok.returncode == 0 and "rouge" in ok.stdout
+
+
+def test_register_plugin_fixture_adds_and_removes(register_plugin, dialsum_plugins) -> None:
+    class Extra:
+        @hookimpl
+        def dialsum_register_ensembles(self, register):
+            register("pick-first", lambda o, c: None, description="first candidate")
+
+    register_plugin(Extra(), "extra")
+    assert dialsum_plugins.get("ensembles", "pick-first") is not None
+
+
+def test_registering_a_class_instead_of_an_instance_is_a_clear_error(dialsum_plugins) -> None:
+    class Loggerish:
+        pass
+
+    with pytest.raises(PluginError, match="is a class"):
+        dialsum_plugins.add(Loggerish, "cls")
+
+
+def test_non_attrs_options_class_is_refused() -> None:
+    class Bad:
+        @hookimpl
+        def dialsum_register_metrics(self, register):
+            register("bad", lambda o, c: None, options=dict)
+
+    with pytest.raises(PluginError, match="not an attrs class"):
+        build_plugins(entry_points=False, extra=[("bad", Bad())])
+
+
+def test_plugin_raising_inside_registry_hook_is_isolated() -> None:
+    class Raises:
+        @hookimpl
+        def dialsum_register_metrics(self, register):
+            register("half", lambda o, c: None)
+            raise ValueError("boom")
+
+    plugins = build_plugins(entry_points=False, extra=[("raises", Raises())])
+    assert plugins.get("metrics", "half") is None
+    assert any("boom" in b.error for b in plugins.broken)

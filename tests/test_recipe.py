@@ -1,0 +1,171 @@
+"""Typed recipes: composition, overrides, errors reported together, and the TOML round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dialsum_core.errors import RecipeError
+from dialsum_core.manager import build_plugins
+from dialsum_core.recipe import Recipe, TrainSection, load_recipe, write_recipe
+from dialsum_core.recipe.schema import GenerationSection, RunSection
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_follow_the_seed() -> None:
+    r = Recipe()
+    assert r.run.mode == "single" and r.run.seed == 42 and r.run.tta_num_aug == 3
+    assert r.train.learning_rate == 2e-5 and r.train.epochs == 3
+    assert r.generation.num_beams == 4 and r.generation.no_repeat_ngram_size == 3
+    assert r.generation.repetition_penalty == 1.5
+
+
+def test_extends_chain_merges_tables_and_replaces_arrays(tmp_path: Path) -> None:
+    write(tmp_path / "base.toml", '[run]\nmodels = ["a", "b"]\nseed = 1\n[train]\nepochs = 5\nbatch_size = 4\n')
+    write(tmp_path / "mid.toml", 'extends = "base.toml"\n[train]\nepochs = 2\n')
+    child = write(tmp_path / "child.toml", 'extends = "mid.toml"\n[run]\nmodels = ["c"]\n')
+    r = load_recipe(child)
+    assert r.run.models == ["c"] and r.run.seed == 1
+    assert r.train.epochs == 2 and r.train.batch_size == 4
+    assert r.where("train.batch_size") == str(tmp_path / "base.toml")
+    assert r.where("train.epochs") == str(tmp_path / "mid.toml")
+
+
+def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "a.toml", 'extends = "b.toml"\n')
+    write(tmp_path / "b.toml", 'extends = "a.toml"\n')
+    with pytest.raises(RecipeError, match="cycle"):
+        load_recipe(tmp_path / "a.toml")
+
+
+def test_set_overrides_parse_toml_values(tmp_path: Path) -> None:
+    p = write(tmp_path / "r.toml", "[train]\nepochs = 5\n")
+    r = load_recipe(
+        p,
+        [
+            "train.epochs=1",
+            'run.models=["x", "y"]',
+            "run.debug=true",
+            "run.name=exp one",
+            'models."solar-10.7b".use_lora=true',
+        ],
+    )
+    assert r.train.epochs == 1 and r.run.models == ["x", "y"] and r.run.debug is True
+    assert r.run.name == "exp one"
+    assert r.models["solar-10.7b"] == {"use_lora": True}
+    assert r.where("train.epochs") == "--set"
+
+
+def test_all_errors_reported_at_once_with_file_key_and_type(tmp_path: Path) -> None:
+    p = write(
+        tmp_path / "bad.toml",
+        '[train]\nepochs = "three"\nlearning_rat = 0.1\nwarmup_ratio = 1.5\n[run]\ndebug = "yes"\nlog_level = "LOUD"\n'
+        "[generation]\nnum_beams = 0\n[wat]\nx = 1\n",
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(p)
+    problems = info.value.problems
+    text = "\n".join(problems)
+    assert all(line.startswith(f"{p}: ") for line in problems)
+    assert "train.epochs: expected an integer, got string 'three'" in text
+    assert "train.learning_rat: unknown key (did you mean 'learning_rate'?)" in text
+    assert "train.warmup_ratio: must be in [0, 1)" in text
+    assert "run.debug: expected true or false" in text
+    assert "run.log_level: must be one of" in text
+    assert "generation.num_beams: must be > 0" in text
+    assert "wat: unknown top-level key" in text
+    assert len(problems) == 7
+
+
+def test_plugin_options_are_typed_by_the_plugin(tmp_path: Path) -> None:
+    plugins = build_plugins()
+    p = write(
+        tmp_path / "r.toml",
+        '[run]\nmodels = ["lead"]\nloggers = []\nmetrics = ["rouge"]\n'
+        '[models.lead]\nturns = "two"\nturnz = 3\n[metrics.rouge]\ntokenizer = "spaces"\n',
+    )
+    r = load_recipe(p)
+    problems = "\n".join(r.problems(plugins))
+    assert f"{p}: models.lead.turns: expected an integer" in problems
+    assert "models.lead.turnz: unknown key (did you mean 'turns'?)" in problems
+    assert "metrics.rouge.tokenizer: must be one of" in problems
+    ok = r.override("models.lead.turns=2").merge({"models": {"lead": {"turnz": None}}})
+    assert ok.models["lead"] == {"turns": 2}
+    assert [x for x in ok.problems(plugins) if "run.mode" not in x] == [
+        f"{p}: metrics.rouge.tokenizer: must be one of ['auto', 'kiwi', 'whitespace'], got 'spaces'"
+    ]
+
+
+def test_unknown_plugin_names_are_reported(tmp_path: Path) -> None:
+    plugins = build_plugins()
+    p = write(
+        tmp_path / "r.toml", '[run]\nmode = "nope"\nmodels = ["lead", "ghost"]\nloggers = []\nmetrics = ["rouge"]\n'
+    )
+    problems = "\n".join(load_recipe(p).problems(plugins))
+    assert "run.mode: unknown run mode 'nope'" in problems
+    assert "run.models: unknown model loader 'ghost'" in problems
+
+
+def test_toml_syntax_and_encoding_errors_are_one_line(tmp_path: Path) -> None:
+    p = write(tmp_path / "syntax.toml", "[train\nepochs = 1\n")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(p)
+    assert len(info.value.problems) == 1 and "TOML syntax error" in info.value.problems[0]
+    q = tmp_path / "latin.toml"
+    q.write_bytes('[run]\nname = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(RecipeError, match="not UTF-8"):
+        load_recipe(q)
+
+
+def test_python_api_build_evolve_write_and_reload(tmp_path: Path) -> None:
+    r = Recipe().evolve(train=TrainSection(epochs=1, batch_size=2))
+    r = r.override(("run.models", ["lead"]), "generation.num_beams=2")
+    r = r.merge({"run": {"debug": True}, "models": {"lead": {"turns": 2}}})
+    out = write_recipe(r, tmp_path / "out.toml")
+    again = load_recipe(out)
+    assert again == r
+    assert again.train.epochs == 1 and again.generation.num_beams == 2 and again.run.debug
+
+
+names = st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd", "Lo")), min_size=1, max_size=12)
+scalars = st.one_of(
+    st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False), names
+)
+
+
+@st.composite
+def recipes(draw: st.DrawFn) -> Recipe:
+    run = RunSection(
+        mode=draw(names),
+        name=draw(st.text(max_size=20)),
+        seed=draw(st.integers(0, 2**31)),
+        debug=draw(st.booleans()),
+        models=draw(st.lists(names, min_size=1, max_size=4)),
+        ensemble_weights=draw(st.lists(st.floats(0, 10), max_size=4)),
+        tta_num_aug=draw(st.integers(1, 10)),
+    )
+    train = TrainSection(
+        epochs=draw(st.integers(1, 100)),
+        learning_rate=draw(st.floats(1e-8, 1.0)),
+        warmup_ratio=draw(st.floats(0, 0.99)),
+        fp16=draw(st.booleans()),
+    )
+    gen = GenerationSection(num_beams=draw(st.integers(1, 16)), top_p=draw(st.floats(0.01, 1.0)))
+    tables = draw(st.dictionaries(names, st.dictionaries(names, scalars, max_size=3), max_size=3))
+    return Recipe(description=draw(st.text(max_size=30)), run=run, train=train, generation=gen, models=tables)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(recipes())
+def test_round_trip_through_toml(recipe: Recipe) -> None:
+    import tomllib
+
+    again = Recipe.from_dict(tomllib.loads(recipe.to_toml()))
+    assert again == recipe
