@@ -6,6 +6,7 @@ Importing this module must stay cheap: no torch, no transformers. Plugins are lo
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,9 @@ import click
 from dialsum_core import __version__
 from dialsum_core.errors import DialsumError
 from dialsum_core.manager import Plugins, build_plugins
+from dialsum_core.recipe_doc import command as recipe_doc_command
 from dialsum_core.registry import KIND_LABELS
+from dialsum_core.scaffold import command as new_plugin_command
 
 log = logging.getLogger("dialsum")
 
@@ -138,21 +141,56 @@ def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]
 @click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
 @set_option
 @disable_option
-def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) -> None:
+# -- scale-out options (dialsum_core.distributed; docs/scaling.md) --
+@click.option("--launcher", type=click.Choice(["none", "accelerate", "torchrun"]), default="none",
+              help="Start the run as several processes (data-parallel training, sharded generation).")
+@click.option("--num-processes", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Processes for --launcher (0: the launcher's default, one per GPU).")
+@click.option("--launcher-args", default="", metavar="ARGS",
+              help="Passed to the launcher as they are, e.g. '--config_file deepspeed.yaml'.")
+@click.option("--only", "only", multiple=True, metavar="KEY=VALUE",
+              help="Fan-out job: only this fold or model (fold=3, model=kobart); needs run.name.")
+def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...], launcher: str,
+        num_processes: int, launcher_args: str, only: tuple[str, ...]) -> None:
     """Run RECIPE: train, evaluate and predict as its run mode says."""
     from dialsum_core.runner import run_recipe
 
     _setup_console_logging()
+    if only:
+        overrides = (*overrides, "run.only=" + json.dumps(list(only)))
     try:
         plugins = _plugins(disable)
         recipe = _load(recipe_path, overrides)
+        if launcher != "none":
+            sys.exit(_launch(recipe, plugins, recipe_path, overrides, disable, launcher, num_processes,
+                             launcher_args))
         result = run_recipe(recipe, plugins)
     except DialsumError as exc:
         _fail(exc)
     except KeyboardInterrupt:
         click.echo("interrupted; partial results are in the experiment folder", err=True)
         sys.exit(130)
-    click.echo(f"results: {result.experiment / 'results.json'}")
+    from dialsum_core.distributed import is_main_process
+
+    if is_main_process():  # one line per launch, not one per process
+        click.echo(f"results: {result.experiment / 'results.json'}")
+
+
+def _launch(recipe: Any, plugins: Plugins, recipe_path: str, overrides: Sequence[str], disable: Sequence[str],
+            launcher: str, num_processes: int, launcher_args: str) -> int:
+    """Validate here, fix the experiment name once, then run ``dialsum run`` under the launcher."""
+    import shlex
+
+    from dialsum_core import distributed
+    from dialsum_core.experiment import default_name
+
+    recipe.validate(plugins)
+    distributed.check_only(recipe, plugins)
+    models = recipe.model_names(plugins)
+    name = recipe.run.name or default_name(recipe.run.mode, models[0] if models else "model")
+    args = ["run", recipe_path, *(a for o in overrides for a in ("--set", o)), "--set", f"run.name={name}",
+            *(a for d in disable for a in ("--disable-plugin", d))]
+    return distributed.launch(launcher, num_processes, shlex.split(launcher_args), args)
 
 
 @cli.command(name="plugins")
@@ -186,6 +224,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+cli.add_command(recipe_doc_command)
+cli.add_command(new_plugin_command)
 
 
 def main(argv: Sequence[str] | None = None) -> Any:

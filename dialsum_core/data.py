@@ -78,8 +78,13 @@ def read_csv(path: Path, *, require_summary: bool) -> tuple[list[Example], LoadR
         raise DataError(
             f"{path}: not UTF-8 (invalid byte at line {line}); re-save the file as UTF-8 (e.g. iconv -f cp949 -t utf-8)"
         ) from None
+    # a long dialogue is data, not an error: the csv module's default field limit is 128 KiB
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise DataError(f"{path}: row 1 (the header): malformed CSV: {exc}") from None
     reader.fieldnames = header
     needed = (*REQUIRED, "summary") if require_summary else REQUIRED
     missing = [c for c in needed if c not in header]
@@ -88,10 +93,12 @@ def read_csv(path: Path, *, require_summary: bool) -> tuple[list[Example], LoadR
     examples: list[Example] = []
     seen: dict[str, int] = {}
     unknown: Counter[str] = Counter()
+    rows: list[dict[str, str]] = []
     try:
-        rows = list(reader)
+        for row in reader:
+            rows.append(row)
     except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV near line {reader.line_num}: {exc}") from None
+        raise DataError(f"{path}: row {len(rows) + 2} (line {reader.line_num}): malformed CSV: {exc}") from None
     for i, row in enumerate(rows, start=2):
         if None in row:
             raise DataError(f"{path}: row {i}: more fields than the header has columns")
@@ -105,8 +112,8 @@ def read_csv(path: Path, *, require_summary: bool) -> tuple[list[Example], LoadR
         if not dialogue:
             raise DataError(f"{path}: row {i} (fname={fname}): empty dialogue")
         summaries: tuple[str, ...] = ()
-        if "summary" in row and row["summary"] is not None:
-            summary = row["summary"].strip()
+        if "summary" in row:  # None: the row is shorter than the header
+            summary = (row["summary"] or "").strip()
             if require_summary and not summary:
                 raise DataError(f"{path}: row {i} (fname={fname}): empty summary")
             summaries = (summary,) if summary else ()

@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``), so that a key or a
+    value taken from a user's file can never split one problem over several lines."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class DialsumError(Exception):
     """An error the user can fix (bad recipe, bad data, missing plugin); exit code 2."""
 
@@ -18,10 +24,13 @@ class PluginError(DialsumError):
 class DataError(DialsumError):
     """A data file cannot be used; the message names the file and, where known, the row."""
 
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
+
 
 class RecipeError(DialsumError):
     """One or more problems in a recipe, all reported together."""
 
     def __init__(self, problems: Iterable[str]):
-        self.problems = list(problems)
+        self.problems = [one_line(p) for p in problems]
         super().__init__("\n".join(self.problems))

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from dialsum_core import __version__
+from dialsum_core import __version__, distributed
 from dialsum_core.context import RunContext
 from dialsum_core.events import Events
 from dialsum_core.experiment import Experiment, default_name
@@ -75,15 +75,20 @@ def run_recipe(
     """Run ``recipe`` to the end; raises :class:`dialsum_core.errors.DialsumError` on bad input."""
     plugins = plugins or build_plugins(disable)
     recipe.validate(plugins)
+    distributed.check_only(recipe, plugins)
     models = recipe.model_names(plugins)
     name = recipe.run.name or default_name(recipe.run.mode, models[0] if models else "model")
+    # Scale-out: every process of a launch uses rank 0's name (the default one has a timestamp).
+    name = distributed.broadcast(name)
     resolved = resolve(recipe, plugins, name)
-    experiment = Experiment.create(Path(recipe.run.output_dir).expanduser(), name)
-    experiment.write_text("config.toml", resolved.to_toml())
-    log.setLevel(resolved.run.log_level)
+    experiment = _open_experiment(Path(recipe.run.output_dir).expanduser(), name)
+    # Scale-out: a fan-out job (run.only) keeps its config, results and logs in jobs/<selection>/.
+    job = distributed.job_folder(resolved) + "/" if resolved.run.only else ""
+    experiment.write_text(f"{job}config.toml", resolved.to_toml())
+    log.setLevel(resolved.run.log_level if distributed.is_main_process() else logging.WARNING)
     events = Events(plugins.pm)
     ctx = RunContext(recipe=resolved, plugins=plugins, experiment=experiment, events=events)
-    loggers = _start_loggers(ctx)
+    loggers = _start_loggers(_logger_context(ctx, job)) if distributed.is_main_process() else []
     started = time.time()
     try:
         _log_header(ctx)
@@ -99,10 +104,10 @@ def run_recipe(
             "mode": resolved.run.mode,
             "elapsed_seconds": round(time.time() - started, 3),
         }
-        previous = experiment.read_json("results.json")
+        previous = experiment.read_json(f"{job}results.json")
         if isinstance(previous, dict):
             failure = {**previous, **failure}
-        experiment.write_json("results.json", failure)
+        experiment.write_json(f"{job}results.json", failure)
         log.error("run failed: %s\n%s", failure["error"], "".join(traceback.format_exception(exc)).rstrip())
         ctx.emit("dialsum_on_error", error=exc)
         _stop_loggers(ctx, loggers)
@@ -114,7 +119,7 @@ def run_recipe(
         **results,
         "elapsed_seconds": round(time.time() - started, 3),
     }
-    experiment.write_json("results.json", results)
+    experiment.write_json(f"{job}results.json", results)
     ctx.emit("dialsum_after_run", results=results)
     _stop_loggers(ctx, loggers)
     return RunResult(experiment.root, results)
@@ -128,12 +133,37 @@ def _log_header(ctx: RunContext) -> None:
         log.warning("%s", broken.describe())
 
 
+# -- scale-out (see dialsum_core.distributed) ----------------------------------------------------
+def _open_experiment(output_dir: Path, name: str) -> Experiment:
+    """The experiment folder: created by the main process; the others wait for it, then only read."""
+    if not distributed.is_distributed():
+        return Experiment.create(output_dir, name)
+    with distributed.main_process_first():
+        if distributed.is_main_process():
+            return Experiment.create(output_dir, name)
+        return distributed.ReplicaExperiment(Path(output_dir) / name)
+
+
+def _logger_context(ctx: RunContext, job: str) -> RunContext:
+    """Loggers of a fan-out job write into its ``jobs/<selection>/`` folder: parallel jobs never share
+    a log file."""
+    return ctx.evolve(experiment=Experiment(ctx.experiment.root / job)) if job else ctx
+
+
+# -------------------------------------------------------------------------------------------------
 def _start_loggers(ctx: RunContext) -> list[tuple[str, Any]]:
+    """Build and register the recipe's loggers; one that cannot be built is reported and skipped."""
     started: list[tuple[str, Any]] = []
     for name in ctx.recipe.run.loggers:
-        obj = ctx.build("loggers", name)
         plugin_name = f"logger:{name}"
-        ctx.plugins.pm.register(obj, name=plugin_name)
+        try:
+            obj = ctx.build("loggers", name)
+            ctx.plugins.pm.register(obj, name=plugin_name)
+        except Exception as exc:  # a logger must never stop a run from starting
+            ctx.events.failed[plugin_name] = f"{type(exc).__name__}: {exc}"
+            log.warning("%s could not start (%s); the run goes on without it", plugin_name,
+                        ctx.events.failed[plugin_name])
+            continue
         started.append((plugin_name, obj))
     return started
 
@@ -141,9 +171,11 @@ def _start_loggers(ctx: RunContext) -> list[tuple[str, Any]]:
 def _stop_loggers(ctx: RunContext, loggers: list[tuple[str, Any]]) -> None:
     for plugin_name, obj in reversed(loggers):
         close = getattr(obj, "close", None)
-        if callable(close) and plugin_name not in ctx.events.failed:
+        if callable(close):
+            # A logger that failed earlier is still closed (its handlers and files released), quietly.
             try:
                 close()
             except Exception as exc:
-                log.warning("%s failed to close: %s", plugin_name, exc)
+                if plugin_name not in ctx.events.failed:
+                    log.warning("%s failed to close: %s", plugin_name, exc)
         ctx.plugins.pm.unregister(obj, name=plugin_name)

@@ -88,11 +88,16 @@ def load_layers(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict[s
         parent_path = (path.parent / parent) if not Path(parent).is_absolute() else Path(parent)
         if not parent_path.exists():
             raise RecipeError([f"{path}: extends: file not found: {parent_path}"])
+        if parent_path.is_dir():
+            raise RecipeError([f"{path}: extends: {parent_path} is a directory, expected a TOML recipe"])
         pdata, pprov = load_layers(parent_path, (*_chain, resolved))
         merged = deep_merge(merged, pdata)
         provenance.update(pprov)
     merged = deep_merge(merged, data)
     for key in leaf_keys(data):
+        # a table here replaces a parent's plain value (``mode = "x"`` -> ``[run.mode]``): forget it
+        for replaced in [k for k in provenance if key.startswith(k + ".")]:
+            del provenance[replaced]
         provenance[key] = str(path)
     return merged, provenance
 

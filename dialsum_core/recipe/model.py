@@ -8,6 +8,7 @@ Validation collects *every* problem before raising, each as one line
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from dialsum_core.errors import RecipeError
+from dialsum_core.errors import RecipeError, one_line
 from dialsum_core.recipe import io
 from dialsum_core.recipe.schema import (
     DataSection,
@@ -409,7 +410,8 @@ class Recipe:
 
 
 def _where(dotted: str, source: str, provenance: Mapping[str, str]) -> str:
-    key = dotted.split("[", 1)[0]
+    # strip list indices (``run.models[1]``) but keep a ``[`` that is part of a key the user wrote
+    key = dotted if dotted in provenance else re.sub(r"(\[\d+\])+$", "", dotted)
     while key:
         if key in provenance:
             return provenance[key]
@@ -422,7 +424,7 @@ def _where(dotted: str, source: str, provenance: Mapping[str, str]) -> str:
 
 
 def _format(problems: Iterable[tuple[str, str]], source: str, provenance: Mapping[str, str]) -> list[str]:
-    return [f"{_where(key, source, provenance)}: {key}: {msg}" for key, msg in problems]
+    return [one_line(f"{_where(key, source, provenance)}: {key}: {msg}") for key, msg in problems]
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str | tuple[str, Any]] = ()) -> Recipe:

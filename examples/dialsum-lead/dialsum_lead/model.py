@@ -13,6 +13,7 @@ from dialsum_lead.plugin import LeadOptions
 
 
 def lead(dialogue: str, turns: int, strip_speaker: bool) -> str:
+    """The first ``turns`` non-empty lines of ``dialogue``, joined by spaces."""
     lines = [ln.strip() for ln in dialogue.splitlines() if ln.strip()][:turns]
     if strip_speaker:
         lines = [ln.split(":", 1)[1].strip() if ":" in ln else ln for ln in lines]
@@ -30,13 +31,20 @@ class LeadModel:
             refs = [list(e.summaries) for e in valid]
             for n in range(1, self.options.max_turns + 1):
                 preds = [lead(e.dialogue, n, self.options.strip_speaker) for e in valid]
-                score = ctx.score(preds, refs).get("rouge_mean", 0.0)
+                scores = ctx.score(preds, refs)
+                if self.options.metric not in scores:
+                    from dialsum_core.errors import DialsumError
+
+                    known = ", ".join(sorted(scores)) or "none: run.metrics is empty"
+                    raise DialsumError(f"models.lead.metric: no score named {self.options.metric!r} "
+                                       f"(the metrics give: {known})")
+                score = scores[self.options.metric]
                 if score > best[0]:
                     best = (score, n)
             self.options = attrs.evolve(self.options, turns=best[1])
         metrics = {"turns": self.options.turns}
         if best[0] >= 0:
-            metrics["eval_rouge_mean"] = best[0]
+            metrics[f"eval_{self.options.metric}"] = best[0]
         ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=1, metrics=metrics)
         self.save(output_dir)
         return {"history": [metrics], "best_checkpoint": str(output_dir)}

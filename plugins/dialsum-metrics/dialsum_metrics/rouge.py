@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from dialsum_metrics.tokenize import tokenize_many
-
 
 def _f1(overlap: float, n_pred: int, n_ref: int) -> float:
     if overlap == 0 or n_pred == 0 or n_ref == 0:
@@ -62,13 +60,14 @@ class RougeMetric:
         self.keep_tags = keep_tags
 
     def per_example(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> list[dict[str, float]]:
+        """Best-reference F1 of each prediction, computed by the vectorised :class:`RougeEngine`
+        (same numbers as :func:`score_tokens`, which stays as the readable definition)."""
         if len(predictions) != len(references):
             raise ValueError(f"{len(predictions)} predictions for {len(references)} reference sets")
-        preds = tokenize_many(predictions, self.tokenizer, self.keep_tags)
-        return [
-            score_tokens(p, tokenize_many(list(refs), self.tokenizer, self.keep_tags))
-            for p, refs in zip(preds, references, strict=True)
-        ]
+        from dialsum_metrics.engine import MEASURES, RougeEngine
+
+        scores = RougeEngine(self.tokenizer, self.keep_tags).score(list(predictions), [list(r) for r in references])
+        return [dict(zip(MEASURES, map(float, row), strict=True)) for row in scores]
 
     def compute(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
         rows = self.per_example(predictions, references)

@@ -1,0 +1,764 @@
+"""``dialsum new-plugin NAME KIND``: write a working plugin package to start from.
+
+The package has everything a plugin needs and nothing more: a ``pyproject.toml`` with the
+``dialsum`` entry point, a cheap entry-point module (options class with a described field, the
+registration), an implementation module where heavy imports belong, and tests that use the core's
+pytest fixtures. Each skeleton does something small but real, so its tests pass the moment it is
+installed (``pip install -e dialsum-NAME``) and keep passing while it grows.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import attrs
+import click
+
+from dialsum_core.errors import DialsumError
+from dialsum_core.registry import KIND_LABELS, TABLES
+
+#: ``KIND`` argument -> registry kind.
+KIND_ARGS: dict[str, str] = {
+    "model_loader": "model_loaders",
+    "run_mode": "run_modes",
+    "ensemble": "ensembles",
+    "augmenter": "augmenters",
+    "logger": "loggers",
+    "metric": "metrics",
+}
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+
+
+@attrs.frozen
+class Names:
+    """Every spelling of a plugin name the templates need."""
+
+    name: str  # registered and entry-point name: "csv-log"
+    dist: str  # distribution: "dialsum-csv-log"
+    pkg: str  # import package: "dialsum_csv_log"
+    ident: str  # Python identifier: "csv_log"
+    cls: str  # class-name prefix: "CsvLog"
+
+    @classmethod
+    def of(cls, raw: str) -> Names:
+        name = raw.strip().lower()
+        name = name[len("dialsum-"):] if name.startswith("dialsum-") else name
+        if not _NAME.match(name):
+            raise DialsumError(
+                f"new-plugin: {raw!r} is not a valid plugin name (lowercase letters and digits, words joined "
+                "by '-' or '_', starting with a letter; e.g. 'csv-log')"
+            )
+        ident = name.replace("-", "_")
+        return cls(name, f"dialsum-{name.replace('_', '-')}", f"dialsum_{ident}", ident,
+                   "".join(part.capitalize() for part in ident.split("_")))
+
+
+def new_plugin(name: str, kind: str, parent: Path) -> Path:
+    """Write the package ``parent/dialsum-NAME``; returns its folder.
+
+    :raises DialsumError: unknown kind, invalid name, or the folder exists already.
+    """
+    if kind not in KIND_ARGS:
+        raise DialsumError(f"new-plugin: unknown kind {kind!r}; one of {', '.join(KIND_ARGS)}")
+    n = Names.of(name)
+    root = Path(parent) / n.dist
+    if root.exists():
+        raise DialsumError(f"new-plugin: {root} exists already; choose another name or folder")
+    reg_kind = KIND_ARGS[kind]
+    values = {
+        **attrs.asdict(n),
+        "kind": reg_kind,
+        "label": KIND_LABELS[reg_kind],
+        "table": TABLES[reg_kind],
+        "hook": f"dialsum_register_{reg_kind}",
+    }
+    def module(line: str) -> str:
+        return line.split()[1].lower()
+
+    impl_imports = [f"from {n.pkg}.plugin import {n.cls}Options", *_IMPL_IMPORTS.get(kind, [])]
+    test_std = [*_TEST_STD.get(kind, []), "from pathlib import Path", "from typing import Any"]
+    values["first_party"] = "\n".join(sorted(impl_imports, key=module))
+    values["test_std"] = "\n".join(test_std)
+    values["test_core"] = "\n".join(sorted([*_TEST_CORE, *_TEST_CORE_EXTRA.get(kind, [])], key=module))
+    files = {
+        "pyproject.toml": _PYPROJECT,
+        "README.md": _README,
+        f"{n.pkg}/__init__.py": _INIT,
+        f"{n.pkg}/plugin.py": _PLUGIN[kind],
+        f"{n.pkg}/impl.py": _IMPL[kind],
+        f"tests/test_{n.ident}.py": _TEST_HEAD + _TESTS[kind],
+    }
+    from dialsum_core.atomic import atomic_write_text
+
+    for rel, template in files.items():
+        atomic_write_text(root / rel, string.Template(template).substitute(values))
+    return root
+
+
+@click.command(name="new-plugin")
+@click.argument("name")
+@click.argument("kind", type=click.Choice(list(KIND_ARGS)))
+@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder in which to create dialsum-NAME/.")
+def command(name: str, kind: str, parent: Path) -> None:
+    """Scaffold a plugin package: dialsum-NAME/ with a KIND skeleton, its entry point and tests."""
+    try:
+        root = new_plugin(name, kind, parent)
+    except DialsumError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    n = Names.of(name)
+    click.echo(f"created {root}")
+    click.echo(f"next: pip install -e {root} && pytest {root / 'tests'} && dialsum plugins")
+    click.echo(f"then choose it in a recipe ([{TABLES[KIND_ARGS[kind]]}.{n.name}] holds its options)")
+
+
+# ------------------------------------------------------------------------------------------------
+# Templates (string.Template: $name, $dist, $pkg, $ident, $cls, $kind, $label, $table, $hook)
+# ------------------------------------------------------------------------------------------------
+_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "$dist"
+version = "0.1.0"
+description = "dialsum $label plugin: $name"
+requires-python = ">=3.11"
+dependencies = ["dialsum-core"]
+
+[project.optional-dependencies]
+test = ["pytest>=8"]
+
+# How dialsum finds the plugin: entry point name = module with the hook implementations.
+[project.entry-points.dialsum]
+$name = "$pkg.plugin"
+
+[tool.setuptools.packages.find]
+include = ["$pkg*"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+
+[tool.ruff]
+line-length = 110
+
+[tool.ruff.lint]
+select = ["E", "F", "W", "I", "B", "UP", "RUF"]
+
+[tool.ruff.lint.isort]
+# dialsum's imports in a block of their own, as in dialsum's bundled plugins.
+known-first-party = ["dialsum_core"]
+"""
+
+_README = """\
+# $dist
+
+A dialsum $label plugin. Install it next to dialsum and choose it by name in a recipe; its options
+go in the `[$table.$name]` table.
+
+```bash
+pip install -e .          # registers the entry point
+dialsum plugins           # lists $name
+pytest                    # its tests, with the fixtures of dialsum's pytest plugin
+```
+
+- `$pkg/plugin.py` is imported by every `dialsum` command: keep it cheap (no torch or other heavy
+  library at module level). It holds the options class (each field described by a `#:` comment,
+  which the recipe reference shows) and the registration.
+- `$pkg/impl.py` holds the implementation; the factory imports it only when a run needs it.
+"""
+
+_INIT = '''\
+"""$dist: a dialsum $label plugin."""
+'''
+
+_PLUGIN_HEAD = '''\
+"""Entry-point module of the ``$name`` $label: options and registration, cheap to import.
+
+Heavy libraries are imported in ``impl.py``, which the factory loads only when a run needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from dialsum_core import hookimpl
+'''
+
+_PLUGIN: dict[str, str] = {
+    "model_loader": _PLUGIN_HEAD + '''
+
+def _at_least_one(_inst: Any, _attr: Any, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"must be >= 1, got {value}")
+
+
+@attrs.define
+class ${cls}Options:
+    """``[$table.$name]``."""
+
+    #: Longest summary, in characters (the chosen turn is cut there).
+    max_chars: int = attrs.field(default=200, validator=_at_least_one)
+    #: Drop the ``#PersonN#:`` prefix of the chosen turn.
+    strip_speaker: bool = True
+
+
+def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
+    from $pkg.impl import ${cls}Loader
+
+    return ${cls}Loader(options)
+
+
+@hookimpl
+def $hook(register: Any) -> None:
+    register("$name", make_$ident, options=${cls}Options,
+             description="Skeleton model: the longest turn of the dialogue is its summary")
+''',
+    "run_mode": _PLUGIN_HEAD + '''
+
+@attrs.define
+class ${cls}Options:
+    """``[$table.$name]``."""
+
+    #: Also summarise the test split (``data.test_path``) with every model.
+    predict_test: bool = True
+
+
+def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
+    from $pkg.impl import ${cls}Mode
+
+    return ${cls}Mode(options)
+
+
+@hookimpl
+def $hook(register: Any) -> None:
+    register("$name", make_$ident, options=${cls}Options,
+             description="Skeleton run mode: train each listed model once and score it on validation")
+''',
+    "ensemble": _PLUGIN_HEAD + '''
+
+@attrs.define
+class ${cls}Options:
+    """``[$table.$name]``."""
+
+    #: Pick the candidate with the best own score (e.g. a model's log-probability) when all have one.
+    use_scores: bool = False
+
+
+def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
+    from $pkg.impl import ${cls}Ensemble
+
+    return ${cls}Ensemble(options)
+
+
+@hookimpl
+def $hook(register: Any) -> None:
+    register("$name", make_$ident, options=${cls}Options,
+             description="Skeleton ensemble: the candidate that agrees most with the others (word overlap)")
+''',
+    "augmenter": _PLUGIN_HEAD + '''
+
+@attrs.define
+class ${cls}Options:
+    """``[$table.$name]``."""
+
+    #: Never drop the first turn (it usually states what the dialogue is about).
+    keep_first: bool = True
+
+
+def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
+    from $pkg.impl import ${cls}Augmenter
+
+    return ${cls}Augmenter(options)
+
+
+@hookimpl
+def $hook(register: Any) -> None:
+    register("$name", make_$ident, options=${cls}Options,
+             description="Skeleton augmenter: each variant drops one turn of the dialogue")
+''',
+    "logger": _PLUGIN_HEAD + '''
+
+def _plain_name(_inst: Any, _attr: Any, value: str) -> None:
+    if not value or "/" in value or "\\\\" in value:
+        raise ValueError(f"must be a file name without folders, got {value!r}")
+
+
+@attrs.define
+class ${cls}Options:
+    """``[$table.$name]``."""
+
+    #: CSV file written in the experiment folder.
+    filename: str = attrs.field(default="$name.csv", validator=_plain_name)
+
+
+def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
+    from $pkg.impl import ${cls}Logger
+
+    return ${cls}Logger(options, ctx)
+
+
+@hookimpl
+def $hook(register: Any) -> None:
+    register("$name", make_$ident, options=${cls}Options,
+             description="Skeleton logger: one CSV row per finished epoch, fold and trial")
+''',
+    "metric": _PLUGIN_HEAD + '''
+UNITS = ("chars", "words")
+
+
+@attrs.define
+class ${cls}Options:
+    """``[$table.$name]``."""
+
+    #: Measure lengths in characters (``chars``) or whitespace-separated words (``words``).
+    unit: str = attrs.field(default="chars", validator=attrs.validators.in_(UNITS))
+
+
+def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
+    from $pkg.impl import ${cls}Metric
+
+    return ${cls}Metric(options)
+
+
+@hookimpl
+def $hook(register: Any) -> None:
+    register("$name", make_$ident, options=${cls}Options,
+             description="Skeleton metric: mean length of the prediction over its closest reference")
+''',
+}
+
+_IMPL_HEAD = '''\
+"""The ``$name`` $label; heavy imports (torch, transformers...) are fine here."""
+
+from __future__ import annotations
+
+'''
+
+_IMPL: dict[str, str] = {
+    "model_loader": _IMPL_HEAD + '''\
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+$first_party
+
+
+def longest_turn(dialogue: str, options: ${cls}Options) -> str:
+    turns = [t.strip() for t in dialogue.splitlines() if t.strip()]
+    if not turns:
+        return ""
+    best = max(turns, key=len)
+    if options.strip_speaker and ":" in best:
+        best = best.split(":", 1)[1].strip()
+    return best[: options.max_chars]
+
+
+class ${cls}Model:
+    """Replace ``fit`` and ``generate`` with real work; keep ``save``/``load`` symmetric."""
+
+    def __init__(self, options: ${cls}Options):
+        self.options = options
+
+    def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> dict[str, Any]:
+        ctx.emit("dialsum_before_epoch", epoch=1, n_epochs=1)
+        metrics = {"train_dialogues": len(train)}
+        ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=1, metrics=metrics)
+        self.save(output_dir)
+        return {"history": [metrics], "best_checkpoint": str(output_dir)}
+
+    def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
+        return [longest_turn(d, self.options) for d in dialogues]
+
+    def save(self, path: Path) -> None:
+        from dialsum_core.atomic import atomic_write_json
+
+        atomic_write_json(Path(path) / "$name.json", attrs.asdict(self.options))
+
+
+class ${cls}Loader:
+    def __init__(self, options: ${cls}Options):
+        self.options = options
+
+    def build(self, ctx: Any, train: Sequence[Any]) -> ${cls}Model:
+        return ${cls}Model(self.options)
+
+    def load(self, ctx: Any, path: Path) -> ${cls}Model:
+        data = json.loads((Path(path) / "$name.json").read_text(encoding="utf-8"))
+        return ${cls}Model(${cls}Options(**data))
+''',
+    "run_mode": _IMPL_HEAD + '''\
+from typing import Any
+
+$first_party
+
+
+class ${cls}Mode:
+    """Trains every model of ``run.models`` once; the returned mapping becomes ``results.json``."""
+
+    def __init__(self, options: ${cls}Options):
+        self.options = options
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        splits = ctx.data()
+        references = [list(e.summaries) for e in splits.valid]
+        scores: dict[str, dict[str, float]] = {}
+        for name in ctx.recipe.model_names(ctx.plugins):
+            stage = f"train:{name}"
+            ctx.emit("dialsum_before_stage", stage=stage)
+            loader = ctx.build("model_loaders", name)
+            model = loader.build(ctx, splits.train)
+            model.fit(splits.train, splits.valid, ctx, ctx.experiment.checkpoints / name)
+            predictions = model.generate([e.dialogue for e in splits.valid], ctx)
+            scores[name] = ctx.score(predictions, references)
+            self._write(ctx, f"predictions/{name}_valid.csv", splits.valid, predictions)
+            if self.options.predict_test and splits.test:
+                test = model.generate([e.dialogue for e in splits.test], ctx)
+                self._write(ctx, f"predictions/{name}_test.csv", splits.test, test)
+            ctx.emit("dialsum_after_stage", stage=stage, metrics=scores[name])
+        return {"scores": scores}
+
+    @staticmethod
+    def _write(ctx: Any, relative: str, examples: Any, predictions: list[str]) -> None:
+        rows = [(e.fname, p) for e, p in zip(examples, predictions, strict=True)]
+        ctx.experiment.write_csv(relative, ("fname", "summary"), rows)
+        ctx.emit("dialsum_on_artifact", path=relative, kind="prediction")
+''',
+    "ensemble": _IMPL_HEAD + '''\
+from collections.abc import Sequence
+from typing import Any
+
+$first_party
+
+
+def overlap(a: str, b: str) -> float:
+    """Jaccard similarity of the two texts' word sets."""
+    wa, wb = set(a.split()), set(b.split())
+    return len(wa & wb) / max(1, len(wa | wb))
+
+
+class ${cls}Ensemble:
+    """Output-level: chooses one finished candidate per dialogue."""
+
+    level = "output"
+
+    def __init__(self, options: ${cls}Options):
+        self.options = options
+
+    def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
+            ctx: Any) -> dict[str, Any]:
+        return {}
+
+    def combine(self, candidates: Sequence[Sequence[Candidate]], ctx: Any) -> list[str]:
+        return [self._pick(list(cands)) for cands in candidates]
+
+    def _pick(self, cands: list[Candidate]) -> str:
+        if not cands:
+            return ""
+        if self.options.use_scores and all(c.score is not None for c in cands):
+            return max(cands, key=lambda c: c.score).text
+
+        def agreement(i: int) -> float:
+            return sum(overlap(cands[i].text, c.text) for j, c in enumerate(cands) if j != i)
+
+        return cands[max(range(len(cands)), key=lambda i: (agreement(i), -i))].text
+''',
+    "augmenter": _IMPL_HEAD + '''\
+import random
+
+$first_party
+
+
+class ${cls}Augmenter:
+    """Variant k leaves out one turn; speakers and tags are untouched, so ``restore`` is the identity."""
+
+    def __init__(self, options: ${cls}Options):
+        self.options = options
+
+    def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
+        turns = [t for t in dialogue.splitlines() if t.strip()]
+        droppable = list(range(1 if self.options.keep_first else 0, len(turns)))
+        if len(turns) < 2 or not droppable:
+            return []
+        rng = random.Random(f"{seed}:{fname}")
+        chosen = sorted(rng.sample(droppable, min(n, len(droppable))))
+        return [
+            Variant(dialogue="\\n".join(t for i, t in enumerate(turns) if i != k), name=f"$name-{k}")
+            for k in chosen
+        ]
+''',
+    "logger": _IMPL_HEAD + '''\
+from typing import Any
+
+$first_party
+
+
+class ${cls}Logger:
+    """Each method decorated with ``hookimpl`` receives that lifecycle event during a run.
+
+    The whole file is rewritten atomically on each row, so a killed run never leaves half a line.
+    """
+
+    def __init__(self, options: ${cls}Options, ctx: Any):
+        self.options = options
+        self.experiment = ctx.experiment
+        self.rows: list[dict[str, Any]] = []
+
+    def _add(self, event: str, index: int, values: dict[str, Any] | None) -> None:
+        scalars = {k: v for k, v in (values or {}).items() if isinstance(v, int | float | str)}
+        self.rows.append({"event": event, "index": index, **scalars})
+        columns = list(dict.fromkeys(k for row in self.rows for k in row))
+        body = [[row.get(c, "") for c in columns] for row in self.rows]
+        self.experiment.write_csv(self.options.filename, columns, body)
+
+    @hookimpl
+    def dialsum_after_epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
+        self._add("epoch", epoch, metrics)
+
+    @hookimpl
+    def dialsum_after_fold(self, fold: int, metrics: dict[str, Any]) -> None:
+        self._add("fold", fold, metrics)
+
+    @hookimpl
+    def dialsum_after_trial(
+        self, trial: int, params: dict[str, Any], value: float | None, state: str
+    ) -> None:
+        self._add("trial", trial, {**params, "value": value, "state": state})
+
+    def close(self) -> None:
+        """Called once when the run ends (release files, connections...)."""
+''',
+    "metric": _IMPL_HEAD + '''\
+from collections.abc import Sequence
+
+$first_party
+
+
+class ${cls}Metric:
+    def __init__(self, options: ${cls}Options):
+        self.options = options
+
+    def size(self, text: str) -> int:
+        return len(text.split()) if self.options.unit == "words" else len(text.strip())
+
+    def compute(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
+        """``${ident}_length_ratio``: 1.0 when predictions are as long as their closest reference."""
+        ratios = []
+        for pred, refs in zip(predictions, references, strict=True):
+            n = self.size(pred)
+            ref = min((self.size(r) for r in refs), key=lambda m: abs(m - n), default=0)
+            ratios.append(n / max(1, ref))
+        return {"${ident}_length_ratio": sum(ratios) / len(ratios) if ratios else 0.0}
+''',
+}
+
+_IMPL_IMPORTS: dict[str, list[str]] = {
+    "ensemble": ["from dialsum_core.protocols import Candidate"],
+    "augmenter": ["from dialsum_core.protocols import Variant"],
+    "logger": ["from dialsum_core import hookimpl"],
+}
+_TEST_STD: dict[str, list[str]] = {"run_mode": ["import json"], "logger": ["import csv"]}
+_TEST_CORE = [
+    "from dialsum_core.context import RunContext",
+    "from dialsum_core.events import Events",
+    "from dialsum_core.experiment import Experiment",
+    "from dialsum_core.recipe import Recipe",
+    "from dialsum_core.recipe_doc import undocumented",
+]
+_TEST_CORE_EXTRA: dict[str, list[str]] = {
+    "run_mode": ["from dialsum_core import hookimpl", "from dialsum_core.runner import run_recipe"],
+    "ensemble": ["from dialsum_core.protocols import Candidate"],
+}
+
+_TEST_HEAD = '''\
+"""Tests of the ``$name`` $label, using the fixtures of dialsum's pytest plugin
+(``dialsum_plugins``, ``register_plugin``, ``sample_csv``, ``tiny_dialogues``)."""
+
+from __future__ import annotations
+
+$test_std
+
+$test_core
+
+KIND, NAME, DIST = "$kind", "$name", "$dist"
+
+
+def make_context(plugins: Any, tmp_path: Path, recipe: dict[str, Any]) -> RunContext:
+    """A run context with its experiment folder in ``tmp_path``."""
+    return RunContext(recipe=Recipe.from_dict(recipe), plugins=plugins,
+                      experiment=Experiment.create(tmp_path, "test"), events=Events(plugins.pm))
+
+
+def test_discovered_through_its_entry_point(dialsum_plugins: Any) -> None:
+    reg = dialsum_plugins.get(KIND, NAME)
+    assert reg is not None, f"{NAME} is not registered: is {DIST} installed (pip install -e .)?"
+    assert reg.distribution == DIST
+    assert reg.description
+
+
+def test_every_option_is_documented(dialsum_plugins: Any) -> None:
+    assert undocumented(dialsum_plugins, core=False, distributions=[DIST]) == []
+'''
+
+_TESTS: dict[str, str] = {
+    "model_loader": '''
+
+def test_fit_generate_save_load(
+    dialsum_plugins: Any, sample_csv: Any, tiny_dialogues: Any, tmp_path: Path
+) -> None:
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
+    recipe = {"run": {"models": [NAME], "loggers": [], "metrics": []},
+              "data": {"train_path": str(train), "valid_fraction": 0.3}}
+    ctx = make_context(dialsum_plugins, tmp_path, recipe)
+    splits = ctx.data()
+    loader = ctx.build(KIND, NAME)
+    model = loader.build(ctx, splits.train)
+    model.fit(splits.train, splits.valid, ctx, tmp_path / "model")
+    dialogues = [e.dialogue for e in splits.valid]
+    predictions = model.generate(dialogues, ctx)
+    assert len(predictions) == len(dialogues) and all(p.strip() for p in predictions)
+    assert loader.load(ctx, tmp_path / "model").generate(dialogues, ctx) == predictions
+
+
+def test_bad_option_is_reported_with_its_key(dialsum_plugins: Any) -> None:
+    recipe = Recipe.from_dict({"run": {"models": [NAME]}, "$table": {NAME: {"max_chars": 0}}})
+    assert any(f"$table.{NAME}.max_chars: must be >= 1" in p for p in recipe.problems(dialsum_plugins))
+''',
+    "run_mode": '''
+
+class FirstTurn:
+    """A tiny model loader and metric, registered for the test only."""
+
+    class Model:
+        def fit(self, train: Any, valid: Any, ctx: Any, output_dir: Path) -> dict[str, Any]:
+            return {}
+
+        def generate(self, dialogues: Any, ctx: Any) -> list[str]:
+            return [d.splitlines()[0] for d in dialogues]
+
+        def save(self, path: Path) -> None:
+            pass
+
+    class Loader:
+        def build(self, ctx: Any, train: Any) -> Any:
+            return FirstTurn.Model()
+
+        def load(self, ctx: Any, path: Path) -> Any:
+            return FirstTurn.Model()
+
+    class NonEmpty:
+        def compute(self, predictions: Any, references: Any) -> dict[str, float]:
+            return {"non_empty": sum(bool(p.strip()) for p in predictions) / max(1, len(predictions))}
+
+    @hookimpl
+    def dialsum_register_model_loaders(self, register: Any) -> None:
+        register("first-turn", lambda options, ctx: FirstTurn.Loader(), description="test model")
+
+    @hookimpl
+    def dialsum_register_metrics(self, register: Any) -> None:
+        register("non-empty", lambda options, ctx: FirstTurn.NonEmpty(), description="test metric")
+
+
+def test_runs_a_recipe_end_to_end(register_plugin: Any, sample_csv: Any, tiny_dialogues: Any,
+                                  tmp_path: Path) -> None:
+    plugins = register_plugin(FirstTurn(), "first-turn-test")
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
+    test = sample_csv(tmp_path / "test.csv", tiny_dialogues[:2], with_summary=False)
+    recipe = Recipe.from_dict({
+        "run": {"mode": NAME, "models": ["first-turn"], "loggers": [], "metrics": ["non-empty"],
+                "output_dir": str(tmp_path / "experiments"), "name": "e2e"},
+        "data": {"train_path": str(train), "test_path": str(test), "valid_fraction": 0.3},
+    })
+    result = run_recipe(recipe, plugins)
+    saved = json.loads((result.experiment / "results.json").read_text(encoding="utf-8"))
+    assert saved["status"] == "complete"
+    assert saved["scores"]["first-turn"]["non_empty"] == 1.0
+    written = (result.experiment / "predictions" / "first-turn_test.csv").read_text(encoding="utf-8")
+    assert written.count("\\n") == 3
+''',
+    "ensemble": '''
+
+def test_combine_picks_the_consensus(dialsum_plugins: Any, tmp_path: Path) -> None:
+    ctx = make_context(dialsum_plugins, tmp_path, {"run": {"loggers": [], "metrics": []}})
+    ensemble = ctx.build(KIND, NAME)
+    cands = [[Candidate("a b c", "m1"), Candidate("a b d", "m2"), Candidate("x y z", "m3")], []]
+    assert ensemble.fit(cands, [["a b c"], []], ctx) == {}
+    assert ensemble.combine(cands, ctx) == ["a b c", ""]
+
+
+def test_use_scores_option(dialsum_plugins: Any, tmp_path: Path) -> None:
+    ctx = make_context(dialsum_plugins, tmp_path, {"$table": {NAME: {"use_scores": True}}})
+    ensemble = ctx.build(KIND, NAME)
+    cands = [[Candidate("a b c", "m1", -2.0), Candidate("a b d", "m2", -3.0), Candidate("x y z", "m3", -1.0)]]
+    assert ensemble.combine(cands, ctx) == ["x y z"]
+''',
+    "augmenter": '''
+
+DIALOGUE = "#Person1#: 안녕하세요.\\n#Person2#: 네, 안녕하세요.\\n#Person1#: 내일 봐요.\\n#Person2#: 좋아요."
+
+
+def test_variants_are_deterministic_and_drop_one_turn(dialsum_plugins: Any, tmp_path: Path) -> None:
+    ctx = make_context(dialsum_plugins, tmp_path, {})
+    augmenter = ctx.build(KIND, NAME)
+    variants = augmenter.augment("d_0", DIALOGUE, 2, seed=7)
+    assert len(variants) == 2
+    again = augmenter.augment("d_0", DIALOGUE, 2, seed=7)
+    assert [v.dialogue for v in variants] == [v.dialogue for v in again]
+    for v in variants:
+        assert v.dialogue.count("\\n") == 2 and v.dialogue.startswith("#Person1#: 안녕하세요.")
+        assert v.restore("#Person1#이 인사한다.") == "#Person1#이 인사한다."
+
+
+def test_too_short_dialogue_has_no_variant(dialsum_plugins: Any, tmp_path: Path) -> None:
+    augmenter = make_context(dialsum_plugins, tmp_path, {}).build(KIND, NAME)
+    assert augmenter.augment("d_1", "#Person1#: 네.", 3, seed=0) == []
+''',
+    "logger": '''
+
+def test_writes_one_row_per_event(dialsum_plugins: Any, tmp_path: Path) -> None:
+    ctx = make_context(dialsum_plugins, tmp_path, {"run": {"loggers": [NAME]}})
+    logger = ctx.build(KIND, NAME)
+    dialsum_plugins.pm.register(logger, name=f"logger:{NAME}")
+    try:
+        ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=2, metrics={"loss": 0.5})
+        ctx.emit("dialsum_after_epoch", epoch=2, n_epochs=2, metrics={"loss": 0.25, "rouge_mean": 0.3})
+        ctx.emit("dialsum_after_trial", trial=0, params={"lr": 0.001}, value=0.4, state="complete")
+    finally:
+        dialsum_plugins.pm.unregister(logger, name=f"logger:{NAME}")
+    assert ctx.events.failed == {}
+    with (ctx.experiment.root / f"{NAME}.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["event"], r["index"], r["loss"]) for r in rows] == [
+        ("epoch", "1", "0.5"), ("epoch", "2", "0.25"), ("trial", "0", "")]
+    assert rows[2]["value"] == "0.4" and rows[1]["rouge_mean"] == "0.3"
+
+
+def test_file_name_must_stay_in_the_experiment_folder(dialsum_plugins: Any) -> None:
+    recipe = Recipe.from_dict({"run": {"loggers": [NAME]}, "$table": {NAME: {"filename": "../x.csv"}}})
+    assert any(f"$table.{NAME}.filename" in p for p in recipe.problems(dialsum_plugins))
+''',
+    "metric": '''
+
+def test_length_ratio(dialsum_plugins: Any, tmp_path: Path) -> None:
+    metric = make_context(dialsum_plugins, tmp_path, {}).build(KIND, NAME)
+    assert metric.compute(["가나다라"], [["가나다라"]]) == {"${ident}_length_ratio": 1.0}
+    two = metric.compute(["가나", "가나다라"], [["가나다라"], ["가나다라", "가"]])
+    assert two == {"${ident}_length_ratio": 0.75}
+
+
+def test_words_option_and_bad_value(dialsum_plugins: Any, tmp_path: Path) -> None:
+    ctx = make_context(dialsum_plugins, tmp_path, {"$table": {NAME: {"unit": "words"}}})
+    assert ctx.build(KIND, NAME).compute(["a b"], [["a b c d"]]) == {"${ident}_length_ratio": 0.5}
+    bad = Recipe.from_dict({"run": {"metrics": [NAME]}, "$table": {NAME: {"unit": "bytes"}}})
+    assert any(f"$table.{NAME}.unit: must be one of" in p for p in bad.problems(dialsum_plugins))
+''',
+}

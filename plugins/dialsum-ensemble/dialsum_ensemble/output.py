@@ -1,0 +1,268 @@
+"""Output-level ensembles: choose, for each dialogue, one of its finished candidate summaries.
+
+All four are minimum-Bayes-risk selections with the ROUGE engine of ``dialsum-metrics``: the
+candidate that agrees most with the others is the one whose expected ROUGE against the unknown
+reference is highest. They differ in who votes and how much:
+
+* ``majority_vote``: every candidate votes equally (or with ``run.ensemble_weights``);
+* ``rouge_weighted``: a candidate's vote counts as its source's validation ROUGE;
+* ``stacking``: a ridge model learnt on validation/out-of-fold candidates scores each candidate
+  from its consensus, length, source and model score;
+* ``blending``: source weights searched on the held-out split to maximise its selected ROUGE.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dialsum_core.protocols import Candidate
+from dialsum_ensemble.sources import given_weights, lookup
+from dialsum_metrics.engine import RougeEngine, consensus
+
+log = logging.getLogger("dialsum")
+
+_PAIRWISE: dict[tuple[str, str, tuple[str, ...]], np.ndarray] = {}
+_PAIRWISE_LIMIT = 50_000
+
+
+@functools.lru_cache(maxsize=4)
+def engine(tokenizer: str) -> RougeEngine:
+    """One engine per tokenizer for the whole process: its token cache serves every strategy."""
+    return RougeEngine(tokenizer)
+
+
+def pairwise(texts: Sequence[str], tokenizer: str) -> np.ndarray:
+    """Pairwise ROUGE of a group, cached: weight searches combine the same candidates many times."""
+    key = (tokenizer, "", tuple(texts))
+    got = _PAIRWISE.get(key)
+    if got is None:
+        if len(_PAIRWISE) >= _PAIRWISE_LIMIT:
+            _PAIRWISE.clear()
+        got = _PAIRWISE[key] = engine(tokenizer).pairwise(list(texts))
+    return got
+
+
+def similarity(pw: np.ndarray, measure: str) -> np.ndarray:
+    """``(n, n)`` similarity from ``(n, n, 3)`` pairwise F1: one measure, or their mean."""
+    if measure == "mean":
+        return pw.mean(axis=2)
+    return pw[:, :, ("rouge1", "rouge2", "rougeL").index(measure)]
+
+
+def reference_scores(groups: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
+                     tokenizer: str, measure: str) -> list[np.ndarray]:
+    """Each candidate's ROUGE against its dialogue's references (best reference per measure)."""
+    if len(groups) != len(references):
+        raise ValueError(f"{len(groups)} candidate groups for {len(references)} reference sets")
+    flat = [c.text for g in groups for c in g]
+    refs = [list(r) for g, r in zip(groups, references, strict=True) for _ in g]
+    scores = engine(tokenizer).score(flat, refs) if flat else np.zeros((0, 3))
+    sims = scores.mean(axis=1) if measure == "mean" else scores[:, ("rouge1", "rouge2", "rougeL").index(measure)]
+    out, pos = [], 0
+    for g in groups:
+        out.append(sims[pos : pos + len(g)])
+        pos += len(g)
+    return out
+
+
+def source_rouge(groups: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
+                 tokenizer: str, measure: str) -> dict[str, float]:
+    """Mean validation ROUGE of each source."""
+    per = reference_scores(groups, references, tokenizer, measure)
+    acc: dict[str, list[float]] = {}
+    for g, s in zip(groups, per, strict=True):
+        for c, v in zip(g, s, strict=True):
+            acc.setdefault(c.source, []).append(float(v))
+    return {k: float(np.mean(v)) for k, v in acc.items()}
+
+
+class MbrEnsemble:
+    """Weighted minimum-Bayes-risk selection; subclasses decide the weights or the scorer."""
+
+    level = "output"
+    name = "majority_vote"
+
+    def __init__(self, options: Any):
+        self.options = options
+        self.tokenizer: str = options.tokenizer
+        self.measure: str = options.measure
+
+    def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
+            ctx: Any) -> dict[str, Any]:
+        return {}
+
+    def vote_weights(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
+        given = given_weights(ctx)
+        return np.array([lookup(c.source, given) for c in group], dtype=np.float64)
+
+    def candidate_scores(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
+        sim = similarity(pairwise([c.text for c in group], self.tokenizer), self.measure)
+        return consensus(sim, self.vote_weights(group, ctx))
+
+    def combine(self, candidates: Sequence[Sequence[Candidate]], ctx: Any) -> list[str]:
+        for i, group in enumerate(candidates):
+            if not group:
+                raise ValueError(f"dialogue {i} has no candidate summary to choose from")
+        return [c.text for c in self.select(candidates, ctx)]
+
+    def select(self, candidates: Sequence[Sequence[Candidate]], ctx: Any) -> list[Candidate]:
+        """Like :meth:`combine`, but returns the chosen candidates (with their sources)."""
+        return [g[0] if len(g) == 1 else g[int(np.argmax(self.candidate_scores(g, ctx)))] for g in candidates]
+
+
+class RougeWeighted(MbrEnsemble):
+    """Votes weighted by each source's validation ROUGE (learnt by :meth:`fit`, else ``Candidate.score``)."""
+
+    name = "rouge_weighted"
+
+    def __init__(self, options: Any):
+        super().__init__(options)
+        self.learnt: dict[str, float] = {}
+
+    def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
+            ctx: Any) -> dict[str, Any]:
+        self.learnt = source_rouge(candidates, references, self.tokenizer, self.measure)
+        return {"source_rouge": {k: round(v, 6) for k, v in sorted(self.learnt.items())}}
+
+    def vote_weights(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
+        base = super().vote_weights(group, ctx)
+        quality = []
+        for c in group:
+            q = lookup(c.source, self.learnt, default=math.nan)
+            if math.isnan(q):
+                q = c.score if c.score is not None else 1.0
+            quality.append(max(q, 0.0) ** self.options.power)
+        return base * np.array(quality)
+
+
+class Blending(MbrEnsemble):
+    """Source weights fitted on the held-out split (coordinate ascent over a grid), then MBR."""
+
+    name = "blending"
+
+    def __init__(self, options: Any):
+        super().__init__(options)
+        self.learnt: dict[str, float] = {}
+
+    def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
+            ctx: Any) -> dict[str, Any]:
+        groups = [g for g in candidates if len(g) > 1]
+        refs = [r for g, r in zip(candidates, references, strict=True) if len(g) > 1]
+        if not groups:
+            return {"weights": {}}
+        sources = sorted({c.source for g in groups for c in g})
+        col = {s: k for k, s in enumerate(sources)}
+        sims = [similarity(pairwise([c.text for c in g], self.tokenizer), self.measure) for g in groups]
+        gains = reference_scores(groups, refs, self.tokenizer, self.measure)
+        idx = [np.array([col[c.source] for c in g]) for g in groups]
+        given = given_weights(ctx)
+
+        def value(w: np.ndarray) -> float:
+            total = 0.0
+            for sim, gain, ix in zip(sims, gains, idx, strict=True):
+                total += gain[int(np.argmax(consensus(sim, w[ix])))]
+            return total / len(groups)
+
+        w = np.array([lookup(s, given) for s in sources], dtype=np.float64)
+        best = value(w)
+        start = best
+        grid = [float(x) for x in self.options.grid]
+        for _ in range(self.options.rounds):
+            improved = False
+            for k in range(len(sources)):
+                for x in grid:
+                    if x == w[k]:
+                        continue
+                    trial = w.copy()
+                    trial[k] = x
+                    if trial.sum() <= 0:
+                        continue
+                    v = value(trial)
+                    if v > best + 1e-12:
+                        best, w, improved = v, trial, True
+            if not improved:
+                break
+        self.learnt = dict(zip(sources, map(float, w), strict=True))
+        return {"weights": self.learnt, "valid_selected_rouge": round(best, 6), "valid_start_rouge": round(start, 6)}
+
+    def vote_weights(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
+        if not self.learnt:
+            return super().vote_weights(group, ctx)
+        return np.array([lookup(c.source, self.learnt, default=0.0) for c in group], dtype=np.float64)
+
+
+class Stacking(MbrEnsemble):
+    """A ridge scorer of candidates learnt on validation or out-of-fold candidates.
+
+    Target: each candidate's ROUGE against the reference minus its dialogue's mean (only the order
+    inside a dialogue matters). Features: consensus ROUGE-1/2/L and mean, length relative to the
+    dialogue's median, model score, and one indicator per source seen while fitting.
+    """
+
+    name = "stacking"
+
+    def __init__(self, options: Any):
+        super().__init__(options)
+        self.coef: np.ndarray | None = None
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.sources: list[str] = []
+
+    def features(self, group: Sequence[Candidate]) -> np.ndarray:
+        pw = pairwise([c.text for c in group], self.tokenizer)
+        cons = [consensus(pw[:, :, m]) for m in range(3)]
+        toks = engine(self.tokenizer).tokens([c.text for c in group])
+        lengths = np.array([len(t) for t in toks], dtype=np.float64)
+        rel = np.log((lengths + 1) / (np.median(lengths) + 1))
+        score = np.array([c.score if c.score is not None else 0.0 for c in group])
+        has_score = np.array([c.score is not None for c in group], dtype=np.float64)
+        onehot = np.array([[1.0 if s in _prefixes_of(c.source) else 0.0 for s in self.sources] for c in group])
+        cols = [*cons, np.mean(cons, axis=0), rel, np.abs(rel), score, has_score]
+        base = np.stack(cols, axis=1)
+        return np.concatenate([base, onehot.reshape(len(group), len(self.sources))], axis=1)
+
+    def feature_names(self) -> list[str]:
+        return ["cons_rouge1", "cons_rouge2", "cons_rougeL", "cons_mean", "log_len_ratio", "abs_log_len_ratio",
+                "model_score", "has_model_score", *(f"source={s}" for s in self.sources)]
+
+    def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
+            ctx: Any) -> dict[str, Any]:
+        pairs = [(g, r) for g, r in zip(candidates, references, strict=True) if len(g) > 1]
+        if not pairs:
+            return {}
+        self.sources = sorted({c.source for g, _ in pairs for c in g})
+        gains = reference_scores([g for g, _ in pairs], [r for _, r in pairs], self.tokenizer, self.measure)
+        x = np.concatenate([self.features(g) for g, _ in pairs])
+        y = np.concatenate([s - s.mean() for s in gains])
+        self.mean, self.std = x.mean(axis=0), x.std(axis=0)
+        self.std[self.std == 0] = 1.0
+        z = (x - self.mean) / self.std
+        lam = self.options.l2 * len(z)
+        self.coef = np.linalg.solve(z.T @ z + lam * np.eye(z.shape[1]), z.T @ y)
+        chosen = [gain[int(np.argmax(self._predict(g)))] for (g, _), gain in zip(pairs, gains, strict=True)]
+        return {
+            "coefficients": {n: round(float(c), 6) for n, c in zip(self.feature_names(), self.coef, strict=True)},
+            "groups": len(pairs),
+            "valid_selected_rouge": round(float(np.mean(chosen)), 6),
+        }
+
+    def _predict(self, group: Sequence[Candidate]) -> np.ndarray:
+        assert self.coef is not None and self.mean is not None and self.std is not None
+        return ((self.features(group) - self.mean) / self.std) @ self.coef
+
+    def candidate_scores(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
+        if self.coef is None:
+            log.warning("stacking: no validation candidates were given to fit on; using the consensus vote")
+            return super().candidate_scores(group, ctx)
+        return self._predict(group)
+
+
+def _prefixes_of(source: str) -> set[str]:
+    parts = source.split("/")
+    return {"/".join(parts[:k]) for k in range(1, len(parts) + 1)}

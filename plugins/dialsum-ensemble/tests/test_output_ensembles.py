@@ -1,0 +1,167 @@
+"""Output-level strategies on small Korean candidate sets (real engine, real plugin registrations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialsum_core.context import RunContext
+from dialsum_core.events import Events
+from dialsum_core.experiment import Experiment
+from dialsum_core.manager import build_plugins
+from dialsum_core.protocols import Candidate
+from dialsum_core.recipe import Recipe
+
+REF = [
+    "#Person1#이 사과 세 개를 산다.",
+    "#Person2#가 회의는 오전 열 시라고 말한다.",
+    "#Person1#이 금요일 오후 두 시로 병원을 예약한다.",
+    "#Person2#가 #Person1#에게 버스 정류장을 알려준다.",
+]
+# per dialogue: a good source (close to the reference), a paraphrasing one, and a bad one
+GOOD = ["#Person1#이 사과 세 개를 산다.", "#Person2#가 회의가 오전 열 시라고 말한다.",
+        "#Person1#이 금요일 오후 두 시에 병원을 예약한다.", "#Person2#가 #Person1#에게 정류장을 알려준다."]
+MID = ["#Person1#이 사과를 산다.", "#Person2#는 회의가 열 시라고 한다.",
+       "#Person1#은 병원을 예약한다.", "#Person2#가 버스 정류장을 알려준다."]
+BAD = ["날씨가 좋다.", "#Person1#이 커피를 마신다.", "#Person2#가 전화번호를 묻는다.", "#Person1#이 노래한다."]
+
+
+def make_ctx(tmp_path: Path, **run: object) -> RunContext:
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"run": {"models": ["good", "mid", "bad"], **run}})
+    return RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
+
+
+def groups(order: tuple[str, ...] = ("good", "mid", "bad")) -> list[list[Candidate]]:
+    texts = {"good": GOOD, "mid": MID, "bad": BAD}
+    return [[Candidate(texts[s][i], s) for s in order] for i in range(len(REF))]
+
+
+def build(ctx: RunContext, name: str):
+    ens = ctx.build("ensembles", name)
+    assert ens.level == "output"
+    return ens
+
+
+def test_majority_vote_rejects_the_outlier(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    ens = build(ctx, "majority_vote")
+    assert ens.fit(groups(), [[r] for r in REF], ctx) == {}
+    picked = ens.combine(groups(), ctx)
+    assert all(p not in BAD for p in picked)
+    # the order of candidates does not change the choice
+    assert ens.combine(groups(("bad", "mid", "good")), ctx) == picked
+    # one candidate: returned as is
+    assert ens.combine([[Candidate("혼자", "good")]], ctx) == ["혼자"]
+
+
+def test_majority_vote_follows_given_weights(tmp_path: Path) -> None:
+    uniform = build(make_ctx(tmp_path), "majority_vote").combine(groups(), make_ctx(tmp_path))
+    assert uniform != GOOD and uniform[0] == MID[0]  # the medoid of three
+    # only "mid" votes: the candidate closest to it (never itself) wins
+    ctx = make_ctx(tmp_path, ensemble_weights=[0.0, 1.0, 0.0])
+    assert build(ctx, "majority_vote").combine(groups(), ctx) == GOOD
+
+
+def _edit(text: str) -> str:
+    return text.replace("한다.", "했다.").replace("산다.", "샀다.")
+
+
+def crowd() -> list[list[Candidate]]:
+    """Two good sources against three near-identical mediocre ones: the crowd wins a plain vote."""
+    return [[Candidate(GOOD[i], "good"), Candidate(_edit(GOOD[i]), "good2"), Candidate(MID[i], "mid"),
+             Candidate(_edit(MID[i]), "mid2"), Candidate(MID[i].rstrip("."), "mid3")] for i in range(len(REF))]
+
+
+def test_rouge_weighted_learns_source_quality(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, models=["good", "good2", "mid", "mid2", "mid3"])
+    refs = [[r] for r in REF]
+    vote = build(ctx, "majority_vote").combine(crowd(), ctx)
+    assert sum(p in MID or p.rstrip(".") in [m.rstrip(".") for m in MID] for p in vote) >= 3
+    ctx = make_ctx(tmp_path, models=["good", "good2", "mid", "mid2", "mid3"])
+    ctx = ctx.evolve(recipe=ctx.recipe.merge({"ensembles": {"rouge_weighted": {"power": 8.0}}}))
+    ens = build(ctx, "rouge_weighted")
+    q = ens.fit(crowd(), refs, ctx)["source_rouge"]
+    assert q["good"] > q["mid"] and q["good2"] > q["mid2"]
+    picked = ens.combine(crowd(), ctx)
+    assert sum(p in GOOD or p in [_edit(g) for g in GOOD] for p in picked) >= 3
+
+
+def test_rouge_weighted_uses_candidate_scores_without_fit(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    ens = build(ctx, "rouge_weighted")
+    scored = [[Candidate(c.text, c.source, {"good": 0.9, "mid": 0.0, "bad": 0.0}[c.source]) for c in g]
+              for g in groups()]
+    # only "good" votes: its nearest neighbour wins, never "good" itself (a vote excludes oneself)
+    assert all(p in MID for p in ens.combine(scored, ctx))
+
+
+def test_stacking_learns_a_scorer(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    ens = build(ctx, "stacking")
+    info = ens.fit(groups(), [[r] for r in REF], ctx)
+    assert info["groups"] == len(REF)
+    assert "cons_mean" in info["coefficients"] and "source=good" in info["coefficients"]
+    picked = ens.combine(groups(("mid", "bad", "good")), ctx)
+    assert picked == GOOD
+    assert info["valid_selected_rouge"] > 0.8
+
+
+def test_stacking_without_fit_falls_back_to_the_vote(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    assert build(ctx, "stacking").combine(groups(), ctx) == build(ctx, "majority_vote").combine(groups(), ctx)
+
+
+def test_blending_fits_source_weights(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    ens = build(ctx, "blending")
+    info = ens.fit(groups(), [[r] for r in REF], ctx)
+    assert info["valid_selected_rouge"] >= info["valid_start_rouge"]
+    w = info["weights"]
+    assert w["bad"] <= min(w["good"], w["mid"])
+    assert ens.combine(groups(), ctx) == build(ctx, "majority_vote").combine(groups(), ctx) or \
+        info["valid_selected_rouge"] > info["valid_start_rouge"]
+
+
+def test_source_prefixes_share_weights(tmp_path: Path) -> None:
+    from dialsum_ensemble.sources import lookup, prefixes
+
+    assert prefixes("kobart/fold2/tta:reorder:1") == ["kobart/fold2/tta:reorder:1", "kobart/fold2", "kobart"]
+    assert lookup("kobart/fold2/tta:mask:3", {"kobart": 2.0, "kobart/fold2": 0.5}) == 0.5
+    assert lookup("t5/tta:mask:1", {"kobart": 2.0}) == 1.0
+    ctx = make_ctx(tmp_path, ensemble_weights=[1.0, 2.0, 3.0])
+    from dialsum_ensemble.sources import given_weights
+
+    assert given_weights(ctx) == {"good": 1.0, "mid": 2.0, "bad": 3.0}
+    folds = ctx.evolve(recipe=ctx.recipe, tags={"sources": ["m/fold1", "m/fold2", "m/fold3"]})
+    assert given_weights(folds) == {"m/fold1": 1.0, "m/fold2": 2.0, "m/fold3": 3.0}
+
+
+@pytest.mark.parametrize("name", ["averaging", "weighted_avg", "majority_vote", "rouge_weighted",
+                                  "stacking", "blending"])
+def test_all_six_seed_names_are_registered(name: str) -> None:
+    reg = build_plugins().get("ensembles", name)
+    assert reg is not None and reg.distribution == "dialsum-ensemble"
+
+
+def test_check_refuses_token_level_for_lead_and_bad_weights(tmp_path: Path) -> None:
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"run": {"mode": "kfold", "models": ["lead"], "ensemble": "averaging"}})
+    problems = "\n".join(recipe.problems(plugins))
+    assert "run.ensemble" in problems and "majority_vote" in problems
+    ok = Recipe.from_dict({"run": {"mode": "kfold", "models": ["lead"], "ensemble": "majority_vote"}})
+    assert not [p for p in ok.problems(plugins) if "run.ensemble:" in p]
+    bad = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"], "use_tta": True,
+                                    "tta_strategies": ["reorder"], "ensemble": "majority_vote",
+                                    "ensemble_weights": [1.0, 2.0]}})
+    assert any("run.ensemble_weights" in p for p in bad.problems(plugins))
+
+
+def test_token_level_combine_is_the_weighted_vote(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, ensemble_weights=[0.0, 0.0, 1.0])
+    ens = ctx.build("ensembles", "weighted_avg")
+    assert ens.level == "token"
+    assert ens.combine(groups(), ctx) == build(ctx, "majority_vote").combine(groups(), ctx)
+    plain = ctx.build("ensembles", "averaging")  # ignores the weights
+    assert plain.combine(groups(), ctx) == build(make_ctx(tmp_path), "majority_vote").combine(groups(), ctx)

@@ -1,0 +1,121 @@
+"""Batched generation and teacher-forced scoring.
+
+Dialogues are processed longest first in batches of similar length (little padding, and an
+out-of-memory error shows up in the first batch rather than the last); results come back in input
+order. Causal models are padded on the left so every row's new tokens start at the same column, and
+only the new tokens are decoded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from dialsum_hf.features import IGNORE, pad_batch
+
+
+def generation_config(model: Any, gen: Any, tokenizer: Any) -> Any:
+    """The recipe's ``[generation]`` options on top of the model's own generation config."""
+    cfg = copy.deepcopy(model.generation_config)
+    beams = gen.num_beams
+    cfg.update(
+        max_new_tokens=gen.max_new_tokens,
+        min_new_tokens=gen.min_new_tokens or None,
+        num_beams=beams,
+        do_sample=gen.do_sample,
+        temperature=gen.temperature if gen.do_sample else None,
+        top_p=gen.top_p if gen.do_sample else None,
+        top_k=None,
+        repetition_penalty=gen.repetition_penalty,
+        no_repeat_ngram_size=gen.no_repeat_ngram_size,
+        length_penalty=gen.length_penalty if beams > 1 else 1.0,
+        early_stopping=True if beams > 1 else False,
+        max_length=None,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return cfg
+
+
+def batch_size_for(ctx: Any) -> int:
+    r = ctx.recipe
+    return r.generation.batch_size or r.train.eval_batch_size or max(2 * r.train.batch_size, 16)
+
+
+@contextlib.contextmanager
+def eval_mode(model: Any) -> Iterator[None]:
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        if was_training:
+            model.train()
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="dlg", disable=not sys.stderr.isatty(), leave=False)
+
+
+def generate_ids(hf: Any, inputs: Sequence[list[int]], ctx: Any, *, batch_size: int | None = None,
+                 task: str = "generate") -> list[list[int]]:
+    """New token ids for each input (prompt ids for causal models), in input order."""
+    model, tok = hf.model, hf.tokenizer
+    cfg = generation_config(model, ctx.recipe.generation, tok)
+    size = batch_size or batch_size_for(ctx)
+    order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
+    out: list[list[int]] = [[] for _ in inputs]
+    done = 0
+    bar = _progress(len(inputs), task)
+    device = hf.device
+    try:
+        with eval_mode(model):
+            for start in range(0, len(order), size):
+                idx = order[start : start + size]
+                batch = pad_batch([{"input_ids": inputs[i]} for i in idx], tok.pad_token_id,
+                                  left=not hf.is_encoder_decoder)
+                batch = {k: v.to(device) for k, v in batch.items()}
+                seqs = model.generate(**batch, generation_config=cfg)
+                if not hf.is_encoder_decoder:
+                    seqs = seqs[:, batch["input_ids"].shape[1] :]
+                for row, i in enumerate(idx):
+                    out[i] = seqs[row].tolist()
+                done += len(idx)
+                bar.update(len(idx))
+                ctx.emit("dialsum_on_progress", task=task, completed=done, total=len(inputs))
+    finally:
+        bar.close()
+    return out
+
+
+def decode(tokenizer: Any, ids: Sequence[list[int]]) -> list[str]:
+    return [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+
+def score(hf: Any, features: Sequence[dict[str, list[int]]], *, batch_size: int) -> list[float]:
+    """Mean log-probability per summary token, teacher-forced, one value per feature."""
+    import torch
+
+    model = hf.model
+    values: list[float] = []
+    with eval_mode(model):
+        for start in range(0, len(features), batch_size):
+            batch = pad_batch(features[start : start + batch_size], hf.tokenizer.pad_token_id)
+            batch = {k: v.to(hf.device) for k, v in batch.items()}
+            labels = batch["labels"]
+            logits = model(**batch).logits.float()
+            if not hf.is_encoder_decoder:
+                logits, labels = logits[:, :-1], labels[:, 1:]
+            mask = labels != IGNORE
+            logp = torch.log_softmax(logits, dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            per_row = (logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+            values.extend(per_row.tolist())
+    return values

@@ -1,0 +1,243 @@
+"""Model loaders: ``scratch`` (a small BART and a tokenizer trained on the data) and the pretrained
+seq2seq / causal loaders behind ``hf-seq2seq``, ``hf-causal`` and every preset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dialsum_core.data import special_tokens
+from dialsum_core.errors import DialsumError
+from dialsum_hf.model import HFModel
+from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions
+from dialsum_hf.tokenizer import add_tags, train_tokenizer
+
+
+def resolve_dtype(name: str, *, full_finetune: bool) -> Any:
+    """``auto``: bfloat16 (or float16) on CUDA for LoRA/inference, float32 for full fine-tuning and CPU."""
+    import torch
+
+    if name != "auto":
+        return getattr(torch, name)
+    if not torch.cuda.is_available() or full_finetune:
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+class ScratchLoader:
+    def __init__(self, options: ScratchOptions, *, name: str):
+        self.options = options
+        self.name = name
+
+    def build(self, ctx: Any, train: Sequence[Any]) -> HFModel:
+        from transformers import BartConfig, BartForConditionalGeneration, set_seed
+
+        o, d = self.options, ctx.recipe.data
+        set_seed(ctx.recipe.run.seed)
+        texts = [e.dialogue for e in train] + [s for e in train for s in e.summaries]
+        tok = train_tokenizer(texts, o.vocab_size, o.min_frequency, template="eos")
+        add_tags(tok, special_tokens(train, d.special_tokens))
+        positions = max(d.max_length, d.max_target_length, ctx.recipe.generation.max_new_tokens) + 2
+        config = BartConfig(
+            vocab_size=len(tok), d_model=o.d_model, encoder_layers=o.encoder_layers,
+            decoder_layers=o.decoder_layers, encoder_attention_heads=o.attention_heads,
+            decoder_attention_heads=o.attention_heads, encoder_ffn_dim=o.ffn_dim, decoder_ffn_dim=o.ffn_dim,
+            dropout=o.dropout, max_position_embeddings=positions, pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            decoder_start_token_id=tok.bos_token_id, forced_bos_token_id=None,
+            forced_eos_token_id=tok.eos_token_id,
+        )
+        model = BartForConditionalGeneration(config)
+        hf = HFModel(model, tok, loader=self.name, is_encoder_decoder=True, options=o)
+        ctx.log.info("scratch: BART with %.2fM parameters, vocabulary %d", model.num_parameters() / 1e6, len(tok))
+        if ctx.recipe.run.gpu_check:
+            from dialsum_hf.gpu import gpu_check
+
+            gpu_check(ctx, config, lora=False, bytes_per_param=4)
+        return hf
+
+    def load(self, ctx: Any, path: Path) -> HFModel:
+        return load_saved(ctx, Path(path), self.options, self.name)
+
+
+class PretrainedLoader:
+    def __init__(self, options: PretrainedOptions, *, name: str, family: str):
+        self.options = options
+        self.name = name
+        self.family = family
+
+    def build(self, ctx: Any, train: Sequence[Any]) -> HFModel:
+        from transformers import set_seed
+
+        o = self.options
+        set_seed(ctx.recipe.run.seed)
+        if ctx.recipe.run.gpu_check:
+            self._gpu_check(ctx)
+        tok = _load_tokenizer(o.model_name_or_path, o, self.name)
+        model = _load_model(o.model_name_or_path, o, self.name, self.family)
+        new_ids = add_tags(tok, special_tokens(train, ctx.recipe.data.special_tokens))
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        if tok.eos_token_id is None:
+            raise DialsumError(f"models.{self.name}: the tokenizer of {o.model_name_or_path} has no end-of-text token")
+        if new_ids:
+            model.resize_token_embeddings(len(tok))
+        model = prepare_for_training(model, o, self.family, new_ids)
+        hf = HFModel(model, tok, loader=self.name, is_encoder_decoder=self.family == "seq2seq", options=o,
+                     prompt_template=getattr(o, "prompt_template", ""), instruction=getattr(o, "instruction", ""),
+                     base_model=o.model_name_or_path)
+        _log_trainable(ctx, hf, self.name)
+        return hf
+
+    def load(self, ctx: Any, path: Path) -> HFModel:
+        return load_saved(ctx, Path(path), self.options, self.name)
+
+    def _gpu_check(self, ctx: Any) -> None:
+        from dialsum_hf.gpu import gpu_check
+
+        o = self.options
+        try:
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(o.model_name_or_path, revision=o.revision or None,
+                                                trust_remote_code=o.trust_remote_code)
+        except Exception as exc:
+            ctx.log.warning("gpu_check: cannot read the config of %s (%s)", o.model_name_or_path, exc)
+            config = None
+        bytes_per = 0.5 if o.load_in_4bit else 1 if o.load_in_8bit else \
+            resolve_dtype(o.torch_dtype, full_finetune=not o.use_lora).itemsize
+        gpu_check(ctx, config, lora=o.use_lora, bytes_per_param=bytes_per, family=self.family)
+
+
+def _log_trainable(ctx: Any, hf: HFModel, name: str) -> None:
+    total = sum(p.numel() for p in hf.model.parameters())
+    trainable = sum(p.numel() for p in hf.model.parameters() if p.requires_grad)
+    ctx.log.info("%s: %s, %.2fM parameters (%.2fM trainable)", name, hf.base_model, total / 1e6, trainable / 1e6)
+
+
+def _load_tokenizer(path: str, o: PretrainedOptions, name: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, revision=o.revision or None, trust_remote_code=o.trust_remote_code)
+    except Exception as exc:
+        raise DialsumError(_cannot_load(name, path, exc)) from None
+
+
+def _cannot_load(name: str, path: str, exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (f"models.{name}.model_name_or_path: cannot load {path!r} ({first}); download the model first "
+            "(huggingface-cli download) or point model_name_or_path at a local folder")
+
+
+def quantization_config(o: PretrainedOptions) -> Any:
+    if not (o.load_in_4bit or o.load_in_8bit):
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if o.load_in_8bit:
+        return BitsAndBytesConfig(load_in_8bit=True)
+    compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=compute)
+
+
+def _load_model(path: str, o: PretrainedOptions, name: str, family: str) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    auto = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
+    quant = quantization_config(o)
+    kwargs: dict[str, Any] = {
+        "dtype": resolve_dtype(o.torch_dtype, full_finetune=not o.use_lora),
+        "trust_remote_code": o.trust_remote_code,
+        "revision": o.revision or None,
+    }
+    if quant is not None:
+        kwargs.update(quantization_config=quant, device_map={"": torch.cuda.current_device()})
+    try:
+        return auto.from_pretrained(path, **kwargs)
+    except Exception as exc:
+        raise DialsumError(_cannot_load(name, path, exc)) from None
+
+
+def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_token_ids: Sequence[int]) -> Any:
+    """k-bit preparation and LoRA wrapping, as the options say."""
+    if o.load_in_4bit or o.load_in_8bit:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=o.gradient_checkpointing)
+    if not o.use_lora:
+        return model
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    if o.gradient_checkpointing:
+        model.enable_input_require_grads()
+    extra: dict[str, Any] = {}
+    if new_token_ids:
+        # The rows of newly added tag tokens are trained too (the rest of the embedding stays frozen).
+        extra["trainable_token_indices"] = {_embedding_name(model): list(new_token_ids)}
+    config = LoraConfig(
+        task_type=TaskType.SEQ_2_SEQ_LM if family == "seq2seq" else TaskType.CAUSAL_LM,
+        r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
+        target_modules=list(o.lora_target_modules) or None, **extra,
+    )
+    return get_peft_model(model, config)
+
+
+def _embedding_name(model: Any) -> str:
+    emb = model.get_input_embeddings()
+    for name, module in model.named_modules():
+        if module is emb:
+            return name.rsplit(".", 1)[-1]
+    return "embed_tokens"
+
+
+def load_saved(ctx: Any, path: Path, options: Any, name: str) -> HFModel:
+    """A model saved by :meth:`HFModel.save` (or a checkpoint written during ``fit``)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from dialsum_hf.saving import read_metadata
+
+    meta = read_metadata(path)
+    seq2seq = bool(meta["is_encoder_decoder"])
+    auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+    trust = bool(getattr(options, "trust_remote_code", False))
+    tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust)
+    quant = quantization_config(options) if isinstance(options, PretrainedOptions) else None
+    dtype = resolve_dtype(options.torch_dtype, full_finetune=False) if isinstance(options, PretrainedOptions) \
+        else None
+    kwargs: dict[str, Any] = {"trust_remote_code": trust}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    if quant is not None:
+        import torch
+
+        kwargs.update(quantization_config=quant, device_map={"": torch.cuda.current_device()})
+    try:
+        if meta.get("adapter"):
+            from peft import PeftModel
+
+            base = auto.from_pretrained(meta["base_model"], **kwargs)
+            if base.get_input_embeddings().num_embeddings != len(tok):
+                base.resize_token_embeddings(len(tok))
+            model = PeftModel.from_pretrained(base, str(path))
+        else:
+            model = auto.from_pretrained(str(path), **kwargs)
+    except Exception as exc:
+        raise DialsumError(f"{path}: cannot load the saved model ({str(exc).splitlines()[0] if str(exc) else exc})") \
+            from None
+    if quant is None:
+        import torch
+
+        if torch.cuda.is_available():
+            model = model.to("cuda")
+    causal = isinstance(options, CausalOptions)
+    return HFModel(
+        model, tok, loader=meta.get("loader", name), is_encoder_decoder=seq2seq, options=options,
+        prompt_template=meta.get("prompt_template") or (options.prompt_template if causal else ""),
+        instruction=meta.get("instruction") or (options.instruction if causal else ""),
+        base_model=meta.get("base_model", ""),
+    )

@@ -1,0 +1,98 @@
+"""The trained-or-trainable model object every Hugging Face loader returns.
+
+Besides the :class:`dialsum_core.protocols.Model` methods it exposes what token-level ensembles need:
+``model``, ``tokenizer``, ``is_encoder_decoder``, ``prompt()``, ``tokenizer_signature`` and
+``score()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dialsum_hf import features as feats
+from dialsum_hf import generation
+from dialsum_hf.presets import render_template
+from dialsum_hf.tokenizer import signature
+
+METADATA = "dialsum_model.json"
+
+
+class HFModel:
+    """A transformers model (possibly wrapped by peft) with its tokenizer and prompt."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, loader: str, is_encoder_decoder: bool,
+                 options: Any, prompt_template: str = "", instruction: str = "", base_model: str = ""):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.loader = loader
+        self.is_encoder_decoder = is_encoder_decoder
+        self.options = options
+        self.prompt_template = prompt_template
+        self.instruction = instruction
+        self.base_model = base_model
+        self.last_fit: dict[str, Any] = {}
+
+    # -- what ensembles use ---------------------------------------------------------------------
+    @property
+    def tokenizer_signature(self) -> str:
+        return signature(self.tokenizer)
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    def prompt(self, dialogue: str) -> str:
+        """The exact text the model reads for ``dialogue`` (the dialogue itself for seq2seq)."""
+        if self.is_encoder_decoder:
+            return dialogue
+        return render_template(self.prompt_template, self.instruction, dialogue)
+
+    def encode_inputs(self, dialogues: Sequence[str], max_length: int) -> list[list[int]]:
+        """Input ids for generation: the truncated dialogue, or the prompt for a causal model."""
+        if self.is_encoder_decoder:
+            return [list(x) for x in self.tokenizer(list(dialogues), max_length=max_length,
+                                                     truncation=True).input_ids]
+        return [feats.encode_prompt(self.tokenizer, self.prompt, d, max_length) for d in dialogues]
+
+    def encode_pairs(self, dialogues: Sequence[str], summaries: Sequence[str], ctx: Any) -> list[dict[str, list[int]]]:
+        d = ctx.recipe.data
+        if self.is_encoder_decoder:
+            return feats.encode_seq2seq(self.tokenizer, dialogues, summaries, d.max_length, d.max_target_length)
+        return feats.encode_causal(self.tokenizer, self.prompt, dialogues, summaries, d.max_length,
+                                   d.max_target_length)
+
+    def score(self, dialogues: Sequence[str], summaries: Sequence[str], ctx: Any) -> list[float]:
+        """Mean per-token log-probability of each summary given its dialogue."""
+        pairs = self.encode_pairs(dialogues, summaries, ctx)
+        return generation.score(self, pairs, batch_size=generation.batch_size_for(ctx))
+
+    # -- Model protocol ---------------------------------------------------------------------------
+    def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
+        from dialsum_core.distributed import map_in_order
+
+        # Under a multi-process launch each process decodes its share; results come back in order.
+        return map_in_order(lambda part: self._generate(part, ctx), list(dialogues))
+
+    def _generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
+        if not dialogues:
+            return []
+        inputs = self.encode_inputs(dialogues, ctx.recipe.data.max_length)
+        return generation.decode(self.tokenizer, generation.generate_ids(self, inputs, ctx))
+
+    def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> dict[str, Any]:
+        from dialsum_hf.training import fit
+
+        self.last_fit = fit(self, train, valid, ctx, Path(output_dir))
+        return self.last_fit
+
+    def save(self, path: Path) -> None:
+        """Weights (safetensors, or the LoRA adapter), tokenizer and dialsum's own metadata."""
+        from dialsum_hf.saving import save_model
+
+        save_model(self, Path(path))
+
+    @property
+    def is_peft(self) -> bool:
+        return hasattr(self.model, "peft_config")

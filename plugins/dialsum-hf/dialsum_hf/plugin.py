@@ -1,0 +1,179 @@
+"""Entry-point module of the Hugging Face model loaders (cheap: attrs only, no torch).
+
+Options live in the recipe table ``[models.<name>]``; every preset is one of the two pretrained
+loaders with its own defaults, so ``[models."solar-10.7b"] use_lora = false`` works as expected.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from attrs import validators as v
+
+from dialsum_core import hookimpl
+from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES
+
+if TYPE_CHECKING:
+    from dialsum_core.manager import Plugins
+    from dialsum_core.recipe import Recipe
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+SCHEDULERS = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+    "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay",
+)
+TAGS = ("token-ensemble",)
+
+
+def _positive(_inst: Any, _attr: Any, value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"must be > 0, got {value!r}")
+
+
+def _fraction(_inst: Any, _attr: Any, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"must be in [0, 1), got {value!r}")
+
+
+@attrs.define
+class PretrainedOptions:
+    """``[models.hf-seq2seq]`` and the encoder-decoder presets."""
+
+    #: Hub id or local folder.
+    model_name_or_path: str = ""
+    revision: str = ""
+    #: Run code shipped with the checkpoint; off unless the recipe turns it on.
+    trust_remote_code: bool = False
+    #: ``auto``: bfloat16 on a GPU that supports it, float16 on other GPUs, float32 on CPU.
+    torch_dtype: str = attrs.field(default="auto", validator=v.in_(DTYPES))
+    use_lora: bool = False
+    lora_r: int = attrs.field(default=16, validator=_positive)
+    lora_alpha: int = attrs.field(default=32, validator=_positive)
+    lora_dropout: float = attrs.field(default=0.1, validator=_fraction)
+    #: Module names to adapt; empty: peft's default for the architecture.
+    lora_target_modules: list[str] = attrs.field(factory=list)
+    #: Quantized loading through bitsandbytes (QLoRA with ``use_lora``); needs CUDA.
+    load_in_8bit: bool = False
+    load_in_4bit: bool = False
+    #: Merge LoRA adapters into the weights when saving (a plain model for export).
+    merge_lora: bool = False
+    gradient_checkpointing: bool = False
+    #: Largest batch size ``run.auto_batch`` tries first (it halves on out-of-memory).
+    auto_batch_max: int = attrs.field(default=64, validator=_positive)
+
+
+@attrs.define
+class CausalOptions(PretrainedOptions):
+    """``[models.hf-causal]`` and the decoder-only presets."""
+
+    #: A name from the template table (solar, polyglot, kullm, koalpaca, plain) or a literal
+    #: template containing ``{dialogue}`` (and optionally ``{instruction}``).
+    prompt_template: str = "plain"
+    instruction: str = DEFAULT_INSTRUCTION
+
+
+@attrs.define
+class ScratchOptions:
+    """``[models.scratch]``: a small BART built from a config, with a tokenizer trained on the data."""
+
+    vocab_size: int = attrs.field(default=4000, validator=_positive)
+    #: Pairs seen fewer times are not merged by the BPE trainer.
+    min_frequency: int = attrs.field(default=2, validator=_positive)
+    d_model: int = attrs.field(default=128, validator=_positive)
+    encoder_layers: int = attrs.field(default=2, validator=_positive)
+    decoder_layers: int = attrs.field(default=2, validator=_positive)
+    attention_heads: int = attrs.field(default=4, validator=_positive)
+    ffn_dim: int = attrs.field(default=256, validator=_positive)
+    dropout: float = attrs.field(default=0.1, validator=_fraction)
+    gradient_checkpointing: bool = False
+    auto_batch_max: int = attrs.field(default=64, validator=_positive)
+
+
+# ------------------------------------------------------------------------------------------------
+# Factories: heavy imports happen inside.
+# ------------------------------------------------------------------------------------------------
+def make_scratch(options: ScratchOptions, ctx: Any) -> Any:
+    from dialsum_hf.loaders import ScratchLoader
+
+    return ScratchLoader(options, name="scratch")
+
+
+def make_pretrained(options: PretrainedOptions, ctx: Any, *, name: str, family: str) -> Any:
+    from dialsum_hf.loaders import PretrainedLoader
+
+    return PretrainedLoader(options, name=name, family=family)
+
+
+# ------------------------------------------------------------------------------------------------
+# Checks run by `dialsum check` (cheap: torch only imported when quantization or fp16 is asked for).
+# ------------------------------------------------------------------------------------------------
+def _cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[str, str]]:
+    """Problems in ``[models.<name>]`` and ``[train]`` that would only show after loading a model."""
+    opts = recipe.options("model_loaders", name, plugins)
+    key = f"models.{name}"
+    found: list[tuple[str, str]] = []
+    if recipe.train.scheduler not in SCHEDULERS:
+        found.append(("train.scheduler", f"unknown scheduler {recipe.train.scheduler!r}; one of {', '.join(SCHEDULERS)}"))
+    if recipe.train.fp16 and recipe.train.bf16:
+        found.append(("train.fp16", "fp16 and bf16 are both on; choose one"))
+    if isinstance(opts, PretrainedOptions):
+        if not opts.model_name_or_path:
+            found.append((f"{key}.model_name_or_path", "not set: give a hub id or a local model folder"))
+        if isinstance(opts, CausalOptions) and opts.prompt_template not in TEMPLATES and (
+            "{dialogue}" not in opts.prompt_template
+        ):
+            found.append((f"{key}.prompt_template", f"{opts.prompt_template!r} is neither a template name "
+                           f"({', '.join(TEMPLATES)}) nor a template containing {{dialogue}}"))
+        quant = [k for k in ("load_in_4bit", "load_in_8bit") if getattr(opts, k)]
+        if len(quant) == 2:
+            found.append((f"{key}.load_in_4bit", "load_in_4bit and load_in_8bit are both on; choose one"))
+        if quant:
+            if importlib.util.find_spec("bitsandbytes") is None:
+                found.append((f"{key}.{quant[0]}", "needs bitsandbytes (pip install 'dialsum-hf[quantization]')"))
+            if not _cuda_available():
+                found.append((f"{key}.{quant[0]}", "4-bit/8-bit loading needs a CUDA GPU and none is visible; "
+                              f"set {quant[0]} = false or run on a GPU machine"))
+            if not opts.use_lora:
+                found.append((f"{key}.use_lora", f"a quantized model cannot be fully fine-tuned; set use_lora = true "
+                              f"with {quant[0]} (QLoRA)"))
+            if opts.merge_lora:
+                found.append((f"{key}.merge_lora", "adapters cannot be merged into quantized weights"))
+        if opts.merge_lora and not opts.use_lora:
+            found.append((f"{key}.merge_lora", "merge_lora needs use_lora = true"))
+    if recipe.train.fp16 and not _cuda_available():
+        found.append(("train.fp16", "fp16 training needs a CUDA GPU and none is visible; use bf16 or float32"))
+    return found
+
+
+@hookimpl
+def dialsum_register_model_loaders(register: Any) -> None:
+    register("scratch", make_scratch, options=ScratchOptions, tags=TAGS,
+             check=functools.partial(check_model, name="scratch"),
+             description="A small BART built from a config, tokenizer trained on the training data")
+    register("hf-seq2seq", functools.partial(make_pretrained, name="hf-seq2seq", family="seq2seq"),
+             options=PretrainedOptions, tags=TAGS, check=functools.partial(check_model, name="hf-seq2seq"),
+             description="Any AutoModelForSeq2SeqLM (KoBART, KoT5, mT5...) by hub id or local path")
+    register("hf-causal", functools.partial(make_pretrained, name="hf-causal", family="causal"),
+             options=CausalOptions, tags=TAGS, check=functools.partial(check_model, name="hf-causal"),
+             description="Any AutoModelForCausalLM fine-tuned as an instruction model (prompt -> summary)")
+    for name, (family, description, defaults) in PRESETS.items():
+        register(
+            name,
+            functools.partial(make_pretrained, name=name, family=family),
+            options=CausalOptions if family == "causal" else PretrainedOptions,
+            tags=("preset", *TAGS),
+            defaults=dict(defaults),
+            check=functools.partial(check_model, name=name),
+            description=description,
+        )

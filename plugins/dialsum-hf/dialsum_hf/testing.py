@@ -1,0 +1,58 @@
+"""Tiny random models of each architecture family behind the presets, for tests and benchmarks.
+
+Each is saved to a folder with a tokenizer trained on the given texts, so it loads through exactly
+the code path a downloaded model takes (``model_name_or_path = <folder>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: family -> the preset names it stands for in tests.
+FAMILIES = {
+    "bart": ("kobart",),
+    "llama": ("solar-10.7b", "ldcc-solar"),
+    "gpt_neox": ("polyglot-ko-12.8b", "kullm-v2", "koalpaca"),
+}
+
+
+def tiny_config(family: str, vocab_size: int, tok: Any, d_model: int = 32, layers: int = 2) -> Any:
+    from transformers import BartConfig, GPTNeoXConfig, LlamaConfig
+
+    ids = {"pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
+    if family == "bart":
+        return BartConfig(vocab_size=vocab_size, d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=2 * d_model,
+                          decoder_ffn_dim=2 * d_model, max_position_embeddings=512,
+                          decoder_start_token_id=tok.bos_token_id, forced_bos_token_id=None, **ids)
+    if family == "llama":
+        return LlamaConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
+                           num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
+                           max_position_embeddings=1024, tie_word_embeddings=False, **ids)
+    if family == "gpt_neox":
+        return GPTNeoXConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
+                             num_hidden_layers=layers, num_attention_heads=2, max_position_embeddings=1024,
+                             rotary_pct=0.5, use_parallel_residual=True, tie_word_embeddings=False, **ids)
+    raise ValueError(f"unknown family {family!r}; one of {', '.join(FAMILIES)}")
+
+
+def save_tiny_model(family: str, path: Path, texts: Sequence[str], *, vocab_size: int = 600,
+                    d_model: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    """Build a random ``family`` model and a BPE tokenizer trained on ``texts``; save both to ``path``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    from dialsum_hf.tokenizer import train_tokenizer
+
+    template = {"bart": "eos", "llama": "bos", "gpt_neox": "none"}[family]
+    tok = train_tokenizer(texts, vocab_size, min_frequency=1, template=template)
+    torch.manual_seed(seed)
+    config = tiny_config(family, len(tok), tok, d_model, layers)
+    auto = AutoModelForSeq2SeqLM if family == "bart" else AutoModelForCausalLM
+    model = auto.from_config(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(path), safe_serialization=True)
+    tok.save_pretrained(str(path))
+    return path

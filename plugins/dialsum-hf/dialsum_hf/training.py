@@ -1,0 +1,267 @@
+"""Fine-tuning with transformers' ``Seq2SeqTrainer``.
+
+The Trainer does the optimisation, mixed precision, checkpointing, exact resume (optimizer,
+scheduler, RNG and sampler state) and keeps the best checkpoint. dialsum adds: evaluation by
+generating summaries of the validation split and scoring them with the recipe's metrics after each
+epoch (the best checkpoint is chosen by ``rouge_mean``), lifecycle events for the loggers, the
+automatic batch size, and the dialsum metadata written into every checkpoint so that any of them
+can be loaded back as a model.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dialsum_core.errors import DataError, DialsumError
+from dialsum_hf.features import Collator
+from dialsum_hf.model import HFModel
+
+BEST_METRIC = "rouge_mean"
+
+
+def _callbacks() -> tuple[type, type]:
+    from transformers import Seq2SeqTrainer, TrainerCallback
+
+    class EventsCallback(TrainerCallback):
+        """Trainer callbacks -> dialsum lifecycle events; dialsum metadata into every checkpoint."""
+
+        def __init__(self, hf: HFModel, ctx: Any, n_epochs: int):
+            self.hf, self.ctx, self.n_epochs = hf, ctx, n_epochs
+
+        def on_epoch_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.ctx.emit("dialsum_before_epoch", epoch=math.floor(state.epoch or 0) + 1, n_epochs=self.n_epochs)
+
+        def on_epoch_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            control.should_log = True  # one loss entry per epoch at least, for the epoch's metrics
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.ctx.emit("dialsum_on_progress", task="train", completed=state.global_step, total=state.max_steps)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if logs:
+                self.ctx.emit("dialsum_on_metrics", metrics=dict(logs), step=state.global_step)
+
+        def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            from dialsum_hf.saving import write_metadata
+
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if ckpt.is_dir():
+                write_metadata(self.hf, ckpt)
+                self.ctx.emit("dialsum_on_artifact", path=_relative(self.ctx, ckpt), kind="checkpoint")
+
+    class DialsumTrainer(Seq2SeqTrainer):
+        """Evaluation = generate the validation summaries and score them with ``ctx.score``."""
+
+        def __init__(self, *args: Any, hf: HFModel, ctx: Any, valid: Sequence[Any], n_epochs: int, **kw: Any):
+            super().__init__(*args, **kw)
+            self._hf, self._ctx, self._valid, self._n_epochs = hf, ctx, valid, n_epochs
+            self.eval_seconds = 0.0
+
+        def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None,
+                     metric_key_prefix: str = "eval", **kw: Any) -> dict[str, float]:
+            started = time.perf_counter()
+            preds = self._hf.generate([e.dialogue for e in self._valid], self._ctx)
+            scores = self._ctx.score(preds, [list(e.summaries) for e in self._valid])
+            elapsed = time.perf_counter() - started
+            self.eval_seconds += elapsed
+            metrics = {f"{metric_key_prefix}_{k}": float(v) for k, v in scores.items()}
+            metrics[f"{metric_key_prefix}_runtime"] = round(elapsed, 4)
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+            history = epoch_history(self.state.log_history)
+            latest = history[-1] if history else {"epoch": 1}
+            self._ctx.log.info("epoch %d/%d: %s", latest["epoch"], self._n_epochs, _fmt(latest))
+            self._ctx.emit("dialsum_after_epoch", epoch=latest["epoch"], n_epochs=self._n_epochs,
+                           metrics={k: v for k, v in latest.items() if k != "epoch"})
+            return metrics
+
+    return EventsCallback, DialsumTrainer
+
+
+def _fmt(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items() if k != "epoch")
+
+
+def _relative(ctx: Any, path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ctx.experiment.root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def epoch_history(log_history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per evaluation: the mean training loss since the previous one and the eval scores."""
+    out: list[dict[str, Any]] = []
+    losses: list[float] = []
+    for entry in log_history:
+        if "loss" in entry:
+            losses.append(float(entry["loss"]))
+        if f"eval_{BEST_METRIC}" in entry:
+            row: dict[str, Any] = {"epoch": len(out) + 1}
+            if losses:
+                row["loss"] = sum(losses) / len(losses)
+            row.update({k: v for k, v in entry.items() if k.startswith("eval_") and k != "eval_runtime"})
+            out.append(row)
+            losses = []
+    return out
+
+
+def resolve_checkpoint(ctx: Any) -> str | None:
+    """``run.resume_from``: a ``checkpoint-N`` folder, or any folder above some (the latest complete
+    one is used; a checkpoint is complete once its ``trainer_state.json`` is written, which the
+    Trainer does last)."""
+    value = ctx.recipe.run.resume_from
+    if not value:
+        return None
+    where = ctx.recipe.where("run.resume_from")
+    path = Path(value).expanduser()
+    if not path.is_absolute() and where not in ("--set", "<python>"):
+        path = Path(where).parent / path
+    if (path / "trainer_state.json").is_file():
+        return str(path)
+    if not path.exists():
+        raise DialsumError(f"{where}: run.resume_from: {path} does not exist")
+    import json
+
+    found = []
+    for state in path.rglob("checkpoint-*/trainer_state.json"):
+        try:
+            step = int(json.loads(state.read_text(encoding="utf-8")).get("global_step", -1))
+        except (ValueError, OSError):
+            continue
+        found.append((step, state.stat().st_mtime, state.parent))
+    if not found:
+        raise DialsumError(f"{where}: run.resume_from: no complete checkpoint (checkpoint-N/trainer_state.json) "
+                           f"under {path}")
+    return str(max(found)[2])
+
+
+def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int, steps_per_epoch: int,
+                       gradient_checkpointing: bool) -> Any:
+    from transformers import Seq2SeqTrainingArguments
+
+    t, r = ctx.recipe.train, ctx.recipe.run
+    by_steps = t.max_steps > 0
+    every = max(1, min(t.max_steps, steps_per_epoch)) if by_steps else None
+    strategy = "steps" if by_steps else "epoch"
+    return Seq2SeqTrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=t.eval_batch_size or batch_size,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.scheduler,
+        warmup_steps=float(t.warmup_ratio),
+        weight_decay=t.weight_decay,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        label_smoothing_factor=t.label_smoothing,
+        fp16=t.fp16,
+        bf16=t.bf16,
+        seed=r.seed,
+        data_seed=r.seed,
+        logging_steps=t.logging_steps,
+        eval_strategy=strategy if n_valid else "no",
+        save_strategy=strategy,
+        eval_steps=every,
+        save_steps=every,
+        save_total_limit=t.save_total_limit,
+        # The best checkpoint is tracked by the Trainer and loaded by dialsum (see load_best).
+        load_best_model_at_end=False,
+        metric_for_best_model=BEST_METRIC,
+        greater_is_better=True,
+        report_to=[],
+        disable_tqdm=not sys.stderr.isatty(),
+        train_sampling_strategy="group_by_length",
+        remove_unused_columns=False,
+        activation_checkpointing=gradient_checkpointing,
+        dataloader_pin_memory=False,
+        use_cpu=not _cuda(),
+    )
+
+
+def load_best(hf: HFModel, checkpoint: Path) -> None:
+    """Load the best checkpoint's weights into the model in memory.
+
+    ``from_pretrained`` is used for full models because it maps saved parameter names back to the
+    in-memory ones (the Trainer's plain ``load_state_dict`` misses renamed heads such as GPT-NeoX's).
+    """
+    if hf.is_peft:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(hf.model, load_file(str(checkpoint / "adapter_model.safetensors")))
+        return
+    dtype = next(hf.model.parameters()).dtype
+    fresh = type(hf.model).from_pretrained(str(checkpoint), dtype=dtype)
+    hf.model.load_state_dict(fresh.state_dict())
+    del fresh
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> dict[str, Any]:
+    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+
+    if not train:
+        raise DataError("no training examples")
+    if not valid:
+        raise DataError("no validation examples: best-checkpoint selection needs a validation split")
+    t, r = ctx.recipe.train, ctx.recipe.run
+    set_seed(r.seed)
+    features = hf.encode_pairs([e.dialogue for e in train], [e.summary for e in train], ctx)
+    batch_size = t.batch_size
+    if r.auto_batch:
+        from dialsum_hf.gpu import auto_batch_size
+
+        batch_size = auto_batch_size(hf, features, ctx, start=min(hf.options.auto_batch_max, len(features)))
+    steps_per_epoch = max(1, math.ceil(len(features) / (batch_size * t.gradient_accumulation_steps)))
+    n_epochs = math.ceil(t.max_steps / steps_per_epoch) if t.max_steps > 0 else t.epochs
+    args = training_arguments(ctx, output_dir, batch_size, len(valid), steps_per_epoch,
+                              bool(getattr(hf.options, "gradient_checkpointing", False)))
+    events_cb, trainer_cls = _callbacks()
+    callbacks: list[Any] = [events_cb(hf, ctx, n_epochs)]
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    trainer = trainer_cls(
+        model=hf.model, args=args, train_dataset=features, eval_dataset=list(valid), data_collator=Collator(hf.tokenizer.pad_token_id),
+        processing_class=hf.tokenizer, callbacks=callbacks, hf=hf, ctx=ctx, valid=list(valid), n_epochs=n_epochs,
+    )
+    trainer.remove_callback(PrinterCallback)  # logs go to ctx.log and the loggers, not stdout
+    resume = resolve_checkpoint(ctx)
+    if resume:
+        ctx.log.info("resuming from %s", resume)
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    hf.model = trainer.model
+    history = epoch_history(trainer.state.log_history)
+    best_metric = trainer.state.best_metric
+    best = trainer.state.best_model_checkpoint
+    if best is None:  # no evaluation ran (e.g. max_steps hit before the first)
+        last = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+        best = str(last[-1]) if last else str(output_dir)
+    elif trainer.state.best_global_step != trainer.state.global_step:
+        load_best(hf, Path(best))
+        ctx.log.info("best checkpoint (%s = %.4f): %s", BEST_METRIC, best_metric, best)
+    tokens = sum(len(f["input_ids"]) + (len(f["labels"]) if hf.is_encoder_decoder else 0) for f in features)
+    return {
+        "history": history,
+        "best_checkpoint": str(best),
+        "best_metric": float(best_metric) if best_metric is not None else float("nan"),
+        "batch_size": batch_size,
+        "global_step": trainer.state.global_step,
+        "train_loss": float(output.training_loss),
+        "train_seconds": round(seconds, 3),
+        "eval_seconds": round(trainer.eval_seconds, 3),
+        "train_tokens_per_epoch": tokens,
+    }

@@ -1,0 +1,75 @@
+"""Registrations, presets and `dialsum check` problems (no model is loaded here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dialsum_core.manager import build_plugins
+from dialsum_core.recipe import Recipe
+from dialsum_hf.plugin import check_model
+from dialsum_hf.presets import PRESETS, TEMPLATES, render_template
+
+PRESET_NAMES = {"kobart", "solar-10.7b", "polyglot-ko-12.8b", "kullm-v2", "koalpaca", "ldcc-solar"}
+
+
+def test_entry_point_does_not_import_torch() -> None:
+    code = "import sys, dialsum_hf.plugin; sys.exit(1 if 'torch' in sys.modules or 'transformers' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_every_loader_and_preset_is_registered_with_tags_and_hub_ids() -> None:
+    plugins = build_plugins()
+    for name in ("scratch", "hf-seq2seq", "hf-causal", *PRESET_NAMES):
+        reg = plugins.require("model_loaders", name)
+        assert "token-ensemble" in reg.tags
+    presets = {r.name: r for r in plugins.registry.tagged("model_loaders", "preset")}
+    assert PRESET_NAMES <= set(presets)
+    assert presets["kobart"].defaults["model_name_or_path"] == "digit82/kobart-summarization"
+    assert presets["solar-10.7b"].defaults["model_name_or_path"].startswith("upstage/SOLAR-10.7B")
+    assert presets["kullm-v2"].defaults["lora_target_modules"] == ["query_key_value"]
+    all_models = Recipe.from_dict({"run": {"models": ["all"]}}).model_names(plugins)
+    assert PRESET_NAMES <= set(all_models)
+
+
+def test_preset_defaults_are_overridable_from_the_recipe_table() -> None:
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"models": {"solar-10.7b": {"use_lora": False, "lora_r": 4}}})
+    opts = recipe.options("model_loaders", "solar-10.7b", plugins)
+    assert (opts.use_lora, opts.lora_r, opts.prompt_template) == (False, 4, "solar")
+    assert opts.model_name_or_path == PRESETS["solar-10.7b"][2]["model_name_or_path"]
+
+
+def test_templates_place_the_dialogue_and_end_with_the_answer_marker() -> None:
+    for name in TEMPLATES:
+        text = render_template(name, "요약하세요.", "#Person1#: 안녕")
+        assert "#Person1#: 안녕" in text and "요약하세요." in text
+    assert render_template("대화: {dialogue}\n요약:", "x", "D") == "대화: D\n요약:"
+
+
+def _problems(models: dict, name: str, **train: object) -> list[tuple[str, str]]:
+    recipe = Recipe.from_dict({"run": {"models": [name]}, "models": models, "train": dict(train)})
+    return check_model(recipe, build_plugins(), name=name)
+
+
+def test_check_reports_quantization_without_cuda() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available: 4-bit loading is allowed here")
+    found = _problems({"solar-10.7b": {"load_in_4bit": True}}, "solar-10.7b")
+    keys = [k for k, _ in found]
+    assert "models.solar-10.7b.load_in_4bit" in keys
+    assert any("CUDA" in msg for _, msg in found)
+
+
+def test_check_reports_recipe_mistakes() -> None:
+    found = dict(_problems({"hf-causal": {"prompt_template": "nonsense", "merge_lora": True}}, "hf-causal",
+                           scheduler="cosinus"))
+    assert "not set" in found["models.hf-causal.model_name_or_path"]
+    assert "template" in found["models.hf-causal.prompt_template"]
+    assert "use_lora" in found["models.hf-causal.merge_lora"]
+    assert "cosine" in found["train.scheduler"]
+    assert _problems({}, "scratch") == []

@@ -1,0 +1,51 @@
+"""Exact resume: a training process killed for real (SIGKILL) and resumed ends like an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dialsum_core.errors import DialsumError
+from dialsum_hf.training import resolve_checkpoint
+
+DRIVER = Path(__file__).with_name("resume_driver.py")
+
+
+def _run(*args: object) -> None:
+    subprocess.run([sys.executable, str(DRIVER), *map(str, args)], check=True, capture_output=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_metrics(data_dir: Path) -> None:
+    _run(data_dir, data_dir / "full", data_dir / "full.json")
+
+    killed = subprocess.Popen([sys.executable, str(DRIVER), data_dir, data_dir / "killed", data_dir / "killed.json"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    second = data_dir / "killed" / "checkpoints" / "checkpoint-12" / "trainer_state.json"  # end of epoch 2 of 4
+    deadline = time.time() + 240
+    while not second.exists() and killed.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL and not (data_dir / "killed.json").exists()
+
+    _run(data_dir, data_dir / "resumed", data_dir / "resumed.json", data_dir / "killed")
+    full = json.loads((data_dir / "full.json").read_text(encoding="utf-8"))
+    resumed = json.loads((data_dir / "resumed.json").read_text(encoding="utf-8"))
+    assert len(full["history"]) == 4
+    assert resumed == full  # every epoch's loss and scores, the best metric and the predictions
+
+
+def test_resume_from_names_a_missing_or_empty_folder(context, tmp_path: Path) -> None:
+    with pytest.raises(DialsumError, match="does not exist"):
+        resolve_checkpoint(context({"run": {"resume_from": str(tmp_path / "nope")}}))
+    (tmp_path / "empty" / "checkpoint-3").mkdir(parents=True)  # killed while writing: no trainer_state.json
+    with pytest.raises(DialsumError, match="no complete checkpoint"):
+        resolve_checkpoint(context({"run": {"resume_from": str(tmp_path / "empty")}}))

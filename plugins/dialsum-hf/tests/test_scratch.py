@@ -1,0 +1,79 @@
+"""The ``scratch`` loader end to end: tokenizer, training, events, generation, save and load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dialsum_core import hookimpl
+from dialsum_hf.gpu import largest_batch
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict]] = []
+
+    @hookimpl
+    def dialsum_before_epoch(self, epoch: int, n_epochs: int) -> None:
+        self.events.append(("before_epoch", {"epoch": epoch, "n_epochs": n_epochs}))
+
+    @hookimpl
+    def dialsum_after_epoch(self, epoch: int, n_epochs: int, metrics: dict) -> None:
+        self.events.append(("after_epoch", {"epoch": epoch, "metrics": metrics}))
+
+    @hookimpl
+    def dialsum_on_metrics(self, metrics: dict, step: int) -> None:
+        self.events.append(("metrics", {"step": step, **metrics}))
+
+    @hookimpl
+    def dialsum_on_progress(self, task: str, completed: int, total: int) -> None:
+        self.events.append(("progress", {"task": task, "completed": completed, "total": total}))
+
+
+def test_scratch_trains_keeps_the_best_epoch_and_reloads(context, tmp_path: Path) -> None:
+    ctx = context({"train": {"epochs": 2}, "run": {"auto_batch": True}})
+    rec = Recorder()
+    ctx.plugins.add(rec, "recorder")
+    data = ctx.data()
+    model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
+    assert model.tokenizer.tokenize("#Person1#와 #PhoneNumber#") [0] == "#Person1#"
+    assert "#PhoneNumber#" in model.tokenizer.tokenize("#Person1#와 #PhoneNumber#")
+
+    result = model.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+
+    history = result["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all("loss" in h and 0.0 <= h["eval_rouge_mean"] <= 1.0 for h in history)
+    assert result["best_metric"] == max(h["eval_rouge_mean"] for h in history)
+    assert Path(result["best_checkpoint"], "model.safetensors").is_file()
+    assert json.loads(Path(result["best_checkpoint"], "dialsum_model.json").read_text())["loader"] == "scratch"
+    assert result["batch_size"] == 24  # auto_batch: nothing runs out of memory on this tiny model
+    names = [n for n, _ in rec.events]
+    assert names.count("before_epoch") == 2 and names.count("after_epoch") == 2
+    assert {"train", "generate"} <= {e["task"] for n, e in rec.events if n == "progress"}
+    assert any(n == "metrics" and "loss" in e for n, e in rec.events)
+
+    dialogues = [e.dialogue for e in data.valid]
+    preds = model.generate(dialogues, ctx)
+    assert len(preds) == len(dialogues) and all(isinstance(p, str) and p for p in preds)
+    assert model.generate(dialogues[::-1], ctx) == preds[::-1]  # sorted internally, returned in input order
+
+    model.save(tmp_path / "saved")
+    assert (tmp_path / "saved" / "model.safetensors").is_file()
+    again = ctx.build("model_loaders", "scratch").load(ctx, tmp_path / "saved")
+    assert again.generate(dialogues, ctx) == preds
+    assert again.tokenizer_signature == model.tokenizer_signature
+    scores = model.score(dialogues[:2], [e.summary for e in data.valid[:2]], ctx)
+    assert len(scores) == 2 and all(s < 0 for s in scores)
+    assert model.prompt("대화") == "대화" and model.is_encoder_decoder
+
+
+def test_largest_batch_halves_on_out_of_memory() -> None:
+    import torch
+
+    def trial(batch_size: int) -> None:
+        if batch_size > 12:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    assert largest_batch(trial, 64) == 8
+    assert largest_batch.tried == [64, 32, 16, 8]

@@ -1,0 +1,123 @@
+"""Entry-point module: registers the loggers and ``dialsum report``; imports nothing heavy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from dialsum_core import hookimpl
+
+
+def _positive(_inst: Any, attr: attrs.Attribute, value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"must be > 0, got {value!r}")
+
+
+def _non_negative(_inst: Any, attr: attrs.Attribute, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {value!r}")
+
+
+def _relative(_inst: Any, attr: attrs.Attribute, value: str) -> None:
+    if not value or Path(value).is_absolute() or ".." in Path(value).parts:
+        raise ValueError(f"must be a path inside the experiment folder, got {value!r}")
+
+
+@attrs.define
+class FileOptions:
+    #: Log file name, inside the experiment folder. The level is ``run.log_level``.
+    filename: str = attrs.field(default="train.log", validator=_relative)
+    #: Also copy what is printed on stdout/stderr during the run (the seed's ``print_also``).
+    capture_output: bool = True
+
+
+@attrs.define
+class ConsoleOptions:
+    #: Show the live display even when stdout is not a terminal.
+    force: bool = False
+    #: Print the table of final results.
+    table: bool = True
+    #: Rows of the results table at most.
+    max_rows: int = attrs.field(default=20, validator=_positive)
+    refresh_per_second: float = attrs.field(default=4.0, validator=_positive)
+
+
+@attrs.define
+class JsonlOptions:
+    filename: str = attrs.field(default="metrics.jsonl", validator=_relative)
+    #: Seconds between two recorded progress updates of one task (first and last always recorded).
+    progress_interval: float = attrs.field(default=5.0, validator=_non_negative)
+
+
+@attrs.define
+class TensorBoardOptions:
+    #: Folder of the event files, inside the experiment folder.
+    log_dir: str = attrs.field(default="tensorboard", validator=_relative)
+    #: Seconds between two flushes to disk (everything is flushed at the end of the run).
+    flush_secs: int = attrs.field(default=30, validator=_positive)
+
+
+def make_file(options: FileOptions, ctx: Any) -> Any:
+    from dialsum_loggers import file
+
+    return file.build(options, ctx)
+
+
+def make_console(options: ConsoleOptions, ctx: Any) -> Any:
+    from dialsum_loggers import console
+
+    return console.build(options, ctx)
+
+
+def make_jsonl(options: JsonlOptions, ctx: Any) -> Any:
+    from dialsum_loggers import jsonl
+
+    return jsonl.build(options, ctx)
+
+
+def make_tensorboard(options: TensorBoardOptions, ctx: Any) -> Any:
+    from dialsum_loggers import tensorboard
+
+    return tensorboard.build(options, ctx)
+
+
+@hookimpl
+def dialsum_register_loggers(register: Any) -> None:
+    register("file", make_file, options=FileOptions,
+             description="train.log in the experiment folder: log lines, printed output, tracebacks")
+    register("console", make_console, options=ConsoleOptions,
+             description="Live progress bars with ETA on a terminal and a final table of results")
+    register("jsonl", make_jsonl, options=JsonlOptions,
+             description="metrics.jsonl: one JSON object per event, for plots and `dialsum report`")
+    register("tensorboard", make_tensorboard, options=TensorBoardOptions,
+             description="TensorBoard event files (scalars, recipe, plots) under tensorboard/")
+
+
+@click.command(name="report")
+@click.argument("experiment_dir", metavar="EXPERIMENT_DIR", type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to write report.md and the plots (default: EXPERIMENT_DIR/report).")
+def report_command(experiment_dir: str, out_dir: str | None) -> None:
+    """Rebuild plots and a Markdown summary of a finished or interrupted run.
+
+    Reads EXPERIMENT_DIR/metrics.jsonl (written by the jsonl logger) and results.json.
+    """
+    from dialsum_core.errors import DialsumError
+    from dialsum_loggers.report import build_report
+
+    try:
+        written = build_report(Path(experiment_dir), Path(out_dir) if out_dir else None)
+    except DialsumError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from exc
+    click.echo(f"report: {written.markdown}")
+    for plot in written.plots:
+        click.echo(f"plot: {plot}")
+
+
+@hookimpl
+def dialsum_register_commands(cli: Any) -> None:
+    cli.add_command(report_command)

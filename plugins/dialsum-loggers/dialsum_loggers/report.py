@@ -1,0 +1,379 @@
+"""``dialsum report EXPERIMENT_DIR``: plots and a Markdown summary rebuilt from the run's records.
+
+Only ``metrics.jsonl`` (the ``jsonl`` logger) and ``results.json`` are read, so a report can be
+made for a run that finished, failed or was killed, on a machine without the models, and again
+after the plotting code improved. Output goes to ``EXPERIMENT_DIR/report/`` by default:
+``report.md`` plus ``learning_curves.png``, ``steps.png``, ``folds.png`` and ``trials.png`` for
+whatever the run recorded (a run without folds gets no fold plot).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dialsum_core.atomic import atomic_open, atomic_write_text
+from dialsum_core.errors import DialsumError
+from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
+from dialsum_loggers.position import numeric
+
+MAX_PANELS = 6
+
+
+@attrs.frozen
+class Written:
+    markdown: Path
+    plots: list[Path]
+
+
+@attrs.define
+class RunRecord:
+    """What a report needs, read from an experiment folder."""
+
+    root: Path
+    events: list[dict[str, Any]]
+    unreadable: int
+    results: dict[str, Any] | None
+
+    @classmethod
+    def read(cls, root: Path) -> RunRecord:
+        if not root.is_dir():
+            raise DialsumError(f"{root}: no such experiment folder")
+        jsonl = root / FILENAME
+        results_path = root / "results.json"
+        if not jsonl.exists() and not results_path.exists():
+            raise DialsumError(
+                f"{root}: neither {FILENAME} nor results.json found (is this an experiment folder? "
+                f"{FILENAME} is written by the `jsonl` logger)"
+            )
+        events, bad = read_events(jsonl) if jsonl.exists() else ([], 0)
+        results = None
+        if results_path.exists():
+            try:
+                loaded = json.loads(results_path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise DialsumError(f"{results_path}: not valid JSON ({exc})") from exc
+            results = loaded if isinstance(loaded, dict) else None
+        return cls(root, last_segment(events), bad, results)
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [r for r in self.events if r.get("event") == event]
+
+    @property
+    def status(self) -> str:
+        if self.results and isinstance(self.results.get("status"), str):
+            return self.results["status"]
+        if self.of("after_run"):
+            return "complete"
+        errors = self.of("on_error")
+        if errors:
+            return str(errors[-1].get("status", "failed"))
+        return "interrupted"
+
+
+def series_label(rec: dict[str, Any]) -> str:
+    """Which curve a record belongs to: trial, fold and model tags, or ``run``."""
+    parts = []
+    if rec.get("trial") is not None:
+        parts.append(f"trial {rec['trial']}")
+    if rec.get("fold") is not None:
+        parts.append(f"fold {rec['fold']}")
+    tags = rec.get("tags") or {}
+    for key in ("model", "source"):
+        if key in tags:
+            parts.append(str(tags[key]))
+    return " · ".join(parts) or "run"
+
+
+def _finite(values: Iterable[float | None]) -> list[float]:
+    return [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+
+
+def _pick_metrics(rows: Sequence[dict[str, float]], limit: int = MAX_PANELS) -> list[str]:
+    """Metrics present in most rows first (loss and ROUGE lead), at most ``limit``."""
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for key in row:
+            counts[key] += 1
+
+    def rank(key: str) -> tuple[int, int, str]:
+        lead = 0 if "loss" in key else 1 if "rouge" in key else 2
+        return (-counts[key], lead, key)
+
+    return sorted(counts, key=rank)[:limit]
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------
+
+
+def _figure(n_panels: int) -> tuple[Any, list[Any]]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    cols = 2 if n_panels == 4 else min(3, n_panels)
+    rows = math.ceil(n_panels / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, flat[:n_panels]
+
+
+def _integer_x(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(
+    records: list[dict[str, Any]], x_key: str, title: str, x_label: str, path: Path
+) -> Path | None:
+    """One panel per metric, one line per series (fold/trial/model), ``x_key`` on the x axis."""
+    series: dict[str, list[tuple[float, dict[str, float]]]] = defaultdict(list)
+    for rec in records:
+        x = rec.get(x_key)
+        values = numeric(rec.get("metrics"))
+        if isinstance(x, int | float) and values:
+            series[series_label(rec)].append((float(x), values))
+    if not series:
+        return None
+    metrics = _pick_metrics([v for points in series.values() for _, v in points])
+    fig, axes = _figure(len(metrics))
+    for ax, metric in zip(axes, metrics, strict=True):
+        for label, points in series.items():
+            xy = sorted((x, v[metric]) for x, v in points if metric in v and math.isfinite(v[metric]))
+            if xy:
+                xs, ys = zip(*xy, strict=True)
+                ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=4, label=label)
+        ax.set_title(metric)
+        ax.set_xlabel(x_label)
+        _integer_x(ax)
+        ax.grid(alpha=0.3)
+        if len(series) > 1:
+            ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_folds(records: list[dict[str, Any]], path: Path) -> Path | None:
+    """One bar per fold for each metric, with the mean as a dashed line."""
+    rows = [(int(r["fold"]), numeric(r.get("metrics"))) for r in records if r.get("fold") is not None]
+    rows = [(f, m) for f, m in rows if m]
+    if not rows:
+        return None
+    metrics = _pick_metrics([m for _, m in rows], limit=4)
+    fig, axes = _figure(len(metrics))
+    for ax, metric in zip(axes, metrics, strict=True):
+        pairs = sorted((f, m[metric]) for f, m in rows if metric in m and math.isfinite(m[metric]))
+        if not pairs:
+            continue
+        folds, values = zip(*pairs, strict=True)
+        bars = ax.bar([f"fold {f}" for f in folds], values, color="#4C72B0", width=0.6)
+        ax.set_ylim(min(0.0, min(values)), max(values) * 1.18 if max(values) > 0 else 1.0)
+        ax.bar_label(bars, fmt="%.4g", fontsize=8)
+        mean = statistics.fmean(values)
+        ax.axhline(mean, color="#DD8452", linestyle="--", label=f"mean {mean:.4g}")
+        ax.set_title(metric)
+        ax.legend(fontsize=8, loc="lower right")
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("per-fold validation metrics")
+    return _save(fig, path)
+
+
+def plot_trials(records: list[dict[str, Any]], direction: str, path: Path) -> Path | None:
+    """Each trial's value coloured by its state, with the best value so far as a step line."""
+    points = [(int(r["trial"]), r.get("value"), str(r.get("state", ""))) for r in records if r.get("trial") is not None]
+    if not points:
+        return None
+    fig, (ax,) = _figure(1)
+    colours = {"complete": "#4C72B0", "pruned": "#999999", "fail": "#C44E52"}
+    for state in sorted({s for _, _, s in points}):
+        xs = [t for t, v, s in points if s == state and isinstance(v, int | float)]
+        ys = [v for t, v, s in points if s == state and isinstance(v, int | float)]
+        if xs:
+            ax.scatter(xs, ys, label=state or "?", color=colours.get(state, "#55A868"), zorder=3)
+    best: list[tuple[int, float]] = []
+    better = max if direction != "minimize" else min
+    for trial, value, state in sorted(points):
+        if state == "complete" and isinstance(value, int | float) and math.isfinite(value):
+            best.append((trial, value if not best else better(best[-1][1], value)))
+    if best:
+        xs, ys = zip(*best, strict=True)
+        ax.step(xs, ys, where="post", color="#DD8452", label=f"best so far ({direction})")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("objective")
+    _integer_x(ax)
+    states = ", ".join(f"{n} {s}" for s, n in sorted(_count(s for _, _, s in points).items()))
+    ax.set_title(f"trial history ({len(points)} trials: {states})", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _count(items: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item or "?"] += 1
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if math.isfinite(value) else str(value)
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _flat_scalars(results: dict[str, Any], limit: int = 30) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+
+    def add(prefix: str, value: Any, depth: int) -> None:
+        if len(out) >= limit:
+            return
+        if isinstance(value, dict) and depth < 2:
+            for k, v in value.items():
+                add(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
+        elif isinstance(value, bool | int | float | str) and prefix not in ("status", "error"):
+            out.append((prefix, value))
+
+    add("", results, 0)
+    return out
+
+
+def _when(ts: Any) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, int | float) else "?"
+
+
+def render_markdown(run: RunRecord, plots: list[Path]) -> str:
+    start = (run.of("before_run") or [{}])[0]
+    results = run.results or {}
+    name = results.get("experiment") or start.get("experiment") or run.root.name
+    lines = [f"# Run report: {name}", ""]
+    status = run.status
+    facts = [("status", status), ("mode", results.get("mode") or start.get("mode", "?"))]
+    models = results.get("models") or start.get("models")
+    if models:
+        facts.append(("models", ", ".join(map(str, models))))
+    if start:
+        facts.append(("started", _when(start.get("time"))))
+    if run.events:
+        last = run.events[-1]
+        elapsed = results.get("elapsed_seconds", last.get("elapsed"))
+        facts.append(("duration", f"{elapsed:.1f} s" if isinstance(elapsed, int | float) else "?"))
+        if status != "complete":
+            facts.append(("last event", f"{last.get('event')} at {last.get('elapsed', 0):.1f} s"))
+    facts.append(("records", f"{len(run.events)} events in {FILENAME}"
+                  + (f" ({run.unreadable} unreadable lines skipped)" if run.unreadable else "")))
+    lines += [f"- **{k}**: {_fmt(v)}" for k, v in facts]
+    error = results.get("error") or next((r.get("error") for r in reversed(run.of("on_error"))), None)
+    if error:
+        lines.append(f"- **error**: `{_fmt(error)}`")
+
+    scalars = _flat_scalars(results) if results else []
+    scalars = [(k, v) for k, v in scalars if k not in ("experiment", "mode")]
+    if scalars:
+        lines += ["", "## Results", "", *_table(("key", "value"), scalars)]
+
+    folds = [r for r in run.of("after_fold") if numeric(r.get("metrics"))]
+    if folds:
+        metrics = _pick_metrics([numeric(r["metrics"]) for r in folds], limit=5)
+        rows = [[r.get("fold"), *[numeric(r["metrics"]).get(m, "") for m in metrics]] for r in folds]
+        cols = [_finite(numeric(r["metrics"]).get(m) for r in folds) for m in metrics]
+        rows.append(["mean", *[statistics.fmean(c) if c else "" for c in cols]])
+        rows.append(["std", *[statistics.pstdev(c) if len(c) > 1 else "" for c in cols]])
+        lines += ["", "## Folds", "", *_table(("fold", *metrics), rows)]
+
+    trials = run.of("after_trial")
+    if trials:
+        direction = str(results.get("direction", "maximize"))
+        done = [t for t in trials if isinstance(t.get("value"), int | float)]
+        done.sort(key=lambda t: t["value"], reverse=direction != "minimize")
+        shown = done[:10] + [t for t in trials if t not in done][: max(0, 10 - len(done))]
+        rows = [
+            [t.get("trial"), t.get("state", ""), t.get("value", ""),
+             ", ".join(f"{k}={_fmt(v)}" for k, v in (t.get("params") or {}).items())]
+            for t in shown
+        ]
+        header = ("trial", "state", "value", "params")
+        lines += ["", f"## Trials ({len(trials)}, best first)", "", *_table(header, rows)]
+
+    epochs = run.of("after_epoch")
+    if epochs:
+        last_by_series: dict[str, dict[str, Any]] = {}
+        for rec in epochs:
+            last_by_series[series_label(rec)] = rec
+        metrics = _pick_metrics([numeric(r.get("metrics")) for r in last_by_series.values()], limit=4)
+        rows = []
+        for label, rec in last_by_series.items():
+            values = numeric(rec.get("metrics"))
+            rows.append([label, f"{rec.get('epoch')}/{rec.get('n_epochs')}", *[values.get(m, "") for m in metrics]])
+        lines += ["", "## Last epoch", "", *_table(("series", "epoch", *metrics), rows)]
+
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots]
+
+    artifacts = run.of("on_artifact")
+    if artifacts:
+        lines += ["", "## Files", ""]
+        lines += [f"- {a.get('kind', '?')}: `{a.get('path')}`" for a in artifacts[:50]]
+
+    tb = next((r.get("traceback") for r in reversed(run.of("on_error")) if r.get("traceback")), None)
+    if tb:
+        tail = "\n".join(str(tb).rstrip().splitlines()[-25:])
+        lines += ["", "## Traceback", "", "```text", tail, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def build_report(root: Path, out: Path | None = None) -> Written:
+    """Write ``report.md`` and the plots for the experiment at ``root``; returns what was written."""
+    run = RunRecord.read(Path(root))
+    out = Path(out) if out is not None else run.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    direction = str((run.results or {}).get("direction", "maximize"))
+    candidates = [
+        plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
+                    out / "learning_curves.png"),
+        plot_curves([r for r in run.of("on_metrics") if r.get("step") is not None], "step",
+                    "training metrics (per step)", "step", out / "steps.png"),
+        plot_folds(run.of("after_fold"), out / "folds.png"),
+        plot_trials(run.of("after_trial"), direction, out / "trials.png"),
+    ]
+    plots = [p for p in candidates if p is not None]
+    markdown = atomic_write_text(out / "report.md", render_markdown(run, plots))
+    return Written(markdown, plots)

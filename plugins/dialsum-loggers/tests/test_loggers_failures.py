@@ -1,0 +1,81 @@
+"""A logger that fails (disk full, a folder it cannot create) is reported once; training goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from loggers_testkit import DiskFullAt, ListHandler, ScriptedPlugin, scripted_recipe
+
+from dialsum_core.runner import run_recipe
+
+needs_dev_full = pytest.mark.skipif(
+    not (os.path.exists("/dev/full") and os.path.isdir("/proc/self/fd")), reason="needs /dev/full and /proc (Linux)"
+)
+
+
+@pytest.fixture
+def plugins(register_plugin):
+    return register_plugin(ScriptedPlugin(), "scripted-mode")
+
+
+def _prepare(tmp_path: Path) -> Path:
+    """The experiment folder the run will reuse (``run.name`` is fixed), made before the run."""
+    exp = tmp_path / "experiments" / "scripted"
+    exp.mkdir(parents=True)
+    return exp
+
+
+@needs_dev_full
+def test_jsonl_on_a_full_disk_is_dropped_once_and_the_run_completes(tmp_path: Path, register_plugin) -> None:
+    register_plugin(ScriptedPlugin(), "scripted-mode")
+    sabotage = DiskFullAt("metrics.jsonl")
+    plugins = register_plugin(sabotage, "disk-full")
+    exp = tmp_path / "experiments" / "scripted"
+    with ListHandler() as seen:
+        result = run_recipe(scripted_recipe(tmp_path, ["file", "jsonl", "console"]), plugins)
+    assert result.results["status"] == "complete"
+    failures = [m for m in seen.messages if "logger:jsonl" in m]
+    assert len(failures) == 1 and "No space left on device" in failures[0] and "disabled" in failures[0]
+    log = (exp / "train.log").read_text(encoding="utf-8")
+    assert sabotage.done and log.count("logger:jsonl failed") == 1 and "scripted run done" in log
+    assert json.loads((exp / "results.json").read_text(encoding="utf-8"))["status"] == "complete"
+
+
+@needs_dev_full
+def test_file_logger_on_a_full_disk_warns_once_and_restores_the_streams(
+    tmp_path: Path, register_plugin, capsys
+) -> None:
+    import sys
+
+    register_plugin(ScriptedPlugin(), "scripted-mode")
+    sabotage = DiskFullAt("train.log")
+    plugins = register_plugin(sabotage, "disk-full")
+    exp = tmp_path / "experiments" / "scripted"
+    streams = sys.stdout, sys.stderr
+    with ListHandler() as seen:
+        result = run_recipe(scripted_recipe(tmp_path, ["file", "jsonl"]), plugins)
+    assert result.results["status"] == "complete" and sabotage.done
+    assert [m for m in seen.messages if "logger:file" in m] == [
+        next(m for m in seen.messages if "logger:file failed" in m)
+    ]
+    assert (sys.stdout, sys.stderr) == streams
+    assert capsys.readouterr().out.splitlines() == ["fold 0 trained", "fold 1 trained"]
+    events = [json.loads(x) for x in (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert events[-1]["event"] == "after_run"
+    log = (exp / "train.log").read_text(encoding="utf-8")
+    assert "fold 0 trained" in log and "fold 1 trained" not in log  # what was written before stays
+
+
+def test_a_logger_that_cannot_start_is_skipped(tmp_path: Path, plugins) -> None:
+    exp = _prepare(tmp_path)
+    (exp / "tensorboard").write_text("a file where the logger wants its folder", encoding="utf-8")
+    with ListHandler() as seen:
+        result = run_recipe(scripted_recipe(tmp_path, ["tensorboard", "jsonl"]), plugins)
+    assert result.results["status"] == "complete"
+    warnings = [m for m in seen.messages if "logger:tensorboard" in m]
+    assert len(warnings) == 1 and "could not start" in warnings[0]
+    events = [json.loads(x) for x in (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert events[0]["event"] == "before_run" and events[-1]["event"] == "after_run"

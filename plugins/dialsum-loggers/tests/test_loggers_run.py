@@ -1,0 +1,172 @@
+"""The default loggers (file, console, jsonl) on real runs made by the real runner, and `dialsum report`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from loggers_testkit import ListHandler, ScriptedPlugin, scripted_recipe
+
+from dialsum_core.cli import cli
+from dialsum_core.runner import run_recipe
+
+
+@pytest.fixture
+def plugins(register_plugin):
+    return register_plugin(ScriptedPlugin(), "scripted-mode")
+
+
+def _events(exp: Path) -> list[dict]:
+    return [json.loads(line) for line in (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_default_loggers_record_a_whole_run(tmp_path: Path, plugins, capsys) -> None:
+    result = run_recipe(scripted_recipe(tmp_path, ["file", "console", "jsonl"]), plugins)
+    exp = result.experiment
+
+    log = (exp / "train.log").read_text(encoding="utf-8")
+    assert "INFO    experiment " in log and "loaded " in log and "scripted run done" in log
+    # printed output is copied as it was shown, in order with the log lines
+    assert log.index("fold 0 trained") < log.index("fold 1 trained") < log.index("scripted run done")
+    # stdout was not a terminal: the console logger stayed quiet, printing still reached the console
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["fold 0 trained", "fold 1 trained"]
+
+    events = _events(exp)
+    names = [e["event"] for e in events]
+    assert names[0] == "before_run" and names[-1] == "after_run"
+    assert events[-1]["results"]["status"] == "complete"
+    assert names.count("before_fold") == 2 and names.count("after_trial") == 3
+    epochs = [e for e in events if e["event"] == "after_epoch"]
+    assert [(e["stage"], e["fold"], e["epoch"]) for e in epochs] == [("kfold", 0, 1), ("kfold", 1, 1)]
+    assert all("eval_rouge_mean" in e["metrics"] for e in epochs)
+    steps = [e for e in events if e["event"] == "on_metrics"]
+    assert [s["step"] for s in steps] == [1, 2, 3, 4, 1, 2, 3, 4] and steps[0]["tags"] == {"fold": 0}
+    pruned = next(e for e in events if e["event"] == "after_trial" and e["state"] == "pruned")
+    assert pruned["value"] is None and pruned["stage"] == "optuna" and pruned["trial"] == 1
+    assert all(e["time"] >= events[0]["time"] for e in events)
+
+
+def test_report_rebuilds_plots_and_summary(tmp_path: Path, plugins) -> None:
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 0, res.output
+    out = exp / "report"
+    for name in ("learning_curves.png", "steps.png", "folds.png", "trials.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert md.startswith("# Run report: scripted")
+    assert "- **status**: complete" in md and "## Folds" in md and "| mean |" in md
+    assert "## Trials (3, best first)" in md and "| 2 | complete | 0.3000 |" in md
+    assert "![folds](folds.png)" in md and "prediction: `predictions/valid_predictions.csv`" in md
+
+
+def test_failed_run_leaves_traceback_in_log_and_report(tmp_path: Path, plugins) -> None:
+    recipe = scripted_recipe(tmp_path, ["file", "console", "jsonl"], modes={"scripted": {"fail": True}})
+    with pytest.raises(RuntimeError, match="boom"):
+        run_recipe(recipe, plugins)
+    exp = tmp_path / "experiments" / "scripted"
+    log = (exp / "train.log").read_text(encoding="utf-8")
+    assert "ERROR   run failed: RuntimeError: boom in the scripted mode" in log
+    assert "Traceback (most recent call last)" in log and "loggers_testkit.py" in log
+    error = _events(exp)[-1]
+    assert error["event"] == "on_error" and error["status"] == "failed" and "raise RuntimeError" in error["traceback"]
+    res = CliRunner().invoke(cli, ["report", str(exp), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
+    assert "- **status**: failed" in md and "RuntimeError: boom" in md and "## Traceback" in md
+    assert (tmp_path / "rep" / "folds.png").exists() and not (tmp_path / "rep" / "trials.png").exists()
+
+
+def test_report_of_a_killed_run(tmp_path: Path, plugins) -> None:
+    """A run killed mid-write: no results.json, a torn last line; the report says so and goes on."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    lines = (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    cut = next(i for i, line in enumerate(lines) if '"before_trial"' in line)
+    (exp / "metrics.jsonl").write_text("\n".join(lines[:cut]) + "\n" + lines[cut][:25], encoding="utf-8")
+    (exp / "results.json").unlink()
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 0, res.output
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "- **status**: interrupted" in md and "1 unreadable lines skipped" in md
+    assert "- **last event**: before_stage at " in md and "## Trials" not in md
+
+
+def test_a_rerun_into_the_same_folder_reports_the_last_run(tmp_path: Path, plugins) -> None:
+    recipe = scripted_recipe(tmp_path, ["jsonl"], modes={"scripted": {"folds": 3}})
+    run_recipe(recipe, plugins)
+    exp = run_recipe(recipe.override("modes.scripted.folds=2"), plugins).experiment
+    assert [e["event"] for e in _events(exp)].count("before_run") == 2
+    CliRunner().invoke(cli, ["report", str(exp)])
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    folds = md.split("## Folds")[1].split("##")[0]
+    assert [line.split(" | ")[0] for line in folds.splitlines() if line.startswith("| ")][1:] == [
+        "| 0", "| 1", "| mean", "| std"]
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_report_on_a_wrong_folder_is_one_line_and_exit_2(tmp_path: Path, make: str) -> None:
+    target = tmp_path / "nothing-here"
+    if make == "empty":
+        target.mkdir()
+    res = CliRunner().invoke(cli, ["report", str(target)])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(target) in lines[0]
+
+
+def test_console_display_on_a_terminal(tmp_path: Path, plugins, capsys) -> None:
+    """Forced on (as on a terminal): bars with ETA, one line per epoch/fold/trial, a results table."""
+    recipe = scripted_recipe(tmp_path, ["file", "console"], loggers={"console": {"force": True}})
+    with ListHandler():
+        exp = run_recipe(recipe, plugins).experiment
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().out)
+    assert "dialsum scripted · lead" in shown
+    assert "fold 1/2" in shown and "fold 2/2" in shown and "epoch 1/1" in shown and "eta" in shown
+    assert "trial 1 pruned: -" in shown and "✓ stage kfold" in shown
+    assert "results" in shown and "rouge_mean" in shown and "0.2" in shown
+    # the library's print() went above the bars and into train.log; no bar frame reached the file
+    assert "fold 0 trained" in shown
+    log = (exp / "train.log").read_text(encoding="utf-8")
+    assert "fold 0 trained" in log and "eta" not in log and "━" not in log
+
+
+def test_file_logger_copies_printed_lines_as_a_terminal_shows_them(tmp_path: Path, plugins) -> None:
+    import logging
+    import sys
+
+    from dialsum_loggers.file import FileLogger
+
+    before = sys.stdout, sys.stderr
+    logger = FileLogger(tmp_path / "train.log", "INFO", True, logging.getLogger("dialsum"))
+    try:
+        print("plain line")
+        sys.stderr.write("progress 10%\rprogress 50%\rprogress 100%\n")
+        sys.stdout.write("partial ")
+        sys.stdout.write("line\r\n")
+        logging.getLogger("dialsum").debug("not at INFO")
+    finally:
+        logger.close()
+    assert (sys.stdout, sys.stderr) == before
+    text = (tmp_path / "train.log").read_text(encoding="utf-8")
+    assert text.splitlines() == ["plain line", "progress 100%", "partial line"]
+    print("after close")
+    assert "after close" not in (tmp_path / "train.log").read_text(encoding="utf-8")
+
+
+def test_plugin_modules_import_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dialsum_loggers.plugin\n"
+        "heavy = [m for m in ('rich', 'matplotlib', 'tensorboard', 'torch', 'wandb', 'numpy') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,91 @@
+"""The fast engine must return rouge-score's numbers on the same tokens, pair by pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rouge_score import rouge_scorer
+
+from dialsum_metrics.engine import RougeEngine, consensus, mbr_select
+from dialsum_metrics.rouge import RougeMetric, score_tokens
+
+
+class _Given:
+    """A rouge-score tokenizer that returns the tokens it is given (joined with a separator)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return text.split("\x1f") if text else []
+
+
+SCORER = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=_Given())
+# few distinct tokens so that overlaps, repeats and long common subsequences are frequent;
+# lengths past 64 and 128 exercise the multi-word bit vectors of the LCS
+TOKENS = st.lists(st.sampled_from(["가", "나", "다", "#Person1#", "a", "bb"]), min_size=0, max_size=150)
+
+
+def reference(a: list[str], b: list[str]) -> list[float]:
+    s = SCORER.score("\x1f".join(b), "\x1f".join(a))
+    return [s[m].fmeasure for m in ("rouge1", "rouge2", "rougeL")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(TOKENS, min_size=1, max_size=6))
+def test_pairwise_equals_rouge_score(groups: list[list[str]]) -> None:
+    got = RougeEngine().pairwise_tokens(groups)
+    for i, a in enumerate(groups):
+        for j, b in enumerate(groups):
+            assert np.allclose(got[i, j], reference(a, b), rtol=0, atol=1e-9), (a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(TOKENS, TOKENS), min_size=1, max_size=5))
+def test_score_tokens_equals_rouge_score(pairs: list[tuple[list[str], list[str]]]) -> None:
+    got = RougeEngine().score_tokens([p for p, _ in pairs], [r for _, r in pairs])
+    for row, (p, r) in zip(got, pairs, strict=True):
+        assert np.allclose(row, reference(p, r), rtol=0, atol=1e-9)
+
+
+def test_korean_texts_match_metric_definition(tiny_dialogues) -> None:
+    eng = RougeEngine()
+    summaries = [s for _, _, s, _ in tiny_dialogues]
+    preds = [d.split("\n")[0] for _, d, _, _ in tiny_dialogues]
+    got = eng.score(preds, [[s] for s in summaries])
+    toks_p, toks_r = eng.tokens(preds), eng.tokens(summaries)
+    for row, p, r in zip(got, toks_p, toks_r, strict=True):
+        expect = score_tokens(p, [r])
+        assert row.tolist() == pytest.approx([expect["rouge1"], expect["rouge2"], expect["rougeL"]], abs=1e-12)
+    assert got[:, 0].max() > 0  # Hangul is scored, not silently dropped
+    metric = RougeMetric().compute(preds, [[s] for s in summaries])
+    assert metric["rouge1"] == pytest.approx(got[:, 0].mean(), abs=1e-12)
+
+
+def test_multi_reference_takes_best_per_measure() -> None:
+    eng = RougeEngine(tokenizer="whitespace")
+    got = eng.score(["a b c d"], [["a b x y", "c d z"]])[0]
+    one = eng.score(["a b c d"], ["a b x y"])[0]
+    two = eng.score(["a b c d"], ["c d z"])[0]
+    assert got.tolist() == np.maximum(one, two).tolist()
+
+
+def test_cross_and_duplicates() -> None:
+    eng = RougeEngine(tokenizer="whitespace")
+    texts = ["a b c", "a b c", "c b a", ""]
+    pw = eng.pairwise(texts)
+    assert pw.shape == (4, 4, 3)
+    assert pw[0, 1].tolist() == [1.0, 1.0, 1.0]
+    assert pw[3].tolist() == [[0.0] * 3] * 4  # an empty text scores 0 against everything
+    assert np.array_equal(eng.cross(texts[:2], texts[2:]), pw[:2, 2:])
+
+
+def test_mbr_picks_the_consensus() -> None:
+    eng = RougeEngine(tokenizer="whitespace")
+    texts = ["the cat sat on the mat", "a cat sat on the mat", "the cat sat on a mat", "dogs bark loudly"]
+    pw = eng.pairwise(texts)
+    assert mbr_select(pw) in (0, 1, 2)
+    assert mbr_select(pw, [1, 1, 1, 0]) != 3
+    # votes from the outlier only: the outlier's neighbours lose, the lone candidate gets its own score 0
+    cons = consensus(pw, [0, 0, 0, 1])
+    assert cons[3] == 0.0
+    assert consensus(pw[:1, :1]).tolist() == [0.0]

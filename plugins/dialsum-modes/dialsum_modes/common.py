@@ -1,0 +1,448 @@
+"""What every mode shares: training one *source*, generating with progress and TTA, scoring, and
+resumable units of work.
+
+A *source* is one trained model (a model of ``run.models``, or one fold of it). Training a source
+ends with its predictions for every split the mode needs, stored as candidates
+(:class:`dialsum_core.protocols.Candidate`), so ensembles never need the model in memory unless
+they decode jointly (token-level). Each source is saved to ``stages/<key>.json`` when done; a
+re-run of the same experiment with the same settings reuses it instead of training again, which
+is what lets a crash in a late stage keep everything before it.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dialsum_core import distributed
+from dialsum_core.context import RunContext
+from dialsum_core.data import Example
+from dialsum_core.errors import DialsumError
+from dialsum_core.experiment import safe_name
+from dialsum_core.protocols import Candidate
+
+log = logging.getLogger("dialsum")
+
+#: Recipe keys that change nothing a source learns or predicts (left out of its fingerprint).
+_NEUTRAL_RUN_KEYS = ("name", "output_dir", "loggers", "log_level", "save_visualizations",
+                     "save_predictions", "mode", "ensemble", "ensemble_weights", "only", "resume_from")
+
+
+def prepare(ctx: RunContext) -> RunContext:
+    """``debug = true``: besides the core's tiny data subset, train one epoch."""
+    r = ctx.recipe
+    if r.run.debug and r.train.epochs != 1:
+        log.info("debug: training 1 epoch instead of %d", r.train.epochs)
+        return ctx.evolve(recipe=r.evolve(train=attrs.evolve(r.train, epochs=1)))
+    return ctx
+
+
+def references(examples: Sequence[Example]) -> list[list[str]]:
+    return [list(e.summaries) for e in examples]
+
+
+def progress(ctx: RunContext, task: str, completed: int, total: int | None) -> None:
+    ctx.emit("dialsum_on_progress", task=task, completed=completed, total=total)
+
+
+def generate(ctx: RunContext, model: Any, dialogues: Sequence[str], task: str) -> list[str]:
+    """``model.generate`` in chunks, reporting progress after each (any loader, any size)."""
+    total = len(dialogues)
+    size = ctx.recipe.generation.batch_size or ctx.recipe.train.eval_batch_size or ctx.recipe.train.batch_size
+    chunk = max(256, 8 * size)
+    out: list[str] = []
+    progress(ctx, task, 0, total)
+    for start in range(0, total, chunk):
+        part = list(dialogues[start:start + chunk])
+        # Under a multi-process launch each process generates its share, gathered back in order.
+        got = distributed.map_in_order(lambda xs: list(model.generate(xs, ctx)), part)
+        if len(got) != len(part):
+            raise DialsumError(f"{task}: the model returned {len(got)} summaries for {len(part)} dialogues")
+        out.extend(got)
+        progress(ctx, task, len(out), total)
+    return out
+
+
+def release(model: Any) -> None:
+    """Drop a model and give its accelerator memory back before the next one is built."""
+    del model
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# ----------------------------------------------------------------------------------------------
+# Sources
+# ----------------------------------------------------------------------------------------------
+@attrs.define
+class Source:
+    """One trained model and its candidates for each split (``valid``, ``test``, ``oof``...)."""
+
+    name: str
+    model_name: str
+    checkpoint: str
+    history: list[dict[str, Any]]
+    #: Scores on the split it was validated on while training (the fold for k-fold).
+    scores: dict[str, float]
+    #: split -> one list per dialogue: the plain prediction first, then TTA candidates.
+    outputs: dict[str, list[list[Candidate]]]
+    reused: bool = False
+    model: Any = None
+
+    def predictions(self, split: str) -> list[str]:
+        return [cands[0].text for cands in self.outputs[split]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model_name": self.model_name,
+            "checkpoint": self.checkpoint,
+            "history": self.history,
+            "scores": self.scores,
+            "outputs": {
+                split: [[[c.text, c.source, c.score] for c in cands] for cands in per_dialogue]
+                for split, per_dialogue in self.outputs.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Source:
+        outputs = {
+            split: [[Candidate(t, s, sc) for t, s, sc in cands] for cands in per_dialogue]
+            for split, per_dialogue in data["outputs"].items()
+        }
+        return cls(data["name"], data["model_name"], data["checkpoint"], data["history"], data["scores"],
+                   outputs, reused=True)
+
+
+def fingerprint(ctx: RunContext, model_name: str, splits: dict[str, Sequence[Example]]) -> str:
+    """What decides a source's result: the recipe (less neutral keys), the model and the data."""
+    data = ctx.recipe.to_dict()
+    data.pop("versions", None)
+    for key in ("modes", "ensembles", "loggers"):
+        data.pop(key, None)
+    for key in _NEUTRAL_RUN_KEYS:
+        data["run"].pop(key, None)
+    data["_model"] = model_name
+    data["_splits"] = {k: [e.fname for e in v] for k, v in splits.items()}
+    blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def load_unit(ctx: RunContext, key: str, fp: str) -> dict[str, Any] | None:
+    data = ctx.experiment.read_json(f"stages/{key}.json")
+    if isinstance(data, dict) and data.get("fingerprint") == fp and data.get("status") == "complete":
+        return data
+    return None
+
+
+def save_unit(ctx: RunContext, key: str, fp: str, payload: dict[str, Any]) -> None:
+    ctx.experiment.write_json(f"stages/{key}.json", {"status": "complete", "fingerprint": fp, **payload})
+
+
+def train_source(
+    ctx: RunContext,
+    *,
+    model_name: str,
+    name: str,
+    train: Sequence[Example],
+    valid: Sequence[Example],
+    predict: dict[str, Sequence[Example]],
+    keep_model: bool = False,
+) -> Source:
+    """Train ``model_name`` on ``train`` (validating on ``valid``), then predict every split of ``predict``.
+
+    The result is stored under ``stages/sources/<name>.json``; a later run of the same experiment
+    with the same recipe and data reuses it (reloading the model only when ``keep_model``).
+    """
+    key = f"sources/{safe_name(name.replace('/', '__'))}"
+    fp = fingerprint(ctx, model_name, {"train": train, "valid": valid, **predict})
+    loader = ctx.build("model_loaders", model_name)
+    cached = load_unit(ctx, key, fp)
+    if cached is not None:
+        src = Source.from_json(cached["source"])
+        log.info("%s: already trained in this experiment, reusing its predictions", name)
+        if keep_model:
+            src.model = loader.load(ctx, Path(src.checkpoint))
+        return src
+    workdir = ctx.experiment.checkpoints / Path(*[safe_name(p) for p in name.split("/")])
+    workdir.mkdir(parents=True, exist_ok=True)
+    sctx = ctx.evolve(workdir=workdir, tags={**ctx.tags, "source": name})
+    sctx.emit("dialsum_before_stage", stage=f"train:{name}")
+    log.info("%s: training %s on %d dialogues (validating on %d)", name, model_name, len(train), len(valid))
+    model = loader.build(sctx, train)
+    fit = dict(model.fit(train, valid, sctx, workdir) or {})
+    history = [dict(h) for h in fit.get("history", [])]
+    checkpoint = str(fit.get("best_checkpoint") or workdir)
+    outputs: dict[str, list[list[Candidate]]] = {}
+    for split, examples in predict.items():
+        outputs[split] = predict_candidates(sctx, model, name, examples, split)
+    scores: dict[str, float] = {}
+    if "fold" in outputs or "valid" in outputs:
+        split = "fold" if "fold" in outputs else "valid"
+        scores = sctx.score([c[0].text for c in outputs[split]], references(predict[split]))
+    attach_scores(sctx, outputs, predict.get("valid") or predict.get("fold") or [])
+    src = Source(name, model_name, checkpoint, history, scores, outputs)
+    save_unit(ctx, key, fp, {"source": src.to_json()})
+    sctx.emit("dialsum_after_stage", stage=f"train:{name}", metrics=scores)
+    if keep_model:
+        src.model = model
+    else:
+        release(model)
+    return src
+
+
+def predict_candidates(
+    ctx: RunContext, model: Any, name: str, examples: Sequence[Example], split: str
+) -> list[list[Candidate]]:
+    """The plain prediction of each dialogue, plus one candidate per TTA variant when ``use_tta``."""
+    plain = generate(ctx, model, [e.dialogue for e in examples], f"predict {split} ({name})")
+    cands = [[Candidate(p, name)] for p in plain]
+    run = ctx.recipe.run
+    if not run.use_tta or split == "fold":  # out-of-fold predictions measure the model, not the ensemble
+        return cands
+    for strategy in run.tta_strategies:
+        aug = ctx.build("augmenters", strategy)
+        flat: list[tuple[int, int, Any]] = []
+        for i, e in enumerate(examples):
+            for j, variant in enumerate(aug.augment(e.fname, e.dialogue, n=run.tta_num_aug, seed=run.seed)):
+                flat.append((i, j, variant))
+        texts = generate(ctx, model, [v.dialogue for _, _, v in flat], f"predict {split} ({name}, tta:{strategy})")
+        for (i, j, variant), text in zip(flat, texts, strict=True):
+            cands[i].append(Candidate(variant.restore(text), f"{name}/tta:{strategy}:{j + 1}"))
+    return cands
+
+
+def attach_scores(ctx: RunContext, outputs: dict[str, list[list[Candidate]]], valid: Sequence[Example]) -> None:
+    """Give each candidate its source's validation ``rouge_mean`` (what score-aware ensembles use)."""
+    split = "valid" if "valid" in outputs else "fold"
+    if split not in outputs or not valid:
+        return
+    by_source: dict[str, tuple[list[str], list[list[str]]]] = {}
+    for cands, ex in zip(outputs[split], valid, strict=True):
+        for c in cands:
+            preds, refs = by_source.setdefault(c.source, ([], []))
+            preds.append(c.text)
+            refs.append(list(ex.summaries))
+    score = {s: ctx.score(p, r).get("rouge_mean") for s, (p, r) in by_source.items()}
+    for per_dialogue in outputs.values():
+        for cands in per_dialogue:
+            cands[:] = [attrs.evolve(c, score=score.get(c.source)) for c in cands]
+
+
+# ----------------------------------------------------------------------------------------------
+# Ensembles
+# ----------------------------------------------------------------------------------------------
+@attrs.define
+class Combined:
+    """An ensemble's output for the validation and test splits, and what it learnt."""
+
+    valid: list[str]
+    test: list[str]
+    info: dict[str, Any]
+
+
+def merge_candidates(sources: Sequence[Source], split: str) -> list[list[Candidate]]:
+    """Every source's candidates for each dialogue of ``split``, in source order."""
+    n = len(sources[0].outputs[split])
+    return [[c for s in sources for c in s.outputs[split][i]] for i in range(n)]
+
+
+def with_weights(ctx: RunContext, weights: Sequence[float] | None, sources: Sequence[Source] = ()) -> RunContext:
+    """A context whose ``run.ensemble_weights`` holds ``weights``.
+
+    The ensembles' convention: one weight per model of ``run.models``, applied to every source that
+    starts with the model's name (``kobart``, ``kobart/fold2``, ``kobart/tta:reorder:1``); or, with
+    one model, one weight per source (fold), the source names given in ``ctx.tags["sources"]``.
+    """
+    weights = list(ctx.recipe.run.ensemble_weights) if weights is None else [float(x) for x in weights]
+    tags = dict(ctx.tags)
+    if weights and len(weights) == len(sources) and len(weights) != len(ctx.recipe.run.models):
+        tags["sources"] = [s.name for s in sources]
+    if weights == list(ctx.recipe.run.ensemble_weights) and tags == ctx.tags:
+        return ctx
+    run = attrs.evolve(ctx.recipe.run, ensemble_weights=weights)
+    return ctx.evolve(recipe=ctx.recipe.evolve(run=run), tags=tags)
+
+
+def per_source_weights(ctx: RunContext, sources: Sequence[Source]) -> list[float]:
+    """The weight of each source under ``ctx``'s ``run.ensemble_weights`` (1.0 when none)."""
+    weights = list(ctx.recipe.run.ensemble_weights)
+    if not weights:
+        return [1.0] * len(sources)
+    if ctx.tags.get("sources") == [s.name for s in sources]:
+        return weights
+    index = {m: i for i, m in enumerate(ctx.recipe.run.models)}
+    return [weights[index[s.model_name]] if s.model_name in index else 1.0 for s in sources]
+
+
+def combine(
+    ctx: RunContext,
+    sources: Sequence[Source],
+    valid: Sequence[Example],
+    test: Sequence[Example],
+    weights: Sequence[float] | None = None,
+) -> Combined:
+    """Combine ``sources`` with ``run.ensemble``.
+
+    ``weights`` (one per model of ``run.models``) replace ``run.ensemble_weights`` when given.
+    Output-level strategies are fitted on the validation candidates, then combine the validation
+    and test candidates; token-level strategies decode jointly with the kept models.
+    """
+    name = ctx.recipe.run.ensemble
+    ectx = with_weights(ctx, weights, sources)
+    ens = ectx.build("ensembles", name)
+    ctx.emit("dialsum_before_stage", stage="ensemble")
+    log.info("ensemble %s over %d sources", name, len(sources))
+    if getattr(ens, "level", "output") == "token":
+        models = [s.model for s in sources]
+        if any(m is None for m in models):
+            raise DialsumError(f"ensemble {name!r} decodes with the models, but some were not kept in memory")
+        w = per_source_weights(ectx, sources)
+        valid_preds = list(ens.generate(models, w, [e.dialogue for e in valid], ectx))
+        test_preds = list(ens.generate(models, w, [e.dialogue for e in test], ectx)) if test else []
+        info: dict[str, Any] = {"weights": dict(zip([s.name for s in sources], w, strict=True))}
+    else:
+        valid_cands = merge_candidates(sources, "valid")
+        info = dict(ens.fit(valid_cands, references(valid), ectx) or {})
+        valid_preds = list(ens.combine(valid_cands, ectx))
+        test_preds = list(ens.combine(merge_candidates(sources, "test"), ectx)) if test else []
+    ctx.emit("dialsum_after_stage", stage="ensemble", metrics={"sources": len(sources)})
+    return Combined(valid_preds, test_preds, _jsonable(info))
+
+
+def search_weights(
+    ctx: RunContext, sources: Sequence[Source], valid: Sequence[Example], trials: int
+) -> tuple[list[float] | None, float | None]:
+    """Per-model weights that maximise the ensemble's validation ``rouge_mean`` (Optuna TPE).
+
+    Equal weights and each model alone are tried first; when they all score the same the
+    strategy does not use weights and the search stops. Returns ``(None, None)`` when there is
+    nothing to search (one model, a token-level strategy, ``trials == 0``).
+    """
+    models = list(ctx.recipe.run.models)
+    if len(models) < 2 or trials <= 0:
+        return None, None
+    if getattr(ctx.build("ensembles", ctx.recipe.run.ensemble), "level", "output") == "token":
+        return None, None
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    refs = references(valid)
+    cands = merge_candidates(sources, "valid")
+
+    def score(weights: list[float]) -> float:
+        ectx = with_weights(ctx, weights)
+        ens = ectx.build("ensembles", ctx.recipe.run.ensemble)
+        ens.fit(cands, refs, ectx)
+        return float(ectx.score(ens.combine(cands, ectx), refs).get("rouge_mean", 0.0))
+
+    ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
+    learnt = (ens.fit(cands, refs, with_weights(ctx, [1.0] * len(models))) or {}).get("weights")
+    if learnt:
+        log.info("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
+        return None, None
+    probes = [[1.0] * len(models)] + [[1.0 if j == i else 0.0 for j in range(len(models))]
+                                      for i in range(len(models))]
+    ctx.emit("dialsum_before_stage", stage="weight_search")
+    n = max(min(trials, 8) if ctx.recipe.run.debug else trials, len(probes))
+    values = []
+    for i, p in enumerate(probes):
+        values.append(score(p))
+        progress(ctx, "weight search", i + 1, n)
+    if max(values) - min(values) < 1e-12:
+        log.info("ensemble %s gives the same result whatever the weights: no weight search",
+                 ctx.recipe.run.ensemble)
+        ctx.emit("dialsum_after_stage", stage="weight_search", metrics={"rouge_mean": values[0]})
+        return None, None
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=ctx.recipe.run.seed))
+    for p, value in zip(probes, values, strict=True):
+        study.add_trial(optuna.trial.create_trial(
+            params={f"w{i}": x for i, x in enumerate(p)},
+            distributions={f"w{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(len(p))},
+            value=value))
+
+    def objective(trial: Any) -> float:
+        weights = [trial.suggest_float(f"w{i}", 0.0, 1.0) for i in range(len(models))]
+        value = score(weights) if sum(weights) > 0 else 0.0
+        progress(ctx, "weight search", len(study.trials), n)
+        return value
+
+    study.optimize(objective, n_trials=n - len(probes))
+    total = sum(study.best_params.values()) or 1.0
+    best = [round(study.best_params[f"w{i}"] / total, 4) for i in range(len(models))]
+    ctx.emit("dialsum_after_stage", stage="weight_search", metrics={"rouge_mean": study.best_value})
+    log.info("ensemble weights searched on validation (%d trials): %s -> rouge_mean %.4f",
+             n, dict(zip(models, best, strict=True)), study.best_value)
+    return best, float(study.best_value)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# Outputs
+# ----------------------------------------------------------------------------------------------
+def write_predictions(
+    ctx: RunContext,
+    *,
+    valid: Sequence[Example],
+    valid_preds: Sequence[str],
+    test: Sequence[Example],
+    test_preds: Sequence[str],
+    sources: Sequence[Source] = (),
+    prefix: str = "",
+) -> dict[str, str]:
+    """``predictions/{valid,test}_predictions.csv`` (with every source's own prediction) and the
+    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically."""
+    exp = ctx.experiment
+    written: dict[str, str] = {}
+    names = [s.name for s in sources if "valid" in s.outputs]
+    if ctx.recipe.run.save_predictions and valid:
+        rows = []
+        for i, e in enumerate(valid):
+            rows.append([e.fname, valid_preds[i], e.summary, *(s.outputs["valid"][i][0].text for s in sources
+                                                               if s.name in names)])
+        rel = f"predictions/{prefix}valid_predictions.csv"
+        exp.write_csv(rel, ["fname", "summary", "reference", *names], rows)
+        written["valid"] = rel
+    if test:
+        tnames = [s.name for s in sources if "test" in s.outputs]
+        if ctx.recipe.run.save_predictions:
+            rows = [[e.fname, test_preds[i], *(s.outputs["test"][i][0].text for s in sources if s.name in tnames)]
+                    for i, e in enumerate(test)]
+            rel = f"predictions/{prefix}test_predictions.csv"
+            exp.write_csv(rel, ["fname", "summary", *tnames], rows)
+            written["test"] = rel
+        rel = f"predictions/{prefix}submission.csv"
+        exp.write_csv(rel, ["fname", "summary"], [[e.fname, p] for e, p in zip(test, test_preds, strict=True)])
+        written["submission"] = rel
+    for rel in written.values():
+        ctx.emit("dialsum_on_artifact", path=rel, kind="prediction")
+    return written
+
+
+def round_scores(scores: dict[str, Any], digits: int = 4) -> dict[str, Any]:
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in scores.items()}
+
+
+def mean_std(rows: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per metric: mean and (population) standard deviation over ``rows``."""
+    import statistics
+
+    keys = [k for k in rows[0] if all(isinstance(r.get(k), int | float) for r in rows)] if rows else []
+    return {k: {"mean": round(statistics.fmean(r[k] for r in rows), 4),
+                "std": round(statistics.pstdev([r[k] for r in rows]), 4)} for k in keys}

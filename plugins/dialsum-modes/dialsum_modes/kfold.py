@@ -1,0 +1,137 @@
+"""``kfold``: a model per fold, out-of-fold scores, and the fold models ensembled on the test file.
+
+The folds split the training data (see :mod:`dialsum_modes.folds`); each fold model validates on
+its own fold (those are the out-of-fold predictions) and also predicts the validation split and
+the test file, where ``run.ensemble`` combines the fold models. The validation split stays out of
+every fold, so the ensemble's score on it is an honest estimate.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+
+from dialsum_core.context import DataSplits, RunContext
+from dialsum_modes import common, plots
+from dialsum_modes.folds import assign_folds
+from dialsum_modes.plugin import KFoldOptions
+
+log = logging.getLogger("dialsum")
+
+
+@attrs.define
+class FoldRun:
+    """Every fold of one model."""
+
+    model: str
+    sources: list[common.Source]
+    folds: list[dict[str, Any]]
+    oof: list[str]
+    oof_scores: dict[str, float]
+    fold_of: list[int]
+
+
+def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptions, keep_models: bool) -> FoldRun:
+    """Train ``model`` once per fold; the result keeps what the ensemble and the report need."""
+    k = options.k_folds
+    fold_of = assign_folds(data.train, k, options.fold_seed, options.stratify)
+    sources: list[common.Source] = []
+    folds: list[dict[str, Any]] = []
+    oof = [""] * len(data.train)
+    ctx.emit("dialsum_before_stage", stage=f"kfold:{model}")
+    for f in range(k):
+        train = [e for e, g in zip(data.train, fold_of, strict=True) if g != f]
+        held = [e for e, g in zip(data.train, fold_of, strict=True) if g == f]
+        common.progress(ctx, f"folds {model}", f, k)
+        log.info("%s fold %d/%d: %d train, %d held out", model, f + 1, k, len(train), len(held))
+        ctx.emit("dialsum_before_fold", fold=f, n_folds=k)
+        src = common.train_source(ctx, model_name=model, name=f"{model}/fold{f + 1}", train=train, valid=held,
+                                  predict={"fold": held, "valid": data.valid, "test": data.test},
+                                  keep_model=keep_models)
+        for i, pred in zip([i for i, g in enumerate(fold_of) if g == f], src.predictions("fold"), strict=True):
+            oof[i] = pred
+        sources.append(src)
+        entry = {"fold": f + 1, "model": model, "n_train": len(train), "n_valid": len(held),
+                 "scores": common.round_scores(src.scores), "history": src.history,
+                 "checkpoint": src.checkpoint}
+        folds.append(entry)
+        ctx.emit("dialsum_after_fold", fold=f, n_folds=k, metrics=src.scores)
+        common.progress(ctx, f"folds {model}", f + 1, k)
+        log.info("%s fold %d/%d: rouge_mean %.4f", model, f + 1, k, src.scores.get("rouge_mean", 0.0))
+    oof_scores = ctx.score(oof, common.references(data.train))
+    stats = common.mean_std([s.scores for s in sources])
+    ctx.emit("dialsum_after_stage", stage=f"kfold:{model}", metrics={k2: v["mean"] for k2, v in stats.items()})
+    return FoldRun(model, sources, folds, oof, oof_scores, fold_of)
+
+
+def write_oof(ctx: RunContext, data: DataSplits, runs: list[FoldRun]) -> str | None:
+    if not ctx.recipe.run.save_predictions:
+        return None
+    rows = [[e.fname, fr.fold_of[i] + 1, fr.model, fr.oof[i], e.summary]
+            for fr in runs for i, e in enumerate(data.train)]
+    rel = "predictions/oof_predictions.csv"
+    ctx.experiment.write_csv(rel, ["fname", "fold", "model", "summary", "reference"], rows)
+    ctx.emit("dialsum_on_artifact", path=rel, kind="prediction")
+    return rel
+
+
+def is_token_level(ctx: RunContext) -> bool:
+    return getattr(ctx.build("ensembles", ctx.recipe.run.ensemble), "level", "output") == "token"
+
+
+class KFoldMode:
+    def __init__(self, options: KFoldOptions):
+        self.options = options
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        ctx = common.prepare(ctx)
+        data = ctx.data()
+        keep = is_token_level(ctx)
+        runs = [run_folds(ctx, m, data, self.options, keep) for m in ctx.recipe.run.models]
+        return summarise(ctx, data, runs, self.options)
+
+
+def summarise(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: KFoldOptions,
+              weights: list[float] | None = None, weights_from: str = "") -> dict[str, Any]:
+    """Ensemble every fold model, write predictions and plots, and build ``results.json``.
+
+    ``weights`` (one per model) replace ``run.ensemble_weights`` when given.
+    """
+    sources = [s for fr in runs for s in fr.sources]
+    comb = common.combine(ctx, sources, data.valid, data.test, weights)
+    used = list(weights or ctx.recipe.run.ensemble_weights)
+    refs = common.references(data.valid)
+    final = ctx.score(comb.valid, refs)
+    results: dict[str, Any] = {
+        "k_folds": options.k_folds,
+        "fold_seed": options.fold_seed,
+        "folds": [f for fr in runs for f in fr.folds],
+        "cv": {fr.model: common.mean_std([s.scores for s in fr.sources]) for fr in runs},
+        "oof": {fr.model: common.round_scores(fr.oof_scores) for fr in runs},
+        "sources_valid": {s.name: common.round_scores(ctx.score(s.predictions("valid"), refs)) for s in sources},
+        "ensemble": {"strategy": ctx.recipe.run.ensemble, "info": comb.info,
+                     "weights": dict(zip(ctx.recipe.run.models, used, strict=False)),
+                     "weights_from": weights_from or ("given" if used else "ensemble default"),
+                     "valid": common.round_scores(final)},
+    }
+    results["predictions"] = common.write_predictions(
+        ctx, valid=data.valid, valid_preds=comb.valid, test=data.test, test_preds=comb.test, sources=sources)
+    oof_rel = write_oof(ctx, data, runs)
+    if oof_rel:
+        results["predictions"]["oof"] = oof_rel
+    if ctx.recipe.run.save_visualizations:
+        results["visualizations"] = plots.for_kfold(ctx, runs, sources, data.valid, comb, used)
+    results.update({
+        "best_rouge": round(final.get("rouge_mean", 0.0), 4),
+        "valid": common.round_scores(final),
+        **{k: round(v, 4) for k, v in final.items()},
+    })
+    for fr in runs:
+        cv = results["cv"][fr.model].get("rouge_mean")
+        if cv:
+            log.info("%s: %d-fold rouge_mean %.4f ± %.4f", fr.model, options.k_folds, cv["mean"], cv["std"])
+    log.info("fold ensemble (%s) on validation: rouge_mean %.4f", ctx.recipe.run.ensemble,
+             final.get("rouge_mean", 0.0))
+    return results

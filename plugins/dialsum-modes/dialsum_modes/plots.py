@@ -1,0 +1,277 @@
+"""PNG plots for ``save_visualizations`` (``visualizations/`` in the experiment folder).
+
+matplotlib is imported inside the functions and used through ``Figure`` objects (no pyplot global
+state, no display needed, safe from worker threads). Each file is written atomically. A plot that
+cannot be drawn (too few trials for importances...) is skipped with a log line, never an error.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dialsum_core.atomic import atomic_write_bytes
+from dialsum_core.context import RunContext
+from dialsum_core.data import Example
+
+log = logging.getLogger("dialsum")
+METRICS = ("rouge1", "rouge2", "rougeL", "rouge_mean")
+COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+
+
+def _save(ctx: RunContext, name: str, draw: Callable[[Any], None], size: tuple[float, float] = (8, 4.5)) -> str | None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=110, layout="constrained")
+    try:
+        draw(fig)
+    except _Skip as why:
+        log.info("plot %s skipped: %s", name, why)
+        return None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    rel = f"visualizations/{name}.png"
+    atomic_write_bytes(ctx.experiment.path(rel), buf.getvalue())
+    ctx.emit("dialsum_on_artifact", path=rel, kind="plot")
+    return rel
+
+
+class _Skip(Exception):
+    pass
+
+
+def existing(ctx: RunContext) -> list[str]:
+    return sorted(f"visualizations/{p.name}" for p in ctx.experiment.visualizations.glob("*.png"))
+
+
+# ----------------------------------------------------------------------------------------------
+def fold_rouge(ctx: RunContext, runs: Sequence[Any]) -> str | None:
+    """Grouped bars: ROUGE-1/2/L of every fold, with the mean ± std of rouge_mean per model."""
+
+    def draw(fig: Any) -> None:
+        axes = fig.subplots(len(runs), 1, squeeze=False)[:, 0]
+        for ax, fr in zip(axes, runs, strict=True):
+            k = len(fr.sources)
+            width = 0.8 / 3
+            for j, metric in enumerate(("rouge1", "rouge2", "rougeL")):
+                values = [s.scores.get(metric, 0.0) for s in fr.sources]
+                bars = ax.bar([i + (j - 1) * width for i in range(k)], values, width, label={"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}[metric],
+                              color=COLORS[j])
+                ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
+            means = [s.scores.get("rouge_mean", 0.0) for s in fr.sources]
+            mean = sum(means) / k
+            std = (sum((m - mean) ** 2 for m in means) / k) ** 0.5
+            ax.axhline(mean, color="black", linestyle="--", linewidth=1,
+                       label=f"mean ROUGE {mean:.3f} ± {std:.3f}")
+            ax.set_xticks(range(k), [f"fold {i + 1}" for i in range(k)])
+            ax.set_ylabel("F1 (held-out fold)")
+            ax.set_ylim(0, max(1e-3, max(s.scores.get("rouge1", 0.0) for s in fr.sources)) * 1.3)
+            ax.set_title(f"{fr.model}: per-fold ROUGE ({k} folds)")
+            ax.legend(fontsize=8, loc="upper right", ncols=2)
+
+    return _save(ctx, "fold_rouge", draw, (8, 3.8 * len(runs) + 0.5))
+
+
+def learning_curves(ctx: RunContext, sources: Sequence[Any]) -> str | None:
+    """Training loss and validation rouge_mean per epoch, one line per source."""
+    series = []
+    for s in sources:
+        xs, loss, rouge = [], [], []
+        for i, h in enumerate(s.history):
+            x = h.get("epoch", i + 1)
+            l_val = next((h[k] for k in ("loss", "train_loss") if isinstance(h.get(k), int | float)), None)
+            r_val = next((h[k] for k in ("eval_rouge_mean", "rouge_mean", "valid_rouge_mean")
+                          if isinstance(h.get(k), int | float)), None)
+            xs.append(x)
+            loss.append(l_val)
+            rouge.append(r_val)
+        series.append((s.name, xs, loss, rouge))
+
+    def draw(fig: Any) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        panels = [(2, "training loss"), (3, "validation ROUGE (mean F1)")]
+        panels = [(i, title) for i, title in panels if any(v is not None for ser in series for v in ser[i])]
+        if not panels:
+            raise _Skip("no per-epoch loss or ROUGE in the training histories")
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, (idx, title) in zip(axes, panels, strict=True):
+            for n, ser in enumerate(series):
+                pts = [(x, y) for x, y in zip(ser[1], ser[idx], strict=True) if y is not None]
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), marker="o", label=ser[0], color=COLORS[n % len(COLORS)])
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(title)
+            ax.grid(alpha=0.3)
+        axes[-1].legend(fontsize=8)
+
+    return _save(ctx, "learning_curves", draw, (10 if len(series) else 8, 4.5))
+
+
+def length_distribution(ctx: RunContext, valid: Sequence[Example], predictions: dict[str, Sequence[str]]) -> str | None:
+    """Histograms of summary lengths (whitespace words) on the validation split: references vs predictions."""
+
+    def draw(fig: Any) -> None:
+        if not valid:
+            raise _Skip("no validation split")
+        ax = fig.subplots()
+        refs = [len(e.summary.split()) for e in valid]
+        groups = {"reference": refs, **{k: [len(p.split()) for p in v] for k, v in predictions.items()}}
+        hi = max(max(v) for v in groups.values() if v) + 1
+        bins = list(range(0, hi + 2, max(1, hi // 25)))
+        for n, (label, lengths) in enumerate(groups.items()):
+            mean = sum(lengths) / max(len(lengths), 1)
+            ax.hist(lengths, bins=bins, histtype="step" if n else "stepfilled", alpha=0.35 if not n else 1.0,
+                    linewidth=1.8, color=COLORS[n % len(COLORS)], label=f"{label} (mean {mean:.1f})")
+        ax.set_xlabel("summary length (words)")
+        ax.set_ylabel("validation dialogues")
+        ax.set_title(f"Validation summary lengths ({len(valid)} dialogues)")
+        ax.legend(fontsize=8)
+
+    return _save(ctx, "length_distribution", draw)
+
+
+def ensemble_weights(ctx: RunContext, weights: dict[str, float], title: str) -> str | None:
+    def draw(fig: Any) -> None:
+        if not weights:
+            raise _Skip("no weights")
+        ax = fig.subplots()
+        names = list(weights)
+        bars = ax.bar(names, [weights[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))])
+        ax.bar_label(bars, fmt="%.3f", fontsize=8)
+        ax.set_ylabel("weight")
+        ax.set_title(title)
+        ax.tick_params(axis="x", labelrotation=30 if len(names) > 4 else 0)
+
+    return _save(ctx, "ensemble_weights", draw)
+
+
+def source_rouge(ctx: RunContext, scores: dict[str, dict[str, float]]) -> str | None:
+    """rouge_mean of each model and of the ensemble on the validation split."""
+
+    def draw(fig: Any) -> None:
+        ax = fig.subplots()
+        names = list(scores)
+        values = [scores[n].get("rouge_mean", 0.0) for n in names]
+        colors = [COLORS[3] if n == "ensemble" else COLORS[0] for n in names]
+        bars = ax.barh(names, values, color=colors)
+        ax.bar_label(bars, fmt="%.4f", fontsize=8, padding=2)
+        ax.invert_yaxis()
+        ax.set_xlabel("validation ROUGE (mean F1)")
+        ax.set_xlim(0, max([*values, 1e-3]) * 1.2)
+        ax.set_title("Models and ensemble on the validation split")
+
+    return _save(ctx, "validation_rouge", draw, (8, 1.2 + 0.45 * len(scores)))
+
+
+def _weights_of(comb: Any, weights: Sequence[float] | None, models: Sequence[str]) -> dict[str, float]:
+    learnt = comb.info.get("weights") if isinstance(comb.info, dict) else None
+    if isinstance(learnt, dict) and learnt and all(isinstance(v, int | float) for v in learnt.values()):
+        return {str(k): float(v) for k, v in learnt.items()}
+    return {m: float(w) for m, w in zip(models, weights or [], strict=False)}
+
+
+def _done(paths: Sequence[str | None]) -> list[str]:
+    return [p for p in paths if p]
+
+
+# ----------------------------------------------------------------------------------------------
+def for_sources(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example], final: Sequence[str]) -> list[str]:
+    preds = {s.name: s.predictions("valid") for s in sources[:6]}
+    if len(sources) > 1:
+        preds["submitted"] = final
+    return _done([learning_curves(ctx, sources), length_distribution(ctx, valid, preds)])
+
+
+def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], valid: Sequence[Example], comb: Any,
+              weights: Sequence[float] | None) -> list[str]:
+    from dialsum_modes.common import references
+
+    refs = references(valid)
+    scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
+    scores["ensemble"] = ctx.score(comb.valid, refs)
+    w = _weights_of(comb, weights, [fr.model for fr in runs])
+    return _done([
+        fold_rouge(ctx, runs),
+        learning_curves(ctx, sources),
+        source_rouge(ctx, scores),
+        ensemble_weights(ctx, w, f"Ensemble weights ({ctx.recipe.run.ensemble})") if w else None,
+        length_distribution(ctx, valid, {"ensemble": comb.valid}),
+    ])
+
+
+def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example], comb: Any,
+                 weights: Sequence[float] | None) -> list[str]:
+    from dialsum_modes.common import references
+
+    refs = references(valid)
+    scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
+    scores["ensemble"] = ctx.score(comb.valid, refs)
+    w = _weights_of(comb, weights, [s.name for s in sources])
+    preds = {s.name: s.predictions("valid") for s in sources[:5]}
+    preds["ensemble"] = comb.valid
+    return _done([
+        learning_curves(ctx, sources),
+        source_rouge(ctx, scores),
+        ensemble_weights(ctx, w, f"Ensemble weights ({ctx.recipe.run.ensemble})") if w else None,
+        length_distribution(ctx, valid, preds),
+    ])
+
+
+def for_study(ctx: RunContext, study: Any, metric: str, prefix: str = "optuna") -> list[str]:
+    import optuna
+
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+
+    def history(fig: Any) -> None:
+        if not complete:
+            raise _Skip("no complete trial")
+        ax = fig.subplots()
+        ax.scatter([t.number for t in complete], [t.value for t in complete], color=COLORS[0], label="complete",
+                   zorder=3)
+        if pruned:
+            last = [max(t.intermediate_values.values()) if t.intermediate_values else None for t in pruned]
+            pts = [(t.number, v) for t, v in zip(pruned, last, strict=True) if v is not None]
+            if pts:
+                ax.scatter(*zip(*pts, strict=True), marker="x", color=COLORS[3],
+                           label="pruned (last reported)", zorder=3)
+        best, xs, ys = None, [], []
+        for t in sorted(complete, key=lambda t: t.number):
+            if best is None or (t.value > best if maximize else t.value < best):
+                best = t.value
+            xs.append(t.number)
+            ys.append(best)
+        ax.step(xs, ys, where="post", color="black", linewidth=1.2, label=f"best so far ({best:.4f})")
+        ax.set_xlabel("trial")
+        ax.set_ylabel(f"validation {metric}")
+        ax.set_title(f"Optuna history: {study.study_name} ({len(trials)} trials)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+
+    def importances(fig: Any) -> None:
+        if len(complete) < 2:
+            raise _Skip("fewer than two complete trials")
+        try:
+            imp = optuna.importance.get_param_importances(study)
+        except (RuntimeError, ValueError, ZeroDivisionError) as exc:
+            raise _Skip(str(exc)) from None
+        if not imp:
+            raise _Skip("no parameter varied")
+        ax = fig.subplots()
+        names = list(imp)[::-1]
+        bars = ax.barh(names, [imp[n] for n in names], color=COLORS[2])
+        ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
+        ax.set_xlabel(f"importance for {metric} (normalised)")
+        ax.set_xlim(0, 1.15)
+        ax.set_title(f"Optuna parameter importances ({len(complete)} complete trials)")
+
+    return _done([
+        _save(ctx, f"{prefix}_history", history),
+        _save(ctx, f"{prefix}_importances", importances, (8, 1.5 + 0.5 * len(study.best_params or {"x": 0}))),
+    ])

@@ -1,0 +1,304 @@
+"""``optuna``: search any training, LoRA or generation option for the best validation ROUGE.
+
+The search space is declared in the recipe (``[modes.optuna.space."train.learning_rate"]``).
+Each trial trains the first model of ``run.models`` with the sampled values applied to the recipe,
+and its objective is the validation score named by ``metric`` (``rouge_mean``).
+
+Pruning: the model loaders emit ``dialsum_after_epoch`` with the epoch's validation scores. For the
+length of a trial a small listener is registered on the plugin manager; it reports each epoch's
+score to the trial and, when the pruner says so, sets ``ctx.tags["stop_training"]`` and raises
+:class:`PruneTrial`. That signal derives from ``BaseException`` on purpose, like
+``KeyboardInterrupt``: the event bus isolates *errors* of listeners (``Exception``), and a prune
+is not an error but a request to stop, which must travel up through any loader's training loop
+without the loader having to know about Optuna.
+
+The study lives in ``optuna/study.db`` (or ``storage``) under the experiment's name, so running
+the same experiment again resumes it and only runs the trials still missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dialsum_core import hookimpl
+from dialsum_core.context import RunContext, _recipe_path
+from dialsum_core.errors import DialsumError
+from dialsum_core.recipe import Recipe
+from dialsum_modes import common, plots
+from dialsum_modes.plugin import OptunaOptions, ParamSpec, apply_params
+
+log = logging.getLogger("dialsum")
+DEBUG_TRIALS = 3
+
+
+class PruneTrial(BaseException):
+    """Stops a trial's training from inside an epoch event (a signal, not an error)."""
+
+
+class PruneListener:
+    """Feeds one trial's per-epoch validation score to Optuna; registered for that trial only."""
+
+    def __init__(self, trial: Any, metric: str):
+        self.trial = trial
+        self.metric = metric
+        self.pruned_at: int | None = None
+        self.reported: list[tuple[int, float]] = []
+
+    @hookimpl
+    def dialsum_after_epoch(self, ctx: RunContext, epoch: int, n_epochs: int, metrics: dict[str, Any]) -> None:
+        if ctx is None or ctx.tags.get("optuna_trial") != self.trial.number:
+            return
+        value = epoch_value(metrics or {}, self.metric)
+        if value is None:
+            return
+        self.trial.report(value, step=epoch)
+        self.reported.append((epoch, value))
+        if epoch < n_epochs and self.trial.should_prune():
+            self.pruned_at = epoch
+            ctx.tags["stop_training"] = True
+            raise PruneTrial(f"trial {self.trial.number} pruned after epoch {epoch} ({self.metric} {value:.4f})")
+
+
+def epoch_value(metrics: dict[str, Any], metric: str) -> float | None:
+    for key in (f"eval_{metric}", metric, f"valid_{metric}"):
+        value = metrics.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def suggest(trial: Any, key: str, spec: ParamSpec) -> Any:
+    if spec.type == "categorical":
+        return trial.suggest_categorical(key, list(spec.choices))
+    if spec.type == "int":
+        return trial.suggest_int(key, int(spec.low), int(spec.high), step=int(spec.step) or 1, log=spec.log)
+    return trial.suggest_float(key, spec.low, spec.high, step=spec.step or None, log=spec.log)
+
+
+def make_sampler(name: str, seed: int) -> Any:
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_pruner(options: OptunaOptions, epochs: int) -> Any:
+    import optuna
+
+    if options.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if options.pruner == "percentile":
+        return optuna.pruners.PercentilePruner(options.percentile, n_startup_trials=2, n_warmup_steps=0)
+    if options.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1))
+    return optuna.pruners.NopPruner()
+
+
+def storage_url(ctx: RunContext, options: OptunaOptions, folder: str) -> str:
+    if options.storage:
+        if "://" in options.storage:
+            return options.storage
+        path = Path(options.storage)
+        path = path if path.is_absolute() else ctx.experiment.root / path
+        return f"sqlite:///{path.resolve()}"
+    (ctx.experiment.root / folder).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(ctx.experiment.root / folder / 'study.db').resolve()}"
+
+
+@attrs.define
+class StudyResult:
+    best_params: dict[str, Any]
+    best_value: float
+    best_trial: int
+    best_scores: dict[str, float]
+    summary: dict[str, Any]
+
+
+def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str = "optuna",
+              original: Recipe | None = None) -> StudyResult:
+    """Run (or resume) the study for ``model``; writes ``{folder}/best_params.json`` and ``best_recipe.toml``."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not options.space:
+        raise DialsumError("modes.optuna.space: empty search space")
+    data = ctx.data()
+    models = list(ctx.recipe.run.models)
+    run = ctx.recipe.run
+    total = min(options.trials, DEBUG_TRIALS) if run.debug else options.trials
+    name = options.study_name or ctx.experiment.root.name
+    study = optuna.create_study(
+        storage=storage_url(ctx, options, folder), study_name=name, direction=options.direction,
+        sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options, ctx.recipe.train.epochs),
+        load_if_exists=True)
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    remaining = max(total - done, 0)
+    if done:
+        log.info("optuna: resuming study %r with %d finished trials; %d to go", name, done, remaining)
+    ctx.emit("dialsum_before_stage", stage="optuna")
+    lock = threading.Lock()
+    trials_dir = ctx.experiment.checkpoints / folder
+
+    def objective(trial: Any) -> float:
+        params = {key: suggest(trial, key, spec) for key, spec in options.space.items()}
+        recipe = apply_params(ctx.recipe, params, models)
+        tctx = ctx.evolve(recipe=recipe, tags={**ctx.tags, "optuna_trial": trial.number})
+        tctx.emit("dialsum_before_trial", trial=trial.number, params=params)
+        log.info("trial %d: %s", trial.number, _fmt_params(params))
+        listener = PruneListener(trial, options.metric)
+        plugin_name = f"optuna-trial-{trial.number}"
+        with lock:
+            ctx.plugins.pm.register(listener, name=plugin_name)
+        workdir = trials_dir / f"trial_{trial.number:04d}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        trial.set_user_attr("workdir", str(workdir))
+        value: float | None = None
+        state = "fail"
+        try:
+            loader = tctx.build("model_loaders", model)
+            m = loader.build(tctx.evolve(workdir=workdir), data.train)
+            m.fit(data.train, data.valid, tctx.evolve(workdir=workdir), workdir)
+            if listener.pruned_at is not None:  # a loader that stopped on the flag instead of the signal
+                raise PruneTrial(f"trial {trial.number} pruned after epoch {listener.pruned_at}")
+            preds = common.generate(tctx, m, [e.dialogue for e in data.valid], f"predict valid (trial {trial.number})")
+            common.release(m)
+            scores = tctx.score(preds, common.references(data.valid))
+            if options.metric not in scores:
+                raise DialsumError(f"modes.optuna.metric: {options.metric!r} is not computed by run.metrics "
+                                   f"(available: {', '.join(scores)})")
+            trial.set_user_attr("scores", common.round_scores(scores, 6))
+            value = float(scores[options.metric])
+            state = "complete"
+            return value
+        except PruneTrial as signal:
+            state = "pruned"
+            log.info("%s", signal)
+            raise optuna.TrialPruned(str(signal)) from None
+        finally:
+            with lock:
+                ctx.plugins.pm.unregister(listener, name=plugin_name)
+            tctx.emit("dialsum_after_trial", trial=trial.number, params=params, value=value, state=state)
+
+    def after(study: Any, frozen: Any) -> None:
+        nonlocal done
+        done += 1
+        common.progress(ctx, "trials", done, total)
+        best = _best(study)
+        if frozen.value is not None:
+            log.info("trial %d %s: %s %.4f (best %.4f, trial %d)", frozen.number, frozen.state.name.lower(),
+                     options.metric, frozen.value, best.value if best else float("nan"),
+                     best.number if best else -1)
+        # keep the best trial's checkpoint only
+        for t in study.get_trials(deepcopy=False):
+            wd = t.user_attrs.get("workdir")
+            if wd and t.state.is_finished() and (best is None or t.number != best.number):
+                shutil.rmtree(wd, ignore_errors=True)
+
+    common.progress(ctx, "trials", done, total)
+    if remaining:
+        study.optimize(objective, n_trials=remaining, timeout=options.timeout or None, n_jobs=options.n_jobs,
+                       callbacks=[after])
+    best = _best(study)
+    if best is None:
+        raise DialsumError(f"optuna: no trial of study {name!r} completed (all pruned or failed)")
+    summary = write_outputs(ctx, study, best, options, folder, model, original or ctx.recipe)
+    ctx.emit("dialsum_after_stage", stage="optuna", metrics={options.metric: best.value})
+    return StudyResult(dict(best.params), float(best.value), best.number, dict(best.user_attrs.get("scores", {})),
+                       summary)
+
+
+def _best(study: Any) -> Any:
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        return None
+    return study.best_trial
+
+
+def _fmt_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def best_recipe(recipe: Recipe, params: dict[str, Any], model: str) -> Recipe:
+    """A recipe that trains ``model`` with ``params`` in ``single`` mode, runnable from anywhere."""
+    out = apply_params(recipe, params, list(recipe.run.models))
+    data = out.data
+    paths = {}
+    for key in ("train_path", "dev_path", "test_path"):
+        value = getattr(data, key)
+        if value:
+            paths[key] = str(_recipe_path(recipe, f"data.{key}", value).resolve())
+    run = attrs.evolve(out.run, mode="single", name="", models=[model])
+    return out.evolve(run=run, data=attrs.evolve(data, **paths), versions={})
+
+
+def write_outputs(ctx: RunContext, study: Any, best: Any, options: OptunaOptions, folder: str, model: str,
+                  original: Recipe) -> dict[str, Any]:
+    import optuna
+
+    trials = study.get_trials(deepcopy=False)
+    states = [t.state for t in trials]
+    summary: dict[str, Any] = {
+        "study_name": study.study_name,
+        "sampler": options.sampler,
+        "pruner": options.pruner,
+        "direction": options.direction,
+        "metric": options.metric,
+        "n_trials": len(trials),
+        "complete": states.count(optuna.trial.TrialState.COMPLETE),
+        "pruned": states.count(optuna.trial.TrialState.PRUNED),
+        "failed": states.count(optuna.trial.TrialState.FAIL),
+        "best_trial": best.number,
+        "best_value": round(float(best.value), 6),
+        "best_params": dict(best.params),
+        "trials": [{"number": t.number, "state": t.state.name.lower(),
+                    "value": None if t.value is None else round(float(t.value), 6),
+                    "params": dict(t.params)} for t in trials],
+    }
+    exp = ctx.experiment
+    exp.write_json(f"{folder}/best_params.json", {
+        "model": model, "best_trial": best.number, "value": best.value, "metric": options.metric,
+        "params": dict(best.params), "scores": best.user_attrs.get("scores", {}),
+    })
+    exp.write_text(f"{folder}/best_recipe.toml", best_recipe(original, dict(best.params), model).to_toml())
+    files = {"best_params": f"{folder}/best_params.json", "best_recipe": f"{folder}/best_recipe.toml"}
+    for rel in files.values():
+        ctx.emit("dialsum_on_artifact", path=rel, kind="optuna")
+    if ctx.recipe.run.save_visualizations:
+        summary["visualizations"] = plots.for_study(ctx, study, options.metric, prefix=folder.replace("/", "_"))
+    summary["files"] = files
+    return summary
+
+
+class OptunaMode:
+    def __init__(self, options: OptunaOptions):
+        self.options = options
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        original = ctx.recipe
+        ctx = common.prepare(ctx)
+        model = ctx.recipe.run.models[0]
+        result = run_study(ctx, self.options, model, original=original)
+        scores = result.best_scores
+        log.info("optuna: best %s %.4f (trial %d): %s", self.options.metric, result.best_value, result.best_trial,
+                 _fmt_params(result.best_params))
+        return {
+            "optuna": result.summary,
+            "best_params": result.best_params,
+            "best_rouge": round(scores.get("rouge_mean", result.best_value), 4),
+            "valid": common.round_scores(scores),
+            **{k: round(v, 4) for k, v in scores.items()},
+        }

@@ -1,0 +1,195 @@
+"""Helpers and small real plugins of the run-mode tests: data, recipes, a multi-epoch model, ensembles.
+
+The plugins here are real (they train, generate and score with the real metrics), just small:
+``lead1`` is the lead model with one fixed turn, ``growing`` is a lead model trained for several
+epochs (epoch *e* copies *e* turns) that emits real per-epoch validation ROUGE, which is what
+pruning needs, and ``best_score`` is an output-level ensemble that keeps, for each dialogue, the
+candidate whose source scored best on validation (times its weight).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from dialsum_core import hookimpl
+from dialsum_core.manager import Plugins
+from dialsum_core.recipe import Recipe
+from dialsum_core.runner import RunResult, run_recipe
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "data" / "sample"
+
+
+def _rows(path: Path, n: int) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))[:n]
+
+
+def _write(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def small_data(tmp_path: Path) -> dict[str, Path]:
+    """30 train, 8 dev and 6 test dialogues from the project's sample data."""
+    if not (SAMPLE / "train.csv").exists():
+        pytest.skip(f"sample data not found at {SAMPLE}")
+    out = tmp_path / "data"
+    out.mkdir()
+    cols = ["fname", "dialogue", "summary", "topic"]
+    return {
+        "train": _write(out / "train.csv", _rows(SAMPLE / "train.csv", 30), cols),
+        "dev": _write(out / "dev.csv", _rows(SAMPLE / "dev.csv", 8), cols),
+        "test": _write(out / "test.csv", _rows(SAMPLE / "test.csv", 6), ["fname", "dialogue"]),
+    }
+
+
+def recipe_dict(data: dict[str, Path], out: Path, **run: Any) -> dict[str, Any]:
+    return {
+        "run": {"mode": "single", "models": ["lead"], "loggers": [], "metrics": ["rouge"], "output_dir": str(out),
+                "name": "exp", **run},
+        "data": {"train_path": str(data["train"]), "dev_path": str(data["dev"]), "test_path": str(data["test"])},
+        "train": {"epochs": 1},
+    }
+
+
+@pytest.fixture
+def make_recipe(small_data: dict[str, Path], tmp_path: Path) -> Callable[..., Recipe]:
+    def make(*overrides: str | tuple[str, Any], **run: Any) -> Recipe:
+        recipe = Recipe.from_dict(recipe_dict(small_data, tmp_path / "experiments", **run))
+        return recipe.override(*overrides) if overrides else recipe
+
+    return make
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def results(res: RunResult) -> dict[str, Any]:
+    return json.loads((res.experiment / "results.json").read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Small real plugins
+# ----------------------------------------------------------------------------------------------
+@attrs.define
+class GrowingOptions:
+    max_turns: int = 4
+    strip_speaker: bool = False
+
+
+class GrowingModel:
+    """Epoch *e* copies the first *e* turns; stops early when ``ctx.tags["stop_training"]`` is set."""
+
+    def __init__(self, options: GrowingOptions):
+        self.options = options
+        self.turns = 1
+        self.epochs_run = 0
+
+    def fit(self, train: Any, valid: Any, ctx: Any, output_dir: Path) -> dict[str, Any]:
+        from dialsum_lead.model import lead
+
+        history = []
+        n = ctx.recipe.train.epochs
+        for epoch in range(1, n + 1):
+            ctx.emit("dialsum_before_epoch", epoch=epoch, n_epochs=n)
+            self.turns = min(epoch, self.options.max_turns)
+            self.epochs_run = epoch
+            preds = [lead(e.dialogue, self.turns, self.options.strip_speaker) for e in valid]
+            score = ctx.score(preds, [list(e.summaries) for e in valid])["rouge_mean"]
+            metrics = {"epoch": epoch, "loss": 1.0 / epoch, "eval_rouge_mean": score}
+            history.append(metrics)
+            ctx.emit("dialsum_after_epoch", epoch=epoch, n_epochs=n, metrics=metrics)
+            if ctx.tags.get("stop_training"):
+                break
+        self.save(output_dir)
+        return {"history": history, "best_checkpoint": str(output_dir)}
+
+    def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
+        from dialsum_lead.model import lead
+
+        return [lead(d, self.turns, self.options.strip_speaker) for d in dialogues]
+
+    def save(self, path: Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "growing.json").write_text(json.dumps({"turns": self.turns}), encoding="utf-8")
+
+
+class GrowingLoader:
+    def __init__(self, options: GrowingOptions):
+        self.options = options
+
+    def build(self, ctx: Any, train: Any) -> GrowingModel:
+        return GrowingModel(self.options)
+
+    def load(self, ctx: Any, path: Path) -> GrowingModel:
+        m = GrowingModel(self.options)
+        m.turns = json.loads((Path(path) / "growing.json").read_text(encoding="utf-8"))["turns"]
+        return m
+
+
+class BestScore:
+    """Output level: the candidate of the best validation source (``Candidate.score`` x weight)."""
+
+    level = "output"
+
+    def fit(self, candidates: Any, references: Any, ctx: Any) -> dict[str, Any]:
+        return {"sources": sorted({c.source for g in candidates for c in g}), "weights_seen": self.given(ctx)}
+
+    @staticmethod
+    def given(ctx: Any) -> dict[str, float]:
+        return dict(zip(ctx.tags.get("sources") or ctx.recipe.run.models, ctx.recipe.run.ensemble_weights,
+                        strict=False))
+
+    def combine(self, candidates: Any, ctx: Any) -> list[str]:
+        weights = self.given(ctx)
+
+        def weight(source: str) -> float:
+            parts = source.split("/")
+            return next((weights[p] for p in ("/".join(parts[:k]) for k in range(len(parts), 0, -1))
+                         if p in weights), 1.0)
+
+        return [max(g, key=lambda c: (c.score or 0.0) * weight(c.source)).text for g in candidates]
+
+
+class Explode(BestScore):
+    def combine(self, candidates: Any, ctx: Any) -> list[str]:
+        raise RuntimeError("ensemble exploded")
+
+
+class TestPlugins:
+    @hookimpl
+    def dialsum_register_model_loaders(self, register: Any) -> None:
+        from dialsum_lead.plugin import LeadOptions, make_lead
+
+        register("lead1", make_lead, options=LeadOptions, defaults={"tune": False, "turns": 1},
+                 description="lead with one turn")
+        register("growing", lambda o, c: GrowingLoader(o), options=GrowingOptions, description="multi-epoch lead")
+
+    @hookimpl
+    def dialsum_register_ensembles(self, register: Any) -> None:
+        register("best_score", lambda o, c: BestScore(), description="best validation source")
+        register("explode", lambda o, c: Explode(), description="fails when combining (a late-stage crash)")
+
+
+@pytest.fixture
+def plugins(register_plugin: Callable[[object, str], Plugins]) -> Plugins:
+    return register_plugin(TestPlugins(), "modes-test-plugins")
+
+
+@pytest.fixture
+def run(plugins: Plugins) -> Callable[[Recipe], RunResult]:
+    return lambda recipe: run_recipe(recipe, plugins)

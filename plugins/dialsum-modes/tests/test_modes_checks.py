@@ -1,0 +1,66 @@
+"""Bad input is refused by ``dialsum check`` (``Recipe.problems``) with one clear line per problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dialsum_core.recipe import write_recipe
+
+SPACE = ("modes.optuna.space.\"train.learning_rate\"", {"type": "float", "low": 1e-5, "high": 1e-3, "log": True})
+
+
+def _problems(recipe, plugins) -> list[str]:
+    return recipe.problems(plugins)
+
+
+@pytest.mark.parametrize(("overrides", "run", "expected"), [
+    ((), {"mode": "kfoldd"}, "run.mode: unknown run mode 'kfoldd'"),
+    ((), {"mode": "optuna"}, "modes.optuna.space: empty search space"),
+    ((("modes.kfold.k_folds", 1),), {"mode": "kfold", "ensemble": "best_score"}, "modes.kfold.k_folds: must be >= 2"),
+    ((("modes.kfold.k_folds", 31),), {"mode": "kfold", "ensemble": "best_score"},
+     "modes.kfold.k_folds: 31 folds but only 30 training dialogues"),
+    ((("modes.kfold.k_folds", 20), ("data.debug_samples", 10)), {"mode": "kfold", "ensemble": "best_score",
+                                                                 "debug": True},
+     "modes.kfold.k_folds: 20 folds but only 10 training dialogues (debug subset)"),
+    ((("modes.kfold.k_folds", 3),), {"mode": "kfold", "ensemble": "best_score", "ensemble_weights": [1.0, 2.0]},
+     "run.ensemble_weights: 2 weights for 1 model and 3 folds"),
+    ((), {"mode": "multi_model", "models": ["lead", "lead1"], "ensemble": "majority_vote",
+          "ensemble_weights": [1.0, 2.0, 3.0]}, "run.ensemble_weights: 3 weights for 2 models"),
+    ((("modes.optuna.space.\"train.learning_rte\"", {"low": 1e-5, "high": 1e-3}),), {"mode": "optuna"},
+     "modes.optuna.space.train.learning_rte: cannot be set: \"'train.learning_rte' is not an option of [train]\""),
+    ((("modes.optuna.space.\"train.learning_rate\"", {"low": 1e-3, "high": 1e-5}),), {"mode": "optuna"},
+     "needs low < high"),
+    ((("modes.optuna.space.\"train.learning_rate\"", {"low": 0.0, "high": 1e-3, "log": True}),),
+     {"mode": "optuna"}, "log = true needs low > 0"),
+    ((("modes.optuna.space.\"generation.num_beams\"", {"type": "categorical"}),), {"mode": "optuna"},
+     "needs a non-empty 'choices' list"),
+    ((("modes.optuna.space.\"train.epochs\"", {"type": "float", "low": 0.5, "high": 2.5}),), {"mode": "optuna"},
+     "value 0.5 does not fit the recipe"),
+    ((("modes.optuna.space.\"model.no_such_option\"", {"type": "int", "low": 1, "high": 3}),), {"mode": "optuna"},
+     "no_such_option"),
+    ((("modes.optuna.sampler", "grid"), SPACE), {"mode": "optuna"}, "modes.optuna.sampler: must be one of"),
+])
+def test_bad_recipes_are_reported_at_check_time(make_recipe, plugins, overrides, run, expected) -> None:
+    problems = _problems(make_recipe(*overrides, **run), plugins)
+    assert any(expected in p for p in problems), problems
+
+
+def test_good_recipes_have_no_problem(make_recipe, plugins) -> None:
+    assert _problems(make_recipe(SPACE, mode="optuna"), plugins) == []
+    assert _problems(make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score",
+                                 ensemble_weights=[1.0, 0.5, 0.5]), plugins) == []
+    assert _problems(make_recipe(("modes.kfold.k_folds", 2), SPACE, mode="full", models=["lead", "lead1"],
+                                 ensemble="best_score", ensemble_weights=[1.0, 0.5]), plugins) == []
+
+
+def test_dialsum_check_prints_one_line_and_exits_2(make_recipe, tmp_path) -> None:
+    path = write_recipe(make_recipe(("modes.kfold.k_folds", 1), mode="kfold", ensemble="majority_vote"),
+                        tmp_path / "bad.toml")
+    proc = subprocess.run([sys.executable, "-m", "dialsum_core.cli", "check", str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {path}: modes.kfold.k_folds: must be >= 2, got 1"]

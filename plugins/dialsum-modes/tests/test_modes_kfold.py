@@ -1,0 +1,82 @@
+"""``kfold``: fold assignment properties, a model per fold, OOF predictions and the fold ensemble."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+import pytest
+from modes_helpers import read_csv, results
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialsum_core.data import Example
+from dialsum_core.errors import DialsumError
+from dialsum_modes.folds import assign_folds
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    topics=st.lists(st.sampled_from("abcde"), min_size=4, max_size=60),
+    dup_every=st.integers(min_value=0, max_value=5),
+    k=st.integers(min_value=2, max_value=4),
+    seed=st.integers(min_value=0, max_value=10),
+)
+def test_folds_keep_dialogues_together_spread_topics_and_balance_sizes(topics, dup_every, k, seed) -> None:
+    examples = [Example(f"f{i}", f"dialogue {i // 2 if dup_every and i % dup_every == 0 else i}", ("s",), t)
+                for i, t in enumerate(topics)]
+    groups = len({e.dialogue for e in examples})
+    if k > groups:
+        with pytest.raises(DialsumError, match="k_folds"):
+            assign_folds(examples, k, seed)
+        return
+    fold_of = assign_folds(examples, k, seed)
+    assert set(fold_of) == set(range(k))  # no empty fold
+    by_dialogue: dict[str, set[int]] = {}
+    for e, f in zip(examples, fold_of, strict=True):
+        by_dialogue.setdefault(e.dialogue, set()).add(f)
+    assert all(len(fs) == 1 for fs in by_dialogue.values())  # a dialogue lives in one fold
+    if not dup_every:
+        sizes = Counter(fold_of)
+        assert max(sizes.values()) - min(sizes.values()) <= 1
+        for topic, n in Counter(topics).items():
+            if n >= k:  # every frequent topic appears in every fold
+                assert {f for t, f in zip(topics, fold_of, strict=True) if t == topic} == set(range(k))
+    assert fold_of == assign_folds(examples, k, seed)  # reproducible
+
+
+def test_kfold_trains_a_model_per_fold_and_ensembles_them(make_recipe, run, small_data) -> None:
+    recipe = make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score", save_visualizations=True)
+    res = run(recipe)
+    out = results(res)
+    assert [f["fold"] for f in out["folds"]] == [1, 2, 3]
+    assert sum(f["n_valid"] for f in out["folds"]) == 30
+    assert all(f["n_train"] + f["n_valid"] == 30 for f in out["folds"])
+    fold_scores = [f["scores"]["rouge_mean"] for f in out["folds"]]
+    cv = out["cv"]["lead"]["rouge_mean"]
+    assert cv["mean"] == pytest.approx(statistics.fmean(fold_scores), abs=1e-4)
+    assert cv["std"] == pytest.approx(statistics.pstdev(fold_scores), abs=1e-4)
+    assert out["best_rouge"] == out["ensemble"]["valid"]["rouge_mean"] > 0
+    for f in range(1, 4):
+        assert (res.experiment / "checkpoints" / "lead" / f"fold{f}" / "lead.json").exists()
+    oof = read_csv(res.experiment / "predictions" / "oof_predictions.csv")
+    train = read_csv(small_data["train"])
+    assert sorted(r["fname"] for r in oof) == sorted(r["fname"] for r in train)
+    assert {r["fold"] for r in oof} == {"1", "2", "3"} and all(r["summary"] for r in oof)
+    sub = read_csv(res.experiment / "predictions" / "submission.csv")
+    assert len(sub) == 6 and list(sub[0]) == ["fname", "summary"]
+    test_preds = read_csv(res.experiment / "predictions" / "test_predictions.csv")
+    assert {"lead/fold1", "lead/fold2", "lead/fold3"} <= set(test_preds[0])
+    for name in ("fold_rouge", "learning_curves", "validation_rouge", "length_distribution"):
+        assert (res.experiment / "visualizations" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+
+
+def test_kfold_weights_per_fold_reach_the_ensemble(make_recipe, run) -> None:
+    recipe = make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score",
+                         ensemble_weights=[0.0, 1.0, 0.0])
+    res = run(recipe)
+    out = results(res)
+    assert out["ensemble"]["info"]["weights_seen"] == {"lead/fold1": 0.0, "lead/fold2": 1.0, "lead/fold3": 0.0}
+    # with weight 1 on fold 2 only, best_score keeps fold 2's candidate for every dialogue
+    rows = read_csv(res.experiment / "predictions" / "test_predictions.csv")
+    assert all(r["summary"] == r["lead/fold2"] for r in rows)

@@ -1,0 +1,94 @@
+"""``optuna``: search space from the recipe, pruning on per-epoch ROUGE, resumable study, best recipe."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+from modes_helpers import results
+
+from dialsum_core import hookimpl
+from dialsum_core.recipe import load_recipe
+
+SPACE = (
+    ("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 4}),
+    ("modes.optuna.space.\"model.strip_speaker\"", {"type": "categorical", "choices": [True, False]}),
+)
+
+
+def _study(res, name: str = "exp") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{res.experiment / 'optuna' / 'study.db'}")
+
+
+def test_optuna_finds_best_params_writes_a_runnable_best_recipe_and_resumes(make_recipe, run) -> None:
+    recipe = make_recipe(*SPACE, ("modes.optuna.trials", 3), ("modes.optuna.sampler", "random"),
+                         ("modes.optuna.pruner", "none"), mode="optuna", models=["growing"],
+                         save_visualizations=True)
+    recipe = recipe.override(("train.epochs", 2))
+    res = run(recipe)
+    out = results(res)
+    opt = out["optuna"]
+    assert opt["n_trials"] == 3 and opt["complete"] == 3
+    values = [t["value"] for t in opt["trials"]]
+    assert opt["best_value"] == max(values) and out["best_rouge"] == round(max(values), 4)
+    best = json.loads((res.experiment / "optuna" / "best_params.json").read_text())
+    assert best["params"] == out["best_params"] and set(best["params"]) == {"model.max_turns", "model.strip_speaker"}
+    for name in ("optuna_history", "optuna_importances"):
+        assert (res.experiment / "visualizations" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    # the best recipe runs directly, in single mode, and reproduces the best trial's score
+    best_recipe = load_recipe(res.experiment / "optuna" / "best_recipe.toml", ["run.name=best"])
+    assert best_recipe.run.mode == "single"
+    assert best_recipe.models["growing"]["max_turns"] == best["params"]["model.max_turns"]
+    again = results(run(best_recipe))
+    assert again["best_rouge"] == pytest.approx(best["value"], abs=1e-4)
+    # re-running the same experiment resumes the study: 3 trials kept, 1 more run
+    run(recipe.override(("modes.optuna.trials", 4)))
+    trials = _study(res).get_trials()
+    assert len(trials) == 4 and [t.params for t in trials[:3]] == [t["params"] for t in opt["trials"]]
+
+
+def test_optuna_prunes_on_per_epoch_rouge_and_stops_training(make_recipe, run, register_plugin) -> None:
+    epochs_seen: dict[int, int] = {}
+
+    class Watch:
+        @hookimpl
+        def dialsum_after_epoch(self, ctx, epoch):
+            trial = ctx.tags.get("optuna_trial")
+            epochs_seen[trial] = max(epochs_seen.get(trial, 0), epoch)
+
+    register_plugin(Watch(), "watch-epochs")
+    recipe = make_recipe(("modes.optuna.space.\"model.strip_speaker\"", {"type": "categorical",
+                                                                         "choices": [False, True]}),
+                         ("modes.optuna.trials", 6), ("modes.optuna.sampler", "random"),
+                         ("modes.optuna.pruner", "median"), mode="optuna", models=["growing"])
+    res = run(recipe.override(("train.epochs", 4)))
+    out = results(res)["optuna"]
+    assert out["pruned"] >= 1 and out["complete"] >= 2
+    for t in _study(res).get_trials():
+        if t.state == optuna.trial.TrialState.PRUNED:
+            assert len(t.intermediate_values) < 4
+            assert epochs_seen[t.number] == max(t.intermediate_values) < 4  # training stopped there
+        else:
+            assert epochs_seen[t.number] == 4 and sorted(t.intermediate_values) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("sampler", "pruner"), [("tpe", "percentile"), ("gp", "hyperband"),
+                                                 ("cmaes", "median"), ("random", "none")])
+def test_every_sampler_and_pruner_runs(make_recipe, run, sampler, pruner) -> None:
+    recipe = make_recipe(("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 4}),
+                         ("modes.optuna.space.\"generation.temperature\"",
+                          {"type": "float", "low": 0.1, "high": 1.0, "log": True}),
+                         ("modes.optuna.trials", 3), ("modes.optuna.sampler", sampler),
+                         ("modes.optuna.pruner", pruner), mode="optuna", models=["growing"])
+    out = results(run(recipe.override(("train.epochs", 2))))
+    assert out["optuna"]["sampler"] == sampler and out["optuna"]["n_trials"] == 3
+    assert 0.1 <= out["best_params"]["generation.temperature"] <= 1.0
+
+
+def test_debug_runs_few_trials_of_one_epoch(make_recipe, run) -> None:
+    recipe = make_recipe(*SPACE, ("modes.optuna.trials", 50), ("data.debug_samples", 8), mode="optuna",
+                         models=["growing"], debug=True).override(("train.epochs", 5))
+    out = results(run(recipe))
+    assert out["optuna"]["n_trials"] == 3
+    assert all(len(t["params"]) == 2 for t in out["optuna"]["trials"])

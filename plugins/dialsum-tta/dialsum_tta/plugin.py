@@ -1,0 +1,102 @@
+"""Entry-point module of the test-time augmenters (cheap to import: kiwipiepy loads when one is built)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dialsum_core import hookimpl
+
+Problems = list[tuple[str, str]]
+
+
+def _rate(_inst: Any, _attr: Any, value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValueError(f"must be in (0, 1], got {value!r}")
+
+
+def _positive(_inst: Any, _attr: Any, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"must be >= 1, got {value!r}")
+
+
+@attrs.define
+class ReorderOptions:
+    """``reorder`` takes no option: it permutes the ``#PersonN#`` tags present."""
+
+
+@attrs.define
+class MaskOptions:
+    #: Probability that each low-information token (interjection, filler adverb) is dropped or masked.
+    rate: float = attrs.field(default=0.5, validator=_rate)
+    #: ``drop`` removes the token; ``mask`` replaces it by ``mask_token``.
+    mode: str = attrs.field(default="drop", validator=attrs.validators.in_(("drop", "mask")))
+    mask_token: str = "<mask>"
+
+
+@attrs.define
+class SynonymOptions:
+    #: Probability that each word found in the lexicon is replaced.
+    rate: float = attrs.field(default=0.3, validator=_rate)
+    #: A lexicon file (lines of ``form/TAG`` synonyms); empty: the bundled Korean lexicon.
+    lexicon: str = ""
+
+
+@attrs.define
+class ParaphraseOptions:
+    #: CSV ``fname,dialogue`` of precomputed paraphrases (several rows per dialogue allowed).
+    table: str = ""
+    #: Or a local seq2seq paraphrase model folder (transformers), used turn by turn.
+    model: str = ""
+    num_beams: int = attrs.field(default=4, validator=_positive)
+    max_length: int = attrs.field(default=256, validator=_positive)
+    max_new_tokens: int = attrs.field(default=128, validator=_positive)
+
+
+def _factory(name: str) -> Any:
+    def make(options: Any, ctx: Any) -> Any:
+        from dialsum_tta.augment import make as build
+
+        return build(name, options, ctx.recipe.path)
+
+    return make
+
+
+def _file_problem(recipe: Any, key: str, value: str) -> Problems:
+    if value and not recipe.path(value).exists():
+        return [(key, f"{value!r} not found (relative paths are relative to the recipe file)")]
+    return []
+
+
+def check_paraphrase(recipe: Any, plugins: Any) -> Problems:
+    opts = recipe.options("augmenters", "paraphrase", plugins)
+    if not opts.table and not opts.model:
+        return [("augmenters.paraphrase", "set table = \"paraphrases.csv\" (columns fname, dialogue) or "
+                 "model = \"path/to/paraphrase-model\"")]
+    if opts.table and opts.model:
+        return [("augmenters.paraphrase", "set table or model, not both")]
+    return (_file_problem(recipe, "augmenters.paraphrase.table", opts.table)
+            + _file_problem(recipe, "augmenters.paraphrase.model", opts.model))
+
+
+def check_synonym(recipe: Any, plugins: Any) -> Problems:
+    opts = recipe.options("augmenters", "synonym", plugins)
+    return _file_problem(recipe, "augmenters.synonym.lexicon", opts.lexicon)
+
+
+def bundled_lexicon() -> Path:
+    return Path(__file__).parent / "data" / "synonyms_ko.txt"
+
+
+@hookimpl
+def dialsum_register_augmenters(register: Any) -> None:
+    register("reorder", _factory("reorder"), options=ReorderOptions,
+             description="Exchange speaker tags consistently (#Person1# <-> #Person2#...) and map them back")
+    register("mask", _factory("mask"), options=MaskOptions,
+             description="Drop or mask interjections and filler words found with kiwipiepy")
+    register("synonym", _factory("synonym"), options=SynonymOptions, check=check_synonym,
+             description="Replace words by same-POS synonyms from a shipped Korean lexicon")
+    register("paraphrase", _factory("paraphrase"), options=ParaphraseOptions, check=check_paraphrase,
+             description="Precomputed paraphrases (CSV fname,dialogue) or a local paraphrase model")

@@ -1,0 +1,60 @@
+"""Entry-point module of the ``wandb`` logger: cheap to import (wandb loads when a run starts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from dialsum_core import hookimpl
+
+MODES = ("", "online", "offline", "disabled")
+
+
+def _not_empty(_inst: Any, attr: attrs.Attribute, value: str) -> None:
+    if not value.strip():
+        raise ValueError("must not be empty")
+
+
+def _positive(_inst: Any, attr: attrs.Attribute, value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"must be > 0, got {value!r}")
+
+
+@attrs.define
+class WandbOptions:
+    #: W&B project (the seed's ``wandb_project``).
+    project: str = attrs.field(default="dialogue-summarization", validator=_not_empty)
+    #: Team or user; empty: your default entity.
+    entity: str = ""
+    #: Runs with the same group are shown together; empty: the experiment name.
+    group: str = ""
+    #: Run name; empty: the experiment name.
+    name: str = ""
+    tags: list[str] = attrs.field(factory=list)
+    #: ``online``, ``offline`` or ``disabled``; empty: ``WANDB_MODE`` from the environment, else online.
+    mode: str = attrs.field(default="", validator=attrs.validators.in_(MODES))
+    #: Upload the best checkpoint as a ``model`` artifact at the end of the run.
+    log_checkpoint: bool = False
+    #: Log prediction CSVs written during the run as tables.
+    log_predictions: bool = True
+    #: Rows per prediction table at most.
+    max_prediction_rows: int = attrs.field(default=500, validator=_positive)
+    #: Log PNG plots written during the run as images.
+    log_plots: bool = True
+    #: Attach ``train.log`` to the run's files when it ends.
+    save_log: bool = True
+    #: Seconds to wait for the W&B service to start a run before giving up (the run goes on).
+    init_timeout: float = attrs.field(default=90.0, validator=_positive)
+
+
+def make_wandb(options: WandbOptions, ctx: Any) -> Any:
+    from dialsum_wandb.logger import WandbLogger
+
+    return WandbLogger(options, ctx)
+
+
+@hookimpl
+def dialsum_register_loggers(register: Any) -> None:
+    register("wandb", make_wandb, options=WandbOptions,
+             description="Weights & Biases: recipe as config, metrics, tables, plots, checkpoint artifact")

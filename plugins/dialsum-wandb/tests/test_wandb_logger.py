@@ -1,0 +1,110 @@
+"""The wandb logger on real runs, offline (``WANDB_MODE=offline``); the API key never reaches a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from dialsum_core.runner import run_recipe
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "dialsum-loggers" / "tests"))
+from loggers_testkit import ListHandler, ScriptedPlugin, scripted_recipe
+
+FAKE_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0dialsum9"  # 40 characters, like a real key
+
+
+@pytest.fixture
+def wandb_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Offline, with a (fake) key in the environment and every wandb folder inside ``tmp_path``."""
+    home = tmp_path / "wandb-home"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for var, sub in (("WANDB_CONFIG_DIR", "config"), ("WANDB_CACHE_DIR", "cache"), ("WANDB_DATA_DIR", "data"),
+                     ("WANDB_ARTIFACT_DIR", "artifacts")):
+        monkeypatch.setenv(var, str(home / sub))
+    return home
+
+
+def files_containing(root: Path, secret: str) -> list[Path]:
+    needle = secret.encode()
+    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and needle in p.read_bytes()]
+
+
+def settled(path: Path, marker: bytes, timeout: float = 20.0) -> bytes:
+    """The file's bytes once ``marker`` is in them: wandb's service may still be writing after finish()."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    data = path.read_bytes()
+    while marker not in data and time.monotonic() < deadline:
+        time.sleep(0.2)
+        data = path.read_bytes()
+    return data
+
+
+@pytest.fixture
+def plugins(register_plugin):
+    return register_plugin(ScriptedPlugin(), "scripted-mode")
+
+
+def test_offline_run_is_complete_and_never_writes_the_api_key(tmp_path: Path, wandb_env: Path, plugins) -> None:
+    recipe = scripted_recipe(
+        tmp_path, ["file", "jsonl", "wandb"],
+        loggers={"wandb": {"log_checkpoint": True, "tags": ["ci"], "project": "dialsum-tests"}},
+    )
+    with ListHandler() as seen:
+        result = run_recipe(recipe, plugins)
+    assert result.results["status"] == "complete"
+    assert not [m for m in seen.messages if "logger:wandb" in m], seen.messages
+    runs = list((result.experiment / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    run_dir = runs[0]
+    record = settled(next(run_dir.glob("run-*.wandb")), b"folds_table")
+    for expected in (b"dialsum-tests", b"scripted", b"fold_0/epoch/eval_rouge_mean", b"fold_1/train/loss",
+                     b"trials/value", b"folds_table", b"scripted-model", b"ci"):
+        assert expected in record, expected
+    tables = list((run_dir / "files" / "media" / "table").rglob("*.table.json"))
+    prediction = next(t for t in tables if "predictions" in t.name)
+    data = json.loads(prediction.read_text(encoding="utf-8"))
+    assert data["columns"] == ["fname", "summary"] and len(data["data"]) >= 1
+    assert list((run_dir / "files" / "media" / "images").rglob("*.png"))
+    assert (run_dir / "files" / "train.log").exists()
+    assert files_containing(tmp_path, FAKE_KEY) == []
+
+
+def test_unreachable_server_disables_wandb_and_the_run_goes_on(
+    tmp_path: Path, wandb_env: Path, plugins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Online mode against a dead server: one warning, the other loggers and the run carry on."""
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    recipe = scripted_recipe(tmp_path, ["jsonl", "wandb"], loggers={"wandb": {"mode": "online", "init_timeout": 5}})
+    with ListHandler() as seen:
+        result = run_recipe(recipe, plugins)
+    assert result.results["status"] == "complete"
+    warnings = [m for m in seen.messages if "logger:wandb" in m]
+    assert len(warnings) == 1 and "dialsum_before_run" in warnings[0], warnings
+    lines = (result.experiment / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[-1])["event"] == "after_run"
+    assert files_containing(tmp_path, FAKE_KEY) == []
+
+
+def test_bad_options_are_reported_by_check(tmp_path: Path) -> None:
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    recipe = Recipe.from_dict({"run": {"loggers": ["wandb"]}, "loggers": {"wandb": {"mode": "sometimes"}}})
+    problems = recipe.problems(build_plugins())
+    assert any("loggers.wandb.mode" in p for p in problems), problems
+
+
+def test_plugin_module_does_not_import_wandb() -> None:
+    import subprocess
+
+    code = "import sys, dialsum_wandb.plugin; print('wandb' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ})
+    assert out.stdout.strip() == "False"

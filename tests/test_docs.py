@@ -1,0 +1,317 @@
+"""The documentation, its generated references, the plugin scaffold, the examples and the sample data.
+
+The docs site must build with ``mkdocs build --strict``; every recipe key and every hook must be
+documented (the failure lists exactly which); the migration table must cover every flag of the seed's
+``train.py`` and name only keys that exist; scaffolded plugins must install and pass their own tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import attrs
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT, make_dist, run_cli
+from dialsum_core import recipe_doc
+from dialsum_core.cli import cli
+from dialsum_core.manager import build_plugins
+from dialsum_core.scaffold import KIND_ARGS, Names, new_plugin
+
+DOCS = ROOT / "docs"
+SEED_SPEC = Path(os.environ.get("DIALSUM_SHARED_DATA", ROOT.parent / "shared" / "data")).parent / "seed"
+
+#: Every flag of the seed's train.py (checked against the seed document when it is present).
+SEED_FLAGS = (
+    "mode", "config", "experiment_name", "models", "use_lora", "lora_r", "epochs", "batch_size",
+    "learning_rate", "gradient_accumulation_steps", "k_folds", "fold_seed", "ensemble_strategy",
+    "ensemble_weights", "use_tta", "tta_strategies", "tta_num_aug", "optuna_trials", "optuna_timeout",
+    "optuna_sampler", "optuna_pruner", "optuna_n_jobs", "temperature", "top_p", "num_beams",
+    "max_new_tokens", "use_wandb", "wandb_project", "log_level", "save_visualizations", "seed",
+    "gpu_check", "auto_batch", "debug", "resume_from",
+)
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def handwritten_docs() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(DOCS.rglob("*.md")))
+
+
+# ------------------------------------------------------------------------------------------------
+# Nothing undocumented
+# ------------------------------------------------------------------------------------------------
+def test_every_recipe_key_has_a_description() -> None:
+    missing = recipe_doc.undocumented(build_plugins())
+    assert not missing, "recipe keys without a description:\n" + "\n".join(missing)
+
+
+def test_every_hook_is_documented() -> None:
+    missing = recipe_doc.undocumented_hooks(handwritten_docs())
+    assert not missing, "undocumented hooks:\n" + "\n".join(missing)
+
+
+def test_descriptions_come_from_comments_docstrings_and_metadata() -> None:
+    # A class in this file, so its source is there for the parser.
+    @attrs.define
+    class Base:
+        #: Inherited,
+        #: on two lines.
+        base: int = 1
+
+    @attrs.define
+    class Options(Base):
+        #: Above the field.
+        above: int = 2
+        inline: str = "x"  #: At the end of the line.
+        below: bool = False
+        """Below the field."""
+        meta: float = attrs.field(default=0.5, metadata={"help": "From metadata."})
+        bare: list[int] = attrs.field(factory=list)
+
+    assert recipe_doc.field_help(Options) == {
+        "base": "Inherited, on two lines.",
+        "above": "Above the field.",
+        "inline": "At the end of the line.",
+        "below": "Below the field.",
+        "meta": "From metadata.",
+    }
+    docs = {o.key: o for o in recipe_doc.describe_class(Options, "models.x", {"above": 5})}
+    assert docs["models.x.above"].default == "5" and docs["models.x.bare"].type == "array of integers"
+    assert docs["models.x.bare"].help == "" and docs["models.x.meta"].default == "0.5"
+
+
+def test_check_names_the_undocumented_key_of_a_plugin(tmp_path: Path) -> None:
+    make_dist(tmp_path, "dialsum-undoc", "0.3.0", "undoc_plugin", '''
+        import attrs
+        from dialsum_core import hookimpl
+
+        @attrs.define
+        class UndocOptions:
+            #: Documented.
+            size: int = 1
+            speed: float = 2.0
+
+        @hookimpl
+        def dialsum_register_metrics(register):
+            register("undoc", lambda o, c: None, options=UndocOptions, description="a metric")
+        ''', {"undoc": "undoc_plugin"})
+    others = ",".join(ep.name for ep in metadata.entry_points(group="dialsum"))
+    proc = run_cli(["recipe-doc", "--check"], site=tmp_path, env={"DIALSUM_DISABLE_PLUGINS": others})
+    assert proc.returncode == 2, proc.stderr
+    assert "undocumented: metrics.undoc.speed: no description" in proc.stderr
+    assert "UndocOptions, dialsum-undoc" in proc.stderr and "metrics.undoc.size" not in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# Generated references and the site
+# ------------------------------------------------------------------------------------------------
+def test_recipe_doc_writes_the_references(tmp_path: Path) -> None:
+    out, hooks = tmp_path / "recipe.md", tmp_path / "hooks.md"
+    result = CliRunner().invoke(cli, ["recipe-doc", "-o", str(out), "--hooks-output", str(hooks)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    for option in recipe_doc.core_options():
+        assert f"`{option.key}`" in text
+    plugins = build_plugins()
+    for reg in plugins.registry:
+        assert f"### `{reg.name}`" in text
+    hook_text = hooks.read_text(encoding="utf-8")
+    assert all(f"### `{name}`" in hook_text for name, _ in recipe_doc.hookspec_functions())
+
+
+def test_every_docs_page_is_in_the_nav() -> None:
+    yaml = pytest.importorskip("yaml", reason="PyYAML (a dependency of mkdocs) is not installed")
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+
+    def pages(nav: Any) -> list[str]:
+        if isinstance(nav, str):
+            return [nav]
+        if isinstance(nav, list):
+            return [p for item in nav for p in pages(item)]
+        return [p for value in nav.values() for p in pages(value)]
+
+    in_nav = set(pages(config["nav"]))
+    on_disk = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md") if "dev" not in p.relative_to(DOCS).parts}
+    assert not on_disk - in_nav, f"add these pages to the nav of mkdocs.yml: {sorted(on_disk - in_nav)}"
+    generated = set(recipe_doc.PAGES.values())
+    assert not in_nav - on_disk - generated, f"nav entries without a page: {sorted(in_nav - on_disk - generated)}"
+
+
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
+        pytest.skip("mkdocs-material is not installed (pip install -e '.[test]')")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    recipe = (tmp_path / "site" / "reference" / "recipe" / "index.html").read_text(encoding="utf-8")
+    assert "train.learning_rate" in recipe and "models.lead.max_turns" in recipe
+    tutorial = (tmp_path / "site" / "writing-a-plugin" / "index.html").read_text(encoding="utf-8")
+    assert "check_lead" in tutorial  # the example's source is included, not copied
+
+
+# ------------------------------------------------------------------------------------------------
+# Migration table
+# ------------------------------------------------------------------------------------------------
+def migration_rows() -> dict[str, list[str]]:
+    """``flag -> recipe keys`` from the table of docs/migration.md."""
+    rows: dict[str, list[str]] = {}
+    for line in (DOCS / "migration.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.fullmatch(r"`--(\w+)`", cells[0]) if len(cells) == 4 else None
+        if m:
+            rows[m.group(1)] = re.findall(r"`((?:run|data|train|generation|models|modes|loggers)\.[^`]+)`", cells[2])
+    return rows
+
+
+def test_migration_table_covers_every_seed_flag() -> None:
+    spec = SEED_SPEC / "unified-run-options.md"
+    if spec.exists():
+        seed = set(re.findall(r"'--(\w+)'", spec.read_text(encoding="utf-8")))
+        assert seed == set(SEED_FLAGS), f"the seed's flags changed: {sorted(seed ^ set(SEED_FLAGS))}"
+    rows = migration_rows()
+    assert not set(SEED_FLAGS) - set(rows), f"flags missing from docs/migration.md: {set(SEED_FLAGS) - set(rows)}"
+
+
+def test_migration_table_names_existing_keys() -> None:
+    plugins = build_plugins()
+    known = {o.key for o in recipe_doc.core_options()}
+    for reg in plugins.registry:
+        known |= {o.key for o in recipe_doc.plugin_options(reg)}
+    tables = {f"{t}.{reg.name}" for reg in plugins.registry for t in [recipe_doc.TABLES[reg.kind]]}
+    wrong = []
+    for flag, keys in migration_rows().items():
+        for key in keys:
+            pattern = re.escape(key).replace(re.escape("<name>"), r"[^.]+")
+            if any(re.fullmatch(pattern, k) for k in known):
+                continue
+            table = ".".join(key.split(".")[:2])
+            if key.startswith(("run.", "data.", "train.", "generation.")) or "<name>" in key or table in tables:
+                wrong.append(f"--{flag}: {key}")
+    assert not wrong, f"docs/migration.md names keys that do not exist: {wrong}"
+
+
+# ------------------------------------------------------------------------------------------------
+# new-plugin
+# ------------------------------------------------------------------------------------------------
+def test_new_plugin_refuses_bad_input(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad_name = runner.invoke(cli, ["new-plugin", "Bad Name!", "metric", "--dir", str(tmp_path)])
+    assert bad_name.exit_code == 2 and "not a valid plugin name" in bad_name.output
+    bad_kind = runner.invoke(cli, ["new-plugin", "ok", "tokenizer", "--dir", str(tmp_path)])
+    assert bad_kind.exit_code == 2 and "tokenizer" in bad_kind.output
+    first = runner.invoke(cli, ["new-plugin", "dup", "metric", "--dir", str(tmp_path)])
+    assert first.exit_code == 0 and (tmp_path / "dialsum-dup" / "dialsum_dup" / "plugin.py").exists()
+    again = runner.invoke(cli, ["new-plugin", "dup", "logger", "--dir", str(tmp_path)])
+    assert again.exit_code == 2 and "exists already" in again.output
+
+
+def test_new_plugin_layout(tmp_path: Path) -> None:
+    root = new_plugin("dialsum-csv_log", "logger", tmp_path)
+    n = Names.of("csv_log")
+    assert root == tmp_path / "dialsum-csv-log" and (n.pkg, n.cls, n.name) == ("dialsum_csv_log", "CsvLog", "csv_log")
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    assert '[project.entry-points.dialsum]\ncsv_log = "dialsum_csv_log.plugin"' in pyproject
+    plugin = (root / "dialsum_csv_log" / "plugin.py").read_text(encoding="utf-8")
+    assert "import torch" not in plugin and "#: CSV file written in the experiment folder." in plugin
+    assert (root / "tests" / "test_csv_log.py").exists()
+
+
+@pytest.mark.slow
+def test_scaffolded_plugins_install_lint_and_pass_their_tests(tmp_path: Path) -> None:
+    """Every KIND: scaffold, ruff, a real pip install (into a private folder), discovery, its own tests."""
+    src, site = tmp_path / "src", tmp_path / "site"
+    roots = [new_plugin(f"sk-{kind.replace('_', '-')}", kind, src) for kind in KIND_ARGS]
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    for root in roots:
+        lint = subprocess.run([ruff, "check", "--no-cache", "."], cwd=root, capture_output=True, text=True)
+        assert lint.returncode == 0, f"{root.name}: {lint.stdout}{lint.stderr}"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(site), *map(str, roots)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    listing = run_cli(["plugins"], site=site)
+    assert listing.returncode == 0, listing.stderr
+    for kind in KIND_ARGS:
+        assert f"sk-{kind.replace('_', '-')}" in listing.stdout
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(r / "tests") for r in roots)],
+        cwd=src, capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert re.search(r"\b(\d+) passed\b", tests.stdout) and "failed" not in tests.stdout
+
+
+# ------------------------------------------------------------------------------------------------
+# Programmatic example
+# ------------------------------------------------------------------------------------------------
+def test_programmatic_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = build_plugins()
+    needed = [("run_modes", "single"), ("model_loaders", "lead"), ("metrics", "rouge"), ("loggers", "file")]
+    absent = [name for kind, name in needed if plugins.get(kind, name) is None]
+    if absent:
+        pytest.skip(f"the example needs these plugins installed: {absent}")
+    example = load_module(ROOT / "examples" / "programmatic_run.py", "programmatic_run_example")
+    results = example.main(["--output-dir", str(tmp_path), "--debug"])
+    assert results["status"] == "complete" and results["models"] == ["lead"]
+    assert 0.0 < results["best_rouge"] <= 1.0
+    saved = (tmp_path / "experiments" / "programmatic-lead" / "config.toml").read_text(encoding="utf-8")
+    assert "max_turns = 4" in saved and "seed = 7" in saved and "num_beams = 1" in saved
+    assert "status: complete" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------------
+# Sample data
+# ------------------------------------------------------------------------------------------------
+def test_sample_data_is_what_the_generator_writes() -> None:
+    gen = load_module(ROOT / "tools" / "make_sample_data.py", "make_sample_data")
+    files = gen.build(20240, {"train": 400, "dev": 60, "test": 40})
+    assert files == gen.build(20240, {"train": 400, "dev": 60, "test": 40})
+    sample = ROOT / "data" / "sample"
+    for name, text in files.items():
+        assert (sample / name).read_text(encoding="utf-8") == text, "regenerate: python tools/make_sample_data.py"
+    assert sum((sample / n).stat().st_size for n in files) < 500_000
+
+
+def test_sample_data_shape() -> None:
+    from dialsum_core.data import read_csv
+
+    sample = ROOT / "data" / "sample"
+    train, _ = read_csv(sample / "train.csv", require_summary=True)
+    dev, _ = read_csv(sample / "dev.csv", require_summary=True)
+    test, _ = read_csv(sample / "test.csv", require_summary=False)
+    assert (len(train), len(dev), len(test)) == (400, 60, 40)
+    assert [e.fname for e in dev[:2]] == ["dev_0", "dev_1"]
+    header = next(csv.reader(io.StringIO((sample / "test.csv").read_text(encoding="utf-8"))))
+    assert header == ["fname", "dialogue"]
+    dialogues = [e.dialogue for e in (*train, *dev, *test)]
+    assert len(set(dialogues)) == len(dialogues)
+    assert all(d.startswith("#Person") and 5 <= d.count("\n") + 1 <= 9 for d in dialogues)
+    assert all(re.search(r"#Person\d#", e.summary) for e in (*train, *dev))
+    masked = sum("#PhoneNumber#" in d or "#Address#" in d for d in dialogues)
+    assert masked >= 40 and len({e.topic for e in train}) >= 12
