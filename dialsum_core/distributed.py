@@ -220,9 +220,9 @@ def parse_only(entries: Sequence[str]) -> dict[str, set[str]]:
         key, sep, value = str(entry).partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not value or key not in ONLY_KEYS:
-            raise RecipeError(f"run.only: {entry!r} is not KEY=VALUE with KEY one of {', '.join(ONLY_KEYS)}")
+            raise RecipeError([f"run.only: {entry!r} is not KEY=VALUE with KEY one of {', '.join(ONLY_KEYS)}"])
         if key == "fold" and not (value.isdigit() and int(value) >= 1):
-            raise RecipeError(f"run.only: {entry!r}: folds are numbered from 1")
+            raise RecipeError([f"run.only: {entry!r}: folds are numbered from 1"])
         found.setdefault(key, set()).add(str(int(value)) if key == "fold" else value)
     return found
 
@@ -243,8 +243,8 @@ def selected(recipe: Any, **unit: Any) -> bool:
 
 
 def job_folder(recipe: Any) -> str:
-    """Where a fan-out job's own ``config.toml`` and ``results.json`` go: ``jobs/fold=3``."""
-    return "jobs/" + safe_name("+".join(sorted(recipe.run.only)).replace("=", "-"))
+    """Where a fan-out job's own ``config.toml``, ``results.json`` and logs go: ``jobs/fold_3``."""
+    return "jobs/" + safe_name("_".join(sorted(recipe.run.only)))
 
 
 def check_only(recipe: Any, plugins: Any) -> None:
@@ -254,12 +254,12 @@ def check_only(recipe: Any, plugins: Any) -> None:
     only = parse_only(recipe.run.only)
     where = recipe.where("run.only")
     if not recipe.run.name:
-        raise RecipeError(f"{where}: run.only needs run.name, so that every job and the final run share "
-                          "one experiment folder (e.g. --set run.name=kfold_kobart)")
+        raise RecipeError([f"{where}: run.only needs run.name, so that every job and the final run share "
+                           "one experiment folder (e.g. --set run.name=kfold_kobart)"])
     models = recipe.model_names(plugins)
     unknown = sorted(only.get("model", set()) - set(models))
     if unknown:
-        raise RecipeError(f"{where}: run.only selects {', '.join(unknown)}, not in run.models ({', '.join(models)})")
+        raise RecipeError([f"{where}: run.only selects {', '.join(unknown)}, not in run.models ({', '.join(models)})"])
 
 
 # ----------------------------------------------------------------------------------------------

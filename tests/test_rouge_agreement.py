@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rouge_score import rouge_scorer
 
 from dialsum_metrics.rouge import RougeMetric, rouge_l, rouge_n
 from dialsum_metrics.tokenize import tokenize
-
-rouge_scorer = pytest.importorskip("rouge_score.rouge_scorer")
 
 
 class GivenTokens:

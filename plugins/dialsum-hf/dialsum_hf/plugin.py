@@ -44,22 +44,29 @@ class PretrainedOptions:
 
     #: Hub id or local folder.
     model_name_or_path: str = ""
+    #: Branch, tag or commit of the hub repository; empty: the default branch.
     revision: str = ""
     #: Run code shipped with the checkpoint; off unless the recipe turns it on.
     trust_remote_code: bool = False
     #: ``auto``: bfloat16 on a GPU that supports it, float16 on other GPUs, float32 on CPU.
     torch_dtype: str = attrs.field(default="auto", validator=v.in_(DTYPES))
+    #: Train LoRA adapters (peft) instead of every weight: far less GPU memory.
     use_lora: bool = False
+    #: LoRA rank (the seed's `--lora_r`).
     lora_r: int = attrs.field(default=16, validator=_positive)
+    #: LoRA scaling numerator (the update is scaled by `lora_alpha / lora_r`).
     lora_alpha: int = attrs.field(default=32, validator=_positive)
+    #: Dropout on the LoRA branch.
     lora_dropout: float = attrs.field(default=0.1, validator=_fraction)
     #: Module names to adapt; empty: peft's default for the architecture.
     lora_target_modules: list[str] = attrs.field(factory=list)
     #: Quantized loading through bitsandbytes (QLoRA with ``use_lora``); needs CUDA.
     load_in_8bit: bool = False
+    #: 4-bit NF4 loading through bitsandbytes (QLoRA with `use_lora`); needs CUDA.
     load_in_4bit: bool = False
     #: Merge LoRA adapters into the weights when saving (a plain model for export).
     merge_lora: bool = False
+    #: Recompute activations in the backward pass: less memory, about 30% slower.
     gradient_checkpointing: bool = False
     #: Largest batch size ``run.auto_batch`` tries first (it halves on out-of-memory).
     auto_batch_max: int = attrs.field(default=64, validator=_positive)
@@ -72,6 +79,7 @@ class CausalOptions(PretrainedOptions):
     #: A name from the template table (solar, polyglot, kullm, koalpaca, plain) or a literal
     #: template containing ``{dialogue}`` (and optionally ``{instruction}``).
     prompt_template: str = "plain"
+    #: The task sentence put into the prompt template's `{instruction}`.
     instruction: str = DEFAULT_INSTRUCTION
 
 
@@ -79,16 +87,25 @@ class CausalOptions(PretrainedOptions):
 class ScratchOptions:
     """``[models.scratch]``: a small BART built from a config, with a tokenizer trained on the data."""
 
+    #: Size of the BPE vocabulary trained on the training dialogues and summaries.
     vocab_size: int = attrs.field(default=4000, validator=_positive)
     #: Pairs seen fewer times are not merged by the BPE trainer.
     min_frequency: int = attrs.field(default=2, validator=_positive)
+    #: Hidden size of the BART encoder and decoder.
     d_model: int = attrs.field(default=128, validator=_positive)
+    #: Encoder layers.
     encoder_layers: int = attrs.field(default=2, validator=_positive)
+    #: Decoder layers.
     decoder_layers: int = attrs.field(default=2, validator=_positive)
+    #: Attention heads per layer (encoder and decoder).
     attention_heads: int = attrs.field(default=4, validator=_positive)
+    #: Inner size of the feed-forward blocks.
     ffn_dim: int = attrs.field(default=256, validator=_positive)
+    #: Dropout on every layer.
     dropout: float = attrs.field(default=0.1, validator=_fraction)
+    #: Recompute activations in the backward pass: less memory, slower.
     gradient_checkpointing: bool = False
+    #: Largest batch size `run.auto_batch` tries first (it halves on out-of-memory).
     auto_batch_max: int = attrs.field(default=64, validator=_positive)
 
 
@@ -124,7 +141,8 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
     key = f"models.{name}"
     found: list[tuple[str, str]] = []
     if recipe.train.scheduler not in SCHEDULERS:
-        found.append(("train.scheduler", f"unknown scheduler {recipe.train.scheduler!r}; one of {', '.join(SCHEDULERS)}"))
+        known = ", ".join(SCHEDULERS)
+        found.append(("train.scheduler", f"unknown scheduler {recipe.train.scheduler!r}; one of {known}"))
     if recipe.train.fp16 and recipe.train.bf16:
         found.append(("train.fp16", "fp16 and bf16 are both on; choose one"))
     if isinstance(opts, PretrainedOptions):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import make_context  # noqa: E402
+from conftest import make_context
 
 
 def main() -> None:

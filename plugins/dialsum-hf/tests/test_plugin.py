@@ -16,7 +16,8 @@ PRESET_NAMES = {"kobart", "solar-10.7b", "polyglot-ko-12.8b", "kullm-v2", "koalp
 
 
 def test_entry_point_does_not_import_torch() -> None:
-    code = "import sys, dialsum_hf.plugin; sys.exit(1 if 'torch' in sys.modules or 'transformers' in sys.modules else 0)"
+    code = ("import sys, dialsum_hf.plugin; "
+            "sys.exit(1 if 'torch' in sys.modules or 'transformers' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

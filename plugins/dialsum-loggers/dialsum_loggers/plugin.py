@@ -42,11 +42,13 @@ class ConsoleOptions:
     table: bool = True
     #: Rows of the results table at most.
     max_rows: int = attrs.field(default=20, validator=_positive)
+    #: Redraws of the live display per second.
     refresh_per_second: float = attrs.field(default=4.0, validator=_positive)
 
 
 @attrs.define
 class JsonlOptions:
+    #: Metrics file name, inside the experiment folder.
     filename: str = attrs.field(default="metrics.jsonl", validator=_relative)
     #: Seconds between two recorded progress updates of one task (first and last always recorded).
     progress_interval: float = attrs.field(default=5.0, validator=_non_negative)

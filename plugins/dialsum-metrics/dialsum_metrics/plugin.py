@@ -21,6 +21,7 @@ class RougeOptions:
 
 @attrs.define
 class BleuOptions:
+    #: ``kiwi`` (Korean morphemes), ``whitespace``, or ``auto`` (kiwi when the text has Hangul).
     tokenizer: str = attrs.field(default="auto", validator=attrs.validators.in_(TOKENIZERS))
 
 

@@ -57,8 +57,8 @@ def fold_rouge(ctx: RunContext, runs: Sequence[Any]) -> str | None:
             width = 0.8 / 3
             for j, metric in enumerate(("rouge1", "rouge2", "rougeL")):
                 values = [s.scores.get(metric, 0.0) for s in fr.sources]
-                bars = ax.bar([i + (j - 1) * width for i in range(k)], values, width, label={"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}[metric],
-                              color=COLORS[j])
+                label = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}[metric]
+                bars = ax.bar([i + (j - 1) * width for i in range(k)], values, width, label=label, color=COLORS[j])
                 ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
             means = [s.scores.get("rouge_mean", 0.0) for s in fr.sources]
             mean = sum(means) / k

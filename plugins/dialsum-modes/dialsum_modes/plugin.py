@@ -58,9 +58,13 @@ class MultiModelOptions:
 class ParamSpec:
     """One search-space entry: ``[modes.optuna.space."train.learning_rate"]``."""
 
+    #: `float`, `int` or `categorical`.
     type: str = attrs.field(default="float", validator=v.in_(PARAM_TYPES))
+    #: Lower bound of a `float` or `int` parameter.
     low: float = 0.0
+    #: Upper bound of a `float` or `int` parameter (inclusive).
     high: float = 0.0
+    #: Sample on a log scale (learning rates, weight decay).
     log: bool = False
     #: Grid step for ``float``/``int`` (0: continuous / step 1).
     step: float = 0.0
@@ -72,10 +76,13 @@ class ParamSpec:
 class OptunaOptions:
     """``[modes.optuna]``: the study and its search space."""
 
+    #: Trials of the study in all (the seed's `--optuna_trials`); a resumed study counts those done.
     trials: int = attrs.field(default=100, validator=_min(1))
     #: Seconds for the whole study (0: no limit).
     timeout: int = attrs.field(default=7200, validator=_min(0))
+    #: `tpe`, `gp`, `random` or `cmaes` (the seed's `--optuna_sampler`).
     sampler: str = attrs.field(default="tpe", validator=v.in_(SAMPLERS))
+    #: `median`, `percentile`, `hyperband` or `none`, fed with the per-epoch validation score.
     pruner: str = attrs.field(default="median", validator=v.in_(PRUNERS))
     #: Percentile kept by the ``percentile`` pruner.
     percentile: float = 25.0
@@ -85,9 +92,11 @@ class OptunaOptions:
     storage: str = ""
     #: ``""``: the experiment name, so re-running the same experiment resumes its study.
     study_name: str = ""
+    #: `maximize` (ROUGE) or `minimize`.
     direction: str = attrs.field(default="maximize", validator=v.in_(("maximize", "minimize")))
     #: Validation score to optimise (a key of the metrics' output).
     metric: str = "rouge_mean"
+    #: The search space: one `[modes.optuna.space."section.key"]` table per tuned option.
     space: dict[str, ParamSpec] = attrs.field(factory=dict)
 
 

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-import pytest
 
 from dialsum_core import hookimpl
-from dialsum_core.manager import Plugins
-from dialsum_core.recipe import Recipe
-from dialsum_core.runner import RunResult, run_recipe
+from dialsum_core.runner import RunResult
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "data" / "sample"
@@ -40,21 +37,6 @@ def _write(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str]) -
     return path
 
 
-@pytest.fixture
-def small_data(tmp_path: Path) -> dict[str, Path]:
-    """30 train, 8 dev and 6 test dialogues from the project's sample data."""
-    if not (SAMPLE / "train.csv").exists():
-        pytest.skip(f"sample data not found at {SAMPLE}")
-    out = tmp_path / "data"
-    out.mkdir()
-    cols = ["fname", "dialogue", "summary", "topic"]
-    return {
-        "train": _write(out / "train.csv", _rows(SAMPLE / "train.csv", 30), cols),
-        "dev": _write(out / "dev.csv", _rows(SAMPLE / "dev.csv", 8), cols),
-        "test": _write(out / "test.csv", _rows(SAMPLE / "test.csv", 6), ["fname", "dialogue"]),
-    }
-
-
 def recipe_dict(data: dict[str, Path], out: Path, **run: Any) -> dict[str, Any]:
     return {
         "run": {"mode": "single", "models": ["lead"], "loggers": [], "metrics": ["rouge"], "output_dir": str(out),
@@ -62,15 +44,6 @@ def recipe_dict(data: dict[str, Path], out: Path, **run: Any) -> dict[str, Any]:
         "data": {"train_path": str(data["train"]), "dev_path": str(data["dev"]), "test_path": str(data["test"])},
         "train": {"epochs": 1},
     }
-
-
-@pytest.fixture
-def make_recipe(small_data: dict[str, Path], tmp_path: Path) -> Callable[..., Recipe]:
-    def make(*overrides: str | tuple[str, Any], **run: Any) -> Recipe:
-        recipe = Recipe.from_dict(recipe_dict(small_data, tmp_path / "experiments", **run))
-        return recipe.override(*overrides) if overrides else recipe
-
-    return make
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -183,13 +156,3 @@ class TestPlugins:
     def dialsum_register_ensembles(self, register: Any) -> None:
         register("best_score", lambda o, c: BestScore(), description="best validation source")
         register("explode", lambda o, c: Explode(), description="fails when combining (a late-stage crash)")
-
-
-@pytest.fixture
-def plugins(register_plugin: Callable[[object, str], Plugins]) -> Plugins:
-    return register_plugin(TestPlugins(), "modes-test-plugins")
-
-
-@pytest.fixture
-def run(plugins: Plugins) -> Callable[[Recipe], RunResult]:
-    return lambda recipe: run_recipe(recipe, plugins)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from modes_fixtures import *  # noqa: F403 - pytest fixtures
 
 from dialsum_core.recipe import write_recipe
 

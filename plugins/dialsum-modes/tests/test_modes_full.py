@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from modes_fixtures import *  # noqa: F403 - pytest fixtures
 from modes_helpers import read_csv, results
 
 from dialsum_core.runner import run_recipe

@@ -6,9 +6,10 @@ import statistics
 from collections import Counter
 
 import pytest
-from modes_helpers import read_csv, results
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from modes_fixtures import *  # noqa: F403 - pytest fixtures
+from modes_helpers import read_csv, results
 
 from dialsum_core.data import Example
 from dialsum_core.errors import DialsumError

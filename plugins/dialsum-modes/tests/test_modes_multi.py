@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modes_fixtures import *  # noqa: F403 - pytest fixtures
 from modes_helpers import read_csv, results
 
 

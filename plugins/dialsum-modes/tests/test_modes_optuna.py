@@ -6,6 +6,7 @@ import json
 
 import optuna
 import pytest
+from modes_fixtures import *  # noqa: F403 - pytest fixtures
 from modes_helpers import results
 
 from dialsum_core import hookimpl

@@ -33,6 +33,7 @@ class MaskOptions:
     rate: float = attrs.field(default=0.5, validator=_rate)
     #: ``drop`` removes the token; ``mask`` replaces it by ``mask_token``.
     mode: str = attrs.field(default="drop", validator=attrs.validators.in_(("drop", "mask")))
+    #: Text put in place of a masked token when `mode = "mask"`.
     mask_token: str = "<mask>"
 
 
@@ -50,8 +51,11 @@ class ParaphraseOptions:
     table: str = ""
     #: Or a local seq2seq paraphrase model folder (transformers), used turn by turn.
     model: str = ""
+    #: Beam width of the paraphrase model.
     num_beams: int = attrs.field(default=4, validator=_positive)
+    #: Longest input turn given to the paraphrase model, in tokens.
     max_length: int = attrs.field(default=256, validator=_positive)
+    #: Longest paraphrase generated per turn, in tokens.
     max_new_tokens: int = attrs.field(default=128, validator=_positive)
 
 

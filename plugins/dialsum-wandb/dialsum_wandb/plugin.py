@@ -31,6 +31,7 @@ class WandbOptions:
     group: str = ""
     #: Run name; empty: the experiment name.
     name: str = ""
+    #: Tags of the W&B run, for filtering runs in the W&B interface.
     tags: list[str] = attrs.field(factory=list)
     #: ``online``, ``offline`` or ``disabled``; empty: ``WANDB_MODE`` from the environment, else online.
     mode: str = attrs.field(default="", validator=attrs.validators.in_(MODES))
