@@ -1,128 +1,242 @@
-"""Validation ROUGE of the best single model, of every ensemble strategy, and with TTA, in one table.
+"""Validation ROUGE of the best single model, of every ensemble strategy, and with TTA, in tables.
 
-Uses the public pipeline: ``dialsum run`` of a k-fold recipe with the ``scratch`` model (tiny BART
-trained on ``../shared/data/dialogsum-ko/dev.csv``, 25% held out for validation), with TTA on
-(``reorder``, ``mask``, and ``paraphrase`` from ``dev_alt_translation.csv``). The fold models'
-candidates (plain and TTA) are read back from the experiment's ``stages/sources/*.json`` and
-combined here by each strategy. Strategies that learn (``stacking``, ``blending``,
-``rouge_weighted``) are cross-fitted on the validation split (fit on one half, scored on the
-other, and back), so their numbers are not fitted on what they are scored on. Token-level
-averaging reloads the fold models.
+What runs: ``dialsum run`` (the public pipeline) of a k-fold recipe on
+``../shared/data/dialogsum-ko/dev.csv``, 25% of it held out for validation and never seen by any
+fold, with two models trained once per fold: ``scratch`` (a small BART trained from nothing, sized
+for a CPU) and ``lead`` (the extractive example plugin: the first N turns, N chosen on the fold's
+held-out dialogues), and TTA on (``reorder``, ``mask``, and ``paraphrase`` from
+``dev_alt_translation.csv``, an independent second translation of every dialogue). The fold
+models' candidates are read back from ``stages/sources/*.json`` and combined here by every
+strategy, for each pool of sources: the ``scratch`` folds, the ``lead`` folds, and both.
 
-    python bench/ensemble_quality.py                  # ~10 min on 2 cores
-    python bench/ensemble_quality.py --folds 2 --epochs 2 --max-steps 60
+How the numbers stay honest:
+
+* strategies that learn (``rouge_weighted``, ``stacking``, ``blending``) are cross-fitted: fitted
+  on the even validation dialogues and scored on the odd ones, then the other way round; the
+  candidates' model scores (a feature of ``stacking``) are the sources' ROUGE on the fitting half;
+* "best single" is the source with the best score on the very dialogues it is scored on, picked
+  in hindsight: an optimistic baseline;
+* "oracle" picks, per dialogue, the candidate closest to the reference: an upper bound of any
+  selection, not a method;
+* ``distinct`` counts the different predictions over the validation dialogues. A pool with a source
+  that gives one summary for every dialogue is not tabulated: its strategies would only choose
+  among identical texts.
+
+    python bench/ensemble_quality.py                      # about 15 min on 2 busy cores
+    python bench/ensemble_quality.py --models lead        # about 1 min: the lead pool only
+    python bench/ensemble_quality.py --folds 5 --epochs 60 --d-model 256 --max-length 256   # bigger
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
+import shlex
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIALSUM_SHARED_DATA", ROOT.parent / "shared" / "data")) / "dialogsum-ko"
+STRATEGIES = ("majority_vote", "rouge_weighted", "stacking", "blending")
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="scratch,lead", help="comma-separated model loaders (default %(default)s)")
+    ap.add_argument("--folds", type=int, default=3)
+    ap.add_argument("--tta-num-aug", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=42)
+    g = ap.add_argument_group("scratch model")
+    g.add_argument("--epochs", type=int, default=28)
+    g.add_argument("--max-steps", type=int, default=-1, help="optimiser steps per fold; -1: --epochs")
+    g.add_argument("--batch-size", type=int, default=8)
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--vocab-size", type=int, default=2000)
+    g.add_argument("--d-model", type=int, default=64)
+    g.add_argument("--layers", type=int, default=2, help="encoder and decoder layers")
+    g.add_argument("--dropout", type=float, default=0.1)
+    g.add_argument("--max-length", type=int, default=128, help="dialogue tokens the model reads")
+    g.add_argument("--num-beams", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared 2-core machine more threads are much slower)")
+    ap.add_argument("--data", default=str(SHARED), help="folder with dev.csv and dev_alt_translation.csv")
+    ap.add_argument("--output", default="", help="experiments folder (default: a new temporary one)")
+    return ap.parse_args()
+
+
+def recipe_dict(args: argparse.Namespace, data: Path, out: Path) -> dict[str, Any]:
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    return {
+        "run": {"mode": "kfold", "models": models, "output_dir": str(out), "name": "ensq", "seed": args.seed,
+                "ensemble": "majority_vote", "use_tta": True, "tta_num_aug": args.tta_num_aug,
+                "tta_strategies": ["reorder", "mask", "paraphrase"], "loggers": ["file"], "metrics": ["rouge"]},
+        "data": {"train_path": str(data / "dev.csv"), "valid_fraction": 0.25, "max_length": args.max_length,
+                 "max_target_length": 64},
+        "train": {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
+                  "learning_rate": args.lr, "warmup_ratio": 0.05, "logging_steps": 50},
+        "generation": {"num_beams": args.num_beams, "max_new_tokens": 48, "min_new_tokens": 5, "batch_size": 32},
+        "models": {"scratch": {"vocab_size": args.vocab_size, "d_model": args.d_model, "ffn_dim": 4 * args.d_model,
+                               "encoder_layers": args.layers, "decoder_layers": args.layers,
+                               "dropout": args.dropout}},
+        "modes": {"kfold": {"k_folds": args.folds}},
+        "augmenters": {"paraphrase": {"table": str(data / "dev_alt_translation.csv")}},
+    }
+
+
+class Bench:
+    """Scores selections from the fold models' validation candidates."""
+
+    def __init__(self, ctx: Any, refs: list[list[str]]):
+        from dialsum_metrics.engine import RougeEngine
+
+        self.ctx = ctx
+        self.refs = refs
+        self.engine = RougeEngine()
+        n = len(refs)
+        self.halves = [list(range(0, n, 2)), list(range(1, n, 2))]
+
+    def rouge(self, preds: Sequence[str]) -> float:
+        return float(self.engine.score(list(preds), self.refs).mean())
+
+    def oracle(self, groups: Sequence[Sequence[Any]]) -> list[str]:
+        from dialsum_ensemble.output import reference_scores
+
+        gains = reference_scores(groups, self.refs, "auto", "mean")
+        return [g[int(gain.argmax())].text for g, gain in zip(groups, gains, strict=True)]
+
+    def strategy(self, name: str, groups: Sequence[Sequence[Any]]) -> list[str]:
+        """``name``'s choices, cross-fitted over the two halves of the validation dialogues."""
+        import attrs
+
+        from dialsum_ensemble.output import source_rouge
+
+        preds = [""] * len(groups)
+        for fit_idx, eval_idx in ((self.halves[0], self.halves[1]), (self.halves[1], self.halves[0])):
+            fit_refs = [self.refs[i] for i in fit_idx]
+            held = source_rouge([groups[i] for i in fit_idx], fit_refs, "auto", "mean")
+            scored = [[attrs.evolve(c, score=held.get(c.source)) for c in g] for g in groups]
+            ens = self.ctx.build("ensembles", name)
+            ens.fit([scored[i] for i in fit_idx], fit_refs, self.ctx)
+            for i, p in zip(eval_idx, ens.combine([scored[i] for i in eval_idx], self.ctx), strict=True):
+                preds[i] = p
+        return preds
+
+
+def load_sources(exp: Path) -> list[dict[str, Any]]:
+    paths = sorted((exp / "stages" / "sources").glob("*.json"))
+    return [json.loads(p.read_text(encoding="utf-8"))["source"] for p in paths]
+
+
+def label(src: dict[str, Any]) -> str:
+    turns = {h.get("turns") for h in src["history"]} - {None}
+    return f"{src['name']} (N={turns.pop()})" if len(turns) == 1 else src["name"]
+
+
+def pool_table(bench: Bench, title: str, pool: list[dict[str, Any]],
+               averaging: Callable[[], list[str]] | None) -> list[str]:
+    """The Markdown table of one pool of sources, or the reason it is refused."""
+    from dialsum_core.protocols import Candidate
+
+    n = len(bench.refs)
+    cands = {s["name"]: [[Candidate(t, src, None) for t, src, _ in per] for per in s["outputs"]["valid"]] for s in pool}
+    plain = {name: [c[0].text for c in per] for name, per in cands.items()}
+    constant = [name for name, preds in plain.items() if len(set(preds)) == 1]
+    if constant:
+        return [f"### {title}", "",
+                f"Not tabulated: {', '.join(constant)} gives the same summary for all {n} dialogues "
+                f"({plain[constant[0]][0]!r}); the strategies would only choose among identical texts.", ""]
+    with_tta = [[c for per in cands.values() for c in per[i]] for i in range(n)]
+    no_tta = [[per[i][0] for per in cands.values()] for i in range(n)]
+    rows: list[tuple[str, list[str]]] = [(f"single: {label(s)}", plain[s["name"]]) for s in pool]
+    scores = {name: bench.rouge(preds) for name, preds in plain.items()}
+    best = max(scores, key=lambda k: scores[k])
+    rows.append((f"TTA only, {best} (majority_vote)",
+                 bench.ctx.build("ensembles", "majority_vote").combine(cands[best], bench.ctx)))
+    for name in STRATEGIES:
+        if len(pool) > 1:
+            rows.append((f"{name}, fold models", bench.strategy(name, no_tta)))
+        rows.append((f"{name}, fold models + TTA", bench.strategy(name, with_tta)))
+    if averaging is not None:
+        rows.append(("averaging (token level), fold models", averaging()))
+    if len(pool) > 1:
+        rows.append(("oracle (upper bound), fold models", bench.oracle(no_tta)))
+    rows.append(("oracle (upper bound), fold models + TTA", bench.oracle(with_tta)))
+    distinct_plain = sum(len({c.text for c in g}) for g in no_tta) / n
+    distinct_all = sum(len({c.text for c in g}) for g in with_tta) / n
+    lines = [f"### {title}", "",
+             f"Candidates per dialogue: {len(no_tta[0])} from the fold models ({distinct_plain:.2f} distinct on "
+             f"average), {len(with_tta[0])} with TTA ({distinct_all:.2f} distinct).", "",
+             "| method | ROUGE | vs best single | distinct |", "| --- | ---: | ---: | ---: |"]
+    for text, preds in rows:
+        value = bench.rouge(preds)
+        lines.append(f"| {text} | {value:.4f} | {value - scores[best]:+.4f} | {len(set(preds))}/{n} |")
+    return [*lines, ""]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--folds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--max-steps", type=int, default=-1)
-    ap.add_argument("--tta-num-aug", type=int, default=2)
-    ap.add_argument("--output", default="")
-    args = ap.parse_args()
-    if not (SHARED / "dev.csv").exists():
-        print(f"real data not found at {SHARED} (set DIALSUM_SHARED_DATA)", file=sys.stderr)
+    args = parse_args()
+    data = Path(args.data)
+    if not (data / "dev.csv").is_file() or not (data / "dev_alt_translation.csv").is_file():
+        print(f"real data not found at {data} (dev.csv and dev_alt_translation.csv; set DIALSUM_SHARED_DATA "
+              "or --data)", file=sys.stderr)
         return 2
-    from dialsum_core.protocols import Candidate
-    from dialsum_core.recipe import Recipe
-    from dialsum_core.runner import run_recipe
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
 
-    out = Path(args.output or tempfile.mkdtemp(prefix="dialsum-ensq-"))
-    recipe = Recipe.from_dict({
-        "run": {"mode": "kfold", "models": ["scratch"], "output_dir": str(out), "name": "ensq",
-                "ensemble": "majority_vote", "use_tta": True, "tta_num_aug": args.tta_num_aug,
-                "tta_strategies": ["reorder", "mask", "paraphrase"], "loggers": ["file"],
-                "metrics": ["rouge"]},
-        "data": {"train_path": str(SHARED / "dev.csv"), "valid_fraction": 0.25, "max_length": 384,
-                 "max_target_length": 64},
-        "train": {"epochs": args.epochs, "batch_size": 16, "learning_rate": 1e-3, "max_steps": args.max_steps},
-        "generation": {"num_beams": 2, "max_new_tokens": 48, "min_new_tokens": 5},
-        "modes": {"kfold": {"k_folds": args.folds}},
-        "augmenters": {"paraphrase": {"table": str(SHARED / "dev_alt_translation.csv")}},
-    })
-    result = run_recipe(recipe)
-    exp = result.experiment
-    from dialsum_core.context import load_splits
-
-    valid = load_splits(recipe).valid
-    refs = [list(e.summaries) for e in valid]
-    sources = []
-    for path in sorted(glob.glob(str(exp / "stages" / "sources" / "*.json"))):
-        data = json.loads(Path(path).read_text(encoding="utf-8"))["source"]
-        cands = [[Candidate(t, s, sc) for t, s, sc in per] for per in data["outputs"]["valid"]]
-        sources.append((data["name"], cands, data["checkpoint"]))
-    if not sources:
-        print(f"no source found under {exp}/stages/sources", file=sys.stderr)
-        return 1
-
+    torch.set_num_threads(args.threads)
     from dialsum_core.context import RunContext
     from dialsum_core.events import Events
     from dialsum_core.experiment import Experiment
     from dialsum_core.manager import build_plugins
-    from dialsum_metrics.engine import RougeEngine
+    from dialsum_core.recipe import Recipe
+    from dialsum_core.runner import run_recipe
 
-    engine = RougeEngine()
-
-    def rouge(preds: list[str]) -> float:
-        return float(engine.score(preds, refs).mean())
-
+    out = Path(args.output or tempfile.mkdtemp(prefix="dialsum-ensq-"))
+    recipe = Recipe.from_dict(recipe_dict(args, data, out))
+    start = time.perf_counter()
+    exp = run_recipe(recipe).experiment
+    trained = time.perf_counter() - start
+    sources = load_sources(exp)
+    if not sources:
+        print(f"no source found under {exp}/stages/sources", file=sys.stderr)
+        return 1
     plugins = build_plugins()
     ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(exp), events=Events(plugins.pm))
-    rows: list[tuple[str, float]] = []
-    plain = {name: [c[0] for c in cands] for name, cands, _ in sources}
-    for name, picks in plain.items():
-        rows.append((f"single: {name}", rouge([c.text for c in picks])))
-    best_single = max(r for _, r in rows)
-    n = len(valid)
-    half = [list(range(0, n, 2)), list(range(1, n, 2))]
+    valid = ctx.data().valid
+    bench = Bench(ctx, [list(e.summaries) for e in valid])
 
-    def strategy(name: str, with_tta: bool) -> float:
-        groups = [[c for _, cands, _ in sources for c in (cands[i] if with_tta else cands[i][:1])] for i in range(n)]
-        preds = [""] * n
-        for fit_idx, eval_idx in ((half[0], half[1]), (half[1], half[0])):
-            ens = ctx.build("ensembles", name)
-            ens.fit([groups[i] for i in fit_idx], [refs[i] for i in fit_idx], ctx)
-            for i, p in zip(eval_idx, ens.combine([groups[i] for i in eval_idx], ctx), strict=True):
-                preds[i] = p
-        return rouge(preds)
+    def averaging(pool: list[dict[str, Any]]) -> Callable[[], list[str]]:
+        def run() -> list[str]:
+            loader = ctx.build("model_loaders", pool[0]["model_name"])
+            models = [loader.load(ctx, Path(s["checkpoint"])) for s in pool]
+            return ctx.build("ensembles", "averaging").generate(models, [1.0] * len(models),
+                                                                [e.dialogue for e in valid], ctx)
+        return run
 
-    for name in ("majority_vote", "rouge_weighted", "stacking", "blending"):
-        rows.append((f"{name} (fold models)", strategy(name, False)))
-        rows.append((f"{name} (fold models + TTA)", strategy(name, True)))
-    for name, cands, _ in sources[:1]:
-        groups = [[c for c in cands[i]] for i in range(n)]
-        ens = ctx.build("ensembles", "majority_vote")
-        rows.append((f"TTA only, {name} (majority_vote)", rouge(ens.combine(groups, ctx))))
-    try:
-        loader = ctx.build("model_loaders", "scratch")
-        models = [loader.load(ctx, Path(ckpt)) for _, _, ckpt in sources]
-        ens = ctx.build("ensembles", "averaging")
-        rows.append(("averaging (token level, fold models)",
-                     rouge(ens.generate(models, [1.0] * len(models), [e.dialogue for e in valid], ctx))))
-    except Exception as exc:  # reported next to the table
-        print(f"token-level averaging not measured: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-    print(f"\nValidation ROUGE (mean of R-1/2/L F1, kiwi morphemes) on {n} held-out dev dialogues; "
-          f"{len(sources)} fold models of `scratch`; experiment {exp}")
-    print(f"{'method':<44}{'rouge_mean':>12}{'vs best single':>16}")
-    for label, value in rows:
-        print(f"{label:<44}{value:>12.4f}{value - best_single:>+16.4f}")
-    return 0
+    models = list(recipe.run.models)
+    pools = [(m, [s for s in sources if s["model_name"] == m]) for m in models]
+    if len(models) > 1:
+        pools.append((" + ".join(models), sources))
+    lines = [f"Validation ROUGE (mean of ROUGE-1/2/L F1 on kiwipiepy morphemes) on {len(valid)} held-out "
+             f"dev dialogues, {args.folds} folds; {date.today().isoformat()}, {os.cpu_count()} CPU cores, "
+             f"{args.threads} torch thread(s); training and prediction {trained / 60:.1f} min; experiment {exp}",
+             "command: python bench/ensemble_quality.py " + shlex.join(sys.argv[1:]), ""]
+    refused = 0
+    for title, pool in pools:
+        token = len({s["model_name"] for s in pool}) == 1 and "token-ensemble" in plugins.require(
+            "model_loaders", pool[0]["model_name"]).tags and len(pool) > 1
+        table = pool_table(bench, f"Pool: {title}", pool, averaging(pool) if token else None)
+        refused += table[2].startswith("Not tabulated")
+        lines += table
+    lines.append(f"bench total {(time.perf_counter() - start) / 60:.1f} min")
+    print("\n".join(lines))
+    return 1 if refused else 0
 
 
 if __name__ == "__main__":

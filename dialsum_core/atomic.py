@@ -1,4 +1,10 @@
-"""Atomic file writes: a crash leaves the old file or the new one, never half of either."""
+"""Atomic file writes: a crash leaves the old file or the new one, never half of either.
+
+The new content goes to a temporary file beside the target, renamed over it when complete. A
+process killed while writing (SIGKILL, power loss) cannot remove its temporary file, so the name
+carries the writer's host and process id, and :func:`remove_stale_temporaries` (called when an
+experiment folder is opened again) deletes those whose writer no longer runs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import csv
 import io
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -20,7 +28,7 @@ def atomic_open(
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{_writer()}{TMP_SUFFIX}", dir=path.parent)
     binary = "b" in mode
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else newline) as fh:
@@ -32,6 +40,47 @@ def atomic_open(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+TMP_SUFFIX = ".tmp"
+
+
+def _host() -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", socket.gethostname())
+
+
+def _writer() -> str:
+    """``host-pid`` of this process, as written into its temporary files' names."""
+    return f"{_host()}-{os.getpid()}"
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # called before this process writes anything: a namesake's leftover
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files under ``folder`` left by writers of this host that are gone.
+
+    A temporary file of a process that still runs (a parallel job writing into the same folder)
+    or of another machine (a shared disk) is left alone.
+    """
+    host = _host()
+    removed = []
+    for path in Path(folder).rglob(f".*{TMP_SUFFIX}"):
+        writer_host, _, pid = path.name[: -len(TMP_SUFFIX)].rpartition(".")[2].rpartition("-")
+        if writer_host == host and pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

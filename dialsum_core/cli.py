@@ -87,7 +87,8 @@ class DialsumGroup(click.Group):
             try:
                 impl.function(cli=self)
             except Exception as exc:
-                click.echo(f"warning: plugin {impl.plugin_name!r} could not add its commands: {exc}", err=True)
+                click.echo(f"warning: {plugins.origin(impl.plugin_name)} could not add its commands: "
+                           f"{type(exc).__name__}: {exc}", err=True)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
@@ -170,10 +171,11 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...], 
     except KeyboardInterrupt:
         click.echo("interrupted; partial results are in the experiment folder", err=True)
         sys.exit(130)
-    from dialsum_core.distributed import is_main_process
+    from dialsum_core.distributed import is_main_process, job_folder
 
     if is_main_process():  # one line per launch, not one per process
-        click.echo(f"results: {result.experiment / 'results.json'}")
+        folder = result.experiment / job_folder(recipe) if recipe.run.only else result.experiment
+        click.echo(f"results: {folder / 'results.json'}")
 
 
 def _launch(recipe: Any, plugins: Plugins, recipe_path: str, overrides: Sequence[str], disable: Sequence[str],
@@ -187,8 +189,10 @@ def _launch(recipe: Any, plugins: Plugins, recipe_path: str, overrides: Sequence
     recipe.validate(plugins)
     distributed.check_only(recipe, plugins)
     models = recipe.model_names(plugins)
-    name = recipe.run.name or default_name(recipe.run.mode, models[0] if models else "model")
-    args = ["run", recipe_path, *(a for o in overrides for a in ("--set", o)), "--set", f"run.name={name}",
+    # The default name has a timestamp: decide it here, once, for every process of the launch.
+    default = default_name(recipe.run.mode, models[0] if models else "model")
+    name = [] if recipe.run.name else ["--set", f"run.name={default}"]
+    args = ["run", recipe_path, *(a for o in overrides for a in ("--set", o)), *name,
             *(a for d in disable for a in ("--disable-plugin", d))]
     return distributed.launch(launcher, num_processes, shlex.split(launcher_args), args)
 

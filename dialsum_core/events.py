@@ -8,6 +8,7 @@ that raises is reported once and skipped for the rest of the run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from dialsum_core import hookspecs
@@ -18,8 +19,10 @@ log = logging.getLogger("dialsum")
 class Events:
     """Emit lifecycle hooks with per-implementation fault isolation."""
 
-    def __init__(self, pm: Any):
+    def __init__(self, pm: Any, describe: Callable[[str], str] | None = None):
+        """``describe(plugin_name)`` says who a failing plugin is (its distribution) in the warning."""
         self._pm = pm
+        self._describe = describe or repr
         self.failed: dict[str, str] = {}
 
     def emit(self, hook_name: str, **kwargs: Any) -> None:
@@ -36,7 +39,7 @@ class Events:
                 self.failed[name] = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "%s failed in %s (%s); it is disabled for the rest of this run",
-                    name,
+                    self._describe(name),
                     hook_name,
                     self.failed[name],
                 )

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dialsum_core.atomic import atomic_write_csv, atomic_write_json, atomic_write_text
+from dialsum_core.atomic import atomic_write_csv, atomic_write_json, atomic_write_text, remove_stale_temporaries
 from dialsum_core.errors import DialsumError
 
 SUBDIRS = ("checkpoints", "predictions", "visualizations")
@@ -50,6 +50,7 @@ class Experiment:
         exp = cls(Path(output_dir) / name)
         for sub in SUBDIRS:
             (exp.root / sub).mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(exp.root)  # left by a run of this experiment that was killed mid-write
         return exp
 
     def path(self, relative: str | Path) -> Path:

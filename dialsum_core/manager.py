@@ -104,6 +104,22 @@ class Plugins:
                 )
                 return
 
+    def origin(self, plugin_name: str) -> str:
+        """Who a registered plugin object is, for messages: ``plugin 'x' from dist-x 1.0``.
+
+        The loggers a run starts are registered as ``logger:NAME``; they are named by the
+        distribution that offers the logger. Objects a run mode registers for a while are named
+        as they are.
+        """
+        info = self.infos.get(plugin_name)
+        if info is not None:
+            return f"plugin {info.name!r} from {info.distribution} {info.version}".rstrip()
+        kind, _, name = plugin_name.partition(":")
+        reg = self.get("loggers", name) if kind == "logger" else None
+        if reg is not None:
+            return f"logger {name!r} from {reg.distribution} {reg.version}".rstrip()
+        return repr(plugin_name)
+
     # -- lookups ---------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Registration | None:
         return self.registry.get(kind, name)

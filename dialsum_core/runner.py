@@ -86,7 +86,7 @@ def run_recipe(
     job = distributed.job_folder(resolved) + "/" if resolved.run.only else ""
     experiment.write_text(f"{job}config.toml", resolved.to_toml())
     log.setLevel(resolved.run.log_level if distributed.is_main_process() else logging.WARNING)
-    events = Events(plugins.pm)
+    events = Events(plugins.pm, plugins.origin)
     ctx = RunContext(recipe=resolved, plugins=plugins, experiment=experiment, events=events)
     loggers = _start_loggers(_logger_context(ctx, job)) if distributed.is_main_process() else []
     started = time.time()
@@ -129,6 +129,8 @@ def _log_header(ctx: RunContext) -> None:
     plugins = ", ".join(f"{k}={v}" for k, v in ctx.recipe.versions.items())
     log.info("experiment %s (mode %s)", ctx.experiment.root, ctx.recipe.run.mode)
     log.info("versions: %s", plugins)
+    if distributed.is_distributed():
+        log.info("launch: %d processes; rank 0 writes the experiment folder", distributed.world_size())
     for broken in ctx.plugins.broken:
         log.warning("%s", broken.describe())
 

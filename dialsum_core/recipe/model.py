@@ -170,6 +170,21 @@ def structure_options(cls: type, data: Mapping[str, Any], path: str) -> tuple[An
     return inst, _check_validators(inst, path)
 
 
+def plugin_options(reg: Any, table: Mapping[str, Any]) -> tuple[Any, list[tuple[str, str]]]:
+    """The options of registration ``reg`` from its recipe ``table`` (over its registered defaults).
+
+    A rejection (a validator's ``ValueError``, a wrong type) is the recipe's problem and names the
+    key; any other exception is a bug of the plugin's options class, reported as a problem that
+    names the plugin and its distribution instead of a traceback.
+    """
+    path = f"{TABLES[reg.kind]}.{reg.name}"
+    try:
+        return structure_options(reg.options, {**reg.defaults, **table}, path)
+    except Exception as exc:
+        return None, [(path, f"the options of {KIND_LABELS[reg.kind]} {reg.name!r} (plugin {reg.plugin!r} from "
+                             f"{reg.distribution} {reg.version}) could not be checked: {type(exc).__name__}: {exc}")]
+
+
 def _check_fields_alone(cls: type, data: Mapping[str, Any], path: str, bad: set[str]) -> list[tuple[str, str]]:
     """When a table fails to build, still run the validators of its well-typed fields."""
     out: list[tuple[str, str]] = []
@@ -351,7 +366,7 @@ class Recipe:
         """The typed options of plugin ``name`` of ``kind`` (its table plus registered defaults)."""
         reg = plugins.require(kind, name)
         table = getattr(self, TABLES[kind]).get(name, {})
-        inst, problems = structure_options(reg.options, {**reg.defaults, **table}, f"{TABLES[kind]}.{name}")
+        inst, problems = plugin_options(reg, table)
         if problems:
             raise RecipeError(_format(problems, self.source, self.provenance))
         return inst
@@ -371,8 +386,12 @@ class Recipe:
                 if reg is None:
                     found.append((f"{table}.{name}", plugins.missing_message(kind, name)))
                     continue
-                _, errs = structure_options(reg.options, {**reg.defaults, **values}, f"{table}.{name}")
-                found.extend(errs)
+                found.extend(plugin_options(reg, values)[1])
+        for _ref, kind, names in self._referenced(plugins):  # used without a table: its defaults must do
+            for name in names:
+                reg = plugins.get(kind, name)
+                if reg is not None and name not in getattr(self, TABLES[kind]):
+                    found.extend(plugin_options(reg, {})[1])
         if not found:
             seen: set[tuple[str, str]] = set()
             for _ref, kind, names in self._referenced(plugins):

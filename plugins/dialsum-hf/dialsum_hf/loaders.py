@@ -9,9 +9,10 @@ from typing import Any
 
 from dialsum_core.data import special_tokens
 from dialsum_core.errors import DialsumError
+from dialsum_core.experiment import safe_name
 from dialsum_hf.model import HFModel
 from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions
-from dialsum_hf.tokenizer import add_tags, train_tokenizer
+from dialsum_hf.tokenizer import add_tags, cached_tokenizer
 
 
 def resolve_dtype(name: str, *, full_finetune: bool) -> Any:
@@ -35,9 +36,10 @@ class ScratchLoader:
 
         o, d = self.options, ctx.recipe.data
         set_seed(ctx.recipe.run.seed)
-        texts = [e.dialogue for e in train] + [s for e in train for s in e.summaries]
-        tok = train_tokenizer(texts, o.vocab_size, o.min_frequency, template="eos")
-        add_tags(tok, special_tokens(train, d.special_tokens))
+        corpus = tokenizer_corpus(ctx, train)
+        texts = [e.dialogue for e in corpus] + [s for e in corpus for s in e.summaries]
+        tok = cached_tokenizer(ctx.experiment.checkpoints / safe_name(self.name) / "tokenizer", texts,
+                               special_tokens(corpus, d.special_tokens), o.vocab_size, o.min_frequency)
         positions = max(d.max_length, d.max_target_length, ctx.recipe.generation.max_new_tokens) + 2
         config = BartConfig(
             vocab_size=len(tok), d_model=o.d_model, encoder_layers=o.encoder_layers,
@@ -59,6 +61,21 @@ class ScratchLoader:
 
     def load(self, ctx: Any, path: Path) -> HFModel:
         return load_saved(ctx, Path(path), self.options, self.name)
+
+
+def tokenizer_corpus(ctx: Any, train: Sequence[Any]) -> list[Any]:
+    """What the ``scratch`` tokenizer learns from: the run's whole training split when ``train`` is part
+    of it (a fold, a trial), else ``train`` itself.
+
+    One tokenizer for every fold gives the fold models the same ids, which token-level ensembles
+    need; the validation and test splits never enter it.
+    """
+    try:
+        whole = ctx.data().train
+    except DialsumError:  # a context without data files: only what is being trained on is known
+        return list(train)
+    known = {(e.fname, e.dialogue) for e in whole}
+    return list(whole) if all((e.fname, e.dialogue) in known for e in train) else list(train)
 
 
 class PretrainedLoader:

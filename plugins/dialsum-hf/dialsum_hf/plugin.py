@@ -87,7 +87,10 @@ class CausalOptions(PretrainedOptions):
 class ScratchOptions:
     """``[models.scratch]``: a small BART built from a config, with a tokenizer trained on the data."""
 
-    #: Size of the BPE vocabulary trained on the training dialogues and summaries.
+    #: Size of the BPE vocabulary, trained on the dialogues and summaries of the run's whole training
+    #: split (never validation or test) once per run: every fold and repeated run with the same data
+    #: and options reuses it from `checkpoints/scratch/tokenizer/`, so their models can be averaged
+    #: token by token (`run.ensemble = "averaging"`).
     vocab_size: int = attrs.field(default=4000, validator=_positive)
     #: Pairs seen fewer times are not merged by the BPE trainer.
     min_frequency: int = attrs.field(default=2, validator=_positive)

@@ -89,6 +89,17 @@ PRESETS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
+#: preset -> the transformers ``model_type`` of its checkpoint (the tiny test models stand in for these).
+ARCHITECTURES: dict[str, str] = {
+    "kobart": "bart",
+    "solar-10.7b": "llama",
+    "ldcc-solar": "llama",
+    "polyglot-ko-12.8b": "gpt_neox",
+    "kullm-v2": "gpt_neox",
+    "koalpaca": "gpt_neox",
+}
+
+
 def render_template(template: str, instruction: str, dialogue: str) -> str:
     """``template`` is a name from :data:`TEMPLATES` or a literal string with ``{dialogue}``."""
     text = TEMPLATES.get(template, template)

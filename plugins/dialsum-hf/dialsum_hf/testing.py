@@ -1,20 +1,22 @@
 """Tiny random models of each architecture family behind the presets, for tests and benchmarks.
 
 Each is saved to a folder with a tokenizer trained on the given texts, so it loads through exactly
-the code path a downloaded model takes (``model_name_or_path = <folder>``).
+the code path a downloaded model takes (``model_name_or_path = <folder>``). :func:`run_context`
+gives the context a loader needs without a run mode around it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dialsum_hf.presets import ARCHITECTURES
+
 #: family -> the preset names it stands for in tests.
-FAMILIES = {
-    "bart": ("kobart",),
-    "llama": ("solar-10.7b", "ldcc-solar"),
-    "gpt_neox": ("polyglot-ko-12.8b", "kullm-v2", "koalpaca"),
+FAMILIES: dict[str, tuple[str, ...]] = {
+    family: tuple(name for name, arch in ARCHITECTURES.items() if arch == family)
+    for family in ("bart", "llama", "gpt_neox")
 }
 
 
@@ -30,24 +32,30 @@ def tiny_config(family: str, vocab_size: int, tok: Any, d_model: int = 32, layer
     if family == "llama":
         return LlamaConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
                            num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
-                           max_position_embeddings=1024, tie_word_embeddings=False, **ids)
+                           max_position_embeddings=2048, tie_word_embeddings=False, **ids)
     if family == "gpt_neox":
         return GPTNeoXConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
-                             num_hidden_layers=layers, num_attention_heads=2, max_position_embeddings=1024,
+                             num_hidden_layers=layers, num_attention_heads=2, max_position_embeddings=2048,
                              rotary_pct=0.5, use_parallel_residual=True, tie_word_embeddings=False, **ids)
     raise ValueError(f"unknown family {family!r}; one of {', '.join(FAMILIES)}")
 
 
 def save_tiny_model(family: str, path: Path, texts: Sequence[str], *, vocab_size: int = 600,
-                    d_model: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """Build a random ``family`` model and a BPE tokenizer trained on ``texts``; save both to ``path``."""
+                    d_model: int = 32, layers: int = 2, seed: int = 0, tags: Sequence[str] = ()) -> Path:
+    """Build a random ``family`` model and a BPE tokenizer trained on ``texts``; save both to ``path``.
+
+    ``tags`` (e.g. ``#Person1#``) are added to the tokenizer before the model is built, so loading
+    the folder adds no token and resizes nothing: a plain transformers script and dialsum then read
+    the very same ids, which benchmarks comparing the two need.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-    from dialsum_hf.tokenizer import train_tokenizer
+    from dialsum_hf.tokenizer import add_tags, train_tokenizer
 
     template = {"bart": "eos", "llama": "bos", "gpt_neox": "none"}[family]
     tok = train_tokenizer(texts, vocab_size, min_frequency=1, template=template)
+    add_tags(tok, tags)
     torch.manual_seed(seed)
     config = tiny_config(family, len(tok), tok, d_model, layers)
     auto = AutoModelForSeq2SeqLM if family == "bart" else AutoModelForCausalLM
@@ -56,3 +64,27 @@ def save_tiny_model(family: str, path: Path, texts: Sequence[str], *, vocab_size
     model.save_pretrained(str(path), safe_serialization=True)
     tok.save_pretrained(str(path))
     return path
+
+
+def save_tiny_model_for(examples: Sequence[Any], family: str, path: Path, **kwargs: Any) -> Path:
+    """:func:`save_tiny_model` with the tokenizer trained on ``examples`` (dialogues and summaries) and
+    their ``#Tag#`` tokens already added."""
+    from dialsum_core.data import special_tokens
+
+    texts = [t for e in examples for t in (e.dialogue, *e.summaries)]
+    return save_tiny_model(family, path, texts, tags=special_tokens(examples), **kwargs)
+
+
+def run_context(recipe: Mapping[str, Any], name: str = "exp") -> Any:
+    """A :class:`~dialsum_core.context.RunContext` built as the runner builds one (minus the run mode
+    and loggers), so a test or benchmark can drive a loader, ``fit`` and ``generate`` directly."""
+    from dialsum_core.context import RunContext
+    from dialsum_core.events import Events
+    from dialsum_core.experiment import Experiment
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    parsed = Recipe.from_dict(dict(recipe))
+    plugins = build_plugins()
+    experiment = Experiment.create(Path(parsed.run.output_dir), name)
+    return RunContext(recipe=parsed, plugins=plugins, experiment=experiment, events=Events(plugins.pm))

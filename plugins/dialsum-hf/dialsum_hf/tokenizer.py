@@ -2,6 +2,10 @@
 
 Tags such as ``#Person1#`` are added as ordinary (non-special) tokens: they must survive decoding
 with ``skip_special_tokens=True``, since summaries refer to speakers by them.
+
+A trained tokenizer is cached in a folder under a key of its training texts, tags and options
+(:func:`cached_tokenizer`), so every model of a run trained on the same data (the k-fold models,
+repeated runs) gets the very same ids and can be ensembled token by token.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -24,7 +29,6 @@ def train_tokenizer(
     (GPT-NeoX-style).
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=UNK))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
@@ -44,9 +48,38 @@ def train_tokenizer(
         tok.post_processor = processors.TemplateProcessing(
             single=f"{BOS} $A", pair=f"{BOS} $A $B:1", special_tokens=[(BOS, tok.token_to_id(BOS))]
         )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS, unk_token=UNK
-    )
+    return _wrap(tok)
+
+
+def _wrap(tok: Any) -> Any:
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS, unk_token=UNK)
+
+
+def cached_tokenizer(
+    folder: Path, texts: Sequence[str], tags: Sequence[str], vocab_size: int, min_frequency: int = 2,
+    *, template: str = "eos",
+) -> Any:
+    """:func:`train_tokenizer` on ``texts`` plus ``tags``, trained once and kept in ``folder``.
+
+    The file is named by a hash of everything that shapes the result, so a later call with the
+    same texts and options (another fold, another run in the same experiment) loads identical ids,
+    and a call with other data trains its own. Every caller, the first included, gets the tokenizer
+    read back from the file: the ids cannot differ between the one that trained it and the others.
+    """
+    from tokenizers import Tokenizer
+
+    from dialsum_core.atomic import atomic_write_text
+
+    key = hashlib.sha256(json.dumps([list(texts), list(tags), vocab_size, min_frequency, template],
+                                    ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
+    path = Path(folder) / f"{key}.json"
+    if not path.is_file():
+        tok = train_tokenizer(texts, vocab_size, min_frequency, template=template)
+        add_tags(tok, tags)
+        atomic_write_text(path, tok.backend_tokenizer.to_str())
+    return _wrap(Tokenizer.from_str(path.read_text(encoding="utf-8")))
 
 
 def add_tags(tokenizer: Any, tags: Sequence[str]) -> list[int]:

@@ -50,7 +50,8 @@ def _callbacks() -> tuple[type, type]:
             from dialsum_hf.saving import write_metadata
 
             ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if ckpt.is_dir():
+            # Under a multi-process launch only the process that saved the checkpoint completes it.
+            if args.should_save and ckpt.is_dir():
                 write_metadata(self.hf, ckpt)
                 self.ctx.emit("dialsum_on_artifact", path=_relative(self.ctx, ckpt), kind="checkpoint")
 

@@ -10,11 +10,8 @@ from typing import Any
 import pytest
 
 from dialsum_core.context import RunContext
-from dialsum_core.events import Events
-from dialsum_core.experiment import Experiment
-from dialsum_core.manager import build_plugins
-from dialsum_core.recipe import Recipe
 from dialsum_core.testing import TINY_DIALOGUES, write_csv
+from dialsum_hf.testing import run_context
 
 HERE = Path(__file__).resolve().parent
 
@@ -50,10 +47,7 @@ def base_recipe(data_dir: Path) -> dict[str, Any]:
 
 def make_context(data_dir: Path, patch: dict[str, Any] | None = None, name: str = "exp") -> RunContext:
     """A RunContext built as ``dialsum_core.runner`` builds it (without a run mode)."""
-    recipe = Recipe.from_dict(_deep_merge(base_recipe(data_dir), patch or {}))
-    plugins = build_plugins()
-    experiment = Experiment.create(Path(recipe.run.output_dir), name)
-    return RunContext(recipe=recipe, plugins=plugins, experiment=experiment, events=Events(plugins.pm))
+    return run_context(_deep_merge(base_recipe(data_dir), patch or {}), name)
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import make_context
+from dialsum_core import hookimpl
+
+
+class EpochsBegun:
+    """The epochs this process trained: a resumed run must not start again from epoch 1."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    @hookimpl
+    def dialsum_before_epoch(self, epoch: int, n_epochs: int) -> None:
+        self.seen.append(epoch)
 
 
 def main() -> None:
@@ -22,12 +34,15 @@ def main() -> None:
     torch.set_num_threads(1)
     ctx = make_context(data_dir, {"train": {"epochs": 4, "batch_size": 4},
                                   "run": {"resume_from": resume, "output_dir": str(out)}})
+    epochs = EpochsBegun()
+    ctx.plugins.add(epochs, "epochs-begun")
     data = ctx.data()
     model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
     fit = model.fit(data.train, data.valid, ctx, out / "checkpoints")
     preds = model.generate([e.dialogue for e in data.valid], ctx)
     result.write_text(json.dumps({"history": fit["history"], "best_metric": fit["best_metric"],
-                                  "predictions": preds}, ensure_ascii=False), encoding="utf-8")
+                                  "predictions": preds, "epochs_begun": epochs.seen}, ensure_ascii=False),
+                      encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -74,3 +74,20 @@ def test_check_reports_recipe_mistakes() -> None:
     assert "use_lora" in found["models.hf-causal.merge_lora"]
     assert "cosine" in found["train.scheduler"]
     assert _problems({}, "scratch") == []
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_dialsum_check_refuses_quantization_without_cuda(tmp_path, bits: int) -> None:
+    import torch
+    from click.testing import CliRunner
+
+    from dialsum_core.cli import cli
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available: quantized loading is allowed here")
+    recipe = tmp_path / "q.toml"
+    recipe.write_text(f'[run]\nmodels = ["kullm-v2"]\n[data]\ntrain_path = "train.csv"\n'
+                      f'[models."kullm-v2"]\nload_in_{bits}bit = true\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["check", str(recipe)])
+    assert res.exit_code == 2
+    assert f"models.kullm-v2.load_in_{bits}bit: 4-bit/8-bit loading needs a CUDA GPU" in res.output

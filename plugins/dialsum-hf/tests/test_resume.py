@@ -39,6 +39,9 @@ def test_killed_run_resumes_to_the_same_metrics(data_dir: Path) -> None:
     _run(data_dir, data_dir / "resumed", data_dir / "resumed.json", data_dir / "killed")
     full = json.loads((data_dir / "full.json").read_text(encoding="utf-8"))
     resumed = json.loads((data_dir / "resumed.json").read_text(encoding="utf-8"))
+    assert full.pop("epochs_begun") == [1, 2, 3, 4]
+    begun = resumed.pop("epochs_begun")
+    assert begun and begun[0] >= 3 and begun == list(range(begun[0], 5))  # it resumed, it did not start over
     assert len(full["history"]) == 4
     assert resumed == full  # every epoch's loss and scores, the best metric and the predictions
 

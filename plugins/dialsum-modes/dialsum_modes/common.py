@@ -239,6 +239,22 @@ def attach_scores(ctx: RunContext, outputs: dict[str, list[list[Candidate]]], va
             cands[:] = [attrs.evolve(c, score=score.get(c.source)) for c in cands]
 
 
+def job_results(ctx: RunContext, sources: Sequence[Source], **extra: Any) -> dict[str, Any]:
+    """What a fan-out job (``run.only``) reports: the units it trained, and nothing of the final stages.
+
+    Each unit is already saved in ``stages/sources/``, where the final run (the same recipe
+    without ``run.only``) finds and reuses it before ensembling.
+    """
+    only = list(ctx.recipe.run.only)
+    if not sources:
+        raise DialsumError(f"run.only {only}: selects nothing in this run (models {', '.join(ctx.recipe.run.models)})")
+    log.info("job %s: %d unit(s) trained; run the recipe without run.only to ensemble them", ", ".join(only),
+             len(sources))
+    return {"partial": True, "only": only,
+            "trained": {s.name: {"valid": round_scores(s.scores), "checkpoint": s.checkpoint, "reused": s.reused}
+                        for s in sources}, **extra}
+
+
 # ----------------------------------------------------------------------------------------------
 # Ensembles
 # ----------------------------------------------------------------------------------------------

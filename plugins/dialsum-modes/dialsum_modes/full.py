@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from dialsum_core import distributed
 from dialsum_core.context import RunContext
 from dialsum_core.recipe import io
 from dialsum_modes import common, plots
@@ -39,8 +40,12 @@ class FullMode:
         kfold_opts: KFoldOptions = ctx.options("run_modes", "kfold")
         results: dict[str, Any] = {"status": "running", "stages": {}}
 
+        partial = distributed.is_partial(ctx.recipe)  # a fan-out job: writes only its own jobs/ folder
+
         def stage_done(stage: str, summary: dict[str, Any]) -> None:
             results["stages"][stage] = summary
+            if partial:
+                return
             ctx.experiment.write_json(f"stages/{stage}.json", {"status": "complete", **summary})
             ctx.experiment.write_json("results.json", results)
             common.progress(ctx, "stages", STAGES.index(stage) + 1, len(STAGES))
@@ -75,6 +80,9 @@ class FullMode:
             common.progress(ctx, "models", i, len(models))
             runs.append(run_folds(tuned, model, data, kfold_opts, keep))
             common.progress(ctx, "models", i + 1, len(models))
+        if partial:
+            return common.job_results(ctx, [s for fr in runs for s in fr.sources], best_params=params,
+                                      folds=[f for fr in runs for f in fr.folds])
         stage_done("kfold", {"cv": {fr.model: common.mean_std([s.scores for s in fr.sources]) for fr in runs},
                              "oof": {fr.model: common.round_scores(fr.oof_scores) for fr in runs}})
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from dialsum_core import distributed
 from dialsum_core.context import DataSplits, RunContext
 from dialsum_modes import common, plots
 from dialsum_modes.folds import assign_folds
@@ -42,6 +43,8 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
     oof = [""] * len(data.train)
     ctx.emit("dialsum_before_stage", stage=f"kfold:{model}")
     for f in range(k):
+        if not distributed.selected(ctx.recipe, model=model, fold=f + 1):  # another fan-out job's fold
+            continue
         train = [e for e, g in zip(data.train, fold_of, strict=True) if g != f]
         held = [e for e, g in zip(data.train, fold_of, strict=True) if g == f]
         common.progress(ctx, f"folds {model}", f, k)
@@ -60,7 +63,8 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
         ctx.emit("dialsum_after_fold", fold=f, n_folds=k, metrics=src.scores)
         common.progress(ctx, f"folds {model}", f + 1, k)
         log.info("%s fold %d/%d: rouge_mean %.4f", model, f + 1, k, src.scores.get("rouge_mean", 0.0))
-    oof_scores = ctx.score(oof, common.references(data.train))
+    # A fan-out job's out-of-fold predictions are incomplete: the final run scores them.
+    oof_scores = {} if distributed.is_partial(ctx.recipe) else ctx.score(oof, common.references(data.train))
     stats = common.mean_std([s.scores for s in sources])
     ctx.emit("dialsum_after_stage", stage=f"kfold:{model}", metrics={k2: v["mean"] for k2, v in stats.items()})
     return FoldRun(model, sources, folds, oof, oof_scores, fold_of)
@@ -90,6 +94,9 @@ class KFoldMode:
         data = ctx.data()
         keep = is_token_level(ctx)
         runs = [run_folds(ctx, m, data, self.options, keep) for m in ctx.recipe.run.models]
+        if distributed.is_partial(ctx.recipe):
+            return common.job_results(ctx, [s for fr in runs for s in fr.sources],
+                                      folds=[f for fr in runs for f in fr.folds])
         return summarise(ctx, data, runs, self.options)
 
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from dialsum_core import distributed
 from dialsum_core.context import DataSplits, RunContext
 from dialsum_modes import common, plots
 from dialsum_modes.kfold import is_token_level
@@ -45,6 +46,8 @@ class MultiModelMode:
         keep = is_token_level(ctx)
         sources = []
         for i, name in enumerate(models):
+            if not distributed.selected(ctx.recipe, model=name):  # another fan-out job's model
+                continue
             common.progress(ctx, "models", i, len(models))
             log.info("model %d/%d: %s", i + 1, len(models), name)
             sources.append(common.train_source(ctx, model_name=name, name=name, train=data.train,
@@ -52,6 +55,8 @@ class MultiModelMode:
                                                keep_model=keep))
             common.progress(ctx, "models", i + 1, len(models))
             log.info("%s: validation rouge_mean %.4f", name, sources[-1].scores.get("rouge_mean", 0.0))
+        if distributed.is_partial(ctx.recipe):
+            return common.job_results(ctx, sources)
         comb, weights, how = ensemble_sources(ctx, data, sources, ctx.recipe.run.ensemble_weights,
                                               self.options.weight_search_trials)
         final = ctx.score(comb.valid, common.references(data.valid))

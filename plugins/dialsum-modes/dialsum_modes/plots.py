@@ -18,6 +18,7 @@ from dialsum_core.data import Example
 
 log = logging.getLogger("dialsum")
 METRICS = ("rouge1", "rouge2", "rougeL", "rouge_mean")
+LINESTYLES = ("-", "--", ":", "-.")
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 
 
@@ -40,6 +41,23 @@ def _save(ctx: RunContext, name: str, draw: Callable[[Any], None], size: tuple[f
 
 class _Skip(Exception):
     pass
+
+
+def whole_numbers(ax: Any, values: Sequence[float], axis: str = "x") -> None:
+    """Ticks at whole numbers only (epochs, trials, word counts, dialogue counts).
+
+    Matplotlib's integer locator falls back to fractions when the range holds fewer than two whole
+    numbers (a single epoch got ticks 0.95, 0.975...), so a few distinct whole x values get
+    exactly their own ticks, half a unit of margin on each side.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    distinct = sorted({float(v) for v in values})
+    if axis == "x" and distinct and len(distinct) <= 12 and all(v.is_integer() for v in distinct):
+        ax.set_xticks(distinct, [f"{v:g}" for v in distinct])
+        ax.set_xlim(distinct[0] - 0.5, distinct[-1] + 0.5)
+        return
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
 
 
 def existing(ctx: RunContext) -> list[str]:
@@ -90,8 +108,6 @@ def learning_curves(ctx: RunContext, sources: Sequence[Any]) -> str | None:
         series.append((s.name, xs, loss, rouge))
 
     def draw(fig: Any) -> None:
-        from matplotlib.ticker import MaxNLocator
-
         panels = [(2, "training loss"), (3, "validation ROUGE (mean F1)")]
         panels = [(i, title) for i, title in panels if any(v is not None for ser in series for v in ser[i])]
         if not panels:
@@ -103,7 +119,7 @@ def learning_curves(ctx: RunContext, sources: Sequence[Any]) -> str | None:
                 if pts:
                     ax.plot(*zip(*pts, strict=True), marker="o", label=ser[0], color=COLORS[n % len(COLORS)])
             ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            whole_numbers(ax, [x for ser in series for x, y in zip(ser[1], ser[idx], strict=True) if y is not None])
             ax.set_title(title)
             ax.grid(alpha=0.3)
         axes[-1].legend(fontsize=8)
@@ -124,10 +140,14 @@ def length_distribution(ctx: RunContext, valid: Sequence[Example], predictions: 
         bins = list(range(0, hi + 2, max(1, hi // 25)))
         for n, (label, lengths) in enumerate(groups.items()):
             mean = sum(lengths) / max(len(lengths), 1)
+            # predictions are outlines with their own dash pattern, so identical ones stay visible
             ax.hist(lengths, bins=bins, histtype="step" if n else "stepfilled", alpha=0.35 if not n else 1.0,
-                    linewidth=1.8, color=COLORS[n % len(COLORS)], label=f"{label} (mean {mean:.1f})")
+                    linewidth=2.4 if n == 1 else 1.6, linestyle=LINESTYLES[(n - 1) % len(LINESTYLES)] if n else "-",
+                    color=COLORS[n % len(COLORS)], label=f"{label} (mean {mean:.1f})")
         ax.set_xlabel("summary length (words)")
         ax.set_ylabel("validation dialogues")
+        whole_numbers(ax, [], "x")
+        whole_numbers(ax, [], "y")
         ax.set_title(f"Validation summary lengths ({len(valid)} dialogues)")
         ax.legend(fontsize=8)
 
@@ -249,6 +269,7 @@ def for_study(ctx: RunContext, study: Any, metric: str, prefix: str = "optuna") 
             ys.append(best)
         ax.step(xs, ys, where="post", color="black", linewidth=1.2, label=f"best so far ({best:.4f})")
         ax.set_xlabel("trial")
+        whole_numbers(ax, [t.number for t in trials])
         ax.set_ylabel(f"validation {metric}")
         ax.set_title(f"Optuna history: {study.study_name} ({len(trials)} trials)")
         ax.grid(alpha=0.3)
@@ -257,12 +278,20 @@ def for_study(ctx: RunContext, study: Any, metric: str, prefix: str = "optuna") 
     def importances(fig: Any) -> None:
         if len(complete) < 2:
             raise _Skip("fewer than two complete trials")
+        import warnings
+
         try:
-            imp = optuna.importance.get_param_importances(study)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                imp = optuna.importance.get_param_importances(study)
         except (RuntimeError, ValueError, ZeroDivisionError) as exc:
             raise _Skip(str(exc)) from None
         if not imp:
             raise _Skip("no parameter varied")
+        # With few trials the evaluator may say it cannot tell the parameters apart: equal bars
+        # would read as a finding, so no plot until the study separates them.
+        if any("importances will be equal" in str(w.message) for w in caught):
+            raise _Skip(f"{len(complete)} complete trials do not separate the parameters yet")
         ax = fig.subplots()
         names = list(imp)[::-1]
         bars = ax.barh(names, [imp[n] for n in names], color=COLORS[2])

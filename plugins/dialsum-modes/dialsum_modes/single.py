@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from dialsum_core import distributed
 from dialsum_core.context import RunContext
 from dialsum_modes import common, plots
 from dialsum_modes.plugin import SingleOptions
@@ -29,6 +30,8 @@ class SingleMode:
         best: tuple[float, Any, list[str], list[str]] | None = None
         sources = []
         for i, name in enumerate(models):
+            if not distributed.selected(ctx.recipe, model=name):  # another fan-out job's model
+                continue
             common.progress(ctx, "models", i, len(models))
             src = common.train_source(ctx, model_name=name, name=name, train=data.train, valid=data.valid,
                                       predict={"valid": data.valid, "test": data.test})
@@ -49,6 +52,8 @@ class SingleMode:
             log.info("%s: validation %s", name, _fmt(score))
             if best is None or score.get("rouge_mean", 0.0) > best[0]:
                 best = (score.get("rouge_mean", 0.0), (name, score), valid_preds, test_preds)
+        if distributed.is_partial(ctx.recipe):
+            return common.job_results(ctx, sources)
         assert best is not None
         _, (best_name, best_scores), valid_preds, test_preds = best
         results["predictions"] = common.write_predictions(

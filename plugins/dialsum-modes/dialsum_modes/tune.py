@@ -13,20 +13,22 @@ is not an error but a request to stop, which must travel up through any loader's
 without the loader having to know about Optuna.
 
 The study lives in ``optuna/study.db`` (or ``storage``) under the experiment's name, so running
-the same experiment again resumes it and only runs the trials still missing.
+the same experiment again resumes it and only runs the trials still missing. Workers started
+separately that name the same ``storage`` (a journal file on a shared disk, an RDB URL) and
+``study_name`` share one study and its ``trials`` budget (docs/scaling.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
-from pathlib import Path
 from typing import Any
 
 import attrs
 
-from dialsum_core import hookimpl
+from dialsum_core import distributed, hookimpl
 from dialsum_core.context import RunContext, _recipe_path
 from dialsum_core.errors import DialsumError
 from dialsum_core.recipe import Recipe
@@ -105,17 +107,6 @@ def make_pruner(options: OptunaOptions, epochs: int) -> Any:
     return optuna.pruners.NopPruner()
 
 
-def storage_url(ctx: RunContext, options: OptunaOptions, folder: str) -> str:
-    if options.storage:
-        if "://" in options.storage:
-            return options.storage
-        path = Path(options.storage)
-        path = path if path.is_absolute() else ctx.experiment.root / path
-        return f"sqlite:///{path.resolve()}"
-    (ctx.experiment.root / folder).mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(ctx.experiment.root / folder / 'study.db').resolve()}"
-
-
 @attrs.define
 class StudyResult:
     best_params: dict[str, Any]
@@ -125,9 +116,40 @@ class StudyResult:
     summary: dict[str, Any]
 
 
+class LaunchTrial:
+    """A trial as every process of a multi-process launch sees it.
+
+    Training a trial is collective (data-parallel training, sharded generation), so every process
+    runs the same trial with the same parameters and stops it at the same epoch: rank 0 holds
+    Optuna's trial and decides, the other processes are told through broadcasts.
+    """
+
+    def __init__(self, number: int, trial: Any = None):
+        self.number = number
+        self._trial = trial
+
+    def report(self, value: float, step: int) -> None:
+        if self._trial is not None:
+            self._trial.report(value, step=step)
+
+    def should_prune(self) -> bool:
+        return bool(distributed.broadcast(self._trial.should_prune() if self._trial is not None else None))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        if self._trial is not None:
+            self._trial.set_user_attr(key, value)
+
+
 def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str = "optuna",
               original: Recipe | None = None) -> StudyResult:
-    """Run (or resume) the study for ``model``; writes ``{folder}/best_params.json`` and ``best_recipe.toml``."""
+    """Run (or resume, or join) the study for ``model``; writes ``{folder}/best_params.json`` and
+    ``best_recipe.toml``.
+
+    Several workers (processes started separately, on one machine or many) that name the same
+    study and storage share its ``trials`` budget (:func:`dialsum_core.distributed.open_study`).
+    Under a multi-process launch, rank 0 alone talks to the study and the other processes train
+    each trial with it.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -138,21 +160,10 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     run = ctx.recipe.run
     total = min(options.trials, DEBUG_TRIALS) if run.debug else options.trials
     name = options.study_name or ctx.experiment.root.name
-    study = optuna.create_study(
-        storage=storage_url(ctx, options, folder), study_name=name, direction=options.direction,
-        sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options, ctx.recipe.train.epochs),
-        load_if_exists=True)
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=finished))
-    remaining = max(total - done, 0)
-    if done:
-        log.info("optuna: resuming study %r with %d finished trials; %d to go", name, done, remaining)
-    ctx.emit("dialsum_before_stage", stage="optuna")
     lock = threading.Lock()
     trials_dir = ctx.experiment.checkpoints / folder
 
-    def objective(trial: Any) -> float:
-        params = {key: suggest(trial, key, spec) for key, spec in options.space.items()}
+    def train_trial(trial: Any, params: dict[str, Any]) -> float:
         recipe = apply_params(ctx.recipe, params, models)
         tctx = ctx.evolve(recipe=recipe, tags={**ctx.tags, "optuna_trial": trial.number})
         tctx.emit("dialsum_before_trial", trial=trial.number, params=params)
@@ -191,6 +202,32 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
                 ctx.plugins.pm.unregister(listener, name=plugin_name)
             tctx.emit("dialsum_after_trial", trial=trial.number, params=params, value=value, state=state)
 
+    if distributed.is_distributed() and not distributed.is_main_process():
+        while (order := distributed.broadcast(None)) is not None:
+            number, params = order
+            with contextlib.suppress(optuna.TrialPruned):
+                train_trial(LaunchTrial(number), params)
+        result = distributed.broadcast(None)
+        if result is None:
+            raise DialsumError("optuna: the study stopped on the main process (see its log)")
+        return result
+
+    study = distributed.open_study(
+        options.storage, ctx.experiment.root / folder, study_name=name, budget=total, direction=options.direction,
+        sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options, ctx.recipe.train.epochs))
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    if done:
+        log.info("optuna: resuming study %r with %d finished trials; %d to go", name, done, max(total - done, 0))
+    ctx.emit("dialsum_before_stage", stage="optuna")
+
+    def objective(trial: Any) -> float:
+        params = {key: suggest(trial, key, spec) for key, spec in options.space.items()}
+        if distributed.is_distributed():
+            distributed.broadcast((trial.number, params))
+            return train_trial(LaunchTrial(trial.number, trial), params)
+        return train_trial(trial, params)
+
     def after(study: Any, frozen: Any) -> None:
         nonlocal done
         done += 1
@@ -207,16 +244,32 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
                 shutil.rmtree(wd, ignore_errors=True)
 
     common.progress(ctx, "trials", done, total)
-    if remaining:
-        study.optimize(objective, n_trials=remaining, timeout=options.timeout or None, n_jobs=options.n_jobs,
-                       callbacks=[after])
-    best = _best(study)
-    if best is None:
-        raise DialsumError(f"optuna: no trial of study {name!r} completed (all pruned or failed)")
-    summary = write_outputs(ctx, study, best, options, folder, model, original or ctx.recipe)
-    ctx.emit("dialsum_after_stage", stage="optuna", metrics={options.metric: best.value})
-    return StudyResult(dict(best.params), float(best.value), best.number, dict(best.user_attrs.get("scores", {})),
-                       summary)
+    n_jobs = options.n_jobs
+    if n_jobs > 1 and distributed.is_distributed():
+        log.warning("optuna: n_jobs = %d under a multi-process launch: the processes train one trial at a time "
+                    "together (n_jobs = 1)", n_jobs)
+        n_jobs = 1
+    result: StudyResult | None = None
+    ended = False
+    try:
+        # Other workers of the study may still be running trials: wait for them (up to the study's
+        # timeout) so that the best trial reported here is the study's.
+        distributed.optimize(study, objective, timeout=options.timeout or None, n_jobs=n_jobs, callbacks=[after],
+                             wait_seconds=float(options.timeout or 24 * 3600))
+        ended = True
+        distributed.broadcast(None)  # the other processes of a launch: no more trials
+        best = _best(study)
+        if best is None:
+            raise DialsumError(f"optuna: no trial of study {name!r} completed (all pruned or failed)")
+        summary = write_outputs(ctx, study, best, options, folder, model, original or ctx.recipe)
+        ctx.emit("dialsum_after_stage", stage="optuna", metrics={options.metric: best.value})
+        result = StudyResult(dict(best.params), float(best.value), best.number,
+                             dict(best.user_attrs.get("scores", {})), summary)
+        return result
+    finally:
+        if not ended:
+            distributed.broadcast(None)
+        distributed.broadcast(result)
 
 
 def _best(study: Any) -> Any:
@@ -288,6 +341,9 @@ class OptunaMode:
         self.options = options
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
+        if ctx.recipe.run.only:
+            raise DialsumError(f"{ctx.recipe.where('run.only')}: the optuna mode has no folds or models to fan "
+                               "out; start several workers on one study storage instead (docs/scaling.md)")
         original = ctx.recipe
         ctx = common.prepare(ctx)
         model = ctx.recipe.run.models[0]

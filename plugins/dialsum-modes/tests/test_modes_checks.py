@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
@@ -65,3 +66,31 @@ def test_dialsum_check_prints_one_line_and_exits_2(make_recipe, tmp_path) -> Non
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {path}: modes.kfold.k_folds: must be >= 2, got 1"]
+
+
+RECIPES = Path(__file__).resolve().parents[3] / "recipes"
+
+
+@pytest.mark.parametrize(("recipe", "overrides", "expected"), [
+    ("kfold-tiny", ["run.mode=kfoldd"], "--set: run.mode: unknown run mode 'kfoldd' (installed: "),
+    ("optuna-tiny", ["modes.optuna.space={}"], "--set: modes.optuna.space: empty search space; declare"),
+    ("kfold-tiny", ["modes.kfold.k_folds=1"], "--set: modes.kfold.k_folds: must be >= 2, got 1"),
+    ("kfold-tiny", ["modes.kfold.k_folds=33"],
+     "--set: modes.kfold.k_folds: 33 folds but only 32 training dialogues (debug subset)"),
+    ("kfold", ["modes.kfold.k_folds=401"], "--set: modes.kfold.k_folds: 401 folds but only 400 training dialogues"),
+    ("full", ["modes.kfold.k_folds=1"], "--set: modes.kfold.k_folds: must be >= 2, got 1"),
+    ("multi_model", ["run.ensemble_weights=[0.5, 0.5]"], "--set: run.ensemble_weights: 2 weights for 3 models"),
+    ("kfold", ["run.ensemble_weights=[1.0, 2.0]"],
+     "--set: run.ensemble_weights: 2 weights for 1 model and 5 folds; give one weight, one per fold (5), or none"),
+])
+def test_shipped_recipes_with_bad_input_fail_check_with_one_line(recipe, overrides, expected) -> None:
+    """``dialsum check`` on a shipped recipe made wrong by one ``--set``: exit 2, one error line."""
+    from click.testing import CliRunner
+
+    from dialsum_core.cli import cli
+
+    args = ["check", str(RECIPES / f"{recipe}.toml"), *(a for o in overrides for a in ("--set", o))]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {expected}"), result.stderr

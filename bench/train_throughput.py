@@ -1,0 +1,171 @@
+"""Training speed: dialsum's training path against a plain transformers ``Seq2SeqTrainer``.
+
+The same tiny random BART (a tokenizer trained on ``data/sample/train.csv``, the ``#Tag#`` tokens
+already in its vocabulary) is fine-tuned on the same examples (``data/sample/train.csv``, shipped
+with the project) for the same number of epochs, hence the same number of optimiser steps and the
+same tokens, in the same process, the two sides alternating:
+
+* dialsum: the ``hf-seq2seq`` loader and ``HFModel.fit`` (``dialsum_hf.training``): length-grouped
+  batches, padding to the longest example of each batch, a checkpoint per epoch and an evaluation
+  per epoch (generating the validation summaries and scoring them with ROUGE);
+* plain: ``Seq2SeqTrainer`` with its defaults (random order) and ``DataCollatorForSeq2Seq``, the
+  collator of the transformers summarisation example (it pads each batch to its longest example).
+
+Both use the Trainer's default optimiser settings (learning rate 5e-5, linear schedule, no warm-up,
+no weight decay), the same batch size and seed. Tokens per second count the real (unpadded) input
+and summary tokens of every example seen. dialsum's evaluation time is measured and left out of its
+training time (the plain Trainer does not evaluate); it is printed on its own line.
+
+    python bench/train_throughput.py                   # 400 examples, 2 epochs, 5 rounds (~3 min on 2 cores)
+    python bench/train_throughput.py --rows 128 --epochs 1 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+#: The Trainer's own defaults, given to dialsum too so that only the frameworks differ.
+TRAINER_DEFAULTS = {"learning_rate": 5e-5, "scheduler": "linear", "warmup_ratio": 0.0, "weight_decay": 0.0}
+
+
+def recipe(folder: Path, model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "run": {"models": ["hf-seq2seq"], "loggers": [], "metrics": ["rouge"], "seed": args.seed,
+                "output_dir": str(folder / "experiments")},
+        "data": {"train_path": str(args.train_csv), "dev_path": str(SAMPLE / "dev.csv"),
+                 "max_length": args.max_length, "max_target_length": args.max_target_length},
+        "train": {"epochs": args.epochs, "batch_size": args.batch_size, **TRAINER_DEFAULTS},
+        "generation": {"num_beams": 1, "max_new_tokens": 32, "min_new_tokens": 1, "batch_size": 32},
+        "models": {"hf-seq2seq": {"model_name_or_path": str(model), "torch_dtype": "float32"}},
+    }
+
+
+def dialsum_run(folder: Path, model: Path, args: argparse.Namespace, run: int | str, train: list[Any],
+                valid: list[Any]) -> dict[str, float]:
+    from dialsum_hf.testing import run_context
+
+    ctx = run_context(recipe(folder, model, args), name=f"dialsum-{run}")
+    hf = ctx.build("model_loaders", "hf-seq2seq").build(ctx, train)
+    fit = hf.fit(train, valid, ctx, ctx.experiment.checkpoints)
+    return {"seconds": fit["train_seconds"] - fit["eval_seconds"], "eval_seconds": fit["eval_seconds"],
+            "tokens": fit["train_tokens_per_epoch"] * args.epochs, "steps": fit["global_step"],
+            "loss": fit["train_loss"]}
+
+
+def plain_run(folder: Path, model: Path, args: argparse.Namespace, run: int | str, rows: list[Any],
+              _valid: list[Any]) -> dict[str, float]:
+    """What the transformers summarisation example does, minus evaluation."""
+    from transformers import (
+        AutoModelForSeq2SeqLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Seq2SeqTrainer,
+        Seq2SeqTrainingArguments,
+        set_seed,
+    )
+
+    set_seed(args.seed)
+    tok = AutoTokenizer.from_pretrained(str(model))
+    net = AutoModelForSeq2SeqLM.from_pretrained(str(model))
+    enc = tok([e.dialogue for e in rows], max_length=args.max_length, truncation=True)
+    lab = tok(text_target=[e.summary for e in rows], max_length=args.max_target_length, truncation=True)
+    features = [{"input_ids": i, "attention_mask": m, "labels": t}
+                for i, m, t in zip(enc["input_ids"], enc["attention_mask"], lab["input_ids"], strict=True)]
+    training_args = Seq2SeqTrainingArguments(
+        output_dir=str(folder / f"plain-{run}"), per_device_train_batch_size=args.batch_size,
+        num_train_epochs=args.epochs, learning_rate=TRAINER_DEFAULTS["learning_rate"], seed=args.seed,
+        report_to=[], disable_tqdm=not sys.stderr.isatty(),
+    )
+    trainer = Seq2SeqTrainer(model=net, args=training_args, train_dataset=features, processing_class=tok,
+                             data_collator=DataCollatorForSeq2Seq(tok, model=net))
+    started = time.perf_counter()
+    output = trainer.train()
+    seconds = time.perf_counter() - started
+    tokens = sum(len(f["input_ids"]) + len(f["labels"]) for f in features) * args.epochs
+    return {"seconds": seconds, "eval_seconds": 0.0, "tokens": tokens, "steps": trainer.state.global_step,
+            "loss": float(output.training_loss)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train-csv", type=Path, default=SAMPLE / "train.csv",
+                    help="training CSV (e.g. ../shared/data/dialogsum-ko/dev.csv for longer dialogues)")
+    ap.add_argument("--rows", type=int, default=400, help="first N training examples (data/sample/train.csv has 400)")
+    ap.add_argument("--valid", type=int, default=16, help="validation dialogues dialsum evaluates each epoch")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--max-length", type=int, default=512)
+    ap.add_argument("--max-target-length", type=int, default=128)
+    ap.add_argument("--d-model", type=int, default=64)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5, help="rounds; each runs both sides, in alternating order")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    args = ap.parse_args()
+    import logging
+
+    import torch
+    import transformers
+
+    from dialsum_core.context import load_splits
+    from dialsum_core.recipe import Recipe
+    from dialsum_hf.testing import save_tiny_model_for
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    transformers.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")  # the plain Trainer's default, moot on CPU
+    logging.getLogger("dialsum").setLevel(logging.WARNING)
+    runs: dict[str, list[dict[str, float]]] = {"dialsum": [], "plain": []}
+    sides = (("dialsum", dialsum_run), ("plain", plain_run))
+    with tempfile.TemporaryDirectory(prefix="dialsum-trainbench-") as tmp:
+        folder = Path(tmp)
+        model = folder / "model"
+        # the examples as dialsum reads and cleans them; both sides train on these
+        data = load_splits(Recipe.from_dict(recipe(folder, model, args)))
+        train, valid = data.train[: args.rows], data.valid[: args.valid]
+        save_tiny_model_for(data.train, "bart", model, vocab_size=2000, d_model=args.d_model, layers=args.layers)
+        print(f"model: tiny random BART (d_model {args.d_model}, {args.layers}+{args.layers} layers), "
+              f"device {'cuda' if torch.cuda.is_available() else 'cpu'}, torch threads {torch.get_num_threads()}")
+        print(f"data: {len(train)} examples of {args.train_csv}, {args.epochs} epoch(s), "
+              f"batch size {args.batch_size}, max_length {args.max_length}")
+        for _side, fn in sides:  # warm-up: lazy imports, allocator, the metric's tokenizer; not timed
+            fn(folder, model, args, "warmup", train[: 2 * args.batch_size], valid[:2])
+        for r in range(args.repeats):
+            for side, fn in sides[:: 1 if r % 2 == 0 else -1]:
+                res = fn(folder, model, args, r, train, valid)
+                runs[side].append(res)
+                extra = f", evaluation {res['eval_seconds']:.2f} s apart" if side == "dialsum" else ""
+                print(f"  round {r + 1} {side:8s} {int(res['steps'])} steps, {int(res['tokens'])} tokens in "
+                      f"{res['seconds']:7.2f} s = {res['tokens'] / res['seconds']:8.1f} tok/s "
+                      f"(loss {res['loss']:.3f}{extra})")
+    steps = {side: {int(x["steps"]) for x in v} for side, v in runs.items()}
+    tokens = {side: {int(x["tokens"]) for x in v} for side, v in runs.items()}
+    if steps["dialsum"] != steps["plain"] or tokens["dialsum"] != tokens["plain"]:
+        print(f"not comparable: steps {steps}, tokens {tokens}", file=sys.stderr)
+        return 1
+    # all rounds together (total tokens / total seconds), and the median round: on a busy machine a
+    # single round can be off by half, whichever side it times
+    speed = {side: sum(x["tokens"] for x in v) / sum(x["seconds"] for x in v) for side, v in runs.items()}
+    median = {side: statistics.median(x["tokens"] / x["seconds"] for x in v) for side, v in runs.items()}
+    evals = statistics.median(x["eval_seconds"] for x in runs["dialsum"])
+    print(f"dialsum training (hf-seq2seq, HFModel.fit): {speed['dialsum']:.1f} tokens/s")
+    print(f"plain Seq2SeqTrainer (defaults):           {speed['plain']:.1f} tokens/s")
+    print(f"ratio dialsum/plain: {speed['dialsum'] / speed['plain']:.2f}x over {args.repeats} rounds "
+          f"(median round: {median['dialsum'] / median['plain']:.2f}x)")
+    print(f"dialsum per-epoch evaluation (generation + ROUGE on {args.valid} dialogues), not counted above: "
+          f"{evals:.2f} s per run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
