@@ -39,7 +39,8 @@ def _assert_budget_met_once(trials: list[Any], budget: int) -> None:
     assert len({t.user_attrs["workdir"] for t in trials}) == budget
 
 
-@pytest.mark.parametrize("kind", ["journal", "postgresql"])
+# PostgreSQL: a server is created and started for the session (about 15 s more).
+@pytest.mark.parametrize("kind", ["journal", pytest.param("postgresql", marks=pytest.mark.slow)])
 def test_two_workers_share_one_study_and_its_budget(
         kind: str, small_data: Path, slow_lead_site: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     journal = tmp_path / "shared" / "study.log"  # a file on a disk every worker sees, or a database server

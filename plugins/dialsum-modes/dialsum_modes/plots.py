@@ -82,7 +82,7 @@ def fold_rouge(ctx: RunContext, runs: Sequence[Any]) -> str | None:
             mean = sum(means) / k
             std = (sum((m - mean) ** 2 for m in means) / k) ** 0.5
             ax.axhline(mean, color="black", linestyle="--", linewidth=1,
-                       label=f"mean ROUGE {mean:.3f} ± {std:.3f}")
+                       label=f"mean of ROUGE-1/2/L over folds: {mean:.3f} ± {std:.3f}")
             ax.set_xticks(range(k), [f"fold {i + 1}" for i in range(k)])
             ax.set_ylabel("F1 (held-out fold)")
             ax.set_ylim(0, max(1e-3, max(s.scores.get("rouge1", 0.0) for s in fr.sources)) * 1.3)
@@ -116,15 +116,21 @@ def learning_curves(ctx: RunContext, sources: Sequence[Any]) -> str | None:
         for ax, (idx, title) in zip(axes, panels, strict=True):
             for n, ser in enumerate(series):
                 pts = [(x, y) for x, y in zip(ser[1], ser[idx], strict=True) if y is not None]
-                if pts:
-                    ax.plot(*zip(*pts, strict=True), marker="o", label=ser[0], color=COLORS[n % len(COLORS)])
+                if pts:  # past eight sources the colours repeat with another dash pattern
+                    ax.plot(*zip(*pts, strict=True), marker="o", label=ser[0], color=COLORS[n % len(COLORS)],
+                            linestyle=LINESTYLES[(n // len(COLORS)) % len(LINESTYLES)])
             ax.set_xlabel("epoch")
             whole_numbers(ax, [x for ser in series for x, y in zip(ser[1], ser[idx], strict=True) if y is not None])
             ax.set_title(title)
             ax.grid(alpha=0.3)
-        axes[-1].legend(fontsize=8)
+        if len(series) <= 8:
+            axes[-1].legend(fontsize=8)
+        else:  # beside the panels, in columns of 16, so that it never hides the curves
+            fig.legend(*axes[-1].get_legend_handles_labels(), loc="outside right upper", fontsize=7,
+                       ncols=-(-len(series) // 16))
 
-    return _save(ctx, "learning_curves", draw, (10 if len(series) else 8, 4.5))
+    wide = 10 + 2.2 * -(-len(series) // 16) if len(series) > 8 else 10
+    return _save(ctx, "learning_curves", draw, (wide, 4.5 if len(series) <= 16 else 5.5))
 
 
 def length_distribution(ctx: RunContext, valid: Sequence[Example], predictions: dict[str, Sequence[str]]) -> str | None:
@@ -160,13 +166,15 @@ def ensemble_weights(ctx: RunContext, weights: dict[str, float], title: str) -> 
             raise _Skip("no weights")
         ax = fig.subplots()
         names = list(weights)
-        bars = ax.bar(names, [weights[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))])
-        ax.bar_label(bars, fmt="%.3f", fontsize=8)
-        ax.set_ylabel("weight")
+        # horizontal bars: source names such as "polyglot-ko-12.8b/fold3" stay readable however many
+        bars = ax.barh(names, [weights[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))])
+        ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
+        ax.invert_yaxis()
+        ax.set_xlabel("weight")
+        ax.set_xlim(0, max([*weights.values(), 1e-3]) * 1.18)
         ax.set_title(title)
-        ax.tick_params(axis="x", labelrotation=30 if len(names) > 4 else 0)
 
-    return _save(ctx, "ensemble_weights", draw)
+    return _save(ctx, "ensemble_weights", draw, (8, 1.3 + 0.42 * len(weights)))
 
 
 def source_rouge(ctx: RunContext, scores: dict[str, dict[str, float]]) -> str | None:

@@ -88,7 +88,8 @@ class OptunaOptions:
     percentile: float = 25.0
     #: Parallel trials (threads); more than one needs a model loader that can train concurrently.
     n_jobs: int = attrs.field(default=1, validator=_min(1))
-    #: ``""``: ``optuna/study.db`` in the experiment folder; or any Optuna storage URL.
+    #: ``""``: ``optuna/study.db`` in the experiment folder; ``journal://PATH`` (or a ``.log`` path): a journal
+    #: file several workers share; or an RDB URL such as ``postgresql+psycopg://user:pw@host/db``.
     storage: str = ""
     #: ``""``: the experiment name, so re-running the same experiment resumes its study.
     study_name: str = ""
