@@ -13,7 +13,8 @@ same tokens, in the same process, the two sides alternating:
 
 Both use the Trainer's default optimiser settings (learning rate 5e-5, linear schedule, no warm-up,
 no weight decay), the same batch size and seed. Tokens per second count the real (unpadded) input
-and summary tokens of every example seen. dialsum's evaluation time is measured and left out of its
+and summary tokens of every example seen, per second of wall-clock time and per second of the
+process's CPU time (steadier on a shared machine). dialsum's evaluation time is measured and left out of its
 training time (the plain Trainer does not evaluate); it is printed on its own line.
 
     python bench/train_throughput.py                   # 400 examples, 2 epochs, 5 rounds (~3 min on 2 cores)
@@ -57,6 +58,7 @@ def dialsum_run(folder: Path, model: Path, args: argparse.Namespace, run: int | 
     hf = ctx.build("model_loaders", "hf-seq2seq").build(ctx, train)
     fit = hf.fit(train, valid, ctx, ctx.experiment.checkpoints)
     return {"seconds": fit["train_seconds"] - fit["eval_seconds"], "eval_seconds": fit["eval_seconds"],
+            "cpu_seconds": fit["train_cpu_seconds"] - fit["eval_cpu_seconds"],
             "tokens": fit["train_tokens_per_epoch"] * args.epochs, "steps": fit["global_step"],
             "loss": fit["train_loss"]}
 
@@ -87,12 +89,12 @@ def plain_run(folder: Path, model: Path, args: argparse.Namespace, run: int | st
     )
     trainer = Seq2SeqTrainer(model=net, args=training_args, train_dataset=features, processing_class=tok,
                              data_collator=DataCollatorForSeq2Seq(tok, model=net))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     output = trainer.train()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     tokens = sum(len(f["input_ids"]) + len(f["labels"]) for f in features) * args.epochs
-    return {"seconds": seconds, "eval_seconds": 0.0, "tokens": tokens, "steps": trainer.state.global_step,
-            "loss": float(output.training_loss)}
+    return {"seconds": seconds, "eval_seconds": 0.0, "cpu_seconds": cpu_seconds, "tokens": tokens,
+            "steps": trainer.state.global_step, "loss": float(output.training_loss)}
 
 
 def main() -> int:
@@ -146,22 +148,24 @@ def main() -> int:
                 runs[side].append(res)
                 extra = f", evaluation {res['eval_seconds']:.2f} s apart" if side == "dialsum" else ""
                 print(f"  round {r + 1} {side:8s} {int(res['steps'])} steps, {int(res['tokens'])} tokens in "
-                      f"{res['seconds']:7.2f} s = {res['tokens'] / res['seconds']:8.1f} tok/s "
-                      f"(loss {res['loss']:.3f}{extra})")
+                      f"{res['seconds']:6.2f} s ({res['cpu_seconds']:6.2f} s CPU) = "
+                      f"{res['tokens'] / res['seconds']:8.1f} tok/s (loss {res['loss']:.3f}{extra})")
     steps = {side: {int(x["steps"]) for x in v} for side, v in runs.items()}
     tokens = {side: {int(x["tokens"]) for x in v} for side, v in runs.items()}
     if steps["dialsum"] != steps["plain"] or tokens["dialsum"] != tokens["plain"]:
         print(f"not comparable: steps {steps}, tokens {tokens}", file=sys.stderr)
         return 1
-    # all rounds together (total tokens / total seconds), and the median round: on a busy machine a
-    # single round can be off by half, whichever side it times
-    speed = {side: sum(x["tokens"] for x in v) / sum(x["seconds"] for x in v) for side, v in runs.items()}
-    median = {side: statistics.median(x["tokens"] / x["seconds"] for x in v) for side, v in runs.items()}
+    # All rounds together (total tokens / total seconds). CPU time is printed too: on a busy machine
+    # the wall time of one round can be off by half, whichever side it times; CPU time hardly moves.
+    wall = {side: sum(x["tokens"] for x in v) / sum(x["seconds"] for x in v) for side, v in runs.items()}
+    cpu = {side: sum(x["tokens"] for x in v) / sum(x["cpu_seconds"] for x in v) for side, v in runs.items()}
     evals = statistics.median(x["eval_seconds"] for x in runs["dialsum"])
-    print(f"dialsum training (hf-seq2seq, HFModel.fit): {speed['dialsum']:.1f} tokens/s")
-    print(f"plain Seq2SeqTrainer (defaults):           {speed['plain']:.1f} tokens/s")
-    print(f"ratio dialsum/plain: {speed['dialsum'] / speed['plain']:.2f}x over {args.repeats} rounds "
-          f"(median round: {median['dialsum'] / median['plain']:.2f}x)")
+    print(f"dialsum training (hf-seq2seq, HFModel.fit): {wall['dialsum']:.1f} tokens/s, "
+          f"{cpu['dialsum']:.1f} tokens per CPU second")
+    print(f"plain Seq2SeqTrainer (defaults):           {wall['plain']:.1f} tokens/s, "
+          f"{cpu['plain']:.1f} tokens per CPU second")
+    print(f"ratio dialsum/plain over {args.repeats} rounds: {wall['dialsum'] / wall['plain']:.2f}x wall-clock, "
+          f"{cpu['dialsum'] / cpu['plain']:.2f}x CPU time")
     print(f"dialsum per-epoch evaluation (generation + ROUGE on {args.valid} dialogues), not counted above: "
           f"{evals:.2f} s per run")
     return 0

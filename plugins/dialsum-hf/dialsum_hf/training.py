@@ -61,15 +61,16 @@ def _callbacks() -> tuple[type, type]:
         def __init__(self, *args: Any, hf: HFModel, ctx: Any, valid: Sequence[Any], n_epochs: int, **kw: Any):
             super().__init__(*args, **kw)
             self._hf, self._ctx, self._valid, self._n_epochs = hf, ctx, valid, n_epochs
-            self.eval_seconds = 0.0
+            self.eval_seconds = self.eval_cpu_seconds = 0.0
 
         def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None,
                      metric_key_prefix: str = "eval", **kw: Any) -> dict[str, float]:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             preds = self._hf.generate([e.dialogue for e in self._valid], self._ctx)
             scores = self._ctx.score(preds, [list(e.summaries) for e in self._valid])
             elapsed = time.perf_counter() - started
             self.eval_seconds += elapsed
+            self.eval_cpu_seconds += time.process_time() - cpu
             metrics = {f"{metric_key_prefix}_{k}": float(v) for k, v in scores.items()}
             metrics[f"{metric_key_prefix}_runtime"] = round(elapsed, 4)
             self.log(metrics)
@@ -242,9 +243,9 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     resume = resolve_checkpoint(ctx)
     if resume:
         ctx.log.info("resuming from %s", resume)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     output = trainer.train(resume_from_checkpoint=resume)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     hf.model = trainer.model
     history = epoch_history(trainer.state.log_history)
     best_metric = trainer.state.best_metric
@@ -265,5 +266,9 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
         "train_loss": float(output.training_loss),
         "train_seconds": round(seconds, 3),
         "eval_seconds": round(trainer.eval_seconds, 3),
+        # CPU time of this process (all its threads): unlike wall time, hardly changed by other
+        # processes sharing the machine, hence comparable between runs on a busy host
+        "train_cpu_seconds": round(cpu_seconds, 3),
+        "eval_cpu_seconds": round(trainer.eval_cpu_seconds, 3),
         "train_tokens_per_epoch": tokens,
     }

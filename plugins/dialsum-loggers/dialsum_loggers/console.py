@@ -184,12 +184,12 @@ class ConsoleLogger:
 
     @hookimpl
     def dialsum_before_epoch(self, epoch: int, n_epochs: int) -> None:
-        where = self.position.prefix().replace("_", " ").replace("/", " · ")
+        where = self._where()
         self._bar("epoch", f"{where}epoch {epoch}/{n_epochs}", epoch - 1, n_epochs)
 
     @hookimpl
     def dialsum_after_epoch(self, epoch: int, n_epochs: int, metrics: dict[str, Any]) -> None:
-        where = self.position.prefix().replace("_", " ").replace("/", " · ")
+        where = self._where()
         self._bar("epoch", f"{where}epoch {epoch}/{n_epochs}", epoch, n_epochs)
         self._say(f"  {where}epoch {epoch}/{n_epochs}  {_summary(metrics or {})}")
 
@@ -201,8 +201,18 @@ class ConsoleLogger:
             if loss is not None:
                 self._progress.update(task, description=f"train  loss {loss:.4f}")
 
+    def _where(self) -> str:
+        """``trial 3 · fold 2/5 · ``: folds counted from 1, as on the fold bar."""
+        p = self.position
+        parts = [f"trial {p.trial}"] if p.trial is not None else []
+        if p.fold is not None:
+            parts.append(f"fold {p.fold + 1}/{p.n_folds}")
+        return "".join(x + " · " for x in parts)
+
     @hookimpl
     def dialsum_on_progress(self, task: str, completed: int, total: int | None) -> None:
+        if task == "trials" and total:
+            self._n_trials = total  # the real budget: debug caps it, and `full` reads [modes.optuna]
         if self._progress is None:
             return
         known = self._tasks.get(task)
@@ -264,12 +274,12 @@ def result_rows(results: dict[str, Any], limit: int) -> list[tuple[str, str]]:
 
 
 def _n_trials(ctx: Any) -> int | None:
-    """The run mode's ``n_trials`` option when it has one (for the trial bar's total)."""
+    """The run mode's ``trials`` option when it has one (for the trial bar's total)."""
     try:
         opts = ctx.options("run_modes", ctx.recipe.run.mode)
     except Exception:  # only a nicety for the display
         return None
-    value = getattr(opts, "n_trials", None)
+    value = getattr(opts, "trials", None)
     return value if isinstance(value, int) and value > 0 else None
 
 

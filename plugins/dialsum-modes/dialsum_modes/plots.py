@@ -174,7 +174,7 @@ def ensemble_weights(ctx: RunContext, weights: dict[str, float], title: str) -> 
         ax.set_xlim(0, max([*weights.values(), 1e-3]) * 1.18)
         ax.set_title(title)
 
-    return _save(ctx, "ensemble_weights", draw, (8, 1.3 + 0.42 * len(weights)))
+    return _save(ctx, "ensemble_weights", draw, (8, max(2.8, 1.3 + 0.42 * len(weights))))
 
 
 def source_rouge(ctx: RunContext, scores: dict[str, dict[str, float]]) -> str | None:

@@ -256,7 +256,9 @@ def check_optuna(recipe: Any, plugins: Any) -> Problems:
 def check_full(recipe: Any, plugins: Any) -> Problems:
     found = _check_kfold_options(recipe, plugins)
     if recipe.options("run_modes", "full", plugins).tune:
-        found += check_space(recipe, plugins)
+        found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
+                               if msg.startswith("empty search space") else ""))
+                  for key, msg in check_space(recipe, plugins)]
     return found
 
 

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import shutil
 import threading
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -212,11 +213,18 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
             raise DialsumError("optuna: the study stopped on the main process (see its log)")
         return result
 
+    own = not options.storage  # the experiment's own study: this process is its only worker
+    if own:
+        close_abandoned(ctx.experiment.root / folder / "study.db", name)
     study = distributed.open_study(
         options.storage, ctx.experiment.root / folder, study_name=name, budget=total, direction=options.direction,
         sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options, ctx.recipe.train.epochs))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
+    if own:
+        # The sampler's seed follows the trials finished so far, so that a resumed study proposes
+        # what the uninterrupted one would have (the workers of a shared study are seeded apart).
+        study.sampler = make_sampler(options.sampler, run.seed + done)
     if done:
         log.info("optuna: resuming study %r with %d finished trials; %d to go", name, done, max(total - done, 0))
     ctx.emit("dialsum_before_stage", stage="optuna")
@@ -231,17 +239,22 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     def after(study: Any, frozen: Any) -> None:
         nonlocal done
         done += 1
+        if own:
+            study.sampler = make_sampler(options.sampler, run.seed + done)
         common.progress(ctx, "trials", done, total)
         best = _best(study)
         if frozen.value is not None:
             log.info("trial %d %s: %s %.4f (best %.4f, trial %d)", frozen.number, frozen.state.name.lower(),
                      options.metric, frozen.value, best.value if best else float("nan"),
                      best.number if best else -1)
-        # keep the best trial's checkpoint only
+        keep_best_checkpoint(study, best)
+
+    def keep_best_checkpoint(study: Any, best: Any) -> None:
         for t in study.get_trials(deepcopy=False):
-            wd = t.user_attrs.get("workdir")
-            if wd and t.state.is_finished() and (best is None or t.number != best.number):
-                shutil.rmtree(wd, ignore_errors=True)
+            if t.state.is_finished() and (best is None or t.number != best.number):
+                for wd in {t.user_attrs.get("workdir"), str(trials_dir / f"trial_{t.number:04d}") if own else None}:
+                    if wd:  # the second: a trial killed before it could record its folder
+                        shutil.rmtree(wd, ignore_errors=True)
 
     common.progress(ctx, "trials", done, total)
     n_jobs = options.n_jobs
@@ -261,6 +274,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         best = _best(study)
         if best is None:
             raise DialsumError(f"optuna: no trial of study {name!r} completed (all pruned or failed)")
+        keep_best_checkpoint(study, best)  # also after a run killed between a trial's end and its clean-up
         summary = write_outputs(ctx, study, best, options, folder, model, original or ctx.recipe)
         ctx.emit("dialsum_after_stage", stage="optuna", metrics={options.metric: best.value})
         result = StudyResult(dict(best.params), float(best.value), best.number,
@@ -270,6 +284,29 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         if not ended:
             distributed.broadcast(None)
         distributed.broadcast(result)
+
+
+def close_abandoned(db: Path, study_name: str) -> list[int]:
+    """Mark failed the trials of the experiment's own study that a killed run left running.
+
+    That study has one worker, the process starting now, so a trial still running was abandoned.
+    Failed, its slot is queued again by :func:`dialsum_core.distributed.open_study` instead of
+    being waited for until the storage's heartbeat gives up on it.
+    """
+    import optuna
+
+    if not db.exists():
+        return []
+    try:
+        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{db.resolve()}")
+    except KeyError:  # the study was never created
+        return []
+    running = [t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
+    for number in running:
+        study.tell(number, state=optuna.trial.TrialState.FAIL)
+    if running:
+        log.info("optuna: trials %s were left running by an interrupted run; marked failed and queued again", running)
+    return running
 
 
 def _best(study: Any) -> Any:

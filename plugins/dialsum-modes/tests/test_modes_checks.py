@@ -79,6 +79,7 @@ RECIPES = Path(__file__).resolve().parents[3] / "recipes"
      "--set: modes.kfold.k_folds: 33 folds but only 32 training dialogues (debug subset)"),
     ("kfold", ["modes.kfold.k_folds=401"], "--set: modes.kfold.k_folds: 401 folds but only 400 training dialogues"),
     ("full", ["modes.kfold.k_folds=1"], "--set: modes.kfold.k_folds: must be >= 2, got 1"),
+    ("full-tiny", ["modes.optuna.space={}"], "--set: modes.optuna.space: empty search space; declare"),
     ("multi_model", ["run.ensemble_weights=[0.5, 0.5]"], "--set: run.ensemble_weights: 2 weights for 3 models"),
     ("kfold", ["run.ensemble_weights=[1.0, 2.0]"],
      "--set: run.ensemble_weights: 2 weights for 1 model and 5 folds; give one weight, one per fold (5), or none"),

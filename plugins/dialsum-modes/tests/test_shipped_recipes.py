@@ -108,7 +108,6 @@ def test_kfold_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     assert (fold_bar[-1]["completed"], fold_bar[-1]["total"]) == (3, 3)
 
 
-@pytest.mark.slow  # two models and a weight search: about 15 s here; the mode is covered fast by test_modes_multi
 def test_multi_model_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     res, out = run_shipped("multi_model-tiny", sliced, tmp_path, "run.save_visualizations=true")
     singles = {m: r["valid"]["rouge_mean"] for m, r in out["models_results"].items()}
@@ -127,7 +126,7 @@ def test_multi_model_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     assert {"learning_curves.png", "validation_rouge.png", "length_distribution.png"} <= pngs
 
 
-@pytest.mark.slow  # three trials and the best recipe trained again: about 25 s here
+@pytest.mark.slow  # four scratch trainings (three trials, then the best recipe): 17 s on 2 shared CPU cores
 def test_optuna_tiny_and_its_best_recipe(sliced: dict[str, Path], tmp_path: Path) -> None:
     res, out = run_shipped("optuna-tiny", sliced, tmp_path)
     space = set(load_recipe(RECIPES / "optuna-tiny.toml").modes["optuna"]["space"])
@@ -149,7 +148,7 @@ def test_optuna_tiny_and_its_best_recipe(sliced: dict[str, Path], tmp_path: Path
     check_submission(again, sliced)
 
 
-@pytest.mark.slow  # every stage with two models, two folds and three TTA strategies: about 60 s here
+@pytest.mark.slow  # two trials, four fold models, three TTA strategies: 36 s on 2 shared CPU cores
 def test_full_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     res, out = run_shipped("full-tiny", sliced, tmp_path)
     assert set(out["stages"]) == {"optuna", "kfold", "ensemble"}
@@ -176,15 +175,15 @@ def test_full_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_paraphrase_table_is_up_to_date() -> None:
-    """``recipes/sample-paraphrases.csv`` is what ``recipes/sample_paraphrases.py`` writes."""
+    """``data/sample/paraphrases.csv`` is what ``tools/make_sample_paraphrases.py`` writes."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("sample_paraphrases", RECIPES / "sample_paraphrases.py")
+    spec = importlib.util.spec_from_file_location("make_sample_paraphrases", RECIPES.parent / "tools" / "make_sample_paraphrases.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert (RECIPES / "sample-paraphrases.csv").read_text(encoding="utf-8") == module.build()
-    rows = list(csv.DictReader((RECIPES / "sample-paraphrases.csv").open(encoding="utf-8", newline="")))
+    assert (RECIPES.parent / "data" / "sample" / "paraphrases.csv").read_text(encoding="utf-8") == module.build()
+    rows = list(csv.DictReader((RECIPES.parent / "data" / "sample" / "paraphrases.csv").open(encoding="utf-8", newline="")))
     dev = {r["fname"] for r in read_csv(SAMPLE / "dev.csv")}
     test = {r["fname"] for r in read_csv(SAMPLE / "test.csv")}
     assert {r["fname"] for r in rows} <= dev | test and len(rows) >= 0.9 * len(dev | test)

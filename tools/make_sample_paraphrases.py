@@ -1,4 +1,4 @@
-"""Write ``recipes/sample-paraphrases.csv``: paraphrases of the sample dev and test dialogues.
+"""Write ``data/sample/paraphrases.csv``: paraphrases of the sample dev and test dialogues.
 
 The ``paraphrase`` test-time augmenter reads precomputed paraphrases from a table (``fname,dialogue``).
 The sample data is built from recurring sentences, so a hand-written paraphrase of each recurring
@@ -6,7 +6,7 @@ turn (below) rewrites almost every sample dialogue; a dialogue without such a tu
 simply has no paraphrase variant. ``recipes/full.toml`` uses the table; for the competition data,
 point ``augmenters.paraphrase.table`` at paraphrases of those dialogues instead.
 
-    python recipes/sample_paraphrases.py     # rewrites recipes/sample-paraphrases.csv byte for byte
+    python tools/make_sample_paraphrases.py     # rewrites data/sample/paraphrases.csv byte for byte
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent / "data" / "sample"
-OUT = HERE / "sample-paraphrases.csv"
+OUT = SAMPLE / "paraphrases.csv"
 TURN = re.compile(r"^(#[A-Za-z][A-Za-z0-9]*#: )(.*)$")
 
 #: A recurring turn of the sample dialogues -> a paraphrase with the same meaning and register.
