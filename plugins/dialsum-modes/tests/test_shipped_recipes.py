@@ -20,6 +20,8 @@ from dialsum_core.recipe import load_recipe
 from dialsum_core.runner import RunResult, run_recipe
 
 RECIPES = ROOT / "recipes"
+TOOL = ROOT / "tools" / "make_sample_paraphrases.py"
+PARAPHRASES = ROOT / "data" / "sample" / "paraphrases.csv"
 N_TRAIN, N_DEV, N_TEST = 15, 4, 4
 
 
@@ -178,12 +180,12 @@ def test_paraphrase_table_is_up_to_date() -> None:
     """``data/sample/paraphrases.csv`` is what ``tools/make_sample_paraphrases.py`` writes."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_sample_paraphrases", RECIPES.parent / "tools" / "make_sample_paraphrases.py")
+    spec = importlib.util.spec_from_file_location("make_sample_paraphrases", TOOL)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert (RECIPES.parent / "data" / "sample" / "paraphrases.csv").read_text(encoding="utf-8") == module.build()
-    rows = list(csv.DictReader((RECIPES.parent / "data" / "sample" / "paraphrases.csv").open(encoding="utf-8", newline="")))
+    assert PARAPHRASES.read_text(encoding="utf-8") == module.build()
+    rows = list(csv.DictReader(PARAPHRASES.open(encoding="utf-8", newline="")))
     dev = {r["fname"] for r in read_csv(SAMPLE / "dev.csv")}
     test = {r["fname"] for r in read_csv(SAMPLE / "test.csv")}
     assert {r["fname"] for r in rows} <= dev | test and len(rows) >= 0.9 * len(dev | test)
