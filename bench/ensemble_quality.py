@@ -4,7 +4,7 @@ What runs: ``dialsum run`` (the public pipeline) of a k-fold recipe on
 ``../shared/data/dialogsum-ko/dev.csv``, 25% of it held out for validation and never seen by any
 fold, with two models trained once per fold: ``scratch`` (a small BART trained from nothing, sized
 for a CPU) and ``lead`` (the extractive example plugin: the first N turns, N chosen on the fold's
-held-out dialogues), and TTA on (``reorder``, ``mask``, and ``paraphrase`` from
+held-out dialogues), and TTA on with all four augmenters (``paraphrase`` reads
 ``dev_alt_translation.csv``, an independent second translation of every dialogue). The fold
 models' candidates are read back from ``stages/sources/*.json`` and combined here by every
 strategy, for each pool of sources: the ``scratch`` folds, the ``lead`` folds, and both.
@@ -18,13 +18,19 @@ How the numbers stay honest:
   in hindsight: an optimistic baseline;
 * "oracle" picks, per dialogue, the candidate closest to the reference: an upper bound of any
   selection, not a method;
+* "95% interval" is a paired bootstrap interval of the difference to the best single model over
+  the validation dialogues: a difference inside it that straddles zero is noise;
 * ``distinct`` counts the different predictions over the validation dialogues. A pool with a source
   that gives one summary for every dialogue is not tabulated: its strategies would only choose
   among identical texts.
 
-    python bench/ensemble_quality.py                      # about 15 min on 2 busy cores
-    python bench/ensemble_quality.py --models lead        # about 1 min: the lead pool only
-    python bench/ensemble_quality.py --folds 5 --epochs 60 --d-model 256 --max-length 256   # bigger
+The scratch defaults are what 2 busy CPU cores afford in a few minutes per fold; with 300 training
+dialogues such a model gives one summary for every dialogue (docs/ensembles.md, "Evidence"). The
+flags size a bigger run for a machine that can afford it.
+
+    python bench/ensemble_quality.py                      # 8 to 15 min on 2 busy cores
+    python bench/ensemble_quality.py --models lead        # about 3 min: the lead pool only
+    python bench/ensemble_quality.py --folds 5 --epochs 100 --d-model 256 --vocab-size 8000 --max-length 512
 """
 
 from __future__ import annotations
@@ -75,7 +81,8 @@ def recipe_dict(args: argparse.Namespace, data: Path, out: Path) -> dict[str, An
     return {
         "run": {"mode": "kfold", "models": models, "output_dir": str(out), "name": "ensq", "seed": args.seed,
                 "ensemble": "majority_vote", "use_tta": True, "tta_num_aug": args.tta_num_aug,
-                "tta_strategies": ["reorder", "mask", "paraphrase"], "loggers": ["file"], "metrics": ["rouge"]},
+                "tta_strategies": ["reorder", "mask", "synonym", "paraphrase"], "loggers": ["file"],
+                "metrics": ["rouge"]},
         "data": {"train_path": str(data / "dev.csv"), "valid_fraction": 0.25, "max_length": args.max_length,
                  "max_target_length": 64},
         "train": {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
@@ -101,8 +108,20 @@ class Bench:
         n = len(refs)
         self.halves = [list(range(0, n, 2)), list(range(1, n, 2))]
 
+    def per_dialogue(self, preds: Sequence[str]) -> Any:
+        return self.engine.score(list(preds), self.refs).mean(axis=1)
+
     def rouge(self, preds: Sequence[str]) -> float:
-        return float(self.engine.score(list(preds), self.refs).mean())
+        return float(self.per_dialogue(preds).mean())
+
+    def interval(self, preds: Sequence[str], baseline: Sequence[str], resamples: int = 2000) -> tuple[float, float]:
+        """95% paired bootstrap interval (over dialogues) of the difference ``preds - baseline``."""
+        import numpy as np
+
+        diff = self.per_dialogue(preds) - self.per_dialogue(baseline)
+        idx = np.random.default_rng(0).integers(0, len(diff), (resamples, len(diff)))
+        lo, hi = np.percentile(diff[idx].mean(axis=1), [2.5, 97.5])
+        return float(lo), float(hi)
 
     def oracle(self, groups: Sequence[Sequence[Any]]) -> list[str]:
         from dialsum_ensemble.output import reference_scores
@@ -138,6 +157,16 @@ def label(src: dict[str, Any]) -> str:
     return f"{src['name']} (N={turns.pop()})" if len(turns) == 1 else src["name"]
 
 
+def signed(x: float) -> str:
+    return f"{round(x, 4) + 0.0:+.4f}"  # + 0.0: no "-0.0000"
+
+
+def augmenter(source: str) -> str:
+    """``mask`` for ``lead/fold2/tta:mask:1``; empty for a plain prediction."""
+    last = source.rsplit("/", 1)[-1]
+    return last.split(":")[1] if last.startswith("tta:") else ""
+
+
 def pool_table(bench: Bench, title: str, pool: list[dict[str, Any]],
                averaging: Callable[[], list[str]] | None) -> list[str]:
     """The Markdown table of one pool of sources, or the reason it is refused."""
@@ -146,18 +175,32 @@ def pool_table(bench: Bench, title: str, pool: list[dict[str, Any]],
     n = len(bench.refs)
     cands = {s["name"]: [[Candidate(t, src, None) for t, src, _ in per] for per in s["outputs"]["valid"]] for s in pool}
     plain = {name: [c[0].text for c in per] for name, per in cands.items()}
+    scores = {name: bench.rouge(preds) for name, preds in plain.items()}
     constant = [name for name, preds in plain.items() if len(set(preds)) == 1]
     if constant:
-        return [f"### {title}", "",
-                f"Not tabulated: {', '.join(constant)} gives the same summary for all {n} dialogues "
-                f"({plain[constant[0]][0]!r}); the strategies would only choose among identical texts.", ""]
+        verb = "gives" if len(constant) == 1 else "give"
+        lines = [f"### {title}", "",
+                 f"Not tabulated: {', '.join(constant)} {verb} one summary for all {n} dialogues; a pool with a "
+                 "constant source says nothing about choosing among summaries.", ""]
+        lines += [f"- {name}: ROUGE {scores[name]:.4f}, {len(set(plain[name]))}/{n} distinct: {plain[name][0]!r}"
+                  for name in constant]
+        if averaging is not None:
+            tick = time.perf_counter()
+            joint = averaging()
+            lines.append(f"- averaging (token level) of the {len(pool)} fold models (one shared tokenizer) ran in "
+                         f"{time.perf_counter() - tick:.0f} s: ROUGE {bench.rouge(joint):.4f}, "
+                         f"{len(set(joint))}/{n} distinct")
+        return [*lines, ""]
     with_tta = [[c for per in cands.values() for c in per[i]] for i in range(n)]
     no_tta = [[per[i][0] for per in cands.values()] for i in range(n)]
     rows: list[tuple[str, list[str]]] = [(f"single: {label(s)}", plain[s["name"]]) for s in pool]
-    scores = {name: bench.rouge(preds) for name, preds in plain.items()}
     best = max(scores, key=lambda k: scores[k])
-    rows.append((f"TTA only, {best} (majority_vote)",
-                 bench.ctx.build("ensembles", "majority_vote").combine(cands[best], bench.ctx)))
+    vote = bench.ctx.build("ensembles", "majority_vote")
+    augs = list(dict.fromkeys(a for per in cands[best] for c in per if (a := augmenter(c.source))))
+    for aug in augs:
+        only = [[c for c in per if augmenter(c.source) in ("", aug)] for per in cands[best]]
+        rows.append((f"TTA {aug} only, {best} (majority_vote)", vote.combine(only, bench.ctx)))
+    rows.append((f"TTA all, {best} (majority_vote)", vote.combine(cands[best], bench.ctx)))
     for name in STRATEGIES:
         if len(pool) > 1:
             rows.append((f"{name}, fold models", bench.strategy(name, no_tta)))
@@ -167,15 +210,19 @@ def pool_table(bench: Bench, title: str, pool: list[dict[str, Any]],
     if len(pool) > 1:
         rows.append(("oracle (upper bound), fold models", bench.oracle(no_tta)))
     rows.append(("oracle (upper bound), fold models + TTA", bench.oracle(with_tta)))
-    distinct_plain = sum(len({c.text for c in g}) for g in no_tta) / n
-    distinct_all = sum(len({c.text for c in g}) for g in with_tta) / n
+    def per_dialogue(groups: list[list[Any]]) -> str:
+        return (f"{sum(len(g) for g in groups) / n:.2f} ({sum(len({c.text for c in g}) for g in groups) / n:.2f} "
+                "distinct)")
+
     lines = [f"### {title}", "",
-             f"Candidates per dialogue: {len(no_tta[0])} from the fold models ({distinct_plain:.2f} distinct on "
-             f"average), {len(with_tta[0])} with TTA ({distinct_all:.2f} distinct).", "",
-             "| method | ROUGE | vs best single | distinct |", "| --- | ---: | ---: | ---: |"]
+             f"Candidates per dialogue, on average: {per_dialogue(no_tta)} from the fold models, "
+             f"{per_dialogue(with_tta)} with TTA.", "",
+             "| method | ROUGE | vs best single | 95% interval | distinct |", "| --- | ---: | ---: | :---: | ---: |"]
     for text, preds in rows:
         value = bench.rouge(preds)
-        lines.append(f"| {text} | {value:.4f} | {value - scores[best]:+.4f} | {len(set(preds))}/{n} |")
+        lo, hi = bench.interval(preds, plain[best])
+        lines.append(f"| {text} | {value:.4f} | {signed(value - scores[best])} | {signed(lo)} .. {signed(hi)} "
+                     f"| {len(set(preds))}/{n} |")
     return [*lines, ""]
 
 
@@ -226,7 +273,7 @@ def main() -> int:
     lines = [f"Validation ROUGE (mean of ROUGE-1/2/L F1 on kiwipiepy morphemes) on {len(valid)} held-out "
              f"dev dialogues, {args.folds} folds; {date.today().isoformat()}, {os.cpu_count()} CPU cores, "
              f"{args.threads} torch thread(s); training and prediction {trained / 60:.1f} min; experiment {exp}",
-             "command: python bench/ensemble_quality.py " + shlex.join(sys.argv[1:]), ""]
+             "command: " + shlex.join(["python", "bench/ensemble_quality.py", *sys.argv[1:]]), ""]
     refused = 0
     for title, pool in pools:
         token = len({s["model_name"] for s in pool}) == 1 and "token-ensemble" in plugins.require(
@@ -236,7 +283,7 @@ def main() -> int:
         lines += table
     lines.append(f"bench total {(time.perf_counter() - start) / 60:.1f} min")
     print("\n".join(lines))
-    return 1 if refused else 0
+    return 1 if refused == len(pools) else 0  # nothing informative at all
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from dialsum_core.recipe.schema import (
     GenerationSection,
     RunSection,
     TrainSection,
+    path_problems,
 )
 from dialsum_core.registry import KIND_LABELS, TABLES
 
@@ -373,8 +374,9 @@ class Recipe:
 
     # -- validation ---------------------------------------------------------------------------
     def problems(self, plugins: Plugins) -> list[str]:
-        """Every problem that needs the installed plugins to see: unknown names, bad options."""
-        found: list[tuple[str, str]] = []
+        """Every problem that needs the installed plugins to see (unknown names, bad options), and paths
+        that cannot be used (see :func:`~dialsum_core.recipe.schema.path_problems`)."""
+        found: list[tuple[str, str]] = path_problems(self.run, self.data)
         for ref, kind, names in self._referenced(plugins):
             for name in names:
                 if plugins.get(kind, name) is None:

@@ -10,6 +10,7 @@ a resolved recipe must always be writable back to TOML.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import attrs
@@ -147,6 +148,11 @@ class TrainSection:
     early_stopping_patience: int = attrs.field(default=0, validator=_non_negative)
     #: Checkpoints kept per model (the best one is always kept).
     save_total_limit: int = attrs.field(default=2, validator=_positive)
+    #: Also save the optimizer, scheduler and random-number states in each checkpoint, so that
+    #: `run.resume_from` continues exactly where a run stopped. They are PyTorch pickle files, so
+    #: this is off by default: checkpoints then hold safetensors weights only, and a resumed run
+    #: restarts the optimizer and the learning-rate schedule from the checkpoint's weights.
+    save_training_state: bool = False
 
 
 @attrs.define(kw_only=True)
@@ -182,3 +188,23 @@ SECTIONS: dict[str, type] = {
     "train": TrainSection,
     "generation": GenerationSection,
 }
+
+
+#: Recipe keys that hold a path dialsum opens or creates.
+PATH_KEYS = ("run.output_dir", "run.name", "run.resume_from", "data.train_path", "data.dev_path", "data.test_path")
+
+
+def path_problems(run: RunSection, data: DataSection) -> list[tuple[str, str]]:
+    """Paths no file system takes (a NUL or a line break is a mistake, never a name), and an
+    experiment name that is not one folder under ``run.output_dir``, so that the experiment
+    folder is always the one dialsum reports."""
+    found = []
+    sections = {"run": run, "data": data}
+    for key in PATH_KEYS:
+        section, field = key.split(".")
+        value = getattr(sections[section], field)
+        if any(unicodedata.category(c) == "Cc" for c in value):
+            found.append((key, f"control characters are not allowed in a path, got {value!r}"))
+    if run.name in (".", "..") or "/" in run.name or "\\" in run.name:
+        found.append(("run.name", f"must be a folder name (no slashes, not '.' or '..'), got {run.name!r}"))
+    return found

@@ -25,6 +25,17 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
 
 
+#: A from-scratch BART small enough to train, evaluate and predict in seconds on a CPU.
+TINY_SCRATCH: dict[str, dict[str, Any]] = {
+    "run": {"models": ["scratch"], "seed": 7},
+    "data": {"max_length": 64, "max_target_length": 24},
+    "train": {"epochs": 1, "batch_size": 8, "learning_rate": 5e-3, "warmup_ratio": 0.0, "logging_steps": 1},
+    "generation": {"num_beams": 1, "max_new_tokens": 8, "min_new_tokens": 1, "batch_size": 8},
+    "models": {"scratch": {"vocab_size": 300, "min_frequency": 1, "d_model": 16, "ffn_dim": 32,
+                           "encoder_layers": 1, "decoder_layers": 1, "attention_heads": 2}},
+}
+
+
 def small_data(folder: Path, n_train: int = 30, n_dev: int = 8, n_test: int = 6) -> dict[str, Path]:
     """The first rows of the project's sample data: enough for k-fold, quick to score."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -36,7 +47,7 @@ def small_data(folder: Path, n_train: int = 30, n_dev: int = 8, n_test: int = 6)
     return out
 
 
-def lead_recipe(data: dict[str, Path], output_dir: Path, **sections: dict[str, Any]) -> dict[str, Any]:
+def lead_recipe(data: dict[str, Path], output_dir: Path, /, **sections: dict[str, Any]) -> dict[str, Any]:
     """A recipe for the fast ``lead`` model with whitespace ROUGE; ``sections`` are merged in (one level deep)."""
     recipe: dict[str, Any] = {
         "run": {"mode": "single", "models": ["lead"], "loggers": ["jsonl", "file"], "metrics": ["rouge"],

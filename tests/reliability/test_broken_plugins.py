@@ -196,3 +196,34 @@ def test_picky_options_accept_a_good_value(site: Path, recipe: Path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     results = json.loads((recipe.parent / "experiments" / "picky" / "results.json").read_text(encoding="utf-8"))
     assert results["picky"] == 1.0
+
+
+def test_in_process_a_raising_listener_is_isolated(register_plugin, recipe: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The same through the Python API and the core's pytest fixtures: a plugin object whose
+    lifecycle hooks raise is reported once, by name, and the run's results do not change."""
+    import logging
+
+    from dialsum_core import hookimpl
+    from dialsum_core.recipe import load_recipe
+    from dialsum_core.runner import run_recipe
+
+    class Noisy:
+        calls = 0
+
+        @hookimpl
+        def dialsum_on_progress(self, task: str, completed: int, total: int | None) -> None:
+            Noisy.calls += 1
+            raise OSError("disk full")
+
+    base = load_recipe(recipe).override(("run.loggers", []))
+    plugins = register_plugin(Noisy(), "noisy")
+    with caplog.at_level(logging.WARNING, logger="dialsum"):
+        noisy = run_recipe(base.override(("run.name", "in-process-noisy")), plugins)
+    plugins.remove("noisy")
+    quiet = run_recipe(base.override(("run.name", "in-process-quiet")), plugins)
+    assert normalised(noisy.results, noisy.experiment) == normalised(quiet.results, quiet.experiment)
+    assert Noisy.calls == 1  # disabled after its first failure
+    failures = [r.getMessage() for r in caplog.records if "failed in dialsum_on_progress" in r.getMessage()]
+    assert failures == ["plugin 'noisy' from noisy failed in dialsum_on_progress (OSError: disk full); "
+                        "it is disabled for the rest of this run"]

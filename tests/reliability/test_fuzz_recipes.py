@@ -87,12 +87,14 @@ def run_case_api(case: Case, plugins: Plugins, tally: Counter[str]) -> None:
             except RecipeError as exc:
                 lines = exc.problems
                 stage = "load"
+                assert exc.exit_code == 2
             else:
                 lines = recipe.problems(plugins)
                 stage = "validate"
                 assert lines, f"malformed recipe accepted: {case}"
-                with pytest.raises(DialsumError):
+                with pytest.raises(DialsumError) as refused:
                     run_recipe(recipe, plugins)
+                assert refused.value.exit_code == 2  # what `dialsum run` exits with (the CLI test proves it)
         finally:
             os.chdir(cwd)
         check_lines(lines, case, folder)

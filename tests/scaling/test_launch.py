@@ -38,6 +38,7 @@ batch_size = 8
 learning_rate = 1e-4
 warmup_ratio = 0.0
 logging_steps = 1
+save_training_state = true  # the resume state (one RNG file per process) is checked below
 
 [generation]
 num_beams = 2

@@ -15,13 +15,13 @@ pytest.importorskip("torch")
 pytest.importorskip("dialsum_hf")
 pytest.importorskip("dialsum_modes")
 
-from dialsum_core.context import RunContext  # noqa: E402
-from dialsum_core.events import Events  # noqa: E402
-from dialsum_core.experiment import Experiment  # noqa: E402
-from dialsum_core.manager import build_plugins  # noqa: E402
-from dialsum_core.recipe import Recipe  # noqa: E402
-from dialsum_core.runner import run_recipe  # noqa: E402
-from dialsum_core.testing import TINY_DIALOGUES, write_csv  # noqa: E402
+from dialsum_core.context import RunContext
+from dialsum_core.events import Events
+from dialsum_core.experiment import Experiment
+from dialsum_core.manager import build_plugins
+from dialsum_core.recipe import Recipe
+from dialsum_core.runner import run_recipe
+from dialsum_core.testing import TINY_DIALOGUES, write_csv
 
 
 def rows(n: int, prefix: str) -> list[tuple[str, str, str, str]]:

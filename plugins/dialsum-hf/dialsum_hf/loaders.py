@@ -233,6 +233,9 @@ def load_saved(ctx: Any, path: Path, options: Any, name: str) -> HFModel:
         import torch
 
         kwargs.update(quantization_config=quant, device_map={"": torch.cuda.current_device()})
+    # dialsum saves safetensors only: a folder that holds pickled weights instead is refused.
+    if meta.get("adapter") and not (path / "adapter_model.safetensors").is_file():
+        raise DialsumError(f"{path}: no adapter_model.safetensors (dialsum loads saved weights from safetensors only)")
     try:
         if meta.get("adapter"):
             from peft import PeftModel
@@ -242,7 +245,7 @@ def load_saved(ctx: Any, path: Path, options: Any, name: str) -> HFModel:
                 base.resize_token_embeddings(len(tok))
             model = PeftModel.from_pretrained(base, str(path))
         else:
-            model = auto.from_pretrained(str(path), **kwargs)
+            model = auto.from_pretrained(str(path), use_safetensors=True, **kwargs)
     except Exception as exc:
         raise DialsumError(f"{path}: cannot load the saved model ({str(exc).splitlines()[0] if str(exc) else exc})") \
             from None

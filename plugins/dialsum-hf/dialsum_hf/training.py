@@ -1,11 +1,12 @@
 """Fine-tuning with transformers' ``Seq2SeqTrainer``.
 
 The Trainer does the optimisation, mixed precision, checkpointing, exact resume (optimizer,
-scheduler, RNG and sampler state) and keeps the best checkpoint. dialsum adds: evaluation by
-generating summaries of the validation split and scoring them with the recipe's metrics after each
-epoch (the best checkpoint is chosen by ``rouge_mean``), lifecycle events for the loggers, the
-automatic batch size, and the dialsum metadata written into every checkpoint so that any of them
-can be loaded back as a model.
+scheduler, RNG and sampler state, saved only with ``train.save_training_state`` because those
+files are pickles; checkpoints are safetensors weights otherwise) and keeps the best checkpoint.
+dialsum adds: evaluation by generating summaries of the validation split and scoring them with
+the recipe's metrics after each epoch (the best checkpoint is chosen by ``rouge_mean``), lifecycle
+events for the loggers, the automatic batch size, and the dialsum metadata written into every
+checkpoint so that any of them can be loaded back as a model.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from dialsum_hf.features import Collator
 from dialsum_hf.model import HFModel
 
 BEST_METRIC = "rouge_mean"
+#: What the Trainer pickles beside the weights of a checkpoint (see ``train.save_training_state``).
+TRAINING_ARGS = "training_args.bin"
+OPTIMIZER_STATE = "optimizer.pt"
 
 
 def _callbacks() -> tuple[type, type]:
@@ -53,6 +57,8 @@ def _callbacks() -> tuple[type, type]:
             # Under a multi-process launch only the process that saved the checkpoint completes it.
             if args.should_save and ckpt.is_dir():
                 write_metadata(self.hf, ckpt)
+                if args.save_only_model:  # the pickled TrainingArguments: never read back by dialsum
+                    (ckpt / TRAINING_ARGS).unlink(missing_ok=True)
                 self.ctx.emit("dialsum_on_artifact", path=_relative(self.ctx, ckpt), kind="checkpoint")
 
     class DialsumTrainer(Seq2SeqTrainer):
@@ -173,6 +179,8 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         eval_steps=every,
         save_steps=every,
         save_total_limit=t.save_total_limit,
+        # Optimizer, scheduler and RNG states are pickles: only when the recipe asks for them.
+        save_only_model=not t.save_training_state,
         # The best checkpoint is tracked by the Trainer and loaded by dialsum (see load_best).
         load_best_model_at_end=False,
         metric_for_best_model=BEST_METRIC,
@@ -200,7 +208,7 @@ def load_best(hf: HFModel, checkpoint: Path) -> None:
         set_peft_model_state_dict(hf.model, load_file(str(checkpoint / "adapter_model.safetensors")))
         return
     dtype = next(hf.model.parameters()).dtype
-    fresh = type(hf.model).from_pretrained(str(checkpoint), dtype=dtype)
+    fresh = type(hf.model).from_pretrained(str(checkpoint), dtype=dtype, use_safetensors=True)
     hf.model.load_state_dict(fresh.state_dict())
     del fresh
 
@@ -243,6 +251,9 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     resume = resolve_checkpoint(ctx)
     if resume:
         ctx.log.info("resuming from %s", resume)
+        if not (Path(resume) / OPTIMIZER_STATE).is_file():
+            ctx.log.warning("%s holds the weights only (train.save_training_state = false when it was saved): "
+                            "the optimizer and the learning-rate schedule start again", resume)
     started, cpu = time.perf_counter(), time.process_time()
     output = trainer.train(resume_from_checkpoint=resume)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu

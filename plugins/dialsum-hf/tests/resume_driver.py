@@ -32,7 +32,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    ctx = make_context(data_dir, {"train": {"epochs": 4, "batch_size": 4},
+    ctx = make_context(data_dir, {"train": {"epochs": 4, "batch_size": 4, "save_training_state": True},
                                   "run": {"resume_from": resume, "output_dir": str(out)}})
     epochs = EpochsBegun()
     ctx.plugins.add(epochs, "epochs-begun")

@@ -28,6 +28,20 @@ def _min(n: int) -> Any:
     return check
 
 
+def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
+    """A relative storage path stays in the experiment folder; an absolute path or a server URL names
+    a study shared on purpose (see docs/scaling.md)."""
+    from pathlib import Path
+
+    path = value.removeprefix("journal://")
+    if path.startswith("sqlite:///") and not path.startswith("sqlite:////"):
+        raise ValueError(f"an SQLite URL with a relative path is relative to the current directory, got {value!r}; "
+                         "give a plain relative path (inside the experiment folder) or an absolute one")
+    if "://" not in path and not Path(path).is_absolute() and ".." in Path(path).parts:
+        raise ValueError(f"a relative path must stay inside the experiment folder, got {value!r}; give an absolute "
+                         "path or a URL to share a study between experiments")
+
+
 @attrs.define
 class SingleOptions:
     """``[modes.single]``: nothing to set; listed models are trained one by one and compared."""
@@ -90,7 +104,7 @@ class OptunaOptions:
     n_jobs: int = attrs.field(default=1, validator=_min(1))
     #: ``""``: ``optuna/study.db`` in the experiment folder; ``journal://PATH`` (or a ``.log`` path): a journal
     #: file several workers share; or an RDB URL such as ``postgresql+psycopg://user:pw@host/db``.
-    storage: str = ""
+    storage: str = attrs.field(default="", validator=_storage_inside)
     #: ``""``: the experiment name, so re-running the same experiment resumes its study.
     study_name: str = ""
     #: `maximize` (ROUGE) or `minimize`.
