@@ -48,7 +48,7 @@ def test_fold_models_share_one_tokenizer_and_average(tmp_path: Path) -> None:
 
     torch.set_num_threads(1)
     rec = recipe(tmp_path, "averaging")
-    result = run_recipe(rec)  # before the tokenizer was shared, this raised "do not share a tokenizer"
+    result = run_recipe(rec)  # with a tokenizer per fold this stops: "the models do not share a tokenizer"
     exp = result.experiment
     assert result.results["ensemble"]["strategy"] == "averaging"
     assert len(result.results["folds"]) == 2

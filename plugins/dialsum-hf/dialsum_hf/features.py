@@ -88,10 +88,19 @@ def pad_batch(features: Sequence[dict[str, list[int]]], pad_id: int, *, left: bo
 
 
 class Collator:
-    """The Trainer's data collator: right padding for training (positions start at 0 everywhere)."""
+    """The Trainer's data collator: right padding for training (positions start at 0 everywhere).
 
-    def __init__(self, pad_id: int):
+    For an encoder-decoder it also builds ``decoder_input_ids`` from the labels, as transformers'
+    ``DataCollatorForSeq2Seq`` does: with label smoothing the Trainer takes ``labels`` out of the batch
+    before the forward pass, and the model would otherwise have nothing to build its decoder input from.
+    """
+
+    def __init__(self, pad_id: int, model: Any = None):
         self.pad_id = pad_id
+        self.prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
 
     def __call__(self, features: Sequence[dict[str, list[int]]]) -> dict[str, Any]:
-        return pad_batch(features, self.pad_id)
+        batch = pad_batch(features, self.pad_id)
+        if self.prepare is not None and "labels" in batch:
+            batch["decoder_input_ids"] = self.prepare(labels=batch["labels"])
+        return batch

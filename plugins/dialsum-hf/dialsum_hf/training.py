@@ -244,7 +244,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
     trainer = trainer_cls(
         model=hf.model, args=args, train_dataset=features, eval_dataset=list(valid),
-        data_collator=Collator(hf.tokenizer.pad_token_id),
+        data_collator=Collator(hf.tokenizer.pad_token_id, hf.model),
         processing_class=hf.tokenizer, callbacks=callbacks, hf=hf, ctx=ctx, valid=list(valid), n_epochs=n_epochs,
     )
     trainer.remove_callback(PrinterCallback)  # logs go to ctx.log and the loggers, not stdout

@@ -77,3 +77,14 @@ def test_largest_batch_halves_on_out_of_memory() -> None:
 
     assert largest_batch(trial, 64) == 8
     assert largest_batch.tried == [64, 32, 16, 8]
+
+
+def test_label_smoothing_trains_an_encoder_decoder(context, tmp_path: Path) -> None:
+    """With label smoothing the Trainer removes ``labels`` before the forward pass; the decoder input
+    must still come from the summary, not from the dialogue."""
+    ctx = context({"train": {"epochs": 1, "label_smoothing": 0.1}})
+    data = ctx.data()
+    model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
+    result = model.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    assert [h["epoch"] for h in result["history"]] == [1]
+    assert all(h["loss"] > 0 for h in result["history"])
