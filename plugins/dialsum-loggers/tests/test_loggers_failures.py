@@ -37,10 +37,10 @@ def test_jsonl_on_a_full_disk_is_dropped_once_and_the_run_completes(tmp_path: Pa
     with ListHandler() as seen:
         result = run_recipe(scripted_recipe(tmp_path, ["file", "jsonl", "console"]), plugins)
     assert result.results["status"] == "complete"
-    failures = [m for m in seen.messages if "logger:jsonl" in m]
+    failures = [m for m in seen.messages if "logger 'jsonl' from dialsum-loggers" in m]
     assert len(failures) == 1 and "No space left on device" in failures[0] and "disabled" in failures[0]
     log = (exp / "train.log").read_text(encoding="utf-8")
-    assert sabotage.done and log.count("logger:jsonl failed") == 1 and "scripted run done" in log
+    assert sabotage.done and log.count("logger 'jsonl' from dialsum-loggers") == 1 and "scripted run done" in log
     assert json.loads((exp / "results.json").read_text(encoding="utf-8"))["status"] == "complete"
 
 

@@ -60,7 +60,7 @@ def test_offline_run_is_complete_and_never_writes_the_api_key(tmp_path: Path, wa
     with ListHandler() as seen:
         result = run_recipe(recipe, plugins)
     assert result.results["status"] == "complete"
-    assert not [m for m in seen.messages if "logger:wandb" in m], seen.messages
+    assert not [m for m in seen.messages if "logger 'wandb' from dialsum-wandb" in m], seen.messages
     runs = list((result.experiment / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     run_dir = runs[0]
@@ -86,7 +86,7 @@ def test_unreachable_server_disables_wandb_and_the_run_goes_on(
     with ListHandler() as seen:
         result = run_recipe(recipe, plugins)
     assert result.results["status"] == "complete"
-    warnings = [m for m in seen.messages if "logger:wandb" in m]
+    warnings = [m for m in seen.messages if "logger 'wandb' from dialsum-wandb" in m]
     assert len(warnings) == 1 and "dialsum_before_run" in warnings[0], warnings
     lines = (result.experiment / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[-1])["event"] == "after_run"
