@@ -141,8 +141,8 @@ class Bench:
             held = source_rouge([groups[i] for i in fit_idx], fit_refs, "auto", "mean")
             scored = [[attrs.evolve(c, score=held.get(c.source)) for c in g] for g in groups]
             ens = self.ctx.build("ensembles", name)
-            ens.fit([scored[i] for i in fit_idx], fit_refs, self.ctx)
-            for i, p in zip(eval_idx, ens.combine([scored[i] for i in eval_idx], self.ctx), strict=True):
+            ens.fit([scored[i] for i in fit_idx], fit_refs, {}, self.ctx)
+            for i, p in zip(eval_idx, ens.combine([scored[i] for i in eval_idx], {}, self.ctx), strict=True):
                 preds[i] = p
         return preds
 
@@ -199,8 +199,8 @@ def pool_table(bench: Bench, title: str, pool: list[dict[str, Any]],
     augs = list(dict.fromkeys(a for per in cands[best] for c in per if (a := augmenter(c.source))))
     for aug in augs:
         only = [[c for c in per if augmenter(c.source) in ("", aug)] for per in cands[best]]
-        rows.append((f"TTA {aug} only, {best} (majority_vote)", vote.combine(only, bench.ctx)))
-    rows.append((f"TTA all, {best} (majority_vote)", vote.combine(cands[best], bench.ctx)))
+        rows.append((f"TTA {aug} only, {best} (majority_vote)", vote.combine(only, {}, bench.ctx)))
+    rows.append((f"TTA all, {best} (majority_vote)", vote.combine(cands[best], {}, bench.ctx)))
     for name in STRATEGIES:
         if len(pool) > 1:
             rows.append((f"{name}, fold models", bench.strategy(name, no_tta)))

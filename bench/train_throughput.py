@@ -57,10 +57,10 @@ def dialsum_run(folder: Path, model: Path, args: argparse.Namespace, run: int | 
     ctx = run_context(recipe(folder, model, args), name=f"dialsum-{run}")
     hf = ctx.build("model_loaders", "hf-seq2seq").build(ctx, train)
     fit = hf.fit(train, valid, ctx, ctx.experiment.checkpoints)
-    return {"seconds": fit["train_seconds"] - fit["eval_seconds"], "eval_seconds": fit["eval_seconds"],
-            "cpu_seconds": fit["train_cpu_seconds"] - fit["eval_cpu_seconds"],
-            "tokens": fit["train_tokens_per_epoch"] * args.epochs, "steps": fit["global_step"],
-            "loss": fit["train_loss"]}
+    d = fit.details
+    return {"seconds": d["train_seconds"] - d["eval_seconds"], "eval_seconds": d["eval_seconds"],
+            "cpu_seconds": d["train_cpu_seconds"] - d["eval_cpu_seconds"],
+            "tokens": d["train_tokens_per_epoch"] * args.epochs, "steps": d["global_step"], "loss": d["train_loss"]}
 
 
 def plain_run(folder: Path, model: Path, args: argparse.Namespace, run: int | str, rows: list[Any],

@@ -1,4 +1,4 @@
-"""dialsum: train, tune, ensemble and submit dialogue-summarisation models.
+"""dialsum: train, tune, ensemble and submit dialogue-summarization models.
 
 The core is small on purpose: hook specifications, a plugin manager, typed TOML recipes, the CLI and
 the experiment folder. Everything concrete (model loaders, run modes, ensembles, test-time
@@ -11,7 +11,7 @@ A plugin is a module listed under the ``dialsum`` entry-point group of its distr
 
     # pyproject.toml
     [project.entry-points.dialsum]
-    lead = "dialsum_lead.plugin"
+    lead = "my_lead.plugin"
 
 The module implements registry hooks with :data:`hookimpl` and registers named things; heavy
 libraries are imported inside the factory, never at module top level, so ``dialsum --help`` stays
@@ -25,7 +25,7 @@ fast::
         sentences: int = 1
 
     def make_lead(options, ctx):
-        from dialsum_lead.model import LeadLoader   # heavy imports here
+        from my_lead.model import LeadLoader   # heavy imports here
         return LeadLoader(options)
 
     @hookimpl

@@ -1,12 +1,11 @@
 """The ``dialsum`` command line.
 
-Importing this module must stay cheap: no torch, no transformers. Plugins are loaded through their
+Importing this module must stay cheap: no heavy library. Plugins are loaded through their
 (cheap) entry-point modules; a broken plugin is a warning here, never a crash.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -17,9 +16,6 @@ import click
 from dialsum_core import __version__
 from dialsum_core.errors import DialsumError
 from dialsum_core.manager import Plugins, build_plugins
-from dialsum_core.recipe_doc import command as recipe_doc_command
-from dialsum_core.registry import KIND_LABELS
-from dialsum_core.scaffold import command as new_plugin_command
 
 log = logging.getLogger("dialsum")
 
@@ -58,7 +54,7 @@ set_option = click.option(
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a recipe key, e.g. --set train.epochs=1 --set 'run.models=[\"kobart\"]'.",
+    help="Override a recipe key, e.g. --set run.seed=7 --set 'run.models=[\"a\", \"b\"]'.",
 )
 disable_option = click.option(
     "--disable-plugin",
@@ -115,10 +111,10 @@ def cli() -> None:
     """
 
 
-def _load(recipe_path: str, overrides: Sequence[str]) -> Any:
+def _load(recipe_path: str, overrides: Sequence[str], plugins: Plugins) -> Any:
     from dialsum_core.recipe import load_recipe
 
-    return load_recipe(recipe_path, overrides)
+    return load_recipe(recipe_path, overrides, schema=plugins.schema)
 
 
 @cli.command()
@@ -130,7 +126,7 @@ def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]
     try:
         plugins = _plugins(disable)
         _warn_broken(plugins)
-        recipe = _load(recipe_path, overrides)
+        recipe = _load(recipe_path, overrides, plugins)
         recipe.validate(plugins)
     except DialsumError as exc:
         _fail(exc)
@@ -149,19 +145,15 @@ def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]
               help="Processes for --launcher (0: the launcher's default, one per GPU).")
 @click.option("--launcher-args", default="", metavar="ARGS",
               help="Passed to the launcher as they are, e.g. '--config_file deepspeed.yaml'.")
-@click.option("--only", "only", multiple=True, metavar="KEY=VALUE",
-              help="Fan-out job: only this fold or model (fold=3, model=kobart); needs run.name.")
 def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...], launcher: str,
-        num_processes: int, launcher_args: str, only: tuple[str, ...]) -> None:
+        num_processes: int, launcher_args: str) -> None:
     """Run RECIPE: train, evaluate and predict as its run mode says."""
     from dialsum_core.runner import run_recipe
 
     _setup_console_logging()
-    if only:
-        overrides = (*overrides, "run.only=" + json.dumps(list(only)))
     try:
         plugins = _plugins(disable)
-        recipe = _load(recipe_path, overrides)
+        recipe = _load(recipe_path, overrides, plugins)
         if launcher != "none":
             sys.exit(_launch(recipe, plugins, recipe_path, overrides, disable, launcher, num_processes,
                              launcher_args))
@@ -171,11 +163,10 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...], 
     except KeyboardInterrupt:
         click.echo("interrupted; partial results are in the experiment folder", err=True)
         sys.exit(130)
-    from dialsum_core.distributed import is_main_process, job_folder
+    from dialsum_core.distributed import is_main_process
 
     if is_main_process():  # one line per launch, not one per process
-        folder = result.experiment / job_folder(recipe) if recipe.run.only else result.experiment
-        click.echo(f"results: {folder / 'results.json'}")
+        click.echo(f"results: {result.results_path}")
 
 
 def _launch(recipe: Any, plugins: Plugins, recipe_path: str, overrides: Sequence[str], disable: Sequence[str],
@@ -187,7 +178,6 @@ def _launch(recipe: Any, plugins: Plugins, recipe_path: str, overrides: Sequence
     from dialsum_core.experiment import default_name
 
     recipe.validate(plugins)
-    distributed.check_only(recipe, plugins)
     models = recipe.model_names(plugins)
     # The default name has a timestamp: decide it here, once, for every process of the launch.
     default = default_name(recipe.run.mode, models[0] if models else "model")
@@ -204,7 +194,7 @@ def plugins_cmd(disable: tuple[str, ...]) -> None:
     plugins = _plugins(disable)
     _warn_broken(plugins)
     rows = [
-        (reg.name, KIND_LABELS[reg.kind], reg.distribution, reg.version, reg.description) for reg in plugins.registry
+        (reg.name, reg.label, reg.distribution, reg.version, reg.description) for reg in plugins.registry
     ]
     _table(("name", "kind", "distribution", "version", "description"), rows)
 
@@ -214,24 +204,17 @@ def models() -> None:
     """List the named model presets (what ``run.models = ["all"]`` expands to)."""
     plugins = _plugins()
     _warn_broken(plugins)
-    rows = []
-    for reg in plugins.registry.tagged("model_loaders", "preset"):
-        target = str(reg.defaults.get("model_name_or_path", reg.defaults.get("name", "")))
-        rows.append((reg.name, target, reg.distribution, reg.description))
+    rows = [(reg.name, reg.distribution, reg.description) for reg in plugins.registry.tagged("model_loaders", "preset")]
     if not rows:
         click.echo("no model presets installed")
         return
-    _table(("preset", "model", "distribution", "description"), rows)
+    _table(("preset", "distribution", "description"), rows)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
-
-
-cli.add_command(recipe_doc_command)
-cli.add_command(new_plugin_command)
 
 
 def main(argv: Sequence[str] | None = None) -> Any:

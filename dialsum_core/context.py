@@ -17,6 +17,7 @@ from dialsum_core import data as data_mod
 from dialsum_core.events import Events
 from dialsum_core.experiment import Experiment
 from dialsum_core.manager import Plugins
+from dialsum_core.protocols import Trial
 from dialsum_core.recipe import Recipe
 
 log = logging.getLogger("dialsum")
@@ -40,9 +41,16 @@ class RunContext:
     #: nest work (folds, trials) evolve the context with a sub-folder.
     workdir: Path | None = None
     tags: dict[str, Any] = attrs.field(factory=dict)
+    #: The hyperparameter trial this run belongs to (``None`` outside a search): training reports
+    #: its validation score to it and stops when it answers that the trial should be pruned.
+    trial: Trial | None = None
     _data: DataSplits | None = attrs.field(default=None, alias="_data")
 
     # -- plugins --------------------------------------------------------------------------------
+    def section(self, name: str) -> Any:
+        """The typed recipe section ``name`` (``ctx.section("train").epochs``)."""
+        return self.recipe.section(name)
+
     def options(self, kind: str, name: str) -> Any:
         return self.recipe.options(kind, name, self.plugins)
 
@@ -82,13 +90,14 @@ class RunContext:
         return scores
 
 
-def _recipe_path(recipe: Recipe, key: str, value: str) -> Path:
-    """Paths set in a file are relative to that file; paths from ``--set`` or Python to the CWD."""
-    where = recipe.where(key)
-    if where in ("--set", "<python>") or not value:
-        return Path(value).expanduser()
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else Path(where).parent / p
+def for_debug(recipe: Recipe) -> Recipe:
+    """``run.debug``: :func:`load_splits` keeps a few dialogues per split, and every section that
+    owns a length (a ``for_debug()`` method, such as a number of epochs) shortens it. Applied to the
+    recipe a run executes, never to the ``config.toml`` it writes."""
+    if not recipe.run.debug:
+        return recipe
+    changed = {name: s.for_debug() for name, s in recipe.sections.items() if callable(getattr(s, "for_debug", None))}
+    return recipe.evolve(**changed) if changed else recipe
 
 
 def load_splits(recipe: Recipe) -> DataSplits:
@@ -97,16 +106,16 @@ def load_splits(recipe: Recipe) -> DataSplits:
         from dialsum_core.errors import DataError
 
         raise DataError(f"{recipe.where('data.train_path')}: data.train_path is not set")
-    train, report = data_mod.read_csv(_recipe_path(recipe, "data.train_path", d.train_path), require_summary=True)
+    train, report = data_mod.read_csv(recipe.path_of("data.train_path"), require_summary=True)
     _report(report)
     if d.dev_path:
-        valid, report = data_mod.read_csv(_recipe_path(recipe, "data.dev_path", d.dev_path), require_summary=True)
+        valid, report = data_mod.read_csv(recipe.path_of("data.dev_path"), require_summary=True)
         _report(report)
     else:
         train, valid = data_mod.split_valid(train, d.valid_fraction, recipe.run.seed)
     test: list[data_mod.Example] = []
     if d.test_path:
-        test, report = data_mod.read_csv(_recipe_path(recipe, "data.test_path", d.test_path), require_summary=False)
+        test, report = data_mod.read_csv(recipe.path_of("data.test_path"), require_summary=False)
         _report(report)
     if recipe.run.debug:
         n = d.debug_samples

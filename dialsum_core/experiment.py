@@ -2,8 +2,8 @@
 
 ```
 experiments/{name}/
-  train.log  config.toml  results.json  metrics.jsonl
-  checkpoints/  predictions/  visualizations/  optuna/
+  config.toml  results.json           (the core)
+  checkpoints/  predictions/  visualizations/  ...   (whatever the plugins write)
 ```
 
 Every write goes through a temporary file and a rename, and every relative path handed to

@@ -21,81 +21,51 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from dialsum_core.registry import KINDS, Kind
+
 if TYPE_CHECKING:
     from dialsum_core.context import RunContext
-    from dialsum_core.registry import Register
+    from dialsum_core.registry import Register, RegisterSection
 
 PROJECT = "dialsum"
 hookspec = pluggy.HookspecMarker(PROJECT)
 
 
 # --------------------------------------------------------------------------------------------
-# Registry hooks
+# Registry hooks: one per kind of :data:`dialsum_core.registry.KINDS`, generated from that table so
+# that a kind is declared once.
 # --------------------------------------------------------------------------------------------
+def _registry_hookspec(kind: Kind) -> Any:
+    def spec(register: Register) -> None:
+        pass
+
+    spec.__name__ = spec.__qualname__ = kind.hook
+    spec.__doc__ = (
+        f"Offer {kind.label}s (options in the recipe table ``[{kind.table}.NAME]``).\n\n"
+        f"    :param register: call ``register(name, factory, options=OptionsClass, description=...)``;\n"
+        f"        ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.{kind.protocol}`. "
+        f"{kind.note}\n\n    .. versionadded:: 0.1\n"
+    )
+    return hookspec(spec)
+
+
+for _kind in KINDS:
+    globals()[_kind.hook] = _registry_hookspec(_kind)
 
 
 @hookspec
-def dialsum_register_model_loaders(register: Register) -> None:
-    """Offer model loaders.
+def dialsum_register_sections(register: RegisterSection) -> None:
+    """Contribute recipe sections: ``register(table, SectionClass, description=..., check=..., uses=...,
+    defaults=...)``.
 
-    :param register: call ``register(name, factory, options=OptionsClass, description=...)``.
-        ``factory(options, ctx)`` returns an object with the
-        :class:`dialsum_core.protocols.ModelLoader` interface. ``tags=("preset",)`` marks a
-        named model preset (listed by ``dialsum models`` and expanded by ``models = ["all"]``).
+    A plugin owns the tables only it reads, may add keys to a table another plugin owns (the core's
+    ``[run]``), and may give defaults to keys another part declares. Two owners of one key, or two
+    defaults for it, are an error naming both. Read a section as ``recipe.section(NAME)`` (or
+    ``recipe.NAME``).
 
-    .. versionadded:: 0.1
-    """
+    :param register: see :class:`dialsum_core.registry.RegisterSection`.
 
-
-@hookspec
-def dialsum_register_run_modes(register: Register) -> None:
-    """Offer run modes (``run.mode`` in a recipe).
-
-    :param register: ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.RunMode`.
-
-    .. versionadded:: 0.1
-    """
-
-
-@hookspec
-def dialsum_register_ensembles(register: Register) -> None:
-    """Offer ensemble strategies (``run.ensemble``).
-
-    :param register: ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.Ensemble`.
-
-    .. versionadded:: 0.1
-    """
-
-
-@hookspec
-def dialsum_register_augmenters(register: Register) -> None:
-    """Offer test-time augmenters (``run.tta_strategies``).
-
-    :param register: ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.Augmenter`.
-
-    .. versionadded:: 0.1
-    """
-
-
-@hookspec
-def dialsum_register_loggers(register: Register) -> None:
-    """Offer loggers (``run.loggers``).
-
-    :param register: ``factory(options, ctx)`` returns an object whose methods are lifecycle hook
-        implementations (decorated with :data:`dialsum_core.hookimpl`); the core registers it for
-        the duration of one run, in the order the recipe lists the loggers.
-
-    .. versionadded:: 0.1
-    """
-
-
-@hookspec
-def dialsum_register_metrics(register: Register) -> None:
-    """Offer evaluation metrics (``run.metrics``).
-
-    :param register: ``factory(options, ctx)`` returns a :class:`dialsum_core.protocols.Metric`.
-
-    .. versionadded:: 0.1
+    .. versionadded:: 0.2
     """
 
 
@@ -143,7 +113,7 @@ def dialsum_on_error(ctx: RunContext, error: BaseException) -> None:
 
 @hookspec
 def dialsum_before_stage(ctx: RunContext, stage: str) -> None:
-    """A named stage of a run mode starts (``train``, ``predict``, ``optuna``, ``kfold``...).
+    """A named stage of a run mode starts (training a model, predicting, a search...).
 
     .. versionadded:: 0.1
     """
@@ -231,14 +201,7 @@ def dialsum_on_artifact(ctx: RunContext, path: str, kind: str) -> None:
     """
 
 
-REGISTRY_HOOKS: dict[str, str] = {
-    "model_loaders": "dialsum_register_model_loaders",
-    "run_modes": "dialsum_register_run_modes",
-    "ensembles": "dialsum_register_ensembles",
-    "augmenters": "dialsum_register_augmenters",
-    "loggers": "dialsum_register_loggers",
-    "metrics": "dialsum_register_metrics",
-}
+REGISTRY_HOOKS: dict[str, str] = {kind.name: kind.hook for kind in KINDS}
 """Registry kind -> the hook that fills it."""
 
 LIFECYCLE_HOOKS: tuple[str, ...] = (

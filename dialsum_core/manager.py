@@ -22,7 +22,7 @@ import pluggy
 
 from dialsum_core import hookspecs
 from dialsum_core.errors import PluginError
-from dialsum_core.registry import KIND_LABELS, Register, Registration, Registry
+from dialsum_core.registry import KIND, KINDS, Register, RegisterSection, Registration, Registry
 
 ENTRY_POINT_GROUP = "dialsum"
 DISABLE_ENV = "DIALSUM_DISABLE_PLUGINS"
@@ -65,6 +65,13 @@ class Plugins:
     def hook(self) -> Any:
         return self.pm.hook
 
+    @property
+    def schema(self) -> Any:
+        """The recipe sections these plugins contribute (:class:`dialsum_core.recipe.model.Schema`)."""
+        from dialsum_core.recipe.model import Schema
+
+        return Schema(self.registry.sections)
+
     # -- registration ---------------------------------------------------------------------
     def add(self, plugin: object, name: str, distribution: str = "", version: str = "") -> None:
         """Register a plugin object (module or instance) and collect its registrations."""
@@ -83,11 +90,12 @@ class Plugins:
 
     def _collect(self, plugin: object, name: str) -> None:
         info = self.infos[name]
-        for kind, hook_name in hookspecs.REGISTRY_HOOKS.items():
+        hooks = [(k.hook, Register, k.name) for k in KINDS] + [("dialsum_register_sections", RegisterSection, "")]
+        for hook_name, register_cls, kind in hooks:
             impl = getattr(plugin, hook_name, None)
             if impl is None or not any(i.plugin is plugin for i in getattr(self.pm.hook, hook_name).get_hookimpls()):
                 continue
-            register = Register(self.registry, kind, name, info.distribution, info.version)
+            register = register_cls(self.registry, kind, name, info.distribution, info.version)
             try:
                 impl(register=register)
             except PluginError:
@@ -132,7 +140,12 @@ class Plugins:
         raise PluginError(self.missing_message(kind, name))
 
     def missing_message(self, kind: str, name: str) -> str:
-        label = KIND_LABELS[kind]
+        import difflib
+
+        label = KIND[kind].label
+        close = difflib.get_close_matches(name, self.registry.names(kind), n=1)
+        if close:
+            return f"unknown {label} {name!r} (did you mean {close[0]!r}?)"
         if self.broken:
             broken = "; ".join(b.describe() for b in self.broken)
             hint = f" (a broken plugin may provide it: {broken})"
@@ -178,6 +191,11 @@ def build_plugins(
         pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
         pm.enable_tracing()
     plugins = Plugins(pm)
+    from dialsum_core import __version__
+    from dialsum_core.recipe import schema as core_sections
+
+    # The core's own sections are registered through the same hook as every plugin's.
+    plugins.add(core_sections, "dialsum-core", "dialsum-core", __version__)
     skip = set(disable) | set(disabled_from_env())
     plugins.disabled = sorted(skip)
     owners: dict[str, str] = {}

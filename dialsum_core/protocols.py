@@ -6,7 +6,7 @@ what lets a third-party model loader, ensemble or augmenter drop into every run 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -18,20 +18,62 @@ if TYPE_CHECKING:
 
 
 @runtime_checkable
+class Trial(Protocol):
+    """The hyperparameter trial a run belongs to (``ctx.trial``), as a search mode hands it to training."""
+
+    number: int
+
+    def report(self, step: int, scores: Mapping[str, float]) -> bool:
+        """Record the validation scores after ``step`` (an epoch); ``True``: stop training now, the
+        trial is pruned (an answer after the last epoch changes nothing). Training then returns a
+        :class:`FitResult` with ``pruned=True``."""
+        ...
+
+
+@attrs.frozen
+class FitResult:
+    """What :meth:`Model.fit` returns."""
+
+    #: One mapping per evaluation (``epoch``, ``loss``, validation scores...), oldest first.
+    history: list[dict[str, Any]] = attrs.field(factory=list)
+    #: The checkpoint folder that :meth:`ModelLoader.load` reloads as the trained model.
+    best_checkpoint: str = ""
+    #: Training stopped because ``ctx.trial`` said so.
+    pruned: bool = False
+    #: Anything else worth keeping (batch size chosen, seconds, tokens...), JSON-friendly.
+    details: dict[str, Any] = attrs.field(factory=dict)
+
+
+@runtime_checkable
 class Model(Protocol):
     """A summariser that can be trained, asked for summaries and saved."""
 
     def fit(
         self, train: Sequence[Example], valid: Sequence[Example], ctx: RunContext, output_dir: Path
-    ) -> dict[str, Any]:
-        """Train; returns a history/metrics mapping. ``output_dir`` receives checkpoints."""
+    ) -> FitResult:
+        """Train; ``output_dir`` receives checkpoints. With ``ctx.trial`` set, report each
+        validation score to it and stop when it says so."""
         ...
 
     def generate(self, dialogues: Sequence[str], ctx: RunContext) -> list[str]:
-        """One summary per dialogue, in order, using ``ctx.recipe.generation``."""
+        """One summary per dialogue, in order, decoded as the model's own options say."""
         ...
 
     def save(self, path: Path) -> None: ...
+
+
+@runtime_checkable
+class TokenModel(Protocol):
+    """What a token-level ensemble needs of a model to decode with it, step by step, beside others."""
+
+    #: The underlying network (for instance a Hugging Face model, possibly with adapters).
+    model: Any
+    tokenizer: Any
+    is_encoder_decoder: bool
+    #: Equal for models whose tokenizers map the same text to the same ids.
+    tokenizer_signature: str
+
+    def generate(self, dialogues: Sequence[str], ctx: RunContext) -> list[str]: ...
 
 
 @runtime_checkable
@@ -59,14 +101,32 @@ class Candidate:
     score: float | None = None
 
 
+#: Source weights: ``{source prefix: weight}``. A candidate's ``source`` is a ``/``-path that starts
+#: with its model's name (``m``, ``m/fold2``, ``m/tta:reorder:1``); the weight of its
+#: most specific prefix applies. Empty: the strategy's own weighting.
+Weights = Mapping[str, float]
+
+
+def weight_of(source: str, weights: Weights, default: float = 1.0) -> float:
+    """The weight of ``source`` under ``weights`` (its most specific prefix that has one)."""
+    parts = source.split("/")
+    for k in range(len(parts), 0, -1):
+        key = "/".join(parts[:k])
+        if key in weights:
+            return float(weights[key])
+    return default
+
+
 @runtime_checkable
 class Ensemble(Protocol):
     """Combines several sources (models, folds, TTA variants) into one summary per dialogue.
 
     ``level`` is ``"output"`` for strategies that choose among finished candidate summaries, or
-    ``"token"`` for strategies that decode jointly (then :meth:`generate` is used instead of
-    :meth:`combine`). Run modes call :meth:`fit` first, with validation candidates and references,
-    for strategies that learn weights or a scorer; it may do nothing.
+    ``"token"`` for strategies that decode jointly (then :meth:`TokenEnsemble.generate` is used
+    instead of :meth:`combine`). Run modes call :meth:`fit` first, with validation candidates and
+    references, for strategies that learn weights or a scorer; it may do nothing. The weights are
+    arguments, chosen by the run mode (given in the recipe or searched): a higher weight never
+    makes a source's text less likely to be chosen.
     """
 
     level: str
@@ -75,12 +135,13 @@ class Ensemble(Protocol):
         self,
         candidates: Sequence[Sequence[Candidate]],
         references: Sequence[Sequence[str]],
+        weights: Weights,
         ctx: RunContext,
     ) -> dict[str, Any]:
         """Learn from validation data; returns what was learnt (weights...) for results.json."""
         ...
 
-    def combine(self, candidates: Sequence[Sequence[Candidate]], ctx: RunContext) -> list[str]:
+    def combine(self, candidates: Sequence[Sequence[Candidate]], weights: Weights, ctx: RunContext) -> list[str]:
         """Pick or build one summary per dialogue from its candidates."""
         ...
 
@@ -88,7 +149,7 @@ class Ensemble(Protocol):
 @runtime_checkable
 class TokenEnsemble(Ensemble, Protocol):
     def generate(
-        self, models: Sequence[Model], weights: Sequence[float], dialogues: Sequence[str], ctx: RunContext
+        self, models: Sequence[TokenModel], weights: Sequence[float], dialogues: Sequence[str], ctx: RunContext
     ) -> list[str]:
         """Decode jointly with every model (they must share a tokenizer)."""
         ...
@@ -108,6 +169,12 @@ class Augmenter(Protocol):
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         """Up to ``n`` variants of ``dialogue`` (deterministic for a given ``seed``)."""
         ...
+
+
+@runtime_checkable
+class Logger(Protocol):
+    """Lifecycle hook implementations (methods decorated with ``dialsum_core.hookimpl``), and
+    optionally ``close()``, called when the run ends whatever happened."""
 
 
 @runtime_checkable

@@ -17,12 +17,12 @@ from typing import Any
 import attrs
 
 from dialsum_core import __version__, distributed
-from dialsum_core.context import RunContext
+from dialsum_core.context import RunContext, for_debug
 from dialsum_core.events import Events
 from dialsum_core.experiment import Experiment, default_name
 from dialsum_core.manager import Plugins, build_plugins
 from dialsum_core.recipe import Recipe
-from dialsum_core.registry import TABLES
+from dialsum_core.registry import KIND
 
 log = logging.getLogger("dialsum")
 
@@ -31,39 +31,58 @@ log = logging.getLogger("dialsum")
 class RunResult:
     experiment: Path
     results: dict[str, Any]
+    #: ``results.json`` of this run (inside the folder the run mode chose for a partial job).
+    results_path: Path | None = None
 
 
-def used_registrations(recipe: Recipe, plugins: Plugins) -> list[tuple[str, str]]:
-    """``(kind, name)`` of every plugin the recipe uses, in recipe order."""
-    used = [("run_modes", recipe.run.mode)]
-    used += [("model_loaders", n) for n in recipe.model_names(plugins)]
-    used += [("loggers", n) for n in recipe.run.loggers]
-    used += [("metrics", n) for n in recipe.run.metrics]
-    if plugins.get("ensembles", recipe.run.ensemble):
-        used.append(("ensembles", recipe.run.ensemble))
-    if recipe.run.use_tta:
-        used += [("augmenters", n) for n in recipe.run.tta_strategies]
-    return [(k, n) for k, n in used if plugins.get(k, n) is not None]
+def _requirement_versions(distribution: str) -> dict[str, str]:
+    """Installed versions of what ``distribution`` depends on (the libraries a plugin runs on)."""
+    import re
+
+    found: dict[str, str] = {}
+    try:
+        requires = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:  # a plugin object registered in-process, not a distribution
+        return found
+    for req in requires:
+        if "extra ==" in req:
+            continue
+        name = re.split(r"[ ;<>=!~\[(]", req.strip(), maxsplit=1)[0]
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def _absolute(recipe: Recipe, key: str, value: Any) -> Any:
+    return str(recipe.path_of(key, value).resolve()) if isinstance(value, str) and value else value
 
 
 def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
-    """The recipe as it will run: name set, ``all`` expanded, every used plugin's options spelled out."""
+    """The recipe as it will run: name set, ``all`` expanded, every used plugin's options spelled out,
+    and paths made absolute so that the written ``config.toml`` runs again from anywhere."""
     from dialsum_core.recipe import CONVERTER
+    from dialsum_core.recipe.model import _path_fields
 
     run = attrs.evolve(recipe.run, name=name, models=recipe.model_names(plugins))
     named = recipe.evolve(run=run)
-    tables = {t: {k: dict(v) for k, v in getattr(recipe, t).items()} for t in TABLES.values()}
+    paths = [(k, _absolute(recipe, k, recipe.get(k))) for k in recipe.path_keys()]
+    tables = {t: {k: dict(v) for k, v in named.tables[t].items()} for t in named.tables}
     versions = {"dialsum-core": __version__}
-    for kind, reg_name in used_registrations(named, plugins):
+    for kind, reg_name in named.used(plugins):
         reg = plugins.require(kind, reg_name)
-        tables[TABLES[kind]][reg_name] = CONVERTER.unstructure(named.options(kind, reg_name, plugins))
+        table = KIND[kind].table
+        options = CONVERTER.unstructure(named.options(kind, reg_name, plugins))
+        for key in _path_fields(reg.options, ""):
+            field = key.lstrip(".")
+            options[field] = _absolute(recipe, f"{table}.{reg_name}.{field}", options[field])
+        tables[table][reg_name] = options
         versions[reg.distribution] = reg.version
-    for dist in ("torch", "transformers", "peft"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return named.evolve(versions=versions, **tables)
+        for dist, version in _requirement_versions(reg.distribution).items():
+            versions.setdefault(dist, version)
+    resolved = named.evolve(versions=versions, **tables)
+    return resolved.override(*paths) if paths else resolved
 
 
 def run_recipe(
@@ -75,25 +94,25 @@ def run_recipe(
     """Run ``recipe`` to the end; raises :class:`dialsum_core.errors.DialsumError` on bad input."""
     plugins = plugins or build_plugins(disable)
     recipe.validate(plugins)
-    distributed.check_only(recipe, plugins)
     models = recipe.model_names(plugins)
     name = recipe.run.name or default_name(recipe.run.mode, models[0] if models else "model")
     # Scale-out: every process of a launch uses rank 0's name (the default one has a timestamp).
     name = distributed.broadcast(name)
     resolved = resolve(recipe, plugins, name)
     experiment = _open_experiment(Path(recipe.run.output_dir).expanduser(), name)
-    # Scale-out: a fan-out job (run.only) keeps its config, results and logs in jobs/<selection>/.
-    job = distributed.job_folder(resolved) + "/" if resolved.run.only else ""
-    experiment.write_text(f"{job}config.toml", resolved.to_toml())
     log.setLevel(resolved.run.log_level if distributed.is_main_process() else logging.WARNING)
     events = Events(plugins.pm, plugins.origin)
-    ctx = RunContext(recipe=resolved, plugins=plugins, experiment=experiment, events=events)
+    ctx = RunContext(recipe=for_debug(resolved), plugins=plugins, experiment=experiment, events=events)
+    mode = ctx.build("run_modes", resolved.run.mode)
+    # A partial job of a fan-out (the mode says which) keeps its config, results and logs in its own folder.
+    job = getattr(mode, "job_folder", None)
+    job = f"{job(ctx)}/" if callable(job) and job(ctx) else ""
+    experiment.write_text(f"{job}config.toml", resolved.to_toml())
     loggers = _start_loggers(_logger_context(ctx, job)) if distributed.is_main_process() else []
     started = time.time()
     try:
         _log_header(ctx)
         ctx.emit("dialsum_before_run")
-        mode = ctx.build("run_modes", resolved.run.mode)
         results = dict(mode.run(ctx) or {})
         results.setdefault("status", "complete")
     except BaseException as exc:
@@ -119,10 +138,10 @@ def run_recipe(
         **results,
         "elapsed_seconds": round(time.time() - started, 3),
     }
-    experiment.write_json(f"{job}results.json", results)
+    path = experiment.write_json(f"{job}results.json", results)
     ctx.emit("dialsum_after_run", results=results)
     _stop_loggers(ctx, loggers)
-    return RunResult(experiment.root, results)
+    return RunResult(experiment.root, results, Path(path))
 
 
 def _log_header(ctx: RunContext) -> None:

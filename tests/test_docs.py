@@ -25,10 +25,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, make_dist, run_cli
-from dialsum_core import recipe_doc
 from dialsum_core.cli import cli
 from dialsum_core.manager import build_plugins
-from dialsum_core.scaffold import KIND_ARGS, Names, new_plugin
+from dialsum_tools import recipe_doc
+from dialsum_tools.scaffold import KIND_ARGS, Names, new_plugin
 
 DOCS = ROOT / "docs"
 SEED_SPEC = Path(os.environ.get("DIALSUM_SHARED_DATA", ROOT.parent / "shared" / "data")).parent / "seed"
@@ -115,7 +115,7 @@ def test_check_names_the_undocumented_key_of_a_plugin(tmp_path: Path) -> None:
         def dialsum_register_metrics(register):
             register("undoc", lambda o, c: None, options=UndocOptions, description="a metric")
         ''', {"undoc": "undoc_plugin"})
-    others = ",".join(ep.name for ep in metadata.entry_points(group="dialsum"))
+    others = ",".join(ep.name for ep in metadata.entry_points(group="dialsum") if ep.name != "tools")
     proc = run_cli(["recipe-doc", "--check"], site=tmp_path, env={"DIALSUM_DISABLE_PLUGINS": others})
     assert proc.returncode == 2, proc.stderr
     assert "undocumented: metrics.undoc.speed: no description" in proc.stderr
@@ -130,7 +130,7 @@ def test_recipe_doc_writes_the_references(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["recipe-doc", "-o", str(out), "--hooks-output", str(hooks)])
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
-    for option in recipe_doc.core_options():
+    for option in recipe_doc.section_options():
         assert f"`{option.key}`" in text
     plugins = build_plugins()
     for reg in plugins.registry:
@@ -197,10 +197,10 @@ def test_migration_table_covers_every_seed_flag() -> None:
 
 def test_migration_table_names_existing_keys() -> None:
     plugins = build_plugins()
-    known = {o.key for o in recipe_doc.core_options()}
+    known = {o.key for o in recipe_doc.section_options()}
     for reg in plugins.registry:
         known |= {o.key for o in recipe_doc.plugin_options(reg)}
-    tables = {f"{t}.{reg.name}" for reg in plugins.registry for t in [recipe_doc.TABLES[reg.kind]]}
+    tables = {f"{t}.{reg.name}" for reg in plugins.registry for t in [recipe_doc.KIND[reg.kind].table]}
     wrong = []
     for flag, keys in migration_rows().items():
         for key in keys:

@@ -37,3 +37,18 @@ def test_atomic_write_leaves_old_file_on_crash(tmp_path: Path) -> None:
         raise RuntimeError("crash mid-write")
     assert target.read_text(encoding="utf-8") == "old"
     assert os.listdir(tmp_path) == ["results.json"]
+
+
+def test_atomic_writes_keep_the_usual_file_mode(tmp_path: Path) -> None:
+    """Results used to be written -rw------- (mkstemp's mode), unreadable by anyone else."""
+    old = os.umask(0o022)
+    try:
+        exp = Experiment.create(tmp_path, "modes")
+        written = [exp.write_json("results.json", {"a": 1}), exp.write_text("config.toml", "x = 1\n"),
+                   exp.write_csv("predictions/submission.csv", ["fname", "summary"], [["a", "b"]])]
+        assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o644"}
+        os.chmod(written[0], 0o640)  # an existing file keeps the mode its owner gave it
+        exp.write_json("results.json", {"a": 2})
+        assert oct(written[0].stat().st_mode & 0o777) == "0o640"
+    finally:
+        os.umask(old)

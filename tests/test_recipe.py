@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialsum_core.errors import RecipeError
 from dialsum_core.manager import build_plugins
-from dialsum_core.recipe import Recipe, TrainSection, load_recipe, write_recipe
-from dialsum_core.recipe.schema import GenerationSection, RunSection
+from dialsum_core.recipe import Recipe, load_recipe, write_recipe
 
 
 def write(path: Path, text: str) -> Path:
@@ -125,7 +125,8 @@ def test_toml_syntax_and_encoding_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_python_api_build_evolve_write_and_reload(tmp_path: Path) -> None:
-    r = Recipe().evolve(train=TrainSection(epochs=1, batch_size=2))
+    r = Recipe()
+    r = r.evolve(train=attrs.evolve(r.train, epochs=1, batch_size=2))
     r = r.override(("run.models", ["lead"]), "generation.num_beams=2")
     r = r.merge({"run": {"debug": True}, "models": {"lead": {"turns": 2}}})
     out = write_recipe(r, tmp_path / "out.toml")
@@ -142,7 +143,9 @@ scalars = st.one_of(
 
 @st.composite
 def recipes(draw: st.DrawFn) -> Recipe:
-    run = RunSection(
+    base = Recipe()
+    run = attrs.evolve(
+        base.run,
         mode=draw(names),
         name=draw(st.text(max_size=20)),
         seed=draw(st.integers(0, 2**31)),
@@ -151,15 +154,16 @@ def recipes(draw: st.DrawFn) -> Recipe:
         ensemble_weights=draw(st.lists(st.floats(0, 10), max_size=4)),
         tta_num_aug=draw(st.integers(1, 10)),
     )
-    train = TrainSection(
+    train = attrs.evolve(
+        base.train,
         epochs=draw(st.integers(1, 100)),
         learning_rate=draw(st.floats(1e-8, 1.0)),
         warmup_ratio=draw(st.floats(0, 0.99)),
         fp16=draw(st.booleans()),
     )
-    gen = GenerationSection(num_beams=draw(st.integers(1, 16)), top_p=draw(st.floats(0.01, 1.0)))
+    gen = attrs.evolve(base.generation, num_beams=draw(st.integers(1, 16)), top_p=draw(st.floats(0.01, 1.0)))
     tables = draw(st.dictionaries(names, st.dictionaries(names, scalars, max_size=3), max_size=3))
-    return Recipe(description=draw(st.text(max_size=30)), run=run, train=train, generation=gen, models=tables)
+    return base.evolve(description=draw(st.text(max_size=30)), run=run, train=train, generation=gen, models=tables)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

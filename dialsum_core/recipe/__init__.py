@@ -1,28 +1,23 @@
 """Typed TOML recipes: the Python API behind ``dialsum run`` and ``dialsum check``.
 
 >>> from dialsum_core.recipe import load_recipe
->>> recipe = load_recipe("recipes/quick.toml", ["train.epochs=1"])   # doctest: +SKIP
->>> recipe = recipe.override("generation.num_beams=2").merge({"run": {"debug": True}})  # doctest: +SKIP
+>>> recipe = load_recipe("recipes/quick.toml", ["run.seed=1"])   # doctest: +SKIP
+>>> recipe = recipe.override("run.debug=true").merge({"data": {"max_length": 512}})  # doctest: +SKIP
 """
 
-from dialsum_core.recipe.model import CONVERTER, Recipe, load_recipe, structure_options, write_recipe
-from dialsum_core.recipe.schema import (
-    DataSection,
-    GenerationSection,
-    PreprocessingSection,
-    RunSection,
-    TrainSection,
-)
+from dialsum_core.recipe.model import CONVERTER, Recipe, Schema, load_recipe, structure_options, write_recipe
+from dialsum_core.recipe.schema import PATH, DataSection, PreprocessingSection, RunSection, plugin_name
 
 __all__ = [
     "CONVERTER",
+    "PATH",
     "DataSection",
-    "GenerationSection",
     "PreprocessingSection",
     "Recipe",
     "RunSection",
-    "TrainSection",
+    "Schema",
     "load_recipe",
+    "plugin_name",
     "structure_options",
     "write_recipe",
 ]

@@ -112,7 +112,7 @@ def parse_value(text: str) -> Any:
 
 def parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
-        raise RecipeError([f"{SET_SOURCE} {item!r}: expected KEY=VALUE, e.g. train.epochs=1"])
+        raise RecipeError([f"{SET_SOURCE} {item!r}: expected KEY=VALUE, e.g. run.seed=1"])
     key, _, value = item.partition("=")
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
@@ -123,7 +123,7 @@ def parse_override(item: str) -> tuple[str, Any]:
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     """Set ``a.b.c`` inside nested tables, creating tables on the way.
 
-    A key inside quotes (``models."solar-10.7b".use_lora``) keeps its dots.
+    A key inside quotes (``models."name-1.5b".option``) keeps its dots.
     """
     parts = split_dotted(key)
     node = data

@@ -1,5 +1,9 @@
 """The :class:`Recipe` object: load, merge, override, evolve, validate and write back to TOML.
 
+A recipe's sections are typed by the classes plugins contribute (:class:`Schema`); its plugin
+tables (``[models.NAME]``...) stay plain tables until :meth:`Recipe.options` types them with the
+options class of the plugin the name belongs to.
+
 Validation collects *every* problem before raising, each as one line
 ``FILE: dotted.key: what is wrong``, because fixing a recipe one error per run is miserable
 (torchtune and cattrs both learned this).
@@ -8,11 +12,13 @@ Validation collects *every* problem before raising, each as one line
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attr
 import attrs
 import cattrs
 from cattrs.errors import (
@@ -25,21 +31,14 @@ from cattrs.errors import (
 
 from dialsum_core.errors import RecipeError, one_line
 from dialsum_core.recipe import io
-from dialsum_core.recipe.schema import (
-    DataSection,
-    GenerationSection,
-    RunSection,
-    TrainSection,
-    path_problems,
-)
-from dialsum_core.registry import KIND_LABELS, TABLES
+from dialsum_core.registry import KIND, KIND_OF_TABLE, KINDS, SectionPart
 
 if TYPE_CHECKING:
     from dialsum_core.manager import Plugins
 
-PLUGIN_TABLES: tuple[str, ...] = tuple(TABLES.values())
-KIND_OF_TABLE: dict[str, str] = {table: kind for kind, table in TABLES.items()}
+PLUGIN_TABLES: tuple[str, ...] = tuple(k.table for k in KINDS)
 PYTHON_SOURCE = "<python>"
+RESERVED = ("description", "extends", "versions")
 
 
 # ------------------------------------------------------------------------------------------
@@ -146,16 +145,19 @@ def _check_validators(inst: Any, path: str) -> list[tuple[str, str]]:
     """Run every attrs validator field by field, so all range errors are reported at once."""
     out: list[tuple[str, str]] = []
     for field in attrs.fields(type(inst)):
-        value = getattr(inst, field.name)
-        sub = f"{path}.{field.name}" if path else field.name
-        if field.validator is not None:
-            try:
-                field.validator(inst, field, value)
-            except (ValueError, TypeError) as exc:
-                out.append((sub, _validator_message(exc, value)))
-        if attrs.has(type(value)):
-            out.extend(_check_validators(value, sub))
+        out.extend(_check_field(inst, field, getattr(inst, field.name), f"{path}.{field.name}" if path else field.name))
     return out
+
+
+def _check_field(inst: Any, field: attrs.Attribute, value: Any, key: str) -> list[tuple[str, str]]:
+    """The problems of one field's value: its validator's, then those of a nested section."""
+    found = []
+    if field.validator is not None:
+        try:
+            field.validator(inst, field, value)
+        except (ValueError, TypeError) as exc:
+            found.append((key, _validator_message(exc, value)))
+    return found + (_check_validators(value, key) if attrs.has(type(value)) else [])
 
 
 def structure_options(cls: type, data: Mapping[str, Any], path: str) -> tuple[Any, list[tuple[str, str]]]:
@@ -178,11 +180,11 @@ def plugin_options(reg: Any, table: Mapping[str, Any]) -> tuple[Any, list[tuple[
     key; any other exception is a bug of the plugin's options class, reported as a problem that
     names the plugin and its distribution instead of a traceback.
     """
-    path = f"{TABLES[reg.kind]}.{reg.name}"
+    path = f"{KIND[reg.kind].table}.{reg.name}"
     try:
         return structure_options(reg.options, {**reg.defaults, **table}, path)
     except Exception as exc:
-        return None, [(path, f"the options of {KIND_LABELS[reg.kind]} {reg.name!r} (plugin {reg.plugin!r} from "
+        return None, [(path, f"the options of {reg.label} {reg.name!r} (plugin {reg.plugin!r} from "
                              f"{reg.distribution} {reg.version}) could not be checked: {type(exc).__name__}: {exc}")]
 
 
@@ -198,13 +200,7 @@ def _check_fields_alone(cls: type, data: Mapping[str, Any], path: str, bad: set[
             value = CONVERTER.structure(data[field.name], field.type)
         except Exception:
             continue
-        if field.validator is not None:
-            try:
-                field.validator(None, field, value)
-            except (ValueError, TypeError) as exc:
-                out.append((sub, _validator_message(exc, value)))
-        if attrs.has(type(value)):
-            out.extend(_check_validators(value, sub))
+        out.extend(_check_field(None, field, value, sub))
     return out
 
 
@@ -214,30 +210,124 @@ def _validator_message(exc: Exception, value: Any) -> str:
     return str(exc.args[0]) if exc.args else type(exc).__name__
 
 
-def _is_toml_scalar(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool)
+# ------------------------------------------------------------------------------------------
+# The schema: which class types each section, built from the parts plugins contribute
+# ------------------------------------------------------------------------------------------
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+@functools.lru_cache(maxsize=64)
+def _combined(table: str, classes: tuple[type, ...], defaults: tuple[tuple[str, Any], ...]) -> type:
+    """One attrs class with the fields of every part of ``table``, in registration order, and the
+    defaults other parts give them.
+
+    Cached, so that recipes built from the same parts share one class and compare equal.
+    """
+    if len(classes) == 1 and not defaults:
+        return classes[0]
+    given = dict(defaults)
+    fields: dict[str, Any] = {}
+    for cls in classes:
+        attrs.resolve_types(cls)
+        for a in attrs.fields(cls):
+            default = a.default
+            if a.name in given:
+                value = given[a.name]
+                default = attrs.Factory(lambda v=value: list(v)) if isinstance(value, tuple) else value
+            fields[a.name] = attr.ib(default=default, validator=a.validator, type=a.type, metadata=a.metadata,
+                                     kw_only=True)
+    return attrs.make_class(f"{table.title()}Section", fields, kw_only=True)
+
+
+class Schema:
+    """Recipe table -> the attrs class that types it (the parts contributed to it, combined)."""
+
+    def __init__(self, parts: Iterable[SectionPart]):
+        self.parts = list(parts)
+        classes: dict[str, list[type]] = {}
+        defaults: dict[str, dict[str, Any]] = {}
+        for part in self.parts:
+            if part.cls is not None:
+                classes.setdefault(part.table, []).append(part.cls)
+            defaults.setdefault(part.table, {}).update({k: _frozen(v) for k, v in part.defaults.items()})
+        self.problems = [
+            f"{part.origin} gives a default to {part.table}.{key}, which no installed plugin declares"
+            for part in self.parts for key in part.defaults
+            if not any(key in attrs.fields_dict(c) for c in classes.get(part.table, []))
+        ]
+        self.tables: dict[str, type] = {
+            t: _combined(t, tuple(cs), tuple(sorted(defaults.get(t, {}).items()))) for t, cs in classes.items()
+        }
+
+    @classmethod
+    def installed(cls) -> Schema:
+        """The sections of the installed plugins (what a recipe built without a plugin manager uses)."""
+        from dialsum_core.manager import disabled_from_env
+
+        return _installed(tuple(disabled_from_env()))
+
+    def owner(self, dotted: str) -> SectionPart | None:
+        """The part that declares ``dotted`` (``run.seed`` -> the core's part)."""
+        table, _, key = dotted.partition(".")
+        first = key.split(".")[0]
+        return next((p for p in self.parts if p.table == table and first in p.keys), None)
+
+
+@functools.lru_cache(maxsize=8)
+def _installed(disabled: tuple[str, ...]) -> Schema:
+    from dialsum_core.manager import build_plugins
+
+    return build_plugins().schema
+
+
+def _path_fields(cls: type, prefix: str) -> Iterable[str]:
+    attrs.resolve_types(cls)
+    for a in attrs.fields(cls):
+        if a.metadata.get("path"):
+            yield f"{prefix}.{a.name}"
+        elif isinstance(a.type, type) and attrs.has(a.type):
+            yield from _path_fields(a.type, f"{prefix}.{a.name}")
 
 
 @attrs.define(kw_only=True)
 class Recipe:
-    """A typed recipe. Plugin tables stay as plain tables until :meth:`options` types them."""
+    """A typed recipe.
+
+    ``recipe.run``, ``recipe.train``... are the typed sections (``recipe.section(name)``);
+    ``recipe.models``, ``recipe.modes``... the plugin tables, typed by :meth:`options`.
+    """
 
     description: str = ""
-    run: RunSection = attrs.field(factory=RunSection)
-    data: DataSection = attrs.field(factory=DataSection)
-    train: TrainSection = attrs.field(factory=TrainSection)
-    generation: GenerationSection = attrs.field(factory=GenerationSection)
-    models: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    modes: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    ensembles: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    augmenters: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    loggers: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    metrics: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    sections: dict[str, Any] = attrs.field(factory=dict)
+    tables: dict[str, dict[str, dict[str, Any]]] = attrs.field(factory=dict)
     versions: dict[str, str] = attrs.field(factory=dict)
-    # Where the recipe came from: not part of its value, never written back.
+    # Where the recipe came from and what typed it: not part of its value, never written back.
     source: str = attrs.field(default=PYTHON_SOURCE, eq=False, repr=False)
-    base_dir: str = attrs.field(default=".", eq=False, repr=False)
     provenance: dict[str, str] = attrs.field(factory=dict, eq=False, repr=False)
+    schema: Schema = attrs.field(factory=Schema.installed, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        for name, cls in self.schema.tables.items():
+            if name not in self.sections:
+                self.sections[name] = cls()
+        for table in PLUGIN_TABLES:
+            self.tables.setdefault(table, {})
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: sections and plugin tables read as attributes.
+        if name.startswith("_") or name in ("sections", "tables", "schema"):
+            raise AttributeError(name)
+        for holder in (self.sections, self.tables):
+            if name in holder:
+                return holder[name]
+        raise AttributeError(f"the recipe has no section {name!r} (installed: {', '.join(self.sections)})")
+
+    def section(self, name: str) -> Any:
+        """The typed section ``name``, as contributed by its plugins."""
+        if name not in self.sections:
+            raise KeyError(f"no installed plugin contributes a [{name}] section")
+        return self.sections[name]
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -246,21 +336,17 @@ class Recipe:
         data: Mapping[str, Any],
         *,
         source: str = PYTHON_SOURCE,
-        base_dir: str | Path | None = None,
         provenance: Mapping[str, str] | None = None,
+        schema: Schema | None = None,
     ) -> Recipe:
         """Type a plain mapping; raises :class:`RecipeError` listing every structural problem."""
+        schema = schema or Schema.installed()
         prov = dict(provenance or {})
         problems: list[tuple[str, str]] = []
-        kwargs: dict[str, Any] = {}
-        fields = {f.name: f for f in attrs.fields(cls) if f.name not in ("source", "base_dir", "provenance")}
+        kwargs: dict[str, Any] = {"sections": {}, "tables": {}}
+        known = [*RESERVED, *schema.tables, *PLUGIN_TABLES]
         for key, value in data.items():
             if key == "extends":
-                continue
-            if key not in fields:
-                close = difflib.get_close_matches(key, list(fields), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append((key, f"unknown top-level key{hint}"))
                 continue
             if key == "description":
                 if not isinstance(value, str):
@@ -274,7 +360,7 @@ class Recipe:
                     problems.append((key, "expected a table"))
             elif key in PLUGIN_TABLES:
                 if not isinstance(value, Mapping):
-                    problems.append((key, f"expected a table of {KIND_LABELS[KIND_OF_TABLE[key]]} tables"))
+                    problems.append((key, f"expected a table of {KIND_OF_TABLE[key].label} tables"))
                     continue
                 tables: dict[str, dict[str, Any]] = {}
                 for name, table in value.items():
@@ -282,22 +368,19 @@ class Recipe:
                         problems.append((f"{key}.{name}", f"expected a table, got {_type_name(table)} {table!r}"))
                     else:
                         tables[name] = dict(table)
-                kwargs[key] = tables
-            else:
-                section_cls = {
-                    "run": RunSection,
-                    "data": DataSection,
-                    "train": TrainSection,
-                    "generation": GenerationSection,
-                }[key]
-                inst, errs = structure_options(section_cls, value, key)
+                kwargs["tables"][key] = tables
+            elif key in schema.tables:
+                inst, errs = structure_options(schema.tables[key], value, key)
                 problems.extend(errs)
                 if inst is not None:
-                    kwargs[key] = inst
-        base = str(base_dir) if base_dir is not None else (str(Path(source).parent) if source != PYTHON_SOURCE else ".")
+                    kwargs["sections"][key] = inst
+            else:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else " (no installed plugin contributes it)"
+                problems.append((key, f"unknown top-level key{hint}"))
         if problems:
             raise RecipeError(_format(problems, source, prov))
-        return cls(source=source, base_dir=base, provenance=prov, **kwargs)
+        return cls(source=source, provenance=prov, schema=schema, **kwargs)
 
     # -- writing ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -305,10 +388,10 @@ class Recipe:
         out: dict[str, Any] = {}
         if self.description:
             out["description"] = self.description
-        for name in ("run", "data", "train", "generation"):
-            out[name] = CONVERTER.unstructure(getattr(self, name))
+        for name, section in self.sections.items():
+            out[name] = CONVERTER.unstructure(section)
         for table in PLUGIN_TABLES:
-            value = getattr(self, table)
+            value = self.tables.get(table)
             if value:
                 out[table] = {k: dict(v) for k, v in value.items()}
         if self.versions:
@@ -322,20 +405,23 @@ class Recipe:
 
     # -- changing (always returns a new recipe) -------------------------------------------------
     def override(self, *items: str | tuple[str, Any]) -> Recipe:
-        """Apply ``--set`` style overrides (``"train.epochs=1"`` or ``("train.epochs", 1)``)."""
+        """Apply ``--set`` style overrides (``"run.seed=1"`` or ``("run.seed", 1)``)."""
         prov = dict(self.provenance)
         data = io.apply_overrides(self.to_dict(), prov, items)
-        return Recipe.from_dict(data, source=self.source, base_dir=self.base_dir, provenance=prov)
+        return Recipe.from_dict(data, source=self.source, provenance=prov, schema=self.schema)
 
     def merge(self, other: Mapping[str, Any] | Recipe) -> Recipe:
         """Merge a partial recipe (a mapping, or a whole recipe) on top of this one."""
         patch = other.to_dict() if isinstance(other, Recipe) else other
         data = io.deep_merge(self.to_dict(), patch)
-        return Recipe.from_dict(data, source=self.source, base_dir=self.base_dir, provenance=self.provenance)
+        return Recipe.from_dict(data, source=self.source, provenance=self.provenance, schema=self.schema)
 
     def evolve(self, **changes: Any) -> Recipe:
-        """``attrs.evolve`` for whole sections, e.g. ``recipe.evolve(train=TrainSection(epochs=1))``."""
-        return attrs.evolve(self, **changes)
+        """Replace whole sections or plugin tables: ``recipe.evolve(train=attrs.evolve(recipe.train, epochs=1))``."""
+        sections = {**self.sections, **{k: v for k, v in changes.items() if k in self.sections}}
+        tables = {**self.tables, **{k: v for k, v in changes.items() if k in PLUGIN_TABLES}}
+        rest = {k: v for k, v in changes.items() if k not in sections and k not in tables}
+        return attrs.evolve(self, sections=sections, tables=tables, **rest)
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, dotted: str) -> Any:
@@ -346,14 +432,23 @@ class Recipe:
             node = node[part]
         return node
 
-    def path(self, value: str) -> Path:
-        """A path from the recipe, relative to the recipe's own folder."""
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else Path(self.base_dir) / p
-
     def where(self, dotted: str) -> str:
         """The file that set ``dotted`` (or the nearest table above it)."""
         return _where(dotted, self.source, self.provenance)
+
+    def path_keys(self) -> list[str]:
+        """Keys of the sections that hold a path (fields with ``metadata=PATH``)."""
+        return [k for name, cls in self.schema.tables.items() for k in _path_fields(cls, name)]
+
+    def path_of(self, dotted: str, value: str | None = None) -> Path:
+        """The one rule for paths: a path set in a recipe file is relative to that file; one from
+        ``--set`` or Python to the working directory. ``value`` defaults to the key's value."""
+        raw = str(self.get(dotted) if value is None else value)
+        p = Path(raw).expanduser()
+        where = self.where(dotted)
+        if p.is_absolute() or not raw or where in (io.SET_SOURCE, PYTHON_SOURCE):
+            return p
+        return Path(where).parent / p
 
     def model_names(self, plugins: Plugins) -> list[str]:
         """``run.models`` with ``all`` expanded to every registered preset."""
@@ -366,47 +461,62 @@ class Recipe:
     def options(self, kind: str, name: str, plugins: Plugins) -> Any:
         """The typed options of plugin ``name`` of ``kind`` (its table plus registered defaults)."""
         reg = plugins.require(kind, name)
-        table = getattr(self, TABLES[kind]).get(name, {})
-        inst, problems = plugin_options(reg, table)
+        inst, problems = plugin_options(reg, self.tables[KIND[kind].table].get(name, {}))
         if problems:
             raise RecipeError(_format(problems, self.source, self.provenance))
         return inst
 
+    def uses(self, plugins: Plugins) -> list[tuple[str, str, list[str]]]:
+        """``(key, kind, names)``: the plugins this recipe chooses, as each section's owner says.
+
+        The one answer to "which plugins does this recipe use", for validation, the resolved
+        ``config.toml`` and the run.
+        """
+        found: list[tuple[str, str, list[str]]] = []
+        for part in self.schema.parts:
+            if part.uses is not None:
+                for key, kind, names in part.uses(self, plugins):
+                    found.append((key, kind, [n for n in names if n != "all"]))
+        return found
+
+    def used(self, plugins: Plugins) -> list[tuple[str, str]]:
+        """``(kind, name)`` of every installed plugin the recipe uses, once each, in recipe order."""
+        out: list[tuple[str, str]] = []
+        for _key, kind, names in self.uses(plugins):
+            out.extend((kind, n) for n in names if (kind, n) not in out and plugins.get(kind, n) is not None)
+        return out
+
     # -- validation ---------------------------------------------------------------------------
     def problems(self, plugins: Plugins) -> list[str]:
-        """Every problem that needs the installed plugins to see (unknown names, bad options), and paths
-        that cannot be used (see :func:`~dialsum_core.recipe.schema.path_problems`)."""
-        found: list[tuple[str, str]] = path_problems(self.run, self.data)
-        for ref, kind, names in self._referenced(plugins):
-            for name in names:
-                if plugins.get(kind, name) is None:
-                    found.append((ref, plugins.missing_message(kind, name)))
-        for table in PLUGIN_TABLES:
-            kind = KIND_OF_TABLE[table]
-            for name, values in getattr(self, table).items():
-                reg = plugins.get(kind, name)
+        """Every problem that needs the installed plugins to see: unknown names, bad options, and the
+        checks of every section and used plugin. ``dialsum check`` and ``dialsum run`` both call it."""
+        found: list[tuple[str, str]] = []
+        uses = self.uses(plugins)
+        for ref, kind, names in uses:
+            found.extend((ref, plugins.missing_message(kind, n)) for n in names if plugins.get(kind, n) is None)
+        for kind in KINDS:
+            for name, values in self.tables[kind.table].items():
+                reg = plugins.get(kind.name, name)
                 if reg is None:
-                    found.append((f"{table}.{name}", plugins.missing_message(kind, name)))
+                    found.append((f"{kind.table}.{name}", plugins.missing_message(kind.name, name)))
                     continue
                 found.extend(plugin_options(reg, values)[1])
-        for _ref, kind, names in self._referenced(plugins):  # used without a table: its defaults must do
-            for name in names:
-                reg = plugins.get(kind, name)
-                if reg is not None and name not in getattr(self, TABLES[kind]):
-                    found.extend(plugin_options(reg, {})[1])
-        if not found:
-            seen: set[tuple[str, str]] = set()
-            for _ref, kind, names in self._referenced(plugins):
-                for name in names:
-                    reg = plugins.get(kind, name)
-                    if reg is None or reg.check is None or (kind, name) in seen:
-                        continue
-                    seen.add((kind, name))
-                    try:
-                        found.extend(reg.check(self, plugins))
-                    except Exception as exc:  # a plugin's check must not crash `dialsum check`
-                        found.append((_ref, f"{reg.plugin} ({reg.distribution}) check failed: {exc}"))
-        return _format(found, self.source, self.provenance)
+        for kind, name in self.used(plugins):  # used without a table: its defaults must do
+            if name not in self.tables[KIND[kind].table]:
+                found.extend(plugin_options(plugins.require(kind, name), {})[1])
+        if found:
+            return _format(found, self.source, self.provenance)
+        checks = [(p.check, p.table, p.plugin, p.origin) for p in self.schema.parts if p.check is not None]
+        for kind, name in self.used(plugins):
+            reg = plugins.require(kind, name)
+            if reg.check is not None:
+                checks.append((reg.check, f"{KIND[kind].table}.{name}", reg.plugin, reg.distribution))
+        for check, key, plugin, origin in checks:
+            try:
+                found.extend(check(self, plugins))
+            except Exception as exc:  # a plugin's check must not crash `dialsum check`
+                found.append((key, f"{plugin} ({origin}) check failed: {type(exc).__name__}: {exc}"))
+        return _format(dict.fromkeys(found), self.source, self.provenance)
 
     def validate(self, plugins: Plugins) -> Recipe:
         """Raise :class:`RecipeError` with every problem; returns ``self`` when there is none."""
@@ -414,20 +524,6 @@ class Recipe:
         if found:
             raise RecipeError(found)
         return self
-
-    def _referenced(self, plugins: Plugins) -> list[tuple[str, str, list[str]]]:
-        refs = [
-            ("run.mode", "run_modes", [self.run.mode]),
-            ("run.models", "model_loaders", [n for n in self.run.models if n != "all"]),
-            ("run.loggers", "loggers", list(self.run.loggers)),
-            ("run.metrics", "metrics", list(self.run.metrics)),
-        ]
-        mode = plugins.get("run_modes", self.run.mode)
-        if self.run.use_tta or len(self.model_names(plugins)) > 1 or (mode and "ensemble" in mode.tags):
-            refs.append(("run.ensemble", "ensembles", [self.run.ensemble]))
-        if self.run.use_tta:
-            refs.append(("run.tta_strategies", "augmenters", list(self.run.tta_strategies)))
-        return refs
 
 
 def _where(dotted: str, source: str, provenance: Mapping[str, str]) -> str:
@@ -448,11 +544,12 @@ def _format(problems: Iterable[tuple[str, str]], source: str, provenance: Mappin
     return [one_line(f"{_where(key, source, provenance)}: {key}: {msg}") for key, msg in problems]
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str | tuple[str, Any]] = ()) -> Recipe:
+def load_recipe(path: str | Path, overrides: Iterable[str | tuple[str, Any]] = (), *,
+                schema: Schema | None = None) -> Recipe:
     """Read a recipe file, follow its ``extends`` chain and apply ``--set`` overrides."""
     data, prov = io.load_layers(path)
     data = io.apply_overrides(data, prov, overrides)
-    return Recipe.from_dict(data, source=str(path), provenance=prov)
+    return Recipe.from_dict(data, source=str(path), provenance=prov, schema=schema)
 
 
 def write_recipe(recipe: Recipe, path: str | Path) -> Path:

@@ -23,7 +23,7 @@ RUN="$DIALSUM run $RECIPE --set run.name=$NAME --set modes.kfold.k_folds=$K"
 # One task per fold; Slurm sets SLURM_ARRAY_TASK_ID (1..K) in each.
 folds=$(sbatch --parsable "${EXTRA[@]}" --job-name="$NAME-fold" --array="1-$K" \
         --output="logs/$NAME-fold%a.out" \
-        --wrap="$RUN --only fold=\$SLURM_ARRAY_TASK_ID")
+        --wrap="$RUN --set \"run.only=['fold=\$SLURM_ARRAY_TASK_ID']\"")
 
 # Starts once every fold succeeded; a fold missing or failed would be trained here instead.
 final=$(sbatch --parsable "${EXTRA[@]}" --job-name="$NAME-final" --dependency="afterok:$folds" \

@@ -1,6 +1,6 @@
 """mkdocs hook: adds the generated reference pages at build time, so they always match the code.
 
-The pages come from :func:`dialsum_core.recipe_doc.reference_pages`: the recipe keys of the core
+The pages come from :func:`dialsum_tools.recipe_doc.reference_pages`: the recipe keys of the core
 and of every installed plugin, the hook specifications and the ``dialsum`` command line.
 """
 
@@ -12,7 +12,7 @@ from mkdocs.structure.files import File, Files
 
 
 def on_files(files: Files, config: Any) -> Files:
-    from dialsum_core.recipe_doc import reference_pages
+    from dialsum_tools.recipe_doc import reference_pages
 
     for path, text in reference_pages().items():
         existing = files.get_file_from_path(path)

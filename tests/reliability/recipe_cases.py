@@ -29,13 +29,15 @@ import attrs
 import tomli_w
 from hypothesis import strategies as st
 
-from dialsum_core.recipe import schema
+from dialsum_core import validators
+from dialsum_core.recipe import Recipe
 from dialsum_core.recipe.model import PLUGIN_TABLES
-from dialsum_core.registry import TABLES
+from dialsum_core.registry import KINDS
 
 ENTRY = "r.toml"
 SET = "--set"
-CORE_SECTIONS: dict[str, type] = dict(schema.SECTIONS)
+CORE_SECTIONS: dict[str, type] = dict(Recipe().schema.tables)
+TABLES: dict[str, str] = {k.name: k.table for k in KINDS}
 TOP_LEVEL = {"description", "extends", "versions", *CORE_SECTIONS, *PLUGIN_TABLES}
 
 
@@ -140,11 +142,11 @@ def out_of_range(field: attrs.Attribute, family: str) -> st.SearchStrategy[Any] 
     if validator is None:
         return None
     integral = family == "int"
-    if validator is schema._positive:
+    if validator is validators.positive:
         return st.integers(-(2**40), 0) if integral else st.one_of(st.floats(max_value=0.0), st.just(math.nan))
-    if validator is schema._non_negative:
+    if validator is validators.non_negative:
         return st.integers(-(2**40), -1) if integral else st.one_of(st.floats(max_value=-1e-9), st.just(math.nan))
-    if validator is schema._fraction:
+    if validator is validators.fraction:
         return st.one_of(st.floats(min_value=1.0), st.floats(max_value=-1e-9), st.just(math.nan), st.integers(1, 99))
     allowed = getattr(validator, "options", None)
     if allowed is not None:

@@ -1,4 +1,4 @@
-"""Fan-out jobs (``--only fold=N``, ``--only model=NAME``): independent runs train their part of one
+"""Fan-out jobs (``run.only = ["fold=N"]``, ``["model=NAME"]``): independent runs train their part of one
 experiment, and a final run of the same recipe reuses it all and only ensembles."""
 
 from __future__ import annotations
@@ -142,11 +142,12 @@ def test_jobs_need_a_shared_name_and_something_to_do(small_data: Path, tmp_path:
                                                      dialsum_plugins: Plugins) -> None:
     recipe = write_recipe(tmp_path / "kfold.toml", small_data, LEAD_KFOLD)
     base = [f"run.output_dir={tmp_path / 'exp'}"]
-    with pytest.raises(RecipeError, match=r"run\.only needs run\.name"):
+    with pytest.raises(RecipeError, match=r"run\.only: needs run\.name"):
         run_recipe(load_recipe(recipe, [*base, 'run.only=["fold=1"]']), dialsum_plugins)
     assert not (tmp_path / "exp").exists()  # refused before anything was written
     with pytest.raises(DialsumError, match=r"run\.only \['fold=4'\]: selects nothing"):
         run_recipe(load_recipe(recipe, [*base, "run.name=x", 'run.only=["fold=4"]']), dialsum_plugins)
-    bad = dialsum("run", str(recipe), "--set", base[0], "--set", "run.name=x", "--only", "epoch=2", cwd=tmp_path)
+    bad = dialsum("run", str(recipe), "--set", base[0], "--set", "run.name=x", "--set", 'run.only=["epoch=2"]',
+                  cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "run.only" in bad.stderr

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from dialsum_core.protocols import FitResult
 from dialsum_lead.plugin import LeadOptions
 
 
@@ -24,7 +25,7 @@ class LeadModel:
     def __init__(self, options: LeadOptions):
         self.options = options
 
-    def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> dict[str, Any]:
+    def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> FitResult:
         ctx.emit("dialsum_before_epoch", epoch=1, n_epochs=1)
         best: tuple[float, int] = (-1.0, self.options.turns)
         if self.options.tune and valid:
@@ -47,7 +48,7 @@ class LeadModel:
             metrics[f"eval_{self.options.metric}"] = best[0]
         ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=1, metrics=metrics)
         self.save(output_dir)
-        return {"history": [metrics], "best_checkpoint": str(output_dir)}
+        return FitResult(history=[metrics], best_checkpoint=str(output_dir))
 
     def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         return [lead(d, self.options.turns, self.options.strip_speaker) for d in dialogues]

@@ -15,9 +15,9 @@ from dialsum_core.errors import DialsumError
 from dialsum_core.events import Events
 from dialsum_core.experiment import Experiment
 from dialsum_core.recipe import Recipe
-from dialsum_core.recipe_doc import undocumented
 from dialsum_core.runner import run_recipe
 from dialsum_lead.model import lead
+from dialsum_tools.recipe_doc import undocumented
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 
@@ -72,7 +72,7 @@ def test_fit_tunes_the_number_of_turns(register_plugin: Any, sample_csv: Any, tm
     loader = ctx.build("model_loaders", "lead")
     model = loader.build(ctx, splits.train)
     history = model.fit(splits.train, splits.valid, ctx, tmp_path / "lead")
-    assert history["history"] == [{"turns": 2, "eval_exact": 1.0}]
+    assert history.history == [{"turns": 2, "eval_exact": 1.0}]
     dialogues = [e.dialogue for e in splits.valid]
     assert model.generate(dialogues, ctx) == [e.summary for e in splits.valid]
     saved = json.loads((tmp_path / "lead" / "lead.json").read_text(encoding="utf-8"))

@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dialsum_core.protocols import Candidate
-from dialsum_ensemble.sources import given_weights, lookup
-from dialsum_metrics.engine import RougeEngine, consensus
+from dialsum_core.protocols import Candidate, Weights, weight_of
+from dialsum_metrics import RougeEngine, consensus
 
 log = logging.getLogger("dialsum")
 
@@ -94,26 +93,25 @@ class MbrEnsemble:
         self.measure: str = options.measure
 
     def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
-            ctx: Any) -> dict[str, Any]:
+            weights: Weights, ctx: Any) -> dict[str, Any]:
         return {}
 
-    def vote_weights(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
-        given = given_weights(ctx)
-        return np.array([lookup(c.source, given) for c in group], dtype=np.float64)
+    def vote_weights(self, group: Sequence[Candidate], weights: Weights) -> np.ndarray:
+        return np.array([weight_of(c.source, weights) for c in group], dtype=np.float64)
 
-    def candidate_scores(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
+    def candidate_scores(self, group: Sequence[Candidate], weights: Weights) -> np.ndarray:
         sim = similarity(pairwise([c.text for c in group], self.tokenizer), self.measure)
-        return consensus(sim, self.vote_weights(group, ctx))
+        return consensus(sim, self.vote_weights(group, weights))
 
-    def combine(self, candidates: Sequence[Sequence[Candidate]], ctx: Any) -> list[str]:
+    def combine(self, candidates: Sequence[Sequence[Candidate]], weights: Weights, ctx: Any) -> list[str]:
         for i, group in enumerate(candidates):
             if not group:
                 raise ValueError(f"dialogue {i} has no candidate summary to choose from")
-        return [c.text for c in self.select(candidates, ctx)]
+        return [c.text for c in self.select(candidates, weights)]
 
-    def select(self, candidates: Sequence[Sequence[Candidate]], ctx: Any) -> list[Candidate]:
+    def select(self, candidates: Sequence[Sequence[Candidate]], weights: Weights) -> list[Candidate]:
         """Like :meth:`combine`, but returns the chosen candidates (with their sources)."""
-        return [g[0] if len(g) == 1 else g[int(np.argmax(self.candidate_scores(g, ctx)))] for g in candidates]
+        return [g[0] if len(g) == 1 else g[int(np.argmax(self.candidate_scores(g, weights)))] for g in candidates]
 
 
 class RougeWeighted(MbrEnsemble):
@@ -126,15 +124,15 @@ class RougeWeighted(MbrEnsemble):
         self.learnt: dict[str, float] = {}
 
     def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
-            ctx: Any) -> dict[str, Any]:
+            weights: Weights, ctx: Any) -> dict[str, Any]:
         self.learnt = source_rouge(candidates, references, self.tokenizer, self.measure)
         return {"source_rouge": {k: round(v, 6) for k, v in sorted(self.learnt.items())}}
 
-    def vote_weights(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
-        base = super().vote_weights(group, ctx)
+    def vote_weights(self, group: Sequence[Candidate], weights: Weights) -> np.ndarray:
+        base = super().vote_weights(group, weights)
         quality = []
         for c in group:
-            q = lookup(c.source, self.learnt, default=math.nan)
+            q = weight_of(c.source, self.learnt, default=math.nan)
             if math.isnan(q):
                 q = c.score if c.score is not None else 1.0
             quality.append(max(q, 0.0) ** self.options.power)
@@ -151,7 +149,7 @@ class Blending(MbrEnsemble):
         self.learnt: dict[str, float] = {}
 
     def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
-            ctx: Any) -> dict[str, Any]:
+            weights: Weights, ctx: Any) -> dict[str, Any]:
         groups = [g for g in candidates if len(g) > 1]
         refs = [r for g, r in zip(candidates, references, strict=True) if len(g) > 1]
         if not groups:
@@ -161,15 +159,13 @@ class Blending(MbrEnsemble):
         sims = [similarity(pairwise([c.text for c in g], self.tokenizer), self.measure) for g in groups]
         gains = reference_scores(groups, refs, self.tokenizer, self.measure)
         idx = [np.array([col[c.source] for c in g]) for g in groups]
-        given = given_weights(ctx)
-
         def value(w: np.ndarray) -> float:
             total = 0.0
             for sim, gain, ix in zip(sims, gains, idx, strict=True):
                 total += gain[int(np.argmax(consensus(sim, w[ix])))]
             return total / len(groups)
 
-        w = np.array([lookup(s, given) for s in sources], dtype=np.float64)
+        w = np.array([weight_of(s, weights) for s in sources], dtype=np.float64)
         best = value(w)
         start = best
         grid = [float(x) for x in self.options.grid]
@@ -191,10 +187,10 @@ class Blending(MbrEnsemble):
         self.learnt = dict(zip(sources, map(float, w), strict=True))
         return {"weights": self.learnt, "valid_selected_rouge": round(best, 6), "valid_start_rouge": round(start, 6)}
 
-    def vote_weights(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
+    def vote_weights(self, group: Sequence[Candidate], weights: Weights) -> np.ndarray:
         if not self.learnt:
-            return super().vote_weights(group, ctx)
-        return np.array([lookup(c.source, self.learnt, default=0.0) for c in group], dtype=np.float64)
+            return super().vote_weights(group, weights)
+        return np.array([weight_of(c.source, self.learnt, default=0.0) for c in group], dtype=np.float64)
 
 
 class Stacking(MbrEnsemble):
@@ -232,7 +228,7 @@ class Stacking(MbrEnsemble):
                 "model_score", "has_model_score", *(f"source={s}" for s in self.sources)]
 
     def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
-            ctx: Any) -> dict[str, Any]:
+            weights: Weights, ctx: Any) -> dict[str, Any]:
         pairs = [(g, r) for g, r in zip(candidates, references, strict=True) if len(g) > 1]
         if not pairs:
             return {}
@@ -256,10 +252,10 @@ class Stacking(MbrEnsemble):
         assert self.coef is not None and self.mean is not None and self.std is not None
         return ((self.features(group) - self.mean) / self.std) @ self.coef
 
-    def candidate_scores(self, group: Sequence[Candidate], ctx: Any) -> np.ndarray:
+    def candidate_scores(self, group: Sequence[Candidate], weights: Weights) -> np.ndarray:
         if self.coef is None:
             log.warning("stacking: no validation candidates were given to fit on; using the consensus vote")
-            return super().candidate_scores(group, ctx)
+            return super().candidate_scores(group, weights)
         return self._predict(group)
 
 

@@ -7,25 +7,17 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.validators import at_least, each, non_negative
 
 TOKENIZERS = ("auto", "kiwi", "whitespace")
 MEASURES = ("mean", "rouge1", "rouge2", "rougeL")
 Problems = list[tuple[str, str]]
 
 
-def _non_negative(_inst: Any, _attr: Any, value: float) -> None:
-    if value < 0:
-        raise ValueError(f"must be >= 0, got {value!r}")
-
-
-def _positive_int(_inst: Any, _attr: Any, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {value!r}")
-
-
-def _grid(_inst: Any, _attr: Any, value: list[float]) -> None:
-    if not value or any(x < 0 for x in value):
-        raise ValueError(f"must be a non-empty list of weights >= 0, got {value!r}")
+def _grid(inst: Any, attr: Any, value: list[float]) -> None:
+    if not value:
+        raise ValueError("must be a non-empty list of weights >= 0")
+    each(non_negative)(inst, attr, value)
 
 
 @attrs.define
@@ -39,13 +31,13 @@ class MbrOptions:
 @attrs.define
 class RougeWeightedOptions(MbrOptions):
     #: Votes count as (source validation ROUGE) ** power; larger values favour the best source more.
-    power: float = attrs.field(default=1.0, validator=_non_negative)
+    power: float = attrs.field(default=1.0, validator=non_negative)
 
 
 @attrs.define
 class StackingOptions(MbrOptions):
     #: Ridge penalty (per training candidate) of the candidate scorer.
-    l2: float = attrs.field(default=1.0, validator=_non_negative)
+    l2: float = attrs.field(default=1.0, validator=non_negative)
 
 
 @attrs.define
@@ -53,7 +45,7 @@ class BlendingOptions(MbrOptions):
     #: Values tried for each source weight by the coordinate search.
     grid: list[float] = attrs.field(factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0, 4.0], validator=_grid)
     #: Passes of the coordinate search over the sources.
-    rounds: int = attrs.field(default=3, validator=_positive_int)
+    rounds: int = attrs.field(default=3, validator=at_least(1))
 
 
 def make_output(options: Any, ctx: Any, *, name: str) -> Any:
@@ -79,15 +71,11 @@ class TokenAveraging:
         self.weighted = weighted
         self._vote = MbrEnsemble(options)
 
-    def fit(self, candidates: Any, references: Any, ctx: Any) -> dict[str, Any]:
+    def fit(self, candidates: Any, references: Any, weights: Any, ctx: Any) -> dict[str, Any]:
         return {}
 
-    def combine(self, candidates: Any, ctx: Any) -> list[str]:
-        if not self.weighted:
-            import attrs as _attrs
-
-            ctx = ctx.evolve(recipe=ctx.recipe.evolve(run=_attrs.evolve(ctx.recipe.run, ensemble_weights=[])))
-        return self._vote.combine(candidates, ctx)
+    def combine(self, candidates: Any, weights: Any, ctx: Any) -> list[str]:
+        return self._vote.combine(candidates, weights if self.weighted else {}, ctx)
 
     def generate(self, models: Any, weights: Any, dialogues: Any, ctx: Any) -> list[str]:
         from dialsum_ensemble.token import generate
@@ -101,35 +89,18 @@ def make_token(options: MbrOptions, ctx: Any, *, weighted: bool) -> Any:
 
 
 # -- checks (cheap: registrations and the recipe only) ------------------------------------------------
-def check_weights(recipe: Any, plugins: Any) -> Problems:
-    weights = list(recipe.run.ensemble_weights)
-    if not weights:
-        return []
-    found: Problems = []
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        found.append(("run.ensemble_weights", f"weights must be >= 0 with a positive sum, got {weights}"))
-    models = recipe.model_names(plugins)
-    mode = plugins.get("run_modes", recipe.run.mode)
-    per_source = len(models) == 1 and mode is not None and "ensemble" in mode.tags  # e.g. one weight per fold
-    if len(weights) != len(models) and not per_source:
-        found.append(("run.ensemble_weights",
-                      f"{len(weights)} weights for {len(models)} models {models}; give one per model of run.models"))
-    return found
-
-
 def check_token(recipe: Any, plugins: Any) -> Problems:
     """Refuse token-level averaging when the models cannot share one decoding."""
-    found = check_weights(recipe, plugins)
+    found: Problems = []
     models = recipe.model_names(plugins)
-    mode = plugins.get("run_modes", recipe.run.mode)
-    if len(models) == 1 and not (mode is not None and "ensemble" in mode.tags):
-        return found  # only TTA candidates to combine: done by the consensus vote
+    if len(models) == 1 and recipe.run.use_tta:
+        return found  # TTA candidates of one model: inputs differ, so they are combined by the weighted vote
     regs = [plugins.get("model_loaders", n) for n in models]
     untagged = [r.name for r in regs if r is not None and "token-ensemble" not in r.tags]
     paths = {str({**r.defaults, **recipe.models.get(r.name, {})}.get("model_name_or_path", ""))
              for r in regs if r is not None}
     loaders = {r.name for r in regs if r is not None}
-    hint = (f"{recipe.run.ensemble!r} averages log-probabilities token by token, which needs models that "
+    hint = ("the strategy averages log-probabilities token by token, which needs models that "
             "share a tokenizer; use an output-level strategy such as run.ensemble = \"majority_vote\" "
             "or \"rouge_weighted\"")
     if untagged:
@@ -152,14 +123,11 @@ def dialsum_register_ensembles(register: Any) -> None:
              tags=("token",), check=check_token,
              description="Token level: beam search over weighted log-probabilities (run.ensemble_weights)")
     register("majority_vote", functools.partial(make_output, name="majority_vote"), options=MbrOptions,
-             check=check_weights,
              description="Output level: the candidate with the highest mean ROUGE against the others (MBR)")
     register("rouge_weighted", functools.partial(make_output, name="rouge_weighted"),
-             options=RougeWeightedOptions, check=check_weights,
+             options=RougeWeightedOptions,
              description="Output level: MBR with votes weighted by each source's validation ROUGE")
     register("stacking", functools.partial(make_output, name="stacking"), options=StackingOptions,
-             check=check_weights,
              description="Output level: a ridge scorer of candidates learnt on out-of-fold/validation candidates")
     register("blending", functools.partial(make_output, name="blending"), options=BlendingOptions,
-             check=check_weights,
              description="Output level: source weights fitted on the held-out split, then MBR")

@@ -119,10 +119,16 @@ class _Hook:
 
 def shared_signature(models: Sequence[Any]) -> str | None:
     """Why ``models`` cannot decode jointly, or ``None`` when they can."""
-    sigs = {getattr(m, "tokenizer_signature", None) for m in models}
-    if None not in sigs and len(sigs) > 1:
+    from dialsum_core.protocols import TokenModel
+
+    other = sorted({type(m).__name__ for m in models if not isinstance(m, TokenModel)})
+    if other:
+        return (f"{', '.join(other)} cannot decode step by step beside other models (not a "
+                "dialsum_core.protocols.TokenModel: model, tokenizer, is_encoder_decoder, tokenizer_signature)")
+    sigs = {m.tokenizer_signature for m in models}
+    if len(sigs) > 1:
         return "the models do not share a tokenizer (different tokenizer signatures)"
-    kinds = {bool(getattr(m, "is_encoder_decoder", True)) for m in models}
+    kinds = {bool(m.is_encoder_decoder) for m in models}
     if len(kinds) > 1:
         return "encoder-decoder and decoder-only models cannot decode jointly"
     vocab = {int(_core(m.model).config.get_text_config().vocab_size) for m in models}

@@ -47,21 +47,21 @@ def build(ctx: RunContext, name: str):
 def test_majority_vote_rejects_the_outlier(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     ens = build(ctx, "majority_vote")
-    assert ens.fit(groups(), [[r] for r in REF], ctx) == {}
-    picked = ens.combine(groups(), ctx)
+    assert ens.fit(groups(), [[r] for r in REF], {}, ctx) == {}
+    picked = ens.combine(groups(), {}, ctx)
     assert all(p not in BAD for p in picked)
     # the order of candidates does not change the choice
-    assert ens.combine(groups(("bad", "mid", "good")), ctx) == picked
+    assert ens.combine(groups(("bad", "mid", "good")), {}, ctx) == picked
     # one candidate: returned as is
-    assert ens.combine([[Candidate("혼자", "good")]], ctx) == ["혼자"]
+    assert ens.combine([[Candidate("혼자", "good")]], {}, ctx) == ["혼자"]
 
 
 def test_majority_vote_follows_given_weights(tmp_path: Path) -> None:
-    uniform = build(make_ctx(tmp_path), "majority_vote").combine(groups(), make_ctx(tmp_path))
+    uniform = build(make_ctx(tmp_path), "majority_vote").combine(groups(), {}, make_ctx(tmp_path))
     assert uniform != GOOD and uniform[0] == MID[0]  # the medoid of three
     # only "mid" votes: the candidate closest to it (never itself) wins
-    ctx = make_ctx(tmp_path, ensemble_weights=[0.0, 1.0, 0.0])
-    assert build(ctx, "majority_vote").combine(groups(), ctx) == GOOD
+    ctx = make_ctx(tmp_path)
+    assert build(ctx, "majority_vote").combine(groups(), {"good": 0.0, "mid": 1.0, "bad": 0.0}, ctx) == GOOD
 
 
 def _edit(text: str) -> str:
@@ -77,14 +77,14 @@ def crowd() -> list[list[Candidate]]:
 def test_rouge_weighted_learns_source_quality(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, models=["good", "good2", "mid", "mid2", "mid3"])
     refs = [[r] for r in REF]
-    vote = build(ctx, "majority_vote").combine(crowd(), ctx)
+    vote = build(ctx, "majority_vote").combine(crowd(), {}, ctx)
     assert sum(p in MID or p.rstrip(".") in [m.rstrip(".") for m in MID] for p in vote) >= 3
     ctx = make_ctx(tmp_path, models=["good", "good2", "mid", "mid2", "mid3"])
     ctx = ctx.evolve(recipe=ctx.recipe.merge({"ensembles": {"rouge_weighted": {"power": 8.0}}}))
     ens = build(ctx, "rouge_weighted")
-    q = ens.fit(crowd(), refs, ctx)["source_rouge"]
+    q = ens.fit(crowd(), refs, {}, ctx)["source_rouge"]
     assert q["good"] > q["mid"] and q["good2"] > q["mid2"]
-    picked = ens.combine(crowd(), ctx)
+    picked = ens.combine(crowd(), {}, ctx)
     assert sum(p in GOOD or p in [_edit(g) for g in GOOD] for p in picked) >= 3
 
 
@@ -94,48 +94,42 @@ def test_rouge_weighted_uses_candidate_scores_without_fit(tmp_path: Path) -> Non
     scored = [[Candidate(c.text, c.source, {"good": 0.9, "mid": 0.0, "bad": 0.0}[c.source]) for c in g]
               for g in groups()]
     # only "good" votes: its nearest neighbour wins, never "good" itself (a vote excludes oneself)
-    assert all(p in MID for p in ens.combine(scored, ctx))
+    assert all(p in MID for p in ens.combine(scored, {}, ctx))
 
 
 def test_stacking_learns_a_scorer(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     ens = build(ctx, "stacking")
-    info = ens.fit(groups(), [[r] for r in REF], ctx)
+    info = ens.fit(groups(), [[r] for r in REF], {}, ctx)
     assert info["groups"] == len(REF)
     assert "cons_mean" in info["coefficients"] and "source=good" in info["coefficients"]
-    picked = ens.combine(groups(("mid", "bad", "good")), ctx)
+    picked = ens.combine(groups(("mid", "bad", "good")), {}, ctx)
     assert picked == GOOD
     assert info["valid_selected_rouge"] > 0.8
 
 
 def test_stacking_without_fit_falls_back_to_the_vote(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
-    assert build(ctx, "stacking").combine(groups(), ctx) == build(ctx, "majority_vote").combine(groups(), ctx)
+    assert build(ctx, "stacking").combine(groups(), {}, ctx) == build(ctx, "majority_vote").combine(groups(), {}, ctx)
 
 
 def test_blending_fits_source_weights(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     ens = build(ctx, "blending")
-    info = ens.fit(groups(), [[r] for r in REF], ctx)
+    info = ens.fit(groups(), [[r] for r in REF], {}, ctx)
     assert info["valid_selected_rouge"] >= info["valid_start_rouge"]
     w = info["weights"]
     assert w["bad"] <= min(w["good"], w["mid"])
-    assert ens.combine(groups(), ctx) == build(ctx, "majority_vote").combine(groups(), ctx) or \
+    assert ens.combine(groups(), {}, ctx) == build(ctx, "majority_vote").combine(groups(), {}, ctx) or \
         info["valid_selected_rouge"] > info["valid_start_rouge"]
 
 
-def test_source_prefixes_share_weights(tmp_path: Path) -> None:
-    from dialsum_ensemble.sources import lookup, prefixes
+def test_source_prefixes_share_weights() -> None:
+    from dialsum_core.protocols import weight_of
 
-    assert prefixes("kobart/fold2/tta:reorder:1") == ["kobart/fold2/tta:reorder:1", "kobart/fold2", "kobart"]
-    assert lookup("kobart/fold2/tta:mask:3", {"kobart": 2.0, "kobart/fold2": 0.5}) == 0.5
-    assert lookup("t5/tta:mask:1", {"kobart": 2.0}) == 1.0
-    ctx = make_ctx(tmp_path, ensemble_weights=[1.0, 2.0, 3.0])
-    from dialsum_ensemble.sources import given_weights
-
-    assert given_weights(ctx) == {"good": 1.0, "mid": 2.0, "bad": 3.0}
-    folds = ctx.evolve(recipe=ctx.recipe, tags={"sources": ["m/fold1", "m/fold2", "m/fold3"]})
-    assert given_weights(folds) == {"m/fold1": 1.0, "m/fold2": 2.0, "m/fold3": 3.0}
+    assert weight_of("kobart/fold2/tta:mask:3", {"kobart": 2.0, "kobart/fold2": 0.5}) == 0.5
+    assert weight_of("kobart/tta:reorder:1", {"kobart": 2.0}) == 2.0
+    assert weight_of("t5/tta:mask:1", {"kobart": 2.0}) == 1.0
 
 
 @pytest.mark.parametrize("name", ["averaging", "weighted_avg", "majority_vote", "rouge_weighted",
@@ -159,9 +153,10 @@ def test_check_refuses_token_level_for_lead_and_bad_weights(tmp_path: Path) -> N
 
 
 def test_token_level_combine_is_the_weighted_vote(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, ensemble_weights=[0.0, 0.0, 1.0])
+    ctx = make_ctx(tmp_path)
+    weights = {"good": 0.0, "mid": 0.0, "bad": 1.0}
     ens = ctx.build("ensembles", "weighted_avg")
     assert ens.level == "token"
-    assert ens.combine(groups(), ctx) == build(ctx, "majority_vote").combine(groups(), ctx)
+    assert ens.combine(groups(), weights, ctx) == build(ctx, "majority_vote").combine(groups(), weights, ctx)
     plain = ctx.build("ensembles", "averaging")  # ignores the weights
-    assert plain.combine(groups(), ctx) == build(make_ctx(tmp_path), "majority_vote").combine(groups(), ctx)
+    assert plain.combine(groups(), weights, ctx) == build(ctx, "majority_vote").combine(groups(), {}, ctx)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dialsum_core.protocols import FitResult
 from dialsum_hf import features as feats
 from dialsum_hf import generation
 from dialsum_hf.presets import render_template
@@ -32,7 +33,7 @@ class HFModel:
         self.prompt_template = prompt_template
         self.instruction = instruction
         self.base_model = base_model
-        self.last_fit: dict[str, Any] = {}
+        self.last_fit: FitResult | None = None
 
     # -- what ensembles use ---------------------------------------------------------------------
     @property
@@ -81,7 +82,7 @@ class HFModel:
         inputs = self.encode_inputs(dialogues, ctx.recipe.data.max_length)
         return generation.decode(self.tokenizer, generation.generate_ids(self, inputs, ctx))
 
-    def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> dict[str, Any]:
+    def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> FitResult:
         from dialsum_hf.training import fit
 
         self.last_fit = fit(self, train, valid, ctx, Path(output_dir))

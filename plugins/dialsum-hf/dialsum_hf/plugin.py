@@ -11,31 +11,18 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from attrs import validators as v
 
 from dialsum_core import hookimpl
+from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES
+from dialsum_hf.sections import cuda_available, register_sections
 
 if TYPE_CHECKING:
     from dialsum_core.manager import Plugins
     from dialsum_core.recipe import Recipe
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-SCHEDULERS = (
-    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-    "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay",
-)
 TAGS = ("token-ensemble",)
-
-
-def _positive(_inst: Any, _attr: Any, value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"must be > 0, got {value!r}")
-
-
-def _fraction(_inst: Any, _attr: Any, value: float) -> None:
-    if not 0 <= value < 1:
-        raise ValueError(f"must be in [0, 1), got {value!r}")
 
 
 @attrs.define
@@ -49,15 +36,15 @@ class PretrainedOptions:
     #: Run code shipped with the checkpoint; off unless the recipe turns it on.
     trust_remote_code: bool = False
     #: ``auto``: bfloat16 on a GPU that supports it, float16 on other GPUs, float32 on CPU.
-    torch_dtype: str = attrs.field(default="auto", validator=v.in_(DTYPES))
+    torch_dtype: str = attrs.field(default="auto", validator=one_of(DTYPES))
     #: Train LoRA adapters (peft) instead of every weight: far less GPU memory.
     use_lora: bool = False
     #: LoRA rank (the seed's `--lora_r`).
-    lora_r: int = attrs.field(default=16, validator=_positive)
+    lora_r: int = attrs.field(default=16, validator=positive)
     #: LoRA scaling numerator (the update is scaled by `lora_alpha / lora_r`).
-    lora_alpha: int = attrs.field(default=32, validator=_positive)
+    lora_alpha: int = attrs.field(default=32, validator=positive)
     #: Dropout on the LoRA branch.
-    lora_dropout: float = attrs.field(default=0.1, validator=_fraction)
+    lora_dropout: float = attrs.field(default=0.1, validator=fraction)
     #: Module names to adapt; empty: peft's default for the architecture.
     lora_target_modules: list[str] = attrs.field(factory=list)
     #: Quantized loading through bitsandbytes (QLoRA with ``use_lora``); needs CUDA.
@@ -69,7 +56,7 @@ class PretrainedOptions:
     #: Recompute activations in the backward pass: less memory, about 30% slower.
     gradient_checkpointing: bool = False
     #: Largest batch size ``run.auto_batch`` tries first (it halves on out-of-memory).
-    auto_batch_max: int = attrs.field(default=64, validator=_positive)
+    auto_batch_max: int = attrs.field(default=64, validator=positive)
 
 
 @attrs.define
@@ -91,25 +78,25 @@ class ScratchOptions:
     #: split (never validation or test) once per run: every fold and repeated run with the same data
     #: and options reuses it from `checkpoints/scratch/tokenizer/`, so their models can be averaged
     #: token by token (`run.ensemble = "averaging"`).
-    vocab_size: int = attrs.field(default=4000, validator=_positive)
+    vocab_size: int = attrs.field(default=4000, validator=positive)
     #: Pairs seen fewer times are not merged by the BPE trainer.
-    min_frequency: int = attrs.field(default=2, validator=_positive)
+    min_frequency: int = attrs.field(default=2, validator=positive)
     #: Hidden size of the BART encoder and decoder.
-    d_model: int = attrs.field(default=128, validator=_positive)
+    d_model: int = attrs.field(default=128, validator=positive)
     #: Encoder layers.
-    encoder_layers: int = attrs.field(default=2, validator=_positive)
+    encoder_layers: int = attrs.field(default=2, validator=positive)
     #: Decoder layers.
-    decoder_layers: int = attrs.field(default=2, validator=_positive)
+    decoder_layers: int = attrs.field(default=2, validator=positive)
     #: Attention heads per layer (encoder and decoder).
-    attention_heads: int = attrs.field(default=4, validator=_positive)
+    attention_heads: int = attrs.field(default=4, validator=positive)
     #: Inner size of the feed-forward blocks.
-    ffn_dim: int = attrs.field(default=256, validator=_positive)
+    ffn_dim: int = attrs.field(default=256, validator=positive)
     #: Dropout on every layer.
-    dropout: float = attrs.field(default=0.1, validator=_fraction)
+    dropout: float = attrs.field(default=0.1, validator=fraction)
     #: Recompute activations in the backward pass: less memory, slower.
     gradient_checkpointing: bool = False
     #: Largest batch size `run.auto_batch` tries first (it halves on out-of-memory).
-    auto_batch_max: int = attrs.field(default=64, validator=_positive)
+    auto_batch_max: int = attrs.field(default=64, validator=positive)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -130,24 +117,11 @@ def make_pretrained(options: PretrainedOptions, ctx: Any, *, name: str, family: 
 # ------------------------------------------------------------------------------------------------
 # Checks run by `dialsum check` (cheap: torch only imported when quantization or fp16 is asked for).
 # ------------------------------------------------------------------------------------------------
-def _cuda_available() -> bool:
-    if importlib.util.find_spec("torch") is None:
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
 def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[str, str]]:
-    """Problems in ``[models.<name>]`` and ``[train]`` that would only show after loading a model."""
+    """Problems in ``[models.<name>]`` that would only show after loading a model."""
     opts = recipe.options("model_loaders", name, plugins)
     key = f"models.{name}"
     found: list[tuple[str, str]] = []
-    if recipe.train.scheduler not in SCHEDULERS:
-        known = ", ".join(SCHEDULERS)
-        found.append(("train.scheduler", f"unknown scheduler {recipe.train.scheduler!r}; one of {known}"))
-    if recipe.train.fp16 and recipe.train.bf16:
-        found.append(("train.fp16", "fp16 and bf16 are both on; choose one"))
     if isinstance(opts, PretrainedOptions):
         if not opts.model_name_or_path:
             found.append((f"{key}.model_name_or_path", "not set: give a hub id or a local model folder"))
@@ -162,7 +136,7 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
         if quant:
             if importlib.util.find_spec("bitsandbytes") is None:
                 found.append((f"{key}.{quant[0]}", "needs bitsandbytes (pip install 'dialsum-hf[quantization]')"))
-            if not _cuda_available():
+            if not cuda_available():
                 found.append((f"{key}.{quant[0]}", "4-bit/8-bit loading needs a CUDA GPU and none is visible; "
                               f"set {quant[0]} = false or run on a GPU machine"))
             if not opts.use_lora:
@@ -172,9 +146,12 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                 found.append((f"{key}.merge_lora", "adapters cannot be merged into quantized weights"))
         if opts.merge_lora and not opts.use_lora:
             found.append((f"{key}.merge_lora", "merge_lora needs use_lora = true"))
-    if recipe.train.fp16 and not _cuda_available():
-        found.append(("train.fp16", "fp16 training needs a CUDA GPU and none is visible; use bf16 or float32"))
     return found
+
+
+@hookimpl
+def dialsum_register_sections(register: Any) -> None:
+    register_sections(register)
 
 
 @hookimpl
@@ -196,5 +173,5 @@ def dialsum_register_model_loaders(register: Any) -> None:
             tags=("preset", *TAGS),
             defaults=dict(defaults),
             check=functools.partial(check_model, name=name),
-            description=description,
+            description=f"{description}; {defaults['model_name_or_path']}",
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dialsum_core.errors import DataError, DialsumError
+from dialsum_core.protocols import FitResult
 from dialsum_hf.features import Collator
 from dialsum_hf.model import HFModel
 
@@ -68,6 +69,7 @@ def _callbacks() -> tuple[type, type]:
             super().__init__(*args, **kw)
             self._hf, self._ctx, self._valid, self._n_epochs = hf, ctx, valid, n_epochs
             self.eval_seconds = self.eval_cpu_seconds = 0.0
+            self.pruned = False
 
         def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None,
                      metric_key_prefix: str = "eval", **kw: Any) -> dict[str, float]:
@@ -86,6 +88,10 @@ def _callbacks() -> tuple[type, type]:
             self._ctx.log.info("epoch %d/%d: %s", latest["epoch"], self._n_epochs, _fmt(latest))
             self._ctx.emit("dialsum_after_epoch", epoch=latest["epoch"], n_epochs=self._n_epochs,
                            metrics={k: v for k, v in latest.items() if k != "epoch"})
+            trial = self._ctx.trial
+            if trial is not None and trial.report(latest["epoch"], scores) and latest["epoch"] < self._n_epochs:
+                self.pruned = True
+                self.control.should_training_stop = True
             return metrics
 
     return EventsCallback, DialsumTrainer
@@ -219,7 +225,7 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> dict[str, Any]:
+def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> FitResult:
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
 
     if not train:
@@ -268,9 +274,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
         load_best(hf, Path(best))
         ctx.log.info("best checkpoint (%s = %.4f): %s", BEST_METRIC, best_metric, best)
     tokens = sum(len(f["input_ids"]) + (len(f["labels"]) if hf.is_encoder_decoder else 0) for f in features)
-    return {
-        "history": history,
-        "best_checkpoint": str(best),
+    return FitResult(history=history, best_checkpoint=str(best), pruned=trainer.pruned, details={
         "best_metric": float(best_metric) if best_metric is not None else float("nan"),
         "batch_size": batch_size,
         "global_step": trainer.state.global_step,
@@ -282,4 +286,4 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
         "train_cpu_seconds": round(cpu_seconds, 3),
         "eval_cpu_seconds": round(trainer.eval_cpu_seconds, 3),
         "train_tokens_per_epoch": tokens,
-    }
+    })

@@ -40,7 +40,7 @@ def main() -> None:
     model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
     fit = model.fit(data.train, data.valid, ctx, out / "checkpoints")
     preds = model.generate([e.dialogue for e in data.valid], ctx)
-    result.write_text(json.dumps({"history": fit["history"], "best_metric": fit["best_metric"],
+    result.write_text(json.dumps({"history": fit.history, "best_metric": fit.details["best_metric"],
                                   "predictions": preds, "epochs_begun": epochs.seen}, ensure_ascii=False),
                       encoding="utf-8")
 

@@ -11,6 +11,7 @@ from dialsum_core.manager import build_plugins
 from dialsum_core.recipe import Recipe
 from dialsum_hf.plugin import check_model
 from dialsum_hf.presets import PRESETS, TEMPLATES, render_template
+from dialsum_hf.sections import check_train
 
 PRESET_NAMES = {"kobart", "solar-10.7b", "polyglot-ko-12.8b", "kullm-v2", "koalpaca", "ldcc-solar"}
 
@@ -52,7 +53,16 @@ def test_templates_place_the_dialogue_and_end_with_the_answer_marker() -> None:
 
 def _problems(models: dict, name: str, **train: object) -> list[tuple[str, str]]:
     recipe = Recipe.from_dict({"run": {"models": [name]}, "models": models, "train": dict(train)})
-    return check_model(recipe, build_plugins(), name=name)
+    plugins = build_plugins()
+    return check_model(recipe, plugins, name=name) + check_train(recipe, plugins)
+
+
+def test_a_train_mistake_is_reported_once_whatever_the_number_of_models() -> None:
+    """[train] is checked once per recipe by its owner, not once per model that reads it."""
+    recipe = Recipe.from_dict({"run": {"mode": "multi_model", "models": ["scratch", "hf-seq2seq", "hf-causal"],
+                                       "ensemble": "majority_vote"}, "train": {"scheduler": "cosinus"}})
+    found = [p for p in recipe.problems(build_plugins()) if "train.scheduler" in p]
+    assert len(found) == 1 and "unknown scheduler 'cosinus'" in found[0]
 
 
 def test_check_reports_quantization_without_cuda() -> None:

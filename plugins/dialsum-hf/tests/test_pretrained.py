@@ -40,7 +40,7 @@ def test_train_generate_save_load(context, tiny_models, tmp_path: Path, family: 
     assert (trainable < total / 2) == lora
 
     result = model.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
-    assert result["global_step"] == 3 and len(result["history"]) == 1
+    assert result.details["global_step"] == 3 and len(result.history) == 1
     dialogues = [e.dialogue for e in data.valid[:3]]
     preds = model.generate(dialogues, ctx)
     assert len(preds) == 3 and all(isinstance(p, str) for p in preds)

@@ -27,7 +27,7 @@ def test_quantized_lora_trains_generates_and_reloads(context, tiny_models, tmp_p
     model = loader.build(ctx, data.train)
     assert getattr(model.model.base_model.model, f"is_loaded_in_{bits}bit", False)
     result = model.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
-    assert result["global_step"] == 3
+    assert result.details["global_step"] == 3
     dialogues = [e.dialogue for e in data.valid[:2]]
     preds = model.generate(dialogues, ctx)
     model.save(tmp_path / "saved")

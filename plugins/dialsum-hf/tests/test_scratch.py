@@ -41,13 +41,13 @@ def test_scratch_trains_keeps_the_best_epoch_and_reloads(context, tmp_path: Path
 
     result = model.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
 
-    history = result["history"]
+    history = result.history
     assert [h["epoch"] for h in history] == [1, 2]
     assert all("loss" in h and 0.0 <= h["eval_rouge_mean"] <= 1.0 for h in history)
-    assert result["best_metric"] == max(h["eval_rouge_mean"] for h in history)
-    assert Path(result["best_checkpoint"], "model.safetensors").is_file()
-    assert json.loads(Path(result["best_checkpoint"], "dialsum_model.json").read_text())["loader"] == "scratch"
-    assert result["batch_size"] == 24  # auto_batch: nothing runs out of memory on this tiny model
+    assert result.details["best_metric"] == max(h["eval_rouge_mean"] for h in history)
+    assert Path(result.best_checkpoint, "model.safetensors").is_file()
+    assert json.loads(Path(result.best_checkpoint, "dialsum_model.json").read_text())["loader"] == "scratch"
+    assert result.details["batch_size"] == 24  # auto_batch: nothing runs out of memory on this tiny model
     names = [n for n, _ in rec.events]
     assert names.count("before_epoch") == 2 and names.count("after_epoch") == 2
     assert {"train", "generate"} <= {e["task"] for n, e in rec.events if n == "progress"}
@@ -86,5 +86,33 @@ def test_label_smoothing_trains_an_encoder_decoder(context, tmp_path: Path) -> N
     data = ctx.data()
     model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
     result = model.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
-    assert [h["epoch"] for h in result["history"]] == [1]
-    assert all(h["loss"] > 0 for h in result["history"])
+    assert [h["epoch"] for h in result.history] == [1]
+    assert all(h["loss"] > 0 for h in result.history)
+
+
+class StopAfter:
+    """A :class:`dialsum_core.protocols.Trial` that prunes once ``epoch`` has been reported."""
+
+    number = 7
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.reported: list[tuple[int, float]] = []
+
+    def report(self, step: int, scores: dict) -> bool:
+        self.reported.append((step, scores["rouge_mean"]))
+        return step >= self.epoch
+
+
+def test_training_reports_to_the_trial_and_stops_when_it_prunes(context, tmp_path: Path) -> None:
+    """Pruning is an argument of training (``ctx.trial``), not an exception thrown through events."""
+    ctx = context({"train": {"epochs": 3}})
+    data = ctx.data()
+    model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
+    trial = StopAfter(1)
+    result = model.fit(data.train, data.valid, ctx.evolve(trial=trial), tmp_path / "ckpt")
+    assert result.pruned and [h["epoch"] for h in result.history] == [1]
+    assert [step for step, _ in trial.reported] == [1]
+    late = StopAfter(3)  # an answer after the last epoch changes nothing
+    result = model.fit(data.train, data.valid, ctx.evolve(trial=late), tmp_path / "ckpt2")
+    assert not result.pruned and [step for step, _ in late.reported] == [1, 2, 3]

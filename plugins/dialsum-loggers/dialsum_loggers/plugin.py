@@ -123,3 +123,9 @@ def report_command(experiment_dir: str, out_dir: str | None) -> None:
 @hookimpl
 def dialsum_register_commands(cli: Any) -> None:
     cli.add_command(report_command)
+
+
+@hookimpl
+def dialsum_register_sections(register: Any) -> None:
+    register("run", defaults={"loggers": ["file", "console", "jsonl"]},
+             description="The loggers a recipe that names none uses")

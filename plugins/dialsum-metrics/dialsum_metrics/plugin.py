@@ -46,3 +46,9 @@ def dialsum_register_metrics(register: Any) -> None:
         description="ROUGE-1/2/L F1 on Korean morphemes (kiwipiepy), best over references",
     )
     register("bleu", make_bleu, options=BleuOptions, description="Corpus BLEU (sacrebleu) on morphemes")
+
+
+@hookimpl
+def dialsum_register_sections(register: Any) -> None:
+    register("run", defaults={"metrics": ["rouge", "bleu"]},
+             description="The metrics a recipe that names none uses")

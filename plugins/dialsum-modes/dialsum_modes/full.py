@@ -16,31 +16,28 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dialsum_core import distributed
 from dialsum_core.context import RunContext
 from dialsum_core.recipe import io
-from dialsum_modes import common, plots
+from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.kfold import is_token_level, run_folds, summarise
-from dialsum_modes.plugin import FullOptions, KFoldOptions, OptunaOptions, apply_params
+from dialsum_modes.options import FullOptions, KFoldOptions, OptunaOptions, apply_params
 
 log = logging.getLogger("dialsum")
 STAGES = ("optuna", "kfold", "ensemble")
 
 
-class FullMode:
-    def __init__(self, options: FullOptions):
-        self.options = options
+class FullMode(toolkit.Mode):
+    options: FullOptions
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         original = ctx.recipe
-        ctx = common.prepare(ctx)
         data = ctx.data()
         models = list(ctx.recipe.run.models)
         optuna_opts: OptunaOptions = ctx.options("run_modes", "optuna")
         kfold_opts: KFoldOptions = ctx.options("run_modes", "kfold")
         results: dict[str, Any] = {"status": "running", "stages": {}}
 
-        partial = distributed.is_partial(ctx.recipe)  # a fan-out job: writes only its own jobs/ folder
+        partial = fanout.is_partial(ctx.recipe)  # a fan-out job: writes only its own jobs/ folder
 
         def stage_done(stage: str, summary: dict[str, Any]) -> None:
             results["stages"][stage] = summary
@@ -48,9 +45,9 @@ class FullMode:
                 return
             ctx.experiment.write_json(f"stages/{stage}.json", {"status": "complete", **summary})
             ctx.experiment.write_json("results.json", results)
-            common.progress(ctx, "stages", STAGES.index(stage) + 1, len(STAGES))
+            toolkit.progress(ctx, "stages", STAGES.index(stage) + 1, len(STAGES))
 
-        common.progress(ctx, "stages", 0, len(STAGES))
+        toolkit.progress(ctx, "stages", 0, len(STAGES))
         # 1. optuna on the first model
         params: dict[str, Any] = {}
         if self.options.tune and optuna_opts.space:
@@ -77,21 +74,21 @@ class FullMode:
         keep = is_token_level(tuned)
         runs = []
         for i, model in enumerate(models):
-            common.progress(ctx, "models", i, len(models))
+            toolkit.progress(ctx, "models", i, len(models))
             runs.append(run_folds(tuned, model, data, kfold_opts, keep))
-            common.progress(ctx, "models", i + 1, len(models))
+            toolkit.progress(ctx, "models", i + 1, len(models))
         if partial:
-            return common.job_results(ctx, [s for fr in runs for s in fr.sources], best_params=params,
+            return toolkit.job_results(ctx, [s for fr in runs for s in fr.sources], best_params=params,
                                       folds=[f for fr in runs for f in fr.folds])
-        stage_done("kfold", {"cv": {fr.model: common.mean_std([s.scores for s in fr.sources]) for fr in runs},
-                             "oof": {fr.model: common.round_scores(fr.oof_scores) for fr in runs}})
+        stage_done("kfold", {"cv": {fr.model: toolkit.mean_std([s.scores for s in fr.sources]) for fr in runs},
+                             "oof": {fr.model: toolkit.round_scores(fr.oof_scores) for fr in runs}})
 
         # 3. ensemble of every fold model (with TTA candidates) and the submission
         log.info("stage 3/3: ensemble %s%s", tuned.recipe.run.ensemble, " with TTA" if tuned.recipe.run.use_tta else "")
         sources = [s for fr in runs for s in fr.sources]
         weights, how = list(tuned.recipe.run.ensemble_weights) or None, "given"
         if weights is None:
-            weights, _ = common.search_weights(tuned, sources, data.valid, self.options.weight_search_trials)
+            weights, _ = toolkit.search_weights(tuned, sources, data.valid, self.options.weight_search_trials)
             how = "searched on validation" if weights else ""
         final = summarise(tuned, data, runs, kfold_opts, weights=weights, weights_from=how)
         stage_done("ensemble", {"valid": final["valid"], "predictions": final["predictions"]})

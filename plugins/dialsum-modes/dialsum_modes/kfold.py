@@ -13,11 +13,10 @@ from typing import Any
 
 import attrs
 
-from dialsum_core import distributed
 from dialsum_core.context import DataSplits, RunContext
-from dialsum_modes import common, plots
+from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.folds import assign_folds
-from dialsum_modes.plugin import KFoldOptions
+from dialsum_modes.options import KFoldOptions
 
 log = logging.getLogger("dialsum")
 
@@ -27,7 +26,7 @@ class FoldRun:
     """Every fold of one model."""
 
     model: str
-    sources: list[common.Source]
+    sources: list[toolkit.Source]
     folds: list[dict[str, Any]]
     oof: list[str]
     oof_scores: dict[str, float]
@@ -38,34 +37,34 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
     """Train ``model`` once per fold; the result keeps what the ensemble and the report need."""
     k = options.k_folds
     fold_of = assign_folds(data.train, k, options.fold_seed, options.stratify)
-    sources: list[common.Source] = []
+    sources: list[toolkit.Source] = []
     folds: list[dict[str, Any]] = []
     oof = [""] * len(data.train)
     ctx.emit("dialsum_before_stage", stage=f"kfold:{model}")
     for f in range(k):
-        if not distributed.selected(ctx.recipe, model=model, fold=f + 1):  # another fan-out job's fold
+        if not fanout.selected(ctx.recipe, model=model, fold=f + 1):  # another fan-out job's fold
             continue
         train = [e for e, g in zip(data.train, fold_of, strict=True) if g != f]
         held = [e for e, g in zip(data.train, fold_of, strict=True) if g == f]
-        common.progress(ctx, f"folds {model}", f, k)
+        toolkit.progress(ctx, f"folds {model}", f, k)
         log.info("%s fold %d/%d: %d train, %d held out", model, f + 1, k, len(train), len(held))
         ctx.emit("dialsum_before_fold", fold=f, n_folds=k)
-        src = common.train_source(ctx, model_name=model, name=f"{model}/fold{f + 1}", train=train, valid=held,
+        src = toolkit.train_source(ctx, model_name=model, name=f"{model}/fold{f + 1}", train=train, valid=held,
                                   predict={"fold": held, "valid": data.valid, "test": data.test},
                                   keep_model=keep_models)
         for i, pred in zip([i for i, g in enumerate(fold_of) if g == f], src.predictions("fold"), strict=True):
             oof[i] = pred
         sources.append(src)
         entry = {"fold": f + 1, "model": model, "n_train": len(train), "n_valid": len(held),
-                 "scores": common.round_scores(src.scores), "history": src.history,
+                 "scores": toolkit.round_scores(src.scores), "history": src.history,
                  "checkpoint": src.checkpoint}
         folds.append(entry)
         ctx.emit("dialsum_after_fold", fold=f, n_folds=k, metrics=src.scores)
-        common.progress(ctx, f"folds {model}", f + 1, k)
+        toolkit.progress(ctx, f"folds {model}", f + 1, k)
         log.info("%s fold %d/%d: rouge_mean %.4f", model, f + 1, k, src.scores.get("rouge_mean", 0.0))
     # A fan-out job's out-of-fold predictions are incomplete: the final run scores them.
-    oof_scores = {} if distributed.is_partial(ctx.recipe) else ctx.score(oof, common.references(data.train))
-    stats = common.mean_std([s.scores for s in sources])
+    oof_scores = {} if fanout.is_partial(ctx.recipe) else ctx.score(oof, toolkit.references(data.train))
+    stats = toolkit.mean_std([s.scores for s in sources])
     ctx.emit("dialsum_after_stage", stage=f"kfold:{model}", metrics={k2: v["mean"] for k2, v in stats.items()})
     return FoldRun(model, sources, folds, oof, oof_scores, fold_of)
 
@@ -85,17 +84,15 @@ def is_token_level(ctx: RunContext) -> bool:
     return getattr(ctx.build("ensembles", ctx.recipe.run.ensemble), "level", "output") == "token"
 
 
-class KFoldMode:
-    def __init__(self, options: KFoldOptions):
-        self.options = options
+class KFoldMode(toolkit.Mode):
+    options: KFoldOptions
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        ctx = common.prepare(ctx)
         data = ctx.data()
         keep = is_token_level(ctx)
         runs = [run_folds(ctx, m, data, self.options, keep) for m in ctx.recipe.run.models]
-        if distributed.is_partial(ctx.recipe):
-            return common.job_results(ctx, [s for fr in runs for s in fr.sources],
+        if fanout.is_partial(ctx.recipe):
+            return toolkit.job_results(ctx, [s for fr in runs for s in fr.sources],
                                       folds=[f for fr in runs for f in fr.folds])
         return summarise(ctx, data, runs, self.options)
 
@@ -107,23 +104,23 @@ def summarise(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
     ``weights`` (one per model) replace ``run.ensemble_weights`` when given.
     """
     sources = [s for fr in runs for s in fr.sources]
-    comb = common.combine(ctx, sources, data.valid, data.test, weights)
+    comb = toolkit.combine(ctx, sources, data.valid, data.test, weights)
     used = list(weights or ctx.recipe.run.ensemble_weights)
-    refs = common.references(data.valid)
+    refs = toolkit.references(data.valid)
     final = ctx.score(comb.valid, refs)
     results: dict[str, Any] = {
         "k_folds": options.k_folds,
         "fold_seed": options.fold_seed,
         "folds": [f for fr in runs for f in fr.folds],
-        "cv": {fr.model: common.mean_std([s.scores for s in fr.sources]) for fr in runs},
-        "oof": {fr.model: common.round_scores(fr.oof_scores) for fr in runs},
-        "sources_valid": {s.name: common.round_scores(ctx.score(s.predictions("valid"), refs)) for s in sources},
+        "cv": {fr.model: toolkit.mean_std([s.scores for s in fr.sources]) for fr in runs},
+        "oof": {fr.model: toolkit.round_scores(fr.oof_scores) for fr in runs},
+        "sources_valid": {s.name: toolkit.round_scores(ctx.score(s.predictions("valid"), refs)) for s in sources},
         "ensemble": {"strategy": ctx.recipe.run.ensemble, "info": comb.info,
                      "weights": dict(zip(ctx.recipe.run.models, used, strict=False)),
                      "weights_from": weights_from or ("given" if used else "ensemble default"),
-                     "valid": common.round_scores(final)},
+                     "valid": toolkit.round_scores(final)},
     }
-    results["predictions"] = common.write_predictions(
+    results["predictions"] = toolkit.write_predictions(
         ctx, valid=data.valid, valid_preds=comb.valid, test=data.test, test_preds=comb.test, sources=sources)
     oof_rel = write_oof(ctx, data, runs)
     if oof_rel:
@@ -132,7 +129,7 @@ def summarise(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
         results["visualizations"] = plots.for_kfold(ctx, runs, sources, data.valid, comb, used)
     results.update({
         "best_rouge": round(final.get("rouge_mean", 0.0), 4),
-        "valid": common.round_scores(final),
+        "valid": toolkit.round_scores(final),
         **{k: round(v, 4) for k, v in final.items()},
     })
     for fr in runs:

@@ -11,34 +11,31 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from dialsum_core import distributed
 from dialsum_core.context import DataSplits, RunContext
-from dialsum_modes import common, plots
+from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.kfold import is_token_level
-from dialsum_modes.plugin import MultiModelOptions
+from dialsum_modes.options import MultiModelOptions
 
 log = logging.getLogger("dialsum")
 
 
 def ensemble_sources(
-    ctx: RunContext, data: DataSplits, sources: Sequence[common.Source], given: Sequence[float], trials: int
-) -> tuple[common.Combined, list[float] | None, str]:
+    ctx: RunContext, data: DataSplits, sources: Sequence[toolkit.Source], given: Sequence[float], trials: int
+) -> tuple[toolkit.Combined, list[float] | None, str]:
     """Combine ``sources`` with the given weights, or searched ones; returns (combined, weights, how)."""
     if given:
         weights: list[float] | None = list(given)
         how = "given"
     else:
-        weights, _ = common.search_weights(ctx, sources, data.valid, trials)
+        weights, _ = toolkit.search_weights(ctx, sources, data.valid, trials)
         how = "searched on validation" if weights else "ensemble default"
-    return common.combine(ctx, sources, data.valid, data.test, weights), weights, how
+    return toolkit.combine(ctx, sources, data.valid, data.test, weights), weights, how
 
 
-class MultiModelMode:
-    def __init__(self, options: MultiModelOptions):
-        self.options = options
+class MultiModelMode(toolkit.Mode):
+    options: MultiModelOptions
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        ctx = common.prepare(ctx)
         data = ctx.data()
         models = ctx.recipe.run.models
         if len(models) == 1 and not ctx.recipe.run.use_tta:
@@ -46,35 +43,35 @@ class MultiModelMode:
         keep = is_token_level(ctx)
         sources = []
         for i, name in enumerate(models):
-            if not distributed.selected(ctx.recipe, model=name):  # another fan-out job's model
+            if not fanout.selected(ctx.recipe, model=name):  # another fan-out job's model
                 continue
-            common.progress(ctx, "models", i, len(models))
+            toolkit.progress(ctx, "models", i, len(models))
             log.info("model %d/%d: %s", i + 1, len(models), name)
-            sources.append(common.train_source(ctx, model_name=name, name=name, train=data.train,
+            sources.append(toolkit.train_source(ctx, model_name=name, name=name, train=data.train,
                                                valid=data.valid, predict={"valid": data.valid, "test": data.test},
                                                keep_model=keep))
-            common.progress(ctx, "models", i + 1, len(models))
+            toolkit.progress(ctx, "models", i + 1, len(models))
             log.info("%s: validation rouge_mean %.4f", name, sources[-1].scores.get("rouge_mean", 0.0))
-        if distributed.is_partial(ctx.recipe):
-            return common.job_results(ctx, sources)
+        if fanout.is_partial(ctx.recipe):
+            return toolkit.job_results(ctx, sources)
         comb, weights, how = ensemble_sources(ctx, data, sources, ctx.recipe.run.ensemble_weights,
                                               self.options.weight_search_trials)
-        final = ctx.score(comb.valid, common.references(data.valid))
+        final = ctx.score(comb.valid, toolkit.references(data.valid))
         log.info("ensemble %s (weights %s: %s) on validation: rouge_mean %.4f", ctx.recipe.run.ensemble, how,
                  weights, final.get("rouge_mean", 0.0))
         results: dict[str, Any] = {
-            "models_results": {s.name: {"valid": common.round_scores(s.scores), "checkpoint": s.checkpoint,
+            "models_results": {s.name: {"valid": toolkit.round_scores(s.scores), "checkpoint": s.checkpoint,
                                         "history": s.history} for s in sources},
             "ensemble": {"strategy": ctx.recipe.run.ensemble, "weights": dict(zip(models, weights or [], strict=False)),
-                         "weights_from": how, "info": comb.info, "valid": common.round_scores(final)},
+                         "weights_from": how, "info": comb.info, "valid": toolkit.round_scores(final)},
         }
-        results["predictions"] = common.write_predictions(
+        results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=comb.valid, test=data.test, test_preds=comb.test, sources=sources)
         if ctx.recipe.run.save_visualizations:
             results["visualizations"] = plots.for_ensemble(ctx, sources, data.valid, comb, weights)
         results.update({
             "best_rouge": round(final.get("rouge_mean", 0.0), 4),
-            "valid": common.round_scores(final),
+            "valid": toolkit.round_scores(final),
             **{k: round(v, 4) for k, v in final.items()},
         })
         return results

@@ -216,7 +216,7 @@ def for_sources(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example
 
 def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], valid: Sequence[Example], comb: Any,
               weights: Sequence[float] | None) -> list[str]:
-    from dialsum_modes.common import references
+    from dialsum_modes.toolkit import references
 
     refs = references(valid)
     scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
@@ -233,7 +233,7 @@ def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], vali
 
 def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example], comb: Any,
                  weights: Sequence[float] | None) -> list[str]:
-    from dialsum_modes.common import references
+    from dialsum_modes.toolkit import references
 
     refs = references(valid)
     scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}

@@ -1,4 +1,4 @@
-"""Entry-point module of the run modes: options classes, recipe checks and registrations.
+"""Entry-point module of the run modes: their registrations and their keys of ``[run]``.
 
 Cheap to import on purpose (``dialsum --help`` and ``dialsum plugins`` load it): optuna, matplotlib
 and the modes themselves are imported inside the factories.
@@ -8,272 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-from attrs import validators as v
-
 from dialsum_core import hookimpl
-
-SAMPLERS = ("tpe", "gp", "random", "cmaes")
-PRUNERS = ("median", "percentile", "hyperband", "none")
-PARAM_TYPES = ("float", "int", "categorical")
-#: Recipe sections a search-space key may start with; ``model.X`` means ``models."<first model>".X``.
-SPACE_ROOTS = ("train", "generation", "data", "models", "model")
-
-
-def _min(n: int) -> Any:
-    def check(_inst: Any, _attr: Any, value: float) -> None:
-        if value < n:
-            raise ValueError(f"must be >= {n}, got {value!r}")
-
-    return check
-
-
-def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
-    """A relative storage path stays in the experiment folder; an absolute path or a server URL names
-    a study shared on purpose (see docs/scaling.md)."""
-    from pathlib import Path
-
-    path = value.removeprefix("journal://")
-    if path.startswith("sqlite:///") and not path.startswith("sqlite:////"):
-        raise ValueError(f"an SQLite URL with a relative path is relative to the current directory, got {value!r}; "
-                         "give a plain relative path (inside the experiment folder) or an absolute one")
-    if "://" not in path and not Path(path).is_absolute() and ".." in Path(path).parts:
-        raise ValueError(f"a relative path must stay inside the experiment folder, got {value!r}; give an absolute "
-                         "path or a URL to share a study between experiments")
-
-
-@attrs.define
-class SingleOptions:
-    """``[modes.single]``: nothing to set; listed models are trained one by one and compared."""
-
-
-@attrs.define
-class KFoldOptions:
-    """``[modes.kfold]``."""
-
-    #: Number of folds (>= 2, and at most the number of training dialogues).
-    k_folds: int = 5
-    #: Seed of the fold assignment (independent of ``run.seed``, as in the seed's ``--fold_seed``).
-    fold_seed: int = 42
-    #: Spread each topic evenly over the folds (topics rarer than ``k_folds`` are pooled).
-    stratify: bool = True
-
-
-@attrs.define
-class MultiModelOptions:
-    """``[modes.multi_model]``."""
-
-    #: Trials of the weight search on the validation split when ``run.ensemble_weights`` is empty
-    #: (0 disables it: the ensemble's own defaults apply).
-    weight_search_trials: int = attrs.field(default=30, validator=_min(0))
-
-
-@attrs.define
-class ParamSpec:
-    """One search-space entry: ``[modes.optuna.space."train.learning_rate"]``."""
-
-    #: `float`, `int` or `categorical`.
-    type: str = attrs.field(default="float", validator=v.in_(PARAM_TYPES))
-    #: Lower bound of a `float` or `int` parameter.
-    low: float = 0.0
-    #: Upper bound of a `float` or `int` parameter (inclusive).
-    high: float = 0.0
-    #: Sample on a log scale (learning rates, weight decay).
-    log: bool = False
-    #: Grid step for ``float``/``int`` (0: continuous / step 1).
-    step: float = 0.0
-    #: Values of a ``categorical`` parameter (strings, numbers or booleans).
-    choices: list[Any] = attrs.field(factory=list)
-
-
-@attrs.define
-class OptunaOptions:
-    """``[modes.optuna]``: the study and its search space."""
-
-    #: Trials of the study in all (the seed's `--optuna_trials`); a resumed study counts those done.
-    trials: int = attrs.field(default=100, validator=_min(1))
-    #: Seconds for the whole study (0: no limit).
-    timeout: int = attrs.field(default=7200, validator=_min(0))
-    #: `tpe`, `gp`, `random` or `cmaes` (the seed's `--optuna_sampler`).
-    sampler: str = attrs.field(default="tpe", validator=v.in_(SAMPLERS))
-    #: `median`, `percentile`, `hyperband` or `none`, fed with the per-epoch validation score.
-    pruner: str = attrs.field(default="median", validator=v.in_(PRUNERS))
-    #: Percentile kept by the ``percentile`` pruner.
-    percentile: float = 25.0
-    #: Parallel trials (threads); more than one needs a model loader that can train concurrently.
-    n_jobs: int = attrs.field(default=1, validator=_min(1))
-    #: ``""``: ``optuna/study.db`` in the experiment folder; ``journal://PATH`` (or a ``.log`` path): a journal
-    #: file several workers share; or an RDB URL such as ``postgresql+psycopg://user:pw@host/db``.
-    storage: str = attrs.field(default="", validator=_storage_inside)
-    #: ``""``: the experiment name, so re-running the same experiment resumes its study.
-    study_name: str = ""
-    #: `maximize` (ROUGE) or `minimize`.
-    direction: str = attrs.field(default="maximize", validator=v.in_(("maximize", "minimize")))
-    #: Validation score to optimise (a key of the metrics' output).
-    metric: str = "rouge_mean"
-    #: The search space: one `[modes.optuna.space."section.key"]` table per tuned option.
-    space: dict[str, ParamSpec] = attrs.field(factory=dict)
-
-
-@attrs.define
-class FullOptions:
-    """``[modes.full]``: the competition pipeline (``[modes.optuna]``/``[modes.kfold]`` configure the stages)."""
-
-    #: Tune the first model with Optuna before the k-fold stage.
-    tune: bool = True
-    #: Weight-search trials of the final ensemble when ``run.ensemble_weights`` is empty.
-    weight_search_trials: int = attrs.field(default=30, validator=_min(0))
-
-
-# ----------------------------------------------------------------------------------------------
-# Checks (``dialsum check``): cheap, no heavy imports
-# ----------------------------------------------------------------------------------------------
-Problems = list[tuple[str, str]]
-
-
-def count_train_rows(recipe: Any) -> int | None:
-    """Training dialogues the run will see (after the validation hold-out and ``debug``), or None."""
-    from dialsum_core.context import _recipe_path
-    from dialsum_core.data import read_csv
-
-    d = recipe.data
-    if not d.train_path:
-        return None
-    try:
-        rows, _ = read_csv(_recipe_path(recipe, "data.train_path", d.train_path), require_summary=True)
-    except Exception:  # the data error itself is reported when the run loads the data
-        return None
-    n = len(rows)
-    if not d.dev_path:
-        n -= max(1, round(n * d.valid_fraction))
-    if recipe.run.debug:
-        n = min(n, d.debug_samples)
-    return n
-
-
-def _check_fold_weights(recipe: Any, plugins: Any, k: int) -> Problems:
-    """With one model, weights may also be given per fold (the ensembles check the per-model case)."""
-    weights = list(recipe.run.ensemble_weights)
-    models = recipe.model_names(plugins)
-    if weights and len(models) == 1 and len(weights) not in (1, k):
-        return [("run.ensemble_weights", f"{len(weights)} weights for 1 model and {k} folds; give one weight, "
-                 f"one per fold ({k}), or none")]
-    return []
-
-
-def _check_kfold_options(recipe: Any, plugins: Any) -> Problems:
-    opts = recipe.options("run_modes", "kfold", plugins)
-    found: Problems = []
-    if opts.k_folds < 2:
-        found.append(("modes.kfold.k_folds", f"must be >= 2, got {opts.k_folds}"))
-    else:
-        n = count_train_rows(recipe)
-        if n is not None and opts.k_folds > n:
-            found.append(("modes.kfold.k_folds", f"{opts.k_folds} folds but only {n} training dialogues"
-                          + (" (debug subset)" if recipe.run.debug else "")))
-    return found + _check_fold_weights(recipe, plugins, opts.k_folds)
-
-
-def check_kfold(recipe: Any, plugins: Any) -> Problems:
-    return _check_kfold_options(recipe, plugins)
-
-
-def check_multi_model(recipe: Any, plugins: Any) -> Problems:
-    models = recipe.model_names(plugins)
-    found: Problems = []
-    if not models:
-        found.append(("run.models", "multi_model needs at least one model"))
-    return found
-
-
-def check_space(recipe: Any, plugins: Any) -> Problems:
-    """Every search-space entry must be well-formed and name an option the recipe can take."""
-    from dialsum_core.errors import RecipeError
-
-    opts = recipe.options("run_modes", "optuna", plugins)
-    found: Problems = []
-    if not opts.space:
-        return [("modes.optuna.space", 'empty search space; declare at least one parameter, e.g. '
-                 '[modes.optuna.space."train.learning_rate"] type = "float", low = 1e-5, high = 1e-3, log = true')]
-    models = recipe.model_names(plugins)
-    for key, spec in opts.space.items():
-        where = f"modes.optuna.space.{key}"
-        root = key.split(".", 1)[0]
-        if root not in SPACE_ROOTS or "." not in key:
-            found.append((where, f"must start with one of {', '.join(r + '.' for r in SPACE_ROOTS)}"))
-            continue
-        if spec.type == "categorical":
-            if not spec.choices:
-                found.append((where, "a categorical parameter needs a non-empty 'choices' list"))
-                continue
-            values = list(spec.choices)
-        else:
-            if spec.choices:
-                found.append((where, f"'choices' only applies to type = \"categorical\", not {spec.type!r}"))
-            if not spec.low < spec.high:
-                found.append((where, f"needs low < high, got low = {spec.low}, high = {spec.high}"))
-                continue
-            if spec.log and spec.low <= 0:
-                found.append((where, f"log = true needs low > 0, got {spec.low}"))
-                continue
-            if spec.log and spec.step:
-                found.append((where, "log = true cannot be combined with step"))
-                continue
-            if spec.type == "int" and (spec.low != int(spec.low) or spec.high != int(spec.high)):
-                found.append((where, "an int parameter needs whole-number low and high"))
-                continue
-            values = [int(spec.low), int(spec.high)] if spec.type == "int" else [spec.low, spec.high]
-        for value in values:
-            try:
-                trial_recipe = apply_params(recipe, {key: value}, models)
-                for name in models:
-                    trial_recipe.options("model_loaders", name, plugins)
-            except RecipeError as exc:
-                msg = str(exc).splitlines()[0].split(": ", 1)[-1]
-                found.append((where, f"value {value!r} does not fit the recipe: {msg}"))
-                break
-            except (KeyError, ValueError) as exc:
-                found.append((where, f"cannot be set: {exc}"))
-                break
-    return found
-
-
-def resolve_key(key: str, models: list[str]) -> str:
-    """``model.lora_r`` -> ``models."<first model>".lora_r``; other keys are used as written."""
-    if key.startswith("model."):
-        if not models:
-            raise KeyError(f"{key}: no model to apply it to")
-        return f'models."{models[0]}".{key[len("model."):]}'
-    return key
-
-
-def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
-    """The recipe with a trial's parameters set (each key checked to exist in a core section)."""
-    from dialsum_core.recipe import io
-
-    for key in params:
-        parts = io.split_dotted(key)
-        if parts[0] in ("train", "generation", "data"):
-            section = getattr(recipe, parts[0])
-            node = section
-            for part in parts[1:-1]:
-                node = getattr(node, part, None)
-            if node is None or not attrs.has(type(node)) or parts[-1] not in attrs.fields_dict(type(node)):
-                raise KeyError(f"{key!r} is not an option of [{'.'.join(parts[:-1])}]")
-    return recipe.override(*((resolve_key(k, models), val) for k, val in params.items()))
-
-
-def check_optuna(recipe: Any, plugins: Any) -> Problems:
-    return check_space(recipe, plugins)
-
-
-def check_full(recipe: Any, plugins: Any) -> Problems:
-    found = _check_kfold_options(recipe, plugins)
-    if recipe.options("run_modes", "full", plugins).tune:
-        found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
-                               if msg.startswith("empty search space") else ""))
-                  for key, msg in check_space(recipe, plugins)]
-    return found
+from dialsum_modes.options import (
+    FullOptions,
+    KFoldOptions,
+    MultiModelOptions,
+    OptunaOptions,
+    SingleOptions,
+    check_full,
+    check_kfold,
+    check_multi_model,
+    check_optuna,
+)
+from dialsum_modes.sections import register_sections
 
 
 # ----------------------------------------------------------------------------------------------
@@ -322,3 +69,8 @@ def dialsum_register_run_modes(register: Any) -> None:
              description="Optuna search over any training, LoRA or generation option (resumable study)")
     register("full", make_full, options=FullOptions, tags=("ensemble",), check=check_full,
              description="Competition pipeline: optuna, k-fold per model, multi-model ensemble with TTA")
+
+
+@hookimpl
+def dialsum_register_sections(register: Any) -> None:
+    register_sections(register)

@@ -10,60 +10,57 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dialsum_core import distributed
 from dialsum_core.context import RunContext
-from dialsum_modes import common, plots
-from dialsum_modes.plugin import SingleOptions
+from dialsum_modes import fanout, plots, toolkit
+from dialsum_modes.options import SingleOptions
 
 log = logging.getLogger("dialsum")
 
 
-class SingleMode:
-    def __init__(self, options: SingleOptions):
-        self.options = options
+class SingleMode(toolkit.Mode):
+    options: SingleOptions
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        ctx = common.prepare(ctx)
         data = ctx.data()
         models = ctx.recipe.run.models
         results: dict[str, Any] = {"models_results": {}}
         best: tuple[float, Any, list[str], list[str]] | None = None
         sources = []
         for i, name in enumerate(models):
-            if not distributed.selected(ctx.recipe, model=name):  # another fan-out job's model
+            if not fanout.selected(ctx.recipe, model=name):  # another fan-out job's model
                 continue
-            common.progress(ctx, "models", i, len(models))
-            src = common.train_source(ctx, model_name=name, name=name, train=data.train, valid=data.valid,
+            toolkit.progress(ctx, "models", i, len(models))
+            src = toolkit.train_source(ctx, model_name=name, name=name, train=data.train, valid=data.valid,
                                       predict={"valid": data.valid, "test": data.test})
             sources.append(src)
             valid_preds, test_preds = src.predictions("valid"), src.predictions("test")
-            entry: dict[str, Any] = {"valid": common.round_scores(src.scores), "checkpoint": src.checkpoint,
+            entry: dict[str, Any] = {"valid": toolkit.round_scores(src.scores), "checkpoint": src.checkpoint,
                                      "history": src.history}
             if ctx.recipe.run.use_tta:
-                comb = common.combine(ctx, [src], data.valid, data.test, None)
-                tta_scores = ctx.score(comb.valid, common.references(data.valid))
-                entry["valid_tta"] = common.round_scores(tta_scores)
+                comb = toolkit.combine(ctx, [src], data.valid, data.test, None)
+                tta_scores = ctx.score(comb.valid, toolkit.references(data.valid))
+                entry["valid_tta"] = toolkit.round_scores(tta_scores)
                 entry["ensemble"] = comb.info
                 if tta_scores.get("rouge_mean", 0.0) > src.scores.get("rouge_mean", 0.0):
                     valid_preds, test_preds = comb.valid, comb.test
-            score = ctx.score(valid_preds, common.references(data.valid))
+            score = ctx.score(valid_preds, toolkit.references(data.valid))
             results["models_results"][name] = entry
-            common.progress(ctx, "models", i + 1, len(models))
+            toolkit.progress(ctx, "models", i + 1, len(models))
             log.info("%s: validation %s", name, _fmt(score))
             if best is None or score.get("rouge_mean", 0.0) > best[0]:
                 best = (score.get("rouge_mean", 0.0), (name, score), valid_preds, test_preds)
-        if distributed.is_partial(ctx.recipe):
-            return common.job_results(ctx, sources)
+        if fanout.is_partial(ctx.recipe):
+            return toolkit.job_results(ctx, sources)
         assert best is not None
         _, (best_name, best_scores), valid_preds, test_preds = best
-        results["predictions"] = common.write_predictions(
+        results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=valid_preds, test=data.test, test_preds=test_preds, sources=sources)
         if ctx.recipe.run.save_visualizations:
             results["visualizations"] = plots.for_sources(ctx, sources, data.valid, valid_preds)
         results.update({
             "best_model": best_name,
             "best_rouge": round(best_scores.get("rouge_mean", 0.0), 4),
-            "valid": common.round_scores(best_scores),
+            "valid": toolkit.round_scores(best_scores),
             **{k: round(val, 4) for k, val in best_scores.items()},
         })
         if len(models) == 1:

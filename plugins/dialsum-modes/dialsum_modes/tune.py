@@ -4,13 +4,10 @@ The search space is declared in the recipe (``[modes.optuna.space."train.learnin
 Each trial trains the first model of ``run.models`` with the sampled values applied to the recipe,
 and its objective is the validation score named by ``metric`` (``rouge_mean``).
 
-Pruning: the model loaders emit ``dialsum_after_epoch`` with the epoch's validation scores. For the
-length of a trial a small listener is registered on the plugin manager; it reports each epoch's
-score to the trial and, when the pruner says so, sets ``ctx.tags["stop_training"]`` and raises
-:class:`PruneTrial`. That signal derives from ``BaseException`` on purpose, like
-``KeyboardInterrupt``: the event bus isolates *errors* of listeners (``Exception``), and a prune
-is not an error but a request to stop, which must travel up through any loader's training loop
-without the loader having to know about Optuna.
+Pruning: each trial trains with ``ctx.trial`` set to a :class:`TrialReporter`. The model reports
+every evaluation's scores to it (``ctx.trial.report(epoch, scores)``), stops training when it
+answers ``True`` and returns a ``FitResult`` with ``pruned=True``; the trial is then pruned. A model
+loader needs no knowledge of Optuna, only of :class:`dialsum_core.protocols.Trial`.
 
 The study lives in ``optuna/study.db`` (or ``storage``) under the experiment's name, so running
 the same experiment again resumes it and only runs the trials still missing. Workers started
@@ -23,49 +20,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from dialsum_core import distributed, hookimpl
-from dialsum_core.context import RunContext, _recipe_path
+from dialsum_core import distributed
+from dialsum_core.context import RunContext
 from dialsum_core.errors import DialsumError
 from dialsum_core.recipe import Recipe
-from dialsum_modes import common, plots
-from dialsum_modes.plugin import OptunaOptions, ParamSpec, apply_params
+from dialsum_modes import plots, toolkit
+from dialsum_modes import study as shared
+from dialsum_modes.options import OptunaOptions, ParamSpec, apply_params
 
 log = logging.getLogger("dialsum")
 DEBUG_TRIALS = 3
-
-
-class PruneTrial(BaseException):
-    """Stops a trial's training from inside an epoch event (a signal, not an error)."""
-
-
-class PruneListener:
-    """Feeds one trial's per-epoch validation score to Optuna; registered for that trial only."""
-
-    def __init__(self, trial: Any, metric: str):
-        self.trial = trial
-        self.metric = metric
-        self.pruned_at: int | None = None
-        self.reported: list[tuple[int, float]] = []
-
-    @hookimpl
-    def dialsum_after_epoch(self, ctx: RunContext, epoch: int, n_epochs: int, metrics: dict[str, Any]) -> None:
-        if ctx is None or ctx.tags.get("optuna_trial") != self.trial.number:
-            return
-        value = epoch_value(metrics or {}, self.metric)
-        if value is None:
-            return
-        self.trial.report(value, step=epoch)
-        self.reported.append((epoch, value))
-        if epoch < n_epochs and self.trial.should_prune():
-            self.pruned_at = epoch
-            ctx.tags["stop_training"] = True
-            raise PruneTrial(f"trial {self.trial.number} pruned after epoch {epoch} ({self.metric} {value:.4f})")
 
 
 def epoch_value(metrics: dict[str, Any], metric: str) -> float | None:
@@ -96,7 +65,7 @@ def make_sampler(name: str, seed: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def make_pruner(options: OptunaOptions, epochs: int) -> Any:
+def make_pruner(options: OptunaOptions) -> Any:
     import optuna
 
     if options.pruner == "median":
@@ -104,7 +73,7 @@ def make_pruner(options: OptunaOptions, epochs: int) -> Any:
     if options.pruner == "percentile":
         return optuna.pruners.PercentilePruner(options.percentile, n_startup_trials=2, n_warmup_steps=0)
     if options.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1))
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto")
     return optuna.pruners.NopPruner()
 
 
@@ -117,24 +86,34 @@ class StudyResult:
     summary: dict[str, Any]
 
 
-class LaunchTrial:
-    """A trial as every process of a multi-process launch sees it.
+class TrialReporter:
+    """``ctx.trial`` for one Optuna trial (:class:`dialsum_core.protocols.Trial`).
 
-    Training a trial is collective (data-parallel training, sharded generation), so every process
-    runs the same trial with the same parameters and stops it at the same epoch: rank 0 holds
-    Optuna's trial and decides, the other processes are told through broadcasts.
+    Training reports each evaluation's scores; the study's pruner answers whether to stop. Training a
+    trial is collective under a multi-process launch (data-parallel training, sharded generation), so
+    every process runs the same trial and stops it at the same epoch: rank 0 holds Optuna's trial and
+    decides, the other processes are told through a broadcast.
     """
 
-    def __init__(self, number: int, trial: Any = None):
+    def __init__(self, number: int, trial: Any, metric: str):
         self.number = number
+        self.metric = metric
         self._trial = trial
+        self.pruned_at: int | None = None
 
-    def report(self, value: float, step: int) -> None:
+    def report(self, step: int, scores: Any) -> bool:
+        value = epoch_value(dict(scores or {}), self.metric)
+        if value is None:
+            return False
+        prune = None
         if self._trial is not None:
             self._trial.report(value, step=step)
-
-    def should_prune(self) -> bool:
-        return bool(distributed.broadcast(self._trial.should_prune() if self._trial is not None else None))
+            prune = self._trial.should_prune()
+        if distributed.is_distributed():
+            prune = distributed.broadcast(prune)
+        if prune:
+            self.pruned_at = step
+        return bool(prune)
 
     def set_user_attr(self, key: str, value: Any) -> None:
         if self._trial is not None:
@@ -147,7 +126,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     ``best_recipe.toml``.
 
     Several workers (processes started separately, on one machine or many) that name the same
-    study and storage share its ``trials`` budget (:func:`dialsum_core.distributed.open_study`).
+    study and storage share its ``trials`` budget (:func:`dialsum_modes.study.open_study`).
     Under a multi-process launch, rank 0 alone talks to the study and the other processes train
     each trial with it.
     """
@@ -161,18 +140,13 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     run = ctx.recipe.run
     total = min(options.trials, DEBUG_TRIALS) if run.debug else options.trials
     name = options.study_name or ctx.experiment.root.name
-    lock = threading.Lock()
     trials_dir = ctx.experiment.checkpoints / folder
 
-    def train_trial(trial: Any, params: dict[str, Any]) -> float:
+    def train_trial(trial: TrialReporter, params: dict[str, Any]) -> float:
         recipe = apply_params(ctx.recipe, params, models)
-        tctx = ctx.evolve(recipe=recipe, tags={**ctx.tags, "optuna_trial": trial.number})
+        tctx = ctx.evolve(recipe=recipe, trial=trial)
         tctx.emit("dialsum_before_trial", trial=trial.number, params=params)
         log.info("trial %d: %s", trial.number, _fmt_params(params))
-        listener = PruneListener(trial, options.metric)
-        plugin_name = f"optuna-trial-{trial.number}"
-        with lock:
-            ctx.plugins.pm.register(listener, name=plugin_name)
         workdir = trials_dir / f"trial_{trial.number:04d}"
         workdir.mkdir(parents=True, exist_ok=True)
         trial.set_user_attr("workdir", str(workdir))
@@ -181,33 +155,31 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         try:
             loader = tctx.build("model_loaders", model)
             m = loader.build(tctx.evolve(workdir=workdir), data.train)
-            m.fit(data.train, data.valid, tctx.evolve(workdir=workdir), workdir)
-            if listener.pruned_at is not None:  # a loader that stopped on the flag instead of the signal
-                raise PruneTrial(f"trial {trial.number} pruned after epoch {listener.pruned_at}")
-            preds = common.generate(tctx, m, [e.dialogue for e in data.valid], f"predict valid (trial {trial.number})")
-            common.release(m)
-            scores = tctx.score(preds, common.references(data.valid))
+            fit = toolkit.fit_result(m.fit(data.train, data.valid, tctx.evolve(workdir=workdir), workdir))
+            if fit.pruned:
+                state = "pruned"
+                message = f"trial {trial.number} pruned after epoch {trial.pruned_at}"
+                log.info("%s", message)
+                toolkit.release(m)
+                raise optuna.TrialPruned(message)
+            preds = toolkit.generate(tctx, m, [e.dialogue for e in data.valid], f"predict valid (trial {trial.number})")
+            toolkit.release(m)
+            scores = tctx.score(preds, toolkit.references(data.valid))
             if options.metric not in scores:
                 raise DialsumError(f"modes.optuna.metric: {options.metric!r} is not computed by run.metrics "
                                    f"(available: {', '.join(scores)})")
-            trial.set_user_attr("scores", common.round_scores(scores, 6))
+            trial.set_user_attr("scores", toolkit.round_scores(scores, 6))
             value = float(scores[options.metric])
             state = "complete"
             return value
-        except PruneTrial as signal:
-            state = "pruned"
-            log.info("%s", signal)
-            raise optuna.TrialPruned(str(signal)) from None
         finally:
-            with lock:
-                ctx.plugins.pm.unregister(listener, name=plugin_name)
             tctx.emit("dialsum_after_trial", trial=trial.number, params=params, value=value, state=state)
 
     if distributed.is_distributed() and not distributed.is_main_process():
         while (order := distributed.broadcast(None)) is not None:
             number, params = order
             with contextlib.suppress(optuna.TrialPruned):
-                train_trial(LaunchTrial(number), params)
+                train_trial(TrialReporter(number, None, options.metric), params)
         result = distributed.broadcast(None)
         if result is None:
             raise DialsumError("optuna: the study stopped on the main process (see its log)")
@@ -216,9 +188,9 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     own = not options.storage  # the experiment's own study: this process is its only worker
     if own:
         close_abandoned(ctx.experiment.root / folder / "study.db", name)
-    study = distributed.open_study(
+    study = shared.open_study(
         options.storage, ctx.experiment.root / folder, study_name=name, budget=total, direction=options.direction,
-        sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options, ctx.recipe.train.epochs))
+        sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
     if own:
@@ -233,15 +205,14 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         params = {key: suggest(trial, key, spec) for key, spec in options.space.items()}
         if distributed.is_distributed():
             distributed.broadcast((trial.number, params))
-            return train_trial(LaunchTrial(trial.number, trial), params)
-        return train_trial(trial, params)
+        return train_trial(TrialReporter(trial.number, trial, options.metric), params)
 
     def after(study: Any, frozen: Any) -> None:
         nonlocal done
         done += 1
         if own:
             study.sampler = make_sampler(options.sampler, run.seed + done)
-        common.progress(ctx, "trials", done, total)
+        toolkit.progress(ctx, "trials", done, total)
         best = _best(study)
         if frozen.value is not None:
             log.info("trial %d %s: %s %.4f (best %.4f, trial %d)", frozen.number, frozen.state.name.lower(),
@@ -256,7 +227,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
                     if wd:  # the second: a trial killed before it could record its folder
                         shutil.rmtree(wd, ignore_errors=True)
 
-    common.progress(ctx, "trials", done, total)
+    toolkit.progress(ctx, "trials", done, total)
     n_jobs = options.n_jobs
     if n_jobs > 1 and distributed.is_distributed():
         log.warning("optuna: n_jobs = %d under a multi-process launch: the processes train one trial at a time "
@@ -267,7 +238,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     try:
         # Other workers of the study may still be running trials: wait for them (up to the study's
         # timeout) so that the best trial reported here is the study's.
-        distributed.optimize(study, objective, timeout=options.timeout or None, n_jobs=n_jobs, callbacks=[after],
+        shared.optimize(study, objective, timeout=options.timeout or None, n_jobs=n_jobs, callbacks=[after],
                              wait_seconds=float(options.timeout or 24 * 3600))
         ended = True
         distributed.broadcast(None)  # the other processes of a launch: no more trials
@@ -290,7 +261,7 @@ def close_abandoned(db: Path, study_name: str) -> list[int]:
     """Mark failed the trials of the experiment's own study that a killed run left running.
 
     That study has one worker, the process starting now, so a trial still running was abandoned.
-    Failed, its slot is queued again by :func:`dialsum_core.distributed.open_study` instead of
+    Failed, its slot is queued again by :func:`dialsum_modes.study.open_study` instead of
     being waited for until the storage's heartbeat gives up on it.
     """
     import optuna
@@ -323,16 +294,11 @@ def _fmt_params(params: dict[str, Any]) -> str:
 
 
 def best_recipe(recipe: Recipe, params: dict[str, Any], model: str) -> Recipe:
-    """A recipe that trains ``model`` with ``params`` in ``single`` mode, runnable from anywhere."""
+    """A recipe that trains ``model`` with ``params`` in ``single`` mode, runnable from anywhere
+    (the run's recipe already holds absolute paths)."""
     out = apply_params(recipe, params, list(recipe.run.models))
-    data = out.data
-    paths = {}
-    for key in ("train_path", "dev_path", "test_path"):
-        value = getattr(data, key)
-        if value:
-            paths[key] = str(_recipe_path(recipe, f"data.{key}", value).resolve())
     run = attrs.evolve(out.run, mode="single", name="", models=[model])
-    return out.evolve(run=run, data=attrs.evolve(data, **paths), versions={})
+    return out.evolve(run=run, versions={})
 
 
 def write_outputs(ctx: RunContext, study: Any, best: Any, options: OptunaOptions, folder: str, model: str,
@@ -373,16 +339,11 @@ def write_outputs(ctx: RunContext, study: Any, best: Any, options: OptunaOptions
     return summary
 
 
-class OptunaMode:
-    def __init__(self, options: OptunaOptions):
-        self.options = options
+class OptunaMode(toolkit.Mode):
+    options: OptunaOptions
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        if ctx.recipe.run.only:
-            raise DialsumError(f"{ctx.recipe.where('run.only')}: the optuna mode has no folds or models to fan "
-                               "out; start several workers on one study storage instead (docs/scaling.md)")
         original = ctx.recipe
-        ctx = common.prepare(ctx)
         model = ctx.recipe.run.models[0]
         result = run_study(ctx, self.options, model, original=original)
         scores = result.best_scores
@@ -392,6 +353,6 @@ class OptunaMode:
             "optuna": result.summary,
             "best_params": result.best_params,
             "best_rouge": round(scores.get("rouge_mean", result.best_value), 4),
-            "valid": common.round_scores(scores),
+            "valid": toolkit.round_scores(scores),
             **{k: round(v, 4) for k, v in scores.items()},
         }

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.protocols import FitResult, weight_of
 from dialsum_core.runner import RunResult
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,14 +66,14 @@ class GrowingOptions:
 
 
 class GrowingModel:
-    """Epoch *e* copies the first *e* turns; stops early when ``ctx.tags["stop_training"]`` is set."""
+    """Epoch *e* copies the first *e* turns; reports each epoch to ``ctx.trial`` and stops when it says so."""
 
     def __init__(self, options: GrowingOptions):
         self.options = options
         self.turns = 1
         self.epochs_run = 0
 
-    def fit(self, train: Any, valid: Any, ctx: Any, output_dir: Path) -> dict[str, Any]:
+    def fit(self, train: Any, valid: Any, ctx: Any, output_dir: Path) -> FitResult:
         from dialsum_lead.model import lead
 
         history = []
@@ -86,10 +87,11 @@ class GrowingModel:
             metrics = {"epoch": epoch, "loss": 1.0 / epoch, "eval_rouge_mean": score}
             history.append(metrics)
             ctx.emit("dialsum_after_epoch", epoch=epoch, n_epochs=n, metrics=metrics)
-            if ctx.tags.get("stop_training"):
-                break
+            if ctx.trial is not None and ctx.trial.report(epoch, metrics) and epoch < n:
+                self.save(output_dir)
+                return FitResult(history=history, best_checkpoint=str(output_dir), pruned=True)
         self.save(output_dir)
-        return {"history": history, "best_checkpoint": str(output_dir)}
+        return FitResult(history=history, best_checkpoint=str(output_dir))
 
     def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         from dialsum_lead.model import lead
@@ -119,27 +121,15 @@ class BestScore:
 
     level = "output"
 
-    def fit(self, candidates: Any, references: Any, ctx: Any) -> dict[str, Any]:
-        return {"sources": sorted({c.source for g in candidates for c in g}), "weights_seen": self.given(ctx)}
+    def fit(self, candidates: Any, references: Any, weights: Any, ctx: Any) -> dict[str, Any]:
+        return {"sources": sorted({c.source for g in candidates for c in g}), "weights_seen": dict(weights)}
 
-    @staticmethod
-    def given(ctx: Any) -> dict[str, float]:
-        return dict(zip(ctx.tags.get("sources") or ctx.recipe.run.models, ctx.recipe.run.ensemble_weights,
-                        strict=False))
-
-    def combine(self, candidates: Any, ctx: Any) -> list[str]:
-        weights = self.given(ctx)
-
-        def weight(source: str) -> float:
-            parts = source.split("/")
-            return next((weights[p] for p in ("/".join(parts[:k]) for k in range(len(parts), 0, -1))
-                         if p in weights), 1.0)
-
-        return [max(g, key=lambda c: (c.score or 0.0) * weight(c.source)).text for g in candidates]
+    def combine(self, candidates: Any, weights: Any, ctx: Any) -> list[str]:
+        return [max(g, key=lambda c: (c.score or 0.0) * weight_of(c.source, weights)).text for g in candidates]
 
 
 class Explode(BestScore):
-    def combine(self, candidates: Any, ctx: Any) -> list[str]:
+    def combine(self, candidates: Any, weights: Any, ctx: Any) -> list[str]:
         raise RuntimeError("ensemble exploded")
 
 

@@ -72,7 +72,7 @@ RECIPES = Path(__file__).resolve().parents[3] / "recipes"
 
 
 @pytest.mark.parametrize(("recipe", "overrides", "expected"), [
-    ("kfold-tiny", ["run.mode=kfoldd"], "--set: run.mode: unknown run mode 'kfoldd' (installed: "),
+    ("kfold-tiny", ["run.mode=kfoldd"], "--set: run.mode: unknown run mode 'kfoldd' (did you mean 'kfold'?)"),
     ("optuna-tiny", ["modes.optuna.space={}"], "--set: modes.optuna.space: empty search space; declare"),
     ("kfold-tiny", ["modes.kfold.k_folds=1"], "--set: modes.kfold.k_folds: must be >= 2, got 1"),
     ("kfold-tiny", ["modes.kfold.k_folds=33"],

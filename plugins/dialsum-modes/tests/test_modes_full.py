@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
@@ -46,7 +47,7 @@ def test_full_crash_in_the_last_stage_keeps_earlier_stages_and_rerun_skips_them(
     recipe = _recipe(make_recipe, ensemble="explode")
     with pytest.raises(RuntimeError, match="ensemble exploded"):
         run_recipe(recipe, plugins)
-    exp = recipe.path(recipe.run.output_dir) / "exp"
+    exp = Path(recipe.run.output_dir) / "exp"
     failed = json.loads((exp / "results.json").read_text())
     assert failed["status"] == "failed" and set(failed["stages"]) == {"optuna", "kfold"}
     assert (exp / "optuna" / "best_params.json").exists()

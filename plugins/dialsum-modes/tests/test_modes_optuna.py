@@ -55,7 +55,7 @@ def test_optuna_prunes_on_per_epoch_rouge_and_stops_training(make_recipe, run, r
     class Watch:
         @hookimpl
         def dialsum_after_epoch(self, ctx, epoch):
-            trial = ctx.tags.get("optuna_trial")
+            trial = ctx.trial.number
             epochs_seen[trial] = max(epochs_seen.get(trial, 0), epoch)
 
     register_plugin(Watch(), "watch-epochs")

@@ -8,6 +8,8 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.recipe import PATH
+from dialsum_core.validators import at_least
 
 Problems = list[tuple[str, str]]
 
@@ -15,11 +17,6 @@ Problems = list[tuple[str, str]]
 def _rate(_inst: Any, _attr: Any, value: float) -> None:
     if not 0 < value <= 1:
         raise ValueError(f"must be in (0, 1], got {value!r}")
-
-
-def _positive(_inst: Any, _attr: Any, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {value!r}")
 
 
 @attrs.define
@@ -42,34 +39,35 @@ class SynonymOptions:
     #: Probability that each word found in the lexicon is replaced.
     rate: float = attrs.field(default=0.3, validator=_rate)
     #: A lexicon file (lines of ``form/TAG`` synonyms); empty: the bundled Korean lexicon.
-    lexicon: str = ""
+    lexicon: str = attrs.field(default="", metadata=PATH)
 
 
 @attrs.define
 class ParaphraseOptions:
     #: CSV ``fname,dialogue`` of precomputed paraphrases (several rows per dialogue allowed).
-    table: str = ""
+    table: str = attrs.field(default="", metadata=PATH)
     #: Or a local seq2seq paraphrase model folder (transformers), used turn by turn.
-    model: str = ""
+    model: str = attrs.field(default="", metadata=PATH)
     #: Beam width of the paraphrase model.
-    num_beams: int = attrs.field(default=4, validator=_positive)
+    num_beams: int = attrs.field(default=4, validator=at_least(1))
     #: Longest input turn given to the paraphrase model, in tokens.
-    max_length: int = attrs.field(default=256, validator=_positive)
+    max_length: int = attrs.field(default=256, validator=at_least(1))
     #: Longest paraphrase generated per turn, in tokens.
-    max_new_tokens: int = attrs.field(default=128, validator=_positive)
+    max_new_tokens: int = attrs.field(default=128, validator=at_least(1))
 
 
 def _factory(name: str) -> Any:
     def make(options: Any, ctx: Any) -> Any:
         from dialsum_tta.augment import make as build
 
-        return build(name, options, ctx.recipe.path)
+        # the run's recipe holds absolute paths (the core resolves every PATH field once)
+        return build(name, options, lambda value: Path(value).expanduser())
 
     return make
 
 
 def _file_problem(recipe: Any, key: str, value: str) -> Problems:
-    if value and not recipe.path(value).exists():
+    if value and not recipe.path_of(key, value).exists():
         return [(key, f"{value!r} not found (relative paths are relative to the recipe file)")]
     return []
 

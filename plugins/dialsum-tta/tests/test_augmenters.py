@@ -25,7 +25,7 @@ DIALOGUE = ("#Person1#: 음, 저는 어제 예쁜 가방을 샀어요. 정말 �
 
 def ctx_with(tmp_path: Path, **augmenters: dict) -> RunContext:
     plugins = build_plugins()
-    recipe = Recipe.from_dict({"augmenters": augmenters} if augmenters else {}, base_dir=tmp_path)
+    recipe = Recipe.from_dict({"augmenters": augmenters} if augmenters else {}, source=str(tmp_path / "r.toml"))
     return RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
 
 

@@ -17,17 +17,10 @@ import attrs
 import click
 
 from dialsum_core.errors import DialsumError
-from dialsum_core.registry import KIND_LABELS, TABLES
+from dialsum_core.registry import KIND, KINDS
 
-#: ``KIND`` argument -> registry kind.
-KIND_ARGS: dict[str, str] = {
-    "model_loader": "model_loaders",
-    "run_mode": "run_modes",
-    "ensemble": "ensembles",
-    "augmenter": "augmenters",
-    "logger": "loggers",
-    "metric": "metrics",
-}
+#: ``KIND`` argument (``model_loader``) -> registry kind (``model_loaders``), from the core's kind table.
+KIND_ARGS: dict[str, str] = {k.label.replace(" ", "_"): k.name for k in KINDS}
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 
 
@@ -70,8 +63,8 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
     values = {
         **attrs.asdict(n),
         "kind": reg_kind,
-        "label": KIND_LABELS[reg_kind],
-        "table": TABLES[reg_kind],
+        "label": KIND[reg_kind].label,
+        "table": KIND[reg_kind].table,
         "hook": f"dialsum_register_{reg_kind}",
     }
     def module(line: str) -> str:
@@ -112,7 +105,7 @@ def command(name: str, kind: str, parent: Path) -> None:
     n = Names.of(name)
     click.echo(f"created {root}")
     click.echo(f"next: pip install -e {root} && pytest {root / 'tests'} && dialsum plugins")
-    click.echo(f"then choose it in a recipe ([{TABLES[KIND_ARGS[kind]]}.{n.name}] holds its options)")
+    click.echo(f"then choose it in a recipe ([{KIND[KIND_ARGS[kind]].table}.{n.name}] holds its options)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -131,7 +124,7 @@ requires-python = ">=3.11"
 dependencies = ["dialsum-core"]
 
 [project.optional-dependencies]
-test = ["pytest>=8"]
+test = ["pytest>=8", "dialsum-tools"]
 
 # How dialsum finds the plugin: entry point name = module with the hook implementations.
 [project.entry-points.dialsum]
@@ -151,7 +144,7 @@ select = ["E", "F", "W", "I", "B", "UP", "RUF"]
 
 [tool.ruff.lint.isort]
 # dialsum's imports in a block of their own, as in dialsum's bundled plugins.
-known-first-party = ["dialsum_core"]
+known-first-party = ["dialsum_core", "dialsum_tools"]
 """
 
 _README = """\
@@ -572,7 +565,7 @@ _TEST_CORE = [
     "from dialsum_core.events import Events",
     "from dialsum_core.experiment import Experiment",
     "from dialsum_core.recipe import Recipe",
-    "from dialsum_core.recipe_doc import undocumented",
+    "from dialsum_tools.recipe_doc import undocumented",
 ]
 _TEST_CORE_EXTRA: dict[str, list[str]] = {
     "run_mode": ["from dialsum_core import hookimpl", "from dialsum_core.runner import run_recipe"],

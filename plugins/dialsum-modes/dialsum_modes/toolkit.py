@@ -1,5 +1,11 @@
-"""What every mode shares: training one *source*, generating with progress and TTA, scoring, and
-resumable units of work.
+"""The run-mode toolkit: what every run mode needs, public for third-party modes.
+
+Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md): :class:`Mode`,
+:func:`train_source`, :class:`Source`, :func:`generate`, :func:`references`, :func:`combine`,
+:func:`weights_for`, :func:`search_weights`, :func:`write_predictions`, :func:`job_results`,
+:func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`.
+
+Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
 A *source* is one trained model (a model of ``run.models``, or one fold of it). Training a source
 ends with its predictions for every split the mode needs, stored as candidates
@@ -27,22 +33,40 @@ from dialsum_core.context import RunContext
 from dialsum_core.data import Example
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
-from dialsum_core.protocols import Candidate
+from dialsum_core.protocols import Candidate, FitResult, weight_of
+from dialsum_modes import fanout
+
+__version__ = "1.0"
 
 log = logging.getLogger("dialsum")
+#: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
+GENERATE_CHUNK = 256
 
 #: Recipe keys that change nothing a source learns or predicts (left out of its fingerprint).
 _NEUTRAL_RUN_KEYS = ("name", "output_dir", "loggers", "log_level", "save_visualizations",
                      "save_predictions", "mode", "ensemble", "ensemble_weights", "only", "resume_from")
 
 
-def prepare(ctx: RunContext) -> RunContext:
-    """``debug = true``: besides the core's tiny data subset, train one epoch."""
-    r = ctx.recipe
-    if r.run.debug and r.train.epochs != 1:
-        log.info("debug: training 1 epoch instead of %d", r.train.epochs)
-        return ctx.evolve(recipe=r.evolve(train=attrs.evolve(r.train, epochs=1)))
-    return ctx
+class Mode:
+    """Base of a run mode: built with its options (``[modes.NAME]``); a partial job (``run.only``)
+    keeps its config, results and logs in its own folder, which the core asks for through
+    :meth:`job_folder` before the run starts."""
+
+    def __init__(self, options: Any):
+        self.options = options
+
+    def job_folder(self, ctx: RunContext) -> str:
+        return fanout.job_folder(ctx.recipe)
+
+
+def fit_result(value: Any) -> FitResult:
+    """What ``Model.fit`` returned, as a :class:`~dialsum_core.protocols.FitResult` (a mapping with
+    the same keys is accepted from loaders written before the protocol had it)."""
+    if isinstance(value, FitResult):
+        return value
+    data = dict(value or {})
+    return FitResult(history=[dict(h) for h in data.get("history", [])],
+                     best_checkpoint=str(data.get("best_checkpoint") or ""), pruned=bool(data.get("pruned")))
 
 
 def references(examples: Sequence[Example]) -> list[list[str]]:
@@ -56,8 +80,7 @@ def progress(ctx: RunContext, task: str, completed: int, total: int | None) -> N
 def generate(ctx: RunContext, model: Any, dialogues: Sequence[str], task: str) -> list[str]:
     """``model.generate`` in chunks, reporting progress after each (any loader, any size)."""
     total = len(dialogues)
-    size = ctx.recipe.generation.batch_size or ctx.recipe.train.eval_batch_size or ctx.recipe.train.batch_size
-    chunk = max(256, 8 * size)
+    chunk = GENERATE_CHUNK
     out: list[str] = []
     progress(ctx, task, 0, total)
     for start in range(0, total, chunk):
@@ -180,9 +203,9 @@ def train_source(
     sctx.emit("dialsum_before_stage", stage=f"train:{name}")
     log.info("%s: training %s on %d dialogues (validating on %d)", name, model_name, len(train), len(valid))
     model = loader.build(sctx, train)
-    fit = dict(model.fit(train, valid, sctx, workdir) or {})
-    history = [dict(h) for h in fit.get("history", [])]
-    checkpoint = str(fit.get("best_checkpoint") or workdir)
+    fit = fit_result(model.fit(train, valid, sctx, workdir))
+    history = fit.history
+    checkpoint = fit.best_checkpoint or str(workdir)
     outputs: dict[str, list[list[Candidate]]] = {}
     for split, examples in predict.items():
         outputs[split] = predict_candidates(sctx, model, name, examples, split)
@@ -273,32 +296,21 @@ def merge_candidates(sources: Sequence[Source], split: str) -> list[list[Candida
     return [[c for s in sources for c in s.outputs[split][i]] for i in range(n)]
 
 
-def with_weights(ctx: RunContext, weights: Sequence[float] | None, sources: Sequence[Source] = ()) -> RunContext:
-    """A context whose ``run.ensemble_weights`` holds ``weights``.
+def weights_for(ctx: RunContext, sources: Sequence[Source], weights: Sequence[float] | None = None) -> dict[str, float]:
+    """``run.ensemble_weights`` (or ``weights``) as the ensembles' ``{source prefix: weight}``.
 
-    The ensembles' convention: one weight per model of ``run.models``, applied to every source that
-    starts with the model's name (``kobart``, ``kobart/fold2``, ``kobart/tta:reorder:1``); or, with
-    one model, one weight per source (fold), the source names given in ``ctx.tags["sources"]``.
+    One weight per model of ``run.models`` covers the model's folds and TTA variants; with one model,
+    one weight per source (fold) is accepted too. Empty: the ensemble's own weighting.
     """
-    weights = list(ctx.recipe.run.ensemble_weights) if weights is None else [float(x) for x in weights]
-    tags = dict(ctx.tags)
-    if weights and len(weights) == len(sources) and len(weights) != len(ctx.recipe.run.models):
-        tags["sources"] = [s.name for s in sources]
-    if weights == list(ctx.recipe.run.ensemble_weights) and tags == ctx.tags:
-        return ctx
-    run = attrs.evolve(ctx.recipe.run, ensemble_weights=weights)
-    return ctx.evolve(recipe=ctx.recipe.evolve(run=run), tags=tags)
-
-
-def per_source_weights(ctx: RunContext, sources: Sequence[Source]) -> list[float]:
-    """The weight of each source under ``ctx``'s ``run.ensemble_weights`` (1.0 when none)."""
-    weights = list(ctx.recipe.run.ensemble_weights)
-    if not weights:
-        return [1.0] * len(sources)
-    if ctx.tags.get("sources") == [s.name for s in sources]:
-        return weights
-    index = {m: i for i, m in enumerate(ctx.recipe.run.models)}
-    return [weights[index[s.model_name]] if s.model_name in index else 1.0 for s in sources]
+    given = list(ctx.recipe.run.ensemble_weights) if weights is None else [float(x) for x in weights]
+    if not given:
+        return {}
+    models = list(ctx.recipe.run.models)
+    names = [s.name for s in sources] if len(given) == len(sources) and len(given) != len(models) else models
+    if len(names) != len(given):
+        raise DialsumError(f"{ctx.recipe.where('run.ensemble_weights')}: run.ensemble_weights: {len(given)} weights "
+                           f"for {len(names)} models {names}")
+    return dict(zip(names, given, strict=True))
 
 
 def combine(
@@ -315,23 +327,23 @@ def combine(
     and test candidates; token-level strategies decode jointly with the kept models.
     """
     name = ctx.recipe.run.ensemble
-    ectx = with_weights(ctx, weights, sources)
-    ens = ectx.build("ensembles", name)
+    mapping = weights_for(ctx, sources, weights)
+    ens = ctx.build("ensembles", name)
     ctx.emit("dialsum_before_stage", stage="ensemble")
     log.info("ensemble %s over %d sources", name, len(sources))
-    if getattr(ens, "level", "output") == "token":
-        models = [s.model for s in sources]
+    models = [s.model for s in sources]
+    if getattr(ens, "level", "output") == "token" and len(sources) > 1:
         if any(m is None for m in models):
             raise DialsumError(f"ensemble {name!r} decodes with the models, but some were not kept in memory")
-        w = per_source_weights(ectx, sources)
-        valid_preds = list(ens.generate(models, w, [e.dialogue for e in valid], ectx))
-        test_preds = list(ens.generate(models, w, [e.dialogue for e in test], ectx)) if test else []
+        w = [weight_of(s.name, mapping) for s in sources]
+        valid_preds = list(ens.generate(models, w, [e.dialogue for e in valid], ctx))
+        test_preds = list(ens.generate(models, w, [e.dialogue for e in test], ctx)) if test else []
         info: dict[str, Any] = {"weights": dict(zip([s.name for s in sources], w, strict=True))}
-    else:
+    else:  # output level, or one source's TTA candidates (their inputs differ: the strategy's vote)
         valid_cands = merge_candidates(sources, "valid")
-        info = dict(ens.fit(valid_cands, references(valid), ectx) or {})
-        valid_preds = list(ens.combine(valid_cands, ectx))
-        test_preds = list(ens.combine(merge_candidates(sources, "test"), ectx)) if test else []
+        info = dict(ens.fit(valid_cands, references(valid), mapping, ctx) or {})
+        valid_preds = list(ens.combine(valid_cands, mapping, ctx))
+        test_preds = list(ens.combine(merge_candidates(sources, "test"), mapping, ctx)) if test else []
     ctx.emit("dialsum_after_stage", stage="ensemble", metrics={"sources": len(sources)})
     return Combined(valid_preds, test_preds, _jsonable(info))
 
@@ -357,13 +369,13 @@ def search_weights(
     cands = merge_candidates(sources, "valid")
 
     def score(weights: list[float]) -> float:
-        ectx = with_weights(ctx, weights)
-        ens = ectx.build("ensembles", ctx.recipe.run.ensemble)
-        ens.fit(cands, refs, ectx)
-        return float(ectx.score(ens.combine(cands, ectx), refs).get("rouge_mean", 0.0))
+        mapping = dict(zip(models, weights, strict=True))
+        ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
+        ens.fit(cands, refs, mapping, ctx)
+        return float(ctx.score(ens.combine(cands, mapping, ctx), refs).get("rouge_mean", 0.0))
 
     ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
-    learnt = (ens.fit(cands, refs, with_weights(ctx, [1.0] * len(models))) or {}).get("weights")
+    learnt = (ens.fit(cands, refs, dict.fromkeys(models, 1.0), ctx) or {}).get("weights")
     if learnt:
         log.info("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
         return None, None

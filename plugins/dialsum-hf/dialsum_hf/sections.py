@@ -1,0 +1,142 @@
+"""The recipe sections dialsum-hf owns: ``[train]``, ``[generation]`` and its keys of ``[run]``.
+
+Only the Hugging Face loaders read them, so they live here and reach the recipe through the
+``dialsum_register_sections`` hook. A third-party model loader may read them too (they are public,
+``recipe.section("train")``), or contribute sections of its own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from dialsum_core.recipe import PATH
+from dialsum_core.validators import fraction, non_negative, positive
+
+if TYPE_CHECKING:
+    from dialsum_core.manager import Plugins
+    from dialsum_core.recipe import Recipe
+
+log = logging.getLogger("dialsum")
+
+SCHEDULERS = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+    "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay",
+)
+
+
+@attrs.define(kw_only=True)
+class TrainSection:
+    """``[train]``: optimisation options of the Hugging Face loaders."""
+
+    #: Training epochs (1 when `run.debug` is on).
+    epochs: int = attrs.field(default=3, validator=positive)
+    #: Training batch size per device.
+    batch_size: int = attrs.field(default=8, validator=positive)
+    #: Evaluation batch size; 0: derived from `train.batch_size`.
+    eval_batch_size: int = attrs.field(default=0, validator=non_negative)
+    #: Peak learning rate.
+    learning_rate: float = attrs.field(default=2e-5, validator=positive)
+    #: Batches accumulated before each optimiser step.
+    gradient_accumulation_steps: int = attrs.field(default=1, validator=positive)
+    #: Share of the training steps spent warming the learning rate up.
+    warmup_ratio: float = attrs.field(default=0.1, validator=fraction)
+    #: AdamW weight decay.
+    weight_decay: float = attrs.field(default=0.01, validator=non_negative)
+    #: Learning-rate schedule (`linear`, `cosine`, `constant`... as in transformers).
+    scheduler: str = "cosine"
+    #: Mixed precision with float16 (GPU only).
+    fp16: bool = False
+    #: Mixed precision with bfloat16 (GPUs that support it).
+    bf16: bool = False
+    #: Stop after this many optimiser steps; -1: train for `train.epochs`.
+    max_steps: int = -1
+    #: Report the training loss every this many steps.
+    logging_steps: int = attrs.field(default=10, validator=positive)
+    #: Label smoothing factor of the training loss.
+    label_smoothing: float = attrs.field(default=0.0, validator=fraction)
+    #: Stop after this many evaluations without improvement; 0: never stop early.
+    early_stopping_patience: int = attrs.field(default=0, validator=non_negative)
+    #: Checkpoints kept per model (the best one is always kept).
+    save_total_limit: int = attrs.field(default=2, validator=positive)
+    #: Also save the optimizer, scheduler and random-number states in each checkpoint, so that
+    #: `run.resume_from` continues exactly where a run stopped. They are PyTorch pickle files, so
+    #: this is off by default: checkpoints then hold safetensors weights only, and a resumed run
+    #: restarts the optimizer and the learning-rate schedule from the checkpoint's weights.
+    save_training_state: bool = False
+
+    def for_debug(self) -> TrainSection:
+        """``run.debug``: one epoch, beside the core's few dialogues per split."""
+        if self.epochs != 1:
+            log.info("debug: training 1 epoch instead of %d", self.epochs)
+        return attrs.evolve(self, epochs=1)
+
+
+@attrs.define(kw_only=True)
+class GenerationSection:
+    """``[generation]``: decoding options (the seed's values are the defaults)."""
+
+    #: Longest generated summary, in tokens.
+    max_new_tokens: int = attrs.field(default=100, validator=positive)
+    #: Shortest generated summary, in tokens.
+    min_new_tokens: int = attrs.field(default=30, validator=non_negative)
+    #: Beam width; 1: greedy or sampling.
+    num_beams: int = attrs.field(default=4, validator=positive)
+    #: Sample instead of searching (then `temperature` and `top_p` apply).
+    do_sample: bool = False
+    #: Sampling temperature.
+    temperature: float = attrs.field(default=0.5, validator=positive)
+    #: Nucleus sampling: keep the smallest set of tokens whose probability reaches `top_p`.
+    top_p: float = attrs.field(default=0.9, validator=positive)
+    #: Penalty on tokens already generated (1.0: none).
+    repetition_penalty: float = attrs.field(default=1.5, validator=positive)
+    #: Never repeat an n-gram of this size; 0: allowed.
+    no_repeat_ngram_size: int = attrs.field(default=3, validator=non_negative)
+    #: Beam-search length penalty (> 1 favours longer summaries).
+    length_penalty: float = 1.0
+    #: Generation batch size; 0: `train.eval_batch_size`, else derived from `train.batch_size`.
+    batch_size: int = attrs.field(default=0, validator=non_negative)
+
+
+@attrs.define(kw_only=True)
+class HfRunKeys:
+    """dialsum-hf's keys of ``[run]`` (the seed's command-line switches of the same names)."""
+
+    #: Before training, report the device, its memory, bf16 support and whether the model fits.
+    gpu_check: bool = False
+    #: Find the largest training batch size that fits in memory (halving on out-of-memory).
+    auto_batch: bool = False
+    #: Checkpoint or experiment folder to resume from; empty: start from scratch.
+    resume_from: str = attrs.field(default="", metadata=PATH)
+
+
+def cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def check_train(recipe: Recipe, plugins: Plugins) -> list[tuple[str, str]]:
+    """``[train]`` problems that would only show once a model trains (checked once per recipe)."""
+    train = recipe.section("train")
+    found: list[tuple[str, str]] = []
+    if train.scheduler not in SCHEDULERS:
+        found.append(("train.scheduler", f"unknown scheduler {train.scheduler!r}; one of {', '.join(SCHEDULERS)}"))
+    if train.fp16 and train.bf16:
+        found.append(("train.fp16", "fp16 and bf16 are both on; choose one"))
+    if train.fp16 and not cuda_available():
+        found.append(("train.fp16", "fp16 training needs a CUDA GPU and none is visible; use bf16 or float32"))
+    return found
+
+
+def register_sections(register: Any) -> None:
+    register("train", TrainSection, description="Optimisation options of the Hugging Face loaders",
+             check=check_train)
+    register("generation", GenerationSection, description="Decoding options of the Hugging Face loaders")
+    register("run", HfRunKeys, description="GPU check, automatic batch size and resuming",
+             defaults={"models": ["scratch"]})

@@ -1,0 +1,74 @@
+"""Fan-out jobs: ``run.only = ["fold=3"]`` trains only that part of a run, in ``jobs/fold_3/``.
+
+Several jobs started at once (one per GPU or machine) share the experiment folder; each trained
+unit is saved in ``stages/sources/``, where the final run (the same recipe without ``run.only``)
+finds and reuses it before ensembling (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dialsum_core.experiment import safe_name
+
+#: Keys a ``run.only`` entry may select on (``fold`` is 1-based, as fold folders are named).
+ONLY_KEYS = ("fold", "model")
+
+
+def parse_only(entries: Sequence[str]) -> tuple[dict[str, set[str]], list[str]]:
+    """``["fold=3", "model=kobart"]`` -> ``({"fold": {"3"}, "model": {"kobart"}}, problems)``.
+
+    Entries with the same key are alternatives; different keys must all match.
+    """
+    found: dict[str, set[str]] = {}
+    problems = []
+    for entry in entries:
+        key, sep, value = str(entry).partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not value or key not in ONLY_KEYS:
+            problems.append(f"{entry!r} is not KEY=VALUE with KEY one of {', '.join(ONLY_KEYS)}")
+        elif key == "fold" and not (value.isdigit() and int(value) >= 1):
+            problems.append(f"{entry!r}: folds are numbered from 1")
+        else:
+            found.setdefault(key, set()).add(str(int(value)) if key == "fold" else value)
+    return found, problems
+
+
+def is_partial(recipe: Any) -> bool:
+    """A fan-out job: the run trains only the units ``run.only`` selects and skips the final stages."""
+    return bool(recipe.run.only)
+
+
+def selected(recipe: Any, **unit: Any) -> bool:
+    """Whether this run does the unit with these coordinates, e.g. ``selected(r, model="kobart", fold=3)``.
+
+    Keys of ``run.only`` the unit does not have do not restrict it (``fold=3`` selects fold 3 of
+    every model; a ``multi_model`` run ignores it).
+    """
+    only, _ = parse_only(recipe.run.only)
+    return all(str(value) in only[key] for key, value in unit.items() if key in only)
+
+
+def job_folder(recipe: Any) -> str:
+    """Where a fan-out job's own ``config.toml``, ``results.json`` and logs go: ``jobs/fold_3``."""
+    return "jobs/" + safe_name("_".join(sorted(recipe.run.only))) if recipe.run.only else ""
+
+
+def problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """``run.only`` is well-formed, names models of the run, and the run has an explicit name."""
+    if not recipe.run.only:
+        return []
+    only, found = parse_only(recipe.run.only)
+    out = [("run.only", p) for p in found]
+    if not recipe.run.name:
+        out.append(("run.only", "needs run.name, so that every job and the final run share one experiment "
+                    "folder (e.g. --set run.name=kfold_kobart)"))
+    models = recipe.model_names(plugins)
+    unknown = sorted(only.get("model", set()) - set(models))
+    if unknown:
+        out.append(("run.only", f"selects {', '.join(unknown)}, not in run.models ({', '.join(models)})"))
+    if recipe.run.mode == "optuna":
+        out.append(("run.only", "the optuna mode has no folds or models to fan out; start several workers on "
+                    "one study storage instead (docs/scaling.md)"))
+    return out

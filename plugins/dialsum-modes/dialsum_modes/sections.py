@@ -1,0 +1,80 @@
+"""dialsum-modes' keys of ``[run]``: how the run modes ensemble, augment and write their outputs.
+
+The core's ``[run]`` names the mode and the models; these keys belong to the modes, which are the
+only code that reads them. They travel one way: TOML -> :class:`ModesRunKeys` -> the mode, which
+turns ``ensemble_weights`` into the ``weights`` argument of the ensemble it builds
+(:func:`dialsum_modes.toolkit.weights_for`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from dialsum_core.recipe import plugin_name
+from dialsum_core.validators import each, non_negative, positive
+from dialsum_modes import fanout
+
+
+@attrs.define(kw_only=True)
+class ModesRunKeys:
+    """``[run]`` keys of the run modes."""
+
+    #: Ensemble strategy used when several models, folds or TTA variants are combined.
+    ensemble: str = attrs.field(default="weighted_avg", metadata=plugin_name("ensembles"))
+    #: One weight per model of `run.models` (or, with one model, per fold); empty: the run mode
+    #: searches them on validation or the ensemble chooses them.
+    ensemble_weights: list[float] = attrs.field(factory=list, validator=each(non_negative))
+    #: Test-time augmentation: also summarise augmented variants and ensemble them.
+    use_tta: bool = False
+    #: Augmenters used when `run.use_tta` is on; their options go in `[augmenters.NAME]`.
+    tta_strategies: list[str] = attrs.field(factory=lambda: ["paraphrase"], metadata=plugin_name("augmenters"))
+    #: Variants each augmenter makes per dialogue.
+    tta_num_aug: int = attrs.field(default=3, validator=positive)
+    #: Write plots (learning curves, fold scores, trials) to `visualizations/`.
+    save_visualizations: bool = False
+    #: Write validation and test predictions (and `submission.csv`) to `predictions/`.
+    save_predictions: bool = True
+    #: Run only part of the work, e.g. `["fold=3"]` for one fold of a k-fold run (for parallel
+    #: jobs); needs `run.name`. The final run (without it) reuses every job's results.
+    only: list[str] = attrs.field(factory=list)
+
+
+def ensembles(recipe: Any, plugins: Any) -> bool:
+    """Whether this recipe's run combines sources: a mode tagged ``ensemble``, or TTA variants."""
+    mode = plugins.get("run_modes", recipe.run.mode)
+    return bool(recipe.run.use_tta or (mode is not None and "ensemble" in mode.tags))
+
+
+def uses(recipe: Any, plugins: Any) -> list[tuple[str, str, list[str]]]:
+    """``run.ensemble`` only when the run ensembles (so ``single`` screening many models never needs
+    one), the augmenters only with ``use_tta``."""
+    found = []
+    if ensembles(recipe, plugins):
+        found.append(("run.ensemble", "ensembles", [recipe.run.ensemble]))
+    if recipe.run.use_tta:
+        found.append(("run.tta_strategies", "augmenters", list(recipe.run.tta_strategies)))
+    return found
+
+
+def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    found = fanout.problems(recipe, plugins)
+    weights = list(recipe.run.ensemble_weights)
+    if weights:
+        models = recipe.model_names(plugins)
+        if sum(weights) <= 0:
+            found.append(("run.ensemble_weights", f"weights must be >= 0 with a positive sum, got {weights}"))
+        # with one model in a mode that ensembles sources, one weight per source (fold): that mode's
+        # check counts them
+        mode = plugins.get("run_modes", recipe.run.mode)
+        per_source = len(models) == 1 and mode is not None and "ensemble" in mode.tags
+        if len(weights) != len(models) and not per_source:
+            found.append(("run.ensemble_weights", f"{len(weights)} weights for {len(models)} models {models}; "
+                          "give one per model of run.models"))
+    return found
+
+
+def register_sections(register: Any) -> None:
+    register("run", ModesRunKeys, description="Ensembles, test-time augmentation, outputs and fan-out jobs",
+             uses=uses, check=check, defaults={"mode": "single"})

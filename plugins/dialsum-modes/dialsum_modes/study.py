@@ -1,0 +1,246 @@
+"""Optuna studies shared by several workers: each runs trials until the study's budget is spent.
+
+Several workers (processes started separately, on one machine or many) that name the same
+``storage`` (a journal file on a shared disk, an RDB URL) and ``study_name`` share one study and its
+``trials`` budget; the experiment's own study (``optuna/study.db``) is the one-worker case. See
+docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dialsum_core.errors import DialsumError
+
+log = logging.getLogger("dialsum")
+
+
+class BudgetSpent(Exception):
+    """Raised by the storage when a worker asks for a trial beyond the study's budget."""
+
+
+BUDGET_ATTR = "dialsum:budget"
+
+
+def storage_spec(spec: str, folder: Path) -> tuple[str, str]:
+    """``(kind, target)`` of a storage option: ``("journal", path)`` or ``("rdb", url)``.
+
+    ``""``: ``folder/study.db`` (SQLite); ``journal://PATH`` or a ``*.log``/``*.jsonl`` path: an
+    Optuna journal file, the choice for several workers on a shared disk; any other ``X://`` is an
+    SQLAlchemy URL (PostgreSQL, MySQL) for workers on many machines; other paths are SQLite files.
+    Relative paths are relative to ``folder``'s parent (the experiment folder).
+    """
+    root = folder.parent
+
+    def resolved(p: str) -> Path:
+        path = Path(p).expanduser()
+        return (path if path.is_absolute() else root / path).resolve()
+
+    if not spec:
+        return "rdb", f"sqlite:///{(folder / 'study.db').resolve()}"
+    if spec.startswith("journal://"):
+        return "journal", str(resolved(spec[len("journal://"):]))
+    if "://" in spec:
+        return "rdb", spec
+    if spec.endswith((".log", ".jsonl")):
+        return "journal", str(resolved(spec))
+    return "rdb", f"sqlite:///{resolved(spec)}"
+
+
+class _MachineLock:
+    """An exclusive lock for the threads and the processes of one machine, held on ``path``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._threads = threading.Lock()
+        self._file: Any = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            self._file = open(self.path, "a+b")  # closed in __exit__
+            with contextlib.suppress(ImportError):  # no fcntl (Windows): the threads' lock only
+                import fcntl
+
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._file.close()  # closing releases the flock
+        finally:
+            self._file = None
+            self._threads.release()
+
+
+def make_storage(spec: str, folder: Path) -> Any:
+    """An Optuna storage that refuses to create trials beyond the budget :func:`open_study` enqueued."""
+    import optuna
+    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    kind, target = storage_spec(spec, folder)
+
+    class _Budgeted:
+        def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
+            # Enqueued trials (the budget, and retries of failed ones) carry a template; a bare
+            # creation means a worker asked with nothing left to pop.
+            if template_trial is None:
+                raise BudgetSpent()
+            return super().create_new_trial(study_id, template_trial)  # type: ignore[misc]
+
+    if kind == "journal":
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+
+        class BudgetedJournal(_Budgeted, JournalStorage):
+            pass
+
+        # An open(O_EXCL) lock file works on local disks and on NFS v3+; it is what Optuna advises
+        # when symlinks are not available (some network file systems).
+        return BudgetedJournal(JournalFileBackend(target, lock_obj=JournalFileOpenLock(target)))
+
+    class BudgetedRDB(RDBStorage):
+        take_lock: _MachineLock | None = None
+
+        # Optuna wraps an RDB storage in a cache that calls ``_create_new_trial`` directly.
+        def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+            if template_trial is None:
+                raise BudgetSpent()
+            return super()._create_new_trial(study_id, template_trial)
+
+        def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
+            # Taking a queued trial reads "waiting" and writes "running": SQLite has no row lock
+            # (SELECT ... FOR UPDATE) to make that atomic, so two threads or processes could both
+            # take the same trial. PostgreSQL and MySQL lock the row themselves.
+            if self.take_lock is None or state != optuna.trial.TrialState.RUNNING:
+                return super().set_trial_state_values(trial_id, state, values)
+            with self.take_lock:
+                return super().set_trial_state_values(trial_id, state, values)
+
+    lock = None
+    if target.startswith("sqlite:///"):
+        db = Path(target[len("sqlite:///"):])
+        db.parent.mkdir(parents=True, exist_ok=True)
+        lock = _MachineLock(db.with_name(db.name + ".lock"))
+    # A worker that dies leaves a RUNNING trial; the heartbeat marks it failed and the retry
+    # callback enqueues it again, so the budget is still met.
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # Optuna >= 4.9
+    engine = {"pool_pre_ping": True} if not target.startswith("sqlite") else None
+    for attempt in range(4):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                callback = {"heartbeat_stale_trial_callback": retry(max_retry=1)} if retry else \
+                    {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=1)}
+                storage = BudgetedRDB(target, heartbeat_interval=30, grace_period=120, engine_kwargs=engine,
+                                      **callback)
+            storage.take_lock = lock
+            return storage
+        except Exception as exc:
+            # Workers that start together on a new database race to create Optuna's tables; the
+            # losers find them created on the next attempt.
+            if attempt == 3:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise DialsumError(f"modes.optuna.storage: cannot open {target!r} ({first})") from None
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def open_study(spec: str, folder: Path, *, study_name: str, budget: int, wait_seconds: float = 60.0,
+               **create: Any) -> Any:
+    """Create or join study ``study_name`` and make sure it holds ``budget`` trials in all.
+
+    The worker that creates the study enqueues ``budget`` trials (their parameters are sampled when
+    a worker takes one); every worker then takes enqueued trials until none is left, so several
+    workers never run more than ``budget`` trials together and never the same one twice. A joiner
+    waits up to ``wait_seconds`` for the creator to finish enqueuing, then tops the study up to
+    ``budget`` trials that have not failed: a re-run with more ``trials`` adds the difference, and
+    a re-run after a failure runs the failed trials' slots again. A joiner's sampler is reseeded,
+    so that workers started with the same seed do not all propose the same parameters.
+    """
+    import optuna
+
+    storage = make_storage(spec, folder)
+    try:
+        study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=False, **create)
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(storage=storage, study_name=study_name, sampler=create.get("sampler"),
+                                  pruner=create.get("pruner"))
+        created = False
+    if created:
+        _enqueue(study, budget)
+        return study
+    study.sampler.reseed_rng()
+    deadline = time.monotonic() + wait_seconds
+    while study.user_attrs.get(BUDGET_ATTR) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    have = int(study.user_attrs.get(BUDGET_ATTR) or 0)
+    failed = optuna.trial.TrialState.FAIL
+    holding = sum(1 for t in study.get_trials(deepcopy=False) if t.state != failed)
+    if holding < budget:
+        log.info("optuna: study %r holds %d of its %d trials; adding %d", study_name, holding, budget,
+                 budget - holding)
+        _enqueue(study, budget - holding, total=max(budget, have))
+    return study
+
+
+def _enqueue(study: Any, n: int, total: int | None = None) -> None:
+    for _ in range(n):
+        study.enqueue_trial({}, user_attrs={"dialsum:slot": True})
+    study.set_user_attr(BUDGET_ATTR, total if total is not None else n)
+
+
+def optimize(study: Any, objective: Callable[[Any], float], *, timeout: float | None = None, n_jobs: int = 1,
+             callbacks: Sequence[Callable[[Any, Any], None]] = (), wait_seconds: float = 0.0,
+             poll_seconds: float = 1.0) -> None:
+    """``study.optimize`` until the study's budget is spent (by this worker or others) or ``timeout``.
+
+    ``n_jobs`` threads run trials side by side in this process, as Optuna does. Then, for up to
+    ``wait_seconds``, wait for the trials other workers are still running, so that the best trial
+    this worker reports is the study's (a trial that a dead worker left running is failed by the
+    RDB storages' heartbeat, and its retry is run here; the journal storage has no heartbeat).
+    """
+    import optuna
+    from optuna.storages import fail_stale_trials
+
+    states = optuna.trial.TrialState
+    started = time.monotonic()
+    waited_since: float | None = None
+    reported: list[int] = []
+    while True:
+        left = None if not timeout else timeout - (time.monotonic() - started)
+        if left is not None and left <= 0:
+            return
+        if study.get_trials(deepcopy=False, states=(states.WAITING,)):
+            waited_since = None
+            with contextlib.suppress(BudgetSpent):
+                study.optimize(objective, n_trials=None if left else 10 ** 9, timeout=left, n_jobs=n_jobs,
+                               callbacks=list(callbacks))
+            continue
+        running = [t.number for t in study.get_trials(deepcopy=False, states=(states.RUNNING,))]
+        if not running:
+            return
+        waited_since = waited_since or time.monotonic()
+        if time.monotonic() - waited_since >= wait_seconds:
+            if wait_seconds:
+                log.warning("optuna: trials %s are still running after %.0f s; going on without them (a worker "
+                            "that died leaves its trial running: mark it failed with study.tell(N, "
+                            "state=TrialState.FAIL))", running, wait_seconds)
+            return
+        if running != reported:
+            log.info("optuna: waiting for trials %s, run by other workers", running)
+            reported = running
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fail_stale_trials(study)  # storages with a heartbeat only
+        time.sleep(poll_seconds)
