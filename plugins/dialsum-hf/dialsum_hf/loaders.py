@@ -56,7 +56,7 @@ class ScratchLoader:
         if ctx.recipe.run.gpu_check:
             from dialsum_hf.gpu import gpu_check
 
-            gpu_check(ctx, config, lora=False, bytes_per_param=4)
+            gpu_check(ctx, config, lora=False, bytes_per_param=4, options=o)
         return hf
 
     def load(self, ctx: Any, path: Path) -> HFModel:
@@ -124,7 +124,7 @@ class PretrainedLoader:
             config = None
         bytes_per = 0.5 if o.load_in_4bit else 1 if o.load_in_8bit else \
             resolve_dtype(o.torch_dtype, full_finetune=not o.use_lora).itemsize
-        gpu_check(ctx, config, lora=o.use_lora, bytes_per_param=bytes_per, family=self.family)
+        gpu_check(ctx, config, lora=o.use_lora, bytes_per_param=bytes_per, family=self.family, options=o)
 
 
 def _log_trainable(ctx: Any, hf: HFModel, name: str) -> None:
