@@ -4,6 +4,13 @@ Dialogues are processed longest first in batches of similar length (little paddi
 out-of-memory error shows up in the first batch rather than the last); results come back in input
 order. Causal models are padded on the left so every row's new tokens start at the same column, and
 only the new tokens are decoded.
+
+For causal models ``repetition_penalty`` and ``no_repeat_ngram_size`` look at the generated tokens
+only. transformers' own processors see the whole sequence, prompt included, so a summary could not
+reuse any trigram of the dialogue (speaker tags, names, the very facts it summarises) and every
+dialogue token would be penalised; an encoder-decoder's decoder never sees the dialogue, so its
+summaries could copy all along. The prompt length is the same for every row (left padding), so
+one column says where the generated tokens start.
 """
 
 from __future__ import annotations
@@ -15,6 +22,61 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dialsum_hf.features import IGNORE, pad_batch
+
+
+class GeneratedRepetitionPenalty:
+    """``repetition_penalty`` over the tokens after column ``start`` (CTRL's rule, as transformers applies it)."""
+
+    def __init__(self, penalty: float, start: int):
+        self.penalty = float(penalty)
+        self.start = int(start)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        generated = input_ids[:, self.start :]
+        if generated.shape[1] == 0 or self.penalty == 1.0:
+            return scores
+        seen = torch.gather(scores, 1, generated)
+        seen = torch.where(seen < 0, seen * self.penalty, seen / self.penalty)
+        return scores.scatter(1, generated, seen)
+
+
+class GeneratedNoRepeatNGram:
+    """``no_repeat_ngram_size`` over the tokens after column ``start``: an n-gram of the prompt may be
+    generated once, an n-gram already generated may not be generated again."""
+
+    def __init__(self, size: int, start: int):
+        self.size = int(size)
+        self.start = int(start)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        n = self.size
+        generated = input_ids[:, self.start :]
+        if n <= 0 or generated.shape[1] < n:
+            return scores
+        scores = scores.clone()
+        for row, ids in enumerate(generated.tolist()):
+            prefix = tuple(ids[len(ids) - n + 1 :])
+            banned = {ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i : i + n - 1]) == prefix}
+            if banned:
+                scores[row, list(banned)] = -float("inf")
+        return scores
+
+
+def causal_processors(cfg: Any, prompt_length: int) -> tuple[Any, list[Any]]:
+    """The generation config with the built-in repetition controls off, and the processors that
+    replace them looking only past ``prompt_length``."""
+    processors: list[Any] = []
+    if cfg.repetition_penalty is not None and cfg.repetition_penalty != 1.0:
+        processors.append(GeneratedRepetitionPenalty(cfg.repetition_penalty, prompt_length))
+    if cfg.no_repeat_ngram_size:
+        processors.append(GeneratedNoRepeatNGram(cfg.no_repeat_ngram_size, prompt_length))
+    if processors:
+        cfg = copy.deepcopy(cfg)
+        cfg.repetition_penalty = 1.0
+        cfg.no_repeat_ngram_size = 0
+    return cfg, processors
 
 
 def generation_config(model: Any, gen: Any, tokenizer: Any) -> Any:
@@ -83,7 +145,15 @@ def generate_ids(hf: Any, inputs: Sequence[list[int]], ctx: Any, *, batch_size: 
                 batch = pad_batch([{"input_ids": inputs[i]} for i in idx], tok.pad_token_id,
                                   left=not hf.is_encoder_decoder)
                 batch = {k: v.to(device) for k, v in batch.items()}
-                seqs = model.generate(**batch, generation_config=cfg)
+                extra: dict[str, Any] = {}
+                run_cfg = cfg
+                if not hf.is_encoder_decoder:
+                    from transformers import LogitsProcessorList
+
+                    run_cfg, procs = causal_processors(cfg, batch["input_ids"].shape[1])
+                    if procs:
+                        extra["logits_processor"] = LogitsProcessorList(procs)
+                seqs = model.generate(**batch, generation_config=run_cfg, **extra)
                 if not hf.is_encoder_decoder:
                     seqs = seqs[:, batch["input_ids"].shape[1] :]
                 for row, i in enumerate(idx):

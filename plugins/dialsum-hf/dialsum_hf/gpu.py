@@ -19,17 +19,40 @@ def count_parameters(config: Any, family: str = "seq2seq") -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def memory_needed(n_params: int, bytes_per_param: float, *, lora: bool) -> float:
-    """Rough training memory in bytes: weights, plus gradients and Adam moments unless LoRA
-    (then about 1% of the weights are trained); activations add more, hence the 20% margin."""
-    weights = n_params * bytes_per_param
-    trained = n_params * (0.01 if lora else 1.0)
-    return 1.2 * (weights + trained * (4 + 8))
+def model_shape(config: Any, n_params: int) -> Any:
+    """The sizes :mod:`dialsum_hf.estimate` needs, from a transformers config of any family."""
+    from dialsum_hf.estimate import Shape
+
+    c = config.get_text_config() if hasattr(config, "get_text_config") else config
+    hidden = getattr(c, "hidden_size", None) or getattr(c, "d_model", 0)
+    layers = getattr(c, "num_hidden_layers", None) or getattr(c, "encoder_layers", 0) + getattr(c, "decoder_layers", 0)
+    inner = getattr(c, "intermediate_size", None) or getattr(c, "encoder_ffn_dim", None) or 4 * hidden
+    return Shape(parameters=n_params, hidden=int(hidden), layers=int(layers), intermediate=int(inner),
+                 vocab=int(getattr(c, "vocab_size", 0)))
 
 
-def gpu_check(ctx: Any, config: Any, *, lora: bool, bytes_per_param: float, family: str = "seq2seq") -> dict[str, Any]:
-    """Log the device, its memory, bf16 support and whether the model is likely to fit."""
+def training_setting(ctx: Any, *, lora: bool, bytes_per_param: float, options: Any = None) -> Any:
+    """The recipe's batch, lengths and checkpointing as an :class:`~dialsum_hf.estimate.Setting`
+    (the longest allowed sequence: prompt or dialogue plus summary)."""
+    from dialsum_hf.estimate import Setting
+
+    r = ctx.recipe
+    return Setting(bytes_per_param=bytes_per_param, lora=lora, batch_size=r.train.batch_size,
+                   seq_len=r.data.max_length + r.data.max_target_length,
+                   lora_r=int(getattr(options, "lora_r", 16)),
+                   lora_modules_per_layer=len(getattr(options, "lora_target_modules", []) or []) or 4,
+                   gradient_checkpointing=bool(getattr(options, "gradient_checkpointing", False)),
+                   gradient_accumulation_steps=r.train.gradient_accumulation_steps,
+                   activation_bytes=2 if (r.train.bf16 or r.train.fp16 or bytes_per_param < 4) else 4)
+
+
+def gpu_check(ctx: Any, config: Any, *, lora: bool, bytes_per_param: float, family: str = "seq2seq",
+              options: Any = None) -> dict[str, Any]:
+    """Log the device, its memory, bf16 support, the estimated training memory and, when it does not
+    fit, the first change that does (see :mod:`dialsum_hf.estimate`)."""
     import torch
+
+    from dialsum_hf.estimate import estimate, suggestion
 
     report: dict[str, Any] = {"cuda": torch.cuda.is_available()}
     if report["cuda"]:
@@ -46,11 +69,18 @@ def gpu_check(ctx: Any, config: Any, *, lora: bool, bytes_per_param: float, fami
         ctx.log.info("gpu_check: no CUDA GPU; training on CPU (%.1f GiB RAM available)", report["free_gib"])
     if config is not None:
         n = count_parameters(config, family)
-        need = memory_needed(n, bytes_per_param, lora=lora)
-        report.update(parameters=n, need_gib=need / GIB, fits=need <= free)
-        ctx.log.info("gpu_check: model %.2fB parameters needs ~%.1f GiB to train (%s): %s", n / 1e9, need / GIB,
-                     "LoRA" if lora else "full fine-tuning",
-                     "fits" if report["fits"] else "does NOT fit; try use_lora, load_in_4bit or a smaller model")
+        shape = model_shape(config, n)
+        setting = training_setting(ctx, lora=lora, bytes_per_param=bytes_per_param, options=options)
+        e = estimate(shape, setting)
+        tip = suggestion(shape, setting, free)
+        parts = {k: getattr(e, k) / GIB for k in ("weights", "trainable", "activations", "logits")}
+        report.update(parameters=n, need_gib=e.total / GIB, fits=tip is None, suggestion=tip, parts_gib=parts)
+        ctx.log.info("gpu_check: model %.2fB parameters, batch %d x %d tokens%s needs ~%.1f GiB to train (%s: "
+                     "weights %.1f, trained parameters and Adam %.1f, activations %.1f, logits %.1f): %s",
+                     n / 1e9, setting.batch_size, setting.seq_len,
+                     " with gradient checkpointing" if setting.gradient_checkpointing else "", e.total / GIB,
+                     "LoRA" if lora else "full fine-tuning", *parts.values(),
+                     "fits" if tip is None else f"does NOT fit; try {tip}")
     return report
 
 

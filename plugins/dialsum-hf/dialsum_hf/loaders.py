@@ -56,7 +56,7 @@ class ScratchLoader:
         if ctx.recipe.run.gpu_check:
             from dialsum_hf.gpu import gpu_check
 
-            gpu_check(ctx, config, lora=False, bytes_per_param=4)
+            gpu_check(ctx, config, lora=False, bytes_per_param=4, options=o)
         return hf
 
     def load(self, ctx: Any, path: Path) -> HFModel:
@@ -124,7 +124,7 @@ class PretrainedLoader:
             config = None
         bytes_per = 0.5 if o.load_in_4bit else 1 if o.load_in_8bit else \
             resolve_dtype(o.torch_dtype, full_finetune=not o.use_lora).itemsize
-        gpu_check(ctx, config, lora=o.use_lora, bytes_per_param=bytes_per, family=self.family)
+        gpu_check(ctx, config, lora=o.use_lora, bytes_per_param=bytes_per, family=self.family, options=o)
 
 
 def _log_trainable(ctx: Any, hf: HFModel, name: str) -> None:
@@ -194,8 +194,7 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
         model.enable_input_require_grads()
     extra: dict[str, Any] = {}
     if new_token_ids:
-        # The rows of newly added tag tokens are trained too (the rest of the embedding stays frozen).
-        extra["trainable_token_indices"] = {_embedding_name(model): list(new_token_ids)}
+        extra["trainable_token_indices"] = trainable_token_rows(model, new_token_ids)
     config = LoraConfig(
         task_type=TaskType.SEQ_2_SEQ_LM if family == "seq2seq" else TaskType.CAUSAL_LM,
         r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
@@ -204,12 +203,28 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
     return get_peft_model(model, config)
 
 
-def _embedding_name(model: Any) -> str:
-    emb = model.get_input_embeddings()
-    for name, module in model.named_modules():
-        if module is emb:
+def trainable_token_rows(model: Any, new_token_ids: Sequence[int]) -> dict[str, list[int]]:
+    """Which rows of which embedding matrices LoRA trains for newly added tag tokens.
+
+    A new token starts from an untrained row. Training only its input row lets the model read
+    ``#Person1#`` but never write it: in an untied model (SOLAR, Polyglot: ``tie_word_embeddings =
+    false``) the output row lives in ``lm_head`` / ``embed_out``, and a summary could not name the
+    speakers. So the output rows are trained too when they are a matrix of their own; a tied model
+    shares one matrix, which peft keeps tied. The rest of both matrices stays frozen.
+    """
+    rows = list(new_token_ids)
+    emb, out = model.get_input_embeddings(), model.get_output_embeddings()
+    targets = {_module_name(model, emb, "embed_tokens"): rows}
+    if out is not None and out is not emb and out.weight is not emb.weight:
+        targets[_module_name(model, out, "lm_head")] = rows
+    return targets
+
+
+def _module_name(model: Any, module: Any, default: str) -> str:
+    for name, m in model.named_modules():
+        if m is module:
             return name.rsplit(".", 1)[-1]
-    return "embed_tokens"
+    return default
 
 
 def load_saved(ctx: Any, path: Path, options: Any, name: str) -> HFModel:

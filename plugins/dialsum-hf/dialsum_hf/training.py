@@ -163,7 +163,7 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
     by_steps = t.max_steps > 0
     every = max(1, min(t.max_steps, steps_per_epoch)) if by_steps else None
     strategy = "steps" if by_steps else "epoch"
-    return Seq2SeqTrainingArguments(
+    kwargs = dict(
         output_dir=str(output_dir),
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=t.eval_batch_size or batch_size,
@@ -171,7 +171,6 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         max_steps=t.max_steps,
         learning_rate=t.learning_rate,
         lr_scheduler_type=t.scheduler,
-        warmup_steps=float(t.warmup_ratio),
         weight_decay=t.weight_decay,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         label_smoothing_factor=t.label_smoothing,
@@ -193,12 +192,41 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         greater_is_better=True,
         report_to=[],
         disable_tqdm=not sys.stderr.isatty(),
-        train_sampling_strategy="group_by_length",
         remove_unused_columns=False,
-        activation_checkpointing=gradient_checkpointing,
         dataloader_pin_memory=False,
         use_cpu=not _cuda(),
     )
+    kwargs.update(versioned_arguments(Seq2SeqTrainingArguments, warmup_ratio=float(t.warmup_ratio),
+                                      gradient_checkpointing=gradient_checkpointing))
+    return Seq2SeqTrainingArguments(**kwargs)
+
+
+def versioned_arguments(cls: type, *, warmup_ratio: float, gradient_checkpointing: bool) -> dict[str, Any]:
+    """The arguments whose name or type changed between the transformers releases dialsum supports.
+
+    Detected from the dataclass's own fields rather than from a version number, so that a release
+    that renames one of them (``gradient_checkpointing`` became ``activation_checkpointing``, the
+    ``group_by_length`` flag became ``train_sampling_strategy``, a float ``warmup_steps`` below 1
+    replaced ``warmup_ratio``) is met with the name it knows, and the deprecated spelling, which
+    warns on the newer releases, is never passed to them.
+    """
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out: dict[str, Any] = {}
+    if "activation_checkpointing" in fields:
+        out["activation_checkpointing"] = gradient_checkpointing
+    else:
+        out["gradient_checkpointing"] = gradient_checkpointing
+    if "train_sampling_strategy" in fields:
+        out["train_sampling_strategy"] = "group_by_length"
+    else:
+        out["group_by_length"] = True
+    if "warmup_ratio" in fields and "float" not in str(fields["warmup_steps"].type):
+        out["warmup_ratio"] = warmup_ratio
+    else:  # a float below 1 is a fraction of the training steps
+        out["warmup_steps"] = warmup_ratio
+    return out
 
 
 def load_best(hf: HFModel, checkpoint: Path) -> None:

@@ -1,0 +1,70 @@
+"""The training-memory estimate behind ``run.gpu_check``: plain arithmetic, checked against sizes
+and a peak measured on a GPU."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dialsum_hf.estimate import GIB, Setting, Shape, estimate, suggestion
+
+SOLAR = Shape(parameters=10_700_000_000, hidden=4096, layers=48, intermediate=14336, vocab=32000)
+#: The 855M-parameter Llama of the issue tracker's QLoRA run (peak 9.7 GiB at batch 8, max_length 1024).
+LLAMA_855M = Shape(parameters=855_000_000, hidden=2048, layers=16, intermediate=5632, vocab=8000)
+QLORA = Setting(bytes_per_param=0.5, lora=True, batch_size=8, seq_len=1024 + 128)
+
+
+def test_solar_qlora_at_batch_8_needs_more_than_weights_and_checkpointing_fits() -> None:
+    e = estimate(SOLAR, QLORA)
+    assert e.weights < 6 * GIB  # the old check's whole answer ("~0.6 GiB ... fits" for the 855M model)
+    assert e.total > 80 * GIB  # activations decide: an 80 GB card does not hold it
+    assert suggestion(SOLAR, QLORA, free=80 * GIB) == "gradient_checkpointing = true"
+    assert estimate(SOLAR, replace(QLORA, gradient_checkpointing=True)).total < 40 * GIB
+
+
+def test_the_estimate_errs_high_but_near_a_measured_peak() -> None:
+    total = estimate(LLAMA_855M, QLORA).total
+    assert 9.7 * GIB <= total <= 2 * 9.7 * GIB
+
+
+def test_more_tokens_more_memory_and_lora_trains_a_fraction() -> None:
+    base = estimate(SOLAR, QLORA)
+    assert estimate(SOLAR, replace(QLORA, batch_size=16)).activations == 2 * base.activations
+    assert estimate(SOLAR, replace(QLORA, seq_len=2 * QLORA.seq_len)).logits == 2 * base.logits
+    full = estimate(SOLAR, replace(QLORA, lora=False, bytes_per_param=2))
+    assert base.trainable < full.trainable / 100
+
+
+def test_the_first_change_that_fits_is_named() -> None:
+    assert suggestion(LLAMA_855M, QLORA, free=80 * GIB) is None
+    checkpointed = replace(QLORA, gradient_checkpointing=True)
+    # with checkpointing already on, a smaller batch with accumulation keeps the effective batch
+    tip = suggestion(SOLAR, checkpointed, free=12 * GIB)
+    assert tip is not None and tip.startswith("train.batch_size = ")
+    size = int(tip.split("=")[1].split()[0])
+    assert f"gradient_accumulation_steps = {8 // size}" in tip
+    assert estimate(SOLAR, replace(checkpointed, batch_size=size)).total <= 0.9 * 12 * GIB
+    assert estimate(SOLAR, replace(checkpointed, batch_size=size * 2)).total > 0.9 * 12 * GIB
+    # full fine-tuning of 10.7B parameters in bf16 cannot fit 80 GB at any batch: 4-bit with LoRA
+    full = Setting(bytes_per_param=2, lora=False, batch_size=8, seq_len=1152)
+    assert (suggestion(SOLAR, full, free=80 * GIB) or "").startswith("load_in_4bit = true")
+    assert "nothing within reach" in (suggestion(SOLAR, QLORA, free=2 * GIB) or "")
+
+
+def test_gpu_check_reads_the_sizes_from_a_config_and_the_batch_from_the_recipe(context) -> None:
+    """SOLAR-10.7B's real sizes, no weights allocated; the recipe's batch 8 x (1024 + 128) tokens."""
+    from transformers import LlamaConfig
+
+    from dialsum_hf.gpu import gpu_check, model_shape
+    from dialsum_hf.plugin import CausalOptions
+
+    config = LlamaConfig(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=48,
+                         num_attention_heads=32, num_key_value_heads=8, tie_word_embeddings=False)
+    ctx = context({"data": {"max_length": 1024, "max_target_length": 128}, "train": {"batch_size": 8}})
+    report = gpu_check(ctx, config, lora=True, bytes_per_param=0.5, family="causal",
+                       options=CausalOptions(lora_r=16, lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+    shape = model_shape(config, report["parameters"])
+    assert 10.5e9 < report["parameters"] < 11e9
+    assert (shape.hidden, shape.layers, shape.intermediate, shape.vocab) == (4096, 48, 14336, 32000)
+    assert report["need_gib"] > 80 and report["parts_gib"]["activations"] > report["parts_gib"]["weights"]
+    if report["free_gib"] < 80:
+        assert report["fits"] is False and report["suggestion"]
