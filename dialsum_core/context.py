@@ -102,7 +102,15 @@ def load_splits(recipe: Recipe) -> DataSplits:
     if d.dev_path:
         valid, report = data_mod.read_csv(_recipe_path(recipe, "data.dev_path", d.dev_path), require_summary=True)
         _report(report)
+        for value in d.dev_references:
+            extra = _read_references(_recipe_path(recipe, "data.dev_references", value), valid, d.dev_path)
+            valid = data_mod.add_references(valid, extra)
     else:
+        if d.dev_references:
+            from dialsum_core.errors import DataError
+
+            raise DataError(f"{recipe.where('data.dev_references')}: data.dev_references needs data.dev_path "
+                            "(they are further references for its dialogues)")
         train, valid = data_mod.split_valid(train, d.valid_fraction, recipe.run.seed)
     test: list[data_mod.Example] = []
     if d.test_path:
@@ -120,6 +128,52 @@ def load_splits(recipe: Recipe) -> DataSplits:
     ]
     log.info("data: %d train, %d validation, %d test dialogues", *(len(s) for s in clean))
     return DataSplits(*clean)
+
+
+def _read_references(path: Path, valid: Sequence[data_mod.Example], dev_path: str) -> list[data_mod.Example]:
+    """One extra reference file (``fname, summary``) for the dialogues of ``valid``.
+
+    It must name exactly the validation dialogues: an unknown ``fname`` is most likely a file for
+    another split, and a missing one would score some dialogues against fewer references than
+    others, so both are refused, naming the file and the row or the missing ``fname``.
+    """
+    import csv
+    import io
+
+    from dialsum_core.errors import DataError
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{path}: reference file not found (data.dev_references)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read as UTF-8 text (data.dev_references): {exc}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("fname", "summary") if c not in header]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'})")
+    reader.fieldnames = header
+    known = {e.fname for e in valid}
+    out: dict[str, data_mod.Example] = {}
+    try:
+        for i, row in enumerate(reader, start=2):
+            fname, summary = (row.get("fname") or "").strip(), (row.get("summary") or "").strip()
+            if fname not in known:
+                raise DataError(f"{path}: row {i}: fname {fname!r} is not a dialogue of {dev_path}")
+            if fname in out:
+                raise DataError(f"{path}: row {i}: duplicate fname {fname!r}")
+            if not summary:
+                raise DataError(f"{path}: row {i} (fname={fname}): empty summary")
+            out[fname] = data_mod.Example(fname, "", (summary,))
+    except csv.Error as exc:
+        raise DataError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from None
+    absent = [e.fname for e in valid if e.fname not in out]
+    if absent:
+        shown = ", ".join(absent[:3]) + (", ..." if len(absent) > 3 else "")
+        raise DataError(f"{path}: no reference for {len(absent)} dialogue(s) of {dev_path}: {shown}")
+    log.info("loaded %s: a further reference for %d validation dialogues", path, len(out))
+    return list(out.values())
 
 
 def _report(report: data_mod.LoadReport) -> None:

@@ -98,6 +98,11 @@ class DataSection:
     train_path: str = ""
     #: Validation CSV; empty: hold out `data.valid_fraction` of the training file.
     dev_path: str = ""
+    #: Extra reference files (`fname, summary`) for `data.dev_path`, e.g. a second translation of
+    #: its summaries: each file adds one reference to every validation dialogue. Each must list
+    #: exactly the dialogues of `data.dev_path` (an unknown or a missing `fname` is an error), so
+    #: every dialogue is scored against the same number of references, averaged per dialogue.
+    dev_references: list[str] = attrs.field(factory=list)
     #: Test CSV (`fname, dialogue`) to predict for the submission; empty: no test predictions.
     test_path: str = ""
     #: Longest dialogue input, in tokens (longer ones are truncated).
@@ -205,6 +210,9 @@ def path_problems(run: RunSection, data: DataSection) -> list[tuple[str, str]]:
         value = getattr(sections[section], field)
         if any(unicodedata.category(c) == "Cc" for c in value):
             found.append((key, f"control characters are not allowed in a path, got {value!r}"))
+    for value in data.dev_references:
+        if any(unicodedata.category(c) == "Cc" for c in value):
+            found.append(("data.dev_references", f"control characters are not allowed in a path, got {value!r}"))
     if run.name in (".", "..") or "/" in run.name or "\\" in run.name:
         found.append(("run.name", f"must be a folder name (no slashes, not '.' or '..'), got {run.name!r}"))
     return found
