@@ -52,8 +52,15 @@ def tokenize(text: str, tokenizer: str = "auto", keep_tags: bool = True) -> list
     """Tokens of ``text``; ``#Tags#`` stay whole when ``keep_tags``.
 
     ``auto`` decides for this text alone; scorers pass the tokenizer of :func:`pair_tokenizer`.
+    Results are cached per process: validation scores the same references after every epoch and
+    weight searches score the same candidates hundreds of times, and kiwi is the slow part.
     """
-    use_kiwi = pair_tokenizer(tokenizer, text) == "kiwi"
+    return list(_tokenize(text, pair_tokenizer(tokenizer, text), keep_tags))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _tokenize(text: str, tokenizer: str, keep_tags: bool) -> tuple[str, ...]:
+    use_kiwi = tokenizer == "kiwi"
     pieces = TAG_RE.split(text) if keep_tags else [text]
     tokens: list[str] = []
     for piece in pieces:
@@ -63,7 +70,7 @@ def tokenize(text: str, tokenizer: str = "auto", keep_tags: bool = True) -> list
             tokens.extend(_kiwi_tokens(piece))
         else:
             tokens.extend(piece.lower().split())
-    return tokens
+    return tuple(tokens)
 
 
 def tokenize_many(texts: Sequence[str], tokenizer: str = "auto", keep_tags: bool = True) -> list[list[str]]:
