@@ -70,3 +70,24 @@ def test_real_second_translation_attaches_to_every_dev_dialogue(shared_data: Pat
                                         "dev_references": [str(shared_data / "dev_alt_translation.csv")]}})
     valid = load_splits(recipe).valid
     assert len(valid) == 400 and all(len(e.summaries) == 2 and e.summaries[0] != e.summaries[1] for e in valid)
+
+
+def test_a_run_scores_validation_against_every_reference(tmp_path: Path) -> None:
+    """The references reach the run's validation score: the lead baseline's ``rouge_mean`` is the
+    mean over both references, not the score against the first one."""
+    from dialsum_core.runner import run_recipe
+    from dialsum_lead.model import lead
+    from dialsum_metrics.rouge import RougeMetric
+
+    alt = _refs(tmp_path / "alt.csv", [(f, f"#Person2#가 {f}에 대해 말한다.") for f, *_ in ROWS])
+    recipe = _recipe(tmp_path, alt).merge({
+        "run": {"mode": "single", "models": ["lead"], "output_dir": str(tmp_path / "exp"), "name": "refs"},
+        "models": {"lead": {"tune": False, "turns": 1}},
+    })
+    valid = run_recipe(recipe).results["valid"]
+    preds = [lead(d, 1, strip_speaker=False) for _, d, _, _ in ROWS]
+    both = RougeMetric().compute(preds, [[s, f"#Person2#가 {f}에 대해 말한다."] for f, _, s, _ in ROWS])
+    first = RougeMetric().compute(preds, [[s] for _, _, s, _ in ROWS])
+    assert valid["rouge_mean"] == pytest.approx(both["rouge_mean"], abs=1e-4)
+    assert abs(both["rouge_mean"] - first["rouge_mean"]) > 0.01
+    assert valid["distinct_ratio"] == 1.0
