@@ -11,6 +11,12 @@ but works on integer ids:
   product;
 * the LCS uses the bit-parallel algorithm of Hyyrö (2004), vectorised with numpy over every
   pair of a batch at once (multi-word bit vectors with explicit carries, so any length works).
+
+The other conventions of :mod:`dialsum_metrics.conventions` reuse this path where they can
+(``counts="unique"`` keeps only the first occurrence of each n-gram as a feature); summary-level
+ROUGE-L and the ``baseline`` profile need the LCS itself, not its length, and run in plain Python.
+With ``tokenizer="auto"`` each compared pair is split by one tokenizer (kiwi when either side has
+Hangul); a group whose texts all agree keeps the fast all-pairs path.
 """
 
 from __future__ import annotations
