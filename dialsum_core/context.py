@@ -111,7 +111,15 @@ def load_splits(recipe: Recipe) -> DataSplits:
     if d.dev_path:
         valid, report = data_mod.read_csv(recipe.path_of("data.dev_path"), require_summary=True)
         _report(report)
+        for value in d.dev_references:
+            extra = _read_references(recipe.path_of("data.dev_references", value), valid, d.dev_path)
+            valid = data_mod.add_references(valid, extra)
     else:
+        if d.dev_references:
+            from dialsum_core.errors import DataError
+
+            raise DataError(f"{recipe.where('data.dev_references')}: data.dev_references needs data.dev_path "
+                            "(they are further references for its dialogues)")
         train, valid = data_mod.split_valid(train, d.valid_fraction, recipe.run.seed)
     test: list[data_mod.Example] = []
     if d.test_path:
@@ -129,6 +137,28 @@ def load_splits(recipe: Recipe) -> DataSplits:
     ]
     log.info("data: %d train, %d validation, %d test dialogues", *(len(s) for s in clean))
     return DataSplits(*clean)
+
+
+def _read_references(path: Path, valid: Sequence[data_mod.Example], dev_path: str) -> list[data_mod.Example]:
+    """One extra reference file (``fname, summary``) for the dialogues of ``valid``.
+
+    It must name exactly the validation dialogues: an unknown ``fname`` is most likely a file for
+    another split, and a missing one would score some dialogues against fewer references than
+    others, so both are refused, naming the file and the ``fname``.
+    """
+    from dialsum_core.errors import DataError
+
+    refs, _ = data_mod.read_csv(path, require_summary=True, require_dialogue=False)
+    known = {e.fname for e in valid}
+    for row, ref in enumerate(refs, start=2):  # row 1 is the header, as read_csv counts
+        if ref.fname not in known:
+            raise DataError(f"{path}: row {row}: fname {ref.fname!r} is not a dialogue of {dev_path}")
+    absent = sorted(known - {e.fname for e in refs})
+    if absent:
+        shown = ", ".join(absent[:3]) + (", ..." if len(absent) > 3 else "")
+        raise DataError(f"{path}: no reference for {len(absent)} dialogue(s) of {dev_path}: {shown}")
+    log.info("loaded %s: a further reference for %d validation dialogues", path, len(refs))
+    return refs
 
 
 def _report(report: data_mod.LoadReport) -> None:

@@ -62,8 +62,10 @@ class LoadReport:
     unknown_tags: dict[str, int]
 
 
-def read_csv(path: Path, *, require_summary: bool) -> tuple[list[Example], LoadReport]:
-    """Load one CSV file; raises :class:`DataError` naming the file, the column or the row."""
+def read_csv(path: Path, *, require_summary: bool, require_dialogue: bool = True) -> tuple[list[Example], LoadReport]:
+    """Load one CSV file; raises :class:`DataError` naming the file, the column or the row.
+
+    ``require_dialogue=False`` reads a file of further references (``fname, summary``)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -86,7 +88,7 @@ def read_csv(path: Path, *, require_summary: bool) -> tuple[list[Example], LoadR
     except csv.Error as exc:
         raise DataError(f"{path}: row 1 (the header): malformed CSV: {exc}") from None
     reader.fieldnames = header
-    needed = (*REQUIRED, "summary") if require_summary else REQUIRED
+    needed = (*(REQUIRED if require_dialogue else REQUIRED[:1]), *(("summary",) if require_summary else ()))
     missing = [c for c in needed if c not in header]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'})")
@@ -109,7 +111,7 @@ def read_csv(path: Path, *, require_summary: bool) -> tuple[list[Example], LoadR
         if fname in seen:
             raise DataError(f"{path}: row {i}: duplicate fname {fname!r} (first seen at row {seen[fname]})")
         seen[fname] = i
-        if not dialogue:
+        if not dialogue and require_dialogue:
             raise DataError(f"{path}: row {i} (fname={fname}): empty dialogue")
         summaries: tuple[str, ...] = ()
         if "summary" in row:  # None: the row is shorter than the header

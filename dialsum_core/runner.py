@@ -56,6 +56,8 @@ def _requirement_versions(distribution: str) -> dict[str, str]:
 
 
 def _absolute(recipe: Recipe, key: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return [_absolute(recipe, key, v) for v in value]
     return str(recipe.path_of(key, value).resolve()) if isinstance(value, str) and value else value
 
 

@@ -74,6 +74,11 @@ class DataSection:
     train_path: str = attrs.field(default="", metadata=PATH)
     #: Validation CSV; empty: hold out `data.valid_fraction` of the training file.
     dev_path: str = attrs.field(default="", metadata=PATH)
+    #: Extra reference files (`fname, summary`) for `data.dev_path`, e.g. a second translation of
+    #: its summaries: each file adds one reference to every validation dialogue. Each must list
+    #: exactly the dialogues of `data.dev_path` (an unknown or a missing `fname` is an error), so
+    #: every dialogue is scored against the same number of references, averaged per dialogue.
+    dev_references: list[str] = attrs.field(factory=list, metadata=PATH)
     #: Test CSV (`fname, dialogue`) to predict for the submission; empty: no test predictions.
     test_path: str = attrs.field(default="", metadata=PATH)
     #: Longest dialogue input, in tokens (longer ones are truncated).
@@ -110,8 +115,9 @@ def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     found += [("run", problem) for problem in recipe.schema.problems]
     for key in ("run.output_dir", "run.name", *recipe.path_keys()):
         value = recipe.get(key)
-        if isinstance(value, str) and any(unicodedata.category(c) == "Cc" for c in value):
-            found.append((key, f"control characters are not allowed in a path, got {value!r}"))
+        for path in value if isinstance(value, list) else [value]:
+            if isinstance(path, str) and any(unicodedata.category(c) == "Cc" for c in path):
+                found.append((key, f"control characters are not allowed in a path, got {path!r}"))
     name = recipe.run.name
     if name in (".", "..") or "/" in name or "\\" in name:
         found.append(("run.name", f"must be a folder name (no slashes, not '.' or '..'), got {name!r}"))

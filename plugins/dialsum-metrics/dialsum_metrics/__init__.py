@@ -1,22 +1,27 @@
 """Metrics for dialsum: ROUGE-1/2/L F1 on Korean morphemes, and BLEU.
 
-The public API other plugins may use (ensembles select by ROUGE agreement with it); it is versioned
-with this distribution and loaded on first use, so importing the package stays cheap:
+The public API other plugins may use, versioned with this distribution. Importing the package
+stays cheap (its entry point is imported by every ``dialsum`` command): the engine loads on first use.
 
 * :class:`RougeEngine` - ROUGE of many predictions against their references, and pairwise between
-  candidates, with one token cache;
-* :func:`consensus` and :func:`mbr_select` - minimum-Bayes-risk scores from a pairwise matrix.
+  candidates, with one token cache (ensembles select by ROUGE agreement with it);
+* :func:`consensus` and :func:`mbr_select` - minimum-Bayes-risk scores from a pairwise matrix;
+* :func:`output_stats` and :func:`is_degenerate` - the share of distinct predictions and their mean
+  length, to tell a collapsed model (the same summary for every dialogue) from a working one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RougeEngine", "consensus", "mbr_select"]
+from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats
+
+__all__ = ["OutputStats", "RougeEngine", "consensus", "is_degenerate", "mbr_select", "output_stats"]
+_ENGINE = ("RougeEngine", "consensus", "mbr_select")
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in _ENGINE:
         from dialsum_metrics import engine
 
         return getattr(engine, name)

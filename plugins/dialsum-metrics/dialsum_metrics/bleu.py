@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dialsum_metrics.tokenize import tokenize_many
+from dialsum_metrics.tokenize import pair_tokenizer, tokenize
 
 
 class BleuMetric:
@@ -14,15 +14,20 @@ class BleuMetric:
     def compute(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
         import sacrebleu
 
+        if len(predictions) != len(references):
+            raise ValueError(f"{len(predictions)} predictions for {len(references)} reference sets")
         if not predictions:
             return {"bleu": 0.0}
-        hyps = [" ".join(t) for t in tokenize_many(predictions, self.tokenizer)]
-        n_refs = max(len(r) for r in references)
+        hyps: list[str] = []
+        refs: list[list[str]] = []
+        for pred, rs in zip(predictions, references, strict=True):
+            # one tokenizer for a dialogue's prediction and all its references, so they split alike
+            kind = pair_tokenizer(self.tokenizer, pred, *rs)
+            hyps.append(" ".join(tokenize(pred, kind)))
+            refs.append([" ".join(tokenize(r, kind)) for r in rs])
+        n_refs = max(len(r) for r in refs)
         # sacrebleu wants every reference stream complete; repeating the first reference changes
         # nothing, because clipping uses the maximum count over references.
-        streams = [
-            [" ".join(tokenize_many([refs[k] if k < len(refs) else refs[0]], self.tokenizer)[0]) for refs in references]
-            for k in range(n_refs)
-        ]
+        streams = [[rs[k] if k < len(rs) else rs[0] for rs in refs] for k in range(n_refs)]
         bleu = sacrebleu.corpus_bleu(hyps, streams, tokenize="none")
         return {"bleu": bleu.score / 100.0}

@@ -11,6 +11,12 @@ but works on integer ids:
   product;
 * the LCS uses the bit-parallel algorithm of Hyyrö (2004), vectorised with numpy over every
   pair of a batch at once (multi-word bit vectors with explicit carries, so any length works).
+
+The other conventions of :mod:`dialsum_metrics.conventions` reuse this path where they can
+(``counts="unique"`` keeps only the first occurrence of each n-gram as a feature); summary-level
+ROUGE-L and the ``baseline`` profile need the LCS itself, not its length, and run in plain Python.
+With ``tokenizer="auto"`` each compared pair is split by one tokenizer (kiwi when either side has
+Hangul); a group whose texts all agree keeps the fast all-pairs path.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dialsum_metrics.tokenize import tokenize_many
+from dialsum_metrics import baseline
+from dialsum_metrics.conventions import REFERENCES, TOKENIZERS, resolve
+from dialsum_metrics.rouge import split_sentences, summary_lcs_hits
+from dialsum_metrics.tokenize import has_hangul, pair_tokenizer, tokenize_many
 
 MEASURES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL")
 _WORD = 64
@@ -49,8 +58,13 @@ class _Encoded:
         self.lengths = np.array([len(x) for x in self.ids], dtype=np.int64)
 
 
-def _occurrence_matrix(ids: list[np.ndarray], n: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Binary matrix (texts x occurrence features) of the n-grams of each text, and n-gram counts."""
+def _occurrence_matrix(ids: list[np.ndarray], n: int, vocab_size: int, unique: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Binary matrix (texts x occurrence features) of the n-grams of each text, and n-gram counts.
+
+    With ``unique`` only the first occurrence of each n-gram is a feature, so overlaps and counts
+    are those of n-gram *sets*.
+    """
     keys_per_text = []
     for x in ids:
         if len(x) < n:
@@ -59,7 +73,7 @@ def _occurrence_matrix(ids: list[np.ndarray], n: int, vocab_size: int) -> tuple[
         key = x[: len(x) - n + 1].copy()
         for k in range(1, n):
             key = key * vocab_size + x[k : len(x) - n + 1 + k]
-        keys_per_text.append(key)
+        keys_per_text.append(np.unique(key) if unique else key)
     counts = np.array([len(k) for k in keys_per_text], dtype=np.int64)
     if counts.sum() == 0:
         return np.zeros((len(ids), 0), dtype=np.float64), counts
@@ -118,9 +132,13 @@ def _lcs_pairs(enc: _Encoded, a_idx: np.ndarray, b_idx: np.ndarray) -> np.ndarra
     return out
 
 
-def _rouge_group(token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, np.ndarray] | None = None
-                 ) -> np.ndarray:
-    """ROUGE-1/2/L F1 between texts of one group: all pairs ``(n, n, 3)``, or the given pairs ``(P, 3)``."""
+def _rouge_group(token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, np.ndarray] | None = None,
+                 counts: str = "clipped", rouge_l: str = "plain") -> np.ndarray:
+    """ROUGE-1/2/L F1 between texts of one group: all pairs ``(n, n, 3)``, or the given pairs ``(P, 3)``.
+
+    ``pairs[0]`` are the predictions and ``pairs[1]`` the references (summary-level ROUGE-L is not
+    symmetric; the rest is).
+    """
     # identical token lists are scored once
     index: dict[tuple[str, ...], int] = {}
     inverse = np.array([index.setdefault(tuple(t), len(index)) for t in token_lists], dtype=np.int64)
@@ -128,11 +146,11 @@ def _rouge_group(token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, 
     enc = _Encoded(uniq)
     n = len(uniq)
     overlaps = []
-    counts = []
+    ngram_counts = []
     for order in (1, 2):
-        mat, cnt = _occurrence_matrix(enc.ids, order, max(enc.vocab_size, 1))
+        mat, cnt = _occurrence_matrix(enc.ids, order, max(enc.vocab_size, 1), unique=counts == "unique")
         overlaps.append(mat @ mat.T)
-        counts.append(cnt)
+        ngram_counts.append(cnt)
     if pairs is None:
         iu, ju = np.triu_indices(n)
     else:
@@ -140,48 +158,128 @@ def _rouge_group(token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, 
         lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
         code = np.unique(lo * n + hi)
         iu, ju = code // n, code % n
-    lcs = _lcs_pairs(enc, iu, ju)
     scores = np.zeros((n, n, 3), dtype=np.float64)
-    for m, (ov, cnt) in enumerate(zip(overlaps, counts, strict=True)):
+    for m, (ov, cnt) in enumerate(zip(overlaps, ngram_counts, strict=True)):
         val = f1(np.rint(ov[iu, ju]).astype(np.int64), cnt[iu], cnt[ju])
         scores[iu, ju, m] = val
         scores[ju, iu, m] = val
-    val = f1(lcs, enc.lengths[iu], enc.lengths[ju])
-    scores[iu, ju, 2] = val
-    scores[ju, iu, 2] = val
+    if rouge_l == "plain":
+        val = f1(_lcs_pairs(enc, iu, ju), enc.lengths[iu], enc.lengths[ju])
+        scores[iu, ju, 2] = val
+        scores[ju, iu, 2] = val
+    else:
+        # ordered (prediction, reference) pairs, in pure Python (see rouge.summary_lcs_hits)
+        if pairs is None:
+            oa, ob = np.r_[iu, ju], np.r_[ju, iu]
+        else:
+            code = np.unique(pa * n + pb)
+            oa, ob = code // n, code % n
+        sents = [split_sentences(t) for t in uniq]
+        hits = np.array([summary_lcs_hits(sents[a], sents[b]) for a, b in zip(oa.tolist(), ob.tolist(), strict=True)],
+                        dtype=np.int64)
+        scores[oa, ob, 2] = f1(hits, enc.lengths[oa], enc.lengths[ob])
     if pairs is None:
         return scores[np.ix_(inverse, inverse)]
     return scores[inverse[pairs[0]], inverse[pairs[1]]]
 
 
+def _baseline_group(token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> np.ndarray:
+    """:func:`_rouge_group` with the ``rouge`` package's arithmetic (:mod:`dialsum_metrics.baseline`)."""
+    index: dict[tuple[str, ...], int] = {}
+    inverse = np.array([index.setdefault(tuple(t), len(index)) for t in token_lists], dtype=np.int64)
+    uniq = list(index)
+    n_all = len(token_lists)
+    pa, pb = (np.repeat(np.arange(n_all), n_all), np.tile(np.arange(n_all), n_all)) if pairs is None else pairs
+    memo: dict[tuple[int, int], tuple[float, float, float]] = {}
+    out = np.zeros((len(pa), 3), dtype=np.float64)
+    for k, (a, b) in enumerate(zip(inverse[pa].tolist(), inverse[pb].tolist(), strict=True)):
+        if (a, b) not in memo:
+            memo[a, b] = baseline.score_pair(uniq[a], uniq[b])
+        out[k] = memo[a, b]
+    return out.reshape(n_all, n_all, 3) if pairs is None else out
+
+
 class RougeEngine:
     """Pairwise and reference ROUGE-1/2/L F1 on morpheme tokens, equal to ``rouge-score``'s numbers.
 
-    :param tokenizer: ``auto``, ``kiwi`` or ``whitespace`` (see :mod:`dialsum_metrics.tokenize`).
+    :param tokenizer: ``auto``, ``kiwi`` or ``whitespace`` (see :mod:`dialsum_metrics.tokenize`);
+        ``auto`` is decided once per compared pair: kiwi on both sides when either has Hangul.
     :param keep_tags: keep ``#Person1#``-style tags as single tokens.
+    :param references: ``mean`` (the competition's aggregation) or ``max`` over the references of
+        a prediction, in :meth:`score`.
+    :param profile, counts, rouge_l: the conventions of :mod:`dialsum_metrics.conventions`; the
+        default (``standard``, clipped counts, plain ROUGE-L) is the fast vectorised path.
     """
 
-    def __init__(self, tokenizer: str = "auto", keep_tags: bool = True):
+    def __init__(self, tokenizer: str = "auto", keep_tags: bool = True, *, references: str = "mean",
+                 profile: str = "standard", counts: str = "", rouge_l: str = ""):
+        if tokenizer not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {tokenizer!r} (expected one of {', '.join(TOKENIZERS)})")
+        if references not in REFERENCES:
+            raise ValueError(f"unknown references {references!r} (expected one of {', '.join(REFERENCES)})")
         self.tokenizer = tokenizer
         self.keep_tags = keep_tags
-        self._cache: dict[str, list[str]] = {}
+        self.references = references
+        self.profile = profile
+        self.counts, self.rouge_l = resolve(profile, counts, rouge_l)
+        self._cache: dict[tuple[str, str], list[str]] = {}
 
-    def tokens(self, texts: Sequence[str]) -> list[list[str]]:
-        """Tokens of each text; each distinct text is tokenized once per engine."""
-        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        for text, toks in zip(todo, tokenize_many(todo, self.tokenizer, self.keep_tags), strict=True):
-            self._cache[text] = toks
-        return [self._cache[t] for t in texts]
+    def tokens(self, texts: Sequence[str], tokenizer: str | None = None) -> list[list[str]]:
+        """Tokens of each text with ``tokenizer`` (default: the engine's, ``auto`` deciding per text);
+        each distinct text is tokenized once per engine and tokenizer."""
+        tok = tokenizer or self.tokenizer
+        keys = [(t, pair_tokenizer(tok, t)) for t in texts]
+        todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        for kind in ("kiwi", "whitespace"):
+            batch = [text for text, k in todo if k == kind]
+            for text, toks in zip(batch, tokenize_many(batch, kind, self.keep_tags), strict=True):
+                self._cache[text, kind] = toks
+        return [self._cache[k] for k in keys]
+
+    def _group(self, token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> np.ndarray:
+        if self.profile == "baseline":
+            return _baseline_group(token_lists, pairs)
+        return _rouge_group(token_lists, pairs, self.counts, self.rouge_l)
+
+    def _pair_kinds(self, texts: Sequence[str], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The concrete tokenizer of each pair ``(texts[a[k]], texts[b[k]])``, as a boolean "kiwi" mask."""
+        if self.tokenizer != "auto":
+            return np.full(len(a), self.tokenizer == "kiwi")
+        hangul = np.array([has_hangul(t) for t in texts], dtype=bool)
+        return hangul[a] | hangul[b] if len(texts) else np.zeros(0, dtype=bool)
+
+    def _score_pairs(self, texts: Sequence[str], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``(P, 3)`` F1 of ``texts[a[k]]`` (prediction) against ``texts[b[k]]``, one tokenizer per pair."""
+        out = np.zeros((len(a), 3), dtype=np.float64)
+        kiwi_mask = self._pair_kinds(texts, a, b)
+        for kind, mask in (("kiwi", kiwi_mask), ("whitespace", ~kiwi_mask)):
+            if not mask.any():
+                continue
+            used, local = np.unique(np.r_[a[mask], b[mask]], return_inverse=True)
+            toks = self.tokens([texts[i] for i in used.tolist()], kind)
+            k = int(mask.sum())
+            out[mask] = self._group(toks, (local[:k], local[k:]))
+        return out
 
     # -- pairwise --------------------------------------------------------------------------------
     def pairwise(self, texts: Sequence[str]) -> np.ndarray:
-        """``(n, n, 3)`` F1 of every ordered pair (symmetric; the diagonal scores a text against itself)."""
-        return self.pairwise_tokens(self.tokens(texts))
+        """``(n, n, 3)`` F1 of every ordered pair ``[i, j]`` = text i scored against text j (the
+        diagonal scores a text against itself; symmetric except for summary-level ROUGE-L)."""
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, 0, 3), dtype=np.float64)
+        kinds = {pair_tokenizer(self.tokenizer, t) for t in texts}
+        if len(kinds) == 1:  # one tokenizer for the whole group: the fast all-pairs path
+            return self.pairwise_tokens(self.tokens(texts, kinds.pop()))
+        ia, ib = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        return self._score_pairs(texts, ia.ravel(), ib.ravel()).reshape(n, n, 3)
 
     def pairwise_tokens(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
         if not token_lists:
             return np.zeros((0, 0, 3), dtype=np.float64)
-        return _rouge_group(token_lists)
+        return self._group(token_lists)
 
     def pairwise_many(self, groups: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """:meth:`pairwise` of each group (e.g. the candidates of each dialogue)."""
@@ -196,31 +294,38 @@ class RougeEngine:
         n = len(preds)
         if n == 0:
             return np.zeros((0, 3), dtype=np.float64)
-        return _rouge_group(both, (np.arange(n), np.arange(n, 2 * n)))
+        return self._group(both, (np.arange(n), np.arange(n, 2 * n)))
+
+    def score_pairs(self, preds: Sequence[str], refs: Sequence[str]) -> np.ndarray:
+        """``(n, 3)`` F1 of ``preds[i]`` against the single reference ``refs[i]``."""
+        if len(preds) != len(refs):
+            raise ValueError(f"{len(preds)} predictions for {len(refs)} references")
+        n = len(preds)
+        return self._score_pairs([*preds, *refs], np.arange(n), np.arange(n, 2 * n))
 
     def score(self, preds: Sequence[str], refs: Sequence[str | Sequence[str]]) -> np.ndarray:
-        """``(n, 3)`` F1 of each prediction; with several references, the best one per measure
-        (as ``rouge-score``'s ``score_multi`` and :class:`dialsum_metrics.rouge.RougeMetric`)."""
+        """``(n, 3)`` F1 of each prediction over its references: their mean per measure (the
+        competition's aggregation), or the best one with ``references="max"``."""
         if len(preds) != len(refs):
             raise ValueError(f"{len(preds)} predictions for {len(refs)} reference sets")
         ref_sets = [[r] if isinstance(r, str) else list(r) for r in refs]
-        if any(not r for r in ref_sets):
-            raise ValueError("no reference summary to score against")
-        flat_pred = [p for p, rs in zip(preds, ref_sets, strict=True) for _ in rs]
-        flat_ref = [r for rs in ref_sets for r in rs]
-        flat = self.score_tokens(self.tokens(flat_pred), self.tokens(flat_ref))
+        for i, r in enumerate(ref_sets):
+            if not r:
+                raise ValueError(f"prediction {i} has no reference summary to score against")
+        flat = self.score_pairs([p for p, rs in zip(preds, ref_sets, strict=True) for _ in rs],
+                                [r for rs in ref_sets for r in rs])
         out = np.zeros((len(preds), 3), dtype=np.float64)
         pos = 0
         for i, rs in enumerate(ref_sets):
-            out[i] = flat[pos : pos + len(rs)].max(axis=0)
+            block = flat[pos : pos + len(rs)]
+            out[i] = block.max(axis=0) if self.references == "max" else block.mean(axis=0)
             pos += len(rs)
         return out
 
     def cross(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
         """``(len(a), len(b), 3)`` F1 of every text of ``a`` against every text of ``b``."""
-        both = self.tokens([*a, *b])
         ia, ib = np.meshgrid(np.arange(len(a)), np.arange(len(a), len(a) + len(b)), indexing="ij")
-        return _rouge_group(both, (ia.ravel(), ib.ravel())).reshape(len(a), len(b), 3)
+        return self._score_pairs([*a, *b], ia.ravel(), ib.ravel()).reshape(len(a), len(b), 3)
 
 
 # -- minimum Bayes risk --------------------------------------------------------------------------------

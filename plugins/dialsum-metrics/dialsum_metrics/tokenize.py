@@ -2,6 +2,11 @@
 
 ``rouge-score``'s default tokenizer keeps only ``[a-z0-9]`` and silently scores Hangul as nothing,
 so Korean summaries must be split into morphemes before any n-gram is counted.
+
+``auto`` picks kiwi for Hangul text and whitespace otherwise. A scorer must make that choice once
+per comparison (:func:`pair_tokenizer`), never per text: ``#Person2# Tom.`` split on whitespace
+against ``#Person2#은 Tom.`` split by kiwi shares fewer tokens than the same two texts split alike,
+and the score then measures the tokenizers, not the summaries.
 """
 
 from __future__ import annotations
@@ -26,9 +31,36 @@ def _kiwi_tokens(text: str) -> list[str]:
     return [tok.form for tok in kiwi().tokenize(text)] if text.strip() else []
 
 
+def has_hangul(text: str) -> bool:
+    return HANGUL_RE.search(text) is not None
+
+
+def pair_tokenizer(tokenizer: str, *texts: str) -> str:
+    """The concrete tokenizer (``kiwi`` or ``whitespace``) for texts that are compared together.
+
+    ``auto`` becomes ``kiwi`` when *any* of them has Hangul, so that both sides of a comparison are
+    always split the same way.
+    """
+    if tokenizer == "auto":
+        return "kiwi" if any(has_hangul(t) for t in texts) else "whitespace"
+    if tokenizer not in ("kiwi", "whitespace"):
+        raise ValueError(f"unknown tokenizer {tokenizer!r} (expected auto, kiwi or whitespace)")
+    return tokenizer
+
+
 def tokenize(text: str, tokenizer: str = "auto", keep_tags: bool = True) -> list[str]:
-    """Tokens of ``text``; ``#Tags#`` stay whole when ``keep_tags``."""
-    use_kiwi = tokenizer == "kiwi" or (tokenizer == "auto" and HANGUL_RE.search(text) is not None)
+    """Tokens of ``text``; ``#Tags#`` stay whole when ``keep_tags``.
+
+    ``auto`` decides for this text alone; scorers pass the tokenizer of :func:`pair_tokenizer`.
+    Results are cached per process: validation scores the same references after every epoch and
+    weight searches score the same candidates hundreds of times, and kiwi is the slow part.
+    """
+    return list(_tokenize(text, pair_tokenizer(tokenizer, text), keep_tags))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _tokenize(text: str, tokenizer: str, keep_tags: bool) -> tuple[str, ...]:
+    use_kiwi = tokenizer == "kiwi"
     pieces = TAG_RE.split(text) if keep_tags else [text]
     tokens: list[str] = []
     for piece in pieces:
@@ -38,7 +70,7 @@ def tokenize(text: str, tokenizer: str = "auto", keep_tags: bool = True) -> list
             tokens.extend(_kiwi_tokens(piece))
         else:
             tokens.extend(piece.lower().split())
-    return tokens
+    return tuple(tokens)
 
 
 def tokenize_many(texts: Sequence[str], tokenizer: str = "auto", keep_tags: bool = True) -> list[list[str]]:

@@ -61,12 +61,42 @@ def test_korean_texts_match_metric_definition(tiny_dialogues) -> None:
     assert metric["rouge1"] == pytest.approx(got[:, 0].mean(), abs=1e-12)
 
 
-def test_multi_reference_takes_best_per_measure() -> None:
+@settings(max_examples=30, deadline=None)
+@given(st.lists(TOKENS, min_size=1, max_size=5), st.sampled_from(["clipped", "unique"]),
+       st.sampled_from(["plain", "summary"]))
+def test_every_convention_equals_its_readable_definition(groups: list[list[str]], counts: str, rouge_l: str) -> None:
+    """The vectorised engine and the readable definitions of rouge.py agree pair by pair, for each
+    convention (summary-level ROUGE-L is asymmetric: [i, j] scores i against reference j)."""
+    from dialsum_metrics.rouge import pair_scores
+
+    got = RougeEngine(counts=counts, rouge_l=rouge_l).pairwise_tokens(groups)
+    for i, a in enumerate(groups):
+        for j, b in enumerate(groups):
+            assert got[i, j].tolist() == pytest.approx(pair_scores(a, b, counts, rouge_l), abs=1e-12), (a, b)
+
+
+def test_mixed_group_splits_each_pair_alike() -> None:
+    """A group with Hangul and non-Hangul texts: every pair uses kiwi when either side has Hangul,
+    the same numbers as scoring that pair alone with kiwi."""
+    texts = ["#Person2# Tom.", "#Person2#은 Tom.", "Tom left early.", "Tom left."]
+    eng = RougeEngine()
+    pw = eng.pairwise(texts)
+    kiwi, ws = RougeEngine("kiwi"), RougeEngine("whitespace")
+    for i, a in enumerate(texts):
+        for j, b in enumerate(texts):
+            single = (kiwi if 1 in (i, j) else ws).score([a], [b])[0]
+            assert pw[i, j].tolist() == pytest.approx(single.tolist(), abs=1e-12), (a, b)
+    assert np.array_equal(eng.cross(texts[:2], texts[2:]), pw[:2, 2:])
+
+
+def test_multi_reference_means_by_default_and_max_on_request() -> None:
     eng = RougeEngine(tokenizer="whitespace")
     got = eng.score(["a b c d"], [["a b x y", "c d z"]])[0]
     one = eng.score(["a b c d"], ["a b x y"])[0]
     two = eng.score(["a b c d"], ["c d z"])[0]
-    assert got.tolist() == np.maximum(one, two).tolist()
+    assert got.tolist() == pytest.approx(((one + two) / 2).tolist(), abs=1e-15)
+    best = RougeEngine(tokenizer="whitespace", references="max").score(["a b c d"], [["a b x y", "c d z"]])[0]
+    assert best.tolist() == np.maximum(one, two).tolist()
 
 
 def test_cross_and_duplicates() -> None:

@@ -66,7 +66,9 @@ def check_submission(res: RunResult, data: dict[str, Path]) -> None:
 def check_scores(results: dict[str, Any]) -> None:
     assert {"rouge1", "rouge2", "rougeL", "rouge_mean"} <= set(results["valid"])
     assert results["best_rouge"] == results["valid"]["rouge_mean"] == results["rouge_mean"]
-    assert all(0.0 <= v <= 1.0 for v in results["valid"].values())
+    valid = results["valid"]
+    assert all(0.0 <= valid[k] <= 1.0 for k in ("rouge1", "rouge2", "rougeL", "rouge_mean", "distinct_ratio"))
+    assert valid["mean_length"] > 0  # characters, next to the scores
 
 
 def test_single_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
