@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -20,7 +20,8 @@ from dialsum_core.manager import Plugins, build_plugins
 log = logging.getLogger("dialsum")
 
 
-def _fail(exc: DialsumError) -> None:
+def fail(exc: DialsumError) -> NoReturn:
+    """Report a user error as ``error: ...`` lines and exit with its code (for plugins' commands too)."""
     for line in str(exc).splitlines() or [type(exc).__name__]:
         click.echo(f"error: {line}", err=True)
     sys.exit(exc.exit_code)
@@ -30,8 +31,7 @@ def _plugins(disable: Sequence[str] = ()) -> Plugins:
     try:
         return build_plugins(disable)
     except DialsumError as exc:
-        _fail(exc)
-        raise AssertionError("unreachable") from exc
+        fail(exc)
 
 
 def _warn_broken(plugins: Plugins) -> None:
@@ -111,10 +111,16 @@ def cli() -> None:
     """
 
 
-def _load(recipe_path: str, overrides: Sequence[str], plugins: Plugins) -> Any:
+def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[str] = (), *,
+                 validate: bool = True) -> tuple[Plugins, Any]:
+    """The plugins and the (validated) recipe, as ``dialsum check`` and ``dialsum run`` get them; a
+    command a plugin adds (``dialsum launch``) starts the same way. Raises :class:`DialsumError`."""
     from dialsum_core.recipe import load_recipe
 
-    return load_recipe(recipe_path, overrides, schema=plugins.schema)
+    plugins = _plugins(disable)
+    _warn_broken(plugins)
+    recipe = load_recipe(recipe_path, overrides, schema=plugins.schema)
+    return plugins, recipe.validate(plugins) if validate else recipe
 
 
 @cli.command()
@@ -124,12 +130,9 @@ def _load(recipe_path: str, overrides: Sequence[str], plugins: Plugins) -> Any:
 def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) -> None:
     """Validate RECIPE without running anything (every named plugin must be installed)."""
     try:
-        plugins = _plugins(disable)
-        _warn_broken(plugins)
-        recipe = _load(recipe_path, overrides, plugins)
-        recipe.validate(plugins)
+        plugins, recipe = load_checked(recipe_path, overrides, disable)
     except DialsumError as exc:
-        _fail(exc)
+        fail(exc)
     models = ", ".join(recipe.model_names(plugins))
     click.echo(f"{recipe_path}: ok (mode {recipe.run.mode}; models {models})")
 
@@ -138,28 +141,16 @@ def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]
 @click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
 @set_option
 @disable_option
-# -- scale-out options (dialsum_core.distributed; docs/scaling.md) --
-@click.option("--launcher", type=click.Choice(["none", "accelerate", "torchrun"]), default="none",
-              help="Start the run as several processes (data-parallel training, sharded generation).")
-@click.option("--num-processes", type=click.IntRange(min=0), default=0, metavar="N",
-              help="Processes for --launcher (0: the launcher's default, one per GPU).")
-@click.option("--launcher-args", default="", metavar="ARGS",
-              help="Passed to the launcher as they are, e.g. '--config_file deepspeed.yaml'.")
-def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...], launcher: str,
-        num_processes: int, launcher_args: str) -> None:
+def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) -> None:
     """Run RECIPE: train, evaluate and predict as its run mode says."""
     from dialsum_core.runner import run_recipe
 
     _setup_console_logging()
     try:
-        plugins = _plugins(disable)
-        recipe = _load(recipe_path, overrides, plugins)
-        if launcher != "none":
-            sys.exit(_launch(recipe, plugins, recipe_path, overrides, disable, launcher, num_processes,
-                             launcher_args))
-        result = run_recipe(recipe, plugins)
+        plugins, recipe = load_checked(recipe_path, overrides, disable, validate=False)
+        result = run_recipe(recipe, plugins)  # validates
     except DialsumError as exc:
-        _fail(exc)
+        fail(exc)
     except KeyboardInterrupt:
         click.echo("interrupted; partial results are in the experiment folder", err=True)
         sys.exit(130)
@@ -167,24 +158,6 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...], 
 
     if is_main_process():  # one line per launch, not one per process
         click.echo(f"results: {result.results_path}")
-
-
-def _launch(recipe: Any, plugins: Plugins, recipe_path: str, overrides: Sequence[str], disable: Sequence[str],
-            launcher: str, num_processes: int, launcher_args: str) -> int:
-    """Validate here, fix the experiment name once, then run ``dialsum run`` under the launcher."""
-    import shlex
-
-    from dialsum_core import distributed
-    from dialsum_core.experiment import default_name
-
-    recipe.validate(plugins)
-    models = recipe.model_names(plugins)
-    # The default name has a timestamp: decide it here, once, for every process of the launch.
-    default = default_name(recipe.run.mode, models[0] if models else "model")
-    name = [] if recipe.run.name else ["--set", f"run.name={default}"]
-    args = ["run", recipe_path, *(a for o in overrides for a in ("--set", o)), *name,
-            *(a for d in disable for a in ("--disable-plugin", d))]
-    return distributed.launch(launcher, num_processes, shlex.split(launcher_args), args)
 
 
 @cli.command(name="plugins")

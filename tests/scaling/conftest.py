@@ -195,7 +195,7 @@ def postgres_url() -> Iterator[str]:
             pytest.skip("running as root without runuser: PostgreSQL cannot start")
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
-    from dialsum_core.distributed import free_port
+    from dialsum_launch.launch import free_port
 
     port = free_port()
     data = folder / "data"

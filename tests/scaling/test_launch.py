@@ -1,4 +1,4 @@
-"""``dialsum run --launcher``: a real two-process launch on CPU (gloo backend), one thread per process.
+"""``dialsum launch``: a real two-process launch on CPU (gloo backend), one thread per process.
 
 Data-parallel training goes through transformers' Trainer; the experiment folder is written by
 rank 0 only; generation is sharded over the processes and gathered in input order, so the
@@ -11,8 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from dialsum_core.distributed import free_port
+from dialsum_launch.launch import free_port
 
 from .conftest import LEAD_KFOLD, OPTUNA, dialsum, read_json, read_rows, write_recipe
 
@@ -91,7 +90,7 @@ def _one_process_predictions(exp: Path, checkpoint: Path, dialogues: list[str]) 
 @pytest.mark.slow  # two processes import torch and train on 2 CPU threads: about a minute
 def test_torchrun_two_processes_train_write_once_and_predict_as_one(small_data: Path, tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path / "scratch.toml", small_data, SCRATCH)
-    out = dialsum("run", str(recipe), "--set", f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=ddp",
+    out = dialsum("launch", str(recipe), "--set", f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=ddp",
                   "--launcher", "torchrun", "--num-processes", "2", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-4000:]
     assert [p.name for p in (tmp_path / "exp").iterdir()] == ["ddp"]
@@ -148,7 +147,7 @@ def test_accelerate_launch_with_a_config_file_runs_a_kfold_as_one_process_does(s
     config.write_text(ACCELERATE_CONFIG.format(port=free_port()), encoding="utf-8")
     args = ("run", str(recipe), "--set", f"run.output_dir={tmp_path / 'exp'}")
     # the number of processes comes from the configuration file: it reached the launcher
-    out = dialsum(*args, "--set", "run.name=two", "--launcher", "accelerate", "--launcher-args",
+    out = dialsum("launch", *args[1:], "--set", "run.name=two", "--launcher", "accelerate", "--launcher-args",
                   f"--config_file {config}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-4000:]
     assert "launch: 2 processes" in (tmp_path / "exp" / "two" / "train.log").read_text(encoding="utf-8")
@@ -172,7 +171,7 @@ def test_torchrun_optuna_trains_each_trial_with_every_process(small_data: Path, 
 
     recipe = write_recipe(tmp_path / "optuna.toml", small_data,
                           OPTUNA.format(model="lead", trials=3, n_jobs=2, storage=""))
-    out = dialsum("run", str(recipe), "--set", f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=study",
+    out = dialsum("launch", str(recipe), "--set", f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=study",
                   "--launcher", "torchrun", "--num-processes", "2", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-4000:]
     exp = tmp_path / "exp" / "study"

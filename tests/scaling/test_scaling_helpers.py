@@ -1,4 +1,4 @@
-"""One-process behaviour of dialsum_core.distributed: sharding arithmetic, replicas, launch commands."""
+"""One-process behaviour of dialsum_core.distributed: sharding arithmetic and replicas."""
 
 from __future__ import annotations
 
@@ -46,17 +46,3 @@ def test_a_replica_reads_the_experiment_but_never_writes_it(tmp_path: Path) -> N
     replica.write_csv("predictions/p.csv", ["a"], [[1]])
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.json", "stages"]
     assert replica.read_json("stages/a.json") == {"status": "complete"}
-
-
-def test_launch_commands_pass_launcher_options_through() -> None:
-    acc = d.launch_command("accelerate", 4, ["--config_file", "ds_zero2.yaml"], ["run", "r.toml"])
-    assert acc[1:3] == ["-m", "accelerate.commands.launch"]
-    assert acc[acc.index("--num_processes") + 1] == "4" and "--multi_gpu" not in acc  # the config decides
-    assert acc[acc.index("--config_file") + 1] == "ds_zero2.yaml"
-    assert acc[-4:] == ["-m", "dialsum_core", "run", "r.toml"]
-    tr = d.launch_command("torchrun", 2, [], ["run", "r.toml", "--set", "run.name=x"])
-    assert tr[1:5] == ["-m", "torch.distributed.run", "--nproc-per-node", "2"] and "--standalone" in tr
-    multi = d.launch_command("torchrun", 8, ["--nnodes", "2", "--rdzv-endpoint", "node1:29500"], ["run", "r.toml"])
-    assert "--standalone" not in multi and multi[multi.index("--nnodes") + 1] == "2"
-    with pytest.raises(Exception, match="unknown launcher"):
-        d.launch_command("mpirun", 2, [], [])

@@ -1,0 +1,99 @@
+"""Starting a launch: the ``torchrun`` / ``accelerate launch`` command line that runs
+``dialsum run`` in every process, with the recipe validated and the experiment named once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+from collections.abc import Sequence
+
+from dialsum_core.distributed import is_distributed
+from dialsum_core.errors import DialsumError
+from dialsum_launch.plugin import LAUNCHERS
+
+log = logging.getLogger("dialsum")
+
+
+def launch_recipe(recipe_path: str, overrides: Sequence[str], disable: Sequence[str], launcher: str,
+                  num_processes: int, launcher_args: str) -> int:
+    """Validate here, fix the experiment name once, then run ``dialsum run`` under the launcher."""
+    from dialsum_core.cli import load_checked
+    from dialsum_core.experiment import default_name
+
+    plugins, recipe = load_checked(recipe_path, overrides, disable)
+    models = recipe.model_names(plugins)
+    # The default name has a timestamp: decide it here, once, for every process of the launch.
+    default = default_name(recipe.run.mode, models[0] if models else "model")
+    name = [] if recipe.run.name else ["--set", f"run.name={default}"]
+    args = ["run", recipe_path, *(a for o in overrides for a in ("--set", o)), *name,
+            *(a for d in disable for a in ("--disable-plugin", d))]
+    return launch(launcher, num_processes, shlex.split(launcher_args), args)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for the rendezvous of a launch on this machine."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cuda_available() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def launch_command(launcher: str, num_processes: int, launcher_args: Sequence[str],
+                   dialsum_args: Sequence[str]) -> list[str]:
+    """The command that starts ``python -m dialsum_core <dialsum_args>`` under ``launcher``.
+
+    ``num_processes`` 0 means the launcher's default: Accelerate's config (``accelerate config``,
+    or one process per GPU), one process per GPU for torchrun. ``launcher_args`` go to the launcher
+    as they are (``--config_file ds_zero2.yaml`` for DeepSpeed/FSDP, ``--nnodes`` and
+    ``--rdzv-endpoint`` for several machines). Without a GPU the processes use the gloo backend.
+    """
+    import sys
+
+    extra = list(launcher_args)
+    cpu = not _cuda_available()
+    if launcher == "accelerate":
+        cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+        configured = any(a.startswith(("--config_file", "--use_deepspeed", "--use_fsdp", "--multi_gpu"))
+                         for a in extra)
+        if num_processes:
+            cmd += ["--num_processes", str(num_processes)]
+        # Accelerate's ``--multi_gpu`` is its torch.distributed launcher; without a GPU the processes
+        # fall back to the gloo backend (``--cpu`` would start a single process).
+        if (num_processes > 1 or (num_processes == 0 and not cpu)) and not configured and "--cpu" not in extra:
+            cmd.append("--multi_gpu")
+        if not any(a.startswith(("--main_process_port", "--num_machines", "--config_file")) for a in extra):
+            cmd += ["--main_process_port", str(free_port())]  # parallel launches on one machine
+    elif launcher == "torchrun":
+        cmd = [sys.executable, "-m", "torch.distributed.run",
+               "--nproc-per-node", str(num_processes) if num_processes else ("1" if cpu else "gpu")]
+        if not any(a.startswith(("--nnodes", "--rdzv", "--master", "--standalone")) for a in extra):
+            cmd.append("--standalone")
+    else:
+        raise DialsumError(f"--launcher: unknown launcher {launcher!r}; one of {', '.join(LAUNCHERS)}")
+    return [*cmd, *extra, "-m", "dialsum_core", *dialsum_args]
+
+
+def launch(launcher: str, num_processes: int, launcher_args: Sequence[str], dialsum_args: Sequence[str]) -> int:
+    """Run the launch and wait for it; returns its exit status."""
+    import subprocess
+
+    if is_distributed():
+        raise DialsumError("--launcher: this process is already one of a launch (WORLD_SIZE is set); "
+                           "drop --launcher")
+    cmd = launch_command(launcher, num_processes, launcher_args, dialsum_args)
+    log.info("launching: %s", " ".join(cmd))
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")  # N processes on one machine share its cores
+    return subprocess.run(cmd, env=env, check=False).returncode
