@@ -39,10 +39,21 @@ def _warn_broken(plugins: Plugins) -> None:
         click.echo(f"warning: {broken.describe()}", err=True)
 
 
+class UserErrorsOnce(logging.Filter):
+    """A user error (or Ctrl-C) is printed once on the console, as the command's one ``error:`` line:
+    its log record, traceback included, goes to the run's log file only, and to the console too at
+    ``run.log_level = "DEBUG"``. Any other failure (a bug) keeps its traceback on the console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, DialsumError | KeyboardInterrupt) or log.getEffectiveLevel() <= logging.DEBUG
+
+
 def _setup_console_logging() -> None:
     if not any(getattr(h, "_dialsum_console", False) for h in log.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler.addFilter(UserErrorsOnce())
         handler._dialsum_console = True  # type: ignore[attr-defined]
         log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -119,7 +130,8 @@ def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[s
 
     plugins = _plugins(disable)
     _warn_broken(plugins)
-    recipe = load_recipe(recipe_path, overrides, schema=plugins.schema)
+    names = {reg.name for reg in plugins.registry}
+    recipe = load_recipe(recipe_path, overrides, schema=plugins.schema, strict=False, names=names)
     return plugins, recipe.validate(plugins) if validate else recipe
 
 

@@ -100,17 +100,24 @@ def for_debug(recipe: Recipe) -> Recipe:
     return recipe.evolve(**changed) if changed else recipe
 
 
-def load_splits(recipe: Recipe) -> DataSplits:
+def load_splits(recipe: Recipe, *, quiet: bool = False) -> DataSplits:
+    """The splits a run reads; any problem is a ``DataError`` naming the file and the row. The
+    ``[data]`` section's check calls it quietly, so that ``dialsum check`` refuses what a run would."""
     d = recipe.data
+    say = _report if not quiet else (lambda report: None)
     if not d.train_path:
         from dialsum_core.errors import DataError
 
         raise DataError(f"{recipe.where('data.train_path')}: data.train_path is not set")
     train, report = data_mod.read_csv(recipe.path_of("data.train_path"), require_summary=True)
-    _report(report)
+    say(report)
     if d.dev_path:
         valid, report = data_mod.read_csv(recipe.path_of("data.dev_path"), require_summary=True)
-        _report(report)
+        say(report)
+        if not quiet and recipe.where("data.dev_path") != recipe.where("data.train_path"):
+            log.warning("validating on %s (set in %s) while training on %s (set in %s): is that the validation "
+                        "file you mean?", d.dev_path, recipe.where("data.dev_path"), d.train_path,
+                        recipe.where("data.train_path"))
         for value in d.dev_references:
             extra = _read_references(recipe.path_of("data.dev_references", value), valid, d.dev_path)
             valid = data_mod.add_references(valid, extra)
@@ -124,7 +131,7 @@ def load_splits(recipe: Recipe) -> DataSplits:
     test: list[data_mod.Example] = []
     if d.test_path:
         test, report = data_mod.read_csv(recipe.path_of("data.test_path"), require_summary=False)
-        _report(report)
+        say(report)
     if recipe.run.debug:
         n = d.debug_samples
         seed = recipe.run.seed
@@ -135,7 +142,8 @@ def load_splits(recipe: Recipe) -> DataSplits:
     clean = [
         data_mod.preprocess(split, noise=pre.remove_noise, tokens=pre.simplify_tokens) for split in (train, valid, test)
     ]
-    log.info("data: %d train, %d validation, %d test dialogues", *(len(s) for s in clean))
+    if not quiet:
+        log.info("data: %d train, %d validation, %d test dialogues", *(len(s) for s in clean))
     return DataSplits(*clean)
 
 

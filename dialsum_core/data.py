@@ -175,22 +175,6 @@ def preprocess(examples: Iterable[Example], *, noise: bool, tokens: bool) -> lis
     ]
 
 
-def special_tokens(examples: Iterable[Example], extra: Iterable[str] = ()) -> list[str]:
-    """Known tags, the recipe's extra tokens and every ``#Tag#`` seen in the data, in a stable order."""
-    found: list[str] = list(KNOWN_TAGS)
-    for tok in extra:
-        if tok not in found:
-            found.append(tok)
-    seen: set[str] = set(found)
-    for e in examples:
-        for text in (e.dialogue, *e.summaries):
-            for tag in TAG_RE.findall(text):
-                if tag not in seen:
-                    seen.add(tag)
-                    found.append(tag)
-    return found
-
-
 def subset(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
     """A reproducible sample of ``n`` examples (all of them if there are fewer)."""
     if len(examples) <= n:

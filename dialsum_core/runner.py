@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
@@ -129,7 +128,9 @@ def run_recipe(
         if isinstance(previous, dict):
             failure = {**previous, **failure}
         experiment.write_json(f"{job}results.json", failure)
-        log.error("run failed: %s\n%s", failure["error"], "".join(traceback.format_exception(exc)).rstrip())
+        # The traceback goes with the record: the run's log file keeps it; the console shows a known
+        # user error (or Ctrl-C) once, as the command's `error:` line (see cli.UserErrorsOnce).
+        log.error("run failed: %s", failure["error"], exc_info=exc)
         ctx.emit("dialsum_on_error", error=exc)
         _stop_loggers(ctx, loggers)
         raise

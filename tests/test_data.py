@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 
 from dialsum_core.data import (
-    KNOWN_TAGS,
     Example,
     preprocess,
     read_csv,
     remove_noise,
     simplify_tokens,
-    special_tokens,
     split_valid,
     subset,
 )
@@ -73,12 +71,6 @@ def test_clean_up() -> None:
     assert simplify_tokens("# person 1 #: 전화 #phonenumber# 로") == "#Person1#: 전화 #PhoneNumber# 로"
     (e,) = preprocess([Example("a", "#Person 2#: 네\\n", ("# Person2 #가 답한다",))], noise=True, tokens=True)
     assert e.dialogue == "#Person2#: 네" and e.summary == "#Person2#가 답한다"
-
-
-def test_special_tokens_keep_known_then_found_order() -> None:
-    toks = special_tokens([Example("a", "#Person1#: #Nickname# 이에요", ("#Other#",))], extra=["<sep>"])
-    assert toks[: len(KNOWN_TAGS)] == list(KNOWN_TAGS)
-    assert toks[len(KNOWN_TAGS) :] == ["<sep>", "#Nickname#", "#Other#"]
 
 
 def test_subset_and_split_are_reproducible() -> None:

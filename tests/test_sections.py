@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pytest
 
+from conftest import ROOT
 from dialsum_core import hookimpl
 from dialsum_core.errors import PluginError, RecipeError
 from dialsum_core.manager import build_plugins
@@ -96,7 +97,9 @@ def test_the_core_names_no_plugin_its_defaults_come_from_the_plugins() -> None:
 def test_single_screening_several_models_needs_no_ensemble() -> None:
     """The seed's first step (``single`` with every model) was refused for the default ensemble."""
     plugins = build_plugins()
-    screen = Recipe.from_dict({"run": {"mode": "single", "models": ["lead", "scratch"], "ensemble": "averaging"}})
+    data = {"train_path": str(ROOT / "data" / "sample" / "train.csv")}
+    screen = Recipe.from_dict({"run": {"mode": "single", "models": ["lead", "scratch"], "ensemble": "averaging"},
+                               "data": data})
     assert screen.problems(plugins) == []
     assert ("ensembles", "averaging") not in screen.used(plugins)
     kfold = Recipe.from_dict({"run": {"mode": "kfold", "models": ["lead", "scratch"], "ensemble": "nope"}})

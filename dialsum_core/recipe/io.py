@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +120,13 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, parse_value(value.strip())
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], key: str, value: Any, names: Collection[str] = ()) -> None:
     """Set ``a.b.c`` inside nested tables, creating tables on the way.
 
-    A key inside quotes (``models."name-1.5b".option``) keeps its dots.
+    A key inside quotes (``models."name-1.5b".option``) keeps its dots, and so does a registered
+    plugin name in ``names`` written without quotes (``models.name-1.5b.option``).
     """
-    parts = split_dotted(key)
+    parts = split_dotted(key, names)
     node = data
     for i, part in enumerate(parts[:-1]):
         nxt = node.get(part)
@@ -138,7 +139,16 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def split_dotted(key: str) -> list[str]:
+def split_dotted(key: str, names: Collection[str] = ()) -> list[str]:
+    parts = _split(key)
+    # the second part of a plugin table's key is a plugin name, which may contain dots
+    for end in range(len(parts), 2, -1):
+        if ".".join(parts[1:end]) in names:
+            return [parts[0], ".".join(parts[1:end]), *parts[end:]]
+    return parts
+
+
+def _split(key: str) -> list[str]:
     parts: list[str] = []
     buf = ""
     quoted = False
@@ -155,11 +165,12 @@ def split_dotted(key: str) -> list[str]:
 
 
 def apply_overrides(
-    data: dict[str, Any], provenance: dict[str, str], overrides: Iterable[str | tuple[str, Any]]
+    data: dict[str, Any], provenance: dict[str, str], overrides: Iterable[str | tuple[str, Any]],
+    names: Collection[str] = (),
 ) -> dict[str, Any]:
     out = copy.deepcopy(data)
     for item in overrides:
         key, value = parse_override(item) if isinstance(item, str) else item
-        set_dotted(out, key, value)
-        provenance[".".join(split_dotted(key))] = SET_SOURCE
+        set_dotted(out, key, value, names)
+        provenance[".".join(split_dotted(key, names))] = SET_SOURCE
     return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -306,6 +306,8 @@ class Recipe:
     source: str = attrs.field(default=PYTHON_SOURCE, eq=False, repr=False)
     provenance: dict[str, str] = attrs.field(factory=dict, eq=False, repr=False)
     schema: Schema = attrs.field(factory=Schema.installed, eq=False, repr=False)
+    #: Problems found while typing a recipe read with ``strict=False`` (reported by :meth:`problems`).
+    load_problems: list[str] = attrs.field(factory=list, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for name, cls in self.schema.tables.items():
@@ -338,8 +340,13 @@ class Recipe:
         source: str = PYTHON_SOURCE,
         provenance: Mapping[str, str] | None = None,
         schema: Schema | None = None,
+        strict: bool = True,
     ) -> Recipe:
-        """Type a plain mapping; raises :class:`RecipeError` listing every structural problem."""
+        """Type a plain mapping; raises :class:`RecipeError` listing every structural problem.
+
+        ``strict=False`` keeps them for :meth:`problems` instead (a section that cannot be typed
+        keeps its defaults), so that ``dialsum check`` reports them together with the problems of
+        the plugin tables, which need the plugins to see."""
         schema = schema or Schema.installed()
         prov = dict(provenance or {})
         problems: list[tuple[str, str]] = []
@@ -378,9 +385,10 @@ class Recipe:
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else " (no installed plugin contributes it)"
                 problems.append((key, f"unknown top-level key{hint}"))
-        if problems:
+        if problems and strict:
             raise RecipeError(_format(problems, source, prov))
-        return cls(source=source, provenance=prov, schema=schema, **kwargs)
+        return cls(source=source, provenance=prov, schema=schema, load_problems=_format(problems, source, prov),
+                   **kwargs)
 
     # -- writing ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -504,8 +512,8 @@ class Recipe:
         for kind, name in self.used(plugins):  # used without a table: its defaults must do
             if name not in self.tables[KIND[kind].table]:
                 found.extend(plugin_options(plugins.require(kind, name), {})[1])
-        if found:
-            return _format(found, self.source, self.provenance)
+        if found or self.load_problems:
+            return [*self.load_problems, *_format(found, self.source, self.provenance)]
         checks = [(p.check, p.table, p.plugin, p.origin) for p in self.schema.parts if p.check is not None]
         for kind, name in self.used(plugins):
             reg = plugins.require(kind, name)
@@ -545,11 +553,12 @@ def _format(problems: Iterable[tuple[str, str]], source: str, provenance: Mappin
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str | tuple[str, Any]] = (), *,
-                schema: Schema | None = None) -> Recipe:
-    """Read a recipe file, follow its ``extends`` chain and apply ``--set`` overrides."""
+                schema: Schema | None = None, strict: bool = True, names: Collection[str] = ()) -> Recipe:
+    """Read a recipe file, follow its ``extends`` chain and apply ``--set`` overrides (where a
+    plugin name of ``names`` keeps its dots without quotes)."""
     data, prov = io.load_layers(path)
-    data = io.apply_overrides(data, prov, overrides)
-    return Recipe.from_dict(data, source=str(path), provenance=prov, schema=schema)
+    data = io.apply_overrides(data, prov, overrides, names)
+    return Recipe.from_dict(data, source=str(path), provenance=prov, schema=schema, strict=strict)
 
 
 def write_recipe(recipe: Recipe, path: str | Path) -> Path:

@@ -81,16 +81,10 @@ class DataSection:
     dev_references: list[str] = attrs.field(factory=list, metadata=PATH)
     #: Test CSV (`fname, dialogue`) to predict for the submission; empty: no test predictions.
     test_path: str = attrs.field(default="", metadata=PATH)
-    #: Longest dialogue input, in tokens (longer ones are truncated).
-    max_length: int = attrs.field(default=1024, validator=positive)
-    #: Longest training summary, in tokens.
-    max_target_length: int = attrs.field(default=256, validator=positive)
     #: Share of the training file held out for validation when `data.dev_path` is empty.
     valid_fraction: float = attrs.field(default=0.1, validator=fraction)
     #: Training dialogues kept when `run.debug` is on (a quarter of that for validation and test).
     debug_samples: int = attrs.field(default=32, validator=positive)
-    #: Extra tokens added to the tokenizer besides the `#...#` tags found in the data.
-    special_tokens: list[str] = attrs.field(factory=list)
     #: Text clean-up switches (`[data.preprocessing]`).
     preprocessing: PreprocessingSection = attrs.field(factory=PreprocessingSection)
 
@@ -114,8 +108,7 @@ def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
         ("models", "name at least one model (dialsum models lists the presets)")) if not getattr(recipe.run, key)]
     found += [("run", problem) for problem in recipe.schema.problems]
     for key in ("run.output_dir", "run.name", *recipe.path_keys()):
-        value = recipe.get(key)
-        for path in value if isinstance(value, list) else [value]:
+        for path in _as_list(recipe.get(key)):
             if isinstance(path, str) and any(unicodedata.category(c) == "Cc" for c in path):
                 found.append((key, f"control characters are not allowed in a path, got {path!r}"))
     name = recipe.run.name
@@ -124,8 +117,31 @@ def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     return found
 
 
+def check_data(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """The data files as the run will read them (existence, columns, rows), so that ``check``
+    refuses what ``run`` would, before any experiment folder exists."""
+    from dialsum_core.context import load_splits
+    from dialsum_core.errors import DataError
+
+    if not recipe.data.train_path:
+        return [("data.train_path", "not set; give the training CSV (fname, dialogue, summary, topic)")]
+    try:
+        load_splits(recipe, quiet=True)
+    except DataError as exc:
+        message = str(exc)
+        # name the key whose file the message is about, so the error points at the line to edit
+        keys = [k for k in ("data.train_path", "data.dev_path", "data.test_path", "data.dev_references")
+                if any(str(recipe.path_of(k, v)) in message for v in _as_list(recipe.get(k)) if v)]
+        return [(keys[0] if keys else "data", message)]
+    return []
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 @hookimpl
 def dialsum_register_sections(register: Any) -> None:
     register("run", RunSection, description="What to run and which plugins to combine",
              uses=run_uses, check=check_run)
-    register("data", DataSection, description="The dialogue CSV files and their clean-up")
+    register("data", DataSection, description="The dialogue CSV files and their clean-up", check=check_data)

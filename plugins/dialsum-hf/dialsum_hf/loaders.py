@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dialsum_core.data import special_tokens
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_hf.model import HFModel
 from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions
-from dialsum_hf.tokenizer import add_tags, cached_tokenizer
+from dialsum_hf.tokenizer import add_tags, cached_tokenizer, special_tokens
 
 
 def resolve_dtype(name: str, *, full_finetune: bool) -> Any:

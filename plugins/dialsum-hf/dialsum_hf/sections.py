@@ -102,6 +102,18 @@ class GenerationSection:
 
 
 @attrs.define(kw_only=True)
+class HfDataKeys:
+    """dialsum-hf's keys of ``[data]``: how dialogues and summaries become tokens."""
+
+    #: Longest dialogue input, in tokens (longer ones are truncated).
+    max_length: int = attrs.field(default=1024, validator=positive)
+    #: Longest training summary, in tokens.
+    max_target_length: int = attrs.field(default=256, validator=positive)
+    #: Extra tokens added to the tokenizer besides the `#...#` tags found in the data.
+    special_tokens: list[str] = attrs.field(factory=list)
+
+
+@attrs.define(kw_only=True)
 class HfRunKeys:
     """dialsum-hf's keys of ``[run]`` (the seed's command-line switches of the same names)."""
 
@@ -138,5 +150,6 @@ def register_sections(register: Any) -> None:
     register("train", TrainSection, description="Optimisation options of the Hugging Face loaders",
              check=check_train)
     register("generation", GenerationSection, description="Decoding options of the Hugging Face loaders")
+    register("data", HfDataKeys, description="Token lengths and extra tokens")
     register("run", HfRunKeys, description="GPU check, automatic batch size and resuming",
              defaults={"models": ["scratch"]})

@@ -69,7 +69,7 @@ def save_tiny_model(family: str, path: Path, texts: Sequence[str], *, vocab_size
 def save_tiny_model_for(examples: Sequence[Any], family: str, path: Path, **kwargs: Any) -> Path:
     """:func:`save_tiny_model` with the tokenizer trained on ``examples`` (dialogues and summaries) and
     their ``#Tag#`` tokens already added."""
-    from dialsum_core.data import special_tokens
+    from dialsum_hf.tokenizer import special_tokens
 
     texts = [t for e in examples for t in (e.dialogue, *e.summaries)]
     return save_tiny_model(family, path, texts, tags=special_tokens(examples), **kwargs)

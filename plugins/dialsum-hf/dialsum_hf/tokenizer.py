@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dialsum_core.data import KNOWN_TAGS, TAG_RE
+
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 
 
@@ -97,3 +99,20 @@ def signature(tokenizer: Any) -> str:
     """Equal for two tokenizers iff they map the same token strings to the same ids."""
     items = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
     return hashlib.sha256(json.dumps(items, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
+
+
+def special_tokens(examples: Iterable[Any], extra: Iterable[str] = ()) -> list[str]:
+    """The tokens a tokenizer must keep whole: the known tags, the recipe's ``data.special_tokens`` and
+    every ``#Tag#`` seen in the data, in a stable order (models trained apart then share ids)."""
+    found: list[str] = list(KNOWN_TAGS)
+    for tok in extra:
+        if tok not in found:
+            found.append(tok)
+    seen: set[str] = set(found)
+    for e in examples:
+        for text in (e.dialogue, *e.summaries):
+            for tag in TAG_RE.findall(text):
+                if tag not in seen:
+                    seen.add(tag)
+                    found.append(tag)
+    return found

@@ -101,3 +101,12 @@ def test_dialsum_check_refuses_quantization_without_cuda(tmp_path, bits: int) ->
     res = CliRunner().invoke(cli, ["check", str(recipe)])
     assert res.exit_code == 2
     assert f"models.kullm-v2.load_in_{bits}bit: 4-bit/8-bit loading needs a CUDA GPU" in res.output
+
+
+def test_special_tokens_keep_known_then_found_order() -> None:
+    from dialsum_core.data import KNOWN_TAGS, Example
+    from dialsum_hf.tokenizer import special_tokens
+
+    toks = special_tokens([Example("a", "#Person1#: #Nickname# 이에요", ("#Other#",))], extra=["<sep>"])
+    assert toks[: len(KNOWN_TAGS)] == list(KNOWN_TAGS)
+    assert toks[len(KNOWN_TAGS) :] == ["<sep>", "#Nickname#", "#Other#"]

@@ -26,6 +26,7 @@ class SingleMode(toolkit.Mode):
         results: dict[str, Any] = {"models_results": {}}
         best: tuple[float, Any, list[str], list[str]] | None = None
         sources = []
+        ranked: list[tuple[str, dict[str, float]]] = []
         for i, name in enumerate(models):
             if not fanout.selected(ctx.recipe, model=name):  # another fan-out job's model
                 continue
@@ -44,6 +45,7 @@ class SingleMode(toolkit.Mode):
                 if tta_scores.get("rouge_mean", 0.0) > src.scores.get("rouge_mean", 0.0):
                     valid_preds, test_preds = comb.valid, comb.test
             score = ctx.score(valid_preds, toolkit.references(data.valid))
+            ranked.append((name, score))
             results["models_results"][name] = entry
             toolkit.progress(ctx, "models", i + 1, len(models))
             log.info("%s: validation %s", name, _fmt(score))
@@ -53,10 +55,15 @@ class SingleMode(toolkit.Mode):
             return toolkit.job_results(ctx, sources)
         assert best is not None
         _, (best_name, best_scores), valid_preds, test_preds = best
+        ranked.sort(key=lambda item: -item[1].get("rouge_mean", 0.0))
         results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=valid_preds, test=data.test, test_preds=test_preds, sources=sources)
         if ctx.recipe.run.save_visualizations:
             results["visualizations"] = plots.for_sources(ctx, sources, data.valid, valid_preds)
+        if len(ranked) > 1:  # screening several models: the table the seed's first step is for
+            results["ranking"] = [{"model": n, **toolkit.round_scores(sc)} for n, sc in ranked]
+            log.info("models ranked by validation rouge_mean:\n%s", "\n".join(
+                f"  {i}. {n:<24} {sc.get('rouge_mean', 0.0) * 100:6.2f}" for i, (n, sc) in enumerate(ranked, 1)))
         results.update({
             "best_model": best_name,
             "best_rouge": round(best_scores.get("rouge_mean", 0.0), 4),

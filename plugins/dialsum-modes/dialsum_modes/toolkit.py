@@ -435,7 +435,10 @@ def write_predictions(
     prefix: str = "",
 ) -> dict[str, str]:
     """``predictions/{valid,test}_predictions.csv`` (with every source's own prediction) and the
-    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically."""
+    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically.
+
+    A debug run predicts a few test dialogues only: its file is ``submission_debug.csv``, so that
+    nobody uploads it by mistake."""
     exp = ctx.experiment
     written: dict[str, str] = {}
     names = [s.name for s in sources if "valid" in s.outputs]
@@ -455,8 +458,11 @@ def write_predictions(
             rel = f"predictions/{prefix}test_predictions.csv"
             exp.write_csv(rel, ["fname", "summary", *tnames], rows)
             written["test"] = rel
-        rel = f"predictions/{prefix}submission.csv"
+        rel = f"predictions/{prefix}submission{'_debug' if ctx.recipe.run.debug else ''}.csv"
         exp.write_csv(rel, ["fname", "summary"], [[e.fname, p] for e, p in zip(test, test_preds, strict=True)])
+        if ctx.recipe.run.debug:
+            log.warning("debug run: %s holds %d test dialogues, a subset: it is not a submission (run without "
+                        "run.debug for one)", rel, len(test))
         written["submission"] = rel
     for rel in written.values():
         ctx.emit("dialsum_on_artifact", path=rel, kind="prediction")

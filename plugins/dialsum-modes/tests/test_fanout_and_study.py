@@ -16,7 +16,9 @@ from dialsum_modes import study as study_mod
 
 
 def _recipe(**run: object) -> Recipe:
-    return Recipe.from_dict({"run": {"mode": "kfold", "models": ["lead"], "ensemble": "majority_vote", **run}})
+    sample = Path(__file__).resolve().parents[3] / "data" / "sample" / "train.csv"
+    return Recipe.from_dict({"run": {"mode": "kfold", "models": ["lead"], "ensemble": "majority_vote", **run},
+                             "data": {"train_path": str(sample)}})
 
 
 @pytest.mark.parametrize(

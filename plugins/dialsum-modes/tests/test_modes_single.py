@@ -34,6 +34,17 @@ def test_single_with_several_models_submits_the_best_one(make_recipe, run) -> No
     assert all(r["summary"] == r[best] for r in valid)
 
 
+def test_screening_every_model_needs_no_ensemble_and_ranks_them(make_recipe, run) -> None:
+    """The seed's first step (``single`` with several models) was refused because of the default
+    ensemble, which single mode never uses; it ends with the models ranked."""
+    res = run(make_recipe(models=["lead1", "lead"], ensemble="no-such-ensemble"))
+    out = results(res)
+    ranking = [r["model"] for r in out["ranking"]]
+    assert sorted(ranking) == ["lead", "lead1"] and ranking[0] == out["best_model"]
+    scores = [r["rouge_mean"] for r in out["ranking"]]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_rerun_of_the_same_experiment_reuses_trained_sources(make_recipe, run) -> None:
     recipe = make_recipe()
     first = run(recipe)

@@ -68,7 +68,8 @@ def _factory(name: str) -> Any:
 
 def _file_problem(recipe: Any, key: str, value: str) -> Problems:
     if value and not recipe.path_of(key, value).exists():
-        return [(key, f"{value!r} not found (relative paths are relative to the recipe file)")]
+        return [(key, f"{value!r} not found (a path set in a recipe file is relative to that file, one from "
+                      "--set to the working directory)")]
     return []
 
 

@@ -103,8 +103,10 @@ def test_paraphrase_table_and_checks(tmp_path: Path) -> None:
     table.write_text("fname,dialogue\nd1,\"#Person1#: 다른 말이에요.\"\nd1,\"#Person1#: 또 다른 말.\"\n",
                      encoding="utf-8")
     plugins = build_plugins()
-    ok = Recipe.from_dict({"run": {"use_tta": True, "tta_strategies": ["paraphrase"], "models": ["lead"]},
-                           "augmenters": {"paraphrase": {"table": str(table)}}})
+    sample = Path(__file__).resolve().parents[3] / "data" / "sample" / "train.csv"
+    ok = Recipe.from_dict({"run": {"use_tta": True, "tta_strategies": ["paraphrase"], "models": ["lead"],
+                                   "ensemble": "majority_vote"},
+                           "augmenters": {"paraphrase": {"table": str(table)}}, "data": {"train_path": str(sample)}})
     assert ok.problems(plugins) == []
     missing = Recipe.from_dict({"run": {"use_tta": True, "tta_strategies": ["paraphrase"], "models": ["lead"]}})
     assert any("augmenters.paraphrase" in p for p in missing.problems(plugins))
