@@ -132,7 +132,9 @@ def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[s
     _warn_broken(plugins)
     names = {reg.name for reg in plugins.registry}
     recipe = load_recipe(recipe_path, overrides, schema=plugins.schema, strict=False, names=names)
-    return plugins, recipe.validate(plugins) if validate else recipe
+    if not validate:
+        return plugins, recipe
+    return plugins, (recipe if recipe.load_problems else plugins.resolve(recipe)).validate(plugins)
 
 
 @cli.command()

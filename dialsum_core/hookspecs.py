@@ -25,6 +25,8 @@ from dialsum_core.registry import KINDS, Kind
 
 if TYPE_CHECKING:
     from dialsum_core.context import RunContext
+    from dialsum_core.manager import Plugins
+    from dialsum_core.recipe import Recipe
     from dialsum_core.registry import Register, RegisterSection
 
 PROJECT = "dialsum"
@@ -64,6 +66,20 @@ def dialsum_register_sections(register: RegisterSection) -> None:
     ``recipe.NAME``).
 
     :param register: see :class:`dialsum_core.registry.RegisterSection`.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def dialsum_resolve_recipe(recipe: Recipe, plugins: Plugins) -> Recipe | None:
+    """Rewrite a recipe before it is validated, e.g. expand a name that stands for others.
+
+    Called by ``dialsum check`` and ``dialsum run`` alike, one implementation after the other, each
+    receiving the previous one's result; the resolved recipe is the one written to ``config.toml``.
+    Raise :class:`dialsum_core.errors.RecipeError` when the recipe cannot be resolved.
+
+    :return: the new recipe, or ``None`` to leave it as it is.
 
     .. versionadded:: 0.2
     """

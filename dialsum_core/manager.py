@@ -21,7 +21,7 @@ import attrs
 import pluggy
 
 from dialsum_core import hookspecs
-from dialsum_core.errors import PluginError
+from dialsum_core.errors import DialsumError, PluginError
 from dialsum_core.registry import KIND, KINDS, Register, RegisterSection, Registration, Registry
 
 ENTRY_POINT_GROUP = "dialsum"
@@ -127,6 +127,18 @@ class Plugins:
         if reg is not None:
             return f"logger {name!r} from {reg.distribution} {reg.version}".rstrip()
         return repr(plugin_name)
+
+    def resolve(self, recipe: Any) -> Any:
+        """``recipe`` after every ``dialsum_resolve_recipe`` implementation, in registration order."""
+        for impl in self.pm.hook.dialsum_resolve_recipe.get_hookimpls():
+            try:
+                recipe = impl.function(recipe=recipe, plugins=self) or recipe
+            except DialsumError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"{self.origin(impl.plugin_name)} could not resolve the recipe: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        return recipe
 
     # -- lookups ---------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Registration | None:

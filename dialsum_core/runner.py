@@ -94,7 +94,7 @@ def run_recipe(
 ) -> RunResult:
     """Run ``recipe`` to the end; raises :class:`dialsum_core.errors.DialsumError` on bad input."""
     plugins = plugins or build_plugins(disable)
-    recipe.validate(plugins)
+    recipe = (recipe if recipe.load_problems else plugins.resolve(recipe)).validate(plugins)
     models = recipe.model_names(plugins)
     name = recipe.run.name or default_name(recipe.run.mode, models[0] if models else "model")
     # Scale-out: every process of a launch uses rank 0's name (the default one has a timestamp).

@@ -34,8 +34,9 @@ class TrainSection:
 
     #: Training epochs (1 when `run.debug` is on).
     epochs: int = attrs.field(default=3, validator=positive)
-    #: Training batch size per device.
-    batch_size: int = attrs.field(default=8, validator=positive)
+    #: Training batch size per device; 0: the largest that fits, found as `run.auto_batch` does
+    #: (the seed's `--batch_size` left unset).
+    batch_size: int = attrs.field(default=8, validator=non_negative)
     #: Evaluation batch size; 0: derived from `train.batch_size`.
     eval_batch_size: int = attrs.field(default=0, validator=non_negative)
     #: Peak learning rate.
@@ -62,6 +63,12 @@ class TrainSection:
     early_stopping_patience: int = attrs.field(default=0, validator=non_negative)
     #: Checkpoints kept per model (the best one is always kept).
     save_total_limit: int = attrs.field(default=2, validator=positive)
+    #: Save checkpoints while training (the best epoch is then the one kept, and a run can resume);
+    #: false: only the final model is saved, at the end.
+    save_checkpoints: bool = True
+    #: Validate and save every this many optimiser steps; 0: at the end of every epoch. Each save
+    #: validates (generation on the validation split), so a small interval slows training down.
+    checkpoint_interval: int = attrs.field(default=0, validator=non_negative)
     #: Also save the optimizer, scheduler and random-number states in each checkpoint, so that
     #: `run.resume_from` continues exactly where a run stopped. They are PyTorch pickle files, so
     #: this is off by default: checkpoints then hold safetensors weights only, and a resumed run

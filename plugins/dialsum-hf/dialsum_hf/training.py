@@ -160,8 +160,8 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
     from transformers import Seq2SeqTrainingArguments
 
     t, r = ctx.recipe.train, ctx.recipe.run
-    by_steps = t.max_steps > 0
-    every = max(1, min(t.max_steps, steps_per_epoch)) if by_steps else None
+    by_steps = t.max_steps > 0 or t.checkpoint_interval > 0
+    every = (t.checkpoint_interval or max(1, min(t.max_steps, steps_per_epoch))) if by_steps else None
     strategy = "steps" if by_steps else "epoch"
     kwargs = dict(
         output_dir=str(output_dir),
@@ -180,7 +180,7 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         data_seed=r.seed,
         logging_steps=t.logging_steps,
         eval_strategy=strategy if n_valid else "no",
-        save_strategy=strategy,
+        save_strategy=strategy if t.save_checkpoints else "no",
         eval_steps=every,
         save_steps=every,
         save_total_limit=t.save_total_limit,
@@ -264,7 +264,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     set_seed(r.seed)
     features = hf.encode_pairs([e.dialogue for e in train], [e.summary for e in train], ctx)
     batch_size = t.batch_size
-    if r.auto_batch:
+    if r.auto_batch or not batch_size:
         from dialsum_hf.gpu import auto_batch_size
 
         batch_size = auto_batch_size(hf, features, ctx, start=min(hf.options.auto_batch_max, len(features)))
@@ -295,7 +295,10 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     history = epoch_history(trainer.state.log_history)
     best_metric = trainer.state.best_metric
     best = trainer.state.best_model_checkpoint
-    if best is None:  # no evaluation ran (e.g. max_steps hit before the first)
+    if not t.save_checkpoints:  # the final model, saved once
+        hf.save(output_dir)
+        best = str(output_dir)
+    elif best is None:  # no evaluation ran (e.g. max_steps hit before the first)
         last = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
         best = str(last[-1]) if last else str(output_dir)
     elif trainer.state.best_global_step != trainer.state.global_step:

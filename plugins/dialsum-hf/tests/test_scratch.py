@@ -116,3 +116,21 @@ def test_training_reports_to_the_trial_and_stops_when_it_prunes(context, tmp_pat
     late = StopAfter(3)  # an answer after the last epoch changes nothing
     result = model.fit(data.train, data.valid, ctx.evolve(trial=late), tmp_path / "ckpt2")
     assert not result.pruned and [step for step, _ in late.reported] == [1, 2, 3]
+
+
+def test_the_seeds_checkpoint_options_and_an_unset_batch_size(context, tmp_path: Path) -> None:
+    """`save_checkpoints`, `checkpoint_interval` (steps) and `batch_size` left to be found."""
+    ctx = context({"train": {"epochs": 1, "batch_size": 0, "checkpoint_interval": 2, "save_total_limit": 5}})
+    data = ctx.data()
+    model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
+    result = model.fit(data.train, data.valid, ctx, tmp_path / "every2")
+    assert result.details["batch_size"] > 0  # found, as auto_batch finds it
+    steps = sorted(int(p.name.split("-")[1]) for p in (tmp_path / "every2").glob("checkpoint-*"))
+    assert steps and all(s % 2 == 0 for s in steps[:-1]) and len(result.history) >= len(steps) - 1
+    none = context({"train": {"epochs": 2, "save_checkpoints": False}})
+    model = none.build("model_loaders", "scratch").build(none, data.train)
+    result = model.fit(data.train, data.valid, none, tmp_path / "final")
+    assert not list((tmp_path / "final").glob("checkpoint-*"))
+    assert result.best_checkpoint == str(tmp_path / "final")
+    again = none.build("model_loaders", "scratch").load(none, Path(result.best_checkpoint))
+    assert again.generate([data.valid[0].dialogue], none) == model.generate([data.valid[0].dialogue], none)

@@ -74,3 +74,11 @@ def dialsum_register_run_modes(register: Any) -> None:
 @hookimpl
 def dialsum_register_sections(register: Any) -> None:
     register_sections(register)
+
+
+@hookimpl
+def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
+    """``topN`` in ``run.models``: the N best models of the latest screening run."""
+    from dialsum_modes.ranking import expand_top
+
+    return expand_top(recipe, plugins)
