@@ -82,6 +82,24 @@ class RunContext:
             self._data = load_splits(self.recipe)
         return self._data
 
+    def augmented(self, train: Sequence[data_mod.Example]) -> list[data_mod.Example]:
+        """``train`` and, with ``data.preprocessing.augmentation``, its augmented copies (summaries
+        mapped to each copy's terms). A run mode calls it on the split a model trains on, after any
+        fold split, so that a copy never lands in the validation of its original."""
+        aug = self.recipe.data.preprocessing.augmentation
+        if not aug.enable:
+            return list(train)
+        copies: list[data_mod.Example] = []
+        for name in aug.strategies:
+            augmenter = self.build("augmenters", name)
+            for e in train:
+                for j, v in enumerate(augmenter.augment(e.fname, e.dialogue, n=aug.copies, seed=self.recipe.run.seed)):
+                    copies.append(attrs.evolve(e, fname=f"{e.fname}#{name}{j + 1}", dialogue=v.dialogue,
+                                               summaries=tuple(v.forward(s) for s in e.summaries)))
+        log.info("augmentation: %d training dialogues and %d augmented copies (%s)", len(train), len(copies),
+                 ", ".join(aug.strategies))
+        return [*train, *copies]
+
     def score(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
         """Every metric of ``run.metrics``, merged into one mapping."""
         scores: dict[str, float] = {}

@@ -157,11 +157,14 @@ class TokenEnsemble(Ensemble, Protocol):
 
 @attrs.frozen
 class Variant:
-    """An augmented dialogue and the function that maps its summary back to the original's terms."""
+    """An augmented dialogue, the function that maps its summary back to the original's terms
+    (test-time augmentation), and the one that maps the original's summary to the variant's terms
+    (training on augmented copies)."""
 
     dialogue: str
     restore: Callable[[str], str] = attrs.field(default=lambda s: s)
     name: str = ""
+    forward: Callable[[str], str] = attrs.field(default=lambda s: s)
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,41 @@ def test_subset_and_split_are_reproducible() -> None:
     train, valid = split_valid(exs, 0.2, 7)
     assert len(valid) == 10 and len(train) == 40
     assert {e.fname for e in train}.isdisjoint({e.fname for e in valid})
+
+
+def test_training_augmentation_adds_mapped_copies_to_the_training_split_only(tmp_path: Path) -> None:
+    """The seed's data.preprocessing.augmentation: augmented copies of training dialogues, made by
+    the test-time augmenters, with each summary mapped to its copy's speakers."""
+    from dialsum_core.context import RunContext
+    from dialsum_core.events import Events
+    from dialsum_core.experiment import Experiment
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"], "debug": True},
+                               "data": {"train_path": str(sample / "train.csv"), "dev_path": str(sample / "dev.csv"),
+                                        "debug_samples": 8,
+                                        "preprocessing": {"augmentation": {"enable": True,
+                                                                           "strategies": ["reorder"]}}}})
+    plugins = build_plugins()
+    assert ("augmenters", "reorder") in recipe.used(plugins) and recipe.problems(plugins) == []
+    ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
+    data = ctx.data()
+    train = ctx.augmented(data.train)
+    copies = train[len(data.train):]
+    assert train[: len(data.train)] == data.train and copies
+    original = {e.fname: e for e in data.train}
+    swap = {"#Person1#": "#Person2#", "#Person2#": "#Person1#"}
+
+    def swapped(text: str) -> str:
+        return re.sub(r"#Person[12]#", lambda m: swap[m.group(0)], text)
+
+    two = [c for c in copies if set(re.findall(r"#Person\d#", original[c.fname.split("#")[0]].dialogue)) == set(swap)]
+    assert two
+    for c in two:  # the summary follows its dialogue: the same speaker swap
+        src = original[c.fname.split("#")[0]]
+        assert c.dialogue == swapped(src.dialogue) and c.summary == swapped(src.summary)
+    assert ctx.data().valid == data.valid  # validation is never augmented
+    bad = recipe.override(("data.preprocessing.augmentation.strategies", []))
+    assert any("augmentation.strategies: empty" in p for p in bad.problems(plugins))

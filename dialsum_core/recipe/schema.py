@@ -57,13 +57,27 @@ class RunSection:
 
 
 @attrs.define(kw_only=True)
+class AugmentationSection:
+    """``[data.preprocessing.augmentation]``: train on augmented copies of the training dialogues."""
+
+    #: Add augmented copies to every training split (validation and test are never augmented).
+    enable: bool = False
+    #: Augmenters that make the copies (the test-time augmenters: `dialsum plugins` lists them).
+    strategies: list[str] = attrs.field(factory=list, metadata=plugin_name("augmenters"))
+    #: Copies each augmenter makes of a dialogue, at most.
+    copies: int = attrs.field(default=1, validator=positive)
+
+
+@attrs.define(kw_only=True)
 class PreprocessingSection:
-    """``[data.preprocessing]``: the seed's text clean-up switches."""
+    """``[data.preprocessing]``: the seed's text clean-up switches and training-time augmentation."""
 
     #: Repair literal `\n` and `<br>` sequences, collapse repeated characters and spaces.
     remove_noise: bool = True
     #: Normalise spaced-out tags such as `# Person 1 #` to `#Person1#`.
     simplify_tokens: bool = True
+    #: Augmented copies of the training dialogues (`[data.preprocessing.augmentation]`).
+    augmentation: AugmentationSection = attrs.field(factory=AugmentationSection)
 
 
 @attrs.define(kw_only=True)
@@ -117,6 +131,11 @@ def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     return found
 
 
+def data_uses(recipe: Any, plugins: Any) -> list[tuple[str, str, list[str]]]:
+    aug = recipe.data.preprocessing.augmentation
+    return [("data.preprocessing.augmentation.strategies", "augmenters", list(aug.strategies))] if aug.enable else []
+
+
 def check_data(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     """The data files as the run will read them (existence, columns, rows), so that ``check``
     refuses what ``run`` would, before any experiment folder exists."""
@@ -125,6 +144,9 @@ def check_data(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
 
     if not recipe.data.train_path:
         return [("data.train_path", "not set; give the training CSV (fname, dialogue, summary, topic)")]
+    aug = recipe.data.preprocessing.augmentation
+    if aug.enable and not aug.strategies:
+        return [("data.preprocessing.augmentation.strategies", "empty; name the augmenters, e.g. [\"reorder\"]")]
     try:
         load_splits(recipe, quiet=True)
     except DataError as exc:
@@ -144,4 +166,5 @@ def _as_list(value: Any) -> list[Any]:
 def dialsum_register_sections(register: Any) -> None:
     register("run", RunSection, description="What to run and which plugins to combine",
              uses=run_uses, check=check_run)
-    register("data", DataSection, description="The dialogue CSV files and their clean-up", check=check_data)
+    register("data", DataSection, description="The dialogue CSV files and their clean-up", check=check_data,
+             uses=data_uses)

@@ -201,6 +201,7 @@ def train_source(
     workdir.mkdir(parents=True, exist_ok=True)
     sctx = ctx.evolve(workdir=workdir, tags={**ctx.tags, "source": name})
     sctx.emit("dialsum_before_stage", stage=f"train:{name}")
+    train = sctx.augmented(train)  # after any fold split: a copy never validates its original
     log.info("%s: training %s on %d dialogues (validating on %d)", name, model_name, len(train), len(valid))
     model = loader.build(sctx, train)
     fit = fit_result(model.fit(train, valid, sctx, workdir))

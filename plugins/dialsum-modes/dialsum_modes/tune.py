@@ -154,8 +154,9 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         state = "fail"
         try:
             loader = tctx.build("model_loaders", model)
-            m = loader.build(tctx.evolve(workdir=workdir), data.train)
-            fit = toolkit.fit_result(m.fit(data.train, data.valid, tctx.evolve(workdir=workdir), workdir))
+            train = tctx.augmented(data.train)
+            m = loader.build(tctx.evolve(workdir=workdir), train)
+            fit = toolkit.fit_result(m.fit(train, data.valid, tctx.evolve(workdir=workdir), workdir))
             if fit.pruned:
                 state = "pruned"
                 message = f"trial {trial.number} pruned after epoch {trial.pruned_at}"

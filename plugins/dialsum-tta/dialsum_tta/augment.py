@@ -108,7 +108,7 @@ class Reorder:
             forward = dict(zip(tags, perm, strict=True))
             back = {v: k2 for k2, v in forward.items()}
             variants.append(Variant(relabel(dialogue, forward), functools.partial(relabel, mapping=back),
-                                    f"{self.name}:{k + 1}"))
+                                    f"{self.name}:{k + 1}", functools.partial(relabel, mapping=forward)))
         return _unique(variants, dialogue, n)
 
 
