@@ -36,6 +36,9 @@ class ModesRunKeys:
     save_visualizations: bool = False
     #: Write validation and test predictions (and `submission.csv`) to `predictions/`.
     save_predictions: bool = True
+    #: Also predict the training dialogues and write `predictions/train_predictions.csv` (the seed's
+    #: file; as long as predicting the whole training set takes).
+    save_train_predictions: bool = False
     #: Run only part of the work, e.g. `["fold=3"]` for one fold of a k-fold run (for parallel
     #: jobs); needs `run.name`. The final run (without it) reuses every job's results.
     only: list[str] = attrs.field(factory=list)

@@ -188,6 +188,8 @@ def train_source(
     with the same recipe and data reuses it (reloading the model only when ``keep_model``).
     """
     key = f"sources/{safe_name(name.replace('/', '__'))}"
+    if ctx.recipe.run.save_train_predictions:
+        predict = {**predict, "train": train}
     fp = fingerprint(ctx, model_name, {"train": train, "valid": valid, **predict})
     loader = ctx.build("model_loaders", model_name)
     cached = load_unit(ctx, key, fp)
@@ -217,12 +219,40 @@ def train_source(
     attach_scores(sctx, outputs, predict.get("valid") or predict.get("fold") or [])
     src = Source(name, model_name, checkpoint, history, scores, outputs)
     save_unit(ctx, key, fp, {"source": src.to_json()})
+    point(ctx, "last", latest_checkpoint(workdir) or Path(checkpoint))
     sctx.emit("dialsum_after_stage", stage=f"train:{name}", metrics=scores)
     if keep_model:
         src.model = model
     else:
         release(model)
     return src
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rpartition("-")[2] or 0)
+                   if p.name.rpartition("-")[2].isdigit() else -1)
+    return found[-1] if found else None
+
+
+def point(ctx: RunContext, name: str, target: Path) -> None:
+    """``checkpoints/<name>`` (``best``, ``last``): a link to a checkpoint folder, as the seed's
+    ``best_model.pt`` / ``last.pt``, usable by ``run.resume_from``; replaced atomically."""
+    import os
+
+    link = ctx.experiment.checkpoints / name
+    if not distributed.is_main_process() or not Path(target).exists():
+        return
+    tmp = link.with_name(f".{name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(Path(target).resolve(), link.parent.resolve()), tmp, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+def mark_best(ctx: RunContext, sources: Sequence[Source]) -> None:
+    """``checkpoints/best``: the checkpoint of the source with the best validation ``rouge_mean``."""
+    scored = [s for s in sources if s.scores]
+    if scored:
+        point(ctx, "best", Path(max(scored, key=lambda s: s.scores.get("rouge_mean", 0.0)).checkpoint))
 
 
 def predict_candidates(
@@ -435,8 +465,9 @@ def write_predictions(
     sources: Sequence[Source] = (),
     prefix: str = "",
 ) -> dict[str, str]:
-    """``predictions/{valid,test}_predictions.csv`` (with every source's own prediction) and the
-    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically.
+    """``predictions/{valid,test}_predictions.csv`` (with every source's own prediction), the
+    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically, and the
+    ``checkpoints/best`` link (``train_predictions.csv`` too with ``run.save_train_predictions``).
 
     A debug run predicts a few test dialogues only: its file is ``submission_debug.csv``, so that
     nobody uploads it by mistake."""
@@ -451,6 +482,14 @@ def write_predictions(
         rel = f"predictions/{prefix}valid_predictions.csv"
         exp.write_csv(rel, ["fname", "summary", "reference", *names], rows)
         written["valid"] = rel
+    mark_best(ctx, sources)
+    examples = ctx.data().train  # folds train on parts of it: their out-of-fold predictions say more
+    trained = [s for s in sources if len(s.outputs.get("train", ())) == len(examples)]
+    if ctx.recipe.run.save_predictions and trained:
+        rows = [[e.fname, e.summary, *(s.outputs["train"][i][0].text for s in trained)] for i, e in enumerate(examples)]
+        rel = f"predictions/{prefix}train_predictions.csv"
+        exp.write_csv(rel, ["fname", "reference", *(s.name for s in trained)], rows)
+        written["train"] = rel
     if test:
         tnames = [s.name for s in sources if "test" in s.outputs]
         if ctx.recipe.run.save_predictions:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
 from modes_helpers import read_csv, results
 
@@ -56,3 +58,16 @@ def test_rerun_of_the_same_experiment_reuses_trained_sources(make_recipe, run) -
     # a change that matters (the model's options) trains again
     run(recipe.override(("models.lead.strip_speaker", True)))
     assert stage.stat().st_mtime_ns != stamp
+
+
+def test_seed_compatible_outputs_best_last_and_train_predictions(make_recipe, run, small_data) -> None:
+    """checkpoints/best and checkpoints/last point at real checkpoint folders (usable by resume_from);
+    predictions/train_predictions.csv on request."""
+    res = run(make_recipe(models=["lead1", "lead"], ensemble="best_score", save_train_predictions=True))
+    out = results(res)
+    best, last = res.experiment / "checkpoints" / "best", res.experiment / "checkpoints" / "last"
+    chosen = Path(out["models_results"][out["best_model"]]["checkpoint"])
+    assert best.is_symlink() and best.resolve() == chosen.resolve() and any(best.iterdir())
+    assert last.is_symlink() and last.resolve() == (res.experiment / "checkpoints" / "lead").resolve()
+    train = read_csv(res.experiment / "predictions" / "train_predictions.csv")
+    assert len(train) == len(read_csv(small_data["train"])) and {"fname", "reference", "lead", "lead1"} <= set(train[0])
