@@ -39,7 +39,7 @@ def sliced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def run_shipped(name: str, data: dict[str, Path], out: Path, *extra: str) -> tuple[RunResult, dict[str, Any]]:
+def run_shipped(name: str, data: dict[str, Path], out: Path, *extra: Any) -> tuple[RunResult, dict[str, Any]]:
     """Run ``recipes/<name>.toml`` with ``--set``-style overrides for the data and the output folder."""
     overrides = [
         f"data.train_path={data['train']}", f"data.dev_path={data['dev']}", f"data.test_path={data['test']}",
@@ -193,3 +193,23 @@ def test_paraphrase_table_is_up_to_date() -> None:
     dev = {r["fname"] for r in read_csv(SAMPLE / "dev.csv")}
     test = {r["fname"] for r in read_csv(SAMPLE / "test.csv")}
     assert {r["fname"] for r in rows} <= dev | test and len(rows) >= 0.9 * len(dev | test)
+
+
+@pytest.mark.slow  # five trials of the scratch BART, up to three epochs each
+def test_optuna_prunes_a_scratch_trial_on_the_real_training_path(sliced: dict[str, Path], tmp_path: Path) -> None:
+    """Pruning was only ever seen with a fake model: here the scratch BART reports each epoch's
+    validation ROUGE to the trial through ``ctx.trial`` and stops when the median pruner says so.
+    A learning rate of 1e-7 leaves the model random after an epoch: such a trial is pruned."""
+    import optuna
+
+    # run.seed = 40: the random sampler draws 3e-3 for the two trials the median pruner learns from
+    res, out = run_shipped("optuna-tiny", sliced, tmp_path, "run.seed=40", "run.debug=false", "train.epochs=3",
+                           "modes.optuna.trials=5", "modes.optuna.sampler=random", "modes.optuna.space={}",
+                           ("modes.optuna.space.\"train.learning_rate\"",
+                            {"type": "categorical", "choices": [3e-3, 1e-7]}))
+    study = optuna.load_study(study_name="optuna-tiny",
+                              storage=f"sqlite:///{res.experiment / 'optuna' / 'study.db'}")
+    pruned = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.PRUNED]
+    assert out["optuna"]["pruned"] == len(pruned) >= 1
+    for t in pruned:
+        assert t.params["train.learning_rate"] == 1e-7 and max(t.intermediate_values) < 3  # stopped early
