@@ -39,6 +39,10 @@ class ModesRunKeys:
     #: Also predict the training dialogues and write `predictions/train_predictions.csv` (the seed's
     #: file; as long as predicting the whole training set takes).
     save_train_predictions: bool = False
+    #: Reuse a model that an earlier run in the same `run.output_dir` trained with the same recipe,
+    #: model and dialogues (compared by content), with its predictions, instead of training it again
+    #: (`{output_dir}/.cache/sources/`; the seed's `--use_cache`).
+    use_cache: bool = False
     #: Run only part of the work, e.g. `["fold=3"]` for one fold of a k-fold run (for parallel
     #: jobs); needs `run.name`. The final run (without it) reuses every job's results.
     only: list[str] = attrs.field(factory=list)

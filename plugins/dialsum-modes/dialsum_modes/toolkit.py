@@ -44,7 +44,7 @@ GENERATE_CHUNK = 256
 
 #: Recipe keys that change nothing a source learns or predicts (left out of its fingerprint).
 _NEUTRAL_RUN_KEYS = ("name", "output_dir", "loggers", "log_level", "save_visualizations",
-                     "save_predictions", "mode", "ensemble", "ensemble_weights", "only", "resume_from")
+                     "save_predictions", "mode", "ensemble", "ensemble_weights", "only", "resume_from", "use_cache")
 
 
 class Mode:
@@ -147,18 +147,43 @@ class Source:
                    outputs, reused=True)
 
 
-def fingerprint(ctx: RunContext, model_name: str, splits: dict[str, Sequence[Example]]) -> str:
-    """What decides a source's result: the recipe (less neutral keys), the model and the data."""
+def fingerprint(ctx: RunContext, model_name: str, splits: dict[str, Sequence[Example]], *,
+                content: bool = False) -> str:
+    """What decides a source's result: the recipe (less neutral keys), the model and the data.
+
+    ``content``: the data by content (every dialogue and summary) rather than by file and ``fname``,
+    for the cache shared by runs (``run.use_cache``), where the same dialogues may come from other files.
+    """
     data = ctx.recipe.to_dict()
     data.pop("versions", None)
     for key in ("modes", "ensembles", "loggers"):
         data.pop(key, None)
     for key in _NEUTRAL_RUN_KEYS:
         data["run"].pop(key, None)
+    if content:  # the same dialogues read from another file are the same data
+        for key in ctx.recipe.path_keys():
+            table, _, field = key.partition(".")
+            data.get(table, {}).pop(field, None)
     data["_model"] = model_name
-    data["_splits"] = {k: [e.fname for e in v] for k, v in splits.items()}
+    data["_splits"] = {k: [[e.fname, e.dialogue, *e.summaries] if content else e.fname for e in v]
+                       for k, v in splits.items()}
     blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def cache_folder(ctx: RunContext) -> Path:
+    """Trained sources shared by the runs of one output folder (``run.use_cache``), by content."""
+    return Path(ctx.recipe.run.output_dir).expanduser() / ".cache" / "sources"
+
+
+def from_cache(ctx: RunContext, key: str) -> dict[str, Any] | None:
+    """A source another run trained on the same recipe, model and dialogues, if its checkpoint is still there."""
+    path = cache_folder(ctx) / f"{key}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if Path(data.get("checkpoint", "")).exists() else None
 
 
 def load_unit(ctx: RunContext, key: str, fp: str) -> dict[str, Any] | None:
@@ -193,6 +218,12 @@ def train_source(
     fp = fingerprint(ctx, model_name, {"train": train, "valid": valid, **predict})
     loader = ctx.build("model_loaders", model_name)
     cached = load_unit(ctx, key, fp)
+    shared = fingerprint(ctx, model_name, {"train": train, "valid": valid, **predict}, content=True) \
+        if ctx.recipe.run.use_cache else None
+    if cached is None and shared is not None and (hit := from_cache(ctx, shared)) is not None:
+        log.info("%s: trained by an earlier run on the same dialogues (run.use_cache), reusing it", name)
+        cached = {"source": hit}
+        save_unit(ctx, key, fp, cached)
     if cached is not None:
         src = Source.from_json(cached["source"])
         log.info("%s: already trained in this experiment, reusing its predictions", name)
@@ -219,6 +250,11 @@ def train_source(
     attach_scores(sctx, outputs, predict.get("valid") or predict.get("fold") or [])
     src = Source(name, model_name, checkpoint, history, scores, outputs)
     save_unit(ctx, key, fp, {"source": src.to_json()})
+    if shared is not None and distributed.is_main_process():
+        from dialsum_core.atomic import atomic_write_json
+
+        atomic_write_json(cache_folder(ctx) / f"{shared}.json",
+                          {**src.to_json(), "checkpoint": str(Path(src.checkpoint).resolve())})
     point(ctx, "last", latest_checkpoint(workdir) or Path(checkpoint))
     sctx.emit("dialsum_after_stage", stage=f"train:{name}", metrics=scores)
     if keep_model:

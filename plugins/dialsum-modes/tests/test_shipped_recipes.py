@@ -213,3 +213,23 @@ def test_optuna_prunes_a_scratch_trial_on_the_real_training_path(sliced: dict[st
     assert out["optuna"]["pruned"] == len(pruned) >= 1
     for t in pruned:
         assert t.params["train.learning_rate"] == 1e-7 and max(t.intermediate_values) < 3  # stopped early
+
+
+def test_use_cache_reuses_a_model_trained_by_an_earlier_run(sliced: dict[str, Path], tmp_path: Path) -> None:
+    """The seed's --use_cache: a second run (another name, the same dialogues copied elsewhere) reuses
+    the trained model and its predictions; a change of recipe trains again."""
+    import shutil
+
+    first, out1 = run_shipped("single-tiny", sliced, tmp_path, "run.use_cache=true")
+    copy = {k: shutil.copy(v, tmp_path / f"copy_{v.name}") for k, v in sliced.items()}
+    again = load_recipe(RECIPES / "single-tiny.toml", [
+        f"data.train_path={copy['train']}", f"data.dev_path={copy['dev']}", f"data.test_path={copy['test']}",
+        f"run.output_dir={tmp_path}", "run.name=second", 'run.loggers=["jsonl"]', "run.use_cache=true"])
+    second = run_recipe(again)
+    out2 = json.loads((second.experiment / "results.json").read_text(encoding="utf-8"))
+    assert out2["valid"] == out1["valid"]
+    assert not list((second.experiment / "checkpoints").glob("scratch/checkpoint-*"))  # nothing trained
+    assert (second.experiment / "predictions" / "submission_debug.csv").read_text("utf-8") == \
+        (first.experiment / "predictions" / "submission_debug.csv").read_text("utf-8")
+    third = run_recipe(again.override("run.name=third", "train.learning_rate=5e-4"))
+    assert list((third.experiment / "checkpoints").glob("scratch/checkpoint-*"))  # another recipe: trained
