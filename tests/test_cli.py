@@ -95,3 +95,20 @@ def test_lead_run_end_to_end(tmp_path: Path, sample_csv, tiny_dialogues) -> None
         assert (exp / sub).is_dir()
     rerun = run_cli(["check", str(exp / "config.toml")])
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_gpu_recipes_pass_check_where_their_hardware_is() -> None:
+    """recipes/gpu/: every key valid; on a machine without CUDA only the 4-bit loading is refused."""
+    import torch
+
+    gpu = ROOT / "recipes" / "gpu"
+    for name in ("kobart-full.toml", "polyglot-lora.toml"):
+        res = run_cli(["check", str(gpu / name)])
+        assert res.returncode == 0, res.stderr
+    solar = run_cli(["check", str(gpu / "solar-qlora.toml")])
+    if torch.cuda.is_available():
+        return
+    problems = solar.stderr.strip().splitlines()
+    assert solar.returncode == 2 and problems and all("models.solar-10.7b.load_in_4bit" in p for p in problems)
+    cpu = run_cli(["check", str(gpu / "solar-qlora.toml"), "--set", "models.solar-10.7b.load_in_4bit=false"])
+    assert cpu.returncode == 0, cpu.stderr
