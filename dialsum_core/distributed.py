@@ -1,4 +1,4 @@
-"""Scale-out helpers: several processes of one run, fan-out jobs, and studies shared by many workers.
+"""Several processes of one run: who writes, values decided once, generation shared in order.
 
 dialsum does not start or synchronise processes itself. ``torchrun`` or ``accelerate launch`` start
 them and set ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``; the model loaders' trainers (through Accelerate) do
