@@ -83,7 +83,11 @@ def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
         for dist, version in _requirement_versions(reg.distribution).items():
             versions.setdefault(dist, version)
     resolved = named.evolve(versions=versions, **tables)
-    return resolved.override(*paths) if paths else resolved
+    if not paths:
+        return resolved
+    absolute = resolved.override(*paths)
+    absolute.provenance.update({key: recipe.where(key) for key, _ in paths})  # errors still name the file
+    return absolute
 
 
 def run_recipe(

@@ -90,3 +90,13 @@ def test_one_path_rule_for_every_key(tmp_path: Path) -> None:
     assert run_cli(args, cwd=tmp_path).returncode == 0
     res = run_cli(args, cwd=ROOT)
     assert res.returncode == 2 and "augmenters.paraphrase.table: 'para.csv' not found" in res.stderr
+
+
+def test_training_on_other_data_while_validating_on_the_sample_is_said_loudly(tmp_path: Path) -> None:
+    """Setting data.train_path and data.test_path kept validating on the bundled sample dev.csv silently."""
+    train = tmp_path / "train.csv"
+    train.write_text((ROOT / "data" / "sample" / "train.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    res = run_cli(["run", QUICK, *_sets(*LEAD, f"data.train_path={train}", f"run.output_dir={tmp_path / 'x'}")])
+    assert res.returncode == 0, res.stderr
+    dev = ROOT / "data" / "sample" / "dev.csv"
+    assert f"WARNING validating on {dev} (set in {QUICK})" in res.stderr and f"{train} (set in --set)" in res.stderr

@@ -29,7 +29,8 @@ def test_quick_recipe_trains_predicts_and_prints_rouge(tmp_path: Path) -> None:
     assert results["status"] == "complete" and results["models"] == ["scratch"]
     assert 0.0 <= results["best_rouge"] <= 1.0
     assert "rouge_mean" in (res.stdout + res.stderr)
-    with (exp / "predictions" / "submission.csv").open(encoding="utf-8", newline="") as fh:
+    # a debug run's submission is named so that nobody uploads it
+    with (exp / "predictions" / "submission_debug.csv").open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and list(rows[0]) == ["fname", "summary"]
     weights = list((exp / "checkpoints").rglob("*.safetensors"))
