@@ -110,18 +110,37 @@ def largest_batch(trial: Any, start: int) -> int:
     return size
 
 
+def longest_first(features: Sequence[dict[str, list[int]]]) -> list[dict[str, list[int]]]:
+    """Training examples from the most tokens to the fewest, the summary's labels counted too (an
+    encoder-decoder's labels are a second sequence; a decoder's follow its input, so the order is
+    its input's): the first ``n`` are the largest real batch."""
+    return sorted(features, key=lambda f: -(len(f["input_ids"]) + len(f.get("labels", ()))))
+
+
+def training_device(hf: Any) -> Any:
+    """Where the Trainer will train: the GPU when there is one, whatever the model is on now (a model
+    loaded without ``device_map`` waits on the CPU until the Trainer moves it)."""
+    import torch
+
+    return torch.device("cuda") if torch.cuda.is_available() else hf.device
+
+
 def auto_batch_size(hf: Any, features: Sequence[dict[str, list[int]]], ctx: Any, *, start: int) -> int:
-    """Try a forward and backward pass on the longest examples, plus room for Adam's two moments."""
+    """Try a forward and backward pass on the longest examples, on the device that trains, plus room
+    for Adam's two moments; halve on out-of-memory."""
     import torch
 
     from dialsum_hf.features import pad_batch
 
-    longest = sorted(features, key=lambda f: -len(f["input_ids"]))
+    longest = longest_first(features)
     model = hf.model
+    device = training_device(hf)
+    if not getattr(model, "hf_device_map", None) and next(model.parameters()).device != device:
+        model.to(device)  # what the Trainer would do first; probing on the CPU finds no GPU limit
 
     def trial(batch_size: int) -> None:
         batch = pad_batch(longest[:batch_size], hf.tokenizer.pad_token_id)
-        batch = {k: v.to(hf.device) for k, v in batch.items()}
+        batch = {k: v.to(device) for k, v in batch.items()}
         params = [p for p in model.parameters() if p.requires_grad]
         moments = [torch.zeros_like(p, dtype=torch.float32) for p in params for _ in range(2)]
         was_training = model.training
@@ -135,5 +154,5 @@ def auto_batch_size(hf: Any, features: Sequence[dict[str, list[int]]], ctx: Any,
 
     size = largest_batch(trial, max(1, start))
     tried = getattr(largest_batch, "tried", [size])
-    ctx.log.info("auto_batch: batch size %d (tried %s)", size, ", ".join(map(str, tried)))
+    ctx.log.info("auto_batch: batch size %d on %s (tried %s)", size, device, ", ".join(map(str, tried)))
     return size

@@ -134,3 +134,13 @@ def test_the_seeds_checkpoint_options_and_an_unset_batch_size(context, tmp_path:
     assert result.best_checkpoint == str(tmp_path / "final")
     again = none.build("model_loaders", "scratch").load(none, Path(result.best_checkpoint))
     assert again.generate([data.valid[0].dialogue], none) == model.generate([data.valid[0].dialogue], none)
+
+
+def test_auto_batch_probes_with_the_longest_input_and_summary_together() -> None:
+    """The probe batch used to be the longest dialogues only: a short dialogue with a long summary
+    makes a larger encoder-decoder batch."""
+    from dialsum_hf.gpu import longest_first
+
+    features = [{"input_ids": [1] * 10, "labels": [1] * 2}, {"input_ids": [1] * 8, "labels": [1] * 9},
+                {"input_ids": [1] * 3, "labels": [1] * 3}]
+    assert [len(f["input_ids"]) for f in longest_first(features)] == [8, 10, 3]
