@@ -112,7 +112,7 @@ class DialsumGroup(click.Group):
 @click.group(cls=DialsumGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dialsum", message="%(prog)s %(version)s")
 def cli() -> None:
-    """Train, tune, ensemble and submit dialogue-summarisation models from TOML recipes.
+    """Train, tune, ensemble and submit dialogue-summarization models from TOML recipes.
 
     \b
     Quick start:
@@ -188,7 +188,7 @@ def plugins_cmd(disable: tuple[str, ...]) -> None:
 
 @cli.command()
 def models() -> None:
-    """List the named model presets (what ``run.models = ["all"]`` expands to)."""
+    """List the named model presets (what run.models = ["all"] expands to)."""
     plugins = _plugins()
     _warn_broken(plugins)
     rows = [(reg.name, reg.distribution, reg.description) for reg in plugins.registry.tagged("model_loaders", "preset")]

@@ -46,7 +46,7 @@ class FitResult:
 
 @runtime_checkable
 class Model(Protocol):
-    """A summariser that can be trained, asked for summaries and saved."""
+    """A summarizer that can be trained, asked for summaries and saved."""
 
     def fit(
         self, train: Sequence[Example], valid: Sequence[Example], ctx: RunContext, output_dir: Path

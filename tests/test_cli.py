@@ -112,3 +112,12 @@ def test_gpu_recipes_pass_check_where_their_hardware_is() -> None:
     assert solar.returncode == 2 and problems and all("models.solar-10.7b.load_in_4bit" in p for p in problems)
     cpu = run_cli(["check", str(gpu / "solar-qlora.toml"), "--set", "models.solar-10.7b.load_in_4bit=false"])
     assert cpu.returncode == 0, cpu.stderr
+
+
+def test_help_shows_no_markup() -> None:
+    """`dialsum --help` showed raw ``double backquotes`` (docstring markup) to users."""
+    res = run_cli(["--help"])
+    assert res.returncode == 0 and "``" not in res.stdout
+    for command in ("run", "check", "plugins", "models"):
+        sub = run_cli([command, "--help"])
+        assert sub.returncode == 0 and "``" not in sub.stdout, command
