@@ -127,3 +127,53 @@ def test_refuses_models_with_different_tokenizers(models, tmp_path: Path) -> Non
     other.tokenizer_signature = "another"
     with pytest.raises(DialsumError, match="output-level"):
         make_ctx(tmp_path).build("ensembles", "averaging").generate([a, other], [1, 1], DIALOGUES, make_ctx(tmp_path))
+
+
+def test_cached_decoding_gives_the_cacheless_outputs_encoder_decoder(models, tmp_path: Path) -> None:
+    """Every member decodes with its own key/value cache, reordered with the driver's beams."""
+    from dialsum_ensemble.token import generate
+
+    a, b = models
+    ctx = make_ctx(tmp_path)
+    for weights in ([1.0, 1.0], [0.3, 0.7], [0.0, 1.0]):
+        assert generate([a, b], weights, DIALOGUES, ctx) == generate([a, b], weights, DIALOGUES, ctx,
+                                                                     use_cache=False)
+
+
+class TinyCausal:
+    """A decoder-only member (Llama), prompted with the dialogue, left-padded as dialsum-hf batches."""
+
+    is_encoder_decoder = False
+
+    def __init__(self, model: object, tok: object):
+        self.model, self.tokenizer = model, tok
+        self.tokenizer_signature = "tiny-wordlevel"
+
+    def generate(self, dialogues: list[str], ctx: RunContext) -> list[str]:
+        g = ctx.recipe.generation
+        self.tokenizer.padding_side = "left"
+        enc = self.tokenizer(dialogues, return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            out = self.model.generate(**enc, num_beams=g.num_beams, max_new_tokens=g.max_new_tokens,
+                                      min_new_tokens=g.min_new_tokens, do_sample=False, pad_token_id=0)
+        return self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_cached_decoding_gives_the_cacheless_outputs_decoder_only(tmp_path: Path) -> None:
+    from dialsum_ensemble.token import generate
+
+    tok = tokenizer()
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                       num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
+                                       pad_token_id=0, bos_token_id=1, eos_token_id=2)
+        members.append(TinyCausal(transformers.LlamaForCausalLM(cfg).eval(), tok))
+    ctx = make_ctx(tmp_path)
+    a, b = members
+    assert a.generate(DIALOGUES, ctx) != b.generate(DIALOGUES, ctx)
+    for weights in ([1.0, 1.0], [0.2, 0.8]):
+        cached = generate(members, weights, DIALOGUES, ctx)
+        assert cached == generate(members, weights, DIALOGUES, ctx, use_cache=False)
+        assert len(cached) == len(DIALOGUES)
