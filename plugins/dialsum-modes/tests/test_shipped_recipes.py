@@ -167,7 +167,7 @@ def test_full_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     for fold in out["folds"][:2]:
         config = json.loads((Path(fold["checkpoint"]) / "config.json").read_text(encoding="utf-8"))
         assert config["d_model"] == best["params"]["model.d_model"]
-    # every fold model also summarised one variant per TTA strategy of each test dialogue, for the ensemble
+    # every fold model also summarized one variant per TTA strategy of each test dialogue, for the ensemble
     assert out["ensemble"]["strategy"] == "stacking" and out["ensemble"]["info"]["groups"] == N_DEV
     stage = json.loads((res.experiment / "stages" / "sources" / "scratch__fold1.json").read_text(encoding="utf-8"))
     candidates = {c[1] for per_dialogue in stage["source"]["outputs"]["test"] for c in per_dialogue}

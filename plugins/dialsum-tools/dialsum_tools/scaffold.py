@@ -221,7 +221,7 @@ def $hook(register: Any) -> None:
 class ${cls}Options:
     """``[$table.$name]``."""
 
-    #: Also summarise the test split (``data.test_path``) with every model.
+    #: Also summarize the test split (``data.test_path``) with every model.
     predict_test: bool = True
 
 
