@@ -1,7 +1,7 @@
 """Greedy generation speed: dialsum's batched generation against a plain one-at-a-time ``generate`` loop.
 
 The same tiny random model (``--family``: BART, or Llama / GPT-NeoX as behind the causal presets),
-built once with a tokenizer trained on ``data/sample/train.csv``, summarises the 499 test dialogues
+built once with a tokenizer trained on ``data/sample/train.csv``, summarizes the 499 test dialogues
 of ``../shared/data/dialogsum-ko/test.csv`` twice in the same process:
 
 * dialsum: the loader's real path (``hf-seq2seq`` / ``hf-causal`` with ``model_name_or_path`` = the

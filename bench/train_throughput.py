@@ -10,7 +10,7 @@ alternating:
   batches, padding to the longest example of each batch, a checkpoint per epoch and an evaluation
   per epoch (generating the validation summaries and scoring them with ROUGE);
 * plain: ``Seq2SeqTrainer`` with its defaults (random order) and ``DataCollatorForSeq2Seq``, the
-  collator of the transformers summarisation example (it pads each batch to its longest example).
+  collator of the transformers summarization example (it pads each batch to its longest example).
 
 Both use the Trainer's default optimiser settings (learning rate 5e-5, linear schedule, no warm-up,
 no weight decay), the same batch size and seed. Tokens per second count the real (unpadded) input
@@ -142,7 +142,7 @@ def plain_causal_run(folder: Path, model: Path, args: argparse.Namespace, run: i
 
 def plain_run(folder: Path, model: Path, args: argparse.Namespace, run: int | str, rows: list[Any],
               _valid: list[Any]) -> dict[str, float]:
-    """What the transformers summarisation example does, minus evaluation."""
+    """What the transformers summarization example does, minus evaluation."""
     if args.family != "bart":
         return plain_causal_run(folder, model, args, run, rows, _valid)
     from transformers import (

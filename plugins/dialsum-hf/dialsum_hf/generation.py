@@ -7,7 +7,7 @@ only the new tokens are decoded.
 
 For causal models ``repetition_penalty`` and ``no_repeat_ngram_size`` look at the generated tokens
 only. transformers' own processors see the whole sequence, prompt included, so a summary could not
-reuse any trigram of the dialogue (speaker tags, names, the very facts it summarises) and every
+reuse any trigram of the dialogue (speaker tags, names, the very facts it summarizes) and every
 dialogue token would be penalised; an encoder-decoder's decoder never sees the dialogue, so its
 summaries could copy all along. The prompt length is the same for every row (left padding), so
 one column says where the generated tokens start.

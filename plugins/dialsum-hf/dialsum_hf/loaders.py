@@ -11,6 +11,7 @@ from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_hf.model import HFModel
 from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions
+from dialsum_hf.quiet import quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, special_tokens
 
 
@@ -88,6 +89,7 @@ class PretrainedLoader:
 
         o = self.options
         set_seed(ctx.recipe.run.seed)
+        quiet_progress_bars()
         if ctx.recipe.run.gpu_check:
             self._gpu_check(ctx)
         tok = _load_tokenizer(o.model_name_or_path, o, self.name)
@@ -232,6 +234,7 @@ def load_saved(ctx: Any, path: Path, options: Any, name: str) -> HFModel:
 
     from dialsum_hf.saving import read_metadata
 
+    quiet_progress_bars()
     meta = read_metadata(path)
     seq2seq = bool(meta["is_encoder_decoder"])
     auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM

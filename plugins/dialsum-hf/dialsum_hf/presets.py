@@ -33,7 +33,7 @@ BART_TARGETS = ["q_proj", "v_proj"]
 PRESETS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "kobart": (
         "seq2seq",
-        "KoBART fine-tuned for summarisation (encoder-decoder, full fine-tuning)",
+        "KoBART fine-tuned for summarization (encoder-decoder, full fine-tuning)",
         {"model_name_or_path": "digit82/kobart-summarization", "lora_target_modules": BART_TARGETS},
     ),
     "solar-10.7b": (

@@ -9,6 +9,7 @@ from typing import Any
 from dialsum_core.atomic import atomic_write_json
 from dialsum_core.errors import DialsumError
 from dialsum_hf.model import METADATA, HFModel
+from dialsum_hf.quiet import quiet_progress_bars
 
 
 def metadata(hf: HFModel) -> dict[str, Any]:
@@ -31,6 +32,7 @@ def write_metadata(hf: HFModel, path: Path) -> None:
 
 
 def save_model(hf: HFModel, path: Path) -> None:
+    quiet_progress_bars()
     path.mkdir(parents=True, exist_ok=True)
     if hf.is_peft and getattr(hf.options, "merge_lora", False):
         hf.model = hf.model.merge_and_unload()

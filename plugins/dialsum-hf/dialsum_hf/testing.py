@@ -51,8 +51,10 @@ def save_tiny_model(family: str, path: Path, texts: Sequence[str], *, vocab_size
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
+    from dialsum_hf.quiet import quiet_progress_bars
     from dialsum_hf.tokenizer import add_tags, train_tokenizer
 
+    quiet_progress_bars()
     template = {"bart": "eos", "llama": "bos", "gpt_neox": "none"}[family]
     tok = train_tokenizer(texts, vocab_size, min_frequency=1, template=template)
     add_tags(tok, tags)

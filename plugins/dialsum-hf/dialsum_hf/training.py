@@ -22,6 +22,7 @@ from dialsum_core.errors import DataError, DialsumError
 from dialsum_core.protocols import FitResult
 from dialsum_hf.features import Collator
 from dialsum_hf.model import HFModel
+from dialsum_hf.quiet import quiet_progress_bars
 
 BEST_METRIC = "rouge_mean"
 #: What the Trainer pickles beside the weights of a checkpoint (see ``train.save_training_state``).
@@ -94,7 +95,38 @@ def _callbacks() -> tuple[type, type]:
                 self.control.should_training_stop = True
             return metrics
 
+        def _issue_warnings_after_load(self, load_result: Any) -> None:
+            """On resume, leave out of the Trainer's "missing keys" warning the weights that are tied.
+
+            A checkpoint stores a tied matrix once (BART's ``model.shared.weight``); the names that
+            share it (``lm_head.weight``, the encoder's and decoder's ``embed_tokens.weight``) are
+            therefore absent from the file, yet loaded all the same. Listed as missing they read as
+            a broken checkpoint. Keys that are truly absent are still reported.
+            """
+            tied = tied_missing_keys(self.model, load_result.missing_keys)
+            if tied:
+                self._ctx.log.debug("resume: %s not stored in the checkpoint: tied to weights it holds",
+                                    ", ".join(tied))
+                load_result = load_result._replace(
+                    missing_keys=[k for k in load_result.missing_keys if k not in tied])
+            super()._issue_warnings_after_load(load_result)
+
     return EventsCallback, DialsumTrainer
+
+
+def tied_missing_keys(model: Any, missing: Sequence[str]) -> list[str]:
+    """The ``missing`` state-dict keys whose tensor is the very tensor of a key that was loaded.
+
+    Decided from the model in memory (same storage, same shape), not from the architecture's
+    declared tied keys, so it holds for any model and never hides a weight that is only similar.
+    """
+    if not missing:
+        return []
+    state = model.state_dict(keep_vars=True)
+    absent = set(missing)
+    loaded = {(t.data_ptr(), tuple(t.shape)) for k, t in state.items() if k not in absent and t.numel()}
+    return [k for k in missing if k in state and state[k].numel()
+            and (state[k].data_ptr(), tuple(state[k].shape)) in loaded]
 
 
 def _fmt(metrics: dict[str, Any]) -> str:
@@ -262,6 +294,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
         raise DataError("no validation examples: best-checkpoint selection needs a validation split")
     t, r = ctx.recipe.train, ctx.recipe.run
     set_seed(r.seed)
+    quiet_progress_bars()  # every checkpoint is saved through save_pretrained
     features = hf.encode_pairs([e.dialogue for e in train], [e.summary for e in train], ctx)
     batch_size = t.batch_size
     if r.auto_batch or not batch_size:

@@ -93,7 +93,7 @@ def dialsum_register_loggers(register: Any) -> None:
     register("console", make_console, options=ConsoleOptions,
              description="Live progress bars with ETA on a terminal and a final table of results")
     register("jsonl", make_jsonl, options=JsonlOptions,
-             description="metrics.jsonl: one JSON object per event, for plots and `dialsum report`")
+             description="metrics.jsonl: one JSON object per event, read by dialsum report for its plots")
     register("tensorboard", make_tensorboard, options=TensorBoardOptions,
              description="TensorBoard event files (scalars, recipe, plots) under tensorboard/")
 

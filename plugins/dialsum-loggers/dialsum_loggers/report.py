@@ -4,7 +4,8 @@ Only ``metrics.jsonl`` (the ``jsonl`` logger) and ``results.json`` are read, so 
 made for a run that finished, failed or was killed, on a machine without the models, and again
 after the plotting code improved. Output goes to ``EXPERIMENT_DIR/report/`` by default:
 ``report.md`` plus ``learning_curves.png``, ``steps.png``, ``folds.png`` and ``trials.png`` for
-whatever the run recorded (a run without folds gets no fold plot).
+whatever the run recorded (a run without folds gets no fold plot, a run of one epoch no learning
+curves: a single point per series is no curve).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.position import numeric
 
 MAX_PANELS = 6
+#: Keys recorded beside the metrics that say where a record is, not what was measured.
+POSITIONS = frozenset({"epoch", "step", "global_step"})
 
 
 @attrs.frozen
@@ -97,8 +100,8 @@ def _finite(values: Iterable[float | None]) -> list[float]:
     return [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
 
 
-def _pick_metrics(rows: Sequence[dict[str, float]], limit: int = MAX_PANELS) -> list[str]:
-    """Metrics present in most rows first (loss and ROUGE lead), at most ``limit``."""
+def _pick_metrics(rows: Sequence[dict[str, float]], limit: int | None = MAX_PANELS) -> list[str]:
+    """Metrics present in most rows first (loss and ROUGE lead), at most ``limit`` (``None``: all)."""
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         for key in row:
@@ -147,23 +150,50 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def plot_curves(
-    records: list[dict[str, Any]], x_key: str, title: str, x_label: str, path: Path
-) -> Path | None:
-    """One panel per metric, one line per series (fold/trial/model), ``x_key`` on the x axis."""
-    series: dict[str, list[tuple[float, dict[str, float]]]] = defaultdict(list)
+Series = dict[str, list[tuple[float, dict[str, float]]]]
+
+
+def curve_series(records: list[dict[str, Any]], x_key: str) -> Series:
+    """The records' metrics by series (fold/trial/model), each point at its ``x_key``."""
+    series: Series = defaultdict(list)
     for rec in records:
         x = rec.get(x_key)
         values = numeric(rec.get("metrics"))
         if isinstance(x, int | float) and values:
             series[series_label(rec)].append((float(x), values))
-    if not series:
+    return series
+
+
+def _curve(points: list[tuple[float, dict[str, float]]], metric: str) -> list[tuple[float, float]]:
+    """One series' line for ``metric``; a single point is no line."""
+    xy = sorted((x, v[metric]) for x, v in points if metric in v and math.isfinite(v[metric]))
+    return xy if len(xy) >= 2 else []
+
+
+def curve_metrics(series: Series, x_key: str) -> list[str]:
+    """The metrics that get a panel: those some series has at two points or more, positions excepted.
+
+    A metric seen once per series (a one-epoch run, the Trainer's closing summary) would be a panel
+    of lone dots; its value is in report.md's tables. The epoch the Trainer logs with every step is
+    where training is, not a measurement.
+    """
+    ranked = _pick_metrics([v for points in series.values() for _, v in points], limit=None)
+    return [m for m in ranked if m not in POSITIONS and m != x_key
+            and any(_curve(points, m) for points in series.values())][:MAX_PANELS]
+
+
+def plot_curves(
+    records: list[dict[str, Any]], x_key: str, title: str, x_label: str, path: Path
+) -> Path | None:
+    """One panel per metric, one line per series (fold/trial/model), ``x_key`` on the x axis."""
+    series = curve_series(records, x_key)
+    metrics = curve_metrics(series, x_key)
+    if not metrics:
         return None
-    metrics = _pick_metrics([v for points in series.values() for _, v in points])
     fig, axes = _figure(len(metrics))
     for ax, metric in zip(axes, metrics, strict=True):
         for label, points in series.items():
-            xy = sorted((x, v[metric]) for x, v in points if metric in v and math.isfinite(v[metric]))
+            xy = _curve(points, metric)
             if xy:
                 xs, ys = zip(*xy, strict=True)
                 ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=4, label=label)

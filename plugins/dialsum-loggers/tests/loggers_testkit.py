@@ -45,8 +45,9 @@ class ScriptedMode:
             fctx = ctx.evolve(workdir=ctx.experiment.checkpoints / f"fold_{fold}", tags={"fold": fold})
             model = loader.build(fctx, data.train)
             for step in range(1, o.steps + 1):
-                fctx.emit("dialsum_on_metrics", metrics={"loss": 2.0 / (step + fold), "learning_rate": 1e-3 / step},
-                          step=step)
+                # with the fraction of the epoch done, as the Hugging Face Trainer logs it
+                fctx.emit("dialsum_on_metrics", metrics={"loss": 2.0 / (step + fold), "learning_rate": 1e-3 / step,
+                                                         "epoch": step / o.steps}, step=step)
                 fctx.emit("dialsum_on_progress", task="train", completed=step, total=o.steps)
             valid = data.valid[: max(1, len(data.valid) - fold)]  # folds differ a little
             model.fit(data.train, valid, fctx, fctx.out)

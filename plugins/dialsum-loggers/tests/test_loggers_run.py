@@ -13,6 +13,7 @@ from loggers_testkit import ListHandler, ScriptedPlugin, scripted_recipe
 
 from dialsum_core.cli import cli
 from dialsum_core.runner import run_recipe
+from dialsum_loggers.report import RunRecord, curve_metrics, curve_series, plot_curves
 
 
 @pytest.fixture
@@ -56,14 +57,33 @@ def test_report_rebuilds_plots_and_summary(tmp_path: Path, plugins) -> None:
     res = CliRunner().invoke(cli, ["report", str(exp)])
     assert res.exit_code == 0, res.output
     out = exp / "report"
-    for name in ("learning_curves.png", "steps.png", "folds.png", "trials.png"):
+    for name in ("steps.png", "folds.png", "trials.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+    assert not (out / "learning_curves.png").exists()  # one epoch per fold: no curve to draw
     md = (out / "report.md").read_text(encoding="utf-8")
     assert md.startswith("# Run report: scripted")
     assert "- **status**: complete" in md and "## Folds" in md and "| mean |" in md
     assert "## Trials (3, best first)" in md and "| 2 | complete | 0.3000 |" in md
     assert "![folds](folds.png)" in md and "prediction: `predictions/valid_predictions.csv`" in md
+
+
+def test_report_panels_are_curves_of_measurements(tmp_path: Path, plugins) -> None:
+    """A panel needs a series with two points or more, and the epoch logged with the steps is no metric."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    run = RunRecord.read(exp)
+    steps = [r for r in run.of("on_metrics") if r.get("step") is not None]
+    assert all("epoch" in r["metrics"] for r in steps)
+    assert curve_metrics(curve_series(steps, "step"), "step") == ["loss", "learning_rate"]
+    epochs = run.of("after_epoch")
+    assert [r["epoch"] for r in epochs] == [1, 1]  # one epoch per fold: dots, not curves
+    assert curve_metrics(curve_series(epochs, "epoch"), "epoch") == []
+    assert plot_curves(epochs, "epoch", "t", "epoch", tmp_path / "lc.png") is None
+    # a second epoch of fold 0 makes its curve; fold 1 still has one point
+    second = {**epochs[0], "epoch": 2, "metrics": {k: v / 2 for k, v in epochs[0]["metrics"].items()}}
+    assert "eval_rouge_mean" in curve_metrics(curve_series([*epochs, second], "epoch"), "epoch")
+    drawn = plot_curves([*epochs, second], "epoch", "t", "epoch", tmp_path / "lc.png")
+    assert drawn is not None and drawn.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_failed_run_leaves_traceback_in_log_and_report(tmp_path: Path, plugins) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from dialsum_core.context import RunContext
 from dialsum_core.recipe import io
 from dialsum_modes import fanout, plots, toolkit
-from dialsum_modes.kfold import is_token_level, run_folds, summarise
+from dialsum_modes.kfold import is_token_level, run_folds, summarize
 from dialsum_modes.options import FullOptions, KFoldOptions, OptunaOptions, apply_params
 
 log = logging.getLogger("dialsum")
@@ -90,7 +90,7 @@ class FullMode(toolkit.Mode):
         if weights is None:
             weights, _ = toolkit.search_weights(tuned, sources, data.valid, self.options.weight_search_trials)
             how = "searched on validation" if weights else ""
-        final = summarise(tuned, data, runs, kfold_opts, weights=weights, weights_from=how)
+        final = summarize(tuned, data, runs, kfold_opts, weights=weights, weights_from=how)
         stage_done("ensemble", {"valid": final["valid"], "predictions": final["predictions"]})
         results.update(final)
         results["best_params"] = params

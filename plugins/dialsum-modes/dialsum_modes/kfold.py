@@ -94,10 +94,10 @@ class KFoldMode(toolkit.Mode):
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, [s for fr in runs for s in fr.sources],
                                       folds=[f for fr in runs for f in fr.folds])
-        return summarise(ctx, data, runs, self.options)
+        return summarize(ctx, data, runs, self.options)
 
 
-def summarise(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: KFoldOptions,
+def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: KFoldOptions,
               weights: list[float] | None = None, weights_from: str = "") -> dict[str, Any]:
     """Ensemble every fold model, write predictions and plots, and build ``results.json``.
 

@@ -93,7 +93,7 @@ def fold_rouge(ctx: RunContext, runs: Sequence[Any]) -> str | None:
 
 
 def learning_curves(ctx: RunContext, sources: Sequence[Any]) -> str | None:
-    """Training loss and validation rouge_mean per epoch, one line per source."""
+    """Training loss and validation rouge_mean per epoch, one line per source trained two epochs or more."""
     series = []
     for s in sources:
         xs, loss, rouge = [], [], []
@@ -107,20 +107,26 @@ def learning_curves(ctx: RunContext, sources: Sequence[Any]) -> str | None:
             rouge.append(r_val)
         series.append((s.name, xs, loss, rouge))
 
+    def points(ser: tuple[Any, ...], idx: int) -> list[tuple[Any, float]]:
+        """The source's curve in one panel; a single point is no curve (a one-epoch training)."""
+        pts = [(x, y) for x, y in zip(ser[1], ser[idx], strict=True) if y is not None]
+        return pts if len(pts) >= 2 else []
+
     def draw(fig: Any) -> None:
         panels = [(2, "training loss"), (3, "validation ROUGE (mean F1)")]
-        panels = [(i, title) for i, title in panels if any(v is not None for ser in series for v in ser[i])]
+        panels = [(i, title) for i, title in panels if any(points(ser, i) for ser in series)]
         if not panels:
-            raise _Skip("no per-epoch loss or ROUGE in the training histories")
+            # A panel of lone dots reads as a plot yet shows nothing results.json does not say.
+            raise _Skip("no training history with two epochs or more: no curve to draw")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (idx, title) in zip(axes, panels, strict=True):
             for n, ser in enumerate(series):
-                pts = [(x, y) for x, y in zip(ser[1], ser[idx], strict=True) if y is not None]
+                pts = points(ser, idx)
                 if pts:  # past eight sources the colours repeat with another dash pattern
                     ax.plot(*zip(*pts, strict=True), marker="o", label=ser[0], color=COLORS[n % len(COLORS)],
                             linestyle=LINESTYLES[(n // len(COLORS)) % len(LINESTYLES)])
             ax.set_xlabel("epoch")
-            whole_numbers(ax, [x for ser in series for x, y in zip(ser[1], ser[idx], strict=True) if y is not None])
+            whole_numbers(ax, [x for ser in series for x, _ in points(ser, idx)])
             ax.set_title(title)
             ax.grid(alpha=0.3)
         if len(series) <= 8:

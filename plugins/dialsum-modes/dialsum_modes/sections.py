@@ -26,7 +26,7 @@ class ModesRunKeys:
     #: One weight per model of `run.models` (or, with one model, per fold); empty: the run mode
     #: searches them on validation or the ensemble chooses them.
     ensemble_weights: list[float] = attrs.field(factory=list, validator=each(non_negative))
-    #: Test-time augmentation: also summarise augmented variants and ensemble them.
+    #: Test-time augmentation: also summarize augmented variants and ensemble them.
     use_tta: bool = False
     #: Augmenters used when `run.use_tta` is on; their options go in `[augmenters.NAME]`.
     tta_strategies: list[str] = attrs.field(factory=lambda: ["paraphrase"], metadata=plugin_name("augmenters"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 import warnings
@@ -55,7 +56,14 @@ def storage_spec(spec: str, folder: Path) -> tuple[str, str]:
 
 
 class _MachineLock:
-    """An exclusive lock for the threads and the processes of one machine, held on ``path``."""
+    """An exclusive lock for the threads and the processes of one machine, held on ``path``.
+
+    The lock file exists only while someone holds the lock: the holder removes it on release, so a
+    finished study leaves no ``study.db.lock`` behind. Removing a lock file is only safe when every
+    taker checks, once it holds the ``flock``, that the file it locked is still the one at ``path``:
+    a process that was waiting on the removed file would otherwise hold a lock nobody else sees,
+    beside the holder of a new file. A taker that finds its file replaced or gone tries again.
+    """
 
     def __init__(self, path: Path):
         self.path = path
@@ -65,18 +73,39 @@ class _MachineLock:
     def __enter__(self) -> None:
         self._threads.acquire()
         try:
-            self._file = open(self.path, "a+b")  # closed in __exit__
-            with contextlib.suppress(ImportError):  # no fcntl (Windows): the threads' lock only
-                import fcntl
-
-                fcntl.flock(self._file, fcntl.LOCK_EX)
+            self._file = self._take()
         except BaseException:
             self._threads.release()
             raise
 
+    def _take(self) -> Any:
+        try:
+            import fcntl
+        except ImportError:  # no fcntl (Windows): the threads' lock only
+            return None
+        while True:
+            file = open(self.path, "a+b")  # closed in __exit__, or below when it was replaced
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX)
+                held = os.fstat(file.fileno())
+                try:
+                    current = os.stat(self.path)
+                except FileNotFoundError:  # removed by the holder we waited for
+                    current = None
+                if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+                    return file
+            except BaseException:
+                file.close()
+                raise
+            file.close()
+
     def __exit__(self, *exc: object) -> None:
         try:
-            self._file.close()  # closing releases the flock
+            if self._file is not None:
+                # Removed while still locked: a waiter that wakes up on this file sees it is gone.
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                self._file.close()  # closing releases the flock
         finally:
             self._file = None
             self._threads.release()

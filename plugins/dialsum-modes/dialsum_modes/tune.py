@@ -170,6 +170,8 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
                 raise DialsumError(f"modes.optuna.metric: {options.metric!r} is not computed by run.metrics "
                                    f"(available: {', '.join(scores)})")
             trial.set_user_attr("scores", toolkit.round_scores(scores, 6))
+            # where the trial's model is: kept for the best trial, named in results.json for whoever uploads it
+            trial.set_user_attr("checkpoint", fit.best_checkpoint or str(workdir))
             value = float(scores[options.metric])
             state = "complete"
             return value
@@ -321,6 +323,7 @@ def write_outputs(ctx: RunContext, study: Any, best: Any, options: OptunaOptions
         "best_trial": best.number,
         "best_value": round(float(best.value), 6),
         "best_params": dict(best.params),
+        "best_checkpoint": best.user_attrs.get("checkpoint", ""),
         "trials": [{"number": t.number, "state": t.state.name.lower(),
                     "value": None if t.value is None else round(float(t.value), 6),
                     "params": dict(t.params)} for t in trials],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -129,3 +131,30 @@ def test_threads_never_take_the_same_trial(tmp_path: Path, spec: str) -> None:
 
     study_mod.optimize(study, objective, n_jobs=4)
     assert sorted(taken) == list(range(12))  # each queued trial once, none beyond the budget
+    assert not (tmp_path / "exp" / "optuna" / "study.db.lock").exists()  # nothing left behind
+
+
+# One process of the test below: a read-modify-write of a counter, under the machine lock.
+_COUNTING_WORKER = """
+import sys, time
+from pathlib import Path
+from dialsum_modes.study import _MachineLock
+lock, counter = _MachineLock(Path(sys.argv[1])), Path(sys.argv[2])
+for _ in range(int(sys.argv[3])):
+    with lock:
+        n = int(counter.read_text())
+        time.sleep(0.001)
+        counter.write_text(str(n + 1))
+"""
+
+
+def test_the_machine_lock_excludes_processes_and_leaves_no_file(tmp_path: Path) -> None:
+    """The lock file is removed on every release, yet two processes never hold the lock together
+    (a lost update of the counter would show it)."""
+    lock, counter = tmp_path / "study.db.lock", tmp_path / "counter"
+    counter.write_text("0")
+    workers = [subprocess.Popen([sys.executable, "-c", _COUNTING_WORKER, str(lock), str(counter), "40"])
+               for _ in range(4)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
+    assert counter.read_text() == "160"
+    assert not lock.exists()

@@ -35,6 +35,8 @@ def test_optuna_finds_best_params_writes_a_runnable_best_recipe_and_resumes(make
     assert opt["best_value"] == max(values) and out["best_rouge"] == round(max(values), 4)
     best = json.loads((res.experiment / "optuna" / "best_params.json").read_text())
     assert best["params"] == out["best_params"] and set(best["params"]) == {"model.max_turns", "model.strip_speaker"}
+    assert sorted(p.name for p in (res.experiment / "optuna").iterdir()) == [
+        "best_params.json", "best_recipe.toml", "study.db"]  # no study.db.lock left behind
     for name in ("optuna_history", "optuna_importances"):
         assert (res.experiment / "visualizations" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     # the best recipe runs directly, in single mode, and reproduces the best trial's score

@@ -21,8 +21,18 @@ def test_single_writes_predictions_submission_and_results(make_recipe, run, smal
     valid = read_csv(res.experiment / "predictions" / "valid_predictions.csv")
     assert len(valid) == 8 and {"fname", "summary", "reference", "lead"} <= set(valid[0])
     assert (res.experiment / "checkpoints" / "lead" / "lead.json").exists()
-    for name in ("learning_curves", "length_distribution"):
-        assert (res.experiment / "visualizations" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert (res.experiment / "visualizations" / "length_distribution.png").read_bytes()[:4] == b"\x89PNG"
+    assert out["visualizations"] == ["visualizations/length_distribution.png"]  # lead trains one epoch
+
+
+def test_learning_curves_are_drawn_from_two_epochs_on(make_recipe, run) -> None:
+    """One epoch gives one point per panel: nothing to read that results.json does not say."""
+    one = results(run(make_recipe(models=["growing"], save_visualizations=True, name="one")))
+    assert [h["epoch"] for h in one["history"]] == [1]
+    assert "visualizations/learning_curves.png" not in one["visualizations"]
+    three = run(make_recipe(("train.epochs", 3), models=["growing"], save_visualizations=True, name="three"))
+    assert "visualizations/learning_curves.png" in results(three)["visualizations"]
+    assert (three.experiment / "visualizations" / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_single_with_several_models_submits_the_best_one(make_recipe, run) -> None:

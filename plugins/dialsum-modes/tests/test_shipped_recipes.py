@@ -88,6 +88,8 @@ def test_single_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     assert [(e["epoch"], e["n_epochs"]) for e in seen if e["event"] == "after_epoch"] == [(1, 1)]
     generation = [e for e in seen if e["event"] == "on_progress" and e["task"].startswith("predict test")]
     assert generation and generation[-1]["completed"] == generation[-1]["total"] == N_TEST
+    # the recipe draws its plots; one epoch makes no learning curve
+    assert out["visualizations"] == ["visualizations/length_distribution.png"]
 
 
 def test_kfold_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
@@ -112,10 +114,12 @@ def test_kfold_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     assert [e["fold"] for e in seen if e["event"] == "after_fold"] == [0, 1, 2]
     fold_bar = [e for e in seen if e["event"] == "on_progress" and e["task"] == "folds scratch"]
     assert (fold_bar[-1]["completed"], fold_bar[-1]["total"]) == (3, 3)
+    pngs = {p.name for p in (res.experiment / "visualizations").glob("*.png")}
+    assert {"fold_rouge.png", "validation_rouge.png", "length_distribution.png"} <= pngs
 
 
 def test_multi_model_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
-    res, out = run_shipped("multi_model-tiny", sliced, tmp_path, "run.save_visualizations=true")
+    res, out = run_shipped("multi_model-tiny", sliced, tmp_path)
     singles = {m: r["valid"]["rouge_mean"] for m, r in out["models_results"].items()}
     assert set(singles) == {"scratch", "lead"}
     ens = out["ensemble"]
@@ -129,7 +133,15 @@ def test_multi_model_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     valid = read_csv(res.experiment / "predictions" / "valid_predictions.csv")
     assert {"scratch", "lead"} <= set(valid[0])
     pngs = {p.name for p in (res.experiment / "visualizations").glob("*.png")}
-    assert {"learning_curves.png", "validation_rouge.png", "length_distribution.png"} <= pngs
+    assert {"validation_rouge.png", "length_distribution.png"} <= pngs
+
+
+@pytest.mark.parametrize("name", [*(f"{m}{t}" for m in ("single", "kfold", "multi_model", "optuna", "full")
+                                    for t in ("", "-tiny")), "quick"])
+def test_shipped_recipes_write_their_plots(name: str) -> None:
+    """The README promises visualizations/ in every run: the mode recipes, their tiny variants and the
+    demo turn the plots on (the key's default is off, as the seed's flag was)."""
+    assert load_recipe(RECIPES / f"{name}.toml").run.save_visualizations
 
 
 @pytest.mark.slow  # four scratch trainings (three trials, then the best recipe): 17 s on 2 shared CPU cores
@@ -169,7 +181,7 @@ def test_full_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     for fold in out["folds"][:2]:
         config = json.loads((Path(fold["checkpoint"]) / "config.json").read_text(encoding="utf-8"))
         assert config["d_model"] == best["params"]["model.d_model"]
-    # every fold model also summarised one variant per TTA strategy of each test dialogue, for the ensemble
+    # every fold model also summarized one variant per TTA strategy of each test dialogue, for the ensemble
     assert out["ensemble"]["strategy"] == "stacking" and out["ensemble"]["info"]["groups"] == N_DEV
     stage = json.loads((res.experiment / "stages" / "sources" / "scratch__fold1.json").read_text(encoding="utf-8"))
     candidates = {c[1] for per_dialogue in stage["source"]["outputs"]["test"] for c in per_dialogue}

@@ -113,7 +113,7 @@ def command(name: str, kind: str, parent: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 _PYPROJECT = """\
 [build-system]
-requires = ["setuptools>=68"]
+requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
 
 [project]
@@ -121,6 +121,8 @@ name = "$dist"
 version = "0.1.0"
 description = "dialsum $label plugin: $name"
 requires-python = ">=3.11"
+# Your license, as an SPDX expression (a plain string: the `{ text = ... }` table is deprecated).
+# license = "Apache-2.0"
 dependencies = ["dialsum-core"]
 
 [project.optional-dependencies]
@@ -219,7 +221,7 @@ def $hook(register: Any) -> None:
 class ${cls}Options:
     """``[$table.$name]``."""
 
-    #: Also summarise the test split (``data.test_path``) with every model.
+    #: Also summarize the test split (``data.test_path``) with every model.
     predict_test: bool = True
 
 

@@ -1,6 +1,6 @@
 """The four augmenters. Each works turn by turn and never touches ``#Tags#`` except to reorder them.
 
-Variants are deterministic for a given ``(fname, seed)``, so a resumed run summarises the same
+Variants are deterministic for a given ``(fname, seed)``, so a resumed run summarizes the same
 variants, and identical variants are dropped (a variant equal to the dialogue adds nothing).
 """
 

@@ -1,0 +1,25 @@
+"""Keeping transformers' own progress bars out of dialsum's output.
+
+transformers draws a tqdm bar whenever it writes a model (``Writing model shards``, on every
+checkpoint) or reads one (``Loading weights``). dialsum's console logger already shows the run's
+progress, and in a log file or any output that is not a terminal those bars are only noise (one
+line per checkpoint in ``train.log``). The loaders, ``fit`` and ``save`` turn them off before they
+touch a model, importing transformers only then so that importing the plugin stays cheap.
+
+Downloads are the hub's bars, not transformers': a first run of a 10B-parameter preset spends
+minutes fetching files, and that bar is the only sign of life, so it is left as the user set it
+(``HF_HUB_DISABLE_PROGRESS_BARS``).
+"""
+
+from __future__ import annotations
+
+
+def quiet_progress_bars() -> None:
+    """Turn off transformers' progress bars, leaving the hub's download bars as they were."""
+    from huggingface_hub import utils as hub
+    from transformers.utils import logging as hf_logging
+
+    downloads_on = not hub.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()  # also turns the hub's bars off, hence the line below
+    if downloads_on:
+        hub.enable_progress_bars()
