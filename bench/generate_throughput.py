@@ -1,4 +1,4 @@
-"""Greedy generation speed: dialsum's batched generation against a plain one-at-a-time ``generate`` loop.
+"""Greedy generation speed: dialsum's batched generation against what a user would write instead.
 
 The same tiny random model (``--family``: BART, or Llama / GPT-NeoX as behind the causal presets),
 built once with a tokenizer trained on ``data/sample/train.csv``, summarizes the 499 test dialogues
@@ -7,15 +7,18 @@ of ``../shared/data/dialogsum-ko/test.csv`` twice in the same process:
 * dialsum: the loader's real path (``hf-seq2seq`` / ``hf-causal`` with ``model_name_or_path`` = the
   tiny model's folder), ``dialsum_hf.generation``: batches of similar length, longest first, right
   padding for encoder-decoders and left padding for causal models;
-* plain: ``tokenizer(text)`` then ``model.generate`` one dialogue at a time, on the same model
-  object with the same generation options.
+* batched (the peer that matters): ``tokenizer(texts, padding=True)`` then ``model.generate`` on
+  batches of ``--batch-size`` dialogues in their file order, left padding for causal models, on the
+  same model object with the same generation options (what a transformers script does);
+* plain: ``model.generate`` one dialogue at a time (``--peers batched,plain``; slow, kept to show
+  what batching itself brings).
 
 Both decode greedily with ``min_new_tokens`` close to ``max_new_tokens``, so a random model still
 writes summaries of a realistic length. The script prints generated tokens per second of each
 side, the ratio, and whether every output string is identical (it must be; exit code 1 if not).
 
-    python bench/generate_throughput.py                     # BART, 499 dialogues (~4 min on 2 cores)
-    python bench/generate_throughput.py --family llama --limit 100 --repeats 3
+    python bench/generate_throughput.py                     # BART, 499 dialogues, batched peer
+    python bench/generate_throughput.py --family llama --limit 100 --repeats 3 --peers batched,plain
 """
 
 from __future__ import annotations
@@ -101,6 +104,30 @@ def plain_side(hf: Any, ctx: Any, dialogues: list[str]) -> tuple[list[str], int]
     return texts, tokens
 
 
+def batched_side(hf: Any, ctx: Any, dialogues: list[str]) -> tuple[list[str], int]:
+    """``model.generate`` on batches in file order, padded as transformers' docs show."""
+    import torch
+
+    model, tok, gen = hf.model, hf.tokenizer, ctx.recipe.generation
+    seq2seq = hf.is_encoder_decoder
+    tok.padding_side = "right" if seq2seq else "left"
+    texts, tokens = [], 0
+    size = ctx.recipe.generation.batch_size
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(dialogues), size):
+            prompts = [hf.prompt(d) for d in dialogues[start:start + size]]
+            enc = tok(prompts, return_tensors="pt", padding=True, truncation=True,
+                      max_length=ctx.recipe.data.max_length).to(model.device)
+            out = model.generate(**enc, max_new_tokens=gen.max_new_tokens, min_new_tokens=gen.min_new_tokens,
+                                 num_beams=1, do_sample=False, pad_token_id=tok.pad_token_id)
+            rows = out if seq2seq else out[:, enc["input_ids"].shape[1]:]
+            for row in rows:
+                tokens += new_tokens(row.tolist(), tok.pad_token_id, seq2seq)
+                texts.append(tok.decode(row, skip_special_tokens=True).strip())
+    return texts, tokens
+
+
 def timed(fn: Any, *args: Any) -> tuple[list[str], int, float]:
     started = time.perf_counter()
     texts, tokens = fn(*args)
@@ -117,6 +144,7 @@ def main() -> int:
     ap.add_argument("--d-model", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1, help="alternate the two sides this many times")
+    ap.add_argument("--peers", default="batched", help="comma-separated: batched, plain (one at a time)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (0: torch's default); a tiny model gains nothing from more")
     args = ap.parse_args()
@@ -142,27 +170,33 @@ def main() -> int:
               f"vocabulary {len(hf.tokenizer)}), device {device}, torch threads {torch.get_num_threads()}")
         print(f"data: {len(dialogues)} dialogues of {test_csv}; greedy, {args.min_new_tokens}-{args.max_new_tokens} "
               f"new tokens; dialsum batch size {args.batch_size}")
-        dialsum_side(hf, ctx, dialogues[:4])  # warm-up (allocations, lazy imports), not timed
-        plain_side(hf, ctx, dialogues[:4])
-        runs: dict[str, list[tuple[int, float]]] = {"dialsum": [], "plain": []}
+        peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+        sides = {"dialsum": dialsum_side, "batched": batched_side, "plain": plain_side}
+        order = ["dialsum", *peers]
+        for side in order:
+            sides[side](hf, ctx, dialogues[:4])  # warm-up (allocations, lazy imports), not timed
+        runs: dict[str, list[tuple[int, float]]] = {side: [] for side in order}
         outputs: dict[str, list[str]] = {}
         for r in range(args.repeats):
-            for side, fn in (("dialsum", dialsum_side), ("plain", plain_side))[:: 1 if r % 2 == 0 else -1]:
-                texts, tokens, seconds = timed(fn, hf, ctx, dialogues)
+            for side in order[:: 1 if r % 2 == 0 else -1]:
+                texts, tokens, seconds = timed(sides[side], hf, ctx, dialogues)
                 runs[side].append((tokens, seconds))
                 outputs.setdefault(side, texts)
                 print(f"  round {r + 1} {side:8s} {tokens} tokens in {seconds:7.2f} s = {tokens / seconds:8.1f} tok/s")
     # all rounds together (total tokens / total seconds); a busy machine makes single rounds noisy
     speed = {side: sum(t for t, _ in v) / sum(s for _, s in v) for side, v in runs.items()}
-    differ = [i for i, (a, b) in enumerate(zip(outputs["dialsum"], outputs["plain"], strict=True)) if a != b]
-    mean_len = runs["plain"][0][0] / len(dialogues)
+    differ = {}
+    for peer in peers:
+        differ[peer] = [i for i, (a, b) in enumerate(zip(outputs["dialsum"], outputs[peer], strict=True)) if a != b]
     print(f"dialsum batched generation: {speed['dialsum']:.1f} tokens/s")
-    print(f"plain generate loop:        {speed['plain']:.1f} tokens/s")
-    print(f"ratio dialsum/plain: {speed['dialsum'] / speed['plain']:.2f}x "
-          f"(mean {mean_len:.1f} new tokens per dialogue)")
-    print(f"identical greedy outputs: {len(dialogues) - len(differ)}/{len(dialogues)}"
-          + (f"; first difference at dialogue {differ[0]}:\n  dialsum: {outputs['dialsum'][differ[0]]!r}\n"
-             f"  plain:   {outputs['plain'][differ[0]]!r}" if differ else ""))
+    for peer in peers:
+        same = len(dialogues) - len(differ[peer])
+        print(f"{peer:8s} peer: {speed[peer]:.1f} tokens/s; ratio dialsum/{peer}: "
+              f"{speed['dialsum'] / speed[peer]:.2f}x; identical greedy outputs {same}/{len(dialogues)}"
+              + (f"; first difference at dialogue {differ[peer][0]}:\n  dialsum: "
+                 f"{outputs['dialsum'][differ[peer][0]]!r}\n  {peer}: {outputs[peer][differ[peer][0]]!r}"
+                 if differ[peer] else ""))
+    differ = [i for v in differ.values() for i in v]
     return 1 if differ else 0
 
 
