@@ -220,19 +220,9 @@ def dialsum_on_artifact(ctx: RunContext, path: str, kind: str) -> None:
 REGISTRY_HOOKS: dict[str, str] = {kind.name: kind.hook for kind in KINDS}
 """Registry kind -> the hook that fills it."""
 
-LIFECYCLE_HOOKS: tuple[str, ...] = (
-    "dialsum_before_run",
-    "dialsum_after_run",
-    "dialsum_on_error",
-    "dialsum_before_stage",
-    "dialsum_after_stage",
-    "dialsum_before_fold",
-    "dialsum_after_fold",
-    "dialsum_before_epoch",
-    "dialsum_after_epoch",
-    "dialsum_before_trial",
-    "dialsum_after_trial",
-    "dialsum_on_metrics",
-    "dialsum_on_progress",
-    "dialsum_on_artifact",
+#: The lifecycle hooks (events), in the order they are declared above: the specs named ``dialsum_before_*``,
+#: ``dialsum_after_*`` and ``dialsum_on_*``.
+LIFECYCLE_HOOKS: tuple[str, ...] = tuple(
+    name for name, spec in list(globals().items())
+    if name.startswith(("dialsum_before_", "dialsum_after_", "dialsum_on_")) and hasattr(spec, f"{PROJECT}_spec")
 )
