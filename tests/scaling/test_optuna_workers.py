@@ -89,3 +89,65 @@ def test_n_jobs_runs_trials_side_by_side_in_one_process(
     _assert_budget_met_once(study.get_trials(), 4)
     assert _max_overlap(study.get_trials()) == 2
     assert read_json(exp / "results.json")["optuna"]["n_trials"] == 4
+
+
+#: Two trials of the tiny scratch BART (debug: one epoch on a few dialogues), two threads.
+SCRATCH = """
+[run]
+mode = "optuna"
+models = ["scratch"]
+debug = true
+loggers = ["file", "jsonl"]
+metrics = ["rouge"]
+
+[modes.optuna]
+trials = 2
+n_jobs = 2
+sampler = "random"
+pruner = "none"
+
+[modes.optuna.space."train.learning_rate"]
+type = "float"
+low = 1e-3
+high = 3e-3
+
+[models.scratch]
+vocab_size = 300
+min_frequency = 1
+d_model = 16
+ffn_dim = 32
+encoder_layers = 1
+decoder_layers = 1
+attention_heads = 2
+
+[train]
+batch_size = 8
+
+[generation]
+num_beams = 1
+max_new_tokens = 8
+min_new_tokens = 1
+
+[metrics.rouge]
+tokenizer = "whitespace"  # what is tested is not the score
+
+[data]
+max_length = 64
+max_target_length = 16
+debug_samples = 16
+"""
+
+
+def test_n_jobs_trains_hugging_face_models_side_by_side(small_data: Path, tmp_path: Path) -> None:
+    """Two scratch BART trials in two threads of a fresh process: their first ``transformers``
+    imports used to race (``cannot import name 'BartConfig'``)."""
+    recipe = write_recipe(tmp_path / "optuna.toml", small_data, SCRATCH)
+    out = dialsum("run", str(recipe), "--set", "run.name=threads", "--set", f"run.output_dir={tmp_path / 'exp'}",
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    exp = tmp_path / "exp" / "threads"
+    study = optuna.load_study(study_name="threads", storage=f"sqlite:///{exp / 'optuna' / 'study.db'}")
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert _max_overlap(trials) == 2
+    assert read_json(exp / "results.json")["optuna"]["complete"] == 2

@@ -3,6 +3,7 @@ seq2seq / causal loaders behind ``hf-seq2seq``, ``hf-causal`` and every preset."
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,30 @@ from dialsum_hf.model import HFModel
 from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions
 from dialsum_hf.quiet import quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, special_tokens
+
+#: The ``transformers`` names that building, training and generating with any loader's model use.
+LIBRARY_NAMES = (
+    "set_seed", "PreTrainedTokenizerFast", "AutoConfig", "AutoTokenizer", "AutoModelForSeq2SeqLM",
+    "AutoModelForCausalLM", "Seq2SeqTrainer", "Seq2SeqTrainingArguments", "TrainerCallback",
+    "EarlyStoppingCallback", "PrinterCallback", "LogitsProcessorList",
+)
+
+
+def import_libraries(*names: str) -> None:
+    """Import what this plugin's models use from ``transformers`` (and ``names``), now, in this thread.
+
+    Why: ``transformers`` resolves its names lazily on first use, and two threads resolving one
+    for the first time at once can see a half-imported module (``ImportError: cannot import name
+    'BartConfig'``). That is what parallel Optuna trials (``modes.optuna.n_jobs > 1``) do, each
+    building its model in its own thread. Every loader calls this when it is constructed, so a run
+    mode that builds the loader once in its main thread before starting threads makes the threads
+    find everything imported already; afterwards the names are plain module attributes.
+    """
+    import torch  # noqa: F401 - imported for its side effect: a complete import in this thread
+    import transformers
+
+    for name in (*LIBRARY_NAMES, *names):
+        getattr(transformers, name)
 
 
 def resolve_dtype(name: str, *, full_finetune: bool) -> Any:
@@ -30,6 +55,7 @@ class ScratchLoader:
     def __init__(self, options: ScratchOptions, *, name: str):
         self.options = options
         self.name = name
+        import_libraries("BartConfig", "BartForConditionalGeneration")
 
     def build(self, ctx: Any, train: Sequence[Any]) -> HFModel:
         from transformers import BartConfig, BartForConditionalGeneration, set_seed
@@ -83,6 +109,32 @@ class PretrainedLoader:
         self.options = options
         self.name = name
         self.family = family
+        import_libraries()
+        if self.options.use_lora or self.options.load_in_4bit or self.options.load_in_8bit:
+            import peft  # noqa: F401 - a first import in this thread, as above
+
+        self._import_architecture()
+
+    def _import_architecture(self) -> None:
+        """Import the model class of ``model_name_or_path`` (``modeling_bart``...), as
+        :func:`import_libraries` does for the library: ``from_pretrained`` imports it lazily too.
+
+        Best effort and offline: a local folder or a model already downloaded. A config that cannot be
+        read here is read (or downloaded) again by :meth:`build`, which reports problems in context.
+        """
+        from transformers import AutoConfig
+        from transformers.models.auto import modeling_auto
+
+        o = self.options
+        if not o.model_name_or_path or o.trust_remote_code:
+            return
+        mapping = (modeling_auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING if self.family == "seq2seq"
+                   else modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING)
+        # build() reports an unreadable config or an unknown architecture, with its context
+        with contextlib.suppress(Exception):
+            config = AutoConfig.from_pretrained(o.model_name_or_path, revision=o.revision or None,
+                                                local_files_only=True)
+            mapping[type(config)]  # the lookup is what imports the class
 
     def build(self, ctx: Any, train: Sequence[Any]) -> HFModel:
         from transformers import set_seed

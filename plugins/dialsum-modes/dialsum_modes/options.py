@@ -90,7 +90,7 @@ class OptunaOptions:
     pruner: str = attrs.field(default="median", validator=one_of(PRUNERS))
     #: Percentile kept by the ``percentile`` pruner.
     percentile: float = 25.0
-    #: Parallel trials (threads); more than one needs a model loader that can train concurrently.
+    #: Parallel trials (threads of one process); on one GPU they share its memory and compute (docs/modes/optuna.md).
     n_jobs: int = attrs.field(default=1, validator=at_least(1))
     #: ``""``: ``optuna/study.db`` in the experiment folder; ``journal://PATH`` (or a ``.log`` path): a journal
     #: file several workers share; or an RDB URL such as ``postgresql+psycopg://user:pw@host/db``.

@@ -236,6 +236,11 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         log.warning("optuna: n_jobs = %d under a multi-process launch: the processes train one trial at a time "
                     "together (n_jobs = 1)", n_jobs)
         n_jobs = 1
+    if n_jobs > 1:
+        # Trials run in threads, and each builds its loader there. A loader imports its libraries
+        # when built, and first imports are not thread-safe (transformers resolves names lazily:
+        # "cannot import name 'BartConfig'"), so build it once here, before any thread starts.
+        ctx.build("model_loaders", model)
     result: StudyResult | None = None
     ended = False
     try:

@@ -113,25 +113,128 @@ class Reorder:
 
 
 # -- mask ----------------------------------------------------------------------------------------------
-#: Interjections that answer a question (yes/no) carry meaning and are never dropped.
-ANSWERS = frozenset({"네", "예", "아니", "아니요", "아니오", "아니야", "응", "그래", "맞아", "그럼", "물론"})
-#: Adverbs that carry little content in speech (interjections, tag ``IC``, are always candidates).
-FILLERS = frozenset({"그냥", "좀", "막", "뭐", "약간", "그러니까", "아무튼"})
+#: Interjections that carry meaning and are never dropped: answers (no, right, of course), greetings,
+#: thanks and apologies, hedges (글쎄 "I'm not sure") and 여보 (a spouse: it says who is talking).
+KEEP = frozenset({
+    "아니", "아니요", "아니오", "아니야", "아뇨", "아냐", "맞아", "맞아요", "그럼", "그럼요",
+    "물론", "그렇지", "그러게", "좋아", "안녕", "안녕하세요", "여보세요", "천만에", "천만에요", "미안", "고마워",
+    "글쎄", "글쎄요", "여보",
+})
+#: "Yes" ("OK") that acknowledges a statement or a wh-question (dropped) or answers a yes/no question (kept).
+ACKNOWLEDGEMENTS = frozenset({"네", "예", "응", "그래", "그래요"})
+#: Question words: a question with one (무엇으로 드릴까요?) cannot be answered by "yes", so a "네" after it
+#: only acknowledges.
+WH_WORDS = frozenset({"뭐", "무엇", "무슨", "어디", "언제", "누구", "누가", "왜", "어떻게", "어떤", "어느", "얼마",
+                      "얼마나", "몇"})
+#: Hesitation sounds ("um", "uh", "well"). Short forms that are also words (그 "that", 저 "I", 뭐 "what",
+#: 어 and 아 in conjugations, which kiwipiepy sometimes tags ``IC``) count only standing alone before
+#: punctuation at the start of a sentence or after a comma (``그, 뭐였더라``), like the acknowledgements.
+HESITATIONS = frozenset({"음", "으음", "흠", "어", "에", "아", "오", "와", "그", "저", "저기", "뭐"})
+#: The other tags kiwipiepy gives a hesitation before a comma (그 "that", 저 "I", 뭐 "what"); an
+#: ending such as the 어 of 가, ("go,") is never one.
+FILLER_READINGS = frozenset({"MM", "NP", "MAG"})
+#: Adverbs that carry little content in speech: softeners (좀, 그냥, 약간) and discourse markers.
+#: Not 막 ("just now"), nor 솔직히 (솔직히 말해서 is an idiom whose verb cannot stand alone).
+FILLERS = frozenset({"그냥", "좀", "약간", "아무튼", "어쨌든", "사실"})
+#: Intensifiers: dropped before a predicate only (정말 싸요 -> 싸요), never before a noun (진짜 가방: a real bag).
+INTENSIFIERS = frozenset({
+    "정말", "정말로", "진짜", "참", "아주", "매우", "무척", "꽤", "너무", "되게", "엄청", "굉장히",
+})
+#: "By any chance": a softener in a question only (혹시 모르니까, "just in case", is not one).
+IN_QUESTIONS = frozenset({"혹시"})
+#: Connectives that add or continue (and, then, I mean); those of contrast and cause (하지만, 그래서) are kept.
+CONNECTIVES = frozenset({"그리고", "그럼", "그러면", "그러니까"})
+#: Morphemes that make a predicate of the word they are in (their word can follow an intensifier).
+PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "XSV", "XSA", "MAG"})
+#: What may follow a dropped word directly and goes with it; ``?`` never does: ``네?`` and ``정말?`` ask.
+TRAILING = re.compile(r"(?:,|…+|\.{2,})")
+SENTENCE_END = re.compile(r"[.!~]+")
+#: Where a sentence (or a comma-separated part of one) starts.
+OPENS = re.compile(r"(?:^|[.!?…~,]\s+)$")
 
 
-def low_information_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of interjections (tag ``IC``) and filler adverbs, with a comma that follows."""
+def _droppable(toks: Sequence[Any], i: int, text: str, answers_yes_no: bool) -> bool:
+    """Whether token ``i`` is low-information here (see the tables above for why each kind is)."""
+    t = toks[i]
+    after = text[t.start + t.len :]
+    if after.startswith("?") or text[t.start : t.start + t.len] != t.form:
+        return False  # a question, or a morpheme contracted with another (가 = 가+아, 봐 = 보+아)
+    opens = bool(OPENS.search(text[: t.start]))
+    if t.form in HESITATIONS or t.form in ACKNOWLEDGEMENTS:
+        # ambiguous short forms: only alone (네 집 is "your house", 이리 와 is "come here")
+        if not (opens and re.match(r"[,.!…~]|$", after)):
+            return False
+        if t.form in ACKNOWLEDGEMENTS:
+            return t.tag == "IC" and not answers_yes_no
+        return t.tag == "IC" or (t.tag in FILLER_READINGS and bool(TRAILING.match(after)))
+    if t.tag == "IC":
+        # other interjections (아이고, 저기요, 휴), where a sentence opens
+        return t.form not in KEEP and opens
+    if t.tag == "MAG" and t.form in FILLERS:
+        return True
+    if t.tag == "MAJ" and t.form in CONNECTIVES:
+        return True
+    if t.tag == "MAG" and t.form in IN_QUESTIONS:  # the sentence it is in ends with "?"
+        return bool(re.match(r"[^.!?…~]*\?", text[t.start :]))
+    if t.tag == "MAG" and t.form in INTENSIFIERS:
+        # the next word (eojeol) must be a predicate: its morphemes up to the next space
+        end = text.find(" ", t.start + t.len + 1)
+        following = [u for u in toks[i + 1 :] if u.start < (end if end >= 0 else len(text))]
+        return any(base_tag(u.tag) in PREDICATE_TAGS for u in following)
+    return False
+    if t.form in HESITATIONS and TRAILING.match(text, t.start + t.len):
+        return True
+    if t.tag == "IC":
+        if t.form in ACKNOWLEDGEMENTS:  # followed by punctuation: "네 집" is "your house"
+            return not answers_yes_no and bool(re.match(r"[,.!…~]|$", text[t.start + t.len :]))
+        return t.form not in KEEP
+    if t.tag == "MAG" and t.form in FILLERS:
+        return True
+    if t.tag == "MAJ" and t.form in CONNECTIVES:
+        return True
+    if t.tag == "MAG" and t.form in IN_QUESTIONS:  # the sentence it is in ends with "?"
+        return bool(re.match(r"[^.!?…~]*\?", text[t.start :]))
+    if t.tag == "MAG" and t.form in INTENSIFIERS:
+        # the next word (eojeol) must be a predicate: its morphemes up to the next space
+        end = text.find(" ", t.start + t.len + 1)
+        following = [u for u in toks[i + 1 :] if u.start < (end if end >= 0 else len(text))]
+        return any(base_tag(u.tag) in PREDICATE_TAGS for u in following)
+    return False
+
+
+def yes_no_question(turn: str) -> bool:
+    """Whether ``turn`` ends by asking a yes/no question: its last sentence with ``?`` has no question word."""
+    asked = re.findall(r"[^.!?…~]*\?", turn)
+    if not asked:
+        return False
+    return not any(t.form in WH_WORDS and t.tag in ("NP", "MM", "MAG") for t in kiwi().tokenize(asked[-1]))
+
+
+def low_information_spans(text: str, answers_yes_no: bool = False) -> list[tuple[int, int]]:
+    """Character spans of words that can be dropped without changing what is said: interjections
+    (tag ``IC``) but those in :data:`KEEP`, acknowledgements not answering a question, hesitations,
+    filler adverbs, intensifiers before a predicate and additive connectives.
+
+    Only whole words (space-separated) are dropped, never a stem that a particle or an ending is
+    attached to (``잠시만``, ``정말요``), with the comma or ellipsis that follows; a word that is a
+    sentence of its own (``아!``, ``네.``) goes with its punctuation. ``answers_yes_no``: the turn
+    answers a yes/no question (:func:`yes_no_question`), so "yes" is an answer and stays.
+    """
     spans: list[tuple[int, int]] = []
     offset = 0
     for is_tag, piece in _segments(text):
         if not is_tag and piece.strip():
             toks = kiwi().tokenize(piece)
             for i, t in enumerate(toks):
-                if (t.tag == "IC" and t.form not in ANSWERS) or (t.tag == "MAG" and t.form in FILLERS):
-                    end = t.start + t.len
-                    if i + 1 < len(toks) and toks[i + 1].form in (",", "…", "...") and toks[i + 1].start == end:
-                        end = toks[i + 1].start + toks[i + 1].len
-                    spans.append((offset + t.start, offset + end))
+                a, b = t.start, t.start + t.len
+                whole = (a == 0 or piece[a - 1].isspace()) and (b == len(piece) or not piece[b].isalnum())
+                if not whole or not _droppable(toks, i, piece, answers_yes_no):
+                    continue
+                if m := TRAILING.match(piece, b):
+                    b = m.end()
+                elif (m := SENTENCE_END.match(piece, b)) and re.search(r"(?:^|[.!?…~]\s)$", piece[:a]):
+                    b = m.end()
+                spans.append((offset + a, offset + b))
         offset += len(piece)
     return spans
 
@@ -140,6 +243,7 @@ def _clean(text: str) -> str:
     """Spaces and punctuation left behind by removed tokens; empty when no word is left."""
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
     text = re.sub(r"\s+([,.?!])", r"\1", text)
+    text = re.sub(r",+(?=[,.?!])", "", text)
     text = re.sub(r"^[\s,.!?…~]+", "", text)
     return text if re.search(r"\w", text) else ""
 
@@ -154,7 +258,7 @@ class Mask:
 
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         parts = turns(dialogue)
-        spans = [low_information_spans(t) for _, t in parts]
+        spans = [low_information_spans(t, k > 0 and yes_no_question(parts[k - 1][1])) for k, (_, t) in enumerate(parts)]
         if not any(spans):
             return []
         rng = rng_for(fname, seed, self.name)
@@ -163,6 +267,9 @@ class Mask:
             new = []
             for (prefix, text), sp in zip(parts, spans, strict=True):
                 chosen = [s for s in sp if rng.random() < self.options.rate]
+                if not chosen:  # a turn left alone is left exactly as it was
+                    new.append((prefix, text))
+                    continue
                 out, pos = [], 0
                 for a, b in chosen:
                     out.append(text[pos:a])
@@ -205,6 +312,48 @@ def load_lexicon(path: str) -> dict[tuple[str, str], tuple[tuple[str, str], ...]
     return {k: tuple(v) for k, v in table.items() if v}
 
 
+#: Suffixes that make a new word of the noun before them (생각+하다 "to think", 손+님 "guest").
+SUFFIXES = ("XSV", "XSA", "XSN")
+
+
+def _units(morphemes: Sequence[Any]) -> list[tuple[int, int]]:
+    """``(start, length)`` of the units of a word a synonym replaces: single morphemes, and a noun or
+    root with the ``하`` that makes a verb or an adjective of it (구입+하 is the verb 구입하다, so
+    구입했어요 can become 샀어요)."""
+    out, i = [], 0
+    while i < len(morphemes):
+        t = morphemes[i]
+        nxt = morphemes[i + 1] if i + 1 < len(morphemes) else None
+        size = 2 if nxt is not None and t.tag in ("NNG", "XR") and nxt.form == "하" and nxt.tag in ("XSV", "XSA") \
+            else 1
+        out.append((i, size))
+        i += size
+    return out
+
+
+def _bound(key: tuple[str, str], following: Sequence[Any]) -> bool:
+    """Whether the unit ``key`` (form, base tag) is bound to what follows it in its word, so that a
+    synonym would not fit: a noun that is the root of a derived word (의견하다 is not Korean, 손님 is
+    not a hand), or a verb followed by an auxiliary verb (돕+아+드리다: 도와주다 has one already,
+    도와줘 드리다 is wrong)."""
+    tag = key[1]
+    if tag.startswith("NN"):
+        return bool(following) and base_tag(following[0].tag) in SUFFIXES
+    if tag in ("VV", "VA"):
+        return any(base_tag(u.tag) == "VX" for u in following) or _l_dropped(key[0], following)
+    return False
+
+
+#: Endings before which a verb stem loses its final ㄹ (살다 "live": 사는, 사세요, 삽니다).
+L_DROPPING = re.compile(r"[ᆫᆸㄴㅂ니시세오]")
+
+
+def _l_dropped(stem: str, following: Sequence[Any]) -> bool:
+    """Whether a one-syllable open stem (사 "buy") may be a ㄹ-stem that lost its ㄹ (살 "live"):
+    어디 사세요 asks where one lives, and must not become 어디 구입하세요."""
+    return len(stem) == 1 and bool(following) and bool(L_DROPPING.match(following[0].form))
+
+
 class Synonym:
     """Replace words by synonyms of the same part of speech from a lexicon; verbs and adjectives
     are re-conjugated by kiwipiepy (``join``) inside their own word, the rest of the text is kept."""
@@ -215,33 +364,46 @@ class Synonym:
         self.options = options
         self.lexicon = load_lexicon(str(lexicon_path))
 
-    def _variant_text(self, text: str, rng: random.Random) -> str:
-        out = []
+    @staticmethod
+    def _analyse(text: str) -> list[tuple[str, list[tuple[int, int, list[Any]]]]]:
+        """``text`` as pieces, each with its words (eojeol spans) and their morphemes; tags have no
+        words, so kiwi never sees them. Done once per turn, whatever the number of draws."""
+        out: list[tuple[str, list[tuple[int, int, list[Any]]]]] = []
         for is_tag, piece in _segments(text):
             if is_tag or not piece.strip():
-                out.append(piece)
+                out.append((piece, []))
                 continue
             toks = kiwi().tokenize(piece)
-            # eojeol (space-separated word) spans, each rebuilt only when a morpheme in it changes
             words = [(m.start(), m.end()) for m in re.finditer(r"\S+", piece)]
+            out.append((piece, [(a, b, [t for t in toks if a <= t.start < b]) for a, b in words]))
+        return out
+
+    def _variant_text(self, analysed: list[tuple[str, list[tuple[int, int, list[Any]]]]],
+                      rng: random.Random) -> str:
+        out = []
+        for piece, words in analysed:
+            # each word (eojeol) is rebuilt only when a morpheme in it changes
             new_piece, pos = [], 0
-            for a, b in words:
-                inside = [t for t in toks if a <= t.start < b]
+            for a, b, inside in words:
                 changed = False
-                morphs = []
-                for t in inside:
-                    alts = self.lexicon.get((t.form, base_tag(t.tag)))
+                morphs: list[tuple[str, str]] = []
+                for i, size in _units(inside):
+                    unit = inside[i : i + size]
+                    key = (unit[0].form + "하", "VV" if unit[-1].tag == "XSV" else "VA") if size == 2 \
+                        else (unit[0].form, base_tag(unit[0].tag))
+                    alts = None if _bound(key, inside[i + size :]) else self.lexicon.get(key)
                     if alts and rng.random() < self.options.rate:
                         morphs.append(rng.choice(alts))
                         changed = True
                     else:
-                        morphs.append((t.form, t.tag))
+                        morphs.extend((t.form, t.tag) for t in unit)
                 if not changed or not inside:
                     continue
                 first, last = inside[0].start, max(t.start + t.len for t in inside)
                 if first < a or last > b:
                     continue
-                rebuilt = kiwi().join(morphs)
+                # one word: no space inside it (kiwi would put one before 요 in 잠깐만요, for one)
+                rebuilt = kiwi().join([(form, tag, False) for form, tag in morphs])
                 new_piece.append(piece[pos:first])
                 new_piece.append(rebuilt)
                 pos = last
@@ -251,9 +413,9 @@ class Synonym:
 
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         rng = rng_for(fname, seed, self.name)
-        parts = turns(dialogue)
+        parts = [(p, self._analyse(t)) for p, t in turns(dialogue)]
         variants = [
-            Variant(join_turns((p, self._variant_text(t, rng)) for p, t in parts), name=f"{self.name}:{k + 1}")
+            Variant(join_turns((p, self._variant_text(a, rng)) for p, a in parts), name=f"{self.name}:{k + 1}")
             for k in range(n * 3)
         ]
         got = _unique(variants, dialogue, n)

@@ -26,7 +26,7 @@ class ReorderOptions:
 
 @attrs.define
 class MaskOptions:
-    #: Probability that each low-information token (interjection, filler adverb) is dropped or masked.
+    #: Probability that each low-information word (interjection, filler, intensifier...) is dropped or masked.
     rate: float = attrs.field(default=0.5, validator=_rate)
     #: ``drop`` removes the token; ``mask`` replaces it by ``mask_token``.
     mode: str = attrs.field(default="drop", validator=attrs.validators.in_(("drop", "mask")))
