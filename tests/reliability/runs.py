@@ -123,9 +123,9 @@ def normalised(results: dict[str, Any], root: Path) -> Any:
     if optuna:
         finished = [{k: v for k, v in t.items() if k != "number"} for t in optuna["trials"]
                     if t["state"] == "complete"]
-        out["optuna"] = {**{k: v for k, v in optuna.items()
-                            if k not in ("trials", "n_trials", "failed", "best_trial", "study_name")},
-                         "trials": finished}
+        # the best trial's number, and so its checkpoint folder, depends on where the run was killed
+        varies = ("trials", "n_trials", "failed", "best_trial", "best_checkpoint", "study_name")
+        out["optuna"] = {**{k: v for k, v in optuna.items() if k not in varies}, "trials": finished}
     return _replace(out, str(root), "<experiment>", root.name, "<name>")
 
 
