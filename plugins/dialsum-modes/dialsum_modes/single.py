@@ -36,13 +36,11 @@ class SingleMode(toolkit.Mode):
             valid_preds, test_preds = src.predictions("valid"), src.predictions("test")
             entry: dict[str, Any] = {"valid": toolkit.round_scores(src.scores), "checkpoint": src.checkpoint,
                                      "history": src.history}
-            if ctx.recipe.run.use_tta:
+            if ctx.recipe.run.use_tta:  # the TTA vote, or the plain prediction when the vote scores lower
                 comb = toolkit.combine(ctx, [src], data.valid, data.test, None)
-                tta_scores = ctx.score(comb.valid, toolkit.references(data.valid))
-                entry["valid_tta"] = toolkit.round_scores(tta_scores)
-                entry["ensemble"] = comb.info
-                if tta_scores.get("rouge_mean", 0.0) > src.scores.get("rouge_mean", 0.0):
-                    valid_preds, test_preds = comb.valid, comb.test
+                entry["valid_tta"] = toolkit.round_scores(comb.ensemble_scores)
+                entry["ensemble"] = {"strategy": ctx.recipe.run.ensemble, **comb.report()}
+                valid_preds, test_preds = comb.valid, comb.test
             score = ctx.score(valid_preds, toolkit.references(data.valid))
             results["models_results"][name] = entry
             toolkit.progress(ctx, "models", i + 1, len(models))
