@@ -2,7 +2,8 @@
 
 With one model this is the reference mode. With several (``models = ["all"]`` and ``debug``, the
 seed's first step) it compares them: every model is scored and the submission comes from the best
-one on validation. With ``use_tta`` each model's TTA candidates are combined by ``run.ensemble``.
+one on validation that does not write degenerate summaries (unless all do). With ``use_tta`` each
+model's TTA candidates are combined by ``run.ensemble``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class SingleMode(toolkit.Mode):
         data = ctx.data()
         models = ctx.recipe.run.models
         results: dict[str, Any] = {"models_results": {}}
-        best: tuple[float, Any, list[str], list[str]] | None = None
+        scored: dict[str, tuple[dict[str, float], list[str], list[str]]] = {}
         sources = []
         for i, name in enumerate(models):
             if not fanout.selected(ctx.recipe, model=name):  # another fan-out job's model
@@ -45,12 +46,18 @@ class SingleMode(toolkit.Mode):
             results["models_results"][name] = entry
             toolkit.progress(ctx, "models", i + 1, len(models))
             log.info("%s: validation %s", name, _fmt(score))
-            if best is None or score.get("rouge_mean", 0.0) > best[0]:
-                best = (score.get("rouge_mean", 0.0), (name, score), valid_preds, test_preds)
+            scored[name] = (score, valid_preds, test_preds)
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, sources)
-        assert best is not None
-        _, (best_name, best_scores), valid_preds, test_preds = best
+        # the best on validation, never one whose summaries are degenerate while another's are not
+        best_name = toolkit.best_of([(name, sc.get("rouge_mean", 0.0), toolkit.is_degenerate(vp, sc))
+                                     for name, (sc, vp, _) in scored.items()])
+        best_scores, valid_preds, test_preds = scored[best_name]
+        top = best_scores.get("rouge_mean", 0.0)
+        higher = [n for n, (sc, _, _) in scored.items() if sc.get("rouge_mean", 0.0) > top]
+        if higher:
+            log.warning("%s score higher on validation than %s but give degenerate predictions (most of them "
+                        "identical): %s is submitted", ", ".join(higher), best_name, best_name)
         results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=valid_preds, test=data.test, test_preds=test_preds, sources=sources)
         if ctx.recipe.run.save_visualizations:

@@ -313,10 +313,14 @@ class Combined:
     parts: list[dict[str, Any]] = attrs.field(factory=list)
     #: The source whose predictions replaced the ensemble's; "" when the ensemble's are used.
     fallback: str = ""
-    #: The ensemble's own (honest) validation scores, whether or not it was used.
+    #: The ensemble's own (honest) validation predictions and scores, whether or not they were used.
+    ensemble_valid: list[str] = attrs.field(factory=list)
     ensemble_scores: dict[str, float] = attrs.field(factory=dict)
     #: Validation ``rouge_mean`` of each source's plain prediction (what the fallback compares with).
     source_scores: dict[str, float] = attrs.field(factory=dict)
+    #: The sources (and "ensemble") whose validation predictions are degenerate, never chosen
+    #: while something else is not.
+    degenerate: list[str] = attrs.field(factory=list)
 
     def report(self) -> dict[str, Any]:
         """The ``results.json`` entry of the ensemble (``strategy`` is the mode's to add)."""
@@ -326,11 +330,21 @@ class Combined:
             "crossfit": {"parts": len(self.parts), "per_part": self.parts},
             "used": self.fallback or "ensemble",
         }
+        if self.degenerate:
+            out["degenerate"] = self.degenerate
         if self.fallback:
-            out["note"] = (f"the ensemble's validation rouge_mean {self.ensemble_scores.get('rouge_mean', 0.0):.4f} "
-                           f"is below {self.fallback}'s {self.source_scores.get(self.fallback, 0.0):.4f}: "
-                           f"the predictions are {self.fallback}'s")
+            why = _why_not(self.ensemble_scores.get("rouge_mean", 0.0), "ensemble" in self.degenerate,
+                           self.fallback, self.source_scores.get(self.fallback, 0.0))
+            out["note"] = f"{why}: the predictions are {self.fallback}'s"
         return out
+
+
+def _why_not(ours: float, degenerate: bool, source: str, theirs: float) -> str:
+    """Why a run uses ``source`` instead of its ensemble, in words."""
+    if degenerate:
+        return (f"the ensemble's validation predictions are degenerate (most of them identical; rouge_mean "
+                f"{ours:.4f} out of fold) and {source}'s are not ({theirs:.4f})")
+    return f"the ensemble's validation rouge_mean {ours:.4f} (out of fold) is below {source}'s {theirs:.4f}"
 
 
 def merge_candidates(sources: Sequence[Source], split: str) -> list[list[Candidate]]:
@@ -476,7 +490,8 @@ def combine(
                       if test else [])
     scores = ctx.score(valid_preds, refs)
     comb = Combined(valid_preds, test_preds, _jsonable(info), scores=scores, weights=_jsonable(mapping),
-                    weights_from=how, parts=_jsonable(parts), ensemble_scores=scores)
+                    weights_from=how, parts=_jsonable(parts), ensemble_valid=list(valid_preds),
+                    ensemble_scores=scores)
     _fall_back_to_the_best_source(ctx, comb, sources, refs)
     ctx.emit("dialsum_after_stage", stage="ensemble", metrics={"sources": len(sources),
                                                                "rouge_mean": comb.scores.get("rouge_mean", 0.0)})
@@ -488,22 +503,61 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
     """Replace ``comb``'s predictions by the best source's when the ensemble scores below it.
 
     The comparison is on the same validation dialogues, the ensemble's score out of fold; sources
-    are compared by their plain prediction (no TTA), which is what each alone would submit.
+    are compared by their plain prediction (no TTA), which is what each alone would submit. What
+    gives degenerate predictions (:func:`is_degenerate`) is only chosen when everything does: a
+    constant summary outscores real ones on Korean morphemes, and would be submitted for every
+    test dialogue.
     """
     with _quiet_degenerate():
-        comb.source_scores = {s.name: float(ctx.score(s.predictions("valid"), refs).get("rouge_mean", 0.0))
-                              for s in sources}
-    best = max(comb.source_scores, key=lambda k: comb.source_scores[k])
-    ours = float(comb.ensemble_scores.get("rouge_mean", 0.0))
-    if comb.source_scores[best] <= ours:
+        source_scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
+    comb.source_scores = {k: float(v.get("rouge_mean", 0.0)) for k, v in source_scores.items()}
+    options = [("", float(comb.ensemble_scores.get("rouge_mean", 0.0)),
+                is_degenerate(comb.ensemble_valid, comb.ensemble_scores))]
+    options += [(s.name, comb.source_scores[s.name], is_degenerate(s.predictions("valid"), source_scores[s.name]))
+                for s in sources]
+    best = best_of(options)
+    best_score = next(value for name, value, _ in options if name == best)
+    skipped = [name for name, value, degenerate in options if degenerate and value > best_score]
+    if skipped:
+        log.warning("ensemble %s: %s score higher on validation but give degenerate predictions (most of them "
+                    "identical): not used", ctx.recipe.run.ensemble,
+                    ", ".join(name or "the ensemble" for name in skipped))
+    comb.degenerate = sorted(name or "ensemble" for name, _, degenerate in options if degenerate)
+    if not best:
         return
     src = next(s for s in sources if s.name == best)
-    log.warning("ensemble %s: validation rouge_mean %.4f (out of fold) is below its best source %s (%.4f); "
-                "the run uses %s's predictions", ctx.recipe.run.ensemble, ours, best, comb.source_scores[best], best)
+    log.warning("ensemble %s: %s; the run uses %s's predictions", ctx.recipe.run.ensemble,
+                _why_not(options[0][1], options[0][2], best, best_score), best)
     comb.fallback = best
     comb.valid = src.predictions("valid")
     comb.test = src.predictions("test") if "test" in src.outputs and comb.test else []
-    comb.scores = ctx.score(comb.valid, refs)
+    comb.scores = source_scores[best]
+
+
+#: Predictions are degenerate below this share of distinct ones (a model writing one string for
+#: every dialogue): the default of ``dialsum_metrics.is_degenerate`` and of the ``rouge`` warning.
+DEGENERATE_BELOW = 0.5
+
+
+def is_degenerate(predictions: Sequence[str], scores: dict[str, Any] | None = None) -> bool:
+    """Whether fewer than :data:`DEGENERATE_BELOW` of ``predictions`` are distinct.
+
+    Read from the ``distinct_ratio`` of the ``rouge`` metric's ``scores`` when given, else counted
+    the same way (surrounding whitespace stripped). A single prediction is never degenerate.
+    """
+    if len(predictions) < 2:
+        return False
+    ratio = (scores or {}).get("distinct_ratio")
+    if not isinstance(ratio, int | float):
+        ratio = len({p.strip() for p in predictions}) / len(predictions)
+    return float(ratio) < DEGENERATE_BELOW
+
+
+def best_of(options: Sequence[tuple[str, float, bool]]) -> str:
+    """The name of the best ``(name, score, degenerate)``: the highest score among those that are not
+    degenerate, or among all when every one is; the first on ties."""
+    pool = [o for o in options if not o[2]] or list(options)
+    return max(pool, key=lambda o: o[1])[0]
 
 
 def search_weights(

@@ -97,3 +97,24 @@ def test_what_an_ensemble_learns_from_validation_is_scored_on_other_dialogues(ma
     assert [p["info"]["remembered"] for p in ens["crossfit"]["per_part"]] == [8, 8]  # 4 dialogues x 2
     assert ens["info"]["remembered"] == 16  # the test predictions use the fit on all 8
     assert ens["used"] == "lead"
+
+
+def test_a_degenerate_model_is_never_submitted_while_another_is_not(make_recipe, run, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="dialsum")
+    # the collapsed model outscores lead; weights 1/0 make the vote return its constant summary
+    res = run(make_recipe(mode="multi_model", models=["constant", "lead"], ensemble="majority_vote",
+                          ensemble_weights=[1.0, 0.0]))
+    out = results(res)
+    singles = {m: r["valid"]["rouge_mean"] for m, r in out["models_results"].items()}
+    assert singles["constant"] > singles["lead"]
+    ens = out["ensemble"]
+    assert ens["valid"]["rouge_mean"] == singles["constant"]
+    assert ens["used"] == "lead" and ens["degenerate"] == ["constant", "ensemble"]
+    assert "degenerate" in ens["note"] and out["best_rouge"] == singles["lead"]
+    assert "score higher on validation but give degenerate predictions" in caplog.text
+    rows = read_csv(res.experiment / "predictions" / "test_predictions.csv")
+    assert all(r["summary"] == r["lead"] for r in rows)
+    # weights 0/1: the vote returns lead's summaries, and the ensemble is kept over the higher constant
+    out = results(run(make_recipe(mode="multi_model", models=["constant", "lead"], ensemble="majority_vote",
+                                  ensemble_weights=[0.0, 1.0], name="other")))
+    assert out["ensemble"]["used"] == "ensemble" and out["best_rouge"] == singles["lead"]

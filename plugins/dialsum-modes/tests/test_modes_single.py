@@ -45,3 +45,10 @@ def test_rerun_of_the_same_experiment_reuses_trained_sources(make_recipe, run) -
     # a change that matters (the model's options) trains again
     run(recipe.override(("models.lead.strip_speaker", True)))
     assert stage.stat().st_mtime_ns != stamp
+
+
+def test_single_never_submits_a_degenerate_model_while_another_is_not(make_recipe, run) -> None:
+    out = results(run(make_recipe(models=["constant", "lead"])))
+    per_model = {m: r["valid"]["rouge_mean"] for m, r in out["models_results"].items()}
+    assert per_model["constant"] > per_model["lead"]  # one summary for all outscores lead on Korean morphemes
+    assert out["best_model"] == "lead" and out["best_rouge"] == per_model["lead"]
