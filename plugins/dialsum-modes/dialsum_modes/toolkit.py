@@ -3,7 +3,10 @@
 Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md): :class:`Mode`,
 :func:`train_source`, :class:`Source`, :func:`generate`, :func:`references`, :func:`combine`,
 :func:`weights_for`, :func:`search_weights`, :func:`write_predictions`, :func:`job_results`,
-:func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`.
+:func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`,
+:func:`is_degenerate`, :func:`best_of`. Version 1.1: :func:`combine` cross-fits what an ensemble
+learns from validation, reports the out-of-fold score and falls back to the best source
+(:class:`Combined` says which).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -482,7 +485,7 @@ def combine(
             parts.append({"part": p + 1, "dialogues": len(rows_in), "fitted_on": len(rows_out),
                           "weights": mapping, "info": learnt})
         strategy, mapping, how, info, quality = learn(range(len(valid)))
-        if not split:
+        if not split and valid:
             log.warning("ensemble %s: %d validation dialogue(s) are too few to cross-fit; its validation "
                         "score is measured on the dialogues it learnt from", name, len(valid))
             valid_preds = list(strategy.combine(_rescored(cands, quality), mapping, ctx))
