@@ -1,22 +1,30 @@
 """Validation ROUGE of the best single model, of every ensemble strategy, and with TTA, in tables.
 
 What runs: ``dialsum run`` (the public pipeline) of a k-fold recipe on
-``../shared/data/dialogsum-ko/dev.csv``, 25% of it held out for validation and never seen by any
-fold, with two models trained once per fold: ``scratch`` (a small BART trained from nothing, sized
-for a CPU) and ``lead`` (the extractive example plugin: the first N turns, N chosen on the fold's
-held-out dialogues), and TTA on with all four augmenters (``paraphrase`` reads
-``dev_alt_translation.csv``, an independent second translation of every dialogue). The fold
-models' candidates are read back from ``stages/sources/*.json`` and combined here by every
-strategy, for each pool of sources: the ``scratch`` folds, the ``lead`` folds, and both.
+``../shared/data/dialogsum-ko/dev.csv``: 25% of it held out for validation and never seen by any
+fold, scored against **two references per dialogue** (its summary in ``dev.csv`` and in
+``dev_alt_translation.csv``, an independent second translation, through ``data.dev_references``),
+each ROUGE F1 averaged over the two as the leaderboard does. Two models are trained once per fold:
+``scratch`` (a small BART trained from nothing, sized for a CPU) and ``lead`` (the extractive
+example plugin: the first N turns, N chosen on the fold's held-out dialogues), and TTA is on with
+all four augmenters (``paraphrase`` reads the second translation's dialogues). The fold models'
+candidates are read back from ``stages/sources/*.json`` and combined here by every strategy, for
+each pool of sources: the ``scratch`` folds, the ``lead`` folds, and both. The data files the run
+reads (the two splits and the second references of the held-out dialogues) are written to the
+experiment's temporary folder, never into the repository.
 
 How the numbers stay honest:
 
-* strategies that learn (``rouge_weighted``, ``stacking``, ``blending``) are cross-fitted: fitted
-  on the even validation dialogues and scored on the odd ones, then the other way round; the
-  candidates' model scores (a feature of ``stacking``) are the sources' ROUGE on the fitting half;
+* every strategy runs through ``dialsum_modes.toolkit.combine``, as a run does: whatever it learns
+  from validation (``rouge_weighted``, ``stacking``, ``blending``, the candidates' model scores) is
+  cross-fitted, learnt on the even validation dialogues and applied to the odd ones, then the
+  other way round; the ROUGE shown is that out-of-fold score. "run uses" says what a run would
+  submit: the ensemble, or its best source when the ensemble scores below it;
 * "best single" is the source with the best score on the very dialogues it is scored on, picked
   in hindsight: an optimistic baseline;
-* "oracle" picks, per dialogue, the candidate closest to the reference: an upper bound of any
+* the floor rows need no training: lead-N (the first N turns) and one constant sentence for every
+  dialogue (what a collapsed model writes); a model has learnt something only above them;
+* "oracle" picks, per dialogue, the candidate closest to the references: an upper bound of any
   selection, not a method;
 * "95% interval" is a paired bootstrap interval of the difference to the best single model over
   the validation dialogues: a difference inside it that straddles zero is noise;
@@ -24,9 +32,10 @@ How the numbers stay honest:
   that gives one summary for every dialogue is not tabulated: its strategies would only choose
   among identical texts.
 
-The scratch defaults are what 2 busy CPU cores afford in a few minutes per fold; with 300 training
-dialogues such a model gives one summary for every dialogue (docs/ensembles.md, "Evidence"). The
-flags size a bigger run for a machine that can afford it.
+ROUGE is shown x100 (the leaderboard's scale). The scratch defaults are what 2 busy CPU cores
+afford in a few minutes per fold; with 300 training dialogues such a model gives one summary for
+every dialogue (docs/ensembles.md, "Evidence"). The flags size a bigger run for a machine that can
+afford it.
 
     python bench/ensemble_quality.py                      # 8 to 15 min on 2 busy cores
     python bench/ensemble_quality.py --models lead        # about 3 min: the lead pool only
@@ -36,7 +45,9 @@ flags size a bigger run for a machine that can afford it.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import logging
 import os
 import shlex
 import sys
@@ -50,6 +61,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIALSUM_SHARED_DATA", ROOT.parent / "shared" / "data")) / "dialogsum-ko"
 STRATEGIES = ("majority_vote", "rouge_weighted", "stacking", "blending")
+#: The sentence the collapsed scratch model wrote for every dialogue (as bench/metric_conventions.py).
+CONSTANT = "#Person1#은 #Person2#에게 그것에 대해 이야기합니다."
+FLOOR_TURNS = (1, 2, 3)
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,6 +72,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--tta-num-aug", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--valid-fraction", type=float, default=0.25, help="dev dialogues held out for validation")
     g = ap.add_argument_group("scratch model")
     g.add_argument("--epochs", type=int, default=28)
     g.add_argument("--max-steps", type=int, default=-1, help="optimiser steps per fold; -1: --epochs")
@@ -76,14 +91,52 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
-def recipe_dict(args: argparse.Namespace, data: Path, out: Path) -> dict[str, Any]:
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _write(path: Path, rows: Sequence[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def split_files(args: argparse.Namespace, data: Path, out: Path) -> dict[str, Path]:
+    """``train.csv``, ``dev.csv`` and ``dev_alt.csv`` (the second references of the held-out
+    dialogues) under ``out``: the held-out dialogues are the ones the core's ``valid_fraction``
+    split of ``dev.csv`` holds out, so the table stays comparable across runs of the bench."""
+    from dialsum_core.context import RunContext
+    from dialsum_core.events import Events
+    from dialsum_core.experiment import Experiment
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    plugins = build_plugins()
+    probe = Recipe.from_dict({"run": {"models": ["lead"], "seed": args.seed},
+                              "data": {"train_path": str(data / "dev.csv"), "valid_fraction": args.valid_fraction}})
+    ctx = RunContext(recipe=probe, plugins=plugins, experiment=Experiment(out / "split"), events=Events(plugins.pm))
+    held = {e.fname for e in ctx.data().valid}
+    rows, alt = _read(data / "dev.csv"), _read(data / "dev_alt_translation.csv")
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "train": _write(out / "train.csv", [r for r in rows if r["fname"] not in held]),
+        "dev": _write(out / "dev.csv", [r for r in rows if r["fname"] in held]),
+        "dev_alt": _write(out / "dev_alt.csv", [r for r in alt if r["fname"] in held]),
+    }
+
+
+def recipe_dict(args: argparse.Namespace, data: Path, files: dict[str, Path], out: Path) -> dict[str, Any]:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     return {
         "run": {"mode": "kfold", "models": models, "output_dir": str(out), "name": "ensq", "seed": args.seed,
                 "ensemble": "majority_vote", "use_tta": True, "tta_num_aug": args.tta_num_aug,
                 "tta_strategies": ["reorder", "mask", "synonym", "paraphrase"], "loggers": ["file"],
                 "metrics": ["rouge"]},
-        "data": {"train_path": str(data / "dev.csv"), "valid_fraction": 0.25, "max_length": args.max_length,
+        "data": {"train_path": str(files["train"]), "dev_path": str(files["dev"]),
+                 "dev_references": [str(files["dev_alt"])], "max_length": args.max_length,
                  "max_target_length": 64},
         "train": {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
                   "learning_rate": args.lr, "warmup_ratio": 0.05, "logging_steps": 50},
@@ -97,19 +150,18 @@ def recipe_dict(args: argparse.Namespace, data: Path, out: Path) -> dict[str, An
 
 
 class Bench:
-    """Scores selections from the fold models' validation candidates."""
+    """Scores selections from the fold models' validation candidates (x100, mean over references)."""
 
-    def __init__(self, ctx: Any, refs: list[list[str]]):
+    def __init__(self, ctx: Any, valid: Sequence[Any]):
         from dialsum_metrics.engine import RougeEngine
 
         self.ctx = ctx
-        self.refs = refs
+        self.valid = list(valid)
+        self.refs = [list(e.summaries) for e in valid]
         self.engine = RougeEngine()
-        n = len(refs)
-        self.halves = [list(range(0, n, 2)), list(range(1, n, 2))]
 
     def per_dialogue(self, preds: Sequence[str]) -> Any:
-        return self.engine.score(list(preds), self.refs).mean(axis=1)
+        return 100 * self.engine.score(list(preds), self.refs).mean(axis=1)
 
     def rouge(self, preds: Sequence[str]) -> float:
         return float(self.per_dialogue(preds).mean())
@@ -129,22 +181,19 @@ class Bench:
         gains = reference_scores(groups, self.refs, "auto", "mean")
         return [g[int(gain.argmax())].text for g, gain in zip(groups, gains, strict=True)]
 
-    def strategy(self, name: str, groups: Sequence[Sequence[Any]]) -> list[str]:
-        """``name``'s choices, cross-fitted over the two halves of the validation dialogues."""
-        import attrs
+    def floors(self) -> list[tuple[str, list[str]]]:
+        from dialsum_lead.model import lead
 
-        from dialsum_ensemble.output import source_rouge
+        rows = [(f"floor: lead-{n}", [lead(e.dialogue, n, False) for e in self.valid]) for n in FLOOR_TURNS]
+        return [*rows, (f"floor: constant '{CONSTANT}'", [CONSTANT] * len(self.valid))]
 
-        preds = [""] * len(groups)
-        for fit_idx, eval_idx in ((self.halves[0], self.halves[1]), (self.halves[1], self.halves[0])):
-            fit_refs = [self.refs[i] for i in fit_idx]
-            held = source_rouge([groups[i] for i in fit_idx], fit_refs, "auto", "mean")
-            scored = [[attrs.evolve(c, score=held.get(c.source)) for c in g] for g in groups]
-            ens = self.ctx.build("ensembles", name)
-            ens.fit([scored[i] for i in fit_idx], fit_refs, {}, self.ctx)
-            for i, p in zip(eval_idx, ens.combine([scored[i] for i in eval_idx], {}, self.ctx), strict=True):
-                preds[i] = p
-        return preds
+    def strategy(self, name: str, sources: Sequence[Any]) -> Any:
+        """``name`` over ``sources`` exactly as a run combines them (``toolkit.combine``): cross-fitted
+        on the validation dialogues, with the fallback to the best source."""
+        from dialsum_modes import toolkit
+
+        ctx = self.ctx.evolve(recipe=self.ctx.recipe.override(("run.ensemble", name)))
+        return toolkit.combine(ctx, sources, self.valid, [])
 
 
 def load_sources(exp: Path) -> list[dict[str, Any]]:
@@ -158,7 +207,7 @@ def label(src: dict[str, Any]) -> str:
 
 
 def signed(x: float) -> str:
-    return f"{round(x, 4) + 0.0:+.4f}"  # + 0.0: no "-0.0000"
+    return f"{round(x, 2) + 0.0:+.2f}"  # + 0.0: no "-0.00"
 
 
 def augmenter(source: str) -> str:
@@ -170,7 +219,10 @@ def augmenter(source: str) -> str:
 def pool_table(bench: Bench, title: str, pool: list[dict[str, Any]],
                averaging: Callable[[], list[str]] | None) -> list[str]:
     """The Markdown table of one pool of sources, or the reason it is refused."""
+    import attrs
+
     from dialsum_core.protocols import Candidate
+    from dialsum_modes.toolkit import Source
 
     n = len(bench.refs)
     cands = {s["name"]: [[Candidate(t, src, None) for t, src, _ in per] for per in s["outputs"]["valid"]] for s in pool}
@@ -182,47 +234,55 @@ def pool_table(bench: Bench, title: str, pool: list[dict[str, Any]],
         lines = [f"### {title}", "",
                  f"Not tabulated: {', '.join(constant)} {verb} one summary for all {n} dialogues; a pool with a "
                  "constant source says nothing about choosing among summaries.", ""]
-        lines += [f"- {name}: ROUGE {scores[name]:.4f}, {len(set(plain[name]))}/{n} distinct: {plain[name][0]!r}"
+        lines += [f"- {name}: ROUGE {scores[name]:.2f}, {len(set(plain[name]))}/{n} distinct: {plain[name][0]!r}"
                   for name in constant]
         if averaging is not None:
             tick = time.perf_counter()
             joint = averaging()
             lines.append(f"- averaging (token level) of the {len(pool)} fold models (one shared tokenizer) ran in "
-                         f"{time.perf_counter() - tick:.0f} s: ROUGE {bench.rouge(joint):.4f}, "
+                         f"{time.perf_counter() - tick:.0f} s: ROUGE {bench.rouge(joint):.2f}, "
                          f"{len(set(joint))}/{n} distinct")
         return [*lines, ""]
-    with_tta = [[c for per in cands.values() for c in per[i]] for i in range(n)]
-    no_tta = [[per[i][0] for per in cands.values()] for i in range(n)]
-    rows: list[tuple[str, list[str]]] = [(f"single: {label(s)}", plain[s["name"]]) for s in pool]
+    with_tta = [Source.from_json(s) for s in pool]
+    no_tta = [attrs.evolve(s, outputs={k: [[per[0]] for per in v] for k, v in s.outputs.items()}) for s in with_tta]
+    groups_tta = [[c for per in cands.values() for c in per[i]] for i in range(n)]
+    groups_plain = [[per[i][0] for per in cands.values()] for i in range(n)]
     best = max(scores, key=lambda k: scores[k])
+    rows: list[tuple[str, list[str], str]] = [(text, preds, "-") for text, preds in bench.floors()]
+    rows += [(f"single: {label(s)}", plain[s["name"]], "-") for s in pool]
     vote = bench.ctx.build("ensembles", "majority_vote")
     augs = list(dict.fromkeys(a for per in cands[best] for c in per if (a := augmenter(c.source))))
     for aug in augs:
         only = [[c for c in per if augmenter(c.source) in ("", aug)] for per in cands[best]]
-        rows.append((f"TTA {aug} only, {best} (majority_vote)", vote.combine(only, {}, bench.ctx)))
-    rows.append((f"TTA all, {best} (majority_vote)", vote.combine(cands[best], {}, bench.ctx)))
+        rows.append((f"TTA {aug} only, {best} (majority_vote)", vote.combine(only, {}, bench.ctx), "-"))
+    rows.append((f"TTA all, {best} (majority_vote)", vote.combine(cands[best], {}, bench.ctx), "-"))
     for name in STRATEGIES:
-        if len(pool) > 1:
-            rows.append((f"{name}, fold models", bench.strategy(name, no_tta)))
-        rows.append((f"{name}, fold models + TTA", bench.strategy(name, with_tta)))
+        for which, sources in (("fold models", no_tta), ("fold models + TTA", with_tta)):
+            if which == "fold models" and len(pool) == 1:
+                continue
+            comb = bench.strategy(name, sources)
+            used = "ensemble" if not comb.fallback else f"{comb.fallback} ({bench.rouge(comb.valid):.2f})"
+            rows.append((f"{name}, {which}", comb.ensemble_valid, used))
     if averaging is not None:
-        rows.append(("averaging (token level), fold models", averaging()))
+        rows.append(("averaging (token level), fold models", averaging(), "-"))
     if len(pool) > 1:
-        rows.append(("oracle (upper bound), fold models", bench.oracle(no_tta)))
-    rows.append(("oracle (upper bound), fold models + TTA", bench.oracle(with_tta)))
+        rows.append(("oracle (upper bound), fold models", bench.oracle(groups_plain), "-"))
+    rows.append(("oracle (upper bound), fold models + TTA", bench.oracle(groups_tta), "-"))
+
     def per_dialogue(groups: list[list[Any]]) -> str:
         return (f"{sum(len(g) for g in groups) / n:.2f} ({sum(len({c.text for c in g}) for g in groups) / n:.2f} "
                 "distinct)")
 
     lines = [f"### {title}", "",
-             f"Candidates per dialogue, on average: {per_dialogue(no_tta)} from the fold models, "
-             f"{per_dialogue(with_tta)} with TTA.", "",
-             "| method | ROUGE | vs best single | 95% interval | distinct |", "| --- | ---: | ---: | :---: | ---: |"]
-    for text, preds in rows:
+             f"Candidates per dialogue, on average: {per_dialogue(groups_plain)} from the fold models, "
+             f"{per_dialogue(groups_tta)} with TTA.", "",
+             "| method | ROUGE | vs best single | 95% interval | distinct | run uses |",
+             "| --- | ---: | ---: | :---: | ---: | --- |"]
+    for text, preds, used in rows:
         value = bench.rouge(preds)
         lo, hi = bench.interval(preds, plain[best])
-        lines.append(f"| {text} | {value:.4f} | {signed(value - scores[best])} | {signed(lo)} .. {signed(hi)} "
-                     f"| {len(set(preds))}/{n} |")
+        lines.append(f"| {text} | {value:.2f} | {signed(value - scores[best])} | {signed(lo)} .. {signed(hi)} "
+                     f"| {len(set(preds))}/{n} | {used} |")
     return [*lines, ""]
 
 
@@ -245,18 +305,21 @@ def main() -> int:
     from dialsum_core.runner import run_recipe
 
     out = Path(args.output or tempfile.mkdtemp(prefix="dialsum-ensq-"))
-    recipe = Recipe.from_dict(recipe_dict(args, data, out))
     start = time.perf_counter()
+    files = split_files(args, data, out / "data")
+    recipe = Recipe.from_dict(recipe_dict(args, data, files, out))
     exp = run_recipe(recipe).experiment
     trained = time.perf_counter() - start
     sources = load_sources(exp)
     if not sources:
         print(f"no source found under {exp}/stages/sources", file=sys.stderr)
         return 1
+    logging.getLogger("dialsum").setLevel(logging.ERROR)  # the tables say what the warnings would
     plugins = build_plugins()
     ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(exp), events=Events(plugins.pm))
     valid = ctx.data().valid
-    bench = Bench(ctx, [list(e.summaries) for e in valid])
+    assert all(len(e.summaries) == 2 for e in valid), "every held-out dialogue has its two references"
+    bench = Bench(ctx, valid)
 
     def averaging(pool: list[dict[str, Any]]) -> Callable[[], list[str]]:
         def run() -> list[str]:
@@ -270,9 +333,10 @@ def main() -> int:
     pools = [(m, [s for s in sources if s["model_name"] == m]) for m in models]
     if len(models) > 1:
         pools.append((" + ".join(models), sources))
-    lines = [f"Validation ROUGE (mean of ROUGE-1/2/L F1 on kiwipiepy morphemes) on {len(valid)} held-out "
-             f"dev dialogues, {args.folds} folds; {date.today().isoformat()}, {os.cpu_count()} CPU cores, "
-             f"{args.threads} torch thread(s); training and prediction {trained / 60:.1f} min; experiment {exp}",
+    lines = [f"Validation ROUGE x100 (mean of ROUGE-1/2/L F1 on kiwipiepy morphemes, each averaged over the 2 "
+             f"references) on {len(valid)} held-out dev dialogues, {args.folds} folds; {date.today().isoformat()}, "
+             f"{os.cpu_count()} CPU cores, {args.threads} torch thread(s); training and prediction "
+             f"{trained / 60:.1f} min; experiment {exp}",
              "command: " + shlex.join(["python", "bench/ensemble_quality.py", *sys.argv[1:]]), ""]
     refused = 0
     for title, pool in pools:

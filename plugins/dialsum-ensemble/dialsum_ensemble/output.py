@@ -1,8 +1,12 @@
 """Output-level ensembles: choose, for each dialogue, one of its finished candidate summaries.
 
 All four are minimum-Bayes-risk selections with the ROUGE engine of ``dialsum-metrics``: the
-candidate that agrees most with the others is the one whose expected ROUGE against the unknown
-reference is highest. They differ in who votes and how much:
+candidates stand in for the unknown reference, each drawn with a probability proportional to its
+source's weight, and the candidate with the highest expected ROUGE against that draw is chosen
+(:func:`support`). A candidate agrees fully with itself, so raising a source's weight raises its
+own candidates' expected ROUGE by more than anyone else's: a higher weight never makes a source's
+text less likely to be chosen, and a source with weight 0 only counts through the others. They
+differ in who votes and how much:
 
 * ``majority_vote``: every candidate votes equally (or with ``run.ensemble_weights``);
 * ``rouge_weighted``: a candidate's vote counts as its source's validation ROUGE;
@@ -54,9 +58,30 @@ def similarity(pw: np.ndarray, measure: str) -> np.ndarray:
     return pw[:, :, ("rouge1", "rouge2", "rougeL").index(measure)]
 
 
+def support(sim: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Expected similarity of each candidate to one drawn with probability ``weights / sum``.
+
+    ``sim`` is ``(n, n)``; a candidate's similarity to itself counts as 1 whatever the measure says
+    (an empty text), so that ``support`` is the minimum-Bayes-risk utility with the weighted
+    candidates as evidence. Raising ``weights[k]`` adds ``1`` to candidate ``k``'s numerator and at
+    most ``1`` (``sim <= 1``) to any other's, over the same denominator: ``k`` can only gain rank.
+    (A vote for the *other* candidates only, as :func:`dialsum_metrics.consensus` counts, would make
+    a weight work backwards: with two sources, weight 0 on one would make it always win.)
+    All weights zero: every candidate votes equally.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (sim.shape[0],):
+        raise ValueError(f"{len(w)} weights for {sim.shape[0]} candidates")
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    s = np.array(sim, dtype=np.float64)
+    np.fill_diagonal(s, 1.0)
+    return (s @ w) / w.sum()
+
+
 def reference_scores(groups: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
                      tokenizer: str, measure: str) -> list[np.ndarray]:
-    """Each candidate's ROUGE against its dialogue's references (best reference per measure)."""
+    """Each candidate's ROUGE against its dialogue's references (each F1 averaged over them)."""
     if len(groups) != len(references):
         raise ValueError(f"{len(groups)} candidate groups for {len(references)} reference sets")
     flat = [c.text for g in groups for c in g]
@@ -101,7 +126,7 @@ class MbrEnsemble:
 
     def candidate_scores(self, group: Sequence[Candidate], weights: Weights) -> np.ndarray:
         sim = similarity(pairwise([c.text for c in group], self.tokenizer), self.measure)
-        return consensus(sim, self.vote_weights(group, weights))
+        return support(sim, self.vote_weights(group, weights))
 
     def combine(self, candidates: Sequence[Sequence[Candidate]], weights: Weights, ctx: Any) -> list[str]:
         for i, group in enumerate(candidates):
@@ -162,7 +187,7 @@ class Blending(MbrEnsemble):
         def value(w: np.ndarray) -> float:
             total = 0.0
             for sim, gain, ix in zip(sims, gains, idx, strict=True):
-                total += gain[int(np.argmax(consensus(sim, w[ix])))]
+                total += gain[int(np.argmax(support(sim, w[ix])))]
             return total / len(groups)
 
         w = np.array([weight_of(s, weights) for s in sources], dtype=np.float64)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialsum_core.context import RunContext
 from dialsum_core.events import Events
@@ -59,9 +61,40 @@ def test_majority_vote_rejects_the_outlier(tmp_path: Path) -> None:
 def test_majority_vote_follows_given_weights(tmp_path: Path) -> None:
     uniform = build(make_ctx(tmp_path), "majority_vote").combine(groups(), {}, make_ctx(tmp_path))
     assert uniform != GOOD and uniform[0] == MID[0]  # the medoid of three
-    # only "mid" votes: the candidate closest to it (never itself) wins
+    # only "mid" has weight: the evidence is "mid" alone, and nothing agrees with it more than itself
     ctx = make_ctx(tmp_path)
-    assert build(ctx, "majority_vote").combine(groups(), {"good": 0.0, "mid": 1.0, "bad": 0.0}, ctx) == GOOD
+    assert build(ctx, "majority_vote").combine(groups(), {"good": 0.0, "mid": 1.0, "bad": 0.0}, ctx) == MID
+
+
+@pytest.mark.parametrize("name", ["majority_vote", "rouge_weighted", "averaging", "weighted_avg"])
+def test_two_sources_weight_one_and_zero_choose_the_weighted_one(tmp_path: Path, name: str) -> None:
+    ctx = make_ctx(tmp_path, models=["good", "bad"])
+    ens = ctx.build("ensembles", name)
+    pair = [[Candidate(GOOD[i], "good"), Candidate(BAD[i], "bad")] for i in range(len(REF))]
+    swapped = [g[::-1] for g in pair]
+    if name == "averaging":  # ignores weights by definition: two candidates tie, the first is kept
+        assert ens.combine(pair, {"good": 0.0, "bad": 1.0}, ctx) == GOOD
+        assert ens.combine(swapped, {"good": 1.0, "bad": 0.0}, ctx) == BAD
+        return
+    for order in (pair, swapped):  # the order of the candidates does not decide
+        assert ens.combine(order, {"good": 1.0, "bad": 0.0}, ctx) == GOOD
+        assert ens.combine(order, {"good": 0.0, "bad": 1.0}, ctx) == BAD
+
+
+@settings(max_examples=40, deadline=None)
+@given(weights=st.lists(st.floats(0.0, 4.0), min_size=5, max_size=5), which=st.integers(0, 4),
+       extra=st.floats(0.01, 4.0))
+def test_a_higher_weight_never_makes_a_source_lose(tmp_path_factory, weights, which, extra) -> None:
+    sources = ["good", "good2", "mid", "mid2", "mid3"]
+    ctx = make_ctx(tmp_path_factory.mktemp("w"), models=sources)
+    ens = build(ctx, "majority_vote")
+    before = dict(zip(sources, weights, strict=True))
+    after = {**before, sources[which]: before[sources[which]] + extra}
+    chosen = ens.select(crowd(), before)
+    again = ens.select(crowd(), after)
+    for c0, c1 in zip(chosen, again, strict=True):
+        if c0.source == sources[which]:
+            assert c1.source == sources[which]
 
 
 def _edit(text: str) -> str:
@@ -93,8 +126,8 @@ def test_rouge_weighted_uses_candidate_scores_without_fit(tmp_path: Path) -> Non
     ens = build(ctx, "rouge_weighted")
     scored = [[Candidate(c.text, c.source, {"good": 0.9, "mid": 0.0, "bad": 0.0}[c.source]) for c in g]
               for g in groups()]
-    # only "good" votes: its nearest neighbour wins, never "good" itself (a vote excludes oneself)
-    assert all(p in MID for p in ens.combine(scored, {}, ctx))
+    # only "good" votes, and "good" agrees with itself more than anything else does
+    assert ens.combine(scored, {}, ctx) == GOOD
 
 
 def test_stacking_learns_a_scorer(tmp_path: Path) -> None:

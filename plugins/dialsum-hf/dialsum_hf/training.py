@@ -7,6 +7,11 @@ dialsum adds: evaluation by generating summaries of the validation split and sco
 the recipe's metrics after each epoch (the best checkpoint is chosen by ``rouge_mean``), lifecycle
 events for the loggers, the automatic batch size, and the dialsum metadata written into every
 checkpoint so that any of them can be loaded back as a model.
+
+A checkpoint whose validation summaries are degenerate (fewer than half of them distinct: a model
+that writes one string for every dialogue) is never chosen as the best while a non-degenerate one
+exists, and does not stop training early before one exists: on Korean morphemes such a constant
+outscores honest summaries, so ROUGE alone would keep the collapsed model.
 """
 
 from __future__ import annotations
@@ -25,6 +30,16 @@ from dialsum_hf.model import HFModel
 from dialsum_hf.quiet import quiet_progress_bars
 
 BEST_METRIC = "rouge_mean"
+#: What the Trainer ranks checkpoints by (``metric_for_best_model``, never logged): ``rouge_mean``,
+#: minus :data:`DEGENERATE_PENALTY` for a checkpoint with degenerate validation summaries. Every
+#: degenerate checkpoint then ranks below every other, and among themselves by ROUGE, which is the
+#: rule "skip degenerate checkpoints unless all are" in the one number the Trainer compares (so it
+#: also protects that checkpoint from ``save_total_limit`` and drives early stopping).
+SELECTION_METRIC = "selection"
+DEGENERATE_PENALTY = 2.0
+#: Validation summaries are degenerate below this share of distinct ones: the default of
+#: ``dialsum_metrics.is_degenerate`` and of the ``rouge`` metric's warning.
+DEGENERATE_BELOW = 0.5
 #: What the Trainer pickles beside the weights of a checkpoint (see ``train.save_training_state``).
 TRAINING_ARGS = "training_args.bin"
 OPTIMIZER_STATE = "optimizer.pt"
@@ -71,6 +86,8 @@ def _callbacks() -> tuple[type, type]:
             self._hf, self._ctx, self._valid, self._n_epochs = hf, ctx, valid, n_epochs
             self.eval_seconds = self.eval_cpu_seconds = 0.0
             self.pruned = False
+            #: global step -> (rouge_mean, degenerate) of each evaluation
+            self.evaluations: dict[int, tuple[float, bool]] = {}
 
         def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None,
                      metric_key_prefix: str = "eval", **kw: Any) -> dict[str, float]:
@@ -83,10 +100,18 @@ def _callbacks() -> tuple[type, type]:
             metrics = {f"{metric_key_prefix}_{k}": float(v) for k, v in scores.items()}
             metrics[f"{metric_key_prefix}_runtime"] = round(elapsed, 4)
             self.log(metrics)
+            degenerate = is_degenerate(preds, scores)
+            rouge = float(scores.get(BEST_METRIC, 0.0))
+            self.evaluations[self.state.global_step] = (rouge, degenerate)
+            metrics[f"{metric_key_prefix}_{SELECTION_METRIC}"] = selection_value(rouge, degenerate)
             self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
             history = epoch_history(self.state.log_history)
             latest = history[-1] if history else {"epoch": 1}
             self._ctx.log.info("epoch %d/%d: %s", latest["epoch"], self._n_epochs, _fmt(latest))
+            if degenerate:
+                self._ctx.log.warning("epoch %d: most validation summaries are identical; this checkpoint is "
+                                      "not kept as the best while one with varied summaries exists",
+                                      latest["epoch"])
             self._ctx.emit("dialsum_after_epoch", epoch=latest["epoch"], n_epochs=self._n_epochs,
                            metrics={k: v for k, v in latest.items() if k != "epoch"})
             trial = self._ctx.trial
@@ -127,6 +152,46 @@ def tied_missing_keys(model: Any, missing: Sequence[str]) -> list[str]:
     loaded = {(t.data_ptr(), tuple(t.shape)) for k, t in state.items() if k not in absent and t.numel()}
     return [k for k in missing if k in state and state[k].numel()
             and (state[k].data_ptr(), tuple(state[k].shape)) in loaded]
+
+
+def is_degenerate(predictions: Sequence[str], scores: dict[str, Any]) -> bool:
+    """Whether fewer than :data:`DEGENERATE_BELOW` of the validation summaries are distinct.
+
+    The ``rouge`` metric reports that share as ``distinct_ratio``; with other metrics it is counted
+    here the same way (surrounding whitespace stripped), so the guard never depends on the recipe's
+    metric list.
+    """
+    if len(predictions) < 2:
+        return False
+    ratio = scores.get("distinct_ratio")
+    if not isinstance(ratio, int | float):
+        ratio = len({p.strip() for p in predictions}) / len(predictions)
+    return float(ratio) < DEGENERATE_BELOW
+
+
+def selection_value(rouge: float, degenerate: bool) -> float:
+    """The number checkpoints are ranked by (see :data:`SELECTION_METRIC`)."""
+    return rouge - DEGENERATE_PENALTY if degenerate else rouge
+
+
+def _early_stopping(patience: int) -> Any:
+    from transformers import EarlyStoppingCallback
+
+    class GuardedEarlyStopping(EarlyStoppingCallback):
+        """Early stopping on :data:`SELECTION_METRIC` that waits for a non-degenerate checkpoint.
+
+        While every evaluation so far gave degenerate summaries the model has not started to
+        summarise, and stopping would keep a collapsed model: the patience only counts once the
+        best checkpoint is a real one. After that a degenerate evaluation is no improvement.
+        """
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float], **kw: Any) -> None:
+            if state.best_metric is None or state.best_metric < -DEGENERATE_PENALTY / 2:
+                self.early_stopping_patience_counter = 0
+                return
+            super().on_evaluate(args, state, control, metrics, **kw)
+
+    return GuardedEarlyStopping(early_stopping_patience=patience)
 
 
 def _fmt(metrics: dict[str, Any]) -> str:
@@ -220,7 +285,7 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         save_only_model=not t.save_training_state,
         # The best checkpoint is tracked by the Trainer and loaded by dialsum (see load_best).
         load_best_model_at_end=False,
-        metric_for_best_model=BEST_METRIC,
+        metric_for_best_model=SELECTION_METRIC,
         greater_is_better=True,
         report_to=[],
         disable_tqdm=not sys.stderr.isatty(),
@@ -261,6 +326,22 @@ def versioned_arguments(cls: type, *, warmup_ratio: float, gradient_checkpointin
     return out
 
 
+def _best_evaluation(trainer: Any) -> tuple[float, bool]:
+    """``(rouge_mean, degenerate)`` of the checkpoint the Trainer kept as best (NaN when none).
+
+    This process's evaluation of that step when it ran one; else (a resumed run whose best
+    checkpoint predates the resume) the Trainer's own ``best_metric``, the selection value saved in
+    its state.
+    """
+    value = trainer.state.best_metric
+    if value is None:
+        return float("nan"), False
+    if trainer.state.best_global_step in trainer.evaluations:
+        return trainer.evaluations[trainer.state.best_global_step]
+    degenerate = value < -DEGENERATE_PENALTY / 2
+    return float(value + DEGENERATE_PENALTY if degenerate else value), degenerate
+
+
 def load_best(hf: HFModel, checkpoint: Path) -> None:
     """Load the best checkpoint's weights into the model in memory.
 
@@ -286,7 +367,7 @@ def _cuda() -> bool:
 
 
 def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> FitResult:
-    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+    from transformers import PrinterCallback, set_seed
 
     if not train:
         raise DataError("no training examples")
@@ -308,7 +389,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     events_cb, trainer_cls = _callbacks()
     callbacks: list[Any] = [events_cb(hf, ctx, n_epochs)]
     if t.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+        callbacks.append(_early_stopping(t.early_stopping_patience))
     trainer = trainer_cls(
         model=hf.model, args=args, train_dataset=features, eval_dataset=list(valid),
         data_collator=Collator(hf.tokenizer.pad_token_id, hf.model),
@@ -326,8 +407,8 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     hf.model = trainer.model
     history = epoch_history(trainer.state.log_history)
-    best_metric = trainer.state.best_metric
     best = trainer.state.best_model_checkpoint
+    best_metric, best_degenerate = _best_evaluation(trainer)
     if not t.save_checkpoints:  # the final model, saved once
         hf.save(output_dir)
         best = str(output_dir)
@@ -337,9 +418,17 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     elif trainer.state.best_global_step != trainer.state.global_step:
         load_best(hf, Path(best))
         ctx.log.info("best checkpoint (%s = %.4f): %s", BEST_METRIC, best_metric, best)
+    skipped = [r for r, degenerate in trainer.evaluations.values() if degenerate and r > best_metric]
+    if best_degenerate:
+        ctx.log.warning("every evaluation gave degenerate validation summaries (most of them identical): the "
+                        "best of them is kept, but it does not summarise; train longer or on more data")
+    elif skipped:
+        ctx.log.info("%d checkpoint(s) with degenerate validation summaries skipped although their %s was higher "
+                     "(up to %.4f)", len(skipped), BEST_METRIC, max(skipped))
     tokens = sum(len(f["input_ids"]) + (len(f["labels"]) if hf.is_encoder_decoder else 0) for f in features)
     return FitResult(history=history, best_checkpoint=str(best), pruned=trainer.pruned, details={
-        "best_metric": float(best_metric) if best_metric is not None else float("nan"),
+        "best_metric": best_metric,
+        "best_degenerate": best_degenerate,
         "batch_size": batch_size,
         "global_step": trainer.state.global_step,
         "train_loss": float(output.training_loss),

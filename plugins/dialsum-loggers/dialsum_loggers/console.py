@@ -2,8 +2,9 @@
 
 It shows one bar per level of work that is under way (stage, fold, trial, epoch, training steps,
 generation...) with elapsed time and ETA, prints one line per finished epoch, fold and trial above
-the bars, and a table of the final results. When stdout is not a terminal (CI, a pipe, ``nohup``)
-it stays quiet, unless ``force = true``: logs and ``metrics.jsonl`` are the record there.
+the bars, and a table of the final results, ROUGE on the leaderboard's scale (x100). When stdout
+is not a terminal (CI, a pipe, ``nohup``) it stays quiet, unless ``force = true``: logs and
+``metrics.jsonl`` are the record there.
 
 While the display is live, lines printed by libraries and the ``dialsum`` log lines on stderr are
 routed through it so they appear above the bars instead of tearing them; when the ``file`` logger
@@ -18,6 +19,7 @@ from typing import Any
 
 from dialsum_core import hookimpl
 from dialsum_loggers.position import Position, numeric
+from dialsum_loggers.scale import NOTE, is_rouge, shown
 from dialsum_loggers.streams import installed
 
 
@@ -245,10 +247,12 @@ class ConsoleLogger:
             return
         from rich.table import Table
 
-        table = Table(title="results", show_header=True, header_style="bold")
+        rows = result_rows(results, self.options.max_rows)
+        scaled = any(is_rouge(k, str(results.get("metric", "rouge_mean"))) for k, _ in rows)
+        table = Table(title="results", show_header=True, header_style="bold", caption=NOTE if scaled else None)
         table.add_column("key")
         table.add_column("value", justify="right")
-        for key, value in result_rows(results, self.options.max_rows):
+        for key, value in rows:
             table.add_row(key, value)
         console.print(table)
 
@@ -257,8 +261,10 @@ class ConsoleLogger:
 
 
 def result_rows(results: dict[str, Any], limit: int) -> list[tuple[str, str]]:
-    """Scalars of ``results`` (one level of nesting flattened with dots), at most ``limit`` rows."""
+    """Scalars of ``results`` (one level of nesting flattened with dots), at most ``limit`` rows;
+    ROUGE on the leaderboard's scale (x100, two decimals), see :mod:`dialsum_loggers.scale`."""
     rows: list[tuple[str, str]] = []
+    objective = str(results.get("metric", "rouge_mean"))
 
     def add(prefix: str, value: Any, depth: int) -> None:
         if len(rows) >= limit:
@@ -267,7 +273,7 @@ def result_rows(results: dict[str, Any], limit: int) -> list[tuple[str, str]]:
             for k, v in value.items():
                 add(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
         elif isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 60):
-            rows.append((prefix, _fmt(value)))
+            rows.append((prefix, _fmt(shown(prefix, value, objective))))
 
     add("", results, 0)
     return rows

@@ -2,7 +2,8 @@
 
 Only ``metrics.jsonl`` (the ``jsonl`` logger) and ``results.json`` are read, so a report can be
 made for a run that finished, failed or was killed, on a machine without the models, and again
-after the plotting code improved. Output goes to ``EXPERIMENT_DIR/report/`` by default:
+after the plotting code improved. Tables show ROUGE x100, the leaderboard's scale (the records keep
+0-1). Output goes to ``EXPERIMENT_DIR/report/`` by default:
 ``report.md`` plus ``learning_curves.png``, ``steps.png``, ``folds.png`` and ``trials.png`` for
 whatever the run recorded (a run without folds gets no fold plot, a run of one epoch no learning
 curves: a single point per series is no curve).
@@ -25,6 +26,7 @@ from dialsum_core.atomic import atomic_open, atomic_write_text
 from dialsum_core.errors import DialsumError
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.position import numeric
+from dialsum_loggers.scale import NOTE, shown
 
 MAX_PANELS = 6
 #: Keys recorded beside the metrics that say where a record is, not what was measured.
@@ -289,6 +291,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines
 
 
+def _scaled(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> list[list[Any]]:
+    """The ROUGE columns of a table on the leaderboard's scale (see :mod:`dialsum_loggers.scale`)."""
+    return [[shown(h, v) for h, v in zip(header, row, strict=True)] for row in rows]
+
+
 def _flat_scalars(results: dict[str, Any], limit: int = 30) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
 
@@ -334,10 +341,12 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
     if error:
         lines.append(f"- **error**: `{_fmt(error)}`")
 
+    objective = str(results.get("metric", "rouge_mean"))
     scalars = _flat_scalars(results) if results else []
     scalars = [(k, v) for k, v in scalars if k not in ("experiment", "mode")]
     if scalars:
-        lines += ["", "## Results", "", *_table(("key", "value"), scalars)]
+        lines += ["", "## Results", "", NOTE, "", *_table(("key", "value"), [(k, shown(k, v, objective))
+                                                                          for k, v in scalars])]
 
     folds = [r for r in run.of("after_fold") if numeric(r.get("metrics"))]
     if folds:
@@ -346,20 +355,21 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
         cols = [_finite(numeric(r["metrics"]).get(m) for r in folds) for m in metrics]
         rows.append(["mean", *[statistics.fmean(c) if c else "" for c in cols]])
         rows.append(["std", *[statistics.pstdev(c) if len(c) > 1 else "" for c in cols]])
-        lines += ["", "## Folds", "", *_table(("fold", *metrics), rows)]
+        lines += ["", "## Folds", "", *_table(("fold", *metrics), _scaled(rows, ("fold", *metrics)))]
 
     trials = run.of("after_trial")
     if trials:
         direction = str(results.get("direction", "maximize"))
         done = [t for t in trials if isinstance(t.get("value"), int | float)]
         done.sort(key=lambda t: t["value"], reverse=direction != "minimize")
-        shown = done[:10] + [t for t in trials if t not in done][: max(0, 10 - len(done))]
+        listed = done[:10] + [t for t in trials if t not in done][: max(0, 10 - len(done))]
         rows = [
             [t.get("trial"), t.get("state", ""), t.get("value", ""),
              ", ".join(f"{k}={_fmt(v)}" for k, v in (t.get("params") or {}).items())]
-            for t in shown
+            for t in listed
         ]
         header = ("trial", "state", "value", "params")
+        rows = [[t, state, shown("value", v, objective), p] for t, state, v, p in rows]
         lines += ["", f"## Trials ({len(trials)}, best first)", "", *_table(header, rows)]
 
     epochs = run.of("after_epoch")
@@ -372,7 +382,8 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
         for label, rec in last_by_series.items():
             values = numeric(rec.get("metrics"))
             rows.append([label, f"{rec.get('epoch')}/{rec.get('n_epochs')}", *[values.get(m, "") for m in metrics]])
-        lines += ["", "## Last epoch", "", *_table(("series", "epoch", *metrics), rows)]
+        header = ("series", "epoch", *metrics)
+        lines += ["", "## Last epoch", "", *_table(header, _scaled(rows, header))]
 
     if plots:
         lines += ["", "## Plots", ""]

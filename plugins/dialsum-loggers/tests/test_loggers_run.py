@@ -21,6 +21,10 @@ def plugins(register_plugin):
     return register_plugin(ScriptedPlugin(), "scripted-mode")
 
 
+def exp_dir(tmp_path: Path) -> Path:
+    return tmp_path / "experiments" / "scripted"
+
+
 def _events(exp: Path) -> list[dict]:
     return [json.loads(line) for line in (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
 
@@ -64,7 +68,7 @@ def test_report_rebuilds_plots_and_summary(tmp_path: Path, plugins) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     assert md.startswith("# Run report: scripted")
     assert "- **status**: complete" in md and "## Folds" in md and "| mean |" in md
-    assert "## Trials (3, best first)" in md and "| 2 | complete | 0.3000 |" in md
+    assert "## Trials (3, best first)" in md and "| 2 | complete | 30.00 |" in md  # rouge_mean, x100
     assert "![folds](folds.png)" in md and "prediction: `predictions/valid_predictions.csv`" in md
 
 
@@ -84,6 +88,27 @@ def test_report_panels_are_curves_of_measurements(tmp_path: Path, plugins) -> No
     assert "eval_rouge_mean" in curve_metrics(curve_series([*epochs, second], "epoch"), "epoch")
     drawn = plot_curves([*epochs, second], "epoch", "t", "epoch", tmp_path / "lc.png")
     assert drawn is not None and drawn.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_shows_rouge_on_the_leaderboard_scale_and_results_keep_0_to_1(tmp_path: Path, plugins) -> None:
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    results = json.loads((exp / "results.json").read_text(encoding="utf-8"))
+    assert 0 < results["rouge_mean"] < 1  # the record stays on the 0-1 scale
+    assert CliRunner().invoke(cli, ["report", str(exp)]).exit_code == 0
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert f"| rouge_mean | {100 * results['rouge_mean']:.2f} |" in md
+    assert "ROUGE is shown x100 (the leaderboard's scale)" in md
+    folds = {e["fold"]: e["metrics"] for e in _events(exp) if e["event"] == "after_fold"}
+    assert f"| 0 | {100 * folds[0]['rouge1']:.2f} |" in md.split("## Folds")[1]
+    # what is not ROUGE keeps its own scale: the share of distinct predictions, the mean length
+    header = next(line for line in md.split("## Folds")[1].splitlines() if line.startswith("| fold"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    row = next(line for line in md.split("## Folds")[1].splitlines() if line.startswith("| 0 "))
+    cells = dict(zip(columns, [c.strip() for c in row.strip("|").split("|")], strict=True))
+    for name, value in folds[0].items():
+        if name in cells:
+            expected = f"{100 * value:.2f}" if name.startswith("rouge") else f"{value:.4f}"
+            assert cells[name] == expected, name
 
 
 def test_failed_run_leaves_traceback_in_log_and_report(tmp_path: Path, plugins) -> None:
@@ -149,7 +174,9 @@ def test_console_display_on_a_terminal(tmp_path: Path, plugins, capsys) -> None:
     assert "dialsum scripted · lead" in shown
     assert "fold 1/2" in shown and "fold 2/2" in shown and "epoch 1/1" in shown and "eta" in shown
     assert "trial 1 pruned: -" in shown and "✓ stage kfold" in shown
-    assert "results" in shown and "rouge_mean" in shown and "0.2" in shown
+    assert "results" in shown and "ROUGE is shown x100" in shown
+    score = json.loads((exp_dir(tmp_path) / "results.json").read_text(encoding="utf-8"))["rouge_mean"]
+    assert re.search(rf"rouge_mean\s*│\s*{100 * score:.2f}\s*│", shown), shown  # the leaderboard's scale
     # the library's print() went above the bars and into train.log; no bar frame reached the file
     assert "fold 0 trained" in shown
     log = (exp / "train.log").read_text(encoding="utf-8")

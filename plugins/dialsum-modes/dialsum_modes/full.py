@@ -85,12 +85,9 @@ class FullMode(toolkit.Mode):
 
         # 3. ensemble of every fold model (with TTA candidates) and the submission
         log.info("stage 3/3: ensemble %s%s", tuned.recipe.run.ensemble, " with TTA" if tuned.recipe.run.use_tta else "")
-        sources = [s for fr in runs for s in fr.sources]
-        weights, how = list(tuned.recipe.run.ensemble_weights) or None, "given"
-        if weights is None:
-            weights, _ = toolkit.search_weights(tuned, sources, data.valid, self.options.weight_search_trials)
-            how = "searched on validation" if weights else ""
-        final = summarize(tuned, data, runs, kfold_opts, weights=weights, weights_from=how)
+        given = list(tuned.recipe.run.ensemble_weights)
+        final = summarize(tuned, data, runs, kfold_opts, weights=given or None,
+                          search_trials=0 if given else self.options.weight_search_trials)
         stage_done("ensemble", {"valid": final["valid"], "predictions": final["predictions"]})
         results.update(final)
         results["best_params"] = params

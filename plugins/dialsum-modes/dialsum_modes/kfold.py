@@ -98,16 +98,16 @@ class KFoldMode(toolkit.Mode):
 
 
 def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: KFoldOptions,
-              weights: list[float] | None = None, weights_from: str = "") -> dict[str, Any]:
+              weights: list[float] | None = None, search_trials: int = 0) -> dict[str, Any]:
     """Ensemble every fold model, write predictions and plots, and build ``results.json``.
 
-    ``weights`` (one per model) replace ``run.ensemble_weights`` when given.
+    ``weights`` (one per model) replace ``run.ensemble_weights`` when given; with neither and
+    ``search_trials > 0`` they are searched on validation (cross-fitted, see ``toolkit.combine``).
     """
     sources = [s for fr in runs for s in fr.sources]
-    comb = toolkit.combine(ctx, sources, data.valid, data.test, weights)
-    used = list(weights or ctx.recipe.run.ensemble_weights)
+    comb = toolkit.combine(ctx, sources, data.valid, data.test, weights, search_trials=search_trials)
     refs = toolkit.references(data.valid)
-    final = ctx.score(comb.valid, refs)
+    final = comb.scores
     results: dict[str, Any] = {
         "k_folds": options.k_folds,
         "fold_seed": options.fold_seed,
@@ -115,10 +115,7 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
         "cv": {fr.model: toolkit.mean_std([s.scores for s in fr.sources]) for fr in runs},
         "oof": {fr.model: toolkit.round_scores(fr.oof_scores) for fr in runs},
         "sources_valid": {s.name: toolkit.round_scores(ctx.score(s.predictions("valid"), refs)) for s in sources},
-        "ensemble": {"strategy": ctx.recipe.run.ensemble, "info": comb.info,
-                     "weights": dict(zip(ctx.recipe.run.models, used, strict=False)),
-                     "weights_from": weights_from or ("given" if used else "ensemble default"),
-                     "valid": toolkit.round_scores(final)},
+        "ensemble": {"strategy": ctx.recipe.run.ensemble, **comb.report()},
     }
     results["predictions"] = toolkit.write_predictions(
         ctx, valid=data.valid, valid_preds=comb.valid, test=data.test, test_preds=comb.test, sources=sources)
@@ -126,7 +123,9 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
     if oof_rel:
         results["predictions"]["oof"] = oof_rel
     if ctx.recipe.run.save_visualizations:
-        results["visualizations"] = plots.for_kfold(ctx, runs, sources, data.valid, comb, used)
+        models = [fr.model for fr in runs]
+        results["visualizations"] = plots.for_kfold(ctx, runs, sources, data.valid, comb,
+                                                    [comb.weights[m] for m in models if m in comb.weights])
     results.update({
         "best_rouge": round(final.get("rouge_mean", 0.0), 4),
         "valid": toolkit.round_scores(final),
@@ -136,6 +135,7 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
         cv = results["cv"][fr.model].get("rouge_mean")
         if cv:
             log.info("%s: %d-fold rouge_mean %.4f ± %.4f", fr.model, options.k_folds, cv["mean"], cv["std"])
-    log.info("fold ensemble (%s) on validation: rouge_mean %.4f", ctx.recipe.run.ensemble,
-             final.get("rouge_mean", 0.0))
+    log.info("fold ensemble (%s) on validation, out of fold: rouge_mean %.4f%s", ctx.recipe.run.ensemble,
+             comb.ensemble_scores.get("rouge_mean", 0.0),
+             f" (below {comb.fallback}, whose predictions are used)" if comb.fallback else "")
     return results

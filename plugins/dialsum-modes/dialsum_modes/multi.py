@@ -2,7 +2,9 @@
 
 Weights come from ``run.ensemble_weights`` (one per model) or, when that is empty, from a search
 on the validation split (Optuna TPE over per-model weights, scoring the ensemble's combined
-validation predictions) - the seed's "weights can be optimised automatically".
+validation predictions) - the seed's "weights can be optimised automatically". The search is
+cross-fitted like everything an ensemble learns (:func:`dialsum_modes.toolkit.combine`), and the
+ensemble's out-of-fold score is the one reported; below the best model's, that model is used.
 """
 
 from __future__ import annotations
@@ -21,15 +23,10 @@ log = logging.getLogger("dialsum")
 
 def ensemble_sources(
     ctx: RunContext, data: DataSplits, sources: Sequence[toolkit.Source], given: Sequence[float], trials: int
-) -> tuple[toolkit.Combined, list[float] | None, str]:
-    """Combine ``sources`` with the given weights, or searched ones; returns (combined, weights, how)."""
-    if given:
-        weights: list[float] | None = list(given)
-        how = "given"
-    else:
-        weights, _ = toolkit.search_weights(ctx, sources, data.valid, trials)
-        how = "searched on validation" if weights else "ensemble default"
-    return toolkit.combine(ctx, sources, data.valid, data.test, weights), weights, how
+) -> toolkit.Combined:
+    """Combine ``sources`` with the given weights, or weights searched on validation (cross-fitted)."""
+    return toolkit.combine(ctx, sources, data.valid, data.test, list(given) or None,
+                           search_trials=0 if given else trials)
 
 
 class MultiModelMode(toolkit.Mode):
@@ -54,21 +51,22 @@ class MultiModelMode(toolkit.Mode):
             log.info("%s: validation rouge_mean %.4f", name, sources[-1].scores.get("rouge_mean", 0.0))
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, sources)
-        comb, weights, how = ensemble_sources(ctx, data, sources, ctx.recipe.run.ensemble_weights,
-                                              self.options.weight_search_trials)
-        final = ctx.score(comb.valid, toolkit.references(data.valid))
-        log.info("ensemble %s (weights %s: %s) on validation: rouge_mean %.4f", ctx.recipe.run.ensemble, how,
-                 weights, final.get("rouge_mean", 0.0))
+        comb = ensemble_sources(ctx, data, sources, ctx.recipe.run.ensemble_weights,
+                                self.options.weight_search_trials)
+        final = comb.scores
+        log.info("ensemble %s (weights %s: %s) on validation, out of fold: rouge_mean %.4f",
+                 ctx.recipe.run.ensemble, comb.weights_from, comb.weights or "none",
+                 comb.ensemble_scores.get("rouge_mean", 0.0))
         results: dict[str, Any] = {
             "models_results": {s.name: {"valid": toolkit.round_scores(s.scores), "checkpoint": s.checkpoint,
                                         "history": s.history} for s in sources},
-            "ensemble": {"strategy": ctx.recipe.run.ensemble, "weights": dict(zip(models, weights or [], strict=False)),
-                         "weights_from": how, "info": comb.info, "valid": toolkit.round_scores(final)},
+            "ensemble": {"strategy": ctx.recipe.run.ensemble, **comb.report()},
         }
         results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=comb.valid, test=data.test, test_preds=comb.test, sources=sources)
         if ctx.recipe.run.save_visualizations:
-            results["visualizations"] = plots.for_ensemble(ctx, sources, data.valid, comb, weights)
+            results["visualizations"] = plots.for_ensemble(ctx, sources, data.valid, comb,
+                                                           [comb.weights[m] for m in models if m in comb.weights])
         results.update({
             "best_rouge": round(final.get("rouge_mean", 0.0), 4),
             "valid": toolkit.round_scores(final),

@@ -2,7 +2,8 @@
 
 With one model this is the reference mode. With several (``models = ["all"]`` and ``debug``, the
 seed's first step) it compares them: every model is scored and the submission comes from the best
-one on validation. With ``use_tta`` each model's TTA candidates are combined by ``run.ensemble``.
+one on validation that does not write degenerate summaries (unless all do). With ``use_tta`` each
+model's TTA candidates are combined by ``run.ensemble``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class SingleMode(toolkit.Mode):
         data = ctx.data()
         models = ctx.recipe.run.models
         results: dict[str, Any] = {"models_results": {}}
-        best: tuple[float, Any, list[str], list[str]] | None = None
+        scored: dict[str, tuple[dict[str, float], list[str], list[str]]] = {}
         sources = []
         ranked: list[tuple[str, dict[str, float]]] = []
         for i, name in enumerate(models):
@@ -37,25 +38,30 @@ class SingleMode(toolkit.Mode):
             valid_preds, test_preds = src.predictions("valid"), src.predictions("test")
             entry: dict[str, Any] = {"valid": toolkit.round_scores(src.scores), "checkpoint": src.checkpoint,
                                      "history": src.history}
-            if ctx.recipe.run.use_tta:
+            if ctx.recipe.run.use_tta:  # the TTA vote, or the plain prediction when the vote scores lower
                 comb = toolkit.combine(ctx, [src], data.valid, data.test, None)
-                tta_scores = ctx.score(comb.valid, toolkit.references(data.valid))
-                entry["valid_tta"] = toolkit.round_scores(tta_scores)
-                entry["ensemble"] = comb.info
-                if tta_scores.get("rouge_mean", 0.0) > src.scores.get("rouge_mean", 0.0):
-                    valid_preds, test_preds = comb.valid, comb.test
+                entry["valid_tta"] = toolkit.round_scores(comb.ensemble_scores)
+                entry["ensemble"] = {"strategy": ctx.recipe.run.ensemble, **comb.report()}
+                valid_preds, test_preds = comb.valid, comb.test
             score = ctx.score(valid_preds, toolkit.references(data.valid))
             ranked.append((name, score))
             results["models_results"][name] = entry
             toolkit.progress(ctx, "models", i + 1, len(models))
             log.info("%s: validation %s", name, _fmt(score))
-            if best is None or score.get("rouge_mean", 0.0) > best[0]:
-                best = (score.get("rouge_mean", 0.0), (name, score), valid_preds, test_preds)
+            scored[name] = (score, valid_preds, test_preds)
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, sources)
-        assert best is not None
-        _, (best_name, best_scores), valid_preds, test_preds = best
-        ranked.sort(key=lambda item: -item[1].get("rouge_mean", 0.0))
+        # ranked as the best is chosen: degenerate summaries (most of them identical) last
+        ranked.sort(key=lambda it: (toolkit.is_degenerate(scored[it[0]][1], it[1]), -it[1].get("rouge_mean", 0.0)))
+        # the best on validation, never one whose summaries are degenerate while another's are not
+        best_name = toolkit.best_of([(name, sc.get("rouge_mean", 0.0), toolkit.is_degenerate(vp, sc))
+                                     for name, (sc, vp, _) in scored.items()])
+        best_scores, valid_preds, test_preds = scored[best_name]
+        top = best_scores.get("rouge_mean", 0.0)
+        higher = [n for n, (sc, _, _) in scored.items() if sc.get("rouge_mean", 0.0) > top]
+        if higher:
+            log.warning("%s score higher on validation than %s but give degenerate predictions (most of them "
+                        "identical): %s is submitted", ", ".join(higher), best_name, best_name)
         results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=valid_preds, test=data.test, test_preds=test_preds, sources=sources)
         if ctx.recipe.run.save_visualizations:

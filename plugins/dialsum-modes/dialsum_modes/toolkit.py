@@ -3,7 +3,10 @@
 Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md): :class:`Mode`,
 :func:`train_source`, :class:`Source`, :func:`generate`, :func:`references`, :func:`combine`,
 :func:`weights_for`, :func:`search_weights`, :func:`write_predictions`, :func:`job_results`,
-:func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`.
+:func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`,
+:func:`is_degenerate`, :func:`best_of`. Version 1.1: :func:`combine` cross-fits what an ensemble
+learns from validation, reports the out-of-fold score and falls back to the best source
+(:class:`Combined` says which).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -17,6 +20,7 @@ is what lets a crash in a late stage keep everything before it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -36,7 +40,7 @@ from dialsum_core.experiment import safe_name
 from dialsum_core.protocols import Candidate, FitResult, weight_of
 from dialsum_modes import fanout
 
-__version__ = "1.0"
+__version__ = "1.1"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
@@ -348,13 +352,69 @@ def job_results(ctx: RunContext, sources: Sequence[Source], **extra: Any) -> dic
 # ----------------------------------------------------------------------------------------------
 # Ensembles
 # ----------------------------------------------------------------------------------------------
+#: The validation split is cut into this many parts for cross-fitting (interleaved: dialogue ``i``
+#: is in part ``i % CROSSFIT_PARTS``). Whatever an ensemble learns from validation (searched
+#: weights, a scorer, source weights, the candidates' model scores) is learnt on the other parts
+#: and applied to each part, so its validation score is measured on dialogues it did not learn from.
+CROSSFIT_PARTS = 2
+
+
 @attrs.define
 class Combined:
-    """An ensemble's output for the validation and test splits, and what it learnt."""
+    """An ensemble's output for the validation and test splits, and how it was obtained.
+
+    ``valid`` and ``scores`` are what the run reports: out of fold when cross-fitted, and a single
+    source's own predictions when the ensemble's honest score fell below that source's
+    (``fallback``). ``test`` comes from the same choice, fitted on the whole validation split.
+    """
 
     valid: list[str]
     test: list[str]
+    #: What the strategy learnt on the whole validation split (the fit used for ``test``).
     info: dict[str, Any]
+    #: Validation scores of ``valid``.
+    scores: dict[str, float] = attrs.field(factory=dict)
+    #: The ``{source prefix: weight}`` used for ``test`` (empty: the strategy's own weighting).
+    weights: dict[str, float] = attrs.field(factory=dict)
+    #: "given", "searched on validation" or "ensemble default".
+    weights_from: str = ""
+    #: One entry per cross-fitting part: its dialogues (indices into the validation split), the
+    #: weights and what the strategy learnt on the other parts, used for that part's predictions.
+    parts: list[dict[str, Any]] = attrs.field(factory=list)
+    #: The source whose predictions replaced the ensemble's; "" when the ensemble's are used.
+    fallback: str = ""
+    #: The ensemble's own (honest) validation predictions and scores, whether or not they were used.
+    ensemble_valid: list[str] = attrs.field(factory=list)
+    ensemble_scores: dict[str, float] = attrs.field(factory=dict)
+    #: Validation ``rouge_mean`` of each source's plain prediction (what the fallback compares with).
+    source_scores: dict[str, float] = attrs.field(factory=dict)
+    #: The sources (and "ensemble") whose validation predictions are degenerate, never chosen
+    #: while something else is not.
+    degenerate: list[str] = attrs.field(factory=list)
+
+    def report(self) -> dict[str, Any]:
+        """The ``results.json`` entry of the ensemble (``strategy`` is the mode's to add)."""
+        out: dict[str, Any] = {
+            "weights": self.weights, "weights_from": self.weights_from, "info": self.info,
+            "valid": round_scores(self.ensemble_scores),
+            "crossfit": {"parts": len(self.parts), "per_part": self.parts},
+            "used": self.fallback or "ensemble",
+        }
+        if self.degenerate:
+            out["degenerate"] = self.degenerate
+        if self.fallback:
+            why = _why_not(self.ensemble_scores.get("rouge_mean", 0.0), "ensemble" in self.degenerate,
+                           self.fallback, self.source_scores.get(self.fallback, 0.0))
+            out["note"] = f"{why}: the predictions are {self.fallback}'s"
+        return out
+
+
+def _why_not(ours: float, degenerate: bool, source: str, theirs: float) -> str:
+    """Why a run uses ``source`` instead of its ensemble, in words."""
+    if degenerate:
+        return (f"the ensemble's validation predictions are degenerate (most of them identical; rouge_mean "
+                f"{ours:.4f} out of fold) and {source}'s are not ({theirs:.4f})")
+    return f"the ensemble's validation rouge_mean {ours:.4f} (out of fold) is below {source}'s {theirs:.4f}"
 
 
 def merge_candidates(sources: Sequence[Source], split: str) -> list[list[Candidate]]:
@@ -380,49 +440,208 @@ def weights_for(ctx: RunContext, sources: Sequence[Source], weights: Sequence[fl
     return dict(zip(names, given, strict=True))
 
 
+def crossfit_parts(n: int, k: int = CROSSFIT_PARTS) -> list[list[int]]:
+    """Indices of each cross-fitting part of ``n`` dialogues; none when a part would be empty."""
+    if n < k or k < 2:
+        return []
+    return [list(range(p, n, k)) for p in range(k)]
+
+
+@contextlib.contextmanager
+def _quiet_degenerate() -> Any:
+    """Drop the metric's degenerate-output warnings while many candidate selections are scored: one
+    per trial says nothing the sources' own scores have not said once."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("degenerate predictions")
+
+    log.addFilter(keep)
+    try:
+        yield
+    finally:
+        log.removeFilter(keep)
+
+
+def _rescored(groups: Sequence[Sequence[Candidate]], quality: dict[str, float | None]) -> list[list[Candidate]]:
+    return [[attrs.evolve(c, score=quality.get(c.source)) for c in g] for g in groups]
+
+
+def _source_quality(ctx: RunContext, groups: Sequence[Sequence[Candidate]],
+                    refs: Sequence[Sequence[str]]) -> dict[str, float | None]:
+    """Each candidate source's ``rouge_mean`` on these dialogues: the model score that score-aware
+    strategies read from ``Candidate.score``, measured only where the ensemble learns."""
+    by_source: dict[str, tuple[list[str], list[list[str]]]] = {}
+    for g, r in zip(groups, refs, strict=True):
+        for c in g:
+            preds, rr = by_source.setdefault(c.source, ([], []))
+            preds.append(c.text)
+            rr.append(list(r))
+    with _quiet_degenerate():
+        return {s: ctx.score(p, r).get("rouge_mean") for s, (p, r) in by_source.items()}
+
+
 def combine(
     ctx: RunContext,
     sources: Sequence[Source],
     valid: Sequence[Example],
     test: Sequence[Example],
     weights: Sequence[float] | None = None,
+    *,
+    search_trials: int = 0,
 ) -> Combined:
-    """Combine ``sources`` with ``run.ensemble``.
+    """Combine ``sources`` with ``run.ensemble``, scored honestly on validation.
 
-    ``weights`` (one per model of ``run.models``) replace ``run.ensemble_weights`` when given.
-    Output-level strategies are fitted on the validation candidates, then combine the validation
-    and test candidates; token-level strategies decode jointly with the kept models.
+    ``weights`` (one per model of ``run.models``) replace ``run.ensemble_weights`` when given; with
+    neither and ``search_trials > 0`` they are searched (:func:`search_weights`). Output-level
+    strategies are cross-fitted (:data:`CROSSFIT_PARTS`): for each part of the validation split the
+    weights are searched and the strategy fitted on the other parts, then it combines that part;
+    the reported validation score is the score of those out-of-fold predictions. The test
+    predictions use weights searched and a strategy fitted on the whole validation split.
+    Token-level strategies learn nothing from validation and decode jointly with the kept models.
+
+    When the ensemble's validation ``rouge_mean`` is below the best source's own, the run uses that
+    source's predictions (``Combined.fallback``) and says so: an ensemble never loses on validation.
     """
     name = ctx.recipe.run.ensemble
-    mapping = weights_for(ctx, sources, weights)
+    refs = references(valid)
     ens = ctx.build("ensembles", name)
     ctx.emit("dialsum_before_stage", stage="ensemble")
     log.info("ensemble %s over %d sources", name, len(sources))
-    models = [s.model for s in sources]
+    given = weights is not None or bool(ctx.recipe.run.ensemble_weights)
+    parts: list[dict[str, Any]] = []
     if getattr(ens, "level", "output") == "token" and len(sources) > 1:
+        models = [s.model for s in sources]
         if any(m is None for m in models):
             raise DialsumError(f"ensemble {name!r} decodes with the models, but some were not kept in memory")
+        mapping = weights_for(ctx, sources, weights)
         w = [weight_of(s.name, mapping) for s in sources]
         valid_preds = list(ens.generate(models, w, [e.dialogue for e in valid], ctx))
         test_preds = list(ens.generate(models, w, [e.dialogue for e in test], ctx)) if test else []
-        info: dict[str, Any] = {"weights": dict(zip([s.name for s in sources], w, strict=True))}
+        info: dict[str, Any] = {}
+        mapping = dict(zip([s.name for s in sources], w, strict=True))
+        how = "given" if given else "ensemble default"
     else:  # output level, or one source's TTA candidates (their inputs differ: the strategy's vote)
-        valid_cands = merge_candidates(sources, "valid")
-        info = dict(ens.fit(valid_cands, references(valid), mapping, ctx) or {})
-        valid_preds = list(ens.combine(valid_cands, mapping, ctx))
-        test_preds = list(ens.combine(merge_candidates(sources, "test"), mapping, ctx)) if test else []
-    ctx.emit("dialsum_after_stage", stage="ensemble", metrics={"sources": len(sources)})
-    return Combined(valid_preds, test_preds, _jsonable(info))
+        cands = merge_candidates(sources, "valid")
+
+        def learn(rows: Sequence[int]) -> tuple[Any, dict[str, float], str, dict[str, Any], dict[str, Any]]:
+            """Weights and a fitted strategy from the validation dialogues ``rows`` only."""
+            fit_cands = [cands[i] for i in rows]
+            fit_refs = [refs[i] for i in rows]
+            quality = _source_quality(ctx, fit_cands, fit_refs)
+            fit_cands = _rescored(fit_cands, quality)
+            if given or search_trials <= 0:
+                mapping = weights_for(ctx, sources, weights)
+                how = "given" if mapping else "ensemble default"
+            else:
+                searched, _ = search_weights(ctx, sources, valid, search_trials, rows=rows)
+                mapping = weights_for(ctx, sources, searched) if searched else {}
+                how = "searched on validation" if searched else "ensemble default"
+            strategy = ctx.build("ensembles", name)
+            learnt = dict(strategy.fit(fit_cands, fit_refs, mapping, ctx) or {})
+            return strategy, mapping, how, learnt, quality
+
+        split = crossfit_parts(len(valid))
+        valid_preds = [""] * len(valid)
+        for p, rows_in in enumerate(split):
+            held = set(rows_in)
+            rows_out = [i for i in range(len(valid)) if i not in held]
+            strategy, mapping, _, learnt, quality = learn(rows_out)
+            picked = strategy.combine(_rescored([cands[i] for i in rows_in], quality), mapping, ctx)
+            for i, text in zip(rows_in, picked, strict=True):
+                valid_preds[i] = text
+            parts.append({"part": p + 1, "dialogues": len(rows_in), "fitted_on": len(rows_out),
+                          "weights": mapping, "info": learnt})
+        strategy, mapping, how, info, quality = learn(range(len(valid)))
+        if not split and valid:
+            log.warning("ensemble %s: %d validation dialogue(s) are too few to cross-fit; its validation "
+                        "score is measured on the dialogues it learnt from", name, len(valid))
+            valid_preds = list(strategy.combine(_rescored(cands, quality), mapping, ctx))
+        test_preds = (list(strategy.combine(_rescored(merge_candidates(sources, "test"), quality), mapping, ctx))
+                      if test else [])
+    scores = ctx.score(valid_preds, refs)
+    comb = Combined(valid_preds, test_preds, _jsonable(info), scores=scores, weights=_jsonable(mapping),
+                    weights_from=how, parts=_jsonable(parts), ensemble_valid=list(valid_preds),
+                    ensemble_scores=scores)
+    _fall_back_to_the_best_source(ctx, comb, sources, refs)
+    ctx.emit("dialsum_after_stage", stage="ensemble", metrics={"sources": len(sources),
+                                                               "rouge_mean": comb.scores.get("rouge_mean", 0.0)})
+    return comb
+
+
+def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequence[Source],
+                                  refs: Sequence[Sequence[str]]) -> None:
+    """Replace ``comb``'s predictions by the best source's when the ensemble scores below it.
+
+    The comparison is on the same validation dialogues, the ensemble's score out of fold; sources
+    are compared by their plain prediction (no TTA), which is what each alone would submit. What
+    gives degenerate predictions (:func:`is_degenerate`) is only chosen when everything does: a
+    constant summary outscores real ones on Korean morphemes, and would be submitted for every
+    test dialogue.
+    """
+    with _quiet_degenerate():
+        source_scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
+    comb.source_scores = {k: float(v.get("rouge_mean", 0.0)) for k, v in source_scores.items()}
+    options = [("", float(comb.ensemble_scores.get("rouge_mean", 0.0)),
+                is_degenerate(comb.ensemble_valid, comb.ensemble_scores))]
+    options += [(s.name, comb.source_scores[s.name], is_degenerate(s.predictions("valid"), source_scores[s.name]))
+                for s in sources]
+    best = best_of(options)
+    best_score = next(value for name, value, _ in options if name == best)
+    skipped = [name for name, value, degenerate in options if degenerate and value > best_score]
+    if skipped:
+        log.warning("ensemble %s: %s score higher on validation but give degenerate predictions (most of them "
+                    "identical): not used", ctx.recipe.run.ensemble,
+                    ", ".join(name or "the ensemble" for name in skipped))
+    comb.degenerate = sorted(name or "ensemble" for name, _, degenerate in options if degenerate)
+    if not best:
+        return
+    src = next(s for s in sources if s.name == best)
+    log.warning("ensemble %s: %s; the run uses %s's predictions", ctx.recipe.run.ensemble,
+                _why_not(options[0][1], options[0][2], best, best_score), best)
+    comb.fallback = best
+    comb.valid = src.predictions("valid")
+    comb.test = src.predictions("test") if "test" in src.outputs and comb.test else []
+    comb.scores = source_scores[best]
+
+
+#: Predictions are degenerate below this share of distinct ones (a model writing one string for
+#: every dialogue): the default of ``dialsum_metrics.is_degenerate`` and of the ``rouge`` warning.
+DEGENERATE_BELOW = 0.5
+
+
+def is_degenerate(predictions: Sequence[str], scores: dict[str, Any] | None = None) -> bool:
+    """Whether fewer than :data:`DEGENERATE_BELOW` of ``predictions`` are distinct.
+
+    Read from the ``distinct_ratio`` of the ``rouge`` metric's ``scores`` when given, else counted
+    the same way (surrounding whitespace stripped). A single prediction is never degenerate.
+    """
+    if len(predictions) < 2:
+        return False
+    ratio = (scores or {}).get("distinct_ratio")
+    if not isinstance(ratio, int | float):
+        ratio = len({p.strip() for p in predictions}) / len(predictions)
+    return float(ratio) < DEGENERATE_BELOW
+
+
+def best_of(options: Sequence[tuple[str, float, bool]]) -> str:
+    """The name of the best ``(name, score, degenerate)``: the highest score among those that are not
+    degenerate, or among all when every one is; the first on ties."""
+    pool = [o for o in options if not o[2]] or list(options)
+    return max(pool, key=lambda o: o[1])[0]
 
 
 def search_weights(
-    ctx: RunContext, sources: Sequence[Source], valid: Sequence[Example], trials: int
+    ctx: RunContext, sources: Sequence[Source], valid: Sequence[Example], trials: int,
+    *, rows: Sequence[int] | None = None,
 ) -> tuple[list[float] | None, float | None]:
-    """Per-model weights that maximise the ensemble's validation ``rouge_mean`` (Optuna TPE).
+    """Per-model weights that maximise the ensemble's ``rouge_mean`` on validation (Optuna TPE).
 
-    Equal weights and each model alone are tried first; when they all score the same the
-    strategy does not use weights and the search stops. Returns ``(None, None)`` when there is
-    nothing to search (one model, a token-level strategy, ``trials == 0``).
+    Only the validation dialogues ``rows`` (default: all) are used, so that :func:`combine` can
+    search on some and score on others. Equal weights and each model alone are tried first; when
+    they all score the same the strategy does not use weights and the search stops. The returned
+    weights (normalised to sum 1, rounded to 4 decimals) are exactly the ones the returned score was
+    measured with. Returns ``(None, None)`` when there is nothing to search (one model, a
+    token-level strategy, ``trials == 0``, a strategy that learns its own weights).
     """
     models = list(ctx.recipe.run.models)
     if len(models) < 2 or trials <= 0:
@@ -432,22 +651,33 @@ def search_weights(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    refs = references(valid)
-    cands = merge_candidates(sources, "valid")
+    rows = list(range(len(valid))) if rows is None else list(rows)
+    all_refs = references(valid)
+    all_cands = merge_candidates(sources, "valid")
+    refs = [all_refs[i] for i in rows]
+    cands = [all_cands[i] for i in rows]
+    cands = _rescored(cands, _source_quality(ctx, cands, refs))
+
+    def normalised(weights: Sequence[float]) -> list[float]:
+        total = sum(weights)
+        return [round(w / total, 4) for w in weights]
 
     def score(weights: list[float]) -> float:
-        mapping = dict(zip(models, weights, strict=True))
+        mapping = weights_for(ctx, sources, weights)
         ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
         ens.fit(cands, refs, mapping, ctx)
-        return float(ctx.score(ens.combine(cands, mapping, ctx), refs).get("rouge_mean", 0.0))
+        with _quiet_degenerate():
+            return float(ctx.score(ens.combine(cands, mapping, ctx), refs).get("rouge_mean", 0.0))
 
+    # said once per run: on the whole split, not again for each cross-fitting part
+    say = log.info if len(rows) == len(valid) else log.debug
     ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
     learnt = (ens.fit(cands, refs, dict.fromkeys(models, 1.0), ctx) or {}).get("weights")
     if learnt:
-        log.info("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
+        say("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
         return None, None
-    probes = [[1.0] * len(models)] + [[1.0 if j == i else 0.0 for j in range(len(models))]
-                                      for i in range(len(models))]
+    probes = [normalised([1.0] * len(models))] + [[1.0 if j == i else 0.0 for j in range(len(models))]
+                                                  for i in range(len(models))]
     ctx.emit("dialsum_before_stage", stage="weight_search")
     n = max(min(trials, 8) if ctx.recipe.run.debug else trials, len(probes))
     values = []
@@ -455,8 +685,7 @@ def search_weights(
         values.append(score(p))
         progress(ctx, "weight search", i + 1, n)
     if max(values) - min(values) < 1e-12:
-        log.info("ensemble %s gives the same result whatever the weights: no weight search",
-                 ctx.recipe.run.ensemble)
+        say("ensemble %s gives the same result whatever the weights: no weight search", ctx.recipe.run.ensemble)
         ctx.emit("dialsum_after_stage", stage="weight_search", metrics={"rouge_mean": values[0]})
         return None, None
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=ctx.recipe.run.seed))
@@ -464,20 +693,23 @@ def search_weights(
         study.add_trial(optuna.trial.create_trial(
             params={f"w{i}": x for i, x in enumerate(p)},
             distributions={f"w{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(len(p))},
-            value=value))
+            value=value, user_attrs={"weights": p}))
 
     def objective(trial: Any) -> float:
-        weights = [trial.suggest_float(f"w{i}", 0.0, 1.0) for i in range(len(models))]
-        value = score(weights) if sum(weights) > 0 else 0.0
+        raw = [trial.suggest_float(f"w{i}", 0.0, 1.0) for i in range(len(models))]
+        value = 0.0
+        if sum(raw) > 0:
+            weights = normalised(raw)
+            trial.set_user_attr("weights", weights)
+            value = score(weights) if sum(weights) > 0 else 0.0
         progress(ctx, "weight search", len(study.trials), n)
         return value
 
     study.optimize(objective, n_trials=n - len(probes))
-    total = sum(study.best_params.values()) or 1.0
-    best = [round(study.best_params[f"w{i}"] / total, 4) for i in range(len(models))]
+    best = list(study.best_trial.user_attrs.get("weights") or probes[0])
     ctx.emit("dialsum_after_stage", stage="weight_search", metrics={"rouge_mean": study.best_value})
-    log.info("ensemble weights searched on validation (%d trials): %s -> rouge_mean %.4f",
-             n, dict(zip(models, best, strict=True)), study.best_value)
+    log.info("ensemble weights searched on %d validation dialogues (%d trials): %s", len(rows), n,
+             dict(zip(models, best, strict=True)))
     return best, float(study.best_value)
 
 

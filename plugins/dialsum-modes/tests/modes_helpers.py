@@ -3,8 +3,10 @@
 The plugins here are real (they train, generate and score with the real metrics), just small:
 ``lead1`` is the lead model with one fixed turn, ``growing`` is a lead model trained for several
 epochs (epoch *e* copies *e* turns) that emits real per-epoch validation ROUGE, which is what
-pruning needs, and ``best_score`` is an output-level ensemble that keeps, for each dialogue, the
-candidate whose source scored best on validation (times its weight).
+pruning needs, ``constant`` is a collapsed model (one summary for every dialogue),
+``best_score`` is an output-level ensemble that keeps, for each dialogue, the candidate whose
+source scored best on validation (times its weight), and ``memorise`` one that remembers the
+validation references it was fitted on (what cross-fitting must not reward).
 """
 
 from __future__ import annotations
@@ -103,6 +105,33 @@ class GrowingModel:
         (Path(path) / "growing.json").write_text(json.dumps({"turns": self.turns}), encoding="utf-8")
 
 
+#: What a collapsed model writes for every dialogue; on Korean morphemes it outscores lead-N.
+CONSTANT = "#Person1#은 #Person2#에게 그것에 대해 이야기합니다."
+
+
+class ConstantModel:
+    """A collapsed model: one summary for every dialogue."""
+
+    def fit(self, train: Any, valid: Any, ctx: Any, output_dir: Path) -> FitResult:
+        self.save(output_dir)
+        return FitResult(best_checkpoint=str(output_dir))
+
+    def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
+        return [CONSTANT for _ in dialogues]
+
+    def save(self, path: Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "constant.txt").write_text(CONSTANT, encoding="utf-8")
+
+
+class ConstantLoader:
+    def build(self, ctx: Any, train: Any) -> ConstantModel:
+        return ConstantModel()
+
+    def load(self, ctx: Any, path: Path) -> ConstantModel:
+        return ConstantModel()
+
+
 class GrowingLoader:
     def __init__(self, options: GrowingOptions):
         self.options = options
@@ -128,6 +157,28 @@ class BestScore:
         return [max(g, key=lambda c: (c.score or 0.0) * weight_of(c.source, weights)).text for g in candidates]
 
 
+class Memorise:
+    """Output level, a cheat: ``fit`` memorises each validation candidate's ROUGE against its reference,
+    ``combine`` picks the candidate it remembers best (the first when it remembers none). Scored on
+    the dialogues it was fitted on it is the oracle; on others it knows nothing."""
+
+    level = "output"
+
+    def __init__(self) -> None:
+        self.seen: dict[str, float] = {}
+
+    def fit(self, candidates: Any, references: Any, weights: Any, ctx: Any) -> dict[str, Any]:
+        from dialsum_metrics.engine import RougeEngine
+
+        flat = [(c.text, list(r)) for g, r in zip(candidates, references, strict=True) for c in g]
+        scores = RougeEngine().score([t for t, _ in flat], [r for _, r in flat]).mean(axis=1)
+        self.seen = {t: float(v) for (t, _), v in zip(flat, scores, strict=True)}
+        return {"remembered": len(self.seen)}
+
+    def combine(self, candidates: Any, weights: Any, ctx: Any) -> list[str]:
+        return [max(g, key=lambda c: self.seen.get(c.text, 0.0)).text for g in candidates]
+
+
 class Explode(BestScore):
     def combine(self, candidates: Any, weights: Any, ctx: Any) -> list[str]:
         raise RuntimeError("ensemble exploded")
@@ -141,8 +192,10 @@ class TestPlugins:
         register("lead1", make_lead, options=LeadOptions, defaults={"tune": False, "turns": 1},
                  description="lead with one turn")
         register("growing", lambda o, c: GrowingLoader(o), options=GrowingOptions, description="multi-epoch lead")
+        register("constant", lambda o, c: ConstantLoader(), description="a collapsed model: one summary for all")
 
     @hookimpl
     def dialsum_register_ensembles(self, register: Any) -> None:
         register("best_score", lambda o, c: BestScore(), description="best validation source")
         register("explode", lambda o, c: Explode(), description="fails when combining (a late-stage crash)")
+        register("memorise", lambda o, c: Memorise(), description="remembers the validation references")

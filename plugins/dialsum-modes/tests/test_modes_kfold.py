@@ -73,12 +73,33 @@ def test_kfold_trains_a_model_per_fold_and_ensembles_them(make_recipe, run, smal
     assert not (res.experiment / "visualizations" / "learning_curves.png").exists()  # one epoch per fold
 
 
-def test_kfold_weights_per_fold_reach_the_ensemble(make_recipe, run) -> None:
+def test_kfold_weights_per_fold_reach_the_ensemble_and_results(make_recipe, run) -> None:
     recipe = make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score",
                          ensemble_weights=[0.0, 1.0, 0.0])
     res = run(recipe)
     out = results(res)
-    assert out["ensemble"]["info"]["weights_seen"] == {"lead/fold1": 0.0, "lead/fold2": 1.0, "lead/fold3": 0.0}
-    # with weight 1 on fold 2 only, best_score keeps fold 2's candidate for every dialogue
+    per_fold = {"lead/fold1": 0.0, "lead/fold2": 1.0, "lead/fold3": 0.0}
+    ens = out["ensemble"]
+    assert ens["info"]["weights_seen"] == per_fold
+    # results.json names the weights that were used, one per fold, for the test and for each part
+    assert ens["weights"] == per_fold and ens["weights_from"] == "given"
+    assert [p["weights"] for p in ens["crossfit"]["per_part"]] == [per_fold, per_fold]
+    # with weight 1 on fold 2 only, best_score keeps fold 2's candidate for every dialogue, unless
+    # that scores below the best fold on validation, and then that fold is used and named
+    used = "lead/fold2" if ens["used"] == "ensemble" else ens["used"]
+    assert ens["used"] == "ensemble" or ens["valid"]["rouge_mean"] < out["valid"]["rouge_mean"]
     rows = read_csv(res.experiment / "predictions" / "test_predictions.csv")
-    assert all(r["summary"] == r["lead/fold2"] for r in rows)
+    assert all(r["summary"] == r[used] for r in rows)
+
+
+def test_kfold_ensemble_never_reports_less_than_its_best_fold(make_recipe, run) -> None:
+    out = results(run(make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="stacking")))
+    best_fold = max(s["rouge_mean"] for s in out["sources_valid"].values())
+    assert out["best_rouge"] == out["valid"]["rouge_mean"] >= best_fold
+    ens = out["ensemble"]
+    # stacking was fitted on each half of the 8 validation dialogues and scored on the other
+    parts = ens["crossfit"]["per_part"]
+    assert [(p["dialogues"], p["fitted_on"], p["info"]["groups"]) for p in parts] == [(4, 4, 4), (4, 4, 4)]
+    assert ens["info"]["groups"] == 8  # the fit behind the test predictions saw all of them
+    if ens["used"] != "ensemble":
+        assert ens["valid"]["rouge_mean"] < best_fold == out["best_rouge"]

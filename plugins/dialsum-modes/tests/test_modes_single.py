@@ -81,3 +81,10 @@ def test_seed_compatible_outputs_best_last_and_train_predictions(make_recipe, ru
     assert last.is_symlink() and last.resolve() == (res.experiment / "checkpoints" / "lead").resolve()
     train = read_csv(res.experiment / "predictions" / "train_predictions.csv")
     assert len(train) == len(read_csv(small_data["train"])) and {"fname", "reference", "lead", "lead1"} <= set(train[0])
+
+
+def test_single_never_submits_a_degenerate_model_while_another_is_not(make_recipe, run) -> None:
+    out = results(run(make_recipe(models=["constant", "lead"])))
+    per_model = {m: r["valid"]["rouge_mean"] for m, r in out["models_results"].items()}
+    assert per_model["constant"] > per_model["lead"]  # one summary for all outscores lead on Korean morphemes
+    assert out["best_model"] == "lead" and out["best_rouge"] == per_model["lead"]
