@@ -181,7 +181,7 @@ def _early_stopping(patience: int) -> Any:
         """Early stopping on :data:`SELECTION_METRIC` that waits for a non-degenerate checkpoint.
 
         While every evaluation so far gave degenerate summaries the model has not started to
-        summarise, and stopping would keep a collapsed model: the patience only counts once the
+        summarize, and stopping would keep a collapsed model: the patience only counts once the
         best checkpoint is a real one. After that a degenerate evaluation is no improvement.
         """
 
@@ -421,7 +421,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     skipped = [r for r, degenerate in trainer.evaluations.values() if degenerate and r > best_metric]
     if best_degenerate:
         ctx.log.warning("every evaluation gave degenerate validation summaries (most of them identical): the "
-                        "best of them is kept, but it does not summarise; train longer or on more data")
+                        "best of them is kept, but it does not summarize; train longer or on more data")
     elif skipped:
         ctx.log.info("%d checkpoint(s) with degenerate validation summaries skipped although their %s was higher "
                      "(up to %.4f)", len(skipped), BEST_METRIC, max(skipped))
