@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from dialsum_core.protocols import Candidate, Weights, weight_of
-from dialsum_metrics import RougeEngine, consensus
+from dialsum_metrics import RougeEngine, consensus, support
 
 log = logging.getLogger("dialsum")
 
@@ -56,27 +56,6 @@ def similarity(pw: np.ndarray, measure: str) -> np.ndarray:
     if measure == "mean":
         return pw.mean(axis=2)
     return pw[:, :, ("rouge1", "rouge2", "rougeL").index(measure)]
-
-
-def support(sim: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Expected similarity of each candidate to one drawn with probability ``weights / sum``.
-
-    ``sim`` is ``(n, n)``; a candidate's similarity to itself counts as 1 whatever the measure says
-    (an empty text), so that ``support`` is the minimum-Bayes-risk utility with the weighted
-    candidates as evidence. Raising ``weights[k]`` adds ``1`` to candidate ``k``'s numerator and at
-    most ``1`` (``sim <= 1``) to any other's, over the same denominator: ``k`` can only gain rank.
-    (A vote for the *other* candidates only, as :func:`dialsum_metrics.consensus` counts, would make
-    a weight work backwards: with two sources, weight 0 on one would make it always win.)
-    All weights zero: every candidate votes equally.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (sim.shape[0],):
-        raise ValueError(f"{len(w)} weights for {sim.shape[0]} candidates")
-    if w.sum() <= 0:
-        w = np.ones_like(w)
-    s = np.array(sim, dtype=np.float64)
-    np.fill_diagonal(s, 1.0)
-    return (s @ w) / w.sum()
 
 
 def reference_scores(groups: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],

@@ -5,7 +5,8 @@ stays cheap (its entry point is imported by every ``dialsum`` command): the engi
 
 * :class:`RougeEngine` - ROUGE of many predictions against their references, and pairwise between
   candidates, with one token cache (ensembles select by ROUGE agreement with it);
-* :func:`consensus` and :func:`mbr_select` - minimum-Bayes-risk scores from a pairwise matrix;
+* :func:`support` and :func:`mbr_select` - weighted minimum-Bayes-risk choice from a pairwise matrix
+  (a higher weight never lowers a candidate's rank); :func:`consensus` - agreement with the others;
 * :func:`output_stats` and :func:`is_degenerate` - the share of distinct predictions and their mean
   length, to tell a collapsed model (the same summary for every dialogue) from a working one.
 """
@@ -16,8 +17,8 @@ from typing import Any
 
 from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats
 
-__all__ = ["OutputStats", "RougeEngine", "consensus", "is_degenerate", "mbr_select", "output_stats"]
-_ENGINE = ("RougeEngine", "consensus", "mbr_select")
+__all__ = ["OutputStats", "RougeEngine", "consensus", "is_degenerate", "mbr_select", "output_stats", "support"]
+_ENGINE = ("RougeEngine", "consensus", "mbr_select", "support")
 
 
 def __getattr__(name: str) -> Any:

@@ -330,7 +330,9 @@ class RougeEngine:
 
 # -- minimum Bayes risk --------------------------------------------------------------------------------
 def consensus(pairwise: np.ndarray, weights: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
-    """Weighted mean ROUGE of each candidate against every *other* candidate.
+    """Weighted mean ROUGE of each candidate against every *other* candidate: how central a text is
+    (a feature). To *choose* with weights use :func:`support` / :func:`mbr_select`, where a weight
+    counts for the candidate's own text too.
 
     ``pairwise`` is ``(n, n, 3)`` F1 (their mean is used) or an ``(n, n)`` similarity.
     ``weights[j]`` is the vote of candidate ``j`` (its source's weight). A lone candidate gets 0.
@@ -348,8 +350,29 @@ def consensus(pairwise: np.ndarray, weights: Sequence[float] | np.ndarray | None
     return np.where(total > 0, out, 0.0)
 
 
+def support(sim: np.ndarray, weights: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
+    """Expected similarity of each candidate to one drawn with probability ``weights / sum``: the
+    minimum-Bayes-risk utility with the weighted candidates as evidence.
+
+    ``sim`` is ``(n, n, 3)`` F1 (their mean is used) or an ``(n, n)`` similarity; a candidate's
+    similarity to itself counts as 1 (whatever an empty text scores). Raising ``weights[k]`` adds 1
+    to candidate ``k``'s numerator and at most 1 to any other's over the same denominator, so ``k``
+    can only gain rank: a higher weight never makes a source's text less likely to be chosen. (A
+    vote for the *other* candidates only, as :func:`consensus` counts, would make a weight work
+    backwards.) No weights, or all zero: every candidate votes equally.
+    """
+    s = np.array(sim.mean(axis=2) if sim.ndim == 3 else sim, dtype=np.float64)
+    w = np.ones(s.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (s.shape[0],):
+        raise ValueError(f"{len(w)} weights for {s.shape[0]} candidates")
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    np.fill_diagonal(s, 1.0)
+    return (s @ w) / w.sum()
+
+
 def mbr_select(pairwise: np.ndarray, weights: Sequence[float] | np.ndarray | None = None) -> int:
-    """Index of the candidate with the highest :func:`consensus` (the first one on ties)."""
+    """Index of the candidate with the highest :func:`support` (the first one on ties)."""
     if pairwise.shape[0] == 0:
         raise ValueError("no candidate to select from")
-    return int(np.argmax(consensus(pairwise, weights)))
+    return int(np.argmax(support(pairwise, weights)))

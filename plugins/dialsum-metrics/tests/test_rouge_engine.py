@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
-from dialsum_metrics.engine import RougeEngine, consensus, mbr_select
+from dialsum_metrics.engine import RougeEngine, consensus, mbr_select, support
 from dialsum_metrics.rouge import RougeMetric, score_tokens
 
 
@@ -119,3 +119,22 @@ def test_mbr_picks_the_consensus() -> None:
     cons = consensus(pw, [0, 0, 0, 1])
     assert cons[3] == 0.0
     assert consensus(pw[:1, :1]).tolist() == [0.0]
+
+
+def test_a_higher_weight_never_makes_a_candidate_lose() -> None:
+    """mbr_select with weights counted only the *other* candidates' votes: with two candidates,
+    weight 0 on one made it always win."""
+    eng = RougeEngine(tokenizer="whitespace")
+    pw = eng.pairwise(["the cat sat on the mat", "dogs bark loudly at night"])
+    assert mbr_select(pw, [1, 0]) == 0 and mbr_select(pw, [0, 1]) == 1
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        sim = rng.random((5, 5))
+        sim = (sim + sim.T) / 2
+        w = rng.random(5)
+        k = int(rng.integers(5))
+        before = support(sim, w)
+        w[k] += 1.0
+        after = support(sim, w)
+        # every candidate k was at least level with stays at least level with
+        assert all(after[k] >= after[j] - 1e-12 for j in range(5) if before[k] >= before[j])
