@@ -182,24 +182,6 @@ def _droppable(toks: Sequence[Any], i: int, text: str, answers_yes_no: bool) -> 
         following = [u for u in toks[i + 1 :] if u.start < (end if end >= 0 else len(text))]
         return any(base_tag(u.tag) in PREDICATE_TAGS for u in following)
     return False
-    if t.form in HESITATIONS and TRAILING.match(text, t.start + t.len):
-        return True
-    if t.tag == "IC":
-        if t.form in ACKNOWLEDGEMENTS:  # followed by punctuation: "네 집" is "your house"
-            return not answers_yes_no and bool(re.match(r"[,.!…~]|$", text[t.start + t.len :]))
-        return t.form not in KEEP
-    if t.tag == "MAG" and t.form in FILLERS:
-        return True
-    if t.tag == "MAJ" and t.form in CONNECTIVES:
-        return True
-    if t.tag == "MAG" and t.form in IN_QUESTIONS:  # the sentence it is in ends with "?"
-        return bool(re.match(r"[^.!?…~]*\?", text[t.start :]))
-    if t.tag == "MAG" and t.form in INTENSIFIERS:
-        # the next word (eojeol) must be a predicate: its morphemes up to the next space
-        end = text.find(" ", t.start + t.len + 1)
-        following = [u for u in toks[i + 1 :] if u.start < (end if end >= 0 else len(text))]
-        return any(base_tag(u.tag) in PREDICATE_TAGS for u in following)
-    return False
 
 
 def yes_no_question(turn: str) -> bool:
