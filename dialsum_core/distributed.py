@@ -102,6 +102,19 @@ def barrier() -> None:
         _dist().barrier()
 
 
+def finish(*, wait: bool = True) -> None:
+    """Leave the launch's process group: every process waits for the others (``wait``), then the
+    group is destroyed, so that no process exits while its communication threads still run (which
+    aborts it with "terminate called without an active exception")."""
+    dist = _dist()
+    if dist is None:
+        return
+    with contextlib.suppress(Exception):
+        if wait:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def broadcast(value: T) -> T:
     """Rank 0's ``value`` on every process (any picklable object)."""
     if not is_distributed():

@@ -137,6 +137,7 @@ def run_recipe(
         log.error("run failed: %s", failure["error"], exc_info=exc)
         ctx.emit("dialsum_on_error", error=exc)
         _stop_loggers(ctx, loggers)
+        distributed.finish(wait=False)
         raise
     results = {
         "experiment": name,
@@ -148,6 +149,7 @@ def run_recipe(
     path = experiment.write_json(f"{job}results.json", results)
     ctx.emit("dialsum_after_run", results=results)
     _stop_loggers(ctx, loggers)
+    distributed.finish()
     return RunResult(experiment.root, results, Path(path))
 
 
