@@ -79,9 +79,10 @@ def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
             field = key.lstrip(".")
             options[field] = _absolute(recipe, f"{table}.{reg_name}.{field}", options[field])
         tables[table][reg_name] = options
-        versions[reg.distribution] = reg.version
-        for dist, version in _requirement_versions(reg.distribution).items():
-            versions.setdefault(dist, version)
+        if reg.distribution not in versions:  # six presets, one distribution: its metadata read once
+            versions[reg.distribution] = reg.version
+            for dist, version in _requirement_versions(reg.distribution).items():
+                versions.setdefault(dist, version)
     resolved = named.evolve(versions=versions, **tables)
     if not paths:
         return resolved

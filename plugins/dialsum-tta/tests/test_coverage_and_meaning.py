@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dialsum_core.data import load_csv
+from dialsum_core.data import TAG_RE, load_csv
 from dialsum_tta import plugin
 from dialsum_tta.augment import Mask, Synonym, base_tag, kiwi, load_lexicon, turns
 
@@ -33,7 +33,6 @@ TRICKY = "\n".join([
 
 NEGATION = re.compile(r"않|없|아니|못|(?<!\S)안(?!\S)")
 NUMBER = re.compile(r"\d[\d,.:]*")
-TAG = re.compile(r"#[A-Za-z][A-Za-z0-9]*#")
 
 
 def mask(rate: float = 0.5) -> Mask:
@@ -54,7 +53,7 @@ def assert_same_facts(original: str, variant: str) -> None:
     assert len(before) == len(after)
     for (p1, t1), (p2, t2) in zip(before, after, strict=True):
         assert p1 == p2
-        assert TAG.findall(t1) == TAG.findall(t2), (t1, t2)
+        assert TAG_RE.findall(t1) == TAG_RE.findall(t2), (t1, t2)
         assert NUMBER.findall(t1) == NUMBER.findall(t2), (t1, t2)
         assert NEGATION.findall(t1) == NEGATION.findall(t2), (t1, t2)
 
