@@ -41,7 +41,7 @@ MAX_LENGTH = {"bart": 512, "llama": 2000, "gpt_neox": 2000}
 
 def build(family: str, folder: Path, args: argparse.Namespace) -> tuple[Any, Any]:
     """The tiny model loaded by dialsum's own loader, and the context its generation reads options from."""
-    from dialsum_core.data import read_csv
+    from dialsum_data import read_csv
     from dialsum_hf.testing import run_context, save_tiny_model_for
 
     train, _ = read_csv(SAMPLE_TRAIN, require_summary=True)
@@ -156,7 +156,7 @@ def main() -> int:
     import torch
     import transformers
 
-    from dialsum_core.data import read_csv
+    from dialsum_data import read_csv
 
     if args.threads:
         torch.set_num_threads(args.threads)

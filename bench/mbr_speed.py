@@ -74,7 +74,7 @@ def main() -> int:
         return 2
     from rouge_score import rouge_scorer
 
-    from dialsum_core.data import load_csv
+    from dialsum_data import load_csv
     from dialsum_metrics.engine import RougeEngine, mbr_select
 
     dev = load_csv(SHARED / "dev.csv")[: args.dialogues]

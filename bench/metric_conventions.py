@@ -70,7 +70,7 @@ def main() -> int:
     if not (dev.is_file() and alt.is_file()):
         print(f"real data not found at {SHARED} (set DIALSUM_SHARED_DATA to the folder above it)", file=sys.stderr)
         return 2
-    from dialsum_core.data import load_csv
+    from dialsum_data import load_csv
     from dialsum_metrics.rouge import RougeMetric
 
     other = {e.fname: e.summary for e in load_csv(alt)}

@@ -34,7 +34,7 @@ def main() -> None:
 
     import torch
 
-    from dialsum_core.data import load_csv
+    from dialsum_data import load_csv
     from dialsum_ensemble.token import generate
     from dialsum_hf.testing import run_context, save_tiny_model_for
 

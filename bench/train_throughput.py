@@ -199,8 +199,8 @@ def main() -> int:
     import torch
     import transformers
 
-    from dialsum_core.context import load_splits
     from dialsum_core.recipe import Recipe
+    from dialsum_data import load_splits
     from dialsum_hf.testing import save_tiny_model_for
 
     if args.threads:

@@ -55,7 +55,7 @@ def build(name: str, paraphrases: Path) -> Any:
 
 def coverage(path: Path, paraphrases: Path, n: int, seed: int) -> list[tuple[str, int, int, int, float]]:
     """``(augmenter, dialogues, dialogues with a variant, variants, seconds)`` for one CSV file."""
-    from dialsum_core.data import load_csv
+    from dialsum_data import load_csv
 
     examples = load_csv(path)
     rows = []

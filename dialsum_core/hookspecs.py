@@ -25,6 +25,7 @@ from dialsum_core.registry import KINDS, Kind
 
 if TYPE_CHECKING:
     from dialsum_core.context import RunContext
+    from dialsum_core.data import DataSplits
     from dialsum_core.manager import Plugins
     from dialsum_core.recipe import Recipe
     from dialsum_core.registry import Register, RegisterSection
@@ -80,6 +81,18 @@ def dialsum_resolve_recipe(recipe: Recipe, plugins: Plugins) -> Recipe | None:
     Raise :class:`dialsum_core.errors.RecipeError` when the recipe cannot be resolved.
 
     :return: the new recipe, or ``None`` to leave it as it is.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def dialsum_load_data(recipe: Recipe) -> DataSplits | None:
+    """Read the examples a run trains, validates and predicts on (``ctx.data()``).
+
+    The plugin that owns the recipe's data section answers; one that does not recognise the
+    recipe's data returns ``None``. Two answers are an error naming both plugins. Raise
+    :class:`dialsum_core.errors.DataError` naming the file and the row for bad data.
 
     .. versionadded:: 0.2
     """

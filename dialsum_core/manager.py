@@ -140,6 +140,21 @@ class Plugins:
                                   f"{type(exc).__name__}: {exc}") from exc
         return recipe
 
+    def answer(self, hook_name: str, **kwargs: Any) -> Any:
+        """The one answer (not ``None``) of ``hook_name``'s implementations, or ``None``.
+
+        Two answers are an error naming both plugins: never a winner chosen by registration order.
+        """
+        found: list[tuple[str, Any]] = []
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            value = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            if value is not None:
+                found.append((impl.plugin_name, value))
+        if len(found) > 1:
+            raise PluginError(f"{hook_name} is answered twice: by {self.origin(found[0][0])} and by "
+                              f"{self.origin(found[1][0])}; uninstall one or disable it with {DISABLE_ENV}")
+        return found[0][1] if found else None
+
     # -- lookups ---------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Registration | None:
         return self.registry.get(kind, name)

@@ -7,18 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("DIALSUM_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    folder = SHARED_DATA / "dialogsum-ko"
-    if not (folder / "dev.csv").exists():
-        pytest.skip(f"real data not found at {folder} (set DIALSUM_SHARED_DATA to its parent)")
-    return folder
 
 
 def make_dist(site: Path, dist: str, version: str, module: str, source: str, entry_points: dict[str, str]) -> None:

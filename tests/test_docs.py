@@ -299,7 +299,7 @@ def test_sample_data_is_what_the_generator_writes() -> None:
 
 
 def test_sample_data_shape() -> None:
-    from dialsum_core.data import read_csv
+    from dialsum_data import read_csv
 
     sample = ROOT / "data" / "sample"
     train, _ = read_csv(sample / "train.csv", require_summary=True)

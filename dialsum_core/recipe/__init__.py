@@ -6,13 +6,11 @@
 """
 
 from dialsum_core.recipe.model import CONVERTER, Recipe, Schema, load_recipe, structure_options, write_recipe
-from dialsum_core.recipe.schema import PATH, DataSection, PreprocessingSection, RunSection, plugin_name
+from dialsum_core.recipe.schema import PATH, RunSection, plugin_name
 
 __all__ = [
     "CONVERTER",
     "PATH",
-    "DataSection",
-    "PreprocessingSection",
     "Recipe",
     "RunSection",
     "Schema",

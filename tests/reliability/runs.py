@@ -18,8 +18,8 @@ from typing import Any
 
 import tomli_w
 
-from dialsum_core.data import load_csv
 from dialsum_core.testing import write_csv
+from dialsum_data import load_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"

@@ -21,11 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialsum_core.context import load_splits
-from dialsum_core.data import read_csv
 from dialsum_core.errors import DataError
 from dialsum_core.recipe import Recipe
 from dialsum_core.testing import TINY_DIALOGUES
+from dialsum_data import load_splits, read_csv
 
 from .conftest import env_int
 

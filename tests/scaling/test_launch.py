@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from dialsum_launch.launch import free_port
 
 from .conftest import LEAD_KFOLD, OPTUNA, dialsum, read_json, read_rows, write_recipe

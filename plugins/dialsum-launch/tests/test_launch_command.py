@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dialsum_launch.launch import launch_command
 
 

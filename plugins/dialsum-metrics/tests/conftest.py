@@ -14,7 +14,7 @@ SHARED_DATA = Path(os.environ.get("DIALSUM_SHARED_DATA", ROOT.parent / "shared" 
 @pytest.fixture(scope="session")
 def dev_pairs() -> list[tuple[str, str, str]]:
     """``(dialogue, summary, alt_summary)`` of the 400 dev dialogues (second translation as a second reference)."""
-    from dialsum_core.data import load_csv
+    from dialsum_data import load_csv
 
     dev_path, alt_path = SHARED_DATA / "dev.csv", SHARED_DATA / "dev_alt_translation.csv"
     if not (dev_path.is_file() and alt_path.is_file()):

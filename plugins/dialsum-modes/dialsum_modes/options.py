@@ -123,7 +123,7 @@ Problems = list[tuple[str, str]]
 
 def count_train_rows(recipe: Any) -> int | None:
     """Training dialogues the run will see (after the validation hold-out and ``debug``), or None."""
-    from dialsum_core.data import read_csv
+    from dialsum_data import read_csv
 
     d = recipe.data
     if not d.train_path:

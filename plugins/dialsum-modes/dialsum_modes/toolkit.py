@@ -38,6 +38,7 @@ from dialsum_core.data import Example
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_core.protocols import Candidate, FitResult, weight_of
+from dialsum_data import augmented
 from dialsum_modes import fanout
 
 __version__ = "1.1"
@@ -238,7 +239,7 @@ def train_source(
     workdir.mkdir(parents=True, exist_ok=True)
     sctx = ctx.evolve(workdir=workdir, tags={**ctx.tags, "source": name})
     sctx.emit("dialsum_before_stage", stage=f"train:{name}")
-    train = sctx.augmented(train)  # after any fold split: a copy never validates its original
+    train = augmented(sctx, train)  # after any fold split: a copy never validates its original
     log.info("%s: training %s on %d dialogues (validating on %d)", name, model_name, len(train), len(valid))
     model = loader.build(sctx, train)
     fit = fit_result(model.fit(train, valid, sctx, workdir))

@@ -29,6 +29,7 @@ from dialsum_core import distributed
 from dialsum_core.context import RunContext
 from dialsum_core.errors import DialsumError
 from dialsum_core.recipe import Recipe
+from dialsum_data import augmented
 from dialsum_modes import plots, toolkit
 from dialsum_modes import study as shared
 from dialsum_modes.options import OptunaOptions, ParamSpec, apply_params
@@ -154,7 +155,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         state = "fail"
         try:
             loader = tctx.build("model_loaders", model)
-            train = tctx.augmented(data.train)
+            train = augmented(tctx, data.train)
             m = loader.build(tctx.evolve(workdir=workdir), train)
             fit = toolkit.fit_result(m.fit(train, data.valid, tctx.evolve(workdir=workdir), workdir))
             if fit.pruned:

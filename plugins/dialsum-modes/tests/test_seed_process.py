@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from dialsum_core.data import load_csv
 from dialsum_core.recipe import load_recipe
 from dialsum_core.runner import run_recipe
+from dialsum_data import load_csv
 
 ROOT = Path(__file__).resolve().parents[3]
 RECIPES = ROOT / "recipes"

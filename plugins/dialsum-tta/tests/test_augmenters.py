@@ -125,7 +125,7 @@ def test_paraphrase_from_the_alternative_translation(tmp_path: Path) -> None:
     alt = SHARED / "dev_alt_translation.csv"
     if not alt.exists():
         pytest.skip(f"real data not found at {SHARED} (set DIALSUM_SHARED_DATA to its parent)")
-    from dialsum_core.data import load_csv
+    from dialsum_data import load_csv
 
     dev = load_csv(SHARED / "dev.csv")[:20]
     aug = ctx_with(tmp_path, paraphrase={"table": str(alt)}).build("augmenters", "paraphrase")

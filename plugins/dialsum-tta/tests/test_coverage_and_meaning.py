@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from dialsum_core.data import TAG_RE, load_csv
+from dialsum_core.data import TAG_RE
+from dialsum_data import load_csv
 from dialsum_tta import plugin
 from dialsum_tta.augment import Mask, Synonym, base_tag, kiwi, load_lexicon, turns
 

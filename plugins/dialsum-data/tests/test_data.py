@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dialsum_core.data import (
-    Example,
+from dialsum_core.data import Example
+from dialsum_core.errors import DataError
+from dialsum_data import (
+    augmented,
     preprocess,
     read_csv,
     remove_noise,
@@ -16,7 +18,6 @@ from dialsum_core.data import (
     split_valid,
     subset,
 )
-from dialsum_core.errors import DataError
 
 
 def test_reads_rows_and_counts_unknown_tags(sample_csv, tiny_dialogues, tmp_path: Path) -> None:
@@ -91,7 +92,7 @@ def test_training_augmentation_adds_mapped_copies_to_the_training_split_only(tmp
     from dialsum_core.manager import build_plugins
     from dialsum_core.recipe import Recipe
 
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample = Path(__file__).resolve().parents[3] / "data" / "sample"
     recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"], "debug": True},
                                "data": {"train_path": str(sample / "train.csv"), "dev_path": str(sample / "dev.csv"),
                                         "debug_samples": 8,
@@ -101,7 +102,7 @@ def test_training_augmentation_adds_mapped_copies_to_the_training_split_only(tmp
     assert ("augmenters", "reorder") in recipe.used(plugins) and recipe.problems(plugins) == []
     ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
     data = ctx.data()
-    train = ctx.augmented(data.train)
+    train = augmented(ctx, data.train)
     copies = train[len(data.train):]
     assert train[: len(data.train)] == data.train and copies
     original = {e.fname: e for e in data.train}

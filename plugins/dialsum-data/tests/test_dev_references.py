@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from dialsum_core.context import load_splits
 from dialsum_core.errors import DataError
 from dialsum_core.recipe import Recipe
 from dialsum_core.recipe.model import load_recipe
 from dialsum_core.testing import write_csv
+from dialsum_data import load_splits
 
 ROWS = [(f"dev_{i}", f"#Person1#: 안녕 {i}\n#Person2#: 네 {i}", f"#Person1#이 인사한다 {i}.", "t") for i in range(4)]
 

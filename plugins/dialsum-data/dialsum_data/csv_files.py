@@ -1,0 +1,105 @@
+"""Dialogue CSV files (``fname, dialogue, summary, topic``): read whole or refused.
+
+Bad files are refused with the file and the row (``row 7`` counts the header as row 1, as a
+spreadsheet does), never half-loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from dialsum_core.data import KNOWN_TAGS, TAG_RE, Example
+from dialsum_core.errors import DataError
+
+REQUIRED = ("fname", "dialogue")
+
+
+@attrs.frozen
+class LoadReport:
+    """What loading changed, so the log can say it."""
+
+    path: str
+    rows: int
+    unknown_tags: dict[str, int]
+
+
+def read_csv(path: Path, *, require_summary: bool, require_dialogue: bool = True) -> tuple[list[Example], LoadReport]:
+    """Load one CSV file; raises :class:`DataError` naming the file, the column or the row.
+
+    ``require_dialogue=False`` reads a file of further references (``fname, summary``)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: data file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: not UTF-8 (invalid byte at line {line}); re-save the file as UTF-8 (e.g. iconv -f cp949 -t utf-8)"
+        ) from None
+    # a long dialogue is data, not an error: the csv module's default field limit is 128 KiB
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise DataError(f"{path}: row 1 (the header): malformed CSV: {exc}") from None
+    reader.fieldnames = header
+    needed = (*(REQUIRED if require_dialogue else REQUIRED[:1]), *(("summary",) if require_summary else ()))
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'})")
+    examples: list[Example] = []
+    seen: dict[str, int] = {}
+    unknown: Counter[str] = Counter()
+    rows: list[dict[str, str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as exc:
+        raise DataError(f"{path}: row {len(rows) + 2} (line {reader.line_num}): malformed CSV: {exc}") from None
+    for i, row in enumerate(rows, start=2):
+        if None in row:
+            raise DataError(f"{path}: row {i}: more fields than the header has columns")
+        fname = (row.get("fname") or "").strip()
+        dialogue = (row.get("dialogue") or "").strip()
+        if not fname:
+            raise DataError(f"{path}: row {i}: empty fname")
+        if fname in seen:
+            raise DataError(f"{path}: row {i}: duplicate fname {fname!r} (first seen at row {seen[fname]})")
+        seen[fname] = i
+        if not dialogue and require_dialogue:
+            raise DataError(f"{path}: row {i} (fname={fname}): empty dialogue")
+        summaries: tuple[str, ...] = ()
+        if "summary" in row:  # None: the row is shorter than the header
+            summary = (row["summary"] or "").strip()
+            if require_summary and not summary:
+                raise DataError(f"{path}: row {i} (fname={fname}): empty summary")
+            summaries = (summary,) if summary else ()
+        for tag in TAG_RE.findall(dialogue):
+            if tag not in KNOWN_TAGS:
+                unknown[tag] += 1
+        examples.append(Example(fname, dialogue, summaries, (row.get("topic") or "").strip()))
+    if not examples:
+        raise DataError(f"{path}: no rows")
+    return examples, LoadReport(str(path), len(examples), dict(unknown))
+
+
+def load_csv(path: Path, *, require_summary: bool = True) -> list[Example]:
+    return read_csv(path, require_summary=require_summary)[0]
+
+
+def add_references(examples: Sequence[Example], extra: Sequence[Example]) -> list[Example]:
+    """Attach the summaries of ``extra`` (same ``fname``) as further references."""
+    by_name = {e.fname: e.summaries for e in extra}
+    return [attrs.evolve(e, summaries=e.summaries + by_name.get(e.fname, ())) for e in examples]

@@ -1,0 +1,130 @@
+"""The splits a run reads: train, validation (a file or a held-out share) and test, with further
+references, the debug subsample, the clean-up, and training-time augmentation.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from dialsum_core.data import DataSplits, Example
+from dialsum_core.errors import DataError
+from dialsum_core.recipe import Recipe
+from dialsum_data.cleanup import preprocess
+from dialsum_data.csv_files import LoadReport, add_references, read_csv
+
+if TYPE_CHECKING:
+    from dialsum_core.context import RunContext
+
+log = logging.getLogger("dialsum")
+
+
+def subset(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
+    """A reproducible sample of ``n`` examples (all of them if there are fewer)."""
+    if len(examples) <= n:
+        return list(examples)
+    idx = sorted(random.Random(seed).sample(range(len(examples)), n))
+    return [examples[i] for i in idx]
+
+
+def split_valid(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out ``fraction`` of the examples (at least one) for validation."""
+    if len(examples) < 2:
+        raise DataError("need at least two training examples to hold out a validation split")
+    n_valid = max(1, round(len(examples) * fraction))
+    idx = list(range(len(examples)))
+    random.Random(seed).shuffle(idx)
+    held = set(idx[:n_valid])
+    return [e for i, e in enumerate(examples) if i not in held], [examples[i] for i in sorted(held)]
+
+
+def load_splits(recipe: Recipe, *, quiet: bool = False) -> DataSplits:
+    """The splits a run reads; any problem is a ``DataError`` naming the file and the row. The
+    ``[data]`` section's check calls it quietly, so that ``dialsum check`` refuses what a run would."""
+    d = recipe.data
+    say = _report if not quiet else (lambda report: None)
+    if not d.train_path:
+        raise DataError(f"{recipe.where('data.train_path')}: data.train_path is not set")
+    train, report = read_csv(recipe.path_of("data.train_path"), require_summary=True)
+    say(report)
+    if d.dev_path:
+        valid, report = read_csv(recipe.path_of("data.dev_path"), require_summary=True)
+        say(report)
+        if not quiet and recipe.where("data.dev_path") != recipe.where("data.train_path"):
+            log.warning("validating on %s (set in %s) while training on %s (set in %s): is that the validation "
+                        "file you mean?", d.dev_path, recipe.where("data.dev_path"), d.train_path,
+                        recipe.where("data.train_path"))
+        for value in d.dev_references:
+            extra = _read_references(recipe.path_of("data.dev_references", value), valid, d.dev_path)
+            valid = add_references(valid, extra)
+    else:
+        if d.dev_references:
+            raise DataError(f"{recipe.where('data.dev_references')}: data.dev_references needs data.dev_path "
+                            "(they are further references for its dialogues)")
+        train, valid = split_valid(train, d.valid_fraction, recipe.run.seed)
+    test: list[Example] = []
+    if d.test_path:
+        test, report = read_csv(recipe.path_of("data.test_path"), require_summary=False)
+        say(report)
+    if recipe.run.debug:
+        n = d.debug_samples
+        seed = recipe.run.seed
+        train = subset(train, n, seed)
+        valid = subset(valid, max(2, n // 4), seed)
+        test = subset(test, max(2, n // 4), seed)
+    pre = d.preprocessing
+    clean = [preprocess(split, noise=pre.remove_noise, tokens=pre.simplify_tokens) for split in (train, valid, test)]
+    if not quiet:
+        log.info("data: %d train, %d validation, %d test dialogues", *(len(s) for s in clean))
+    return DataSplits(*clean)
+
+
+def _read_references(path: Path, valid: Sequence[Example], dev_path: str) -> list[Example]:
+    """One extra reference file (``fname, summary``) for the dialogues of ``valid``.
+
+    It must name exactly the validation dialogues: an unknown ``fname`` is most likely a file for
+    another split, and a missing one would score some dialogues against fewer references than
+    others, so both are refused, naming the file and the ``fname``.
+    """
+    refs, _ = read_csv(path, require_summary=True, require_dialogue=False)
+    known = {e.fname for e in valid}
+    for row, ref in enumerate(refs, start=2):  # row 1 is the header, as read_csv counts
+        if ref.fname not in known:
+            raise DataError(f"{path}: row {row}: fname {ref.fname!r} is not a dialogue of {dev_path}")
+    absent = sorted(known - {e.fname for e in refs})
+    if absent:
+        shown = ", ".join(absent[:3]) + (", ..." if len(absent) > 3 else "")
+        raise DataError(f"{path}: no reference for {len(absent)} dialogue(s) of {dev_path}: {shown}")
+    log.info("loaded %s: a further reference for %d validation dialogues", path, len(refs))
+    return refs
+
+
+def _report(report: LoadReport) -> None:
+    log.info("loaded %s: %d rows", report.path, report.rows)
+    if report.unknown_tags:
+        tags = ", ".join(f"{t} x{n}" for t, n in sorted(report.unknown_tags.items()))
+        log.warning("%s: unfamiliar tags kept as special tokens: %s", report.path, tags)
+
+
+def augmented(ctx: RunContext, train: Sequence[Example]) -> list[Example]:
+    """``train`` and, with ``data.preprocessing.augmentation``, its augmented copies (summaries
+    mapped to each copy's terms). A run mode calls it on the split a model trains on, after any
+    fold split, so that a copy never lands in the validation of its original."""
+    aug = ctx.recipe.data.preprocessing.augmentation
+    if not aug.enable:
+        return list(train)
+    copies: list[Example] = []
+    for name in aug.strategies:
+        augmenter = ctx.build("augmenters", name)
+        for e in train:
+            for j, v in enumerate(augmenter.augment(e.fname, e.dialogue, n=aug.copies, seed=ctx.recipe.run.seed)):
+                copies.append(attrs.evolve(e, fname=f"{e.fname}#{name}{j + 1}", dialogue=v.dialogue,
+                                           summaries=tuple(v.forward(s) for s in e.summaries)))
+    log.info("augmentation: %d training dialogues and %d augmented copies (%s)", len(train), len(copies),
+             ", ".join(aug.strategies))
+    return [*train, *copies]
