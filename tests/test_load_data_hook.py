@@ -1,0 +1,69 @@
+"""``ctx.data()`` is answered by the one plugin that reads the recipe's data, never by a silent winner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialsum_core import hookimpl
+from dialsum_core.context import RunContext
+from dialsum_core.data import DataSplits, Example
+from dialsum_core.errors import PluginError
+from dialsum_core.events import Events
+from dialsum_core.experiment import Experiment
+from dialsum_core.manager import build_plugins
+from dialsum_core.recipe import Recipe
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+class JsonlReader:
+    """A third party's reader: it answers only for recipes that name its file."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @hookimpl
+    def dialsum_load_data(self, recipe: Any) -> DataSplits | None:
+        if not recipe.run.name.startswith("jsonl"):
+            return None
+        one = [Example(f"{self.name}_0", "#Person1#: 안녕하세요.", ("#Person1#이 인사한다.",))]
+        return DataSplits(train=one, valid=one, test=[])
+
+
+def _ctx(plugins: Any, tmp_path: Path, name: str = "") -> RunContext:
+    files = {"train_path": str(SAMPLE / "train.csv"), "dev_path": str(SAMPLE / "dev.csv")}
+    data = {"data": files} if "data" not in plugins.disabled else {}
+    recipe = Recipe.from_dict({"run": {"name": name}, **data}, schema=plugins.schema)
+    return RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
+
+
+def test_the_data_plugin_answers_and_a_reader_that_does_not_recognise_the_recipe_stays_silent(tmp_path: Path) -> None:
+    plugins = build_plugins(extra=[("jsonl", JsonlReader("jsonl"))])
+    data = _ctx(plugins, tmp_path).data()
+    assert len(data.train) > 1 and data.valid
+    assert not any(e.fname.startswith("jsonl_") for e in data.train)
+
+
+def test_two_answers_are_an_error_naming_both_plugins(tmp_path: Path) -> None:
+    plugins = build_plugins(disable=["data"], extra=[("jsonl-a", JsonlReader("a")), ("jsonl-b", JsonlReader("b"))])
+    with pytest.raises(PluginError, match=r"answered twice: by plugin 'jsonl-a'.* and by plugin 'jsonl-b'"):
+        _ctx(plugins, tmp_path, name="jsonl-run").data()
+
+
+def test_another_reader_replaces_the_data_plugin_when_it_is_disabled(tmp_path: Path) -> None:
+    plugins = build_plugins(disable=["data"], extra=[("jsonl", JsonlReader("jsonl"))])
+    recipe = Recipe.from_dict({"run": {"name": "jsonl-run"}}, schema=plugins.schema)
+    ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
+    assert [e.fname for e in ctx.data().train] == ["jsonl_0"]
+    assert not hasattr(recipe.data, "train_path")  # only the model keys of [data] are left
+
+
+def test_no_reader_is_a_clear_error(tmp_path: Path) -> None:
+    plugins = build_plugins(disable=["data"])
+    ctx = RunContext(recipe=Recipe.from_dict({}, schema=plugins.schema), plugins=plugins,
+                     experiment=Experiment(tmp_path), events=Events(plugins.pm))
+    with pytest.raises(PluginError, match="no installed plugin reads the recipe's data"):
+        ctx.data()
