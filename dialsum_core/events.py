@@ -26,9 +26,9 @@ class Events:
         self.failed: dict[str, str] = {}
 
     def emit(self, hook_name: str, **kwargs: Any) -> None:
-        if hook_name not in hookspecs.LIFECYCLE_HOOKS:
-            raise ValueError(f"{hook_name!r} is not a lifecycle hook")
-        caller = getattr(self._pm.hook, hook_name)
+        caller = getattr(self._pm.hook, hook_name, None)
+        if not hook_name.startswith(hookspecs.LIFECYCLE_PREFIXES) or caller is None or not caller.has_spec():
+            raise ValueError(f"{hook_name!r} is not a lifecycle hook of the installed plugins")
         for impl in caller.get_hookimpls():
             name = impl.plugin_name
             if name in self.failed:

@@ -10,7 +10,8 @@ silently replace another one's behaviour and registration order never matters.
 *Lifecycle hooks* (``dialsum_before_*``, ``dialsum_after_*``, ``dialsum_on_*``) are events. The core
 emits them to every active logger (and to any installed plugin that implements them), one
 implementation at a time: an implementation that raises is reported once and dropped for the rest
-of the run, so a broken logger can never stop training.
+of the run, so a broken logger can never stop training. The events here are those of every run;
+a plugin declares the events only it emits (``dialsum_add_hookspecs``).
 
 Implementations may accept any subset of a hook's parameters, as with every pluggy hook.
 """
@@ -24,6 +25,8 @@ import pluggy
 from dialsum_core.registry import KINDS, Kind
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dialsum_core.context import RunContext
     from dialsum_core.data import DataSplits
     from dialsum_core.manager import Plugins
@@ -109,6 +112,19 @@ def dialsum_register_commands(cli: Any) -> None:
     """
 
 
+@hookspec
+def dialsum_add_hookspecs(add: Callable[[object], None]) -> None:
+    """Declare the plugin's own hooks (events only it emits), so they come and go with it.
+
+    Called when the plugin is registered. A plugin that implements another plugin's hooks marks them
+    ``@hookimpl(optionalhook=True)``: where that plugin is absent they are valid and never called.
+
+    :param add: ``add(module_or_class)`` with functions decorated by ``dialsum_core.hookspecs.hookspec``.
+
+    .. versionadded:: 0.2
+    """
+
+
 # --------------------------------------------------------------------------------------------
 # Lifecycle hooks (events). Return values are ignored.
 # --------------------------------------------------------------------------------------------
@@ -157,22 +173,6 @@ def dialsum_after_stage(ctx: RunContext, stage: str, metrics: dict[str, Any]) ->
 
 
 @hookspec
-def dialsum_before_fold(ctx: RunContext, fold: int, n_folds: int) -> None:
-    """Cross-validation fold ``fold`` (0-based) of ``n_folds`` starts.
-
-    .. versionadded:: 0.1
-    """
-
-
-@hookspec
-def dialsum_after_fold(ctx: RunContext, fold: int, n_folds: int, metrics: dict[str, Any]) -> None:
-    """Fold ``fold`` finished with its validation metrics.
-
-    .. versionadded:: 0.1
-    """
-
-
-@hookspec
 def dialsum_before_epoch(ctx: RunContext, epoch: int, n_epochs: int) -> None:
     """Training epoch ``epoch`` (1-based) of ``n_epochs`` starts.
 
@@ -183,22 +183,6 @@ def dialsum_before_epoch(ctx: RunContext, epoch: int, n_epochs: int) -> None:
 @hookspec
 def dialsum_after_epoch(ctx: RunContext, epoch: int, n_epochs: int, metrics: dict[str, Any]) -> None:
     """Epoch ``epoch`` finished; ``metrics`` holds loss and validation scores.
-
-    .. versionadded:: 0.1
-    """
-
-
-@hookspec
-def dialsum_before_trial(ctx: RunContext, trial: int, params: dict[str, Any]) -> None:
-    """Hyperparameter trial number ``trial`` starts with the sampled ``params``.
-
-    .. versionadded:: 0.1
-    """
-
-
-@hookspec
-def dialsum_after_trial(ctx: RunContext, trial: int, params: dict[str, Any], value: float | None, state: str) -> None:
-    """Trial ``trial`` ended in ``state`` (``complete``, ``pruned``, ``fail``) with ``value``.
 
     .. versionadded:: 0.1
     """
@@ -233,9 +217,5 @@ def dialsum_on_artifact(ctx: RunContext, path: str, kind: str) -> None:
 REGISTRY_HOOKS: dict[str, str] = {kind.name: kind.hook for kind in KINDS}
 """Registry kind -> the hook that fills it."""
 
-#: The lifecycle hooks (events), in the order they are declared above: the specs named ``dialsum_before_*``,
-#: ``dialsum_after_*`` and ``dialsum_on_*``.
-LIFECYCLE_HOOKS: tuple[str, ...] = tuple(
-    name for name, spec in list(globals().items())
-    if name.startswith(("dialsum_before_", "dialsum_after_", "dialsum_on_")) and hasattr(spec, f"{PROJECT}_spec")
-)
+#: How a lifecycle hook (event) is named, the core's above and those a plugin declares alike.
+LIFECYCLE_PREFIXES: tuple[str, ...] = ("dialsum_before_", "dialsum_after_", "dialsum_on_")

@@ -60,6 +60,8 @@ class Plugins:
         self.broken: list[BrokenPlugin] = []
         self.infos: dict[str, PluginInfo] = {}
         self.disabled: list[str] = []
+        #: Hook name -> the plugin that declared it (``dialsum_add_hookspecs``); the core's are not here.
+        self.hook_owners: dict[str, str] = {}
 
     @property
     def hook(self) -> Any:
@@ -81,6 +83,12 @@ class Plugins:
         self.infos[name] = PluginInfo(name, distribution or name, version or "")
         self._collect(plugin, name)
 
+    def drop(self, name: str, error: str) -> None:
+        """Unregister a plugin that does not fit the hook specifications and record it as broken."""
+        info = self.infos.get(name) or PluginInfo(name, name, "")
+        self.broken.append(BrokenPlugin(name, info.distribution, info.version, error.replace("\n", " ")))
+        self.remove(name)
+
     def remove(self, name: str) -> None:
         plugin = self.pm.get_plugin(name)
         if plugin is not None:
@@ -88,16 +96,35 @@ class Plugins:
         self.registry.remove_plugin(name)
         self.infos.pop(name, None)
 
+    def add_hookspecs(self, namespace: object, owner: str) -> None:
+        """Add the hook specifications a plugin declares.
+
+        A plugin registered before them may implement them already: it is checked against them first
+        and, if it does not fit, dropped as broken exactly as at registration.
+        """
+        probe = pluggy.PluginManager(hookspecs.PROJECT)
+        probe.add_hookspecs(namespace)
+        for name, plugin in self.pm.list_name_plugin():
+            try:
+                probe.register(plugin, name=name)
+            except pluggy.PluginValidationError as exc:
+                self.drop(name, str(exc))
+        self.pm.add_hookspecs(namespace)
+        self.hook_owners.update((n, owner) for n in vars(namespace) if self.pm.parse_hookspec_opts(namespace, n))
+
     def _collect(self, plugin: object, name: str) -> None:
         info = self.infos[name]
-        hooks = [(k.hook, Register, k.name) for k in KINDS] + [("dialsum_register_sections", RegisterSection, "")]
+        hooks = [("dialsum_add_hookspecs", None, ""), *((k.hook, Register, k.name) for k in KINDS),
+                 ("dialsum_register_sections", RegisterSection, "")]
         for hook_name, register_cls, kind in hooks:
             impl = getattr(plugin, hook_name, None)
             if impl is None or not any(i.plugin is plugin for i in getattr(self.pm.hook, hook_name).get_hookimpls()):
                 continue
-            register = register_cls(self.registry, kind, name, info.distribution, info.version)
             try:
-                impl(register=register)
+                if register_cls is None:
+                    impl(add=lambda namespace: self.add_hookspecs(namespace, name))
+                else:
+                    impl(register=register_cls(self.registry, kind, name, info.distribution, info.version))
             except PluginError:
                 raise
             except Exception as exc:  # a plugin bug must not take the CLI down
@@ -265,14 +292,4 @@ def check_pending(plugins: Plugins) -> None:
             plugins.pm.check_pending()
             return
         except pluggy.PluginValidationError as exc:
-            name = plugins.pm.get_name(exc.plugin) or "?"
-            info = plugins.infos.get(name)
-            plugins.broken.append(
-                BrokenPlugin(
-                    name,
-                    info.distribution if info else name,
-                    info.version if info else "",
-                    str(exc).replace("\n", " "),
-                )
-            )
-            plugins.remove(name)
+            plugins.drop(plugins.pm.get_name(exc.plugin) or "?", str(exc))

@@ -66,7 +66,7 @@ def test_every_recipe_key_has_a_description() -> None:
 
 
 def test_every_hook_is_documented() -> None:
-    missing = recipe_doc.undocumented_hooks(handwritten_docs())
+    missing = recipe_doc.undocumented_hooks(handwritten_docs(), build_plugins())
     assert not missing, "undocumented hooks:\n" + "\n".join(missing)
 
 
@@ -136,7 +136,10 @@ def test_recipe_doc_writes_the_references(tmp_path: Path) -> None:
     for reg in plugins.registry:
         assert f"### `{reg.name}`" in text
     hook_text = hooks.read_text(encoding="utf-8")
-    assert all(f"### `{name}`" in hook_text for name, _ in recipe_doc.hookspec_functions())
+    assert all(f"### `{name}`" in hook_text for name, _ in recipe_doc.hookspec_functions(plugins))
+    # an event a plugin declares is listed with the distribution that owns it
+    fold = hook_text.split("### `dialsum_before_fold`")[1].split("### ")[0]
+    assert "Declared by `dialsum-modes`" in fold and "optionalhook=True" in fold
 
 
 def test_every_docs_page_is_in_the_nav() -> None:

@@ -10,7 +10,7 @@ import pytest
 from conftest import make_dist, run_cli
 from dialsum_core import hookimpl
 from dialsum_core.errors import PluginError
-from dialsum_core.manager import build_plugins
+from dialsum_core.manager import Plugins, build_plugins
 
 GOOD = """
 import attrs
@@ -85,22 +85,51 @@ def test_broken_plugin_warns_in_listing_and_help_but_fails_a_run_that_needs_it(t
     assert "Traceback" not in checked.stderr
 
 
+def build_with_site(site: Path, *modules: str) -> Plugins:
+    """``build_plugins()`` in this process, with the distributions written into ``site`` installed."""
+    import importlib
+
+    sys.path.insert(0, str(site))
+    try:
+        importlib.invalidate_caches()
+        return build_plugins()
+    finally:
+        sys.path.remove(str(site))
+        for module in modules:
+            sys.modules.pop(module, None)
+
+
 def test_misspelled_hook_is_reported_not_ignored(tmp_path: Path) -> None:
     make_dist(tmp_path, "dialsum-typo", "0.2.0", "dialsum_typo", TYPO, {"typo": "dialsum_typo"})
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import importlib
-
-        importlib.invalidate_caches()
-        plugins = build_plugins()
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("dialsum_typo", None)
+    plugins = build_with_site(tmp_path, "dialsum_typo")
     broken = {b.name: b for b in plugins.broken}
     assert "typo" in broken
     assert "dialsum_afterr_epoch" in broken["typo"].error
     assert broken["typo"].distribution == "dialsum-typo"
     assert plugins.get("metrics", "typo-metric") is None
+
+
+WRONG_FOLD = """
+from dialsum_core import hookimpl
+
+@hookimpl(optionalhook=True)
+def dialsum_after_fold(fold, accuracy):
+    pass
+"""
+
+
+def test_a_wrong_implementation_of_a_plugins_event_is_reported_whichever_loads_first(tmp_path: Path) -> None:
+    """``dialsum_after_fold`` is declared by dialsum-modes (entry point ``modes``): a plugin loaded
+    before it (``aardvark``) and one loaded after it (``zebra``) are both checked against it."""
+    for name in ("aardvark", "zebra"):
+        make_dist(tmp_path, f"dialsum-{name}", "0.1.0", f"dialsum_{name}", WRONG_FOLD, {name: f"dialsum_{name}"})
+    plugins = build_with_site(tmp_path, "dialsum_aardvark", "dialsum_zebra")
+    broken = {b.name: b for b in plugins.broken}
+    assert sorted(broken) == ["aardvark", "zebra"] and plugins.hook_owners["dialsum_after_fold"] == "modes"
+    for name, b in broken.items():
+        assert b.distribution == f"dialsum-{name}" and "dialsum_after_fold" in b.error and "accuracy" in b.error
+        assert plugins.pm.get_plugin(name) is None
+    assert plugins.get("run_modes", "kfold") is not None
 
 
 def test_duplicate_registered_name_names_both_distributions(tmp_path: Path) -> None:

@@ -151,13 +151,14 @@ class ConsoleLogger:
         summary = _summary(metrics or {})
         self._say(f"[green]✓[/] stage {stage}" + (f"  {summary}" if summary else ""))
 
-    @hookimpl
+    # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
+    @hookimpl(optionalhook=True)
     def dialsum_before_fold(self, fold: int, n_folds: int) -> None:
         self.position.enter("dialsum_before_fold", {"fold": fold, "n_folds": n_folds})
         self._bar("fold", f"fold {fold + 1}/{n_folds}", fold, n_folds)
         self._drop("epoch", "train")
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_fold(self, fold: int, n_folds: int, metrics: dict[str, Any]) -> None:
         self._bar("fold", f"fold {fold + 1}/{n_folds}", fold + 1, n_folds)
         self._say(f"  fold {fold + 1}/{n_folds}  {_summary(metrics or {})}")
@@ -166,7 +167,7 @@ class ConsoleLogger:
         if fold + 1 >= n_folds:
             self._drop("fold")
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_before_trial(self, trial: int, params: dict[str, Any]) -> None:
         self.position.enter("dialsum_before_trial", {"trial": trial})
         total = self._n_trials
@@ -174,7 +175,7 @@ class ConsoleLogger:
         self._bar("trial", label, trial, total)
         self._drop("epoch", "train")
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_trial(self, trial: int, params: dict[str, Any], value: float | None, state: str) -> None:
         total = self._n_trials
         self._bar("trial", f"trial {trial}" + (f"/{total}" if total else ""), trial + 1, total)

@@ -112,11 +112,12 @@ class JsonlLogger:
     def dialsum_after_stage(self, ctx: Any, stage: str, metrics: dict[str, Any]) -> None:
         self._event("dialsum_after_stage", ctx, stage=stage, metrics=metrics or {})
 
-    @hookimpl
+    # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
+    @hookimpl(optionalhook=True)
     def dialsum_before_fold(self, ctx: Any, fold: int, n_folds: int) -> None:
         self._event("dialsum_before_fold", ctx, fold=fold, n_folds=n_folds)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_fold(self, ctx: Any, fold: int, n_folds: int, metrics: dict[str, Any]) -> None:
         self._event("dialsum_after_fold", ctx, fold=fold, n_folds=n_folds, metrics=metrics or {})
 
@@ -128,11 +129,11 @@ class JsonlLogger:
     def dialsum_after_epoch(self, ctx: Any, epoch: int, n_epochs: int, metrics: dict[str, Any]) -> None:
         self._event("dialsum_after_epoch", ctx, epoch=epoch, n_epochs=n_epochs, metrics=metrics or {})
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_before_trial(self, ctx: Any, trial: int, params: dict[str, Any]) -> None:
         self._event("dialsum_before_trial", ctx, trial=trial, params=params or {})
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_trial(
         self, ctx: Any, trial: int, params: dict[str, Any], value: float | None, state: str
     ) -> None:

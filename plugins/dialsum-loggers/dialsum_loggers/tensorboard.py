@@ -72,22 +72,23 @@ class TensorBoardLogger:
         self.scalars(f"stage/{stage}/", metrics, 0)
         self.position.leave("dialsum_after_stage")
 
-    @hookimpl
+    # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
+    @hookimpl(optionalhook=True)
     def dialsum_before_fold(self, fold: int, n_folds: int) -> None:
         self.position.enter("dialsum_before_fold", {"fold": fold, "n_folds": n_folds})
         self._step = 0
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_fold(self, fold: int, metrics: dict[str, Any]) -> None:
         self.position.leave("dialsum_after_fold")
         self.scalars(f"{self.position.prefix()}fold/", metrics, fold)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_before_trial(self, trial: int) -> None:
         self.position.enter("dialsum_before_trial", {"trial": trial})
         self._step = 0
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_trial(self, trial: int, params: dict[str, Any], value: float | None) -> None:
         self.position.leave("dialsum_after_trial")
         data = {"value": value} if value is not None else {}

@@ -142,7 +142,7 @@ class DiskFullAt:
         self.filename, self.fold = filename, fold
         self.done = False
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_before_fold(self, fold: int) -> None:
         import os
 

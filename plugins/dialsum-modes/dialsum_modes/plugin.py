@@ -72,6 +72,14 @@ def dialsum_register_run_modes(register: Any) -> None:
 
 
 @hookimpl
+def dialsum_add_hookspecs(add: Any) -> None:
+    """The fold and trial events are the modes' own: without this plugin nothing emits them."""
+    from dialsum_modes import events
+
+    add(events)
+
+
+@hookimpl
 def dialsum_register_sections(register: Any) -> None:
     register_sections(register)
 

@@ -319,12 +319,14 @@ def undocumented(plugins: Plugins | None, *, core: bool = True, distributions: I
     return missing
 
 
-def undocumented_hooks(documented_text: str) -> list[str]:
-    """Hook specifications without a docstring, or never mentioned in ``documented_text``."""
+def undocumented_hooks(documented_text: str, plugins: Plugins | None = None) -> list[str]:
+    """Hook specifications (the core's and those ``plugins`` declare) without a docstring, or never
+    mentioned in ``documented_text``."""
     missing: list[str] = []
-    for name, fn in hookspec_functions():
+    for name, fn in hookspec_functions(plugins):
         if not inspect.getdoc(fn):
-            missing.append(f"{name}: hook specification without a docstring (dialsum_core/hookspecs.py)")
+            where = fn.__module__.replace(".", "/") + ".py"
+            missing.append(f"{name}: hook specification without a docstring ({where})")
         if name not in documented_text:
             missing.append(f"{name}: not mentioned in the hand-written docs (add it to docs/writing-a-plugin.md)")
     return missing
@@ -416,10 +418,22 @@ def render_recipe(plugins: Plugins | None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def hookspec_functions() -> list[tuple[str, Any]]:
-    """Every hook specification, in the order of ``hookspecs.py``."""
+def hookspec_functions(plugins: Plugins | None = None) -> list[tuple[str, Any]]:
+    """Every hook specification: the core's in the order of ``hookspecs.py``, then those the
+    ``plugins`` declare (``dialsum_add_hookspecs``), each plugin's in its own order."""
     marker = f"{hookspecs.PROJECT}_spec"
-    return [(name, fn) for name, fn in vars(hookspecs).items() if callable(fn) and hasattr(fn, marker)]
+    core = [(name, fn) for name, fn in vars(hookspecs).items() if callable(fn) and hasattr(fn, marker)]
+    owned = list(plugins.hook_owners) if plugins is not None else []
+    return core + [(name, getattr(plugins.hook, name).spec.function) for name in owned]
+
+
+def hook_owner(plugins: Plugins | None, name: str) -> str:
+    """The distribution that declares hook ``name``; empty for the core's hooks."""
+    owner = plugins.hook_owners.get(name) if plugins is not None else None
+    if owner is None:
+        return ""
+    info = plugins.infos.get(owner)
+    return info.distribution if info is not None else owner
 
 
 _ROLE = re.compile(r":(?:class|data|func|meth|mod|attr):`~?([^`]+)`")
@@ -444,33 +458,40 @@ def _rst_to_md(doc: str) -> str:
     return "\n".join(lines).strip()
 
 
-def render_hooks() -> str:
-    """Markdown for every hook specification (signature and docstring)."""
+def render_hooks(plugins: Plugins | None = None) -> str:
+    """Markdown for every hook specification (signature and docstring), the core's and those the
+    installed ``plugins`` declare, each of those named with the distribution that owns it."""
     from dialsum_core.registry import Register
 
-    registry = set(hookspecs.REGISTRY_HOOKS.values()) | {"dialsum_register_commands"}
     out = [
         "# Hook reference",
         "",
-        "Generated from `dialsum_core/hookspecs.py`; do not edit by hand. Implement a hook with a "
-        "function of the same name decorated with `dialsum_core.hookimpl`; an implementation may "
-        "accept any subset of the parameters. See [Writing a plugin](../writing-a-plugin.md).",
+        "Generated from `dialsum_core/hookspecs.py` and the hooks installed plugins declare; do not edit "
+        "by hand. Implement a hook with a function of the same name decorated with `dialsum_core.hookimpl`; "
+        "an implementation may accept any subset of the parameters. See "
+        "[Writing a plugin](../writing-a-plugin.md).",
         "",
     ]
-    for title, want in (("Registry hooks", True), ("Lifecycle hooks", False)):
+    for title, want in (("Registry and setup hooks", True), ("Lifecycle hooks", False)):
         out += [f"## {title}", ""]
         if want:
-            out += ["Called once per plugin manager; each offers named things to a registry.", ""]
+            out += ["Called while plugins are loaded and recipes are read: they offer named things to a "
+                    "registry, recipe sections, commands.", ""]
         else:
             out += ["Events emitted during a run to every active logger and to installed plugins that "
                     "implement them; return values are ignored and an implementation that raises is "
                     "disabled for the rest of the run.", ""]
-        for name, fn in hookspec_functions():
-            if (name in registry) != want:
+        for name, fn in hookspec_functions(plugins):
+            if (not name.startswith(hookspecs.LIFECYCLE_PREFIXES)) != want:
                 continue
             sig = str(inspect.signature(fn)).replace("'", "")
-            out += [f"### `{name}`", "", "```python", f"def {name}{sig}", "```", "",
-                    _rst_to_md(inspect.getdoc(fn) or ""), ""]
+            out += [f"### `{name}`", "", "```python", f"def {name}{sig}", "```", ""]
+            owner = hook_owner(plugins, name)
+            if owner:
+                out += [f"Declared by `{owner}`: a plugin that implements it marks it "
+                        "`@hookimpl(optionalhook=True)`, so it stays valid where that distribution is not "
+                        "installed.", ""]
+            out += [_rst_to_md(inspect.getdoc(fn) or ""), ""]
     register_sig = str(inspect.signature(Register.__call__)).replace("self, ", "").replace("'", "")
     out += ["## The `register` callable", "", "```python", f"register{register_sig}", "```", "",
             _rst_to_md(inspect.getdoc(Register.__call__) or ""), ""]
@@ -501,7 +522,8 @@ def reference_pages(plugins: Plugins | None = None) -> dict[str, str]:
         from dialsum_core.manager import build_plugins
 
         plugins = build_plugins()
-    return {PAGES["recipe"]: render_recipe(plugins), PAGES["hooks"]: render_hooks(), PAGES["cli"]: render_cli()}
+    return {PAGES["recipe"]: render_recipe(plugins), PAGES["hooks"]: render_hooks(plugins),
+            PAGES["cli"]: render_cli()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -524,7 +546,7 @@ def command(output: Path | None, hooks_output: Path | None, check: bool) -> None
         click.echo(f"warning: {broken.describe()}", err=True)
     if check:
         missing = undocumented(plugins) + [m for m in undocumented_hooks("".join(
-            name for name, _ in hookspec_functions())) if "docstring" in m]
+            name for name, _ in hookspec_functions(plugins)), plugins) if "docstring" in m]
         for line in missing:
             click.echo(f"undocumented: {line}", err=True)
         if missing:
@@ -538,5 +560,5 @@ def command(output: Path | None, hooks_output: Path | None, check: bool) -> None
         atomic_write_text(output, text)
         click.echo(f"wrote {output}", err=True)
     if hooks_output is not None:
-        atomic_write_text(hooks_output, render_hooks())
+        atomic_write_text(hooks_output, render_hooks(plugins))
         click.echo(f"wrote {hooks_output}", err=True)

@@ -519,11 +519,12 @@ class ${cls}Logger:
     def dialsum_after_epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
         self._add("epoch", epoch, metrics)
 
-    @hookimpl
+    # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
+    @hookimpl(optionalhook=True)
     def dialsum_after_fold(self, fold: int, metrics: dict[str, Any]) -> None:
         self._add("fold", fold, metrics)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_trial(
         self, trial: int, params: dict[str, Any], value: float | None, state: str
     ) -> None:

@@ -166,11 +166,12 @@ class WandbLogger:
             settings=wandb.Settings(init_timeout=o.init_timeout, console="off"),
         )
 
-    @hookimpl
+    # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
+    @hookimpl(optionalhook=True)
     def dialsum_before_fold(self, fold: int) -> None:
         self._fold = fold
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_fold(self, fold: int, metrics: dict[str, Any]) -> None:
         self._fold = None
         values = _numbers(metrics)
@@ -180,11 +181,11 @@ class WandbLogger:
         self._folds.append([fold, values])
         self._log_against("folds", "fold", fold, values)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_before_trial(self, trial: int) -> None:
         self._trial = trial
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def dialsum_after_trial(self, trial: int, params: dict[str, Any], value: float | None, state: str) -> None:
         self._trial = None
         self._trials.append([trial, state, value, dict(params or {})])

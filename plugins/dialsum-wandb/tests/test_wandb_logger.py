@@ -78,3 +78,21 @@ def test_plugin_module_does_not_import_wandb() -> None:
     code = "import sys, dialsum_wandb.plugin; print('wandb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ})
     assert out.stdout.strip() == "False"
+
+
+def test_the_logger_stays_valid_without_the_modes_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its fold and trial methods implement events of dialsum-modes: optional, so with that plugin
+    disabled the logger still loads and starts."""
+    from dialsum_core.context import RunContext
+    from dialsum_core.events import Events
+    from dialsum_core.experiment import Experiment
+    from dialsum_core.manager import build_plugins, check_pending
+
+    monkeypatch.setenv("DIALSUM_DISABLE_PLUGINS", "modes")
+    plugins = build_plugins()
+    assert plugins.broken == [] and "wandb" in plugins.infos and "dialsum_after_trial" not in plugins.hook_owners
+    ctx = RunContext(recipe=scripted_recipe(tmp_path, ["wandb"]), plugins=plugins,
+                     experiment=Experiment.create(tmp_path, "x"), events=Events(plugins.pm))
+    plugins.pm.register(ctx.build("loggers", "wandb"), name="logger:wandb")
+    check_pending(plugins)
+    assert plugins.broken == [] and plugins.pm.get_plugin("logger:wandb") is not None

@@ -1,0 +1,48 @@
+"""The events only the run modes emit: cross-validation folds and hyperparameter trials.
+
+They are declared here, by the plugin that emits them, and added to the plugin manager through
+``dialsum_add_hookspecs``. A logger implements them as any other event, marked
+``@hookimpl(optionalhook=True)`` so that it stays valid where this plugin is not installed or is
+disabled: there they are simply never called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dialsum_core.hookspecs import hookspec
+
+if TYPE_CHECKING:
+    from dialsum_core.context import RunContext
+
+
+@hookspec
+def dialsum_before_fold(ctx: RunContext, fold: int, n_folds: int) -> None:
+    """Cross-validation fold ``fold`` (0-based) of ``n_folds`` starts.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_after_fold(ctx: RunContext, fold: int, n_folds: int, metrics: dict[str, Any]) -> None:
+    """Fold ``fold`` finished with its validation metrics.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_before_trial(ctx: RunContext, trial: int, params: dict[str, Any]) -> None:
+    """Hyperparameter trial number ``trial`` starts with the sampled ``params``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_after_trial(ctx: RunContext, trial: int, params: dict[str, Any], value: float | None, state: str) -> None:
+    """Trial ``trial`` ended in ``state`` (``complete``, ``pruned``, ``fail``) with ``value``.
+
+    .. versionadded:: 0.1
+    """
