@@ -168,9 +168,7 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) 
     except KeyboardInterrupt:
         click.echo("interrupted; partial results are in the experiment folder", err=True)
         sys.exit(130)
-    from dialsum_core.distributed import is_main_process
-
-    if is_main_process():  # one line per launch, not one per process
+    if result.main:  # one line per launch, not one per process
         click.echo(f"results: {result.results_path}")
 
 

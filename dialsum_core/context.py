@@ -18,7 +18,8 @@ from dialsum_core.errors import PluginError
 from dialsum_core.events import Events
 from dialsum_core.experiment import Experiment
 from dialsum_core.manager import Plugins
-from dialsum_core.protocols import Trial
+from dialsum_core.processes import OneProcess
+from dialsum_core.protocols import Processes, Trial
 from dialsum_core.recipe import Recipe
 
 log = logging.getLogger("dialsum")
@@ -38,6 +39,9 @@ class RunContext:
     #: The hyperparameter trial this run belongs to (``None`` outside a search): training reports
     #: its validation score to it and stops when it answers that the trial should be pruned.
     trial: Trial | None = None
+    #: The processes this run is one of (the runner sets it): who writes, what is decided once, how
+    #: generation is shared.
+    processes: Processes = attrs.field(factory=OneProcess)
     _data: DataSplits | None = attrs.field(default=None, alias="_data")
 
     # -- plugins --------------------------------------------------------------------------------

@@ -88,3 +88,20 @@ class Experiment:
 
         p = self.path(relative)
         return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+
+
+class ReplicaExperiment(Experiment):
+    """The experiment folder as seen by a process other than the main one: readable, never written.
+
+    Every process runs the same run-mode code (collectives need that); their writes through
+    ``ctx.experiment`` do nothing here, so each file is written once, by the main process.
+    """
+
+    def write_text(self, relative: str | Path, text: str) -> Path:
+        return self.path(relative)
+
+    def write_json(self, relative: str | Path, data: Any) -> Path:
+        return self.path(relative)
+
+    def write_csv(self, relative: str | Path, header: Sequence[str], rows: Any) -> Path:
+        return self.path(relative)

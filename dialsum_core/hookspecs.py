@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dialsum_core.context import RunContext
     from dialsum_core.data import DataSplits
     from dialsum_core.manager import Plugins
+    from dialsum_core.protocols import Processes
     from dialsum_core.recipe import Recipe
     from dialsum_core.registry import Register, RegisterSection
 
@@ -96,6 +97,21 @@ def dialsum_load_data(recipe: Recipe) -> DataSplits | None:
     The plugin that owns the recipe's data section answers; one that does not recognise the
     recipe's data returns ``None``. Two answers are an error naming both plugins. Raise
     :class:`dialsum_core.errors.DataError` naming the file and the row for bad data.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def dialsum_processes() -> Processes | None:
+    """The processes this run is one of, when a launcher started several.
+
+    Asked once per plugin manager, before the experiment folder exists; the answer becomes
+    ``ctx.processes``, which decides who writes and how work is shared. Return ``None`` when this
+    process runs alone: the core then uses its one-process implementation. Two plugins answering
+    is an error naming both, never a silent winner.
+
+    :return: a :class:`dialsum_core.protocols.Processes`, or ``None``.
 
     .. versionadded:: 0.2
     """

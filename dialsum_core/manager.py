@@ -11,11 +11,12 @@ code 2 naming it (see :meth:`Plugins.require`).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterable
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -23,6 +24,9 @@ import pluggy
 from dialsum_core import hookspecs
 from dialsum_core.errors import DialsumError, PluginError
 from dialsum_core.registry import KIND, KINDS, Register, RegisterSection, Registration, Registry
+
+if TYPE_CHECKING:
+    from dialsum_core.protocols import Processes
 
 ENTRY_POINT_GROUP = "dialsum"
 DISABLE_ENV = "DIALSUM_DISABLE_PLUGINS"
@@ -62,6 +66,7 @@ class Plugins:
         self.disabled: list[str] = []
         #: Hook name -> the plugin that declared it (``dialsum_add_hookspecs``); the core's are not here.
         self.hook_owners: dict[str, str] = {}
+        self._processes: Processes | None = None
 
     @property
     def hook(self) -> Any:
@@ -73,6 +78,19 @@ class Plugins:
         from dialsum_core.recipe.model import Schema
 
         return Schema(self.registry.sections)
+
+    def processes(self) -> Processes:
+        """The processes this run is one of: the one answer to ``dialsum_processes``, else this
+        process alone. Asked once per manager, since an answer may join a process group."""
+        if self._processes is None:
+            from dialsum_core.processes import OneProcess
+
+            found = self.answer("dialsum_processes")
+            if found is None and os.environ.get("WORLD_SIZE", "1") != "1":  # N copies would each write the folder
+                logging.getLogger("dialsum").warning("WORLD_SIZE is set but no plugin offers the processes of a "
+                                                     "launch: each process runs alone")
+            self._processes = found if found is not None else OneProcess()
+        return self._processes
 
     # -- registration ---------------------------------------------------------------------
     def add(self, plugin: object, name: str, distribution: str = "", version: str = "") -> None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 if TYPE_CHECKING:
     from dialsum_core.context import RunContext
     from dialsum_core.data import Example
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @runtime_checkable
@@ -27,6 +30,40 @@ class Trial(Protocol):
         """Record the validation scores after ``step`` (an epoch); ``True``: stop training now, the
         trial is pruned (an answer after the last epoch changes nothing). Training then returns a
         :class:`FitResult` with ``pruned=True``."""
+        ...
+
+
+@runtime_checkable
+class Processes(Protocol):
+    """The processes this run is one of (``ctx.processes``): one, or several started by a launcher.
+
+    Every process runs the same run-mode code; these are the only points where they must agree or
+    split work, so that a run mode or a model works under any launcher without knowing it.
+    """
+
+    #: This process's place among ``world_size`` processes; rank 0 is the main one.
+    rank: int
+    world_size: int
+    #: The one process that writes files, logs and results (the others only read).
+    is_main: bool
+
+    def broadcast(self, value: T) -> T:
+        """Rank 0's ``value`` on every process: what is decided once (a timestamped name, a pruning)."""
+        ...
+
+    def barrier(self) -> None:
+        """Wait until every process gets here (e.g. until the main one has created a folder)."""
+        ...
+
+    def map_in_order(self, fn: Callable[[list[T]], Sequence[R]], items: Sequence[T]) -> list[R]:
+        """``fn(items)`` computed by all processes together: each runs ``fn`` on its contiguous share
+        and every process gets all results in input order, as one process would compute them. Every
+        process calls it with the same ``items``; a nested call runs unsharded (never split twice)."""
+        ...
+
+    def finish(self, *, wait: bool = True) -> None:
+        """Leave the processes at the end of a run: wait for the others (``wait``; not after a
+        failure, they may never come), then close the group, so no process exits mid-communication."""
         ...
 
 

@@ -15,11 +15,12 @@ from typing import Any
 
 import attrs
 
-from dialsum_core import __version__, distributed
+from dialsum_core import __version__
 from dialsum_core.context import RunContext, for_debug
 from dialsum_core.events import Events
-from dialsum_core.experiment import Experiment, default_name
+from dialsum_core.experiment import Experiment, ReplicaExperiment, default_name
 from dialsum_core.manager import Plugins, build_plugins
+from dialsum_core.protocols import Processes
 from dialsum_core.recipe import Recipe
 from dialsum_core.registry import KIND
 
@@ -32,6 +33,8 @@ class RunResult:
     results: dict[str, Any]
     #: ``results.json`` of this run (inside the folder the run mode chose for a partial job).
     results_path: Path | None = None
+    #: Whether this process is the main one of its launch: the one that reports the results.
+    main: bool = True
 
 
 def _requirement_versions(distribution: str) -> dict[str, str]:
@@ -99,22 +102,24 @@ def run_recipe(
 ) -> RunResult:
     """Run ``recipe`` to the end; raises :class:`dialsum_core.errors.DialsumError` on bad input."""
     plugins = plugins or build_plugins(disable)
+    processes = plugins.processes()
     recipe = (recipe if recipe.load_problems else plugins.resolve(recipe)).validate(plugins)
     models = recipe.model_names(plugins)
     name = recipe.run.name or default_name(recipe.run.mode, models[0] if models else "model")
     # Scale-out: every process of a launch uses rank 0's name (the default one has a timestamp).
-    name = distributed.broadcast(name)
+    name = processes.broadcast(name)
     resolved = resolve(recipe, plugins, name)
-    experiment = _open_experiment(Path(recipe.run.output_dir).expanduser(), name)
-    log.setLevel(resolved.run.log_level if distributed.is_main_process() else logging.WARNING)
+    experiment = _open_experiment(processes, Path(recipe.run.output_dir).expanduser(), name)
+    log.setLevel(resolved.run.log_level if processes.is_main else logging.WARNING)
     events = Events(plugins.pm, plugins.origin)
-    ctx = RunContext(recipe=for_debug(resolved), plugins=plugins, experiment=experiment, events=events)
+    ctx = RunContext(recipe=for_debug(resolved), plugins=plugins, experiment=experiment, events=events,
+                     processes=processes)
     mode = ctx.build("run_modes", resolved.run.mode)
     # A partial job of a fan-out (the mode says which) keeps its config, results and logs in its own folder.
     job = getattr(mode, "job_folder", None)
     job = f"{job(ctx)}/" if callable(job) and job(ctx) else ""
     experiment.write_text(f"{job}config.toml", resolved.to_toml())
-    loggers = _start_loggers(_logger_context(ctx, job)) if distributed.is_main_process() else []
+    loggers = _start_loggers(_logger_context(ctx, job)) if processes.is_main else []
     started = time.time()
     try:
         _log_header(ctx)
@@ -138,7 +143,7 @@ def run_recipe(
         log.error("run failed: %s", failure["error"], exc_info=exc)
         ctx.emit("dialsum_on_error", error=exc)
         _stop_loggers(ctx, loggers)
-        distributed.finish(wait=False)
+        processes.finish(wait=False)  # the others may never reach a barrier
         raise
     results = {
         "experiment": name,
@@ -150,29 +155,29 @@ def run_recipe(
     path = experiment.write_json(f"{job}results.json", results)
     ctx.emit("dialsum_after_run", results=results)
     _stop_loggers(ctx, loggers)
-    distributed.finish()
-    return RunResult(experiment.root, results, Path(path))
+    processes.finish()
+    return RunResult(experiment.root, results, Path(path), processes.is_main)
 
 
 def _log_header(ctx: RunContext) -> None:
     plugins = ", ".join(f"{k}={v}" for k, v in ctx.recipe.versions.items())
     log.info("experiment %s (mode %s)", ctx.experiment.root, ctx.recipe.run.mode)
     log.info("versions: %s", plugins)
-    if distributed.is_distributed():
-        log.info("launch: %d processes; rank 0 writes the experiment folder", distributed.world_size())
+    if ctx.processes.world_size > 1:
+        log.info("launch: %d processes; rank 0 writes the experiment folder", ctx.processes.world_size)
     for broken in ctx.plugins.broken:
         log.warning("%s", broken.describe())
 
 
-# -- scale-out (see dialsum_core.distributed) ----------------------------------------------------
-def _open_experiment(output_dir: Path, name: str) -> Experiment:
+# -- scale-out (see dialsum_core.protocols.Processes) --------------------------------------------
+def _open_experiment(processes: Processes, output_dir: Path, name: str) -> Experiment:
     """The experiment folder: created by the main process; the others wait for it, then only read."""
-    if not distributed.is_distributed():
-        return Experiment.create(output_dir, name)
-    with distributed.main_process_first():
-        if distributed.is_main_process():
+    try:
+        if processes.is_main:
             return Experiment.create(output_dir, name)
-        return distributed.ReplicaExperiment(Path(output_dir) / name)
+    finally:
+        processes.barrier()  # reached by the main process even when it fails: nobody waits forever
+    return ReplicaExperiment(Path(output_dir) / name)
 
 
 def _logger_context(ctx: RunContext, job: str) -> RunContext:

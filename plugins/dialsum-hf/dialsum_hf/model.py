@@ -71,10 +71,8 @@ class HFModel:
 
     # -- Model protocol ---------------------------------------------------------------------------
     def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
-        from dialsum_core.distributed import map_in_order
-
         # Under a multi-process launch each process decodes its share; results come back in order.
-        return map_in_order(lambda part: self._generate(part, ctx), list(dialogues))
+        return ctx.processes.map_in_order(lambda part: self._generate(part, ctx), list(dialogues))
 
     def _generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         if not dialogues:

@@ -8,9 +8,9 @@ import os
 import shlex
 from collections.abc import Sequence
 
-from dialsum_core.distributed import is_distributed
 from dialsum_core.errors import DialsumError
 from dialsum_launch.plugin import LAUNCHERS
+from dialsum_launch.processes import from_environment
 
 log = logging.getLogger("dialsum")
 
@@ -89,7 +89,7 @@ def launch(launcher: str, num_processes: int, launcher_args: Sequence[str], dial
     """Run the launch and wait for it; returns its exit status."""
     import subprocess
 
-    if is_distributed():
+    if from_environment() is not None:
         raise DialsumError("--launcher: this process is already one of a launch (WORLD_SIZE is set); "
                            "drop --launcher")
     cmd = launch_command(launcher, num_processes, launcher_args, dialsum_args)

@@ -1,13 +1,18 @@
-"""Entry-point module: adds ``dialsum launch`` through ``dialsum_register_commands`` (cheap: click only)."""
+"""Entry-point module: adds ``dialsum launch`` through ``dialsum_register_commands`` and, in a launched
+process, offers the launch's processes through ``dialsum_processes`` (cheap: click only; torch is
+imported by the first collective)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dialsum_core import hookimpl
 from dialsum_core.cli import disable_option, set_option
+
+if TYPE_CHECKING:
+    from dialsum_core.protocols import Processes
 
 LAUNCHERS = ("torchrun", "accelerate")
 
@@ -40,3 +45,11 @@ def launch_command(recipe_path: str, overrides: tuple[str, ...], disable: tuple[
 @hookimpl
 def dialsum_register_commands(cli: Any) -> None:
     cli.add_command(launch_command)
+
+
+@hookimpl
+def dialsum_processes() -> Processes | None:
+    """The launch's processes when the launcher's environment says there are several (``WORLD_SIZE``)."""
+    from dialsum_launch.processes import from_environment
+
+    return from_environment()

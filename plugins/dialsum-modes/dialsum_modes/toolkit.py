@@ -32,7 +32,6 @@ from typing import Any
 
 import attrs
 
-from dialsum_core import distributed
 from dialsum_core.context import RunContext
 from dialsum_core.data import Example
 from dialsum_core.errors import DialsumError
@@ -91,7 +90,7 @@ def generate(ctx: RunContext, model: Any, dialogues: Sequence[str], task: str) -
     for start in range(0, total, chunk):
         part = list(dialogues[start:start + chunk])
         # Under a multi-process launch each process generates its share, gathered back in order.
-        got = distributed.map_in_order(lambda xs: list(model.generate(xs, ctx)), part)
+        got = ctx.processes.map_in_order(lambda xs: list(model.generate(xs, ctx)), part)
         if len(got) != len(part):
             raise DialsumError(f"{task}: the model returned {len(got)} summaries for {len(part)} dialogues")
         out.extend(got)
@@ -255,7 +254,7 @@ def train_source(
     attach_scores(sctx, outputs, predict.get("valid") or predict.get("fold") or [])
     src = Source(name, model_name, checkpoint, history, scores, outputs)
     save_unit(ctx, key, fp, {"source": src.to_json()})
-    if shared is not None and distributed.is_main_process():
+    if shared is not None and ctx.processes.is_main:
         from dialsum_core.atomic import atomic_write_json
 
         atomic_write_json(cache_folder(ctx) / f"{shared}.json",
@@ -281,7 +280,7 @@ def point(ctx: RunContext, name: str, target: Path) -> None:
     import os
 
     link = ctx.experiment.checkpoints / name
-    if not distributed.is_main_process() or not Path(target).exists():
+    if not ctx.processes.is_main or not Path(target).exists():
         return
     tmp = link.with_name(f".{name}.{os.getpid()}.link")
     tmp.unlink(missing_ok=True)

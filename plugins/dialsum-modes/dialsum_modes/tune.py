@@ -25,9 +25,10 @@ from typing import Any
 
 import attrs
 
-from dialsum_core import distributed
 from dialsum_core.context import RunContext
 from dialsum_core.errors import DialsumError
+from dialsum_core.processes import OneProcess
+from dialsum_core.protocols import Processes
 from dialsum_core.recipe import Recipe
 from dialsum_data import augmented
 from dialsum_modes import plots, toolkit
@@ -96,10 +97,11 @@ class TrialReporter:
     decides, the other processes are told through a broadcast.
     """
 
-    def __init__(self, number: int, trial: Any, metric: str):
+    def __init__(self, number: int, trial: Any, metric: str, processes: Processes | None = None):
         self.number = number
         self.metric = metric
         self._trial = trial
+        self._processes = processes or OneProcess()
         self.pruned_at: int | None = None
 
     def report(self, step: int, scores: Any) -> bool:
@@ -110,8 +112,7 @@ class TrialReporter:
         if self._trial is not None:
             self._trial.report(value, step=step)
             prune = self._trial.should_prune()
-        if distributed.is_distributed():
-            prune = distributed.broadcast(prune)
+        prune = self._processes.broadcast(prune)
         if prune:
             self.pruned_at = step
         return bool(prune)
@@ -179,12 +180,13 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         finally:
             tctx.emit("dialsum_after_trial", trial=trial.number, params=params, value=value, state=state)
 
-    if distributed.is_distributed() and not distributed.is_main_process():
-        while (order := distributed.broadcast(None)) is not None:
+    processes = ctx.processes
+    if not processes.is_main:
+        while (order := processes.broadcast(None)) is not None:
             number, params = order
             with contextlib.suppress(optuna.TrialPruned):
-                train_trial(TrialReporter(number, None, options.metric), params)
-        result = distributed.broadcast(None)
+                train_trial(TrialReporter(number, None, options.metric, processes), params)
+        result = processes.broadcast(None)
         if result is None:
             raise DialsumError("optuna: the study stopped on the main process (see its log)")
         return result
@@ -207,9 +209,8 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
 
     def objective(trial: Any) -> float:
         params = {key: suggest(trial, key, spec) for key, spec in options.space.items()}
-        if distributed.is_distributed():
-            distributed.broadcast((trial.number, params))
-        return train_trial(TrialReporter(trial.number, trial, options.metric), params)
+        processes.broadcast((trial.number, params))  # the other processes of a launch train it too
+        return train_trial(TrialReporter(trial.number, trial, options.metric, processes), params)
 
     def after(study: Any, frozen: Any) -> None:
         nonlocal done
@@ -233,7 +234,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
 
     toolkit.progress(ctx, "trials", done, total)
     n_jobs = options.n_jobs
-    if n_jobs > 1 and distributed.is_distributed():
+    if n_jobs > 1 and processes.world_size > 1:
         log.warning("optuna: n_jobs = %d under a multi-process launch: the processes train one trial at a time "
                     "together (n_jobs = 1)", n_jobs)
         n_jobs = 1
@@ -250,7 +251,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         shared.optimize(study, objective, timeout=options.timeout or None, n_jobs=n_jobs, callbacks=[after],
                              wait_seconds=float(options.timeout or 24 * 3600))
         ended = True
-        distributed.broadcast(None)  # the other processes of a launch: no more trials
+        processes.broadcast(None)  # the other processes of a launch: no more trials
         best = _best(study)
         if best is None:
             raise DialsumError(f"optuna: no trial of study {name!r} completed (all pruned or failed)")
@@ -262,8 +263,8 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         return result
     finally:
         if not ended:
-            distributed.broadcast(None)
-        distributed.broadcast(result)
+            processes.broadcast(None)
+        processes.broadcast(result)
 
 
 def close_abandoned(db: Path, study_name: str) -> list[int]:
