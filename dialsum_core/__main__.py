@@ -1,4 +1,4 @@
-"""``python -m dialsum_core`` is ``dialsum`` (what ``accelerate launch -m`` needs)."""
+"""``python -m dialsum_core`` is ``dialsum`` (what a launcher that starts modules with ``-m`` needs)."""
 
 from dialsum_core.cli import main
 

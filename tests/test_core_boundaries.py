@@ -17,7 +17,7 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 #: Lines of the core's source (``testing.py``, the pytest plugin for plugin authors, not counted): a
 #: ratchet, lowered as knowledge moves to its owners (4,590 before sections became plugins'; the
 #: goal is 2,500).
-BUDGET = 3020
+BUDGET = 2934
 
 #: Plugin packages, plugin-owned sections, keys and events, and libraries only plugins may use.
 FORBIDDEN = re.compile(
@@ -26,6 +26,7 @@ FORBIDDEN = re.compile(
     r"|\brun\.(ensemble|ensemble_weights|use_tta|tta_\w+|only|gpu_check|auto_batch|resume_from)\b"
     r"|\[(train|generation)\]|\b(train|generation)\.[a-z_]+\b(?!\.log)"
     r"|\b(optuna|lora|peft|bitsandbytes|wandb|kiwipiepy|transformers|kobart|solar|polyglot)\b"
+    r"|\b(accelerate|torchrun|torch\.distributed)\b"
     r"|model_name_or_path",
     re.IGNORECASE,
 )
