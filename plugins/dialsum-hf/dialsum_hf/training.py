@@ -16,10 +16,12 @@ outscores honest summaries, so ROUGE alone would keep the collapsed model.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,8 +254,33 @@ def resolve_checkpoint(ctx: Any) -> str | None:
     return str(max(found)[2])
 
 
+#: Held while a worker thread sets a trainer up (see :func:`shared_trainer_setup`).
+_TRAINER_SETUP = threading.Lock()
+
+
+@contextlib.contextmanager
+def shared_trainer_setup() -> Iterator[bool]:
+    """Trainers of parallel threads (Optuna's ``n_jobs``) share accelerate's process-wide state.
+
+    Each new ``TrainingArguments`` resets that state (``AcceleratorState._reset_state``), pulling it
+    from under the trainers other threads are running ("`AcceleratorState` object has no attribute
+    `distributed_type`"). In a worker thread the state is created once and reused
+    (``use_configured_state``), and trainers are set up one thread at a time. Yields whether it did so;
+    the main thread keeps transformers' behaviour (a fresh state per run, so runs in one process may
+    differ in mixed precision).
+    """
+    if threading.current_thread() is threading.main_thread():
+        yield False
+        return
+    from accelerate import PartialState
+
+    with _TRAINER_SETUP:
+        PartialState(cpu=not _cuda())
+        yield True
+
+
 def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int, steps_per_epoch: int,
-                       gradient_checkpointing: bool) -> Any:
+                       gradient_checkpointing: bool, *, shared_state: bool = False) -> Any:
     from transformers import Seq2SeqTrainingArguments
 
     t, r = ctx.recipe.train, ctx.recipe.run
@@ -293,6 +320,8 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         dataloader_pin_memory=False,
         use_cpu=not _cuda(),
     )
+    if shared_state:
+        kwargs["accelerator_config"] = {"use_configured_state": True}
     kwargs.update(versioned_arguments(Seq2SeqTrainingArguments, warmup_ratio=float(t.warmup_ratio),
                                       gradient_checkpointing=gradient_checkpointing))
     return Seq2SeqTrainingArguments(**kwargs)
@@ -384,17 +413,20 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
         batch_size = auto_batch_size(hf, features, ctx, start=min(hf.options.auto_batch_max, len(features)))
     steps_per_epoch = max(1, math.ceil(len(features) / (batch_size * t.gradient_accumulation_steps)))
     n_epochs = math.ceil(t.max_steps / steps_per_epoch) if t.max_steps > 0 else t.epochs
-    args = training_arguments(ctx, output_dir, batch_size, len(valid), steps_per_epoch,
-                              bool(getattr(hf.options, "gradient_checkpointing", False)))
     events_cb, trainer_cls = _callbacks()
     callbacks: list[Any] = [events_cb(hf, ctx, n_epochs)]
     if t.early_stopping_patience:
         callbacks.append(_early_stopping(t.early_stopping_patience))
-    trainer = trainer_cls(
-        model=hf.model, args=args, train_dataset=features, eval_dataset=list(valid),
-        data_collator=Collator(hf.tokenizer.pad_token_id, hf.model),
-        processing_class=hf.tokenizer, callbacks=callbacks, hf=hf, ctx=ctx, valid=list(valid), n_epochs=n_epochs,
-    )
+    with shared_trainer_setup() as shared_state:
+        args = training_arguments(ctx, output_dir, batch_size, len(valid), steps_per_epoch,
+                                  bool(getattr(hf.options, "gradient_checkpointing", False)),
+                                  shared_state=shared_state)
+        trainer = trainer_cls(
+            model=hf.model, args=args, train_dataset=features, eval_dataset=list(valid),
+            data_collator=Collator(hf.tokenizer.pad_token_id, hf.model),
+            processing_class=hf.tokenizer, callbacks=callbacks, hf=hf, ctx=ctx, valid=list(valid),
+            n_epochs=n_epochs,
+        )
     trainer.remove_callback(PrinterCallback)  # logs go to ctx.log and the loggers, not stdout
     resume = resolve_checkpoint(ctx)
     if resume:
