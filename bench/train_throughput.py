@@ -87,7 +87,7 @@ thing; dialsum's own behaviour is unchanged without the flags):
   ``lm_head``) to float32. Both sides call it: not a difference, but with new tokens the float32
   ``lm_head`` is the matrix the wrapper rebuilds each step.
 * ``dataloader_pin_memory = False`` (dialsum) against the Trainer's default ``True``: both copy each
-  batch with a blocking copy (the Trainer's default ``non_blocking = False``), a few kilobytes of
+  batch with a blocking copy (the Trainer's default ``non_blocking = False``), some tens of kilobytes of
   ids; ``--pin-memory`` turns pinning on for dialsum.
 * Length-grouped batches (dialsum) against random ones: fewer padding tokens (1.09 padded tokens
   per real one against 1.6 on these dialogues), but the longest batch comes first and the shapes
