@@ -20,33 +20,46 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def tiny_config(family: str, vocab_size: int, tok: Any, d_model: int = 32, layers: int = 2) -> Any:
+def tiny_config(family: str, vocab_size: int, tok: Any, d_model: int = 32, layers: int = 2, *, heads: int = 2,
+                intermediate: int = 0) -> Any:
+    """A random ``family`` config; ``intermediate`` 0 means twice ``d_model`` (the feed-forward size).
+
+    The defaults give the tiny models of the tests; ``heads`` and ``intermediate`` let a benchmark
+    build one of a real model's shape (e.g. 2048 hidden, 16 layers, 16 heads, 5632 intermediate).
+    """
     from transformers import BartConfig, GPTNeoXConfig, LlamaConfig
 
+    ffn = intermediate or 2 * d_model
     ids = {"pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
     if family == "bart":
         return BartConfig(vocab_size=vocab_size, d_model=d_model, encoder_layers=layers, decoder_layers=layers,
-                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=2 * d_model,
-                          decoder_ffn_dim=2 * d_model, max_position_embeddings=512,
+                          encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn,
+                          decoder_ffn_dim=ffn, max_position_embeddings=512,
                           decoder_start_token_id=tok.bos_token_id, forced_bos_token_id=None, **ids)
     if family == "llama":
-        return LlamaConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
-                           num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
+        return LlamaConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=ffn,
+                           num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
                            max_position_embeddings=2048, tie_word_embeddings=False, **ids)
     if family == "gpt_neox":
-        return GPTNeoXConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
-                             num_hidden_layers=layers, num_attention_heads=2, max_position_embeddings=2048,
+        return GPTNeoXConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=ffn,
+                             num_hidden_layers=layers, num_attention_heads=heads, max_position_embeddings=2048,
                              rotary_pct=0.5, use_parallel_residual=True, tie_word_embeddings=False, **ids)
     raise ValueError(f"unknown family {family!r}; one of {', '.join(FAMILIES)}")
 
 
 def save_tiny_model(family: str, path: Path, texts: Sequence[str], *, vocab_size: int = 600,
-                    d_model: int = 32, layers: int = 2, seed: int = 0, tags: Sequence[str] = ()) -> Path:
+                    d_model: int = 32, layers: int = 2, seed: int = 0, tags: Sequence[str] = (), heads: int = 2,
+                    intermediate: int = 0, dtype: str = "float32", device: str = "cpu") -> Path:
     """Build a random ``family`` model and a BPE tokenizer trained on ``texts``; save both to ``path``.
 
     ``tags`` (e.g. ``#Person1#``) are added to the tokenizer before the model is built, so loading
     the folder adds no token and resizes nothing: a plain transformers script and dialsum then read
-    the very same ids, which benchmarks comparing the two need.
+    the very same ids, which benchmarks comparing the two need. Without ``tags`` the folder is like
+    a downloaded model, which lacks them: dialsum adds them when it loads the folder.
+
+    ``dtype`` is the dtype the weights are drawn and saved in, and ``device`` where they are drawn:
+    a model of a billion parameters is built in seconds on ``cuda`` in ``bfloat16``, in minutes on
+    the CPU in float32 (and saved at twice the size).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
@@ -59,9 +72,10 @@ def save_tiny_model(family: str, path: Path, texts: Sequence[str], *, vocab_size
     tok = train_tokenizer(texts, vocab_size, min_frequency=1, template=template)
     add_tags(tok, tags)
     torch.manual_seed(seed)
-    config = tiny_config(family, len(tok), tok, d_model, layers)
+    config = tiny_config(family, len(tok), tok, d_model, layers, heads=heads, intermediate=intermediate)
     auto = AutoModelForSeq2SeqLM if family == "bart" else AutoModelForCausalLM
-    model = auto.from_config(config)
+    with torch.device(device):
+        model = auto.from_config(config, dtype=getattr(torch, dtype))
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(path), safe_serialization=True)
     tok.save_pretrained(str(path))

@@ -100,3 +100,23 @@ def test_a_model_that_cannot_be_found_is_a_one_line_error(context, tmp_path: Pat
                    "models": {"hf-seq2seq": {"model_name_or_path": str(tmp_path / "missing")}}})
     with pytest.raises(DialsumError, match=r"models\.hf-seq2seq\.model_name_or_path: cannot load"):
         ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+
+
+@pytest.mark.parametrize("family", ["bart", "llama", "gpt_neox"])
+def test_a_random_model_takes_the_shape_and_dtype_it_is_asked_for(tmp_path: Path, family: str) -> None:
+    """Benchmarks rebuild a reported model's shape (heads, feed-forward size) in bfloat16."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    from dialsum_core.testing import TINY_DIALOGUES
+    from dialsum_hf.testing import save_tiny_model
+
+    texts = [t for _f, d, s, _t in TINY_DIALOGUES for t in (d, s)]
+    path = save_tiny_model(family, tmp_path / family, texts, vocab_size=200, d_model=16, layers=1, heads=4,
+                           intermediate=24, dtype="bfloat16")
+    config = AutoConfig.from_pretrained(str(path))
+    heads = config.encoder_attention_heads if family == "bart" else config.num_attention_heads
+    ffn = config.encoder_ffn_dim if family == "bart" else config.intermediate_size
+    assert (heads, ffn) == (4, 24)
+    auto = AutoModelForSeq2SeqLM if family == "bart" else AutoModelForCausalLM
+    assert next(auto.from_pretrained(str(path), dtype="auto").parameters()).dtype == torch.bfloat16
