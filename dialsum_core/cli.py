@@ -16,6 +16,7 @@ import click
 from dialsum_core import __version__
 from dialsum_core.errors import DialsumError
 from dialsum_core.manager import Plugins, build_plugins
+from dialsum_core.registry import KINDS
 
 log = logging.getLogger("dialsum")
 
@@ -32,6 +33,13 @@ def _plugins(disable: Sequence[str] = ()) -> Plugins:
         return build_plugins(disable)
     except DialsumError as exc:
         fail(exc)
+
+
+def listed_plugins(disable: Sequence[str] = ()) -> Plugins:
+    """The installed plugins for a listing command, broken ones reported as warnings (exit 2 on a clash)."""
+    plugins = _plugins(disable)
+    _warn_broken(plugins)
+    return plugins
 
 
 def _warn_broken(plugins: Plugins) -> None:
@@ -128,8 +136,7 @@ def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[s
     command a plugin adds (``dialsum launch``) starts the same way. Raises :class:`DialsumError`."""
     from dialsum_core.recipe import load_recipe
 
-    plugins = _plugins(disable)
-    _warn_broken(plugins)
+    plugins = listed_plugins(disable)
     names = {reg.name for reg in plugins.registry}
     recipe = load_recipe(recipe_path, overrides, schema=plugins.schema, strict=False, names=names)
     if not validate:
@@ -176,27 +183,30 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) 
 @disable_option
 def plugins_cmd(disable: tuple[str, ...]) -> None:
     """List installed plugins: name, kind, distribution, version, description."""
-    plugins = _plugins(disable)
-    _warn_broken(plugins)
+    plugins = listed_plugins(disable)
     rows = [
         (reg.name, reg.label, reg.distribution, reg.version, reg.description) for reg in plugins.registry
     ]
-    _table(("name", "kind", "distribution", "version", "description"), rows)
+    print_table(("name", "kind", "distribution", "version", "description"), rows)
+    click.echo()
+    print_table(("plugin", "distribution", "version", "recipe sections and hooks"), _contributions(plugins))
 
 
-@cli.command()
-def models() -> None:
-    """List the named model presets (what run.models = ["all"] expands to)."""
-    plugins = _plugins()
-    _warn_broken(plugins)
-    rows = [(reg.name, reg.distribution, reg.description) for reg in plugins.registry.tagged("model_loaders", "preset")]
-    if not rows:
-        click.echo("no model presets installed")
-        return
-    _table(("preset", "distribution", "description"), rows)
+def _contributions(plugins: Plugins) -> list[tuple[str, str, str, str]]:
+    """What each plugin adds besides named registrations: the recipe tables it contributes keys to and
+    the other hooks it implements (``dialsum_load_data``, commands...), so that "who reads my
+    ``[data]``" has an answer on the command line."""
+    named = {kind.hook for kind in KINDS} | {"dialsum_register_sections"}
+    rows = []
+    for name, info in plugins.infos.items():
+        tables = dict.fromkeys(f"[{p.table}]" for p in plugins.registry.sections if p.plugin == name)
+        hooks = [c.name for c in plugins.pm.get_hookcallers(plugins.pm.get_plugin(name)) or [] if c.name not in named]
+        if tables or hooks:
+            rows.append((name, info.distribution, info.version, ", ".join([*tables, *sorted(hooks)])))
+    return rows
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())

@@ -31,6 +31,17 @@ def test_cli_does_not_import_heavy_libraries(args: list[str]) -> None:
     assert res.stdout.strip().splitlines()[-1] == "HEAVY=", res.stdout
 
 
+def test_plugins_names_who_contributes_sections_and_hooks() -> None:
+    """A plugin that registers no named thing (the data reader, the launcher) still shows: which
+    recipe tables it adds keys to and which other hooks it implements."""
+    res = run_cli(["plugins"])
+    assert res.returncode == 0, res.stderr
+    rows = {line.split()[0]: line for line in res.stdout.splitlines() if line.strip()}
+    assert "dialsum-data" in rows["data"] and "[data], dialsum_load_data" in rows["data"]
+    assert "dialsum_processes" in rows["launch"] and "[train], [generation]" in rows["hf"]
+    assert rows["dialsum-core"].split()[-1] == "[run]"
+
+
 def test_version() -> None:
     res = run_cli(["--version"])
     assert res.returncode == 0 and res.stdout.startswith("dialsum 0.")

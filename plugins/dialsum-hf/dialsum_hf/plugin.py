@@ -155,6 +155,13 @@ def dialsum_register_sections(register: Any) -> None:
 
 
 @hookimpl
+def dialsum_register_commands(cli: Any) -> None:
+    from dialsum_hf.commands import models
+
+    cli.add_command(models)
+
+
+@hookimpl
 def dialsum_register_model_loaders(register: Any) -> None:
     register("scratch", make_scratch, options=ScratchOptions, tags=TAGS,
              check=functools.partial(check_model, name="scratch"),
