@@ -214,7 +214,9 @@ class Augmenter(Protocol):
 @runtime_checkable
 class Logger(Protocol):
     """Lifecycle hook implementations (methods decorated with ``dialsum_core.hookimpl``), and
-    optionally ``close()``, called when the run ends whatever happened."""
+    optionally ``close()``, called when the run ends whatever happened. A logger that draws the
+    ``dialsum_on_progress`` events on the terminal sets ``displays_progress = True``: plugins then
+    leave their own progress bars off, so two bars never fight over one terminal."""
 
 
 @runtime_checkable

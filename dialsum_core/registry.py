@@ -265,6 +265,3 @@ class Registry:
     def __iter__(self) -> Iterator[Registration]:
         for kind in KINDS:
             yield from self.of_kind(kind.name)
-
-    def __len__(self) -> int:
-        return sum(len(t) for t in self._items.values())

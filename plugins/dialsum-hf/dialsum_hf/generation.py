@@ -121,10 +121,20 @@ def eval_mode(model: Any) -> Iterator[None]:
             model.train()
 
 
-def _progress(total: int, desc: str) -> Any:
+def own_bars(ctx: Any) -> bool:
+    """Whether dialsum-hf draws its own progress bars (and the Trainer's): on a terminal, unless a
+    logger of the run draws the progress events there (``displays_progress``, see
+    ``dialsum_core.protocols.Logger``)."""
+    if not sys.stderr.isatty():
+        return False
+    listeners = ctx.plugins.pm.hook.dialsum_on_progress.get_hookimpls() if ctx is not None else []
+    return not any(getattr(impl.plugin, "displays_progress", False) for impl in listeners)
+
+
+def _progress(total: int, desc: str, ctx: Any) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="dlg", disable=not sys.stderr.isatty(), leave=False)
+    return tqdm(total=total, desc=desc, unit="dlg", disable=not own_bars(ctx), leave=False)
 
 
 def generate_ids(hf: Any, inputs: Sequence[list[int]], ctx: Any, *, batch_size: int | None = None,
@@ -136,7 +146,7 @@ def generate_ids(hf: Any, inputs: Sequence[list[int]], ctx: Any, *, batch_size: 
     order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
     out: list[list[int]] = [[] for _ in inputs]
     done = 0
-    bar = _progress(len(inputs), task)
+    bar = _progress(len(inputs), task, ctx)
     device = hf.device
     try:
         with eval_mode(model):

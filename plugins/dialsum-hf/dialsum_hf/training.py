@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -28,6 +27,7 @@ from typing import Any
 from dialsum_core.errors import DataError, DialsumError
 from dialsum_core.protocols import FitResult
 from dialsum_hf.features import Collator
+from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel
 from dialsum_hf.quiet import quiet_progress_bars
 
@@ -315,7 +315,7 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         metric_for_best_model=SELECTION_METRIC,
         greater_is_better=True,
         report_to=[],
-        disable_tqdm=not sys.stderr.isatty(),
+        disable_tqdm=not own_bars(ctx),
         remove_unused_columns=False,
         dataloader_pin_memory=False,
         use_cpu=not _cuda(),

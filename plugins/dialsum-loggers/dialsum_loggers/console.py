@@ -41,6 +41,8 @@ class ConsoleLogger:
         tee = installed("stdout")
         terminal = tee.original if tee is not None else sys.stdout
         self.enabled = bool(options.force or console is not None or terminal.isatty())
+        #: It draws the progress events on the terminal: other plugins leave their bars off.
+        self.displays_progress = self.enabled
         self._console = console
         self._terminal = terminal
         self._progress: Any = None
