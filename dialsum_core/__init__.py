@@ -2,8 +2,8 @@
 
 The core is small on purpose: hook specifications, a plugin manager, typed TOML recipes, the CLI and
 the experiment folder. Everything concrete (model loaders, run modes, ensembles, test-time
-augmenters, loggers, metrics) is a plugin, and built-in plugins are installed and discovered exactly
-as a third party's are.
+augmenters, loggers, metrics, reading the data, the processes of a launch) is a plugin, and built-in
+plugins are installed and discovered exactly as a third party's are.
 
 Writing a plugin
 ----------------
