@@ -17,6 +17,8 @@ _SPACED_TAG_RE = re.compile(r"#\s*([A-Za-z]+)\s*(\d*)\s*#")
 _LITERAL_NEWLINE_RE = re.compile(r"(\\n|<br\s*/?>)", re.IGNORECASE)
 _REPEAT_RE = re.compile(r"([ㅋㅎㅠㅜ!?.~])\1{2,}")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
+#: ``phonenumber`` -> ``PhoneNumber``: the spelling of each known tag without a number.
+_CANONICAL = {t.strip("#").lower(): t.strip("#") for t in KNOWN_TAGS if not t[-2].isdigit()}
 
 
 def remove_noise(text: str) -> str:
@@ -32,10 +34,9 @@ def simplify_tokens(text: str) -> str:
 
     def fix(m: re.Match[str]) -> str:
         word, num = m.group(1), m.group(2)
-        canonical = {t.strip("#").lower(): t.strip("#") for t in KNOWN_TAGS if not t[-2].isdigit()}
         if word.lower() == "person" and num:
             return f"#Person{num}#"
-        return f"#{canonical.get(word.lower(), word)}{num}#"
+        return f"#{_CANONICAL.get(word.lower(), word)}{num}#"
 
     return _SPACED_TAG_RE.sub(fix, text)
 

@@ -30,6 +30,7 @@ from dialsum_hf.features import Collator
 from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel
 from dialsum_hf.quiet import quiet_progress_bars
+from dialsum_metrics import is_degenerate
 
 BEST_METRIC = "rouge_mean"
 #: What the Trainer ranks checkpoints by (``metric_for_best_model``, never logged): ``rouge_mean``,
@@ -39,9 +40,6 @@ BEST_METRIC = "rouge_mean"
 #: also protects that checkpoint from ``save_total_limit`` and drives early stopping).
 SELECTION_METRIC = "selection"
 DEGENERATE_PENALTY = 2.0
-#: Validation summaries are degenerate below this share of distinct ones: the default of
-#: ``dialsum_metrics.is_degenerate`` and of the ``rouge`` metric's warning.
-DEGENERATE_BELOW = 0.5
 #: What the Trainer pickles beside the weights of a checkpoint (see ``train.save_training_state``).
 TRAINING_ARGS = "training_args.bin"
 OPTIMIZER_STATE = "optimizer.pt"
@@ -102,7 +100,7 @@ def _callbacks() -> tuple[type, type]:
             metrics = {f"{metric_key_prefix}_{k}": float(v) for k, v in scores.items()}
             metrics[f"{metric_key_prefix}_runtime"] = round(elapsed, 4)
             self.log(metrics)
-            degenerate = is_degenerate(preds, scores)
+            degenerate = is_degenerate(preds)
             rouge = float(scores.get(BEST_METRIC, 0.0))
             self.evaluations[self.state.global_step] = (rouge, degenerate)
             metrics[f"{metric_key_prefix}_{SELECTION_METRIC}"] = selection_value(rouge, degenerate)
@@ -154,21 +152,6 @@ def tied_missing_keys(model: Any, missing: Sequence[str]) -> list[str]:
     loaded = {(t.data_ptr(), tuple(t.shape)) for k, t in state.items() if k not in absent and t.numel()}
     return [k for k in missing if k in state and state[k].numel()
             and (state[k].data_ptr(), tuple(state[k].shape)) in loaded]
-
-
-def is_degenerate(predictions: Sequence[str], scores: dict[str, Any]) -> bool:
-    """Whether fewer than :data:`DEGENERATE_BELOW` of the validation summaries are distinct.
-
-    The ``rouge`` metric reports that share as ``distinct_ratio``; with other metrics it is counted
-    here the same way (surrounding whitespace stripped), so the guard never depends on the recipe's
-    metric list.
-    """
-    if len(predictions) < 2:
-        return False
-    ratio = scores.get("distinct_ratio")
-    if not isinstance(ratio, int | float):
-        ratio = len({p.strip() for p in predictions}) / len(predictions)
-    return float(ratio) < DEGENERATE_BELOW
 
 
 def selection_value(rouge: float, degenerate: bool) -> float:

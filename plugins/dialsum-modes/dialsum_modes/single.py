@@ -52,9 +52,9 @@ class SingleMode(toolkit.Mode):
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, sources)
         # ranked as the best is chosen: degenerate summaries (most of them identical) last
-        ranked.sort(key=lambda it: (toolkit.is_degenerate(scored[it[0]][1], it[1]), -it[1].get("rouge_mean", 0.0)))
+        ranked.sort(key=lambda it: (toolkit.is_degenerate(scored[it[0]][1]), -it[1].get("rouge_mean", 0.0)))
         # the best on validation, never one whose summaries are degenerate while another's are not
-        best_name = toolkit.best_of([(name, sc.get("rouge_mean", 0.0), toolkit.is_degenerate(vp, sc))
+        best_name = toolkit.best_of([(name, sc.get("rouge_mean", 0.0), toolkit.is_degenerate(vp))
                                      for name, (sc, vp, _) in scored.items()])
         best_scores, valid_preds, test_preds = scored[best_name]
         top = best_scores.get("rouge_mean", 0.0)

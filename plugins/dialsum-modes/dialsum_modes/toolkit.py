@@ -6,7 +6,9 @@ Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md
 :func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`,
 :func:`is_degenerate`, :func:`best_of`. Version 1.1: :func:`combine` cross-fits what an ensemble
 learns from validation, reports the out-of-fold score and falls back to the best source
-(:class:`Combined` says which).
+(:class:`Combined` says which). Version 1.2: :func:`is_degenerate` is the metrics plugin's rule
+(``dialsum_metrics.is_degenerate(predictions, threshold=0.5)``), one rule for checkpoints, sources
+and the ``rouge`` warning.
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -38,9 +40,10 @@ from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_core.protocols import Candidate, FitResult, weight_of
 from dialsum_data import augmented
+from dialsum_metrics import is_degenerate
 from dialsum_modes import fanout
 
-__version__ = "1.1"
+__version__ = "1.2"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
@@ -582,8 +585,8 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
         source_scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
     comb.source_scores = {k: float(v.get("rouge_mean", 0.0)) for k, v in source_scores.items()}
     options = [("", float(comb.ensemble_scores.get("rouge_mean", 0.0)),
-                is_degenerate(comb.ensemble_valid, comb.ensemble_scores))]
-    options += [(s.name, comb.source_scores[s.name], is_degenerate(s.predictions("valid"), source_scores[s.name]))
+                is_degenerate(comb.ensemble_valid))]
+    options += [(s.name, comb.source_scores[s.name], is_degenerate(s.predictions("valid")))
                 for s in sources]
     best = best_of(options)
     best_score = next(value for name, value, _ in options if name == best)
@@ -602,25 +605,6 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
     comb.valid = src.predictions("valid")
     comb.test = src.predictions("test") if "test" in src.outputs and comb.test else []
     comb.scores = source_scores[best]
-
-
-#: Predictions are degenerate below this share of distinct ones (a model writing one string for
-#: every dialogue): the default of ``dialsum_metrics.is_degenerate`` and of the ``rouge`` warning.
-DEGENERATE_BELOW = 0.5
-
-
-def is_degenerate(predictions: Sequence[str], scores: dict[str, Any] | None = None) -> bool:
-    """Whether fewer than :data:`DEGENERATE_BELOW` of ``predictions`` are distinct.
-
-    Read from the ``distinct_ratio`` of the ``rouge`` metric's ``scores`` when given, else counted
-    the same way (surrounding whitespace stripped). A single prediction is never degenerate.
-    """
-    if len(predictions) < 2:
-        return False
-    ratio = (scores or {}).get("distinct_ratio")
-    if not isinstance(ratio, int | float):
-        ratio = len({p.strip() for p in predictions}) / len(predictions)
-    return float(ratio) < DEGENERATE_BELOW
 
 
 def best_of(options: Sequence[tuple[str, float, bool]]) -> str:
