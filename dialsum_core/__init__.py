@@ -5,36 +5,12 @@ the experiment folder. Everything concrete (model loaders, run modes, ensembles,
 augmenters, loggers, metrics, reading the data, the processes of a launch) is a plugin, and built-in
 plugins are installed and discovered exactly as a third party's are.
 
-Writing a plugin
-----------------
-A plugin is a module listed under the ``dialsum`` entry-point group of its distribution::
-
-    # pyproject.toml
-    [project.entry-points.dialsum]
-    lead = "my_lead.plugin"
-
-The module implements registry hooks with :data:`hookimpl` and registers named things; heavy
-libraries are imported inside the factory, never at module top level, so ``dialsum --help`` stays
-fast::
-
-    import attrs
-    from dialsum_core import hookimpl
-
-    @attrs.define
-    class LeadOptions:
-        sentences: int = 1
-
-    def make_lead(options, ctx):
-        from my_lead.model import LeadLoader   # heavy imports here
-        return LeadLoader(options)
-
-    @hookimpl
-    def dialsum_register_model_loaders(register):
-        register("lead", make_lead, options=LeadOptions, description="First N turns as the summary")
-
-A recipe then chooses it: ``run.models = ["lead"]`` and its options go in ``[models.lead]``.
-See :mod:`dialsum_core.hookspecs` for every hook and :mod:`dialsum_core.protocols` for the objects
-factories return. ``dialsum_core.testing`` is a pytest plugin with fixtures for plugin tests.
+Writing a plugin: ``docs/writing-a-plugin.md`` builds a real one (a lead-N baseline) step
+by step. A plugin is a module named under the ``dialsum`` entry-point group of its distribution; it
+implements the hooks of :mod:`dialsum_core.hookspecs` with :data:`hookimpl`, returns the objects of
+:mod:`dialsum_core.protocols`, and imports heavy libraries inside its factories, never at module top
+level, so that ``dialsum --help`` stays fast. ``dialsum_core.testing`` is a pytest plugin with
+fixtures for plugin tests.
 """
 
 from __future__ import annotations

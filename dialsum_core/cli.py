@@ -141,7 +141,7 @@ def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[s
     recipe = load_recipe(recipe_path, overrides, schema=plugins.schema, strict=False, names=names)
     if not validate:
         return plugins, recipe
-    return plugins, (recipe if recipe.load_problems else plugins.resolve(recipe)).validate(plugins)
+    return plugins, plugins.resolve(recipe).validate(plugins)
 
 
 @cli.command()
@@ -151,10 +151,10 @@ def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[s
 def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) -> None:
     """Validate RECIPE without running anything (every named plugin must be installed)."""
     try:
-        plugins, recipe = load_checked(recipe_path, overrides, disable)
+        _, recipe = load_checked(recipe_path, overrides, disable)
     except DialsumError as exc:
         fail(exc)
-    models = ", ".join(recipe.model_names(plugins))
+    models = ", ".join(recipe.run.models)
     click.echo(f"{recipe_path}: ok (mode {recipe.run.mode}; models {models})")
 
 

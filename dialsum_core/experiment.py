@@ -14,7 +14,7 @@ anywhere else.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,13 +75,16 @@ class Experiment:
         return self.root / "visualizations"
 
     def write_text(self, relative: str | Path, text: str) -> Path:
-        return atomic_write_text(self.path(relative), text)
+        return self._write(atomic_write_text, relative, text)
 
     def write_json(self, relative: str | Path, data: Any) -> Path:
-        return atomic_write_json(self.path(relative), data)
+        return self._write(atomic_write_json, relative, data)
 
     def write_csv(self, relative: str | Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-        return atomic_write_csv(self.path(relative), header, rows)
+        return self._write(atomic_write_csv, relative, header, rows)
+
+    def _write(self, writer: Callable[..., Path], relative: str | Path, *content: Any) -> Path:
+        return writer(self.path(relative), *content)
 
     def read_json(self, relative: str | Path) -> Any:
         import json
@@ -97,11 +100,5 @@ class ReplicaExperiment(Experiment):
     ``ctx.experiment`` do nothing here, so each file is written once, by the main process.
     """
 
-    def write_text(self, relative: str | Path, text: str) -> Path:
-        return self.path(relative)
-
-    def write_json(self, relative: str | Path, data: Any) -> Path:
-        return self.path(relative)
-
-    def write_csv(self, relative: str | Path, header: Sequence[str], rows: Any) -> Path:
+    def _write(self, writer: Callable[..., Path], relative: str | Path, *content: Any) -> Path:
         return self.path(relative)

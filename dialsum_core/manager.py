@@ -22,7 +22,7 @@ import attrs
 import pluggy
 
 from dialsum_core import hookspecs
-from dialsum_core.errors import DialsumError, PluginError
+from dialsum_core.errors import DialsumError, PluginError, RecipeError
 from dialsum_core.registry import KIND, KINDS, Register, RegisterSection, Registration, Registry
 
 if TYPE_CHECKING:
@@ -174,16 +174,23 @@ class Plugins:
         return repr(plugin_name)
 
     def resolve(self, recipe: Any) -> Any:
-        """``recipe`` after every ``dialsum_resolve_recipe`` implementation, in registration order."""
+        """``recipe`` after every ``dialsum_resolve_recipe`` implementation, in registration order.
+
+        A recipe read with problems (``load_problems``) is resolved too, so that names a plugin
+        expands are not reported as unknown beside them; its problems are kept, and reported
+        together with any a resolver raises."""
+        earlier = list(recipe.load_problems)
         for impl in self.pm.hook.dialsum_resolve_recipe.get_hookimpls():
             try:
                 recipe = impl.function(recipe=recipe, plugins=self) or recipe
+            except RecipeError as exc:
+                raise RecipeError([*earlier, *exc.problems]) from exc
             except DialsumError:
                 raise
             except Exception as exc:
                 raise PluginError(f"{self.origin(impl.plugin_name)} could not resolve the recipe: "
                                   f"{type(exc).__name__}: {exc}") from exc
-        return recipe
+        return recipe if recipe.load_problems == earlier else attrs.evolve(recipe, load_problems=earlier)
 
     def answer(self, hook_name: str, **kwargs: Any) -> Any:
         """The one answer (not ``None``) of ``hook_name``'s implementations, or ``None``.

@@ -124,6 +124,11 @@ class ModelLoader(Protocol):
 
 @runtime_checkable
 class RunMode(Protocol):
+    """A way to run the recipe's models. A mode that can run one part of its work as a job of its
+    own (a fold, a model) may also define ``job_folder(ctx) -> str``: the folder inside the
+    experiment that receives that job's ``config.toml``, ``results.json`` and logs (``""``: the
+    whole run), so that jobs running side by side never write the same file."""
+
     def run(self, ctx: RunContext) -> dict[str, Any]:
         """Do the work; the returned mapping becomes ``results.json``."""
         ...

@@ -39,11 +39,8 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("model_loaders", "models", "model loader", "ModelLoader",
-         '``tags=("preset",)`` marks a named model preset (listed by ``dialsum models`` and expanded by '
-         '``models = ["all"]``).'),
-    Kind("run_modes", "modes", "run mode", "RunMode",
-         '``tags=("ensemble",)`` marks a mode that combines its sources with an ensemble.'),
+    Kind("model_loaders", "models", "model loader", "ModelLoader"),
+    Kind("run_modes", "modes", "run mode", "RunMode"),
     Kind("ensembles", "ensembles", "ensemble", "Ensemble"),
     Kind("augmenters", "augmenters", "augmenter", "Augmenter"),
     Kind("loggers", "loggers", "logger", "Logger",
@@ -141,7 +138,7 @@ class Register:
         :param factory: ``factory(options, ctx)``; import heavy libraries inside it.
         :param options: an attrs class for this plugin's table in the recipe (all fields defaulted).
         :param description: one line shown by ``dialsum plugins``.
-        :param tags: free labels; ``"preset"`` marks a model preset.
+        :param tags: free labels, read by the plugins that agree on them.
         :param defaults: option values that override the options class' defaults for this name
             (how one options class serves several presets).
         :param check: ``check(recipe, plugins) -> [(dotted_key, message), ...]``: problems that

@@ -64,12 +64,12 @@ def _absolute(recipe: Recipe, key: str, value: Any) -> Any:
 
 
 def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
-    """The recipe as it will run: name set, ``all`` expanded, every used plugin's options spelled out,
+    """The recipe as it will run: name set, every used plugin's options spelled out,
     and paths made absolute so that the written ``config.toml`` runs again from anywhere."""
     from dialsum_core.recipe import CONVERTER
     from dialsum_core.recipe.model import _path_fields
 
-    run = attrs.evolve(recipe.run, name=name, models=recipe.model_names(plugins))
+    run = attrs.evolve(recipe.run, name=name)
     named = recipe.evolve(run=run)
     paths = [(k, _absolute(recipe, k, recipe.get(k))) for k in recipe.path_keys()]
     tables = {t: {k: dict(v) for k, v in named.tables[t].items()} for t in named.tables}
@@ -82,7 +82,7 @@ def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
             field = key.lstrip(".")
             options[field] = _absolute(recipe, f"{table}.{reg_name}.{field}", options[field])
         tables[table][reg_name] = options
-        if reg.distribution not in versions:  # six presets, one distribution: its metadata read once
+        if reg.distribution not in versions:  # many names, one distribution: its metadata read once
             versions[reg.distribution] = reg.version
             for dist, version in _requirement_versions(reg.distribution).items():
                 versions.setdefault(dist, version)
@@ -103,8 +103,8 @@ def run_recipe(
     """Run ``recipe`` to the end; raises :class:`dialsum_core.errors.DialsumError` on bad input."""
     plugins = plugins or build_plugins(disable)
     processes = plugins.processes()
-    recipe = (recipe if recipe.load_problems else plugins.resolve(recipe)).validate(plugins)
-    models = recipe.model_names(plugins)
+    recipe = plugins.resolve(recipe).validate(plugins)
+    models = recipe.run.models
     name = recipe.run.name or default_name(recipe.run.mode, models[0] if models else "model")
     # Scale-out: every process of a launch uses rank 0's name (the default one has a timestamp).
     name = processes.broadcast(name)

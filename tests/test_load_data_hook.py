@@ -67,3 +67,18 @@ def test_no_reader_is_a_clear_error(tmp_path: Path) -> None:
                      experiment=Experiment(tmp_path), events=Events(plugins.pm))
     with pytest.raises(PluginError, match="no installed plugin reads the recipe's data"):
         ctx.data()
+
+
+def test_check_refuses_a_recipe_no_installed_plugin_can_read_the_data_of(tmp_path: Path) -> None:
+    """What ``run`` would refuse at ``ctx.data()``, ``check`` refuses first (exit code 2)."""
+    from click.testing import CliRunner
+
+    from dialsum_core.cli import cli
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[run]\nmode = "single"\nmodels = ["scratch"]\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(recipe), "--disable-plugin", "data"])
+    assert result.exit_code == 2, result.output
+    assert f"{recipe}: data: no installed plugin reads a recipe's data" in result.output
+    assert CliRunner().invoke(cli, ["check", str(recipe), "--set", f"data.train_path={SAMPLE / 'train.csv'}"]
+                              ).exit_code == 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,37 +51,25 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _strict_int(value: Any, _t: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {_type_name(value)} {value!r}")
-    return value
+def _strict(expected: str, kinds: tuple[type, ...], convert: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    """A structure hook that takes only ``kinds`` (a boolean is never a number, nor a number a boolean)."""
+    def structure(value: Any, _t: Any) -> Any:
+        if isinstance(value, bool) is not (kinds == (bool,)) or not isinstance(value, kinds):
+            raise TypeError(f"expected {expected}, got {_type_name(value)} {value!r}")
+        return convert(value)
+
+    return structure
 
 
-def _strict_float(value: Any, _t: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {_type_name(value)} {value!r}")
-    return float(value)
-
-
-def _strict_str(value: Any, _t: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {_type_name(value)} {value!r}")
-    return value
-
-
-def _strict_bool(value: Any, _t: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {_type_name(value)} {value!r}")
-    return value
+STRICT = ((int, "an integer", (int,)), (float, "a number", (int, float)), (str, "a string", (str,)),
+          (bool, "true or false", (bool,)))
 
 
 def make_converter() -> cattrs.Converter:
     """The converter used for the core tables and every plugin's options class."""
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    conv.register_structure_hook(int, _strict_int)
-    conv.register_structure_hook(float, _strict_float)
-    conv.register_structure_hook(str, _strict_str)
-    conv.register_structure_hook(bool, _strict_bool)
+    for cls, expected, kinds in STRICT:
+        conv.register_structure_hook(cls, _strict(expected, kinds, cls))
 
     def _list_hook(value: Any, t: Any) -> list[Any]:
         if not isinstance(value, list | tuple):
@@ -458,14 +446,6 @@ class Recipe:
             return p
         return Path(where).parent / p
 
-    def model_names(self, plugins: Plugins) -> list[str]:
-        """``run.models`` with ``all`` expanded to every registered preset."""
-        names: list[str] = []
-        for name in self.run.models:
-            expanded = [r.name for r in plugins.registry.tagged("model_loaders", "preset")] if name == "all" else [name]
-            names.extend(n for n in expanded if n not in names)
-        return names
-
     def options(self, kind: str, name: str, plugins: Plugins) -> Any:
         """The typed options of plugin ``name`` of ``kind`` (its table plus registered defaults)."""
         reg = plugins.require(kind, name)
@@ -483,8 +463,7 @@ class Recipe:
         found: list[tuple[str, str, list[str]]] = []
         for part in self.schema.parts:
             if part.uses is not None:
-                for key, kind, names in part.uses(self, plugins):
-                    found.append((key, kind, [n for n in names if n != "all"]))
+                found.extend(part.uses(self, plugins))
         return found
 
     def used(self, plugins: Plugins) -> list[tuple[str, str]]:

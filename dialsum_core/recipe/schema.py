@@ -43,10 +43,11 @@ class RunSection:
     output_dir: str = "experiments"
     #: Seed of every random choice (data split, initialisation, sampling, augmentation).
     seed: int = 42
-    #: Quick check: a few dialogues per split (`data.debug_samples`); sections that own a length
+    #: Quick check: the data plugin keeps a few dialogues per split; sections that own a length
     #: (such as the number of epochs) shorten it too.
     debug: bool = False
-    #: Model loaders or presets to train (see `dialsum models`); `["all"]` expands to every preset.
+    #: Model loaders to train (see `dialsum plugins`); a plugin may expand a name that stands for
+    #: several (`dialsum_resolve_recipe`).
     models: list[str] = attrs.field(factory=list, metadata=plugin_name("model_loaders"))
     #: Loggers that receive the run's events, in this order; their options go in `[loggers.NAME]`.
     loggers: list[str] = attrs.field(factory=list, metadata=plugin_name("loggers"))
@@ -60,20 +61,22 @@ def run_uses(recipe: Any, plugins: Any) -> list[tuple[str, str, list[str]]]:
     run = recipe.run
     return [
         ("run.mode", "run_modes", [run.mode] if run.mode else []),
-        ("run.models", "model_loaders", recipe.model_names(plugins)),
+        ("run.models", "model_loaders", list(run.models)),
         ("run.loggers", "loggers", list(run.loggers)),
         ("run.metrics", "metrics", list(run.metrics)),
     ]
 
 
 def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
-    """A mode and a model to run; paths no file system takes (a NUL or a line break is a mistake,
-    never a name), and an experiment name that is not one folder under ``run.output_dir``, so that
-    the experiment folder is always the one dialsum reports."""
+    """A mode and a model to run, and a plugin to read the data; paths no file system takes (a NUL
+    or a line break is a mistake, never a name), and an experiment name that is not one folder under
+    ``run.output_dir``, so that the experiment folder is always the one dialsum reports."""
     found = [(f"run.{key}", f"not set; {hint}") for key, hint in (
         ("mode", "name a run mode (dialsum plugins lists them)"),
-        ("models", "name at least one model (dialsum models lists the presets)")) if not getattr(recipe.run, key)]
+        ("models", "name at least one model loader (dialsum plugins lists them)")) if not getattr(recipe.run, key)]
     found += [("run", problem) for problem in recipe.schema.problems]
+    if not plugins.hook.dialsum_load_data.get_hookimpls():  # ctx.data() would refuse it mid-run
+        found.append(("data", "no installed plugin reads a recipe's data (none implements dialsum_load_data)"))
     for key in ("run.output_dir", "run.name", *recipe.path_keys()):
         for path in _as_list(recipe.get(key)):
             if isinstance(path, str) and any(unicodedata.category(c) == "Cc" for c in path):

@@ -29,11 +29,33 @@ class LoadReport:
     unknown_tags: dict[str, int]
 
 
+#: Files already parsed, by identity and modification: ``(path, inode, size, mtime_ns, flags...)``.
+_PARSED: dict[tuple[object, ...], tuple[tuple[Example, ...], LoadReport]] = {}
+_KEEP = 8
+
+
 def read_csv(path: Path, *, require_summary: bool, require_dialogue: bool = True) -> tuple[list[Example], LoadReport]:
     """Load one CSV file; raises :class:`DataError` naming the file, the column or the row.
 
-    ``require_dialogue=False`` reads a file of further references (``fname, summary``)."""
+    ``require_dialogue=False`` reads a file of further references (``fname, summary``). A file is
+    parsed again only when it changed (inode, size or modification time): the validation of
+    ``dialsum run`` reads the data files as the run will, and the run then reuses what it read."""
     path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return _parse(path, require_summary, require_dialogue)  # raises the error naming the file
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, require_summary, require_dialogue)
+    if key not in _PARSED:
+        examples, report = _parse(path, require_summary, require_dialogue)
+        while len(_PARSED) >= _KEEP:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[key] = (tuple(examples), report)
+    examples_kept, report = _PARSED[key]
+    return list(examples_kept), report
+
+
+def _parse(path: Path, require_summary: bool, require_dialogue: bool) -> tuple[list[Example], LoadReport]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

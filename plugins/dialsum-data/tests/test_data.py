@@ -35,6 +35,19 @@ def test_test_file_without_summary(sample_csv, tiny_dialogues, tmp_path: Path) -
     assert all(e.summaries == () for e in examples)
 
 
+def test_an_unchanged_file_is_parsed_once_and_a_changed_one_again(sample_csv, tiny_dialogues, tmp_path: Path) -> None:
+    """The validation of a run reads the data files as the run will; the run then reuses them."""
+    p = sample_csv(tmp_path / "train.csv", tiny_dialogues)
+    first, _ = read_csv(p, require_summary=True)
+    first.clear()  # the caller's list is its own
+    again, _ = read_csv(p, require_summary=True)
+    assert len(again) == len(tiny_dialogues)
+    assert all(a is b for a, b in zip(again, read_csv(p, require_summary=True)[0], strict=True))
+    sample_csv(p, [*tiny_dialogues, ("t_new", "#Person1#: 새 대화", "#Person1#이 말한다.", "기타")])
+    changed, report = read_csv(p, require_summary=True)
+    assert [e.fname for e in changed][-1] == "t_new" and report.rows == len(tiny_dialogues) + 1
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

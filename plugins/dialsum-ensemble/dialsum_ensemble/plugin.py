@@ -92,7 +92,7 @@ def make_token(options: MbrOptions, ctx: Any, *, weighted: bool) -> Any:
 def check_token(recipe: Any, plugins: Any) -> Problems:
     """Refuse token-level averaging when the models cannot share one decoding."""
     found: Problems = []
-    models = recipe.model_names(plugins)
+    models = list(recipe.run.models)
     if len(models) == 1 and recipe.run.use_tta:
         return found  # TTA candidates of one model: inputs differ, so they are combined by the weighted vote
     regs = [plugins.get("model_loaders", n) for n in models]

@@ -14,7 +14,7 @@ import attrs
 
 from dialsum_core import hookimpl
 from dialsum_core.validators import fraction, one_of, positive
-from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES
+from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import cuda_available, register_sections
 
 if TYPE_CHECKING:
@@ -152,6 +152,12 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
 @hookimpl
 def dialsum_register_sections(register: Any) -> None:
     register_sections(register)
+
+
+@hookimpl
+def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
+    """``run.models = ["all"]`` stands for every model preset."""
+    return expand_all(recipe, plugins)
 
 
 @hookimpl

@@ -104,3 +104,15 @@ def render_template(template: str, instruction: str, dialogue: str) -> str:
     """``template`` is a name from :data:`TEMPLATES` or a literal string with ``{dialogue}``."""
     text = TEMPLATES.get(template, template)
     return text.replace("{instruction}", instruction).replace("{dialogue}", dialogue)
+
+
+def expand_all(recipe: Any, plugins: Any) -> Any:
+    """``run.models = ["all"]``: every registered preset (``tags=("preset",)``, whichever plugin offers
+    it) in place of ``all``, each name once; ``None`` when the recipe does not say ``all``."""
+    import attrs
+
+    if "all" not in recipe.run.models or plugins.get("model_loaders", "all") is not None:
+        return None
+    presets = [reg.name for reg in plugins.registry.tagged("model_loaders", "preset")]
+    names = [n for name in recipe.run.models for n in (presets if name == "all" else [name])]
+    return recipe.evolve(run=attrs.evolve(recipe.run, models=list(dict.fromkeys(names))))

@@ -32,8 +32,19 @@ def test_every_loader_and_preset_is_registered_with_tags_and_hub_ids() -> None:
     assert presets["kobart"].defaults["model_name_or_path"] == "digit82/kobart-summarization"
     assert presets["solar-10.7b"].defaults["model_name_or_path"].startswith("upstage/SOLAR-10.7B")
     assert presets["kullm-v2"].defaults["lora_target_modules"] == ["query_key_value"]
-    all_models = Recipe.from_dict({"run": {"models": ["all"]}}).model_names(plugins)
-    assert PRESET_NAMES <= set(all_models)
+
+
+def test_all_stands_for_every_preset_once_in_the_recipe_that_runs() -> None:
+    plugins = build_plugins()
+    resolved = plugins.resolve(Recipe.from_dict({"run": {"models": ["kobart", "all", "scratch"]}}))
+    presets = [r.name for r in plugins.registry.tagged("model_loaders", "preset")]
+    assert resolved.run.models == list(dict.fromkeys(["kobart", *presets, "scratch"]))
+    assert PRESET_NAMES <= set(presets)
+    # without dialsum-hf nobody stands behind "all": it is an unknown model loader, as any other name
+    bare = build_plugins(["hf"])
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["all"]}}, schema=bare.schema)
+    problems = bare.resolve(recipe).problems(bare)
+    assert any("run.models" in p and "unknown model loader 'all'" in p for p in problems), problems
 
 
 def test_preset_defaults_are_overridable_from_the_recipe_table() -> None:
@@ -110,3 +121,13 @@ def test_special_tokens_keep_known_then_found_order() -> None:
     toks = special_tokens([Example("a", "#Person1#: #Nickname# 이에요", ("#Other#",))], extra=["<sep>"])
     assert toks[: len(KNOWN_TAGS)] == list(KNOWN_TAGS)
     assert toks[len(KNOWN_TAGS) :] == ["<sep>", "#Nickname#", "#Other#"]
+
+
+def test_all_is_expanded_in_a_recipe_read_with_problems_which_are_kept() -> None:
+    """``dialsum check`` lists every problem at once: ``all`` is not reported as unknown beside them."""
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["all"]}, "train": {"epochs": "x"}},
+                              schema=plugins.schema, strict=False)
+    problems = plugins.resolve(recipe).problems(plugins)
+    assert any("train.epochs" in p for p in problems), problems
+    assert not any("'all'" in p for p in problems), problems

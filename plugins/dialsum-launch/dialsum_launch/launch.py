@@ -21,8 +21,8 @@ def launch_recipe(recipe_path: str, overrides: Sequence[str], disable: Sequence[
     from dialsum_core.cli import load_checked
     from dialsum_core.experiment import default_name
 
-    plugins, recipe = load_checked(recipe_path, overrides, disable)
-    models = recipe.model_names(plugins)
+    _, recipe = load_checked(recipe_path, overrides, disable)
+    models = recipe.run.models
     # The default name has a timestamp: decide it here, once, for every process of the launch.
     default = default_name(recipe.run.mode, models[0] if models else "model")
     name = [] if recipe.run.name else ["--set", f"run.name={default}"]

@@ -64,7 +64,7 @@ def problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     if not recipe.run.name:
         out.append(("run.only", "needs run.name, so that every job and the final run share one experiment "
                     "folder (e.g. --set run.name=kfold_kobart)"))
-    models = recipe.model_names(plugins)
+    models = list(recipe.run.models)
     unknown = sorted(only.get("model", set()) - set(models))
     if unknown:
         out.append(("run.only", f"selects {', '.join(unknown)}, not in run.models ({', '.join(models)})"))

@@ -143,7 +143,7 @@ def count_train_rows(recipe: Any) -> int | None:
 def _check_fold_weights(recipe: Any, plugins: Any, k: int) -> Problems:
     """With one model, weights may also be given per fold (the ensembles check the per-model case)."""
     weights = list(recipe.run.ensemble_weights)
-    models = recipe.model_names(plugins)
+    models = list(recipe.run.models)
     if weights and len(models) == 1 and len(weights) not in (1, k):
         return [("run.ensemble_weights", f"{len(weights)} weights for 1 model and {k} folds; give one weight, "
                  f"one per fold ({k}), or none")]
@@ -168,7 +168,7 @@ def check_kfold(recipe: Any, plugins: Any) -> Problems:
 
 
 def check_multi_model(recipe: Any, plugins: Any) -> Problems:
-    models = recipe.model_names(plugins)
+    models = list(recipe.run.models)
     found: Problems = []
     if not models:
         found.append(("run.models", "multi_model needs at least one model"))
@@ -184,7 +184,7 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
     if not opts.space:
         return [("modes.optuna.space", 'empty search space; declare at least one parameter, e.g. '
                  '[modes.optuna.space."train.learning_rate"] type = "float", low = 1e-5, high = 1e-3, log = true')]
-    models = recipe.model_names(plugins)
+    models = list(recipe.run.models)
     for key, spec in opts.space.items():
         where = f"modes.optuna.space.{key}"
         root = key.split(".", 1)[0]

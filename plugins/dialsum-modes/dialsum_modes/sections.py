@@ -69,7 +69,7 @@ def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     found = fanout.problems(recipe, plugins)
     weights = list(recipe.run.ensemble_weights)
     if weights:
-        models = recipe.model_names(plugins)
+        models = list(recipe.run.models)
         if sum(weights) <= 0:
             found.append(("run.ensemble_weights", f"weights must be >= 0 with a positive sum, got {weights}"))
         # with one model in a mode that ensembles sources, one weight per source (fold): that mode's

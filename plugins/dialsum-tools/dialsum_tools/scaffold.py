@@ -407,7 +407,7 @@ class ${cls}Mode:
         splits = ctx.data()
         references = [list(e.summaries) for e in splits.valid]
         scores: dict[str, dict[str, float]] = {}
-        for name in ctx.recipe.model_names(ctx.plugins):
+        for name in ctx.recipe.run.models:
             stage = f"train:{name}"
             ctx.emit("dialsum_before_stage", stage=stage)
             loader = ctx.build("model_loaders", name)
