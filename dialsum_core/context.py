@@ -62,12 +62,8 @@ class RunContext:
 
     def evolve(self, **changes: Any) -> RunContext:
         """A copy with, e.g., another recipe (a trial's parameters) or workdir (a fold)."""
-        keep_data = "recipe" not in changes or (
-            changes["recipe"].sections.get("data") == self.recipe.sections.get("data")
-            and changes["recipe"].run.debug == self.recipe.run.debug
-        )
         new = attrs.evolve(self, **changes)
-        new._data = self._data if keep_data else None
+        new._data = self._data if "recipe" not in changes else None  # another recipe: ask its reader again
         return new
 
     @property
@@ -77,7 +73,7 @@ class RunContext:
     # -- data -------------------------------------------------------------------------------------
     def data(self) -> DataSplits:
         """Train, validation and test examples, as the plugin that reads the recipe's data gives them
-        (:func:`dialsum_core.hookspecs.dialsum_load_data`); cached."""
+        (:func:`dialsum_core.hookspecs.dialsum_load_data`); asked once per context and recipe."""
         if self._data is None:
             self._data = self.plugins.answer("dialsum_load_data", recipe=self.recipe)
             if self._data is None:

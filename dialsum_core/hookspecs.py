@@ -96,7 +96,8 @@ def dialsum_load_data(recipe: Recipe) -> DataSplits | None:
 
     The plugin that owns the recipe's data section answers; one that does not recognise the
     recipe's data returns ``None``. Two answers are an error naming both plugins. Raise
-    :class:`dialsum_core.errors.DataError` naming the file and the row for bad data.
+    :class:`dialsum_core.errors.DataError` naming the file and the row for bad data. Asked again for
+    every recipe a run mode derives (a trial's parameters): keep what is expensive to compute.
 
     .. versionadded:: 0.2
     """

@@ -7,6 +7,7 @@ spreadsheet does), never half-loaded.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections import Counter
 from collections.abc import Sequence
@@ -29,39 +30,43 @@ class LoadReport:
     unknown_tags: dict[str, int]
 
 
-#: Files already parsed, by identity and modification: ``(path, inode, size, mtime_ns, flags...)``.
+#: Files already parsed, by content: ``(path, digest, require_summary, require_dialogue)``.
 _PARSED: dict[tuple[object, ...], tuple[tuple[Example, ...], LoadReport]] = {}
 _KEEP = 8
+
+
+def fingerprint(path: Path, raw: bytes | None = None) -> tuple[str, bytes]:
+    """The file's resolved path and a digest of its bytes: equal only while the content is (a
+    modification time can stay the same across a fast rewrite). Raises ``OSError``."""
+    path = Path(path)
+    content = path.read_bytes() if raw is None else raw
+    return str(path.resolve()), hashlib.blake2b(content, digest_size=16).digest()
 
 
 def read_csv(path: Path, *, require_summary: bool, require_dialogue: bool = True) -> tuple[list[Example], LoadReport]:
     """Load one CSV file; raises :class:`DataError` naming the file, the column or the row.
 
     ``require_dialogue=False`` reads a file of further references (``fname, summary``). A file is
-    parsed again only when it changed (inode, size or modification time): the validation of
-    ``dialsum run`` reads the data files as the run will, and the run then reuses what it read."""
+    parsed again only when its content changed: the validation of ``dialsum run`` reads the data
+    files as the run will, and the run then reuses what it read."""
     path = Path(path)
-    try:
-        st = path.stat()
-    except OSError:
-        return _parse(path, require_summary, require_dialogue)  # raises the error naming the file
-    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, require_summary, require_dialogue)
-    if key not in _PARSED:
-        examples, report = _parse(path, require_summary, require_dialogue)
-        while len(_PARSED) >= _KEEP:
-            del _PARSED[next(iter(_PARSED))]
-        _PARSED[key] = (tuple(examples), report)
-    examples_kept, report = _PARSED[key]
-    return list(examples_kept), report
-
-
-def _parse(path: Path, require_summary: bool, require_dialogue: bool) -> tuple[list[Example], LoadReport]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: data file not found") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    key = (*fingerprint(path, raw), require_summary, require_dialogue)
+    if key not in _PARSED:
+        examples, report = _parse(path, raw, require_summary, require_dialogue)
+        while len(_PARSED) >= _KEEP:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[key] = (tuple(examples), report)
+    examples_kept, report = _PARSED[key]
+    return list(examples_kept), attrs.evolve(report, path=str(path))
+
+
+def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool) -> tuple[list[Example], LoadReport]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -71,7 +71,7 @@ def data_uses(recipe: Any, plugins: Any) -> list[tuple[str, str, list[str]]]:
 def check_data(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     """The data files as the run will read them (existence, columns, rows), so that ``check``
     refuses what ``run`` would, before any experiment folder exists."""
-    from dialsum_data.splits import load_splits
+    from dialsum_data.splits import FILE_KEYS, as_list, load_splits
 
     if not recipe.data.train_path:
         return [("data.train_path", "not set; give the training CSV (fname, dialogue, summary, topic)")]
@@ -83,11 +83,6 @@ def check_data(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     except DataError as exc:
         message = str(exc)
         # name the key whose file the message is about, so the error points at the line to edit
-        keys = [k for k in ("data.train_path", "data.dev_path", "data.test_path", "data.dev_references")
-                if any(str(recipe.path_of(k, v)) in message for v in _as_list(recipe.get(k)) if v)]
+        keys = [k for k in FILE_KEYS if any(str(recipe.path_of(k, v)) in message for v in as_list(recipe.get(k)) if v)]
         return [(keys[0] if keys else "data", message)]
     return []
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]

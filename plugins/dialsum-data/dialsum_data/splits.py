@@ -14,9 +14,9 @@ import attrs
 
 from dialsum_core.data import DataSplits, Example
 from dialsum_core.errors import DataError
-from dialsum_core.recipe import Recipe
+from dialsum_core.recipe import CONVERTER, Recipe
 from dialsum_data.cleanup import preprocess
-from dialsum_data.csv_files import LoadReport, add_references, read_csv
+from dialsum_data.csv_files import LoadReport, add_references, fingerprint, read_csv
 
 if TYPE_CHECKING:
     from dialsum_core.context import RunContext
@@ -43,9 +43,46 @@ def split_valid(examples: Sequence[Example], fraction: float, seed: int) -> tupl
     return [e for i, e in enumerate(examples) if i not in held], [examples[i] for i in sorted(held)]
 
 
+#: Splits already made, by everything they depend on (:func:`_inputs`); a few recipes per process.
+_MADE: dict[tuple[object, ...], DataSplits] = {}
+_KEEP = 4
+FILE_KEYS = ("data.train_path", "data.dev_path", "data.test_path", "data.dev_references")
+
+
 def load_splits(recipe: Recipe, *, quiet: bool = False) -> DataSplits:
     """The splits a run reads; any problem is a ``DataError`` naming the file and the row. The
-    ``[data]`` section's check calls it quietly, so that ``dialsum check`` refuses what a run would."""
+    ``[data]`` section's check calls it quietly, so that ``dialsum check`` refuses what a run would.
+
+    The splits of a recipe are made once while its files' content is unchanged: the recipes a run mode
+    derives (a trial's parameters) get them again without reading, splitting or logging twice."""
+    key = _inputs(recipe, quiet)
+    if key is None or key not in _MADE:
+        splits = _make(recipe, quiet)
+        if key is None:
+            return splits
+        while len(_MADE) >= _KEEP:
+            del _MADE[next(iter(_MADE))]
+        _MADE[key] = splits
+    made = _MADE[key]
+    return DataSplits(list(made.train), list(made.valid), list(made.test))  # the caller's lists are its own
+
+
+def _inputs(recipe: Recipe, quiet: bool) -> tuple[object, ...] | None:
+    """What the splits of ``recipe`` depend on: the ``[data]`` section, the seed, ``run.debug`` and the
+    files' content; ``None`` when a file cannot be read (the splits then say why)."""
+    try:
+        files = tuple(fingerprint(recipe.path_of(key, value)) for key in FILE_KEYS
+                      for value in as_list(recipe.get(key)) if value)
+    except OSError:
+        return None
+    return (repr(CONVERTER.unstructure(recipe.data)), recipe.run.seed, recipe.run.debug, quiet, files)
+
+
+def as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
+
+
+def _make(recipe: Recipe, quiet: bool) -> DataSplits:
     d = recipe.data
     say = _report if not quiet else (lambda report: None)
     if not d.train_path:

@@ -46,6 +46,8 @@ def test_an_unchanged_file_is_parsed_once_and_a_changed_one_again(sample_csv, ti
     sample_csv(p, [*tiny_dialogues, ("t_new", "#Person1#: 새 대화", "#Person1#이 말한다.", "기타")])
     changed, report = read_csv(p, require_summary=True)
     assert [e.fname for e in changed][-1] == "t_new" and report.rows == len(tiny_dialogues) + 1
+    p.write_bytes(p.read_bytes().replace("새 대화".encode(), "헌 대화".encode()))  # same size, at once
+    assert read_csv(p, require_summary=True)[0][-1].dialogue == "#Person1#: 헌 대화"
 
 
 @pytest.mark.parametrize(
@@ -132,3 +134,30 @@ def test_training_augmentation_adds_mapped_copies_to_the_training_split_only(tmp
     assert ctx.data().valid == data.valid  # validation is never augmented
     bad = recipe.override(("data.preprocessing.augmentation.strategies", []))
     assert any("augmentation.strategies: empty" in p for p in bad.problems(plugins))
+
+
+def test_a_derived_recipe_gets_the_same_splits_unless_its_data_or_files_differ(sample_csv, tiny_dialogues,
+                                                                              tmp_path: Path) -> None:
+    """A trial's recipe asks ``dialsum_load_data`` again: the splits come back without a second
+    split or read while the ``[data]`` section, seed, debug flag and files are the same."""
+    from dialsum_core.context import RunContext
+    from dialsum_core.events import Events
+    from dialsum_core.experiment import Experiment
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"]},
+                               "data": {"train_path": str(train), "valid_fraction": 0.3}}, schema=plugins.schema)
+    ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
+    first = ctx.data()
+    trial = ctx.evolve(recipe=recipe.override(("run.log_level", "DEBUG")))
+    again = trial.data()
+    assert again is not first and again.train is not first.train  # the caller's lists are its own
+    assert all(a is b for a, b in zip(again.train + again.valid, first.train + first.valid, strict=True))
+    other = ctx.evolve(recipe=recipe.override(("data.valid_fraction", 0.5))).data()
+    assert len(other.valid) > len(first.valid)
+    sample_csv(train, tiny_dialogues[:-1])
+    fresh = ctx.evolve(recipe=recipe).data()
+    assert len(fresh.train) + len(fresh.valid) == len(tiny_dialogues) - 1
