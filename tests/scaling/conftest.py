@@ -42,6 +42,19 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+#: The tiny scratch BART of the scratch-model recipes (a few seconds of training on 2 CPU cores).
+TINY_SCRATCH = """
+[models.scratch]
+vocab_size = 300
+min_frequency = 1
+d_model = 16
+ffn_dim = 32
+encoder_layers = 1
+decoder_layers = 1
+attention_heads = 2
+"""
+
+
 #: Three folds of the lead model: fast, and its summaries differ per dialogue.
 LEAD_KFOLD = """
 [run]

@@ -14,7 +14,7 @@ import pytest
 
 from dialsum_launch.launch import free_port
 
-from .conftest import LEAD_KFOLD, OPTUNA, dialsum, read_json, read_rows, write_recipe
+from .conftest import LEAD_KFOLD, OPTUNA, TINY_SCRATCH, dialsum, read_json, read_rows, write_recipe
 
 SCRATCH = """
 [run]
@@ -45,16 +45,7 @@ num_beams = 2
 max_new_tokens = 8
 min_new_tokens = 1
 batch_size = 4
-
-[models.scratch]
-vocab_size = 300
-min_frequency = 1
-d_model = 16
-ffn_dim = 32
-encoder_layers = 1
-decoder_layers = 1
-attention_heads = 2
-"""
+""" + TINY_SCRATCH
 
 
 

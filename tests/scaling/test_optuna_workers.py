@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 import pytest
 
-from .conftest import OPTUNA, dialsum, dialsum_command, dialsum_env, read_json, write_recipe
+from .conftest import OPTUNA, TINY_SCRATCH, dialsum, dialsum_command, dialsum_env, read_json, write_recipe
 
 
 def _recipe(tmp_path: Path, data: Path, *, trials: int, n_jobs: int = 1, storage: str = "") -> Path:
@@ -110,16 +110,7 @@ pruner = "none"
 type = "float"
 low = 1e-3
 high = 3e-3
-
-[models.scratch]
-vocab_size = 300
-min_frequency = 1
-d_model = 16
-ffn_dim = 32
-encoder_layers = 1
-decoder_layers = 1
-attention_heads = 2
-
+""" + TINY_SCRATCH + """
 [train]
 batch_size = 8
 

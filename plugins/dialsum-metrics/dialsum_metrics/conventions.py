@@ -31,18 +31,23 @@ PROFILE_CONVENTIONS: dict[str, dict[str, str]] = {
 }
 
 
+def choose(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed``; else the error that names the option and its choices."""
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r} (expected one of {', '.join(allowed)})")
+    return value
+
+
 def resolve(profile: str, counts: str = "", rouge_l: str = "") -> tuple[str, str]:
     """``(counts, rouge_l)`` in force: the given ones, or the profile's where empty.
 
     The ``baseline`` profile reproduces one package's arithmetic, so it cannot be combined with a
     convention that package does not have; asking for one is an error rather than a silent mix.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r} (expected one of {', '.join(PROFILES)})")
-    if counts and counts not in COUNTS:
-        raise ValueError(f"unknown counts {counts!r} (expected one of {', '.join(COUNTS)})")
-    if rouge_l and rouge_l not in ROUGE_L:
-        raise ValueError(f"unknown rouge_l {rouge_l!r} (expected one of {', '.join(ROUGE_L)})")
+    choose("profile", profile, PROFILES)
+    for name, value, allowed in (("counts", counts, COUNTS), ("rouge_l", rouge_l, ROUGE_L)):
+        if value:
+            choose(name, value, allowed)
     implied = PROFILE_CONVENTIONS[profile]
     if profile == "baseline":
         for key, value in (("counts", counts), ("rouge_l", rouge_l)):

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dialsum_metrics import baseline
-from dialsum_metrics.conventions import REFERENCES, TOKENIZERS, resolve
+from dialsum_metrics.conventions import REFERENCES, TOKENIZERS, choose, resolve
 from dialsum_metrics.rouge import split_sentences, summary_lcs_hits
 from dialsum_metrics.tokenize import has_hangul, pair_tokenizer, tokenize_many
 
@@ -214,13 +214,9 @@ class RougeEngine:
 
     def __init__(self, tokenizer: str = "auto", keep_tags: bool = True, *, references: str = "mean",
                  profile: str = "standard", counts: str = "", rouge_l: str = ""):
-        if tokenizer not in TOKENIZERS:
-            raise ValueError(f"unknown tokenizer {tokenizer!r} (expected one of {', '.join(TOKENIZERS)})")
-        if references not in REFERENCES:
-            raise ValueError(f"unknown references {references!r} (expected one of {', '.join(REFERENCES)})")
-        self.tokenizer = tokenizer
+        self.tokenizer = choose("tokenizer", tokenizer, TOKENIZERS)
         self.keep_tags = keep_tags
-        self.references = references
+        self.references = choose("references", references, REFERENCES)
         self.profile = profile
         self.counts, self.rouge_l = resolve(profile, counts, rouge_l)
         self._cache: dict[tuple[str, str], list[str]] = {}

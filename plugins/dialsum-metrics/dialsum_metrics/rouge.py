@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from dialsum_metrics.conventions import REFERENCES, resolve
+from dialsum_metrics.conventions import REFERENCES, choose, resolve
 from dialsum_metrics.outputs import output_stats, warn_if_degenerate
 
 if TYPE_CHECKING:  # the engine imports numpy: only when a metric is computed
@@ -136,8 +136,7 @@ def score_tokens(pred: Sequence[str], refs: Sequence[Sequence[str]], references:
     """ROUGE-1/2/L F1 of one prediction over its references (mean over them, or the best one)."""
     if not refs:
         raise ValueError("no reference summary to score against")
-    if references not in REFERENCES:
-        raise ValueError(f"unknown references {references!r} (expected one of {', '.join(REFERENCES)})")
+    choose("references", references, REFERENCES)
     rows = [pair_scores(pred, r, counts, rouge_l_mode) for r in refs]
     agg = max if references == "max" else (lambda xs: sum(xs) / len(xs))
     return {m: agg([row[k] for row in rows]) for k, m in enumerate(MEASURES)}
@@ -159,11 +158,9 @@ class RougeMetric:
     def __init__(self, tokenizer: str = "auto", keep_tags: bool = True, *, references: str = "mean",
                  profile: str = "standard", counts: str = "", rouge_l: str = "",
                  degenerate_threshold: float = 0.5):
-        if references not in REFERENCES:
-            raise ValueError(f"unknown references {references!r} (expected one of {', '.join(REFERENCES)})")
         self.tokenizer = tokenizer
         self.keep_tags = keep_tags
-        self.references = references
+        self.references = choose("references", references, REFERENCES)
         self.profile = profile
         self.counts, self.rouge_l = resolve(profile, counts, rouge_l)
         self.degenerate_threshold = degenerate_threshold
