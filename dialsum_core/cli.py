@@ -133,7 +133,7 @@ def cli() -> None:
 def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[str] = (), *,
                  validate: bool = True) -> tuple[Plugins, Any]:
     """The plugins and the (validated) recipe, as ``dialsum check`` and ``dialsum run`` get them; a
-    command a plugin adds (``dialsum launch``) starts the same way. Raises :class:`DialsumError`."""
+    command a plugin adds (a launcher's) starts the same way. Raises :class:`DialsumError`."""
     from dialsum_core.recipe import load_recipe
 
     plugins = listed_plugins(disable)
@@ -195,7 +195,7 @@ def plugins_cmd(disable: tuple[str, ...]) -> None:
 def _contributions(plugins: Plugins) -> list[tuple[str, str, str, str]]:
     """What each plugin adds besides named registrations: the recipe tables it contributes keys to and
     the other hooks it implements (``dialsum_load_data``, commands...), so that "who reads my
-    ``[data]``" has an answer on the command line."""
+    recipe table" has an answer on the command line."""
     named = {kind.hook for kind in KINDS} | {"dialsum_register_sections"}
     rows = []
     for name, info in plugins.infos.items():

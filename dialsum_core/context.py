@@ -46,7 +46,7 @@ class RunContext:
 
     # -- plugins --------------------------------------------------------------------------------
     def section(self, name: str) -> Any:
-        """The typed recipe section ``name`` (``ctx.section("train").epochs``)."""
+        """The typed recipe section ``name``, as its owners contributed it (``ctx.section(NAME).KEY``)."""
         return self.recipe.section(name)
 
     def options(self, kind: str, name: str) -> Any:

@@ -1,6 +1,6 @@
 """What every plugin means by a dialogue: an :class:`Example` and the ``#Tag#`` convention.
 
-Reading files, cleaning them and splitting them belong to the plugin that owns the ``[data]``
+Reading files, cleaning them and splitting them belong to the plugin that owns the recipe's data
 section (it answers :func:`dialsum_core.hookspecs.dialsum_load_data`); model loaders, metrics and
 augmenters only need these types and the tag convention, so those live here.
 """

@@ -48,8 +48,12 @@ class Experiment:
         if not name or name in (".", "..") or "/" in name or "\\" in name:
             raise DialsumError(f"run.name: {name!r} is not a valid experiment name (no slashes)")
         exp = cls(Path(output_dir) / name)
-        for sub in SUBDIRS:
-            (exp.root / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in SUBDIRS:
+                (exp.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way, no permission, a full disk: the user's to fix
+            raise DialsumError(f"run.output_dir: cannot create the experiment folder {exp.root}: "
+                               f"{exc.strerror or exc}") from None
         remove_stale_temporaries(exp.root)  # left by a run of this experiment that was killed mid-write
         return exp
 

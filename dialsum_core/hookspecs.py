@@ -120,7 +120,7 @@ def dialsum_processes() -> Processes | None:
 
 @hookspec
 def dialsum_register_commands(cli: Any) -> None:
-    """Add subcommands to the ``dialsum`` click group (e.g. ``dialsum report``).
+    """Add subcommands to the ``dialsum`` click group (``dialsum NAME``).
 
     :param cli: the root :class:`click.Group`; call ``cli.add_command(command)``. Import heavy
         libraries inside the command's function, since ``dialsum --help`` calls this hook.

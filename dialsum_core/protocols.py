@@ -103,7 +103,7 @@ class Model(Protocol):
 class TokenModel(Protocol):
     """What a token-level ensemble needs of a model to decode with it, step by step, beside others."""
 
-    #: The underlying network (for instance a Hugging Face model, possibly with adapters).
+    #: The underlying network (a network of the loader's library, possibly with adapters).
     model: Any
     tokenizer: Any
     is_encoder_decoder: bool
@@ -144,7 +144,7 @@ class Candidate:
 
 
 #: Source weights: ``{source prefix: weight}``. A candidate's ``source`` is a ``/``-path that starts
-#: with its model's name (``m``, ``m/fold2``, ``m/tta:reorder:1``); the weight of its
+#: with its model's name (``m``, ``m/PART``, ``m/PART/VARIANT``); the weight of its
 #: most specific prefix applies. Empty: the strategy's own weighting.
 Weights = Mapping[str, float]
 
@@ -161,7 +161,7 @@ def weight_of(source: str, weights: Weights, default: float = 1.0) -> float:
 
 @runtime_checkable
 class Ensemble(Protocol):
-    """Combines several sources (models, folds, TTA variants) into one summary per dialogue.
+    """Combines several sources (models, folds, augmented inputs) into one summary per dialogue.
 
     ``level`` is ``"output"`` for strategies that choose among finished candidate summaries, or
     ``"token"`` for strategies that decode jointly (then :meth:`TokenEnsemble.generate` is used

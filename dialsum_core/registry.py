@@ -4,7 +4,7 @@ A registration records *who* offered a name (plugin and distribution), so two pa
 same name produce an error that names both instead of a silent winner chosen by import order.
 
 :data:`KINDS` is the only list of registry kinds: the hook specifications, the recipe's plugin
-tables (``[models.NAME]``...), ``dialsum plugins``, the scaffold and the generated reference all
+tables (``[models.NAME]``...), ``dialsum plugins`` and every tool that lists or documents plugins
 derive from it. Adding a kind means adding one :class:`Kind` here.
 """
 

@@ -1,7 +1,7 @@
 """attrs validators for recipe sections and plugin options, shared by the core and every plugin.
 
 Each raises ``ValueError`` with a message that reads well after the key the recipe error names
-(``data.debug_samples: must be > 0, got 0``). Comparisons are written so that NaN is refused too.
+(``SECTION.KEY: must be > 0, got 0``). Comparisons are written so that NaN is refused too.
 """
 
 from __future__ import annotations

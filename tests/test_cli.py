@@ -68,6 +68,20 @@ def test_bad_recipe_run_creates_no_experiment_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "exp").exists()
 
 
+def test_an_output_dir_that_is_a_file_is_refused_by_check_and_run(tmp_path: Path, sample_csv, tiny_dialogues) -> None:
+    """Refused before anything runs, as one line naming the key, never a NotADirectoryError traceback."""
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
+    (tmp_path / "taken").write_text("not a folder", encoding="utf-8")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'[run]\nmode = "single"\nmodels = ["lead"]\nloggers = []\nmetrics = ["rouge"]\n'
+                      f'output_dir = "{tmp_path / "taken" / "experiments"}"\n[data]\ntrain_path = "{train}"\n',
+                      encoding="utf-8")
+    for command in ("check", "run"):
+        res = run_cli([command, str(recipe)])
+        assert res.returncode == 2, res.stderr
+        assert f"run.output_dir: {tmp_path / 'taken'} is a file" in res.stderr and "Traceback" not in res.stderr
+
+
 def shipped_recipes() -> list[Path]:
     return sorted((ROOT / "recipes").glob("*.toml"))
 

@@ -17,14 +17,16 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 #: Lines of the core's source (``testing.py``, the pytest plugin for plugin authors, not counted): a
 #: ratchet, lowered as knowledge moves to its owners (4,590 before sections became plugins'; the
 #: goal is 2,500).
-BUDGET = 2904
+BUDGET = 2914
 
-#: Plugin packages, plugin-owned sections, keys and events, and libraries only plugins may use.
+#: Plugin packages, plugin-owned sections, keys, events and commands, and libraries only plugins may use.
 FORBIDDEN = re.compile(
     r"dialsum[_-](hf|modes|ensemble|tta|metrics|loggers|wandb|tools|lead|data|launch)\b"
     r"|\bdialsum_(before|after)_(fold|trial)\b"
     r"|\brun\.(ensemble|ensemble_weights|use_tta|tta_\w+|only|gpu_check|auto_batch|resume_from)\b"
-    r"|\[(train|generation)\]|\b(train|generation)\.[a-z_]+\b(?!\.log)"
+    r"|\[(train|generation|data)\]|\b(train|generation)\.[a-z_]+\b(?!\.log)|(?<![\w.])data\.[a-z_]+\b(?!\()"
+    r"|\bsection\([\"'](train|generation|data)|\brecipe\.(train|generation|data)\b"
+    r"|\bdialsum (models|launch|report|new|reference)\b|hugging ?face|\btta\b|\bscaffold"
     r"|\b(optuna|lora|peft|bitsandbytes|wandb|kiwipiepy|transformers|kobart|solar|polyglot)\b"
     r"|\b(accelerate|torchrun|torch\.distributed)\b"
     r"|model_name_or_path",

@@ -318,3 +318,19 @@ def test_sample_data_shape() -> None:
     assert all(re.search(r"#Person\d#", e.summary) for e in (*train, *dev))
     masked = sum("#PhoneNumber#" in d or "#Address#" in d for d in dialogues)
     assert masked >= 40 and len({e.topic for e in train}) >= 12
+
+
+def test_the_kind_tables_of_the_docs_are_those_of_the_registry() -> None:
+    """The docs' tables of kinds are written by hand: each must list every kind of ``KINDS``
+    (its hook and its options table), and no hook that no kind has."""
+    from dialsum_core.registry import KINDS
+
+    hooks = {k.hook for k in KINDS}
+    for page in ("concepts.md", "writing-a-plugin.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        named = set(re.findall(r"`(dialsum_register_\w+)`", text)) - {"dialsum_register_sections",
+                                                                       "dialsum_register_commands"}
+        assert named == hooks, (page, named ^ hooks)
+    concepts = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+    for kind in KINDS:
+        assert f"| `{kind.hook}` |" in concepts and f"`[{kind.table}.NAME]`" in concepts, kind

@@ -2,7 +2,7 @@
 
 >>> from dialsum_core.recipe import load_recipe
 >>> recipe = load_recipe("recipes/quick.toml", ["run.seed=1"])   # doctest: +SKIP
->>> recipe = recipe.override("run.debug=true").merge({"data": {"valid_fraction": 0.2}})  # doctest: +SKIP
+>>> recipe = recipe.override("run.debug=true").merge({"run": {"seed": 2}})  # doctest: +SKIP
 """
 
 from dialsum_core.recipe.model import CONVERTER, Recipe, Schema, load_recipe, structure_options, write_recipe

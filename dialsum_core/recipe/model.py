@@ -282,7 +282,7 @@ def _path_fields(cls: type, prefix: str) -> Iterable[str]:
 class Recipe:
     """A typed recipe.
 
-    ``recipe.run``, ``recipe.train``... are the typed sections (``recipe.section(name)``);
+    ``recipe.run``, ``recipe.NAME``... are the typed sections (``recipe.section(name)``);
     ``recipe.models``, ``recipe.modes``... the plugin tables, typed by :meth:`options`.
     """
 
@@ -413,7 +413,7 @@ class Recipe:
         return Recipe.from_dict(data, source=self.source, provenance=self.provenance, schema=self.schema)
 
     def evolve(self, **changes: Any) -> Recipe:
-        """Replace whole sections or plugin tables: ``recipe.evolve(train=attrs.evolve(recipe.train, epochs=1))``."""
+        """Replace whole sections or plugin tables: ``recipe.evolve(run=attrs.evolve(recipe.run, seed=1))``."""
         sections = {**self.sections, **{k: v for k, v in changes.items() if k in self.sections}}
         tables = {**self.tables, **{k: v for k, v in changes.items() if k in PLUGIN_TABLES}}
         rest = {k: v for k, v in changes.items() if k not in sections and k not in tables}

@@ -1,6 +1,6 @@
 """The core's own recipe section: ``[run]`` (what to run, which plugins).
 
-Every other section (``[data]`` included) belongs to the plugin that reads it and is contributed
+Every other section belongs to the plugin that reads it and is contributed
 through the ``dialsum_register_sections`` hook, the same way this one is (see
 :func:`dialsum_register_sections` at the bottom). Plugins may add keys to ``[run]`` and give
 defaults to its keys: the core names no plugin, so ``mode``, ``models``, ``loggers`` and
@@ -14,6 +14,7 @@ writable back to TOML. A field with ``metadata=PATH`` holds a path; see :meth:`R
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -27,7 +28,7 @@ PATH = {"path": True}
 
 
 def plugin_name(kind: str) -> dict[str, str]:
-    """Field metadata of keys that choose plugins of ``kind`` (the generated reference links them)."""
+    """Field metadata of keys that choose plugins of ``kind`` (a reference generator links them)."""
     return {"kind": kind}
 
 
@@ -84,6 +85,11 @@ def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     name = recipe.run.name
     if name in (".", "..") or "/" in name or "\\" in name:
         found.append(("run.name", f"must be a folder name (no slashes, not '.' or '..'), got {name!r}"))
+    output = Path(recipe.run.output_dir).expanduser()
+    blocking = next((p for p in (output, *output.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        found.append(("run.output_dir", f"{blocking} is a file, so no experiment folder can be created in "
+                      f"{recipe.run.output_dir}"))
     return found
 
 

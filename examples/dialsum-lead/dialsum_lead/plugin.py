@@ -7,11 +7,7 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
-
-
-def _at_least_one(_inst: Any, _attr: Any, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {value}")
+from dialsum_core.validators import at_least
 
 
 @attrs.define
@@ -19,11 +15,11 @@ class LeadOptions:
     """``[models.lead]``."""
 
     #: Turns to copy when not tuned.
-    turns: int = attrs.field(default=1, validator=_at_least_one)
+    turns: int = attrs.field(default=1, validator=at_least(1))
     #: Choose the best number of turns (1..max_turns) on the validation split while "training".
     tune: bool = True
     #: Largest number of turns tried when tuning.
-    max_turns: int = attrs.field(default=3, validator=_at_least_one)
+    max_turns: int = attrs.field(default=3, validator=at_least(1))
     #: Validation score that tuning maximises (a key of the metrics' output, e.g. ``rouge_mean``).
     metric: str = "rouge_mean"
     #: Drop the ``#PersonN#:`` prefix of each copied turn.

@@ -7,9 +7,9 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
-from dialsum_core.validators import at_least, each, non_negative
+from dialsum_core.validators import at_least, each, non_negative, one_of
+from dialsum_metrics import TOKENIZERS
 
-TOKENIZERS = ("auto", "kiwi", "whitespace")
 MEASURES = ("mean", "rouge1", "rouge2", "rougeL")
 Problems = list[tuple[str, str]]
 
@@ -23,9 +23,9 @@ def _grid(inst: Any, attr: Any, value: list[float]) -> None:
 @attrs.define
 class MbrOptions:
     #: How candidates are split into tokens for ROUGE (as the ``rouge`` metric).
-    tokenizer: str = attrs.field(default="auto", validator=attrs.validators.in_(TOKENIZERS))
+    tokenizer: str = attrs.field(default="auto", validator=one_of(TOKENIZERS))
     #: Agreement measure: the mean of ROUGE-1/2/L F1, or one of them.
-    measure: str = attrs.field(default="mean", validator=attrs.validators.in_(MEASURES))
+    measure: str = attrs.field(default="mean", validator=one_of(MEASURES))
 
 
 @attrs.define

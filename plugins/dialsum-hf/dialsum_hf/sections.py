@@ -15,6 +15,7 @@ import attrs
 
 from dialsum_core.recipe import PATH
 from dialsum_core.validators import fraction, non_negative, positive
+from dialsum_hf.resume import check_resume
 
 if TYPE_CHECKING:
     from dialsum_core.manager import Plugins
@@ -159,4 +160,4 @@ def register_sections(register: Any) -> None:
     register("generation", GenerationSection, description="Decoding options of the Hugging Face loaders")
     register("data", HfDataKeys, description="Token lengths and extra tokens")
     register("run", HfRunKeys, description="GPU check, automatic batch size and resuming",
-             defaults={"models": ["scratch"]})
+             defaults={"models": ["scratch"]}, check=check_resume)

@@ -30,6 +30,7 @@ from dialsum_hf.features import Collator
 from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel
 from dialsum_hf.quiet import quiet_progress_bars
+from dialsum_hf.resume import checkpoint_in
 from dialsum_metrics import is_degenerate
 
 BEST_METRIC = "rouge_mean"
@@ -209,32 +210,13 @@ def epoch_history(log_history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
 
 def resolve_checkpoint(ctx: Any) -> str | None:
     """``run.resume_from``: a ``checkpoint-N`` folder, or any folder above some (the latest complete
-    one is used; a checkpoint is complete once its ``trainer_state.json`` is written, which the
-    Trainer does last)."""
-    value = ctx.recipe.run.resume_from
-    if not value:
+    one is used), relative to the recipe file that names it."""
+    if not ctx.recipe.run.resume_from:
         return None
-    where = ctx.recipe.where("run.resume_from")
-    path = Path(value).expanduser()
-    if not path.is_absolute() and where not in ("--set", "<python>"):
-        path = Path(where).parent / path
-    if (path / "trainer_state.json").is_file():
-        return str(path)
-    if not path.exists():
-        raise DialsumError(f"{where}: run.resume_from: {path} does not exist")
-    import json
-
-    found = []
-    for state in path.rglob("checkpoint-*/trainer_state.json"):
-        try:
-            step = int(json.loads(state.read_text(encoding="utf-8")).get("global_step", -1))
-        except (ValueError, OSError):
-            continue
-        found.append((step, state.stat().st_mtime, state.parent))
-    if not found:
-        raise DialsumError(f"{where}: run.resume_from: no complete checkpoint (checkpoint-N/trainer_state.json) "
-                           f"under {path}")
-    return str(max(found)[2])
+    try:
+        return checkpoint_in(ctx.recipe.path_of("run.resume_from"))
+    except ValueError as exc:
+        raise DialsumError(f"{ctx.recipe.where('run.resume_from')}: run.resume_from: {exc}") from None
 
 
 #: Held while a worker thread sets a trainer up (see :func:`shared_trainer_setup`).

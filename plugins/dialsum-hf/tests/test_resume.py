@@ -52,3 +52,19 @@ def test_resume_from_names_a_missing_or_empty_folder(context, tmp_path: Path) ->
     (tmp_path / "empty" / "checkpoint-3").mkdir(parents=True)  # killed while writing: no trainer_state.json
     with pytest.raises(DialsumError, match="no complete checkpoint"):
         resolve_checkpoint(context({"run": {"resume_from": str(tmp_path / "empty")}}))
+
+
+def test_check_refuses_a_resume_from_the_run_would_refuse(tmp_path: Path) -> None:
+    """Found by ``dialsum check``, before any experiment folder, not when training starts."""
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    plugins = build_plugins()
+    (tmp_path / "empty" / "checkpoint-3").mkdir(parents=True)
+    for folder, message in (("nope", "does not exist"), ("empty", "no complete checkpoint")):
+        recipe = Recipe.from_dict({"run": {"resume_from": str(tmp_path / folder)}}, schema=plugins.schema)
+        problems = recipe.problems(plugins)
+        assert any("run.resume_from:" in p and message in p for p in problems), problems
+    (tmp_path / "empty" / "checkpoint-3" / "trainer_state.json").write_text('{"global_step": 3}', encoding="utf-8")
+    ok = Recipe.from_dict({"run": {"resume_from": str(tmp_path / "empty")}}, schema=plugins.schema)
+    assert not any("resume_from" in p for p in ok.problems(plugins))

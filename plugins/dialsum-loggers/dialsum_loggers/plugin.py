@@ -9,16 +9,7 @@ import attrs
 import click
 
 from dialsum_core import hookimpl
-
-
-def _positive(_inst: Any, attr: attrs.Attribute, value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"must be > 0, got {value!r}")
-
-
-def _non_negative(_inst: Any, attr: attrs.Attribute, value: float) -> None:
-    if value < 0:
-        raise ValueError(f"must be >= 0, got {value!r}")
+from dialsum_core.validators import non_negative, positive
 
 
 def _relative(_inst: Any, attr: attrs.Attribute, value: str) -> None:
@@ -41,9 +32,9 @@ class ConsoleOptions:
     #: Print the table of final results.
     table: bool = True
     #: Rows of the results table at most.
-    max_rows: int = attrs.field(default=20, validator=_positive)
+    max_rows: int = attrs.field(default=20, validator=positive)
     #: Redraws of the live display per second.
-    refresh_per_second: float = attrs.field(default=4.0, validator=_positive)
+    refresh_per_second: float = attrs.field(default=4.0, validator=positive)
 
 
 @attrs.define
@@ -51,7 +42,7 @@ class JsonlOptions:
     #: Metrics file name, inside the experiment folder.
     filename: str = attrs.field(default="metrics.jsonl", validator=_relative)
     #: Seconds between two recorded progress updates of one task (first and last always recorded).
-    progress_interval: float = attrs.field(default=5.0, validator=_non_negative)
+    progress_interval: float = attrs.field(default=5.0, validator=non_negative)
 
 
 @attrs.define
@@ -59,7 +50,7 @@ class TensorBoardOptions:
     #: Folder of the event files, inside the experiment folder.
     log_dir: str = attrs.field(default="tensorboard", validator=_relative)
     #: Seconds between two flushes to disk (everything is flushed at the end of the run).
-    flush_secs: int = attrs.field(default=30, validator=_positive)
+    flush_secs: int = attrs.field(default=30, validator=positive)
 
 
 def make_file(options: FileOptions, ctx: Any) -> Any:

@@ -79,3 +79,19 @@ def test_a_logger_that_cannot_start_is_skipped(tmp_path: Path, plugins) -> None:
     assert len(warnings) == 1 and "could not start" in warnings[0]
     events = [json.loads(x) for x in (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     assert events[0]["event"] == "before_run" and events[-1]["event"] == "after_run"
+
+
+@pytest.mark.parametrize(("key", "value"), [("loggers.console.refresh_per_second", float("nan")),
+                                            ("loggers.console.max_rows", 0),
+                                            ("loggers.jsonl.progress_interval", float("nan")),
+                                            ("loggers.tensorboard.flush_secs", -1)])
+def test_a_logger_option_out_of_range_is_a_recipe_problem_naming_the_key(key: str, value: float) -> None:
+    """NaN is refused too: a NaN refresh rate or interval would make the display or the sampling
+    of progress events misbehave for the whole run, silently."""
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({}, schema=plugins.schema).override((key, value))
+    problems = recipe.problems(plugins)
+    assert any(f"{key}: must be" in p for p in problems), problems

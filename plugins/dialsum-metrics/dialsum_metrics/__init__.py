@@ -8,16 +8,20 @@ stays cheap (its entry point is imported by every ``dialsum`` command): the engi
 * :func:`support` and :func:`mbr_select` - weighted minimum-Bayes-risk choice from a pairwise matrix
   (a higher weight never lowers a candidate's rank); :func:`consensus` - agreement with the others;
 * :func:`output_stats` and :func:`is_degenerate` - the share of distinct predictions and their mean
-  length, to tell a collapsed model (the same summary for every dialogue) from a working one.
+  length, to tell a collapsed model (the same summary for every dialogue) from a working one;
+* :data:`TOKENIZERS` - the tokenizers ROUGE can split on (``auto``, ``kiwi``, ``whitespace``), for
+  options that name one (the ensembles' agreement measure).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from dialsum_metrics.conventions import TOKENIZERS
 from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats
 
-__all__ = ["OutputStats", "RougeEngine", "consensus", "is_degenerate", "mbr_select", "output_stats", "support"]
+__all__ = ["TOKENIZERS", "OutputStats", "RougeEngine", "consensus", "is_degenerate", "mbr_select", "output_stats",
+           "support"]
 _ENGINE = ("RougeEngine", "consensus", "mbr_select", "support")
 
 

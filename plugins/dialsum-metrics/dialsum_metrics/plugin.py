@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.validators import one_of
 from dialsum_metrics.conventions import COUNTS, PROFILES, REFERENCES, ROUGE_L, TOKENIZERS, resolve
 
 
@@ -24,15 +25,15 @@ def _fits_profile(inst: Any, attr: attrs.Attribute, value: str) -> None:
 class RougeOptions:
     #: `kiwi` (Korean morphemes), `whitespace`, or `auto`: kiwi on both sides of a
     #: prediction/reference pair when either has Hangul, whitespace otherwise.
-    tokenizer: str = attrs.field(default="auto", validator=attrs.validators.in_(TOKENIZERS))
+    tokenizer: str = attrs.field(default="auto", validator=one_of(TOKENIZERS))
     #: Keep `#Person1#`-style tags as single tokens (`false`: the analyzer splits them).
     keep_tags: bool = True
     #: Several references per dialogue: `mean` averages each F1 over them (the competition's
     #: score); `max` keeps the best reference per measure (higher by construction).
-    references: str = attrs.field(default="mean", validator=attrs.validators.in_(REFERENCES))
+    references: str = attrs.field(default="mean", validator=one_of(REFERENCES))
     #: `standard`: rouge-score's formulas; `baseline`: the `rouge` package that the competition's
     #: baseline code uses (n-gram sets, summary-level ROUGE-L, `.` dropped), on the same tokens.
-    profile: str = attrs.field(default="standard", validator=attrs.validators.in_(PROFILES))
+    profile: str = attrs.field(default="standard", validator=one_of(PROFILES))
     #: `clipped` (an n-gram counts as often as it occurs on both sides) or `unique` (n-gram sets);
     #: empty: the profile's (`standard`: clipped; `baseline`: unique).
     counts: str = attrs.field(default="", validator=_fits_profile)
@@ -48,7 +49,7 @@ class RougeOptions:
 class BleuOptions:
     #: `kiwi` (Korean morphemes), `whitespace`, or `auto`: kiwi for a dialogue's prediction and
     #: references when any of them has Hangul.
-    tokenizer: str = attrs.field(default="auto", validator=attrs.validators.in_(TOKENIZERS))
+    tokenizer: str = attrs.field(default="auto", validator=one_of(TOKENIZERS))
 
 
 def make_rouge(options: RougeOptions, ctx: Any) -> Any:

@@ -16,7 +16,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-TAG_RE = re.compile(r"(#[A-Za-z][A-Za-z0-9]*#)")
+from dialsum_core.data import TAG_RE as TAGS
+
+#: The core's tag pattern, captured: ``re.split`` keeps the tags as pieces of their own.
+TAG_RE = re.compile(f"({TAGS.pattern})")
 HANGUL_RE = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 
 

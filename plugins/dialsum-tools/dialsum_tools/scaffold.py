@@ -187,11 +187,7 @@ from dialsum_core import hookimpl
 '''
 
 _PLUGIN: dict[str, str] = {
-    "model_loader": _PLUGIN_HEAD + '''
-
-def _at_least_one(_inst: Any, _attr: Any, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {value}")
+    "model_loader": _PLUGIN_HEAD + '''from dialsum_core.validators import at_least
 
 
 @attrs.define
@@ -199,7 +195,7 @@ class ${cls}Options:
     """``[$table.$name]``."""
 
     #: Longest summary, in characters (the chosen turn is cut there).
-    max_chars: int = attrs.field(default=200, validator=_at_least_one)
+    max_chars: int = attrs.field(default=200, validator=at_least(1))
     #: Drop the ``#PersonN#:`` prefix of the chosen turn.
     strip_speaker: bool = True
 
@@ -304,7 +300,8 @@ def $hook(register: Any) -> None:
     register("$name", make_$ident, options=${cls}Options,
              description="Skeleton logger: one CSV row per finished epoch, fold and trial")
 ''',
-    "metric": _PLUGIN_HEAD + '''
+    "metric": _PLUGIN_HEAD + '''from dialsum_core.validators import one_of
+
 UNITS = ("chars", "words")
 
 
@@ -313,7 +310,7 @@ class ${cls}Options:
     """``[$table.$name]``."""
 
     #: Measure lengths in characters (``chars``) or whitespace-separated words (``words``).
-    unit: str = attrs.field(default="chars", validator=attrs.validators.in_(UNITS))
+    unit: str = attrs.field(default="chars", validator=one_of(UNITS))
 
 
 def make_$ident(options: ${cls}Options, ctx: Any) -> Any:

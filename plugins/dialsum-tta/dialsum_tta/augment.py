@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dialsum_core.data import TAG_RE
 from dialsum_core.protocols import Variant
 
 log = logging.getLogger("dialsum")
 
-TAG_RE = re.compile(r"#[A-Za-z][A-Za-z0-9]*#")
 SPEAKER_RE = re.compile(r"#Person(\d+)#")
 TURN_RE = re.compile(r"^(\s*#[A-Za-z][A-Za-z0-9]*#\s*:\s*)(.*)$")
 LEXICON = Path(__file__).parent / "data" / "synonyms_ko.txt"

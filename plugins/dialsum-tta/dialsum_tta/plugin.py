@@ -9,7 +9,7 @@ import attrs
 
 from dialsum_core import hookimpl
 from dialsum_core.recipe import PATH
-from dialsum_core.validators import at_least
+from dialsum_core.validators import at_least, one_of
 
 Problems = list[tuple[str, str]]
 
@@ -29,7 +29,7 @@ class MaskOptions:
     #: Probability that each low-information word (interjection, filler, intensifier...) is dropped or masked.
     rate: float = attrs.field(default=0.5, validator=_rate)
     #: ``drop`` removes the token; ``mask`` replaces it by ``mask_token``.
-    mode: str = attrs.field(default="drop", validator=attrs.validators.in_(("drop", "mask")))
+    mode: str = attrs.field(default="drop", validator=one_of(("drop", "mask")))
     #: Text put in place of a masked token when `mode = "mask"`.
     mask_token: str = "<mask>"
 

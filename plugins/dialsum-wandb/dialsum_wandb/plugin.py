@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.validators import one_of, positive
 
 MODES = ("", "online", "offline", "disabled")
 
@@ -14,11 +15,6 @@ MODES = ("", "online", "offline", "disabled")
 def _not_empty(_inst: Any, attr: attrs.Attribute, value: str) -> None:
     if not value.strip():
         raise ValueError("must not be empty")
-
-
-def _positive(_inst: Any, attr: attrs.Attribute, value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"must be > 0, got {value!r}")
 
 
 @attrs.define
@@ -34,19 +30,19 @@ class WandbOptions:
     #: Tags of the W&B run, for filtering runs in the W&B interface.
     tags: list[str] = attrs.field(factory=list)
     #: ``online``, ``offline`` or ``disabled``; empty: ``WANDB_MODE`` from the environment, else online.
-    mode: str = attrs.field(default="", validator=attrs.validators.in_(MODES))
+    mode: str = attrs.field(default="", validator=one_of(MODES))
     #: Upload the best checkpoint as a ``model`` artifact at the end of the run.
     log_checkpoint: bool = False
     #: Log prediction CSVs written during the run as tables.
     log_predictions: bool = True
     #: Rows per prediction table at most.
-    max_prediction_rows: int = attrs.field(default=500, validator=_positive)
+    max_prediction_rows: int = attrs.field(default=500, validator=positive)
     #: Log PNG plots written during the run as images.
     log_plots: bool = True
     #: Attach ``train.log`` to the run's files when it ends.
     save_log: bool = True
     #: Seconds to wait for the W&B service to start a run before giving up (the run goes on).
-    init_timeout: float = attrs.field(default=90.0, validator=_positive)
+    init_timeout: float = attrs.field(default=90.0, validator=positive)
 
 
 def make_wandb(options: WandbOptions, ctx: Any) -> Any:
