@@ -242,6 +242,32 @@ def test_new_plugin_layout(tmp_path: Path) -> None:
     assert (root / "tests" / "test_csv_log.py").exists()
 
 
+def test_a_scaffolded_ensemble_and_model_follow_the_protocols_run_modes_call(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Called as the bundled modes call them: ``fit(candidates, references, weights, ctx)``,
+    ``combine(candidates, weights, ctx)``, and a ``FitResult`` from ``Model.fit``."""
+    from importlib import import_module
+
+    from dialsum_core.protocols import Candidate, FitResult
+
+    for name, kind in (("sk-ens", "ensemble"), ("sk-model", "model_loader")):
+        monkeypatch.syspath_prepend(str(new_plugin(name, kind, tmp_path)))
+    impl, options = import_module("dialsum_sk_ens.impl"), import_module("dialsum_sk_ens.plugin").SkEnsOptions()
+    ensemble = impl.SkEnsEnsemble(options)
+    cands = [[Candidate("a b c", "m1"), Candidate("a b d", "m2"), Candidate("x y z", "m3")]]
+    assert ensemble.fit(cands, [["a b c"]], {}, None) == {}
+    assert ensemble.combine(cands, {}, None) == ["a b c"]
+    assert ensemble.combine(cands, {"m3": 10.0}, None) == ["x y z"]
+    model_options = import_module("dialsum_sk_model.plugin").SkModelOptions()
+    model = import_module("dialsum_sk_model.impl").SkModelModel(model_options)
+
+    class Ctx:
+        def emit(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    assert isinstance(model.fit([], [], Ctx(), tmp_path / "fit"), FitResult)
+
+
 @pytest.mark.slow
 def test_scaffolded_plugins_install_lint_and_pass_their_tests(tmp_path: Path) -> None:
     """Every KIND: scaffold, ruff, a real pip install (into a private folder), discovery, its own tests."""

@@ -361,12 +361,12 @@ class ${cls}Model:
     def __init__(self, options: ${cls}Options):
         self.options = options
 
-    def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> dict[str, Any]:
+    def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> FitResult:
         ctx.emit("dialsum_before_epoch", epoch=1, n_epochs=1)
         metrics = {"train_dialogues": len(train)}
         ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=1, metrics=metrics)
         self.save(output_dir)
-        return {"history": [metrics], "best_checkpoint": str(output_dir)}
+        return FitResult(history=[metrics], best_checkpoint=str(output_dir))
 
     def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         return [longest_turn(d, self.options) for d in dialogues]
@@ -426,7 +426,7 @@ class ${cls}Mode:
         ctx.emit("dialsum_on_artifact", path=relative, kind="prediction")
 ''',
     "ensemble": _IMPL_HEAD + '''\
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 $first_party
@@ -439,7 +439,9 @@ def overlap(a: str, b: str) -> float:
 
 
 class ${cls}Ensemble:
-    """Output-level: chooses one finished candidate per dialogue."""
+    """Output-level: chooses one finished candidate per dialogue, the one the weighted sources agree
+    with most (a source's own candidate counts with its weight, so raising a source's weight never
+    makes its text less likely to be chosen, as the ``Ensemble`` protocol requires)."""
 
     level = "output"
 
@@ -447,20 +449,22 @@ class ${cls}Ensemble:
         self.options = options
 
     def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
-            ctx: Any) -> dict[str, Any]:
+            weights: Mapping[str, float], ctx: Any) -> dict[str, Any]:
         return {}
 
-    def combine(self, candidates: Sequence[Sequence[Candidate]], ctx: Any) -> list[str]:
-        return [self._pick(list(cands)) for cands in candidates]
+    def combine(self, candidates: Sequence[Sequence[Candidate]], weights: Mapping[str, float],
+                ctx: Any) -> list[str]:
+        return [self._pick(list(cands), weights) for cands in candidates]
 
-    def _pick(self, cands: list[Candidate]) -> str:
+    def _pick(self, cands: list[Candidate], weights: Mapping[str, float]) -> str:
         if not cands:
             return ""
         if self.options.use_scores and all(c.score is not None for c in cands):
             return max(cands, key=lambda c: c.score).text
 
         def agreement(i: int) -> float:
-            return sum(overlap(cands[i].text, c.text) for j, c in enumerate(cands) if j != i)
+            return sum(weight_of(c.source, weights) * (1.0 if j == i else overlap(cands[i].text, c.text))
+                       for j, c in enumerate(cands))
 
         return cands[max(range(len(cands)), key=lambda i: (agreement(i), -i))].text
 ''',
@@ -555,7 +559,8 @@ class ${cls}Metric:
 }
 
 _IMPL_IMPORTS: dict[str, list[str]] = {
-    "ensemble": ["from dialsum_core.protocols import Candidate"],
+    "model_loader": ["from dialsum_core.protocols import FitResult"],
+    "ensemble": ["from dialsum_core.protocols import Candidate, weight_of"],
     "augmenter": ["from dialsum_core.protocols import Variant"],
     "logger": ["from dialsum_core import hookimpl"],
 }
@@ -684,15 +689,16 @@ def test_combine_picks_the_consensus(dialsum_plugins: Any, tmp_path: Path) -> No
     ctx = make_context(dialsum_plugins, tmp_path, {"run": {"loggers": [], "metrics": []}})
     ensemble = ctx.build(KIND, NAME)
     cands = [[Candidate("a b c", "m1"), Candidate("a b d", "m2"), Candidate("x y z", "m3")], []]
-    assert ensemble.fit(cands, [["a b c"], []], ctx) == {}
-    assert ensemble.combine(cands, ctx) == ["a b c", ""]
+    assert ensemble.fit(cands, [["a b c"], []], {}, ctx) == {}
+    assert ensemble.combine(cands, {}, ctx) == ["a b c", ""]
+    assert ensemble.combine(cands, {"m3": 10.0}, ctx) == ["x y z", ""]  # the weights are the run mode's
 
 
 def test_use_scores_option(dialsum_plugins: Any, tmp_path: Path) -> None:
     ctx = make_context(dialsum_plugins, tmp_path, {"$table": {NAME: {"use_scores": True}}})
     ensemble = ctx.build(KIND, NAME)
     cands = [[Candidate("a b c", "m1", -2.0), Candidate("a b d", "m2", -3.0), Candidate("x y z", "m3", -1.0)]]
-    assert ensemble.combine(cands, ctx) == ["x y z"]
+    assert ensemble.combine(cands, {}, ctx) == ["x y z"]
 ''',
     "augmenter": '''
 
