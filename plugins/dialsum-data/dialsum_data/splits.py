@@ -17,6 +17,7 @@ from dialsum_core.errors import DataError
 from dialsum_core.recipe import CONVERTER, Recipe
 from dialsum_data.cleanup import preprocess
 from dialsum_data.csv_files import LoadReport, add_references, fingerprint, read_csv
+from dialsum_data.sections import PreprocessingSection
 
 if TYPE_CHECKING:
     from dialsum_core.context import RunContext
@@ -151,10 +152,15 @@ def _report(report: LoadReport) -> None:
 def augmented(ctx: RunContext, train: Sequence[Example]) -> list[Example]:
     """``train`` and, with ``data.preprocessing.augmentation``, its augmented copies (summaries
     mapped to each copy's terms). A run mode calls it on the split a model trains on, after any
-    fold split, so that a copy never lands in the validation of its original."""
-    aug = ctx.recipe.data.preprocessing.augmentation
-    if not aug.enable:
+    fold split, so that a copy never lands in the validation of its original.
+
+    When dialsum-data is disabled and another plugin reads the data, ``[data]`` holds only other
+    plugins' keys (or is absent): augmentation is an option of this plugin's section, so without
+    that section the training examples are used as the reader gave them."""
+    pre = getattr(ctx.recipe.sections.get("data"), "preprocessing", None)
+    if not isinstance(pre, PreprocessingSection) or not pre.augmentation.enable:
         return list(train)
+    aug = pre.augmentation
     copies: list[Example] = []
     for name in aug.strategies:
         augmenter = ctx.build("augmenters", name)

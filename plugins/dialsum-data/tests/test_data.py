@@ -136,6 +136,24 @@ def test_training_augmentation_adds_mapped_copies_to_the_training_split_only(tmp
     assert any("augmentation.strategies: empty" in p for p in bad.problems(plugins))
 
 
+@pytest.mark.parametrize("disable", [["data"], ["data", "hf"]], ids=["other keys of [data]", "no [data]"])
+def test_without_this_plugins_data_section_the_training_examples_are_used_as_given(disable: list[str],
+                                                                                   tmp_path: Path) -> None:
+    """Another reader answers dialsum_load_data with dialsum-data disabled: the run modes still call
+    ``augmented``, which must not read keys its section is no longer there to give."""
+    from dialsum_core.context import RunContext
+    from dialsum_core.events import Events
+    from dialsum_core.experiment import Experiment
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    plugins = build_plugins(disable=disable)
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"]}}, schema=plugins.schema)
+    ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
+    train = [Example("t0", "#Person1#: 안녕하세요.\n#Person2#: 네, 안녕하세요.", ("두 사람이 인사한다.",))]
+    assert augmented(ctx, train) == train
+
+
 def test_a_derived_recipe_gets_the_same_splits_unless_its_data_or_files_differ(sample_csv, tiny_dialogues,
                                                                               tmp_path: Path) -> None:
     """A trial's recipe asks ``dialsum_load_data`` again: the splits come back without a second
