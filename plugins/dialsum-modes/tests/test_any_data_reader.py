@@ -73,3 +73,19 @@ def test_single_runs_on_another_readers_data(reader_plugins: Plugins, tmp_path: 
     out = _results(res.experiment)
     assert out["status"] == "complete" and out["best_model"] == "lead"
     assert out["models_results"]["lead"]["valid"]["rouge_mean"] > 0
+
+
+def test_kfold_runs_on_another_readers_data(reader_plugins: Plugins, tmp_path: Path) -> None:
+    recipe = _recipe(reader_plugins, tmp_path, k_folds=3)
+    assert recipe.problems(reader_plugins) == []
+    out = _results(run_recipe(recipe, reader_plugins).experiment)
+    assert out["status"] == "complete" and [f["fold"] for f in out["folds"]] == [1, 2, 3]
+    assert sum(f["n_valid"] for f in out["folds"]) == len(TRAIN)
+
+
+def test_more_folds_than_the_readers_distinct_dialogues_are_refused(reader_plugins: Plugins, tmp_path: Path) -> None:
+    """The check counts what the run's fold split deals: distinct dialogues (7), not rows (8)."""
+    problems = _recipe(reader_plugins, tmp_path, k_folds=8).problems(reader_plugins)
+    assert len(problems) == 1 and "modes.kfold.k_folds: 8 folds but only 7 training dialogues" in problems[0], \
+        problems
+    assert _recipe(reader_plugins, tmp_path, k_folds=7).problems(reader_plugins) == []
