@@ -31,9 +31,7 @@ def dialogue_groups(examples: Sequence[Example]) -> list[list[int]]:
 
 
 def assign_folds(examples: Sequence[Example], k: int, seed: int, stratify: bool = True) -> list[int]:
-    """The fold (0..k-1) of each example."""
-    if k < 2:
-        raise DialsumError(f"modes.kfold.k_folds: must be >= 2, got {k}")
+    """The fold (0..k-1) of each example; ``k >= 2`` (the rule of ``modes.kfold.k_folds``)."""
     groups = dialogue_groups(examples)
     if k > len(groups):
         raise DialsumError(f"modes.kfold.k_folds: {k} folds but only {len(groups)} distinct training dialogues")

@@ -45,7 +45,7 @@ class KFoldOptions:
     """``[modes.kfold]``."""
 
     #: Number of folds (>= 2, and at most the number of training dialogues).
-    k_folds: int = 5
+    k_folds: int = attrs.field(default=5, validator=at_least(2))
     #: Seed of the fold assignment (independent of ``run.seed``, as in the seed's ``--fold_seed``).
     fold_seed: int = 42
     #: Spread each topic evenly over the folds (topics rarer than ``k_folds`` are pooled).
@@ -169,13 +169,10 @@ def _check_fold_weights(recipe: Any, plugins: Any, k: int) -> Problems:
 def _check_kfold_options(recipe: Any, plugins: Any) -> Problems:
     opts = recipe.options("run_modes", "kfold", plugins)
     found: Problems = []
-    if opts.k_folds < 2:
-        found.append(("modes.kfold.k_folds", f"must be >= 2, got {opts.k_folds}"))
-    else:
-        n = count_train_dialogues(recipe, plugins)
-        if n is not None and opts.k_folds > n:
-            found.append(("modes.kfold.k_folds", f"{opts.k_folds} folds but only {n} training dialogues"
-                          + (" (debug subset)" if recipe.run.debug else "")))
+    n = count_train_dialogues(recipe, plugins)
+    if n is not None and opts.k_folds > n:
+        found.append(("modes.kfold.k_folds", f"{opts.k_folds} folds but only {n} training dialogues"
+                      + (" (debug subset)" if recipe.run.debug else "")))
     return found + _check_fold_weights(recipe, plugins, opts.k_folds)
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from dialsum_core import hookimpl
 from dialsum_core.data import DataSplits, Example
+from dialsum_core.errors import RecipeError
 from dialsum_core.manager import Plugins, build_plugins
 from dialsum_core.recipe import Recipe
 from dialsum_core.runner import run_recipe
@@ -89,3 +90,13 @@ def test_more_folds_than_the_readers_distinct_dialogues_are_refused(reader_plugi
     assert len(problems) == 1 and "modes.kfold.k_folds: 8 folds but only 7 training dialogues" in problems[0], \
         problems
     assert _recipe(reader_plugins, tmp_path, k_folds=7).problems(reader_plugins) == []
+
+
+def test_one_fold_is_one_problem_of_the_option_itself(reader_plugins: Plugins, tmp_path: Path) -> None:
+    """``k_folds >= 2`` is a rule of the option, as every range is: reported once by the check, and
+    no run ever gets options with fewer folds."""
+    recipe = _recipe(reader_plugins, tmp_path, k_folds=1)
+    problems = recipe.problems(reader_plugins)
+    assert len(problems) == 1 and "modes.kfold.k_folds: must be >= 2, got 1" in problems[0], problems
+    with pytest.raises(RecipeError, match=r"modes\.kfold\.k_folds: must be >= 2, got 1"):
+        recipe.options("run_modes", "kfold", reader_plugins)
