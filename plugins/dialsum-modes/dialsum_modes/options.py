@@ -180,14 +180,6 @@ def check_kfold(recipe: Any, plugins: Any) -> Problems:
     return _check_kfold_options(recipe, plugins)
 
 
-def check_multi_model(recipe: Any, plugins: Any) -> Problems:
-    models = list(recipe.run.models)
-    found: Problems = []
-    if not models:
-        found.append(("run.models", "multi_model needs at least one model"))
-    return found
-
-
 def check_space(recipe: Any, plugins: Any) -> Problems:
     """Every search-space entry must be well-formed and name an option the recipe can take."""
     from dialsum_core.errors import RecipeError

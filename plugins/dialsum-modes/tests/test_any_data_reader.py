@@ -100,3 +100,8 @@ def test_one_fold_is_one_problem_of_the_option_itself(reader_plugins: Plugins, t
     assert len(problems) == 1 and "modes.kfold.k_folds: must be >= 2, got 1" in problems[0], problems
     with pytest.raises(RecipeError, match=r"modes\.kfold\.k_folds: must be >= 2, got 1"):
         recipe.options("run_modes", "kfold", reader_plugins)
+
+
+def test_multi_model_without_models_is_one_problem(reader_plugins: Plugins, tmp_path: Path) -> None:
+    problems = _recipe(reader_plugins, tmp_path, mode="multi_model", models=[]).problems(reader_plugins)
+    assert len(problems) == 1 and "run.models" in problems[0], problems
