@@ -17,6 +17,7 @@ from dialsum_core.errors import DataError
 from dialsum_core.recipe import CONVERTER, Recipe
 from dialsum_data.cleanup import preprocess
 from dialsum_data.csv_files import LoadReport, add_references, fingerprint, read_csv
+from dialsum_data.sections import PreprocessingSection
 
 if TYPE_CHECKING:
     from dialsum_core.context import RunContext
@@ -43,8 +44,19 @@ def split_valid(examples: Sequence[Example], fraction: float, seed: int) -> tupl
     return [e for i, e in enumerate(examples) if i not in held], [examples[i] for i in sorted(held)]
 
 
+#: A log call that making the splits has to say: ``(level, message, args)``.
+Note = tuple[int, str, tuple[object, ...]]
+
+
+@attrs.define
+class _Made:
+    splits: DataSplits
+    #: What making them found (files read, unfamiliar tags, the sizes) and no log has heard yet.
+    unsaid: list[Note]
+
+
 #: Splits already made, by everything they depend on (:func:`_inputs`); a few recipes per process.
-_MADE: dict[tuple[object, ...], DataSplits] = {}
+_MADE: dict[tuple[object, ...], _Made] = {}
 _KEEP = 4
 FILE_KEYS = ("data.train_path", "data.dev_path", "data.test_path", "data.dev_references")
 
@@ -54,20 +66,33 @@ def load_splits(recipe: Recipe, *, quiet: bool = False) -> DataSplits:
     ``[data]`` section's check calls it quietly, so that ``dialsum check`` refuses what a run would.
 
     The splits of a recipe are made once while its files' content is unchanged: the recipes a run mode
-    derives (a trial's parameters) get them again without reading, splitting or logging twice."""
-    key = _inputs(recipe, quiet)
-    if key is None or key not in _MADE:
-        splits = _make(recipe, quiet)
-        if key is None:
-            return splits
-        while len(_MADE) >= _KEEP:
-            del _MADE[next(iter(_MADE))]
-        _MADE[key] = splits
-    made = _MADE[key]
-    return DataSplits(list(made.train), list(made.valid), list(made.test))  # the caller's lists are its own
+    derives (a trial's parameters) get them again without reading or splitting twice. What making
+    them found is logged once, to the first asker that is not quiet while the log listens: a check
+    (ours, quiet, or another plugin's, with the log muted) may make them before the run starts, and
+    the run's log must still say which files it read."""
+    key = _inputs(recipe)
+    made = _MADE.get(key) if key is not None else None
+    if made is None:
+        made = _Made(*_make(recipe))
+        if key is not None:
+            while len(_MADE) >= _KEEP:
+                del _MADE[next(iter(_MADE))]
+            _MADE[key] = made
+    if not quiet:
+        made.unsaid = [note for note in made.unsaid if not _said(note)]
+    splits = made.splits
+    return DataSplits(list(splits.train), list(splits.valid), list(splits.test))  # the caller's lists are its own
 
 
-def _inputs(recipe: Recipe, quiet: bool) -> tuple[object, ...] | None:
+def _said(note: Note) -> bool:
+    level, message, args = note
+    if not log.isEnabledFor(level):
+        return False
+    log.log(level, message, *args)
+    return True
+
+
+def _inputs(recipe: Recipe) -> tuple[object, ...] | None:
     """What the splits of ``recipe`` depend on: the ``[data]`` section, the seed, ``run.debug`` and the
     files' content; ``None`` when a file cannot be read (the splits then say why)."""
     try:
@@ -75,30 +100,34 @@ def _inputs(recipe: Recipe, quiet: bool) -> tuple[object, ...] | None:
                       for value in as_list(recipe.get(key)) if value)
     except OSError:
         return None
-    return (repr(CONVERTER.unstructure(recipe.data)), recipe.run.seed, recipe.run.debug, quiet, files)
+    return (repr(CONVERTER.unstructure(recipe.data)), recipe.run.seed, recipe.run.debug, files)
 
 
 def as_list(value: object) -> list[object]:
     return value if isinstance(value, list) else [value]
 
 
-def _make(recipe: Recipe, quiet: bool) -> DataSplits:
+def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
+    """The splits, and what a run's log should say about them."""
     d = recipe.data
-    say = _report if not quiet else (lambda report: None)
+    notes: list[Note] = []
     if not d.train_path:
         raise DataError(f"{recipe.where('data.train_path')}: data.train_path is not set")
     train, report = read_csv(recipe.path_of("data.train_path"), require_summary=True)
-    say(report)
+    notes += _report(report)
     if d.dev_path:
         valid, report = read_csv(recipe.path_of("data.dev_path"), require_summary=True)
-        say(report)
-        if not quiet and recipe.where("data.dev_path") != recipe.where("data.train_path"):
-            log.warning("validating on %s (set in %s) while training on %s (set in %s): is that the validation "
-                        "file you mean?", d.dev_path, recipe.where("data.dev_path"), d.train_path,
-                        recipe.where("data.train_path"))
+        notes += _report(report)
+        if recipe.where("data.dev_path") != recipe.where("data.train_path"):
+            notes.append((logging.WARNING, "validating on %s (set in %s) while training on %s (set in %s): is that "
+                          "the validation file you mean?", (d.dev_path, recipe.where("data.dev_path"), d.train_path,
+                                                            recipe.where("data.train_path"))))
         for value in d.dev_references:
-            extra = _read_references(recipe.path_of("data.dev_references", value), valid, d.dev_path)
+            path = recipe.path_of("data.dev_references", value)
+            extra = _read_references(path, valid, d.dev_path)
             valid = add_references(valid, extra)
+            notes.append((logging.INFO, "loaded %s: a further reference for %d validation dialogues",
+                          (path, len(extra))))
     else:
         if d.dev_references:
             raise DataError(f"{recipe.where('data.dev_references')}: data.dev_references needs data.dev_path "
@@ -107,7 +136,7 @@ def _make(recipe: Recipe, quiet: bool) -> DataSplits:
     test: list[Example] = []
     if d.test_path:
         test, report = read_csv(recipe.path_of("data.test_path"), require_summary=False)
-        say(report)
+        notes += _report(report)
     if recipe.run.debug:
         n = d.debug_samples
         seed = recipe.run.seed
@@ -116,9 +145,8 @@ def _make(recipe: Recipe, quiet: bool) -> DataSplits:
         test = subset(test, max(2, n // 4), seed)
     pre = d.preprocessing
     clean = [preprocess(split, noise=pre.remove_noise, tokens=pre.simplify_tokens) for split in (train, valid, test)]
-    if not quiet:
-        log.info("data: %d train, %d validation, %d test dialogues", *(len(s) for s in clean))
-    return DataSplits(*clean)
+    notes.append((logging.INFO, "data: %d train, %d validation, %d test dialogues", tuple(len(s) for s in clean)))
+    return DataSplits(*clean), notes
 
 
 def _read_references(path: Path, valid: Sequence[Example], dev_path: str) -> list[Example]:
@@ -137,24 +165,29 @@ def _read_references(path: Path, valid: Sequence[Example], dev_path: str) -> lis
     if absent:
         shown = ", ".join(absent[:3]) + (", ..." if len(absent) > 3 else "")
         raise DataError(f"{path}: no reference for {len(absent)} dialogue(s) of {dev_path}: {shown}")
-    log.info("loaded %s: a further reference for %d validation dialogues", path, len(refs))
     return refs
 
 
-def _report(report: LoadReport) -> None:
-    log.info("loaded %s: %d rows", report.path, report.rows)
+def _report(report: LoadReport) -> list[Note]:
+    notes: list[Note] = [(logging.INFO, "loaded %s: %d rows", (report.path, report.rows))]
     if report.unknown_tags:
         tags = ", ".join(f"{t} x{n}" for t, n in sorted(report.unknown_tags.items()))
-        log.warning("%s: unfamiliar tags kept as special tokens: %s", report.path, tags)
+        notes.append((logging.WARNING, "%s: unfamiliar tags kept as special tokens: %s", (report.path, tags)))
+    return notes
 
 
 def augmented(ctx: RunContext, train: Sequence[Example]) -> list[Example]:
     """``train`` and, with ``data.preprocessing.augmentation``, its augmented copies (summaries
     mapped to each copy's terms). A run mode calls it on the split a model trains on, after any
-    fold split, so that a copy never lands in the validation of its original."""
-    aug = ctx.recipe.data.preprocessing.augmentation
-    if not aug.enable:
+    fold split, so that a copy never lands in the validation of its original.
+
+    When dialsum-data is disabled and another plugin reads the data, ``[data]`` holds only other
+    plugins' keys (or is absent): augmentation is an option of this plugin's section, so without
+    that section the training examples are used as the reader gave them."""
+    pre = getattr(ctx.recipe.sections.get("data"), "preprocessing", None)
+    if not isinstance(pre, PreprocessingSection) or not pre.augmentation.enable:
         return list(train)
+    aug = pre.augmentation
     copies: list[Example] = []
     for name in aug.strategies:
         augmenter = ctx.build("augmenters", name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from dialsum_core.data import Example
 from dialsum_core.errors import DataError
 from dialsum_data import (
     augmented,
+    load_splits,
     preprocess,
     read_csv,
     remove_noise,
@@ -134,6 +136,49 @@ def test_training_augmentation_adds_mapped_copies_to_the_training_split_only(tmp
     assert ctx.data().valid == data.valid  # validation is never augmented
     bad = recipe.override(("data.preprocessing.augmentation.strategies", []))
     assert any("augmentation.strategies: empty" in p for p in bad.problems(plugins))
+
+
+def test_what_reading_found_is_logged_once_to_the_first_asker_that_listens(sample_csv, tiny_dialogues,
+                                                                          tmp_path: Path, caplog) -> None:
+    """Checks may read the data before the run (ours quietly, another plugin's with the log muted):
+    the files read and the sizes are still logged, once, when the run asks."""
+    from dialsum_core.recipe import Recipe
+
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
+    recipe = Recipe.from_dict({"data": {"train_path": str(train), "valid_fraction": 0.3}})
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith((f"loaded {train}", "data: "))]
+
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        load_splits(recipe, quiet=True)  # the [data] check
+        logging.disable(logging.CRITICAL)  # another plugin's check, asking through dialsum_load_data
+        try:
+            load_splits(recipe)
+        finally:
+            logging.disable(logging.NOTSET)
+        assert said() == []
+        load_splits(recipe)  # the run
+        load_splits(recipe.override(("run.log_level", "DEBUG")))  # a derived recipe
+    assert said() == [f"loaded {train}: {len(tiny_dialogues)} rows", "data: 4 train, 2 validation, 0 test dialogues"]
+
+
+@pytest.mark.parametrize("disable", [["data"], ["data", "hf"]], ids=["other keys of [data]", "no [data]"])
+def test_without_this_plugins_data_section_the_training_examples_are_used_as_given(disable: list[str],
+                                                                                   tmp_path: Path) -> None:
+    """Another reader answers dialsum_load_data with dialsum-data disabled: the run modes still call
+    ``augmented``, which must not read keys its section is no longer there to give."""
+    from dialsum_core.context import RunContext
+    from dialsum_core.events import Events
+    from dialsum_core.experiment import Experiment
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    plugins = build_plugins(disable=disable)
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"]}}, schema=plugins.schema)
+    ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
+    train = [Example("t0", "#Person1#: 안녕하세요.\n#Person2#: 네, 안녕하세요.", ("두 사람이 인사한다.",))]
+    assert augmented(ctx, train) == train
 
 
 def test_a_derived_recipe_gets_the_same_splits_unless_its_data_or_files_differ(sample_csv, tiny_dialogues,

@@ -17,17 +17,26 @@ from dialsum_core.data import Example
 from dialsum_core.errors import DialsumError
 
 
-def assign_folds(examples: Sequence[Example], k: int, seed: int, stratify: bool = True) -> list[int]:
-    """The fold (0..k-1) of each example."""
-    if k < 2:
-        raise DialsumError(f"modes.kfold.k_folds: must be >= 2, got {k}")
+def dialogue_groups(examples: Sequence[Example]) -> list[list[int]]:
+    """The indices of each distinct dialogue's examples (text compared without its spacing), in order.
+
+    These are what the folds deal, so there can be at most as many folds as groups: the recipe
+    check (``modes.kfold.k_folds``) counts them with this same function, on the splits the data
+    plugin gives, so that it refuses exactly the recipes whose run would be refused here.
+    """
     groups: dict[str, list[int]] = {}
     for i, e in enumerate(examples):
         groups.setdefault(" ".join(e.dialogue.split()), []).append(i)
+    return list(groups.values())
+
+
+def assign_folds(examples: Sequence[Example], k: int, seed: int, stratify: bool = True) -> list[int]:
+    """The fold (0..k-1) of each example; ``k >= 2`` (the rule of ``modes.kfold.k_folds``)."""
+    groups = dialogue_groups(examples)
     if k > len(groups):
         raise DialsumError(f"modes.kfold.k_folds: {k} folds but only {len(groups)} distinct training dialogues")
     buckets: dict[str, list[list[int]]] = {}
-    for members in groups.values():
+    for members in groups:
         topic = examples[members[0]].topic if stratify else ""
         buckets.setdefault(topic, []).append(members)
     if stratify:

@@ -126,11 +126,7 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
         models = [fr.model for fr in runs]
         results["visualizations"] = plots.for_kfold(ctx, runs, sources, data.valid, comb,
                                                     [comb.weights[m] for m in models if m in comb.weights])
-    results.update({
-        "best_rouge": round(final.get("rouge_mean", 0.0), 4),
-        "valid": toolkit.round_scores(final),
-        **{k: round(v, 4) for k, v in final.items()},
-    })
+    results.update(toolkit.final_scores(final))
     for fr in runs:
         cv = results["cv"][fr.model].get("rouge_mean")
         if cv:

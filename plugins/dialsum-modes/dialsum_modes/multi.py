@@ -39,16 +39,9 @@ class MultiModelMode(toolkit.Mode):
             log.warning("multi_model with one model and no TTA: the ensemble has a single source")
         keep = is_token_level(ctx)
         sources = []
-        for i, name in enumerate(models):
-            if not fanout.selected(ctx.recipe, model=name):  # another fan-out job's model
-                continue
-            toolkit.progress(ctx, "models", i, len(models))
-            log.info("model %d/%d: %s", i + 1, len(models), name)
-            sources.append(toolkit.train_source(ctx, model_name=name, name=name, train=data.train,
-                                               valid=data.valid, predict={"valid": data.valid, "test": data.test},
-                                               keep_model=keep))
-            toolkit.progress(ctx, "models", i + 1, len(models))
-            log.info("%s: validation rouge_mean %.4f", name, sources[-1].scores.get("rouge_mean", 0.0))
+        for src in toolkit.train_models(ctx, data, keep_model=keep):
+            sources.append(src)
+            log.info("%s: validation rouge_mean %.4f", src.model_name, src.scores.get("rouge_mean", 0.0))
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, sources)
         comb = ensemble_sources(ctx, data, sources, ctx.recipe.run.ensemble_weights,
@@ -67,9 +60,5 @@ class MultiModelMode(toolkit.Mode):
         if ctx.recipe.run.save_visualizations:
             results["visualizations"] = plots.for_ensemble(ctx, sources, data.valid, comb,
                                                            [comb.weights[m] for m in models if m in comb.weights])
-        results.update({
-            "best_rouge": round(final.get("rouge_mean", 0.0), 4),
-            "valid": toolkit.round_scores(final),
-            **{k: round(v, 4) for k, v in final.items()},
-        })
+        results.update(toolkit.final_scores(final))
         return results

@@ -5,6 +5,9 @@ Cheap to import (the entry-point module and ``dialsum check`` load it): no optun
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -42,7 +45,7 @@ class KFoldOptions:
     """``[modes.kfold]``."""
 
     #: Number of folds (>= 2, and at most the number of training dialogues).
-    k_folds: int = 5
+    k_folds: int = attrs.field(default=5, validator=at_least(2))
     #: Seed of the fold assignment (independent of ``run.seed``, as in the seed's ``--fold_seed``).
     fold_seed: int = 42
     #: Spread each topic evenly over the folds (topics rarer than ``k_folds`` are pooled).
@@ -121,23 +124,36 @@ class FullOptions:
 Problems = list[tuple[str, str]]
 
 
-def count_train_rows(recipe: Any) -> int | None:
-    """Training dialogues the run will see (after the validation hold-out and ``debug``), or None."""
-    from dialsum_data import read_csv
+def count_train_dialogues(recipe: Any, plugins: Any) -> int | None:
+    """The distinct training dialogues a k-fold run will deal into folds, or None when the data cannot be read.
 
-    d = recipe.data
-    if not d.train_path:
-        return None
+    The splits come from whichever plugin reads the recipe's data (``dialsum_load_data``: the
+    ``[data]`` keys are that plugin's, not ours) and are counted by the run's own rule
+    (:func:`dialsum_modes.folds.dialogue_groups`), so that the check and the run agree. A data error
+    is left to the reader's own check, which reports it with the file and the row.
+    """
+    from dialsum_core.errors import DialsumError
+    from dialsum_modes.folds import dialogue_groups
+
     try:
-        rows, _ = read_csv(recipe.path_of("data.train_path"), require_summary=True)
-    except Exception:  # the data error itself is reported when the run loads the data
+        with _unlogged():
+            data = plugins.answer("dialsum_load_data", recipe=recipe)
+    except DialsumError:
         return None
-    n = len(rows)
-    if not d.dev_path:
-        n -= max(1, round(n * d.valid_fraction))
-    if recipe.run.debug:
-        n = min(n, d.debug_samples)
-    return n
+    return None if data is None else len(dialogue_groups(data.train))
+
+
+@contextlib.contextmanager
+def _unlogged() -> Iterator[None]:
+    """Nothing is logged while a check asks for the data: what the reader says (files read, sizes)
+    belongs to the run's log, and ``dialsum check`` prints problems only. A reader that keeps its
+    splits says it when the run asks (dialsum-data does)."""
+    before = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(before)
 
 
 def _check_fold_weights(recipe: Any, plugins: Any, k: int) -> Problems:
@@ -153,26 +169,15 @@ def _check_fold_weights(recipe: Any, plugins: Any, k: int) -> Problems:
 def _check_kfold_options(recipe: Any, plugins: Any) -> Problems:
     opts = recipe.options("run_modes", "kfold", plugins)
     found: Problems = []
-    if opts.k_folds < 2:
-        found.append(("modes.kfold.k_folds", f"must be >= 2, got {opts.k_folds}"))
-    else:
-        n = count_train_rows(recipe)
-        if n is not None and opts.k_folds > n:
-            found.append(("modes.kfold.k_folds", f"{opts.k_folds} folds but only {n} training dialogues"
-                          + (" (debug subset)" if recipe.run.debug else "")))
+    n = count_train_dialogues(recipe, plugins)
+    if n is not None and opts.k_folds > n:
+        found.append(("modes.kfold.k_folds", f"{opts.k_folds} folds but only {n} training dialogues"
+                      + (" (debug subset)" if recipe.run.debug else "")))
     return found + _check_fold_weights(recipe, plugins, opts.k_folds)
 
 
 def check_kfold(recipe: Any, plugins: Any) -> Problems:
     return _check_kfold_options(recipe, plugins)
-
-
-def check_multi_model(recipe: Any, plugins: Any) -> Problems:
-    models = list(recipe.run.models)
-    found: Problems = []
-    if not models:
-        found.append(("run.models", "multi_model needs at least one model"))
-    return found
 
 
 def check_space(recipe: Any, plugins: Any) -> Problems:

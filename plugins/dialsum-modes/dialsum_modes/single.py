@@ -28,12 +28,8 @@ class SingleMode(toolkit.Mode):
         scored: dict[str, tuple[dict[str, float], list[str], list[str]]] = {}
         sources = []
         ranked: list[tuple[str, dict[str, float]]] = []
-        for i, name in enumerate(models):
-            if not fanout.selected(ctx.recipe, model=name):  # another fan-out job's model
-                continue
-            toolkit.progress(ctx, "models", i, len(models))
-            src = toolkit.train_source(ctx, model_name=name, name=name, train=data.train, valid=data.valid,
-                                      predict={"valid": data.valid, "test": data.test})
+        for src in toolkit.train_models(ctx, data):
+            name = src.model_name
             sources.append(src)
             valid_preds, test_preds = src.predictions("valid"), src.predictions("test")
             entry: dict[str, Any] = {"valid": toolkit.round_scores(src.scores), "checkpoint": src.checkpoint,
@@ -46,7 +42,6 @@ class SingleMode(toolkit.Mode):
             score = ctx.score(valid_preds, toolkit.references(data.valid))
             ranked.append((name, score))
             results["models_results"][name] = entry
-            toolkit.progress(ctx, "models", i + 1, len(models))
             log.info("%s: validation %s", name, _fmt(score))
             scored[name] = (score, valid_preds, test_preds)
         if fanout.is_partial(ctx.recipe):
@@ -70,12 +65,7 @@ class SingleMode(toolkit.Mode):
             results["ranking"] = [{"model": n, **toolkit.round_scores(sc)} for n, sc in ranked]
             log.info("models ranked by validation rouge_mean:\n%s", "\n".join(
                 f"  {i}. {n:<24} {sc.get('rouge_mean', 0.0) * 100:6.2f}" for i, (n, sc) in enumerate(ranked, 1)))
-        results.update({
-            "best_model": best_name,
-            "best_rouge": round(best_scores.get("rouge_mean", 0.0), 4),
-            "valid": toolkit.round_scores(best_scores),
-            **{k: round(val, 4) for k, val in best_scores.items()},
-        })
+        results.update({"best_model": best_name, **toolkit.final_scores(best_scores)})
         if len(models) == 1:
             results["history"] = results["models_results"][best_name]["history"]
         return results

@@ -4,11 +4,13 @@ Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md
 :func:`train_source`, :class:`Source`, :func:`generate`, :func:`references`, :func:`combine`,
 :func:`weights_for`, :func:`search_weights`, :func:`write_predictions`, :func:`job_results`,
 :func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`,
-:func:`is_degenerate`, :func:`best_of`. Version 1.1: :func:`combine` cross-fits what an ensemble
-learns from validation, reports the out-of-fold score and falls back to the best source
-(:class:`Combined` says which). Version 1.2: :func:`is_degenerate` is the metrics plugin's rule
-(``dialsum_metrics.is_degenerate(predictions, threshold=0.5)``), one rule for checkpoints, sources
-and the ``rouge`` warning.
+:func:`is_degenerate`, :func:`best_of`, :func:`train_models`, :func:`final_scores`. Version 1.1:
+:func:`combine` cross-fits what an ensemble learns from validation, reports the out-of-fold score
+and falls back to the best source (:class:`Combined` says which). Version 1.2: :func:`is_degenerate`
+is the metrics plugin's rule (``dialsum_metrics.is_degenerate(predictions, threshold=0.5)``), one
+rule for checkpoints, sources and the ``rouge`` warning. Version 1.3: :func:`train_models` (the
+model loop of ``single`` and ``multi_model``) and :func:`final_scores` (the scores every mode
+reports at the top of ``results.json``).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -28,14 +30,14 @@ import hashlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from dialsum_core.context import RunContext
-from dialsum_core.data import Example
+from dialsum_core.data import DataSplits, Example
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_core.protocols import Candidate, FitResult, weight_of
@@ -43,7 +45,7 @@ from dialsum_data import augmented
 from dialsum_metrics import is_degenerate
 from dialsum_modes import fanout
 
-__version__ = "1.2"
+__version__ = "1.3"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
@@ -269,6 +271,25 @@ def train_source(
     else:
         release(model)
     return src
+
+
+def train_models(ctx: RunContext, data: DataSplits, *, keep_model: bool = False) -> Iterator[Source]:
+    """Train each model of ``run.models`` that this job selects (:func:`dialsum_modes.fanout.selected`)
+    on ``data.train``, validating on ``data.valid`` and predicting it and ``data.test``
+    (:func:`train_source`), with ``models`` progress around each.
+
+    A generator: each source is yielded as soon as it is trained, so that a mode scores or combines
+    it (``single``'s per-model report) before the next model is built.
+    """
+    models = list(ctx.recipe.run.models)
+    for i, name in enumerate(models):
+        if not fanout.selected(ctx.recipe, model=name):  # another fan-out job's model
+            continue
+        progress(ctx, "models", i, len(models))
+        log.info("model %d/%d: %s", i + 1, len(models), name)
+        yield train_source(ctx, model_name=name, name=name, train=data.train, valid=data.valid,
+                           predict={"valid": data.valid, "test": data.test}, keep_model=keep_model)
+        progress(ctx, "models", i + 1, len(models))
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
@@ -759,6 +780,20 @@ def write_predictions(
     for rel in written.values():
         ctx.emit("dialsum_on_artifact", path=rel, kind="prediction")
     return written
+
+
+def final_scores(scores: dict[str, float], *, default: float = 0.0) -> dict[str, Any]:
+    """The top of ``results.json`` for the validation scores a run reports as its own: ``best_rouge``
+    (``rouge_mean``, or ``default`` when no metric gives it), ``valid``, and every metric rounded.
+
+    Every mode writes them alike, so that whatever reads results (``topN`` in ``run.models``, the
+    loggers, the screening table) finds one layout whichever mode ran.
+    """
+    return {
+        "best_rouge": round(scores.get("rouge_mean", default), 4),
+        "valid": round_scores(scores),
+        **{k: round(v, 4) for k, v in scores.items()},
+    }
 
 
 def round_scores(scores: dict[str, Any], digits: int = 4) -> dict[str, Any]:

@@ -363,7 +363,5 @@ class OptunaMode(toolkit.Mode):
         return {
             "optuna": result.summary,
             "best_params": result.best_params,
-            "best_rouge": round(scores.get("rouge_mean", result.best_value), 4),
-            "valid": toolkit.round_scores(scores),
-            **{k: round(v, 4) for k, v in scores.items()},
+            **toolkit.final_scores(scores, default=result.best_value),
         }

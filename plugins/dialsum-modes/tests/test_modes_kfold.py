@@ -73,6 +73,15 @@ def test_kfold_trains_a_model_per_fold_and_ensembles_them(make_recipe, run, smal
     assert not (res.experiment / "visualizations" / "learning_curves.png").exists()  # one epoch per fold
 
 
+def test_the_run_log_says_which_files_the_kfold_run_read(make_recipe, run, small_data) -> None:
+    """The k-fold check asks the data plugin for the training dialogues before the run starts: what
+    the plugin says about the files it read still goes to the run's log, once."""
+    res = run(make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score", loggers=["file"]))
+    log = (res.experiment / "train.log").read_text(encoding="utf-8")
+    assert log.count(f"loaded {small_data['train']}: 30 rows") == 1, log
+    assert log.count("data: 30 train, 8 validation, 6 test dialogues") == 1, log
+
+
 def test_kfold_weights_per_fold_reach_the_ensemble_and_results(make_recipe, run) -> None:
     recipe = make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score",
                          ensemble_weights=[0.0, 1.0, 0.0])

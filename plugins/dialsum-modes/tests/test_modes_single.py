@@ -88,3 +88,12 @@ def test_single_never_submits_a_degenerate_model_while_another_is_not(make_recip
     per_model = {m: r["valid"]["rouge_mean"] for m, r in out["models_results"].items()}
     assert per_model["constant"] > per_model["lead"]  # one summary for all outscores lead on Korean morphemes
     assert out["best_model"] == "lead" and out["best_rouge"] == per_model["lead"]
+
+
+def test_final_scores_round_every_metric_and_fall_back_without_rouge_mean() -> None:
+    """The top of every mode's results.json (toolkit.final_scores): a metric set without
+    ``rouge_mean`` reports the mode's own ``default`` as ``best_rouge``."""
+    from dialsum_modes import toolkit
+
+    assert toolkit.final_scores({"bleu": 0.123456}, default=0.5) == {"best_rouge": 0.5, "valid": {"bleu": 0.1235},
+                                                                     "bleu": 0.1235}
