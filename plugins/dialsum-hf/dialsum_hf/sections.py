@@ -29,6 +29,11 @@ SCHEDULERS = (
 )
 
 
+#: The score the Hugging Face models keep their best checkpoint by (a key of the metrics' output,
+#: declared by the ``rouge`` metric; the recipe check refuses metrics that cannot give it).
+BEST_METRIC = "rouge_mean"
+
+
 @attrs.define(kw_only=True)
 class TrainSection:
     """``[train]``: optimisation options of the Hugging Face loaders."""

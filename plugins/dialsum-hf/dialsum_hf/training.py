@@ -31,9 +31,9 @@ from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel
 from dialsum_hf.quiet import quiet_progress_bars
 from dialsum_hf.resume import checkpoint_in
+from dialsum_hf.sections import BEST_METRIC
 from dialsum_metrics import is_degenerate
 
-BEST_METRIC = "rouge_mean"
 #: What the Trainer ranks checkpoints by (``metric_for_best_model``, never logged): ``rouge_mean``,
 #: minus :data:`DEGENERATE_PENALTY` for a checkpoint with degenerate validation summaries. Every
 #: degenerate checkpoint then ranks below every other, and among themselves by ROUGE, which is the

@@ -131,3 +131,16 @@ def test_all_is_expanded_in_a_recipe_read_with_problems_which_are_kept() -> None
     problems = plugins.resolve(recipe).problems(plugins)
     assert any("train.epochs" in p for p in problems), problems
     assert not any("'all'" in p for p in problems), problems
+
+
+def test_check_refuses_metrics_that_cannot_give_the_checkpoint_score() -> None:
+    """The best checkpoint is kept by rouge_mean: with BLEU alone every checkpoint would score 0."""
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["scratch"], "metrics": ["bleu"]}},
+                              schema=plugins.schema)
+    problems = recipe.problems(plugins)
+    assert [p for p in problems if "run.metrics:" in p] == [
+        "<python>: run.metrics: the Hugging Face models keep the checkpoint with the best rouge_mean, which none "
+        "of ['bleu'] gives; add a metric that does (\"rouge\")"], problems
+    fine = recipe.override(("run.metrics", ["rouge", "bleu"])).problems(plugins)
+    assert not any("run.metrics" in p for p in fine), fine

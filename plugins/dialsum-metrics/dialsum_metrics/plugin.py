@@ -9,6 +9,7 @@ import attrs
 from dialsum_core import hookimpl
 from dialsum_core.validators import one_of
 from dialsum_metrics.conventions import COUNTS, PROFILES, REFERENCES, ROUGE_L, TOKENIZERS, resolve
+from dialsum_metrics.declared import score_tags
 
 
 def _fits_profile(inst: Any, attr: attrs.Attribute, value: str) -> None:
@@ -74,8 +75,10 @@ def dialsum_register_metrics(register: Any) -> None:
         options=RougeOptions,
         description="ROUGE-1/2/L F1 on Korean morphemes (kiwipiepy), averaged over references; "
         "with the share of distinct predictions and their mean length",
+        tags=score_tags("rouge1", "rouge2", "rougeL", "rouge_mean", "distinct_ratio", "mean_length"),
     )
-    register("bleu", make_bleu, options=BleuOptions, description="Corpus BLEU (sacrebleu) on morphemes")
+    register("bleu", make_bleu, options=BleuOptions, description="Corpus BLEU (sacrebleu) on morphemes",
+             tags=score_tags("bleu"))
 
 
 @hookimpl

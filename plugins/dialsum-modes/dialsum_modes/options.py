@@ -258,7 +258,19 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
 
 
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
-    return check_space(recipe, plugins)
+    return check_space(recipe, plugins) + _check_study_metric(recipe, plugins)
+
+
+def _check_study_metric(recipe: Any, plugins: Any) -> Problems:
+    """The score a study maximises must be one the recipe's metrics give: otherwise the first trial
+    trains to the end before the study finds no value to record."""
+    from dialsum_metrics import gives
+
+    metric, metrics = recipe.options("run_modes", "optuna", plugins).metric, list(recipe.run.metrics)
+    if gives(metrics, plugins, metric) is False:
+        return [("modes.optuna.metric", f"{metric!r} is not a score of run.metrics {metrics}; name one they give "
+                 "(e.g. rouge_mean of \"rouge\"), or add the metric that gives it")]
+    return []
 
 
 def check_full(recipe: Any, plugins: Any) -> Problems:
@@ -266,7 +278,7 @@ def check_full(recipe: Any, plugins: Any) -> Problems:
     if recipe.options("run_modes", "full", plugins).tune:
         found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
                                if msg.startswith("empty search space") else ""))
-                  for key, msg in check_space(recipe, plugins)]
+                  for key, msg in check_space(recipe, plugins) + _check_study_metric(recipe, plugins)]
     return found
 
 

@@ -1,0 +1,32 @@
+"""Which scores a metric gives, as its registration declares them (tags ``score:KEY``).
+
+Model loaders and run modes choose checkpoints, models and trials by one score (``rouge_mean``).
+With the metrics declaring their scores, a recipe whose metrics cannot give that score is refused
+by ``dialsum check``, instead of every candidate silently scoring 0 after the training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+SCORE_TAG = "score:"
+
+
+def score_tags(*keys: str) -> tuple[str, ...]:
+    """The registration tags that declare the scores ``compute`` returns."""
+    return tuple(SCORE_TAG + key for key in keys)
+
+
+def gives(metrics: Sequence[str], plugins: Any, key: str) -> bool | None:
+    """Whether one of ``metrics`` (names of ``run.metrics``) gives the score ``key``.
+
+    ``None`` when that cannot be known: a metric that is not installed (reported on its own) or
+    that declares none of its scores (a plugin that does not follow the convention), so that such a
+    metric is never refused for what it may well give."""
+    regs = [plugins.get("metrics", name) for name in metrics]
+    if any(SCORE_TAG + key in reg.tags for reg in regs if reg is not None):
+        return True
+    if any(reg is None or not any(tag.startswith(SCORE_TAG) for tag in reg.tags) for reg in regs):
+        return None
+    return False

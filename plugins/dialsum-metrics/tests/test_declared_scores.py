@@ -1,0 +1,30 @@
+"""The metrics declare the scores they give, so that selecting by a score nobody gives is refused early."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from dialsum_core import hookimpl
+from dialsum_core.manager import build_plugins
+from dialsum_metrics import gives
+
+
+class CharCount:
+    """A third party's metric that does not declare its scores."""
+
+    @hookimpl
+    def dialsum_register_metrics(self, register: Any) -> None:
+        register("chars", lambda options, ctx: None, options=attrs.make_class("CharsOptions", {}),
+                 description="Characters per prediction")
+
+
+def test_the_bundled_metrics_declare_their_scores_and_unknown_ones_are_not_refused() -> None:
+    plugins = build_plugins(extra=[("chars", CharCount())])
+    assert gives(["rouge"], plugins, "rouge_mean") is True
+    assert gives(["bleu", "rouge"], plugins, "rouge_mean") is True
+    assert gives(["bleu"], plugins, "rouge_mean") is False
+    assert gives([], plugins, "rouge_mean") is False
+    assert gives(["bleu", "chars"], plugins, "rouge_mean") is None  # "chars" may give it: not refused
+    assert gives(["ghost"], plugins, "rouge_mean") is None  # an unknown name is reported on its own
