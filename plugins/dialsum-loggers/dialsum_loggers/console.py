@@ -48,7 +48,8 @@ class ConsoleLogger:
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
         self._restore: list[Any] = []
-        self._n_trials = _n_trials(ctx)
+        #: The study's budget, from the search mode's ``trials`` progress (sent before the first trial).
+        self._n_trials: int | None = None
 
     # -- display ------------------------------------------------------------------------------
     def _start(self) -> None:
@@ -280,16 +281,6 @@ def result_rows(results: dict[str, Any], limit: int) -> list[tuple[str, str]]:
 
     add("", results, 0)
     return rows
-
-
-def _n_trials(ctx: Any) -> int | None:
-    """The run mode's ``trials`` option when it has one (for the trial bar's total)."""
-    try:
-        opts = ctx.options("run_modes", ctx.recipe.run.mode)
-    except Exception:  # only a nicety for the display
-        return None
-    value = getattr(opts, "trials", None)
-    return value if isinstance(value, int) and value > 0 else None
 
 
 def build(options: Any, ctx: Any) -> ConsoleLogger:
