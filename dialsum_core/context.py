@@ -75,7 +75,7 @@ class RunContext:
         """Train, validation and test examples, as the plugin that reads the recipe's data gives them
         (:func:`dialsum_core.hookspecs.dialsum_load_data`); asked once per context and recipe."""
         if self._data is None:
-            self._data = self.plugins.answer("dialsum_load_data", recipe=self.recipe)
+            self._data = self.plugins.answer("dialsum_load_data", recipe=self.recipe, quiet=False)
             if self._data is None:
                 raise PluginError("no installed plugin reads the recipe's data (none implements dialsum_load_data)")
         return self._data

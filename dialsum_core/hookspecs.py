@@ -91,8 +91,11 @@ def dialsum_resolve_recipe(recipe: Recipe, plugins: Plugins) -> Recipe | None:
 
 
 @hookspec
-def dialsum_load_data(recipe: Recipe) -> DataSplits | None:
+def dialsum_load_data(recipe: Recipe, quiet: bool) -> DataSplits | None:
     """Read the examples a run trains, validates and predicts on (``ctx.data()``).
+
+    ``quiet``: a recipe check asks (``dialsum check``, or a run's validation before its log
+    exists): log nothing; what was read belongs to the run's log, when the run asks.
 
     The plugin that owns the recipe's data section answers; one that does not recognise the
     recipe's data returns ``None``. Two answers are an error naming both plugins. Raise

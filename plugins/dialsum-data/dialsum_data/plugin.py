@@ -15,7 +15,7 @@ def dialsum_register_sections(register: Any) -> None:
 
 
 @hookimpl
-def dialsum_load_data(recipe: Any) -> Any:
+def dialsum_load_data(recipe: Any, quiet: bool) -> Any:
     from dialsum_data.splits import load_splits
 
-    return load_splits(recipe)
+    return load_splits(recipe, quiet=quiet)

@@ -68,7 +68,7 @@ def load_splits(recipe: Recipe, *, quiet: bool = False) -> DataSplits:
     The splits of a recipe are made once while its files' content is unchanged: the recipes a run mode
     derives (a trial's parameters) get them again without reading or splitting twice. What making
     them found is logged once, to the first asker that is not quiet while the log listens: a check
-    (ours, quiet, or another plugin's, with the log muted) may make them before the run starts, and
+    (ours, or another plugin's asking with ``quiet``) may make them before the run starts, and
     the run's log must still say which files it read."""
     key = _inputs(recipe)
     made = _MADE.get(key) if key is not None else None

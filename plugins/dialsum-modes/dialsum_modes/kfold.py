@@ -17,6 +17,7 @@ from dialsum_core.context import DataSplits, RunContext
 from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.folds import assign_folds
 from dialsum_modes.options import KFoldOptions
+from dialsum_modes.sections import RANKED_BY
 
 log = logging.getLogger("dialsum")
 
@@ -61,7 +62,7 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
         folds.append(entry)
         ctx.emit("dialsum_after_fold", fold=f, n_folds=k, metrics=src.scores)
         toolkit.progress(ctx, f"folds {model}", f + 1, k)
-        log.info("%s fold %d/%d: rouge_mean %.4f", model, f + 1, k, src.scores.get("rouge_mean", 0.0))
+        log.info("%s fold %d/%d: rouge_mean %.4f", model, f + 1, k, src.scores.get(RANKED_BY, 0.0))
     # A fan-out job's out-of-fold predictions are incomplete: the final run scores them.
     oof_scores = {} if fanout.is_partial(ctx.recipe) else ctx.score(oof, toolkit.references(data.train))
     stats = toolkit.mean_std([s.scores for s in sources])
@@ -128,10 +129,10 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
                                                     [comb.weights[m] for m in models if m in comb.weights])
     results.update(toolkit.final_scores(final))
     for fr in runs:
-        cv = results["cv"][fr.model].get("rouge_mean")
+        cv = results["cv"][fr.model].get(RANKED_BY)
         if cv:
             log.info("%s: %d-fold rouge_mean %.4f ± %.4f", fr.model, options.k_folds, cv["mean"], cv["std"])
     log.info("fold ensemble (%s) on validation, out of fold: rouge_mean %.4f%s", ctx.recipe.run.ensemble,
-             comb.ensemble_scores.get("rouge_mean", 0.0),
+             comb.ensemble_scores.get(RANKED_BY, 0.0),
              f" (below {comb.fallback}, whose predictions are used)" if comb.fallback else "")
     return results

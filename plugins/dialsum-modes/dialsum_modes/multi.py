@@ -17,6 +17,7 @@ from dialsum_core.context import DataSplits, RunContext
 from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.kfold import is_token_level
 from dialsum_modes.options import MultiModelOptions
+from dialsum_modes.sections import RANKED_BY
 
 log = logging.getLogger("dialsum")
 
@@ -41,7 +42,7 @@ class MultiModelMode(toolkit.Mode):
         sources = []
         for src in toolkit.train_models(ctx, data, keep_model=keep):
             sources.append(src)
-            log.info("%s: validation rouge_mean %.4f", src.model_name, src.scores.get("rouge_mean", 0.0))
+            log.info("%s: validation rouge_mean %.4f", src.model_name, src.scores.get(RANKED_BY, 0.0))
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, sources)
         comb = ensemble_sources(ctx, data, sources, ctx.recipe.run.ensemble_weights,
@@ -49,7 +50,7 @@ class MultiModelMode(toolkit.Mode):
         final = comb.scores
         log.info("ensemble %s (weights %s: %s) on validation, out of fold: rouge_mean %.4f",
                  ctx.recipe.run.ensemble, comb.weights_from, comb.weights or "none",
-                 comb.ensemble_scores.get("rouge_mean", 0.0))
+                 comb.ensemble_scores.get(RANKED_BY, 0.0))
         results: dict[str, Any] = {
             "models_results": {s.name: {"valid": toolkit.round_scores(s.scores), "checkpoint": s.checkpoint,
                                         "history": s.history} for s in sources},

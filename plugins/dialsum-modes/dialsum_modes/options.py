@@ -5,14 +5,12 @@ Cheap to import (the entry-point module and ``dialsum check`` load it): no optun
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
 from dialsum_core.validators import at_least, one_of
+from dialsum_modes.sections import RANKED_BY
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes")
 PRUNERS = ("median", "percentile", "hyperband", "none")
@@ -103,7 +101,7 @@ class OptunaOptions:
     #: `maximize` (ROUGE) or `minimize`.
     direction: str = attrs.field(default="maximize", validator=one_of(("maximize", "minimize")))
     #: Validation score to optimise (a key of the metrics' output).
-    metric: str = "rouge_mean"
+    metric: str = RANKED_BY
     #: The search space: one `[modes.optuna.space."section.key"]` table per tuned option.
     space: dict[str, ParamSpec] = attrs.field(factory=dict)
 
@@ -136,24 +134,10 @@ def count_train_dialogues(recipe: Any, plugins: Any) -> int | None:
     from dialsum_modes.folds import dialogue_groups
 
     try:
-        with _unlogged():
-            data = plugins.answer("dialsum_load_data", recipe=recipe)
+        data = plugins.answer("dialsum_load_data", recipe=recipe, quiet=True)  # a check: the run logs what it read
     except DialsumError:
         return None
     return None if data is None else len(dialogue_groups(data.train))
-
-
-@contextlib.contextmanager
-def _unlogged() -> Iterator[None]:
-    """Nothing is logged while a check asks for the data: what the reader says (files read, sizes)
-    belongs to the run's log, and ``dialsum check`` prints problems only. A reader that keeps its
-    splits says it when the run asks (dialsum-data does)."""
-    before = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logging.disable(before)
 
 
 def _check_fold_weights(recipe: Any, plugins: Any, k: int) -> Problems:

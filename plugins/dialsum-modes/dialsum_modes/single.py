@@ -14,6 +14,7 @@ from typing import Any
 from dialsum_core.context import RunContext
 from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.options import SingleOptions
+from dialsum_modes.sections import RANKED_BY
 
 log = logging.getLogger("dialsum")
 
@@ -47,13 +48,13 @@ class SingleMode(toolkit.Mode):
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, sources)
         # ranked as the best is chosen: degenerate summaries (most of them identical) last
-        ranked.sort(key=lambda it: (toolkit.is_degenerate(scored[it[0]][1]), -it[1].get("rouge_mean", 0.0)))
+        ranked.sort(key=lambda it: (toolkit.is_degenerate(scored[it[0]][1]), -it[1].get(RANKED_BY, 0.0)))
         # the best on validation, never one whose summaries are degenerate while another's are not
-        best_name = toolkit.best_of([(name, sc.get("rouge_mean", 0.0), toolkit.is_degenerate(vp))
+        best_name = toolkit.best_of([(name, sc.get(RANKED_BY, 0.0), toolkit.is_degenerate(vp))
                                      for name, (sc, vp, _) in scored.items()])
         best_scores, valid_preds, test_preds = scored[best_name]
-        top = best_scores.get("rouge_mean", 0.0)
-        higher = [n for n, (sc, _, _) in scored.items() if sc.get("rouge_mean", 0.0) > top]
+        top = best_scores.get(RANKED_BY, 0.0)
+        higher = [n for n, (sc, _, _) in scored.items() if sc.get(RANKED_BY, 0.0) > top]
         if higher:
             log.warning("%s score higher on validation than %s but give degenerate predictions (most of them "
                         "identical): %s is submitted", ", ".join(higher), best_name, best_name)
@@ -64,7 +65,7 @@ class SingleMode(toolkit.Mode):
         if len(ranked) > 1:  # screening several models: the table the seed's first step is for
             results["ranking"] = [{"model": n, **toolkit.round_scores(sc)} for n, sc in ranked]
             log.info("models ranked by validation rouge_mean:\n%s", "\n".join(
-                f"  {i}. {n:<24} {sc.get('rouge_mean', 0.0) * 100:6.2f}" for i, (n, sc) in enumerate(ranked, 1)))
+                f"  {i}. {n:<24} {sc.get(RANKED_BY, 0.0) * 100:6.2f}" for i, (n, sc) in enumerate(ranked, 1)))
         results.update({"best_model": best_name, **toolkit.final_scores(best_scores)})
         if len(models) == 1:
             results["history"] = results["models_results"][best_name]["history"]

@@ -9,8 +9,9 @@ Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md
 and falls back to the best source (:class:`Combined` says which). Version 1.2: :func:`is_degenerate`
 is the metrics plugin's rule (``dialsum_metrics.is_degenerate(predictions, threshold=0.5)``), one
 rule for checkpoints, sources and the ``rouge`` warning. Version 1.3: :func:`train_models` (the
-model loop of ``single`` and ``multi_model``) and :func:`final_scores` (the scores every mode
-reports at the top of ``results.json``).
+model loop of ``single`` and ``multi_model``), :func:`final_scores` (the scores every mode
+reports at the top of ``results.json``) and :data:`RANKED_BY` (the score sources are ranked by,
+which the recipe check requires of ``run.metrics``).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -44,6 +45,7 @@ from dialsum_core.protocols import Candidate, FitResult, weight_of
 from dialsum_data import augmented
 from dialsum_metrics import is_degenerate
 from dialsum_modes import fanout
+from dialsum_modes.sections import RANKED_BY
 
 __version__ = "1.3"
 
@@ -316,7 +318,7 @@ def mark_best(ctx: RunContext, sources: Sequence[Source]) -> None:
     """``checkpoints/best``: the checkpoint of the source with the best validation ``rouge_mean``."""
     scored = [s for s in sources if s.scores]
     if scored:
-        point(ctx, "best", Path(max(scored, key=lambda s: s.scores.get("rouge_mean", 0.0)).checkpoint))
+        point(ctx, "best", Path(max(scored, key=lambda s: s.scores.get(RANKED_BY, 0.0)).checkpoint))
 
 
 def predict_candidates(
@@ -351,7 +353,7 @@ def attach_scores(ctx: RunContext, outputs: dict[str, list[list[Candidate]]], va
             preds, refs = by_source.setdefault(c.source, ([], []))
             preds.append(c.text)
             refs.append(list(ex.summaries))
-    score = {s: ctx.score(p, r).get("rouge_mean") for s, (p, r) in by_source.items()}
+    score = {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
     for per_dialogue in outputs.values():
         for cands in per_dialogue:
             cands[:] = [attrs.evolve(c, score=score.get(c.source)) for c in cands]
@@ -427,7 +429,7 @@ class Combined:
         if self.degenerate:
             out["degenerate"] = self.degenerate
         if self.fallback:
-            why = _why_not(self.ensemble_scores.get("rouge_mean", 0.0), "ensemble" in self.degenerate,
+            why = _why_not(self.ensemble_scores.get(RANKED_BY, 0.0), "ensemble" in self.degenerate,
                            self.fallback, self.source_scores.get(self.fallback, 0.0))
             out["note"] = f"{why}: the predictions are {self.fallback}'s"
         return out
@@ -501,7 +503,7 @@ def _source_quality(ctx: RunContext, groups: Sequence[Sequence[Candidate]],
             preds.append(c.text)
             rr.append(list(r))
     with _quiet_degenerate():
-        return {s: ctx.score(p, r).get("rouge_mean") for s, (p, r) in by_source.items()}
+        return {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
 
 
 def combine(
@@ -588,7 +590,7 @@ def combine(
                     ensemble_scores=scores)
     _fall_back_to_the_best_source(ctx, comb, sources, refs)
     ctx.emit("dialsum_after_stage", stage="ensemble", metrics={"sources": len(sources),
-                                                               "rouge_mean": comb.scores.get("rouge_mean", 0.0)})
+                                                               "rouge_mean": comb.scores.get(RANKED_BY, 0.0)})
     return comb
 
 
@@ -604,8 +606,8 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
     """
     with _quiet_degenerate():
         source_scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
-    comb.source_scores = {k: float(v.get("rouge_mean", 0.0)) for k, v in source_scores.items()}
-    options = [("", float(comb.ensemble_scores.get("rouge_mean", 0.0)),
+    comb.source_scores = {k: float(v.get(RANKED_BY, 0.0)) for k, v in source_scores.items()}
+    options = [("", float(comb.ensemble_scores.get(RANKED_BY, 0.0)),
                 is_degenerate(comb.ensemble_valid))]
     options += [(s.name, comb.source_scores[s.name], is_degenerate(s.predictions("valid")))
                 for s in sources]
@@ -672,7 +674,7 @@ def search_weights(
         ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
         ens.fit(cands, refs, mapping, ctx)
         with _quiet_degenerate():
-            return float(ctx.score(ens.combine(cands, mapping, ctx), refs).get("rouge_mean", 0.0))
+            return float(ctx.score(ens.combine(cands, mapping, ctx), refs).get(RANKED_BY, 0.0))
 
     # said once per run: on the whole split, not again for each cross-fitting part
     say = log.info if len(rows) == len(valid) else log.debug
@@ -691,7 +693,7 @@ def search_weights(
         progress(ctx, "weight search", i + 1, n)
     if max(values) - min(values) < 1e-12:
         say("ensemble %s gives the same result whatever the weights: no weight search", ctx.recipe.run.ensemble)
-        ctx.emit("dialsum_after_stage", stage="weight_search", metrics={"rouge_mean": values[0]})
+        ctx.emit("dialsum_after_stage", stage="weight_search", metrics={RANKED_BY: values[0]})
         return None, None
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=ctx.recipe.run.seed))
     for p, value in zip(probes, values, strict=True):
@@ -712,7 +714,7 @@ def search_weights(
 
     study.optimize(objective, n_trials=n - len(probes))
     best = list(study.best_trial.user_attrs.get("weights") or probes[0])
-    ctx.emit("dialsum_after_stage", stage="weight_search", metrics={"rouge_mean": study.best_value})
+    ctx.emit("dialsum_after_stage", stage="weight_search", metrics={RANKED_BY: study.best_value})
     log.info("ensemble weights searched on %d validation dialogues (%d trials): %s", len(rows), n,
              dict(zip(models, best, strict=True)))
     return best, float(study.best_value)
@@ -790,7 +792,7 @@ def final_scores(scores: dict[str, float], *, default: float = 0.0) -> dict[str,
     loggers, the screening table) finds one layout whichever mode ran.
     """
     return {
-        "best_rouge": round(scores.get("rouge_mean", default), 4),
+        "best_rouge": round(scores.get(RANKED_BY, default), 4),
         "valid": round_scores(scores),
         **{k: round(v, 4) for k, v in scores.items()},
     }
