@@ -31,7 +31,7 @@ from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel
 from dialsum_hf.quiet import quiet_progress_bars
 from dialsum_hf.resume import checkpoint_in
-from dialsum_hf.sections import BEST_METRIC
+from dialsum_hf.sections import BEST_METRIC, cuda_available
 from dialsum_metrics import is_degenerate
 
 #: What the Trainer ranks checkpoints by (``metric_for_best_model``, never logged): ``rouge_mean``,
@@ -240,7 +240,7 @@ def shared_trainer_setup() -> Iterator[bool]:
     from accelerate import PartialState
 
     with _TRAINER_SETUP:
-        PartialState(cpu=not _cuda())
+        PartialState(cpu=not cuda_available())
         yield True
 
 
@@ -283,7 +283,7 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         disable_tqdm=not own_bars(ctx),
         remove_unused_columns=False,
         dataloader_pin_memory=False,
-        use_cpu=not _cuda(),
+        use_cpu=not cuda_available(),
     )
     if shared_state:
         kwargs["accelerator_config"] = {"use_configured_state": True}
@@ -352,12 +352,6 @@ def load_best(hf: HFModel, checkpoint: Path) -> None:
     fresh = type(hf.model).from_pretrained(str(checkpoint), dtype=dtype, use_safetensors=True)
     hf.model.load_state_dict(fresh.state_dict())
     del fresh
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> FitResult:
