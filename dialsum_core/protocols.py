@@ -130,7 +130,8 @@ class RunMode(Protocol):
     whole run), so that jobs running side by side never write the same file."""
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        """Do the work; the returned mapping becomes ``results.json``."""
+        """Do the work; the returned mapping becomes ``results.json``. A run that trains names the model
+        it stands for as ``best_checkpoint`` (and why, ``best_checkpoint_chosen_by``): what loggers keep."""
         ...
 
 

@@ -128,6 +128,9 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
         results["visualizations"] = plots.for_kfold(ctx, runs, sources, data.valid, comb,
                                                     [comb.weights[m] for m in models if m in comb.weights])
     results.update(toolkit.final_scores(final))
+    # scored on the shared validation split: comparable between folds, unlike each fold's held-out score
+    results.update(toolkit.best_checkpoint([(s.name, results["sources_valid"][s.name], s.checkpoint)
+                                            for s in sources], "fold model on validation"))
     for fr in runs:
         cv = results["cv"][fr.model].get(RANKED_BY)
         if cv:

@@ -4,14 +4,16 @@ Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md
 :func:`train_source`, :class:`Source`, :func:`generate`, :func:`references`, :func:`combine`,
 :func:`weights_for`, :func:`search_weights`, :func:`write_predictions`, :func:`job_results`,
 :func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`,
-:func:`is_degenerate`, :func:`best_of`, :func:`train_models`, :func:`final_scores`. Version 1.1:
+:func:`is_degenerate`, :func:`best_of`, :func:`train_models`, :func:`final_scores`,
+:func:`best_checkpoint`. Version 1.1:
 :func:`combine` cross-fits what an ensemble learns from validation, reports the out-of-fold score
 and falls back to the best source (:class:`Combined` says which). Version 1.2: :func:`is_degenerate`
 is the metrics plugin's rule (``dialsum_metrics.is_degenerate(predictions, threshold=0.5)``), one
 rule for checkpoints, sources and the ``rouge`` warning. Version 1.3: :func:`train_models` (the
 model loop of ``single`` and ``multi_model``), :func:`final_scores` (the scores every mode
 reports at the top of ``results.json``) and :data:`RANKED_BY` (the score sources are ranked by,
-which the recipe check requires of ``run.metrics``).
+which the recipe check requires of ``run.metrics``). Version 1.4: :func:`best_checkpoint` (the one
+trained model a run stands for, named in ``results.json`` for whatever keeps or uploads it).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -30,8 +32,9 @@ import gc
 import hashlib
 import json
 import logging
+import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +50,7 @@ from dialsum_metrics import is_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.sections import RANKED_BY
 
-__version__ = "1.3"
+__version__ = "1.4"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
@@ -796,6 +799,19 @@ def final_scores(scores: dict[str, float], *, default: float = 0.0) -> dict[str,
         "valid": round_scores(scores),
         **{k: round(v, 4) for k, v in scores.items()},
     }
+
+
+def best_checkpoint(named: Iterable[tuple[str, Mapping[str, float], str]], what: str) -> dict[str, str]:
+    """``best_checkpoint`` and ``best_checkpoint_chosen_by`` for ``results.json``: of the trained models
+    ``(name, scores, checkpoint folder)``, the one scoring highest by :data:`RANKED_BY` (one alone
+    whatever it scores), and why it is that one. Every mode names it at the top of its results, so a
+    logger that keeps "the best model" reads one key instead of each mode's own layout."""
+    found = [(float(scores.get(RANKED_BY, -math.inf)), name, ckpt) for name, scores, ckpt in named if ckpt]
+    if not found:
+        return {}
+    score, name, ckpt = max(found, key=lambda it: it[0])
+    because = f" ({RANKED_BY} {score:.4f})" if math.isfinite(score) else ""
+    return {"best_checkpoint": ckpt, "best_checkpoint_chosen_by": f"{name}: the best {what}{because}"}
 
 
 def round_scores(scores: dict[str, Any], digits: int = 4) -> dict[str, Any]:

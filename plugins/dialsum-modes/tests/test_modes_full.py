@@ -31,6 +31,7 @@ def test_full_pipeline_runs_every_stage_with_tta(make_recipe, run, plugins) -> N
     assert out["best_params"] == best["params"] == out["stages"]["optuna"]["best_params"]
     assert [f["model"] for f in out["folds"]] == ["lead", "lead", "lead1", "lead1"]
     assert set(out["cv"]) == {"lead", "lead1"}
+    assert out["best_checkpoint"] in {f["checkpoint"] for f in out["folds"]}  # the model the run stands for
     # the best parameters reached the k-fold models of the tuned model
     fold_options = json.loads((res.experiment / "checkpoints" / "lead" / "fold1" / "lead.json").read_text())
     assert fold_options["max_turns"] == best["params"]["model.max_turns"]

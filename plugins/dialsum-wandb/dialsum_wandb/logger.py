@@ -7,8 +7,8 @@
   each fold and trial gets its own curves. Fold and trial results also become the tables
   ``folds`` and ``trials``.
 * Prediction CSVs and PNG plots announced with ``dialsum_on_artifact`` are logged as tables and
-  images; the best model's checkpoint (see :func:`best_checkpoint`) as a ``model`` artifact when
-  ``log_checkpoint`` is set.
+  images; the best model's checkpoint (the one ``results.json`` names, see :func:`best_checkpoint`)
+  as a ``model`` artifact when ``log_checkpoint`` is set.
 * W&B's own output capture is switched off (``train.log`` already has the output). Files go under
   the experiment folder (``wandb/``). The API key is only ever read by wandb from its usual places
   (``WANDB_API_KEY``, ``~/.netrc``); nothing here writes it.
@@ -42,71 +42,15 @@ def _flat(results: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str
     return out
 
 
-#: The score by which results.json compares trained models (each mode writes it for every model).
-RANK_METRIC = "rouge_mean"
-
-
-def _score(scores: Any) -> float | None:
-    value = scores.get(RANK_METRIC) if isinstance(scores, dict) else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _best_of(candidates: list[tuple[float | None, str, Any]], what: str) -> tuple[str, str] | None:
-    scored = [(score, name, ckpt) for score, name, ckpt in candidates
-              if score is not None and isinstance(ckpt, str) and ckpt]
-    if not scored:
-        return None
-    score, name, ckpt = max(scored, key=lambda c: c[0])
-    return ckpt, f"{name}: the best {what} ({RANK_METRIC} {score:.4f})"
-
-
 def best_checkpoint(results: dict[str, Any]) -> tuple[str, str] | None:
-    """The checkpoint of the best trained model that ``results`` names, and why it is that one.
-
-    No run mode writes a single ``best_checkpoint``; each says where its models are in its own terms:
-
-    * ``single``: ``best_model`` (the model the submission comes from) and, per model,
-      ``models_results[name]["checkpoint"]``;
-    * ``multi_model``: the same per model, without ``best_model`` since the submission is the
-      ensemble: the model with the best validation score is taken;
-    * ``kfold`` and ``full``: one entry per fold model in ``folds``, scored on the shared validation
-      split in ``sources_valid`` (comparable between folds, unlike each fold's own held-out score);
-    * ``optuna``: ``optuna.best_checkpoint``, the best trial's.
-
-    An explicit ``best_checkpoint`` (a third-party mode) wins. ``None`` when nothing is named.
-    """
-    explicit = results.get("best_checkpoint")
-    if isinstance(explicit, str) and explicit:
-        return explicit, "best_checkpoint in results.json"
-    models = results.get("models_results")
-    if isinstance(models, dict) and models:
-        chosen = results.get("best_model")
-        entry = models.get(chosen) if isinstance(chosen, str) else None
-        if isinstance(entry, dict) and isinstance(entry.get("checkpoint"), str) and entry["checkpoint"]:
-            return entry["checkpoint"], f"{chosen}: best_model of the run"
-        found = _best_of([(_score(e.get("valid")), name, e.get("checkpoint")) for name, e in models.items()
-                          if isinstance(e, dict)], "model on validation")
-        if found is not None:
-            return found
-    folds = results.get("folds")
-    if isinstance(folds, list) and folds:
-        shared = results.get("sources_valid") if isinstance(results.get("sources_valid"), dict) else {}
-        entries = [f for f in folds if isinstance(f, dict)]
-        names = [f"{f.get('model')}/fold{f.get('fold')}" for f in entries]
-        if names and all(n in shared for n in names):
-            found = _best_of([(_score(shared[n]), n, f.get("checkpoint")) for n, f in zip(names, entries,
-                                                                                           strict=True)],
-                             "fold model on validation")
-        else:
-            found = _best_of([(_score(f.get("scores")), n, f.get("checkpoint")) for n, f in zip(names, entries,
-                                                                                                 strict=True)],
-                             "fold model on its held-out fold")
-        if found is not None:
-            return found
-    study = results.get("optuna")
-    if isinstance(study, dict) and isinstance(study.get("best_checkpoint"), str) and study["best_checkpoint"]:
-        return study["best_checkpoint"], f"trial {study.get('best_trial')}: the best trial of the study"
-    return None
+    """The checkpoint of the model a run stands for, and why it is that one: the run mode names it in
+    ``results.json`` (``best_checkpoint``, ``best_checkpoint_chosen_by``), since only the mode knows
+    which of its models is best. ``None`` when it names none."""
+    path = results.get("best_checkpoint")
+    if not isinstance(path, str) or not path:
+        return None
+    why = results.get("best_checkpoint_chosen_by")
+    return path, why if isinstance(why, str) and why else "best_checkpoint in results.json"
 
 
 class WandbLogger:
