@@ -234,8 +234,5 @@ def dialsum_on_artifact(ctx: RunContext, path: str, kind: str) -> None:
     """
 
 
-REGISTRY_HOOKS: dict[str, str] = {kind.name: kind.hook for kind in KINDS}
-"""Registry kind -> the hook that fills it."""
-
 #: How a lifecycle hook (event) is named, the core's above and those a plugin declares alike.
 LIFECYCLE_PREFIXES: tuple[str, ...] = ("dialsum_before_", "dialsum_after_", "dialsum_on_")
