@@ -16,6 +16,7 @@ import attrs
 from dialsum_core.recipe import PATH
 from dialsum_core.validators import fraction, non_negative, positive
 from dialsum_hf.resume import check_resume
+from dialsum_metrics import SELECTION_SCORE
 
 if TYPE_CHECKING:
     from dialsum_core.manager import Plugins
@@ -29,9 +30,9 @@ SCHEDULERS = (
 )
 
 
-#: The score the Hugging Face models keep their best checkpoint by (a key of the metrics' output,
-#: declared by the ``rouge`` metric; the recipe check refuses metrics that cannot give it).
-BEST_METRIC = "rouge_mean"
+#: The score the Hugging Face models keep their best checkpoint by: the metrics' selection score
+#: (the recipe check refuses metrics that cannot give it).
+BEST_METRIC = SELECTION_SCORE
 
 
 @attrs.define(kw_only=True)

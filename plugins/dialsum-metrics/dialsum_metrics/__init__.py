@@ -11,6 +11,7 @@ stays cheap (its entry point is imported by every ``dialsum`` command): the engi
   length, to tell a collapsed model (the same summary for every dialogue) from a working one;
 * :func:`gives` and :func:`score_tags` - which scores the metrics of ``run.metrics`` declare (tags
   ``score:KEY``), so that a plugin that selects by a score can refuse a recipe that cannot give it;
+  :data:`SELECTION_SCORE` - the score every plugin selects by (``rouge_mean``);
 * :data:`TOKENIZERS` - the tokenizers ROUGE can split on (``auto``, ``kiwi``, ``whitespace``), for
   options that name one (the ensembles' agreement measure).
 """
@@ -20,11 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 from dialsum_metrics.conventions import TOKENIZERS
-from dialsum_metrics.declared import SCORE_TAG, gives, score_tags
+from dialsum_metrics.declared import SCORE_TAG, SELECTION_SCORE, gives, score_tags
 from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats
 
-__all__ = ["SCORE_TAG", "TOKENIZERS", "OutputStats", "RougeEngine", "consensus", "gives", "is_degenerate",
-           "mbr_select", "output_stats", "score_tags", "support"]
+__all__ = ["SCORE_TAG", "SELECTION_SCORE", "TOKENIZERS", "OutputStats", "RougeEngine", "consensus", "gives",
+           "is_degenerate", "mbr_select", "output_stats", "score_tags", "support"]
 _ENGINE = ("RougeEngine", "consensus", "mbr_select", "support")
 
 

@@ -11,6 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 SCORE_TAG = "score:"
+#: The score that selects: the checkpoint a model keeps, the best model, fold or trial, the ensemble's
+#: sources and weights. Named here, by the plugin whose ``rouge`` metric gives it, so that every
+#: plugin that selects (dialsum-hf's checkpoints, dialsum-modes' rankings) selects by the same one.
+SELECTION_SCORE = "rouge_mean"
 
 
 def score_tags(*keys: str) -> tuple[str, ...]:

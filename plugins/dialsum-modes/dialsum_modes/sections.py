@@ -14,11 +14,11 @@ import attrs
 
 from dialsum_core.recipe import plugin_name
 from dialsum_core.validators import each, non_negative, positive
-from dialsum_metrics import gives
+from dialsum_metrics import SELECTION_SCORE, gives
 from dialsum_modes import fanout
 
-#: The score the run modes rank models, folds and ensembles by (declared by the ``rouge`` metric).
-RANKED_BY = "rouge_mean"
+#: The score the run modes rank models, folds and ensembles by: the metrics' selection score.
+RANKED_BY = SELECTION_SCORE
 
 
 @attrs.define(kw_only=True)
