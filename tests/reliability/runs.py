@@ -126,6 +126,7 @@ def normalised(results: dict[str, Any], root: Path) -> Any:
         # the best trial's number, and so its checkpoint folder, depends on where the run was killed
         varies = ("trials", "n_trials", "failed", "best_trial", "best_checkpoint", "study_name")
         out["optuna"] = {**{k: v for k, v in optuna.items() if k not in varies}, "trials": finished}
+        out = {k: v for k, v in out.items() if k not in ("best_checkpoint", "best_checkpoint_chosen_by")}
     return _replace(out, str(root), "<experiment>", root.name, "<name>")
 
 

@@ -32,6 +32,8 @@ def _comparable(results: dict[str, Any]) -> dict[str, Any]:
     out["folds"] = [{k: v for k, v in f.items() if k != "checkpoint"} for f in results.get("folds", [])]
     out["models_results"] = {m: {k: v for k, v in r.items() if k != "checkpoint"}
                              for m, r in results.get("models_results", {}).items()}
+    if "best_checkpoint" in out:  # the same model, inside each run's own folder
+        out["best_checkpoint"] = out["best_checkpoint"].split("/checkpoints/", 1)[-1]
     return out
 
 
