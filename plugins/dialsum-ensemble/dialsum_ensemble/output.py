@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from dialsum_core.protocols import Candidate, Weights, weight_of
-from dialsum_metrics import RougeEngine, consensus, support
+from dialsum_metrics import MEASURES, RougeEngine, consensus, support
 
 log = logging.getLogger("dialsum")
 
@@ -55,7 +55,7 @@ def similarity(pw: np.ndarray, measure: str) -> np.ndarray:
     """``(n, n)`` similarity from ``(n, n, 3)`` pairwise F1: one measure, or their mean."""
     if measure == "mean":
         return pw.mean(axis=2)
-    return pw[:, :, ("rouge1", "rouge2", "rougeL").index(measure)]
+    return pw[:, :, MEASURES.index(measure)]
 
 
 def reference_scores(groups: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
@@ -65,8 +65,8 @@ def reference_scores(groups: Sequence[Sequence[Candidate]], references: Sequence
         raise ValueError(f"{len(groups)} candidate groups for {len(references)} reference sets")
     flat = [c.text for g in groups for c in g]
     refs = [list(r) for g, r in zip(groups, references, strict=True) for _ in g]
-    scores = engine(tokenizer).score(flat, refs) if flat else np.zeros((0, 3))
-    sims = scores.mean(axis=1) if measure == "mean" else scores[:, ("rouge1", "rouge2", "rougeL").index(measure)]
+    scores = engine(tokenizer).score(flat, refs) if flat else np.zeros((0, len(MEASURES)))
+    sims = scores.mean(axis=1) if measure == "mean" else scores[:, MEASURES.index(measure)]
     out, pos = [], 0
     for g in groups:
         out.append(sims[pos : pos + len(g)])
@@ -216,7 +216,7 @@ class Stacking(MbrEnsemble):
 
     def features(self, group: Sequence[Candidate]) -> np.ndarray:
         pw = pairwise([c.text for c in group], self.tokenizer)
-        cons = [consensus(pw[:, :, m]) for m in range(3)]
+        cons = [consensus(pw[:, :, m]) for m in range(len(MEASURES))]
         toks = engine(self.tokenizer).tokens([c.text for c in group])
         lengths = np.array([len(t) for t in toks], dtype=np.float64)
         rel = np.log((lengths + 1) / (np.median(lengths) + 1))
@@ -228,7 +228,7 @@ class Stacking(MbrEnsemble):
         return np.concatenate([base, onehot.reshape(len(group), len(self.sources))], axis=1)
 
     def feature_names(self) -> list[str]:
-        return ["cons_rouge1", "cons_rouge2", "cons_rougeL", "cons_mean", "log_len_ratio", "abs_log_len_ratio",
+        return [*(f"cons_{m}" for m in MEASURES), "cons_mean", "log_len_ratio", "abs_log_len_ratio",
                 "model_score", "has_model_score", *(f"source={s}" for s in self.sources)]
 
     def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],

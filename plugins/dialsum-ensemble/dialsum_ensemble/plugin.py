@@ -8,9 +8,10 @@ import attrs
 
 from dialsum_core import hookimpl
 from dialsum_core.validators import at_least, each, non_negative, one_of
-from dialsum_metrics import TOKENIZERS
+from dialsum_metrics import MEASURES, TOKENIZERS
 
-MEASURES = ("mean", "rouge1", "rouge2", "rougeL")
+#: What a candidate's agreement with the others is measured by: the mean of the ROUGE F1 measures, or one.
+AGREEMENT = ("mean", *MEASURES)
 Problems = list[tuple[str, str]]
 
 
@@ -25,7 +26,7 @@ class MbrOptions:
     #: How candidates are split into tokens for ROUGE (as the ``rouge`` metric).
     tokenizer: str = attrs.field(default="auto", validator=one_of(TOKENIZERS))
     #: Agreement measure: the mean of ROUGE-1/2/L F1, or one of them.
-    measure: str = attrs.field(default="mean", validator=one_of(MEASURES))
+    measure: str = attrs.field(default="mean", validator=one_of(AGREEMENT))
 
 
 @attrs.define

@@ -9,6 +9,8 @@ stays cheap (its entry point is imported by every ``dialsum`` command): the engi
   (a higher weight never lowers a candidate's rank); :func:`consensus` - agreement with the others;
 * :func:`output_stats` and :func:`is_degenerate` - the share of distinct predictions and their mean
   length, to tell a collapsed model (the same summary for every dialogue) from a working one;
+* :data:`MEASURES` - ``("rouge1", "rouge2", "rougeL")``, the order of the F1 measures along the last
+  axis of every array :class:`RougeEngine` returns: index those arrays with ``MEASURES.index(name)``;
 * :func:`gives` and :func:`score_tags` - which scores the metrics of ``run.metrics`` declare (tags
   ``score:KEY``), so that a plugin that selects by a score can refuse a recipe that cannot give it;
   :data:`SELECTION_SCORE` - the score every plugin selects by (``rouge_mean``);
@@ -23,9 +25,10 @@ from typing import Any
 from dialsum_metrics.conventions import TOKENIZERS
 from dialsum_metrics.declared import SCORE_TAG, SELECTION_SCORE, gives, score_tags
 from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats
+from dialsum_metrics.rouge import MEASURES
 
-__all__ = ["SCORE_TAG", "SELECTION_SCORE", "TOKENIZERS", "OutputStats", "RougeEngine", "consensus", "gives",
-           "is_degenerate", "mbr_select", "output_stats", "score_tags", "support"]
+__all__ = ["MEASURES", "SCORE_TAG", "SELECTION_SCORE", "TOKENIZERS", "OutputStats", "RougeEngine", "consensus",
+           "gives", "is_degenerate", "mbr_select", "output_stats", "score_tags", "support"]
 _ENGINE = ("RougeEngine", "consensus", "mbr_select", "support")
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dialsum_metrics.rouge import MEAN
+
 SCORE_TAG = "score:"
 #: The score that selects: the checkpoint a model keeps, the best model, fold or trial, the ensemble's
-#: sources and weights. Named here, by the plugin whose ``rouge`` metric gives it, so that every
-#: plugin that selects (dialsum-hf's checkpoints, dialsum-modes' rankings) selects by the same one.
-SELECTION_SCORE = "rouge_mean"
+#: sources and weights. Named here, by the plugin whose ``rouge`` metric gives it (its mean of
+#: ROUGE-1/2/L), so that every plugin that selects (dialsum-hf's checkpoints, dialsum-modes'
+#: rankings) selects by the same one.
+SELECTION_SCORE = MEAN
 
 
 def score_tags(*keys: str) -> tuple[str, ...]:
@@ -34,3 +37,4 @@ def gives(metrics: Sequence[str], plugins: Any, key: str) -> bool | None:
     if any(reg is None or not any(tag.startswith(SCORE_TAG) for tag in reg.tags) for reg in regs):
         return None
     return False
+

@@ -30,7 +30,6 @@ from dialsum_metrics.conventions import REFERENCES, TOKENIZERS, choose, resolve
 from dialsum_metrics.rouge import split_sentences, summary_lcs_hits
 from dialsum_metrics.tokenize import has_hangul, pair_tokenizer, tokenize_many
 
-MEASURES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL")
 _WORD = 64
 #: Pairs of one LCS batch: bounds the memory (a few MB) while keeping numpy calls large.
 _BATCH_PAIRS = 200_000

@@ -10,6 +10,8 @@ from dialsum_core import hookimpl
 from dialsum_core.validators import one_of
 from dialsum_metrics.conventions import COUNTS, PROFILES, REFERENCES, ROUGE_L, TOKENIZERS, resolve
 from dialsum_metrics.declared import score_tags
+from dialsum_metrics.outputs import DEFAULT_THRESHOLD
+from dialsum_metrics.rouge import SCORES
 
 
 def _fits_profile(inst: Any, attr: attrs.Attribute, value: str) -> None:
@@ -42,8 +44,8 @@ class RougeOptions:
     #: `.`, `?`, `!`); empty: the profile's (`standard`: plain; `baseline`: summary).
     rouge_l: str = attrs.field(default="", validator=_fits_profile)
     #: Warn when fewer than this share of the predictions are distinct (a collapsed model).
-    degenerate_threshold: float = attrs.field(default=0.5, validator=[attrs.validators.ge(0.0),
-                                                                       attrs.validators.le(1.0)])
+    degenerate_threshold: float = attrs.field(default=DEFAULT_THRESHOLD,
+                                              validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)])
 
 
 @attrs.define
@@ -75,7 +77,7 @@ def dialsum_register_metrics(register: Any) -> None:
         options=RougeOptions,
         description="ROUGE-1/2/L F1 on Korean morphemes (kiwipiepy), averaged over references; "
         "with the share of distinct predictions and their mean length",
-        tags=score_tags("rouge1", "rouge2", "rougeL", "rouge_mean", "distinct_ratio", "mean_length"),
+        tags=score_tags(*SCORES),
     )
     register("bleu", make_bleu, options=BleuOptions, description="Corpus BLEU (sacrebleu) on morphemes",
              tags=score_tags("bleu"))

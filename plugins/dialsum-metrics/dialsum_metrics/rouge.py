@@ -18,12 +18,23 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dialsum_metrics.conventions import REFERENCES, choose, resolve
-from dialsum_metrics.outputs import output_stats, warn_if_degenerate
+from dialsum_metrics.outputs import DEFAULT_THRESHOLD, output_stats, warn_if_degenerate
 
 if TYPE_CHECKING:  # the engine imports numpy: only when a metric is computed
     from dialsum_metrics.engine import RougeEngine
 
+#: The three F1 measures, in the order of every triple and array here and in the engine (the last
+#: axis of what :class:`~dialsum_metrics.engine.RougeEngine` returns): published as
+#: ``dialsum_metrics.MEASURES`` so that code indexing those arrays never spells the order again.
 MEASURES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL")
+#: The mean of the three measures: the competition's single number.
+MEAN = "rouge_mean"
+#: The statistics of the predictions themselves (:class:`~dialsum_metrics.outputs.OutputStats` fields)
+#: that every report carries, so that a collapsed model shows next to its score.
+STATS: tuple[str, ...] = ("distinct_ratio", "mean_length")
+#: Every key :meth:`RougeMetric.compute` returns: what the ``rouge`` registration declares
+#: (``score:KEY`` tags) is this tuple, so the declaration cannot drift from the report.
+SCORES: tuple[str, ...] = (*MEASURES, MEAN, *STATS)
 #: A token whose last character is one of these ends a sentence (summary-level ROUGE-L).
 SENTENCE_ENDS = frozenset(".?!")
 
@@ -157,7 +168,7 @@ class RougeMetric:
 
     def __init__(self, tokenizer: str = "auto", keep_tags: bool = True, *, references: str = "mean",
                  profile: str = "standard", counts: str = "", rouge_l: str = "",
-                 degenerate_threshold: float = 0.5):
+                 degenerate_threshold: float = DEFAULT_THRESHOLD):
         self.tokenizer = tokenizer
         self.keep_tags = keep_tags
         self.references = choose("references", references, REFERENCES)
@@ -190,7 +201,6 @@ class RougeMetric:
             out = {m: 0.0 for m in MEASURES}
         else:
             out = {m: sum(r[m] for r in rows) / len(rows) for m in MEASURES}
-        out["rouge_mean"] = (out["rouge1"] + out["rouge2"] + out["rougeL"]) / 3
-        out["distinct_ratio"] = stats.distinct_ratio
-        out["mean_length"] = stats.mean_length
+        out[MEAN] = sum(out[m] for m in MEASURES) / len(MEASURES)
+        out.update({key: getattr(stats, key) for key in STATS})
         return out

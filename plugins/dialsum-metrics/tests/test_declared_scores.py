@@ -8,7 +8,7 @@ import attrs
 
 from dialsum_core import hookimpl
 from dialsum_core.manager import build_plugins
-from dialsum_metrics import gives
+from dialsum_metrics import gives, score_tags
 
 
 class CharCount:
@@ -28,3 +28,22 @@ def test_the_bundled_metrics_declare_their_scores_and_unknown_ones_are_not_refus
     assert gives([], plugins, "rouge_mean") is False
     assert gives(["bleu", "chars"], plugins, "rouge_mean") is None  # "chars" may give it: not refused
     assert gives(["ghost"], plugins, "rouge_mean") is None  # an unknown name is reported on its own
+
+
+def test_the_rouge_registration_declares_exactly_what_compute_returns() -> None:
+    from dialsum_metrics.rouge import SCORES, RougeMetric
+
+    reg = build_plugins().get("metrics", "rouge")
+    assert reg is not None
+    report = RougeMetric("whitespace").compute(["a b c", "a b d"], [["a b c"], ["a c d"]])
+    assert list(report) == list(SCORES)
+    assert reg.tags == score_tags(*report)
+
+
+def test_the_degenerate_threshold_has_one_default() -> None:
+    from dialsum_metrics.outputs import DEFAULT_THRESHOLD
+    from dialsum_metrics.plugin import RougeOptions
+    from dialsum_metrics.rouge import RougeMetric
+
+    assert RougeOptions().degenerate_threshold == RougeMetric().degenerate_threshold == DEFAULT_THRESHOLD
+

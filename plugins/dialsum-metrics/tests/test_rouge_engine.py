@@ -138,3 +138,18 @@ def test_a_higher_weight_never_makes_a_candidate_lose() -> None:
         after = support(sim, w)
         # every candidate k was at least level with stays at least level with
         assert all(after[k] >= after[j] - 1e-12 for j in range(5) if before[k] >= before[j])
+
+
+def test_the_published_measure_order_is_the_order_of_the_engines_columns() -> None:
+    """Other plugins index the engine's arrays by ``dialsum_metrics.MEASURES``; each column must hold
+    the measure that name says (rouge-score's numbers, computed independently)."""
+    from dialsum_metrics import MEASURES
+
+    pred, ref = "a b c d e", "a c b d f"
+    expected = SCORER.score("\x1f".join(ref.split()), "\x1f".join(pred.split()))
+    assert len({round(expected[m].fmeasure, 6) for m in MEASURES}) == 3  # the three differ: the order shows
+    row = RougeEngine("whitespace").score([pred], [ref])[0]
+    pairwise = RougeEngine("whitespace").pairwise([pred, ref])[0, 1]
+    for m in MEASURES:
+        assert row[MEASURES.index(m)] == pytest.approx(expected[m].fmeasure)
+        assert pairwise[MEASURES.index(m)] == pytest.approx(expected[m].fmeasure)
