@@ -16,7 +16,7 @@ from dialsum_core import hookimpl
 from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
-from dialsum_metrics import gives
+from dialsum_metrics import selection_problem
 
 if TYPE_CHECKING:
     from dialsum_core.manager import Plugins
@@ -147,10 +147,10 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                 found.append((f"{key}.merge_lora", "adapters cannot be merged into quantized weights"))
         if opts.merge_lora and not opts.use_lora:
             found.append((f"{key}.merge_lora", "merge_lora needs use_lora = true"))
-    metrics = list(recipe.run.metrics)
-    if metrics and gives(metrics, plugins, BEST_METRIC) is False:  # one line for every model: problems dedup it
-        found.append(("run.metrics", f"the Hugging Face models keep the checkpoint with the best {BEST_METRIC}, "
-                      f"which none of {metrics} gives; add a metric that does (\"rouge\")"))
+    problem = selection_problem(recipe.run.metrics, plugins, BEST_METRIC,
+                                f"the Hugging Face models keep the checkpoint with the best {BEST_METRIC}")
+    if problem:  # one line for every model: problems dedup it
+        found.append(("run.metrics", problem))
     return found
 
 

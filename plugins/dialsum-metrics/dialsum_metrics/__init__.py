@@ -13,6 +13,7 @@ stays cheap (its entry point is imported by every ``dialsum`` command): the engi
   axis of every array :class:`RougeEngine` returns: index those arrays with ``MEASURES.index(name)``;
 * :func:`gives` and :func:`score_tags` - which scores the metrics of ``run.metrics`` declare (tags
   ``score:KEY``), so that a plugin that selects by a score can refuse a recipe that cannot give it;
+  :func:`selection_problem` - that refusal as one line, the same wording for every plugin;
   :data:`SELECTION_SCORE` - the score every plugin selects by (``rouge_mean``);
 * :data:`TOKENIZERS` - the tokenizers ROUGE can split on (``auto``, ``kiwi``, ``whitespace``), for
   options that name one (the ensembles' agreement measure).
@@ -23,12 +24,12 @@ from __future__ import annotations
 from typing import Any
 
 from dialsum_metrics.conventions import TOKENIZERS
-from dialsum_metrics.declared import SCORE_TAG, SELECTION_SCORE, gives, score_tags
+from dialsum_metrics.declared import SCORE_TAG, SELECTION_SCORE, gives, score_tags, selection_problem
 from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats
 from dialsum_metrics.rouge import MEASURES
 
 __all__ = ["MEASURES", "SCORE_TAG", "SELECTION_SCORE", "TOKENIZERS", "OutputStats", "RougeEngine", "consensus",
-           "gives", "is_degenerate", "mbr_select", "output_stats", "score_tags", "support"]
+           "gives", "is_degenerate", "mbr_select", "output_stats", "score_tags", "selection_problem", "support"]
 _ENGINE = ("RougeEngine", "consensus", "mbr_select", "support")
 
 

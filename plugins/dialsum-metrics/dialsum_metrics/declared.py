@@ -38,3 +38,19 @@ def gives(metrics: Sequence[str], plugins: Any, key: str) -> bool | None:
         return None
     return False
 
+
+def selection_problem(metrics: Sequence[str], plugins: Any, key: str, why: str) -> str | None:
+    """The one-line problem of a recipe that selects by ``key`` while its ``metrics`` cannot give it.
+
+    ``why`` says who selects by ``key`` and what for (``"the run ranks its models by rouge_mean"``);
+    the rest of the line, and which metrics to suggest, are the same for every plugin that selects,
+    so they are written here once. The suggestion names the installed metrics that declare ``key``,
+    never a hard-coded one. ``None`` when :func:`gives` is not ``False``, and when ``metrics`` is
+    empty: a recipe that names no metric has chosen to score nothing, and is not refused for it here.
+    """
+    metrics = list(metrics)
+    if not metrics or gives(metrics, plugins, key) is not False:
+        return None
+    givers = " or ".join(f'"{reg.name}"' for reg in plugins.registry.tagged("metrics", SCORE_TAG + key))
+    hint = f"add a metric that does ({givers})" if givers else "no installed metric declares it"
+    return f"{why}, which none of {metrics} gives; {hint}"

@@ -30,6 +30,15 @@ def test_the_bundled_metrics_declare_their_scores_and_unknown_ones_are_not_refus
     assert gives(["ghost"], plugins, "rouge_mean") is None  # an unknown name is reported on its own
 
 
+class MyRouge:
+    """A third party's metric that declares the selection score too."""
+
+    @hookimpl
+    def dialsum_register_metrics(self, register: Any) -> None:
+        register("my-rouge", lambda options, ctx: None, options=attrs.make_class("MyRougeOptions", {}),
+                 description="Another ROUGE", tags=score_tags("rouge_mean"))
+
+
 def test_the_rouge_registration_declares_exactly_what_compute_returns() -> None:
     from dialsum_metrics.rouge import SCORES, RougeMetric
 
@@ -47,3 +56,19 @@ def test_the_degenerate_threshold_has_one_default() -> None:
 
     assert RougeOptions().degenerate_threshold == RougeMetric().degenerate_threshold == DEFAULT_THRESHOLD
 
+
+def test_selection_problem_says_who_selects_and_which_installed_metrics_would_do() -> None:
+    from dialsum_metrics import SELECTION_SCORE, selection_problem
+
+    plugins = build_plugins(extra=[("chars", CharCount())])
+    why = f"the tests select by {SELECTION_SCORE}"
+    assert selection_problem(["bleu"], plugins, SELECTION_SCORE, why) == (
+        "the tests select by rouge_mean, which none of ['bleu'] gives; add a metric that does (\"rouge\")")
+    assert selection_problem(("bleu", "rouge"), plugins, SELECTION_SCORE, why) is None
+    assert selection_problem(["bleu", "chars"], plugins, SELECTION_SCORE, why) is None  # may give it
+    assert selection_problem([], plugins, SELECTION_SCORE, why) is None  # scores nothing: not this problem
+    # the suggestion comes from what the installed metrics declare, not from a name written down
+    more = build_plugins(extra=[("my-rouge", MyRouge())])
+    assert selection_problem(["bleu"], more, SELECTION_SCORE, why).endswith('("my-rouge" or "rouge")')
+    assert selection_problem(["bleu"], more, "nobody_gives_this", "x selects by it") == (
+        "x selects by it, which none of ['bleu'] gives; no installed metric declares it")

@@ -14,7 +14,7 @@ import attrs
 
 from dialsum_core.recipe import plugin_name
 from dialsum_core.validators import each, non_negative, positive
-from dialsum_metrics import SELECTION_SCORE, gives
+from dialsum_metrics import SELECTION_SCORE, selection_problem
 from dialsum_modes import fanout
 
 #: The score the run modes rank models, folds and ensembles by: the metrics' selection score.
@@ -71,11 +71,11 @@ def uses(recipe: Any, plugins: Any) -> list[tuple[str, str, list[str]]]:
 
 def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     found = fanout.problems(recipe, plugins)
-    metrics = list(recipe.run.metrics)
-    ranks = ensembles(recipe, plugins) or len(recipe.run.models) > 1
-    if ranks and metrics and gives(metrics, plugins, RANKED_BY) is False:
-        found.append(("run.metrics", f"the run ranks its models and sources by {RANKED_BY}, which none of {metrics} "
-                      "gives; add a metric that does (\"rouge\")"))
+    if ensembles(recipe, plugins) or len(recipe.run.models) > 1:
+        problem = selection_problem(recipe.run.metrics, plugins, RANKED_BY,
+                                    f"the run ranks its models and sources by {RANKED_BY}")
+        if problem:
+            found.append(("run.metrics", problem))
     weights = list(recipe.run.ensemble_weights)
     if weights:
         models = list(recipe.run.models)
