@@ -90,39 +90,51 @@ def make_token(options: MbrOptions, ctx: Any, *, weighted: bool) -> Any:
 
 
 # -- checks (cheap: registrations and the recipe only) ------------------------------------------------
-def check_token(recipe: Any, plugins: Any) -> Problems:
-    """Refuse token-level averaging when the models cannot share one decoding."""
-    found: Problems = []
+#: The tag of a model loader whose models can decode jointly with others that share their tokenizer.
+TOKEN_ENSEMBLE = "token-ensemble"
+#: The tag of the strategies below that decode jointly, so that a model loader's check can tell when
+#: the recipe's models must share a tokenizer (both tags are documented in docs/ensembles.md).
+TOKEN = "token"
+
+
+def check_token(recipe: Any, plugins: Any, *, name: str) -> Problems:
+    """Refuse token-level averaging when the models cannot share one decoding.
+
+    Reads only what the core defines and the loaders declare: ``run.models``, which key chose this
+    strategy and whether augmenters are used (``recipe.uses``), and each loader's registration (its
+    ``token-ensemble`` tag, its distribution). Whether several loaders of *one* plugin share a
+    tokenizer is that plugin's knowledge (dialsum-hf compares their ``model_name_or_path``): its
+    loaders' checks refuse a recipe whose ensemble carries the ``token`` tag. Models of different
+    plugins are never assumed to share one.
+    """
+    uses = recipe.uses(plugins)
+    key = next((k for k, kind, names in uses if kind == "ensembles" and name in names), "run.models")
     models = list(recipe.run.models)
-    if len(models) == 1 and recipe.run.use_tta:
-        return found  # TTA candidates of one model: inputs differ, so they are combined by the weighted vote
-    regs = [plugins.get("model_loaders", n) for n in models]
-    untagged = [r.name for r in regs if r is not None and "token-ensemble" not in r.tags]
-    paths = {str({**r.defaults, **recipe.models.get(r.name, {})}.get("model_name_or_path", ""))
-             for r in regs if r is not None}
-    loaders = {r.name for r in regs if r is not None}
-    hint = ("the strategy averages log-probabilities token by token, which needs models that "
-            "share a tokenizer; use an output-level strategy such as run.ensemble = \"majority_vote\" "
-            "or \"rouge_weighted\"")
+    if len(models) == 1 and any(kind == "augmenters" for _k, kind, _names in uses):
+        return []  # TTA candidates of one model: inputs differ, so they are combined by the weighted vote
+    regs = [r for r in (plugins.get("model_loaders", n) for n in models) if r is not None]
+    hint = ("the strategy averages log-probabilities token by token, which needs models that share a "
+            f"tokenizer; use an output-level strategy such as {key} = \"majority_vote\" or \"rouge_weighted\"")
+    untagged = [r.name for r in regs if TOKEN_ENSEMBLE not in r.tags]
     if untagged:
-        found.append(("run.ensemble", f"model loader(s) {untagged} cannot decode jointly (no 'token-ensemble' "
-                      f"tag); {hint}"))
-    elif len(loaders) > 1 and (len(paths) > 1 or paths == {""}):
-        found.append(("run.ensemble", f"models {models} do not share a tokenizer (different "
-                      f"model_name_or_path: {sorted(paths)}); {hint}"))
-    return found
+        return [(key, f"model loader(s) {untagged} cannot decode jointly (no '{TOKEN_ENSEMBLE}' tag); {hint}")]
+    origins = sorted({r.distribution for r in regs})
+    if len(origins) > 1:
+        return [(key, f"models {models} come from different plugins ({', '.join(origins)}), whose tokenizers "
+                 f"cannot be shown to be one; {hint}")]
+    return []
 
 
 @hookimpl
 def dialsum_register_ensembles(register: Any) -> None:
     import functools
 
-    register("averaging", functools.partial(make_token, weighted=False), options=MbrOptions,
-             tags=("token",), check=check_token,
-             description="Token level: beam search over the mean log-probability of models sharing a tokenizer")
-    register("weighted_avg", functools.partial(make_token, weighted=True), options=MbrOptions,
-             tags=("token",), check=check_token,
-             description="Token level: beam search over weighted log-probabilities (run.ensemble_weights)")
+    for name, weighted, description in (
+        ("averaging", False, "Token level: beam search over the mean log-probability of models sharing a tokenizer"),
+        ("weighted_avg", True, "Token level: beam search over weighted log-probabilities (run.ensemble_weights)"),
+    ):
+        register(name, functools.partial(make_token, weighted=weighted), options=MbrOptions, tags=(TOKEN,),
+                 check=functools.partial(check_token, name=name), description=description)
     register("majority_vote", functools.partial(make_output, name="majority_vote"), options=MbrOptions,
              description="Output level: the candidate with the highest mean ROUGE against the others (MBR)")
     register("rouge_weighted", functools.partial(make_output, name="rouge_weighted"),

@@ -147,6 +147,19 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                 found.append((f"{key}.merge_lora", "adapters cannot be merged into quantized weights"))
         if opts.merge_lora and not opts.use_lora:
             found.append((f"{key}.merge_lora", "merge_lora needs use_lora = true"))
+    # A strategy tagged "token" (dialsum-ensemble's averaging) decodes the models jointly, which needs one
+    # tokenizer: for this plugin's loaders, the one of model_name_or_path (scratch trains its own).
+    joint = [k for k, kind, names in recipe.uses(plugins) if kind == "ensembles"
+             and any(r is not None and "token" in r.tags for r in (plugins.get(kind, n) for n in names))]
+    if joint:
+        mine = plugins.require("model_loaders", name).distribution
+        own = [n for n in dict.fromkeys(recipe.run.models)
+               if getattr(plugins.get("model_loaders", n), "distribution", None) == mine]
+        paths = {getattr(recipe.options("model_loaders", n, plugins), "model_name_or_path", "") for n in own}
+        if len(own) > 1 and (len(paths) > 1 or paths == {""}):
+            found.append((joint[0], f"models {own} do not share a tokenizer (different model_name_or_path: "
+                          f"{sorted(paths)}), which decoding them jointly needs; choose a strategy for {joint[0]} "
+                          "that combines finished summaries instead"))
     problem = selection_problem(recipe.run.metrics, plugins, BEST_METRIC,
                                 f"the Hugging Face models keep the checkpoint with the best {BEST_METRIC}")
     if problem:  # one line for every model: problems dedup it
