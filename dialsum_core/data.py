@@ -11,9 +11,15 @@ import re
 
 import attrs
 
+
+def speaker_tag(n: int | str) -> str:
+    """The tag of speaker ``n`` (``#Person1#``): the one spelling that plugins write and match."""
+    return f"#Person{n}#"
+
+
 #: Speaker and anonymisation tags of the competition's dialogues (kept whole by tokenizers).
 KNOWN_TAGS: tuple[str, ...] = (
-    *(f"#Person{i}#" for i in range(1, 8)),
+    *(speaker_tag(i) for i in range(1, 8)),
     "#PhoneNumber#",
     "#Address#",
     "#DateOfBirth#",

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from dialsum_core.data import KNOWN_TAGS, Example
+from dialsum_core.data import KNOWN_TAGS, Example, speaker_tag
 
 _SPACED_TAG_RE = re.compile(r"#\s*([A-Za-z]+)\s*(\d*)\s*#")
 _LITERAL_NEWLINE_RE = re.compile(r"(\\n|<br\s*/?>)", re.IGNORECASE)
@@ -35,7 +35,7 @@ def simplify_tokens(text: str) -> str:
     def fix(m: re.Match[str]) -> str:
         word, num = m.group(1), m.group(2)
         if word.lower() == "person" and num:
-            return f"#Person{num}#"
+            return speaker_tag(num)
         return f"#{_CANONICAL.get(word.lower(), word)}{num}#"
 
     return _SPACED_TAG_RE.sub(fix, text)

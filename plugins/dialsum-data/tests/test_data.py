@@ -92,6 +92,13 @@ def test_clean_up() -> None:
     assert e.dialogue == "#Person2#: 네" and e.summary == "#Person2#가 답한다"
 
 
+def test_spaced_speaker_tags_become_the_cores_spelling() -> None:
+    from dialsum_core.data import KNOWN_TAGS, TAG_RE, speaker_tag
+
+    assert simplify_tokens("# PERSON 12 #: 네") == f"{speaker_tag(12)}: 네"
+    assert TAG_RE.fullmatch(speaker_tag(12)) and speaker_tag(1) in KNOWN_TAGS
+
+
 def test_subset_and_split_are_reproducible() -> None:
     exs = [Example(f"e{i}", f"d{i}", (f"s{i}",)) for i in range(50)]
     assert subset(exs, 10, 1) == subset(exs, 10, 1) and len(subset(exs, 10, 1)) == 10

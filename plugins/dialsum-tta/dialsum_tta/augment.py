@@ -17,14 +17,16 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dialsum_core.data import TAG_RE
+from dialsum_core.data import TAG_RE, speaker_tag
 from dialsum_core.protocols import Variant
+from dialsum_tta.plugin import bundled_lexicon
 
 log = logging.getLogger("dialsum")
 
-SPEAKER_RE = re.compile(r"#Person(\d+)#")
-TURN_RE = re.compile(r"^(\s*#[A-Za-z][A-Za-z0-9]*#\s*:\s*)(.*)$")
-LEXICON = Path(__file__).parent / "data" / "synonyms_ko.txt"
+#: A speaker tag, its number captured.
+SPEAKER_RE = re.compile(speaker_tag(r"(\d+)"))
+#: A line that starts with a tag and a colon (``#Person1#: ``): the prefix, then the turn's text.
+TURN_RE = re.compile(rf"^(\s*{TAG_RE.pattern}\s*:\s*)(.*)$")
 
 
 def rng_for(fname: str, seed: int, name: str) -> random.Random:
@@ -94,7 +96,7 @@ class Reorder:
 
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         speakers = sorted(set(SPEAKER_RE.findall(dialogue)), key=int)
-        tags = [f"#Person{s}#" for s in speakers]
+        tags = [speaker_tag(s) for s in speakers]
         if len(tags) < 2:
             return []
         # the swap of the first two speakers first (the most natural variant), then the other
@@ -487,7 +489,7 @@ def make(name: str, options: Any, resolve: Callable[[str], Path]) -> Any:
     if name == "mask":
         return Mask(options)
     if name == "synonym":
-        return Synonym(options, resolve(options.lexicon) if options.lexicon else LEXICON)
+        return Synonym(options, resolve(options.lexicon) if options.lexicon else bundled_lexicon())
     if name == "paraphrase":
         return Paraphrase(options, resolve(options.table) if options.table else None,
                           resolve(options.model) if options.model else None)

@@ -90,6 +90,7 @@ def check_synonym(recipe: Any, plugins: Any) -> Problems:
 
 
 def bundled_lexicon() -> Path:
+    """The synonym lexicon shipped with the plugin: ``synonym``'s word groups when ``lexicon`` is empty."""
     return Path(__file__).parent / "data" / "synonyms_ko.txt"
 
 

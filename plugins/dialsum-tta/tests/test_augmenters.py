@@ -135,3 +135,18 @@ def test_paraphrase_from_the_alternative_translation(tmp_path: Path) -> None:
         assert v.dialogue != e.dialogue and v.name == "paraphrase:1"
         assert set(re.findall(r"#Person\d#", v.dialogue)) <= set(re.findall(r"#Person\d#", e.dialogue)) | {
             "#Person3#", "#Person4#"}
+
+
+def test_turns_and_speakers_follow_the_cores_tag_convention() -> None:
+    """A turn starts with any tag the core recognises, and reorder swaps the core's speaker tags."""
+    from dialsum_core.data import KNOWN_TAGS, speaker_tag
+    from dialsum_tta.augment import SPEAKER_RE, make, turns
+    from dialsum_tta.plugin import SynonymOptions, bundled_lexicon
+
+    for tag in KNOWN_TAGS:
+        assert turns(f"{tag}: 네.") == [(f"{tag}: ", "네.")]
+    assert turns("#Person1# 네.") == [("", "#Person1# 네.")]  # no colon: not a speaker prefix
+    assert [SPEAKER_RE.fullmatch(speaker_tag(n)).group(1) for n in (1, 12)] == ["1", "12"]
+    # synonym without a lexicon of its own reads the bundled one
+    assert make("synonym", SynonymOptions(), Path).lexicon == make(
+        "synonym", SynonymOptions(lexicon=str(bundled_lexicon())), Path).lexicon
