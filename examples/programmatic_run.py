@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     recipe = build(output_dir, args.debug)
     print(recipe.to_toml())
     result = run_recipe(recipe)  # validates first: a bad recipe raises RecipeError listing every problem
-    results = json.loads((result.experiment / "results.json").read_text(encoding="utf-8"))
+    assert result.results_path is not None  # where this run wrote it (a job of a split run: its own folder)
+    results = json.loads(result.results_path.read_text(encoding="utf-8"))
     print(f"experiment: {result.experiment}")
     print(f"status: {results['status']}, best ROUGE: {results.get('best_rouge')}")
     return results

@@ -29,6 +29,7 @@ import attrs
 import click
 
 from dialsum_core import hookspecs
+from dialsum_core.recipe.model import RESERVED
 from dialsum_core.registry import KIND, KINDS, Registration, SectionPart
 
 if TYPE_CHECKING:
@@ -41,14 +42,16 @@ PAGES: dict[str, str] = {
     "cli": "reference/cli.md",
 }
 
-_TOP_LEVEL = (
-    ("description", "string", '""', "Free text shown in `config.toml`; not used by the run."),
-    ("extends", "string or array of strings", "[]",
-     "Recipe file(s) this one builds on, relative to this file; later files and this file win."),
-    ("versions", "table of strings", "{}",
-     "Written by dialsum into the experiment's `config.toml` (versions of the core, plugins, torch); "
-     "ignored when a recipe is read back."),
-)
+#: ``(type, default, description)`` of each top-level key the core reserves (``RESERVED``, which
+#: decides which keys there are and their order): they have no attrs field to read a description from.
+_TOP_LEVEL: dict[str, tuple[str, str, str]] = {
+    "description": ("string", '""', "Free text shown in `config.toml`; not used by the run."),
+    "extends": ("string or array of strings", "[]",
+                "Recipe file(s) this one builds on, relative to this file; later files and this file win."),
+    "versions": ("table of strings", "{}",
+                 "Written by dialsum into the experiment's `config.toml` (versions of the core, plugins, torch); "
+                 "ignored when a recipe is read back."),
+}
 
 
 @attrs.frozen
@@ -61,6 +64,15 @@ class OptionDoc:
     help: str
     #: ``module.Class`` that declares the field, for "add a description here" messages.
     owner: str
+
+
+def top_level_docs(keys: Iterable[str] = RESERVED) -> list[OptionDoc]:
+    """The reserved top-level keys, described from :data:`_TOP_LEVEL` (an empty help where it has none)."""
+    out = []
+    for key in keys:
+        type_, default, help_ = _TOP_LEVEL.get(key, ("", "", ""))
+        out.append(OptionDoc(key, type_, default, help_, f"{__name__}._TOP_LEVEL"))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,6 +302,9 @@ def undocumented(plugins: Plugins | None, *, core: bool = True, distributions: I
     """
     only = set(distributions)
     missing: list[str] = []
+    if core:
+        missing += [f"{o.key}: top-level key without a description (add it to {o.owner})"
+                    for o in top_level_docs() if not o.help]
     if core or plugins is not None:
         for part in section_parts(plugins):
             if part.cls is None or (part.distribution == "dialsum-core" and not core) or (
@@ -367,7 +382,8 @@ def render_recipe(plugins: Plugins | None) -> str:
         "| key | type | default | description |",
         "| --- | --- | --- | --- |",
     ]
-    out += [f"| `{k}` | {t} | `{d}` | {h} |" for k, t, d, h in _TOP_LEVEL]
+    out += [f"| `{o.key}` | {o.type} | `{o.default}` | {_cell(o.help) or '*(undocumented)*'} |"
+            for o in top_level_docs()]
     tables: dict[str, list[SectionPart]] = {}
     every = section_parts(plugins)
     given = table_defaults(every)
