@@ -102,10 +102,11 @@ def check_token(recipe: Any, plugins: Any, *, name: str) -> Problems:
 
     Reads only what the core defines and the loaders declare: ``run.models``, which key chose this
     strategy and whether augmenters are used (``recipe.uses``), and each loader's registration (its
-    ``token-ensemble`` tag, its distribution). Whether several loaders of *one* plugin share a
-    tokenizer is that plugin's knowledge (dialsum-hf compares their ``model_name_or_path``): its
+    ``token-ensemble`` tag, its options class). Whether loaders of *one* options class share a
+    tokenizer is the knowledge of the plugin that owns the class (dialsum-hf compares their
+    ``model_name_or_path``, also for a preset another plugin registers with dialsum-hf's options): its
     loaders' checks refuse a recipe whose ensemble carries the ``token`` tag. Models of different
-    plugins are never assumed to share one.
+    options classes are never assumed to share one.
     """
     uses = recipe.uses(plugins)
     key = next((k for k, kind, names in uses if kind == "ensembles" and name in names), "run.models")
@@ -118,10 +119,10 @@ def check_token(recipe: Any, plugins: Any, *, name: str) -> Problems:
     untagged = [r.name for r in regs if TOKEN_ENSEMBLE not in r.tags]
     if untagged:
         return [(key, f"model loader(s) {untagged} cannot decode jointly (no '{TOKEN_ENSEMBLE}' tag); {hint}")]
-    origins = sorted({r.distribution for r in regs})
-    if len(origins) > 1:
-        return [(key, f"models {models} come from different plugins ({', '.join(origins)}), whose tokenizers "
-                 f"cannot be shown to be one; {hint}")]
+    if len({r.options for r in regs}) > 1:
+        kinds = sorted({f"{r.options.__name__} of {r.distribution}" for r in regs})
+        return [(key, f"models {models} are built by different loaders ({', '.join(kinds)}), which cannot be "
+                 f"shown to share a tokenizer; {hint}")]
     return []
 
 

@@ -148,13 +148,14 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
         if opts.merge_lora and not opts.use_lora:
             found.append((f"{key}.merge_lora", "merge_lora needs use_lora = true"))
     # A strategy tagged "token" (dialsum-ensemble's averaging) decodes the models jointly, which needs one
-    # tokenizer: for this plugin's loaders, the one of model_name_or_path (scratch trains its own).
+    # tokenizer: for the loaders of this options class (whichever plugin registered them), the one of
+    # model_name_or_path (scratch trains its own). Loaders of other classes are the ensemble's check's.
     joint = [k for k, kind, names in recipe.uses(plugins) if kind == "ensembles"
              and any(r is not None and "token" in r.tags for r in (plugins.get(kind, n) for n in names))]
     if joint:
-        mine = plugins.require("model_loaders", name).distribution
+        mine = plugins.require("model_loaders", name).options
         own = [n for n in dict.fromkeys(recipe.run.models)
-               if getattr(plugins.get("model_loaders", n), "distribution", None) == mine]
+               if getattr(plugins.get("model_loaders", n), "options", None) is mine]
         paths = {getattr(recipe.options("model_loaders", n, plugins), "model_name_or_path", "") for n in own}
         if len(own) > 1 and (len(paths) > 1 or paths == {""}):
             found.append((joint[0], f"models {own} do not share a tokenizer (different model_name_or_path: "
