@@ -50,6 +50,11 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields an emitter passed: an argument it left out (an older mode) is not written as null."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 class JsonlLogger:
     def __init__(self, path: Path, progress_interval: float):
         self.path = Path(path)
@@ -130,14 +135,19 @@ class JsonlLogger:
         self._event("dialsum_after_epoch", ctx, epoch=epoch, n_epochs=n_epochs, metrics=metrics or {})
 
     @hookimpl(optionalhook=True)
-    def dialsum_before_trial(self, ctx: Any, trial: int, params: dict[str, Any]) -> None:
-        self._event("dialsum_before_trial", ctx, trial=trial, params=params or {})
+    def dialsum_before_trial(
+        self, ctx: Any, trial: int, params: dict[str, Any], metric: str | None, direction: str | None
+    ) -> None:
+        self._event("dialsum_before_trial", ctx, trial=trial, params=params or {},
+                    **_given(metric=metric, direction=direction))
 
     @hookimpl(optionalhook=True)
     def dialsum_after_trial(
-        self, ctx: Any, trial: int, params: dict[str, Any], value: float | None, state: str
+        self, ctx: Any, trial: int, params: dict[str, Any], value: float | None, state: str,
+        metric: str | None, direction: str | None,
     ) -> None:
-        self._event("dialsum_after_trial", ctx, trial=trial, params=params or {}, value=value, state=state)
+        self._event("dialsum_after_trial", ctx, trial=trial, params=params or {}, value=value, state=state,
+                    **_given(metric=metric, direction=direction))
 
     @hookimpl
     def dialsum_on_metrics(self, ctx: Any, metrics: dict[str, Any], step: int | None) -> None:

@@ -26,9 +26,11 @@ from dialsum_core.atomic import atomic_open, atomic_write_text
 from dialsum_core.errors import DialsumError
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.position import numeric
-from dialsum_loggers.scale import NOTE, shown
+from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, shown
 
 MAX_PANELS = 6
+#: Which trials are best when no trial event says (a run without a study): the highest values.
+DEFAULT_DIRECTION = "maximize"
 #: Keys recorded beside the metrics that say where a record is, not what was measured.
 POSITIONS = frozenset({"epoch", "step", "global_step"})
 
@@ -71,6 +73,16 @@ class RunRecord:
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [r for r in self.events if r.get("event") == event]
+
+    @property
+    def objective(self) -> tuple[str, str]:
+        """The study's metric and direction, as its trial events name them (the run mode that runs
+        the study is the one that knows); ROUGE maximised when no trial event names them."""
+        metric, direction = DEFAULT_OBJECTIVE, DEFAULT_DIRECTION
+        for rec in (r for r in self.events if r.get("event") in ("before_trial", "after_trial")):
+            metric = str(rec.get("metric") or metric)
+            direction = str(rec.get("direction") or direction)
+        return metric, direction
 
     @property
     def status(self) -> str:
@@ -341,7 +353,7 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
     if error:
         lines.append(f"- **error**: `{_fmt(error)}`")
 
-    objective = str(results.get("metric", "rouge_mean"))
+    objective, direction = run.objective
     scalars = _flat_scalars(results) if results else []
     scalars = [(k, v) for k, v in scalars if k not in ("experiment", "mode")]
     if scalars:
@@ -359,7 +371,6 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
 
     trials = run.of("after_trial")
     if trials:
-        direction = str(results.get("direction", "maximize"))
         done = [t for t in trials if isinstance(t.get("value"), int | float)]
         done.sort(key=lambda t: t["value"], reverse=direction != "minimize")
         listed = done[:10] + [t for t in trials if t not in done][: max(0, 10 - len(done))]
@@ -406,7 +417,7 @@ def build_report(root: Path, out: Path | None = None) -> Written:
     run = RunRecord.read(Path(root))
     out = Path(out) if out is not None else run.root / "report"
     out.mkdir(parents=True, exist_ok=True)
-    direction = str((run.results or {}).get("direction", "maximize"))
+    _, direction = run.objective
     candidates = [
         plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
                     out / "learning_curves.png"),
