@@ -8,7 +8,10 @@ Every record has ``event`` (the hook name without ``dialsum_``: ``before_run``, 
 position in the run (``stage``, ``fold``, ``trial``) when set, the context's ``tags`` when it has
 any, and the hook's own arguments (``epoch``, ``metrics``, ``step``...). Each line is flushed as it
 is written, so an interrupted run keeps everything up to its last event. The file is appended to:
-running again into the same experiment folder adds a new segment that starts with ``before_run``.
+running again into the same experiment folder adds a new segment that starts with ``before_run``;
+an event sent before this logger's own ``before_run`` (another logger announcing its file from its
+``dialsum_before_run``) is written right after it, so that it stays in its run's segment. The file
+is announced to the other plugins at ``before_run`` (:mod:`dialsum_loggers.artifacts`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dialsum_core import hookimpl
+from dialsum_loggers.artifacts import announce_log
 from dialsum_loggers.position import Position
 
 FILENAME = "metrics.jsonl"
@@ -63,9 +67,14 @@ class JsonlLogger:
         self._fh: IO[str] | None = self.path.open("a", encoding="utf-8")
         self._started = time.time()
         self._last_progress: dict[str, float] = {}
+        #: The events received before this run's ``before_run``, recorded right after it.
+        self._early: list[tuple[str, Any, dict[str, Any]]] | None = []
 
     def record(self, hook: str, ctx: Any, **fields: Any) -> None:
         if self._fh is None:
+            return
+        if self._early is not None and hook != "dialsum_before_run":
+            self._early.append((hook, ctx, fields))
             return
         now = time.time()
         rec: dict[str, Any] = {
@@ -80,6 +89,12 @@ class JsonlLogger:
         rec.update(fields)
         self._fh.write(json.dumps(_clean(rec), ensure_ascii=False, default=_default) + "\n")
         self._fh.flush()
+        self._record_early()
+
+    def _record_early(self) -> None:
+        early, self._early = self._early or [], None
+        for hook, ctx, fields in early:
+            self.record(hook, ctx, **fields)
 
     def _event(self, hook: str, ctx: Any, **fields: Any) -> None:
         self.position.enter(hook, fields)
@@ -95,6 +110,7 @@ class JsonlLogger:
             "dialsum_before_run", ctx, experiment=ctx.experiment.root.name, mode=run.mode,
             models=list(run.models), versions=dict(ctx.recipe.versions),
         )
+        announce_log(ctx, self.path)
 
     @hookimpl
     def dialsum_after_run(self, ctx: Any, results: dict[str, Any]) -> None:
@@ -170,6 +186,7 @@ class JsonlLogger:
         self._event("dialsum_on_artifact", ctx, path=str(path), kind=kind)
 
     def close(self) -> None:
+        self._record_early()  # a run that never started: its events are still kept
         if self._fh is not None:
             fh, self._fh = self._fh, None
             fh.close()

@@ -47,6 +47,20 @@ def test_offline_run_is_complete_and_never_writes_the_api_key(tmp_path: Path, wa
     assert files_containing(tmp_path, FAKE_KEY) == []
 
 
+def test_the_logs_are_attached_under_the_names_the_recipe_gives_them(tmp_path: Path, wandb_env: Path, plugins) -> None:
+    """``save_log`` attaches the files the loggers announce, whatever their names."""
+    recipe = scripted_recipe(
+        tmp_path, ["file", "wandb", "jsonl"],
+        loggers={"file": {"filename": "run.log"}, "jsonl": {"filename": "events.jsonl"}, "wandb": {"save_log": True}},
+    )
+    result = run_recipe(recipe, plugins)
+    assert result.results["status"] == "complete"
+    files = next((result.experiment / "wandb").glob("offline-run-*")) / "files"
+    assert "scripted run done" in (files / "run.log").read_text(encoding="utf-8")
+    assert '"event": "before_run"' in (files / "events.jsonl").read_text(encoding="utf-8")
+    assert not (files / "train.log").exists() and not (files / "metrics.jsonl").exists()
+
+
 def test_unreachable_server_disables_wandb_and_the_run_goes_on(
     tmp_path: Path, wandb_env: Path, plugins, monkeypatch: pytest.MonkeyPatch
 ) -> None:
