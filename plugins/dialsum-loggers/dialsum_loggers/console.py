@@ -13,11 +13,11 @@ copies output to ``train.log``, the copy still happens (the bars themselves neve
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
 from dialsum_core import hookimpl
+from dialsum_core.cli import console_handlers
 from dialsum_loggers.position import Position, numeric
 from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, is_rouge, shown
 from dialsum_loggers.streams import installed
@@ -99,11 +99,10 @@ class ConsoleLogger:
                 previous = tee.terminal
                 tee.terminal = FileProxy(console, tee.original)
                 self._restore.append(lambda tee=tee, previous=previous: setattr(tee, "terminal", previous))
-        for handler in logging.getLogger("dialsum").handlers:
-            stream = getattr(handler, "stream", None)
-            if getattr(handler, "_dialsum_console", False) and stream is not None:
-                handler.setStream(FileProxy(console, stream))
-                self._restore.append(lambda h=handler, s=stream: h.setStream(s))
+        for handler in console_handlers():
+            stream = handler.stream
+            handler.setStream(FileProxy(console, stream))
+            self._restore.append(lambda h=handler, s=stream: h.setStream(s))
 
     def _stop(self) -> None:
         for undo in reversed(self._restore):

@@ -197,6 +197,29 @@ def test_console_display_on_a_terminal(tmp_path: Path, plugins, capsys) -> None:
     assert "fold 0 trained" in log and "eta" not in log and "━" not in log
 
 
+def test_console_routes_the_command_log_above_its_bars(tmp_path: Path) -> None:
+    """Under `dialsum run` the log lines written while the display is live go through it (stdout)."""
+    import subprocess
+    import sys
+
+    from dialsum_core.testing import TINY_DIALOGUES, write_csv
+
+    train = write_csv(tmp_path / "train.csv", TINY_DIALOGUES)
+    recipe = tmp_path / "console.toml"
+    recipe.write_text(
+        '[run]\nmode = "single"\nmodels = ["lead"]\nmetrics = ["rouge"]\nname = "console"\n'
+        f'loggers = ["console"]\noutput_dir = "{tmp_path / "experiments"}"\n'
+        f'[data]\ntrain_path = "{train.name}"\nvalid_fraction = 0.5\n[metrics.rouge]\ntokenizer = "whitespace"\n'
+        "[loggers.console]\nforce = true\n",
+        encoding="utf-8",
+    )
+    res = subprocess.run([sys.executable, "-m", "dialsum_core.cli", "run", str(recipe)], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "INFO experiment " in res.stderr  # logged before the display starts
+    assert "INFO data: " in res.stdout and "INFO data: " not in res.stderr
+
+
 def test_file_logger_copies_printed_lines_as_a_terminal_shows_them(tmp_path: Path, plugins) -> None:
     import logging
     import sys
