@@ -18,6 +18,7 @@ from typing import Any
 
 from dialsum_core import hookimpl
 from dialsum_core.cli import console_handlers
+from dialsum_core.errors import status_of
 from dialsum_loggers.position import Position, numeric
 from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, is_rouge, shown
 from dialsum_loggers.streams import installed
@@ -244,8 +245,7 @@ class ConsoleLogger:
     @hookimpl
     def dialsum_on_error(self, error: BaseException) -> None:
         if self._progress is not None:
-            word = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            self._say(f"[red]✗ run {word}:[/] {type(error).__name__}: {error}")
+            self._say(f"[red]✗ run {status_of(error)}:[/] {type(error).__name__}: {error}")
         self._stop()
 
     def _stop_and_table(self, results: dict[str, Any]) -> None:

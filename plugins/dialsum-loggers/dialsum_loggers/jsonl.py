@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dialsum_core import hookimpl
+from dialsum_core.errors import status_of
 from dialsum_loggers.artifacts import announce_log
 from dialsum_loggers.position import Position
 
@@ -118,9 +119,8 @@ class JsonlLogger:
 
     @hookimpl
     def dialsum_on_error(self, ctx: Any, error: BaseException) -> None:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         self._event(
-            "dialsum_on_error", ctx, status=status, error=f"{type(error).__name__}: {error}",
+            "dialsum_on_error", ctx, status=status_of(error), error=f"{type(error).__name__}: {error}",
             traceback="".join(traceback.format_exception(error)),
         )
 

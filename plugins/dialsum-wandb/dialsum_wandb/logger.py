@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dialsum_core import hookimpl
+from dialsum_core.errors import status_of
 
 
 def _numbers(metrics: dict[str, Any] | None) -> dict[str, float]:
@@ -199,7 +200,7 @@ class WandbLogger:
 
     @hookimpl
     def dialsum_on_error(self, error: BaseException) -> None:
-        self._finish(255 if isinstance(error, KeyboardInterrupt) else 1)
+        self._finish(255 if status_of(error) == "interrupted" else 1)
 
     def _log_checkpoint(self, results: dict[str, Any]) -> None:
         import logging
