@@ -7,8 +7,8 @@ printed to stdout/stderr while the run lasts (see :mod:`dialsum_loggers.streams`
 
 The handler is attached when the logger is built, before ``dialsum_before_run``, so the run's
 first lines are in the file too; at ``dialsum_before_run`` the file is announced to the other
-plugins (:mod:`dialsum_loggers.artifacts`). A write that fails (disk full) is reported once on the remaining
-handlers and the logger goes quiet; training goes on.
+plugins (:mod:`dialsum_loggers.artifacts`). A write that fails (disk full) is reported once on the
+remaining handlers and the logger goes quiet; training goes on.
 """
 
 from __future__ import annotations
