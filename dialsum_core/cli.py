@@ -57,8 +57,13 @@ class UserErrorsOnce(logging.Filter):
         return not isinstance(exc, DialsumError | KeyboardInterrupt) or log.getEffectiveLevel() <= logging.DEBUG
 
 
+def console_handlers() -> list[logging.StreamHandler]:
+    """The handlers showing the ``dialsum`` log on the terminal: a live display routes them above its bars."""
+    return [h for h in log.handlers if isinstance(h, logging.StreamHandler) and getattr(h, "_dialsum_console", False)]
+
+
 def _setup_console_logging() -> None:
-    if not any(getattr(h, "_dialsum_console", False) for h in log.handlers):
+    if not console_handlers():
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
         handler.addFilter(UserErrorsOnce())

@@ -11,6 +11,11 @@ def one_line(text: str) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def status_of(error: BaseException) -> str:
+    """How a run that raised ``error`` ended, as ``results.json`` and every logger say it (one rule)."""
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+
+
 class DialsumError(Exception):
     """An error the user can fix (bad recipe, bad data, missing plugin); exit code 2."""
 

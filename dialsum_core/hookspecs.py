@@ -226,7 +226,7 @@ def dialsum_on_progress(ctx: RunContext, task: str, completed: int, total: int |
 
 @hookspec
 def dialsum_on_artifact(ctx: RunContext, path: str, kind: str) -> None:
-    """A file was written to the experiment folder (``prediction``, ``plot``, ``checkpoint``...).
+    """A file was written to the experiment folder (``prediction``, ``plot``, ``checkpoint``, ``log``...).
 
     :param path: path relative to the experiment folder.
 

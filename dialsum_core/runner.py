@@ -17,6 +17,7 @@ import attrs
 
 from dialsum_core import __version__
 from dialsum_core.context import RunContext, for_debug
+from dialsum_core.errors import status_of
 from dialsum_core.events import Events
 from dialsum_core.experiment import Experiment, ReplicaExperiment, default_name
 from dialsum_core.manager import Plugins, build_plugins
@@ -128,7 +129,7 @@ def run_recipe(
         results.setdefault("status", "complete")
     except BaseException as exc:
         failure = {
-            "status": "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+            "status": status_of(exc),
             "error": f"{type(exc).__name__}: {exc}",
             "experiment": name,
             "mode": resolved.run.mode,

@@ -42,6 +42,15 @@ def test_plugins_names_who_contributes_sections_and_hooks() -> None:
     assert rows["dialsum-core"].split()[-1] == "[run]"
 
 
+def test_console_handlers_are_those_showing_the_run_log() -> None:
+    """`dialsum run` shows the log on stderr through one handler, which a live display may route."""
+    code = ("import sys\nfrom dialsum_core import cli\nassert cli.console_handlers() == []\n"
+            "try:\n    cli.main(['run', 'no-such-recipe.toml'])\nexcept SystemExit:\n    pass\n"
+            "handlers = cli.console_handlers()\nprint(len(handlers), handlers[0].stream is sys.stderr)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.stdout.strip() == "1 True", res.stderr
+
+
 def test_version() -> None:
     res = run_cli(["--version"])
     assert res.returncode == 0 and res.stdout.startswith("dialsum 0.")

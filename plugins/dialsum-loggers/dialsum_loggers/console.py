@@ -13,13 +13,14 @@ copies output to ``train.log``, the copy still happens (the bars themselves neve
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
 from dialsum_core import hookimpl
+from dialsum_core.cli import console_handlers
+from dialsum_core.errors import status_of
 from dialsum_loggers.position import Position, numeric
-from dialsum_loggers.scale import NOTE, is_rouge, shown
+from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, is_rouge, shown
 from dialsum_loggers.streams import installed
 
 
@@ -50,6 +51,8 @@ class ConsoleLogger:
         self._restore: list[Any] = []
         #: The study's budget, from the search mode's ``trials`` progress (sent before the first trial).
         self._n_trials: int | None = None
+        #: The study's metric, named by its trial events: whether an objective value is ROUGE (x100).
+        self._objective = DEFAULT_OBJECTIVE
 
     # -- display ------------------------------------------------------------------------------
     def _start(self) -> None:
@@ -97,11 +100,10 @@ class ConsoleLogger:
                 previous = tee.terminal
                 tee.terminal = FileProxy(console, tee.original)
                 self._restore.append(lambda tee=tee, previous=previous: setattr(tee, "terminal", previous))
-        for handler in logging.getLogger("dialsum").handlers:
-            stream = getattr(handler, "stream", None)
-            if getattr(handler, "_dialsum_console", False) and stream is not None:
-                handler.setStream(FileProxy(console, stream))
-                self._restore.append(lambda h=handler, s=stream: h.setStream(s))
+        for handler in console_handlers():
+            stream = handler.stream
+            handler.setStream(FileProxy(console, stream))
+            self._restore.append(lambda h=handler, s=stream: h.setStream(s))
 
     def _stop(self) -> None:
         for undo in reversed(self._restore):
@@ -171,15 +173,19 @@ class ConsoleLogger:
             self._drop("fold")
 
     @hookimpl(optionalhook=True)
-    def dialsum_before_trial(self, trial: int, params: dict[str, Any]) -> None:
+    def dialsum_before_trial(self, trial: int, params: dict[str, Any], metric: str | None) -> None:
         self.position.enter("dialsum_before_trial", {"trial": trial})
+        self._objective = metric or self._objective
         total = self._n_trials
         label = f"trial {trial}" + (f"/{total}" if total else "")
         self._bar("trial", label, trial, total)
         self._drop("epoch", "train")
 
     @hookimpl(optionalhook=True)
-    def dialsum_after_trial(self, trial: int, params: dict[str, Any], value: float | None, state: str) -> None:
+    def dialsum_after_trial(
+        self, trial: int, params: dict[str, Any], value: float | None, state: str, metric: str | None
+    ) -> None:
+        self._objective = metric or self._objective
         total = self._n_trials
         self._bar("trial", f"trial {trial}" + (f"/{total}" if total else ""), trial + 1, total)
         shown = _fmt(value) if value is not None else "-"
@@ -239,8 +245,7 @@ class ConsoleLogger:
     @hookimpl
     def dialsum_on_error(self, error: BaseException) -> None:
         if self._progress is not None:
-            word = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            self._say(f"[red]✗ run {word}:[/] {type(error).__name__}: {error}")
+            self._say(f"[red]✗ run {status_of(error)}:[/] {type(error).__name__}: {error}")
         self._stop()
 
     def _stop_and_table(self, results: dict[str, Any]) -> None:
@@ -251,8 +256,8 @@ class ConsoleLogger:
             return
         from rich.table import Table
 
-        rows = result_rows(results, self.options.max_rows)
-        scaled = any(is_rouge(k, str(results.get("metric", "rouge_mean"))) for k, _ in rows)
+        rows = result_rows(results, self.options.max_rows, self._objective)
+        scaled = any(is_rouge(k, self._objective) for k, _ in rows)
         table = Table(title="results", show_header=True, header_style="bold", caption=NOTE if scaled else None)
         table.add_column("key")
         table.add_column("value", justify="right")
@@ -264,11 +269,11 @@ class ConsoleLogger:
         self._stop()
 
 
-def result_rows(results: dict[str, Any], limit: int) -> list[tuple[str, str]]:
+def result_rows(results: dict[str, Any], limit: int, objective: str = DEFAULT_OBJECTIVE) -> list[tuple[str, str]]:
     """Scalars of ``results`` (one level of nesting flattened with dots), at most ``limit`` rows;
-    ROUGE on the leaderboard's scale (x100, two decimals), see :mod:`dialsum_loggers.scale`."""
+    ROUGE on the leaderboard's scale (x100, two decimals), see :mod:`dialsum_loggers.scale`; an
+    objective value (``best_value``) is ROUGE when ``objective``, the study's metric, is."""
     rows: list[tuple[str, str]] = []
-    objective = str(results.get("metric", "rouge_mean"))
 
     def add(prefix: str, value: Any, depth: int) -> None:
         if len(rows) >= limit:

@@ -6,8 +6,9 @@ traceback with ``log.error`` before re-raising) and, with ``capture_output``, co
 printed to stdout/stderr while the run lasts (see :mod:`dialsum_loggers.streams`).
 
 The handler is attached when the logger is built, before ``dialsum_before_run``, so the run's
-first lines are in the file too. A write that fails (disk full) is reported once on the remaining
-handlers and the logger goes quiet; training goes on.
+first lines are in the file too; at ``dialsum_before_run`` the file is announced to the other
+plugins (:mod:`dialsum_loggers.artifacts`). A write that fails (disk full) is reported once on the
+remaining handlers and the logger goes quiet; training goes on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dialsum_core import hookimpl
+from dialsum_loggers.artifacts import announce_log
 from dialsum_loggers.streams import Capture
 
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
@@ -74,6 +76,10 @@ class FileLogger:
         self._log.warning(
             "%s failed (%s: %s); it is disabled for the rest of this run", NAME, type(exc).__name__, exc
         )
+
+    @hookimpl
+    def dialsum_before_run(self, ctx: Any) -> None:
+        announce_log(ctx, self.path)
 
     @hookimpl
     def dialsum_on_error(self, error: BaseException) -> None:

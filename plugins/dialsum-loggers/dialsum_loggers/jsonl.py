@@ -8,7 +8,10 @@ Every record has ``event`` (the hook name without ``dialsum_``: ``before_run``, 
 position in the run (``stage``, ``fold``, ``trial``) when set, the context's ``tags`` when it has
 any, and the hook's own arguments (``epoch``, ``metrics``, ``step``...). Each line is flushed as it
 is written, so an interrupted run keeps everything up to its last event. The file is appended to:
-running again into the same experiment folder adds a new segment that starts with ``before_run``.
+running again into the same experiment folder adds a new segment that starts with ``before_run``;
+an event sent before this logger's own ``before_run`` (another logger announcing its file from its
+``dialsum_before_run``) is written right after it, so that it stays in its run's segment. The file
+is announced to the other plugins at ``before_run`` (:mod:`dialsum_loggers.artifacts`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from dialsum_core import hookimpl
+from dialsum_core.errors import status_of
+from dialsum_loggers.artifacts import announce_log
 from dialsum_loggers.position import Position
 
 FILENAME = "metrics.jsonl"
@@ -50,6 +55,11 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields an emitter passed: an argument it left out (an older mode) is not written as null."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 class JsonlLogger:
     def __init__(self, path: Path, progress_interval: float):
         self.path = Path(path)
@@ -58,9 +68,14 @@ class JsonlLogger:
         self._fh: IO[str] | None = self.path.open("a", encoding="utf-8")
         self._started = time.time()
         self._last_progress: dict[str, float] = {}
+        #: The events received before this run's ``before_run``, recorded right after it.
+        self._early: list[tuple[str, Any, dict[str, Any]]] | None = []
 
     def record(self, hook: str, ctx: Any, **fields: Any) -> None:
         if self._fh is None:
+            return
+        if self._early is not None and hook != "dialsum_before_run":
+            self._early.append((hook, ctx, fields))
             return
         now = time.time()
         rec: dict[str, Any] = {
@@ -75,6 +90,12 @@ class JsonlLogger:
         rec.update(fields)
         self._fh.write(json.dumps(_clean(rec), ensure_ascii=False, default=_default) + "\n")
         self._fh.flush()
+        self._record_early()
+
+    def _record_early(self) -> None:
+        early, self._early = self._early or [], None
+        for hook, ctx, fields in early:
+            self.record(hook, ctx, **fields)
 
     def _event(self, hook: str, ctx: Any, **fields: Any) -> None:
         self.position.enter(hook, fields)
@@ -90,6 +111,7 @@ class JsonlLogger:
             "dialsum_before_run", ctx, experiment=ctx.experiment.root.name, mode=run.mode,
             models=list(run.models), versions=dict(ctx.recipe.versions),
         )
+        announce_log(ctx, self.path)
 
     @hookimpl
     def dialsum_after_run(self, ctx: Any, results: dict[str, Any]) -> None:
@@ -97,9 +119,8 @@ class JsonlLogger:
 
     @hookimpl
     def dialsum_on_error(self, ctx: Any, error: BaseException) -> None:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         self._event(
-            "dialsum_on_error", ctx, status=status, error=f"{type(error).__name__}: {error}",
+            "dialsum_on_error", ctx, status=status_of(error), error=f"{type(error).__name__}: {error}",
             traceback="".join(traceback.format_exception(error)),
         )
 
@@ -130,14 +151,19 @@ class JsonlLogger:
         self._event("dialsum_after_epoch", ctx, epoch=epoch, n_epochs=n_epochs, metrics=metrics or {})
 
     @hookimpl(optionalhook=True)
-    def dialsum_before_trial(self, ctx: Any, trial: int, params: dict[str, Any]) -> None:
-        self._event("dialsum_before_trial", ctx, trial=trial, params=params or {})
+    def dialsum_before_trial(
+        self, ctx: Any, trial: int, params: dict[str, Any], metric: str | None, direction: str | None
+    ) -> None:
+        self._event("dialsum_before_trial", ctx, trial=trial, params=params or {},
+                    **_given(metric=metric, direction=direction))
 
     @hookimpl(optionalhook=True)
     def dialsum_after_trial(
-        self, ctx: Any, trial: int, params: dict[str, Any], value: float | None, state: str
+        self, ctx: Any, trial: int, params: dict[str, Any], value: float | None, state: str,
+        metric: str | None, direction: str | None,
     ) -> None:
-        self._event("dialsum_after_trial", ctx, trial=trial, params=params or {}, value=value, state=state)
+        self._event("dialsum_after_trial", ctx, trial=trial, params=params or {}, value=value, state=state,
+                    **_given(metric=metric, direction=direction))
 
     @hookimpl
     def dialsum_on_metrics(self, ctx: Any, metrics: dict[str, Any], step: int | None) -> None:
@@ -160,6 +186,7 @@ class JsonlLogger:
         self._event("dialsum_on_artifact", ctx, path=str(path), kind=kind)
 
     def close(self) -> None:
+        self._record_early()  # a run that never started: its events are still kept
         if self._fh is not None:
             fh, self._fh = self._fh, None
             fh.close()

@@ -10,6 +10,7 @@ import click
 
 from dialsum_core import hookimpl
 from dialsum_core.validators import non_negative, positive
+from dialsum_loggers import jsonl
 
 
 def _relative(_inst: Any, attr: attrs.Attribute, value: str) -> None:
@@ -40,7 +41,7 @@ class ConsoleOptions:
 @attrs.define
 class JsonlOptions:
     #: Metrics file name, inside the experiment folder.
-    filename: str = attrs.field(default="metrics.jsonl", validator=_relative)
+    filename: str = attrs.field(default=jsonl.FILENAME, validator=_relative)
     #: Seconds between two recorded progress updates of one task (first and last always recorded).
     progress_interval: float = attrs.field(default=5.0, validator=non_negative)
 
@@ -66,8 +67,6 @@ def make_console(options: ConsoleOptions, ctx: Any) -> Any:
 
 
 def make_jsonl(options: JsonlOptions, ctx: Any) -> Any:
-    from dialsum_loggers import jsonl
-
     return jsonl.build(options, ctx)
 
 
@@ -96,7 +95,7 @@ def dialsum_register_loggers(register: Any) -> None:
 def report_command(experiment_dir: str, out_dir: str | None) -> None:
     """Rebuild plots and a Markdown summary of a finished or interrupted run.
 
-    Reads EXPERIMENT_DIR/metrics.jsonl (written by the jsonl logger) and results.json.
+    Reads the jsonl logger's file (metrics.jsonl, or the name config.toml gives it) and results.json.
     """
     from dialsum_core.errors import DialsumError
     from dialsum_loggers.report import build_report

@@ -1,6 +1,7 @@
 """``dialsum report EXPERIMENT_DIR``: plots and a Markdown summary rebuilt from the run's records.
 
-Only ``metrics.jsonl`` (the ``jsonl`` logger) and ``results.json`` are read, so a report can be
+Only the ``jsonl`` logger's file (``metrics.jsonl`` unless ``[loggers.jsonl] filename`` in the
+run's ``config.toml`` names another) and ``results.json`` are read, so a report can be
 made for a run that finished, failed or was killed, on a machine without the models, and again
 after the plotting code improved. Tables show ROUGE x100, the leaderboard's scale (the records keep
 0-1). Output goes to ``EXPERIMENT_DIR/report/`` by default:
@@ -24,11 +25,14 @@ import attrs
 
 from dialsum_core.atomic import atomic_open, atomic_write_text
 from dialsum_core.errors import DialsumError
+from dialsum_core.registry import KIND
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.position import numeric
-from dialsum_loggers.scale import NOTE, shown
+from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, shown
 
 MAX_PANELS = 6
+#: Which trials are best when no trial event says (a run without a study): the highest values.
+DEFAULT_DIRECTION = "maximize"
 #: Keys recorded beside the metrics that say where a record is, not what was measured.
 POSITIONS = frozenset({"epoch", "step", "global_step"})
 
@@ -39,6 +43,21 @@ class Written:
     plots: list[Path]
 
 
+def records_file(root: Path) -> str:
+    """The name of the ``jsonl`` logger's file in the experiment at ``root``: its ``filename`` option
+    as the run's resolved ``config.toml`` spells it out (it holds every used plugin's options), the
+    default name when the run had no ``jsonl`` logger or the folder has no readable config."""
+    import tomllib
+
+    try:
+        config = tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return FILENAME
+    options = config.get(KIND["loggers"].table, {}).get("jsonl", {})
+    name = options.get("filename") if isinstance(options, dict) else None
+    return name if isinstance(name, str) and name else FILENAME
+
+
 @attrs.define
 class RunRecord:
     """What a report needs, read from an experiment folder."""
@@ -47,17 +66,20 @@ class RunRecord:
     events: list[dict[str, Any]]
     unreadable: int
     results: dict[str, Any] | None
+    #: The file the events were read from (``metrics.jsonl`` unless the run renamed it).
+    records: str = FILENAME
 
     @classmethod
     def read(cls, root: Path) -> RunRecord:
         if not root.is_dir():
             raise DialsumError(f"{root}: no such experiment folder")
-        jsonl = root / FILENAME
+        name = records_file(root)
+        jsonl = root / name
         results_path = root / "results.json"
         if not jsonl.exists() and not results_path.exists():
             raise DialsumError(
-                f"{root}: neither {FILENAME} nor results.json found (is this an experiment folder? "
-                f"{FILENAME} is written by the `jsonl` logger)"
+                f"{root}: neither {name} nor results.json found (is this an experiment folder? "
+                f"{name} is written by the `jsonl` logger)"
             )
         events, bad = read_events(jsonl) if jsonl.exists() else ([], 0)
         results = None
@@ -67,10 +89,20 @@ class RunRecord:
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise DialsumError(f"{results_path}: not valid JSON ({exc})") from exc
             results = loaded if isinstance(loaded, dict) else None
-        return cls(root, last_segment(events), bad, results)
+        return cls(root, last_segment(events), bad, results, name)
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [r for r in self.events if r.get("event") == event]
+
+    @property
+    def objective(self) -> tuple[str, str]:
+        """The study's metric and direction, as its trial events name them (the run mode that runs
+        the study is the one that knows); ROUGE maximised when no trial event names them."""
+        metric, direction = DEFAULT_OBJECTIVE, DEFAULT_DIRECTION
+        for rec in (r for r in self.events if r.get("event") in ("before_trial", "after_trial")):
+            metric = str(rec.get("metric") or metric)
+            direction = str(rec.get("direction") or direction)
+        return metric, direction
 
     @property
     def status(self) -> str:
@@ -334,14 +366,14 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
         facts.append(("duration", f"{elapsed:.1f} s" if isinstance(elapsed, int | float) else "?"))
         if status != "complete":
             facts.append(("last event", f"{last.get('event')} at {last.get('elapsed', 0):.1f} s"))
-    facts.append(("records", f"{len(run.events)} events in {FILENAME}"
+    facts.append(("records", f"{len(run.events)} events in {run.records}"
                   + (f" ({run.unreadable} unreadable lines skipped)" if run.unreadable else "")))
     lines += [f"- **{k}**: {_fmt(v)}" for k, v in facts]
     error = results.get("error") or next((r.get("error") for r in reversed(run.of("on_error"))), None)
     if error:
         lines.append(f"- **error**: `{_fmt(error)}`")
 
-    objective = str(results.get("metric", "rouge_mean"))
+    objective, direction = run.objective
     scalars = _flat_scalars(results) if results else []
     scalars = [(k, v) for k, v in scalars if k not in ("experiment", "mode")]
     if scalars:
@@ -359,7 +391,6 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
 
     trials = run.of("after_trial")
     if trials:
-        direction = str(results.get("direction", "maximize"))
         done = [t for t in trials if isinstance(t.get("value"), int | float)]
         done.sort(key=lambda t: t["value"], reverse=direction != "minimize")
         listed = done[:10] + [t for t in trials if t not in done][: max(0, 10 - len(done))]
@@ -406,7 +437,7 @@ def build_report(root: Path, out: Path | None = None) -> Written:
     run = RunRecord.read(Path(root))
     out = Path(out) if out is not None else run.root / "report"
     out.mkdir(parents=True, exist_ok=True)
-    direction = str((run.results or {}).get("direction", "maximize"))
+    _, direction = run.objective
     candidates = [
         plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
                     out / "learning_curves.png"),

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
+#: What a run optimises when no trial event names its study's metric (a run without a study).
+DEFAULT_OBJECTIVE = "rouge_mean"
 #: Result keys (their last ``.``-segment, less an ``eval_``/``valid_``/``test_`` prefix) that hold ROUGE F1.
 ROUGE_KEYS = frozenset({"rouge1", "rouge2", "rougeL", "rougeLsum", "rouge_mean", "best_rouge"})
-#: Keys that hold the value of an objective (Optuna): ROUGE when the run's ``metric`` is.
+#: Keys that hold the value of an objective (Optuna): ROUGE when the study's ``metric`` is (the trial
+#: events name it).
 OBJECTIVE_KEYS = frozenset({"best_value", "value"})
 _PREFIXES = ("eval_", "valid_", "test_")
 #: One line that says so next to every table that scales.
 NOTE = "ROUGE is shown x100 (the leaderboard's scale); results.json and metrics.jsonl keep 0-1."
 
 
-def is_rouge(key: str, objective: str = "rouge_mean") -> bool:
-    """Whether the result named ``key`` is a ROUGE F1 (``objective``: the run's optimised metric)."""
+def is_rouge(key: str, objective: str = DEFAULT_OBJECTIVE) -> bool:
+    """Whether the result named ``key`` is a ROUGE F1 (``objective``: the study's optimised metric)."""
     name = str(key).rsplit(".", 1)[-1]
     for prefix in _PREFIXES:
         if name.startswith(prefix):
@@ -37,7 +40,7 @@ def leaderboard(value: float) -> str:
     return f"{100 * float(value):.2f}"
 
 
-def shown(key: str, value: Any, objective: str = "rouge_mean") -> Any:
+def shown(key: str, value: Any, objective: str = DEFAULT_OBJECTIVE) -> Any:
     """``value`` as a report shows it: ROUGE numbers x100 as text, anything else unchanged."""
     if isinstance(value, int | float) and not isinstance(value, bool) and is_rouge(key, objective):
         return leaderboard(value)

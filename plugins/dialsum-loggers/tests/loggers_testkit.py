@@ -77,7 +77,7 @@ class ScriptedMode:
             ctx.emit("dialsum_on_artifact", path="visualizations/01_fold_rouge.png", kind="plot")
         logging.getLogger("dialsum").info("scripted run done")
         return {"rouge_mean": round(statistics.fmean(fold_scores), 4), "best_checkpoint": "checkpoints/fold_0",
-                "direction": "maximize", "folds": {str(i): s for i, s in enumerate(fold_scores)}}
+                "folds": {str(i): s for i, s in enumerate(fold_scores)}}
 
 
 def _plot(path: Path, values: list[float]) -> None:

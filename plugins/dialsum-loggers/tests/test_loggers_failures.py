@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 from loggers_testkit import DiskFullAt, ListHandler, ScriptedPlugin, scripted_recipe
 
+from dialsum_core import hookimpl
 from dialsum_core.runner import run_recipe
 
 needs_dev_full = pytest.mark.skipif(
@@ -95,3 +97,28 @@ def test_a_logger_option_out_of_range_is_a_recipe_problem_naming_the_key(key: st
     recipe = Recipe.from_dict({}, schema=plugins.schema).override((key, value))
     problems = recipe.problems(plugins)
     assert any(f"{key}: must be" in p for p in problems), problems
+
+
+class CtrlCAt:
+    """Presses Ctrl-C when fold ``fold`` starts: a KeyboardInterrupt raised from inside the run."""
+
+    def __init__(self, fold: int = 1):
+        self.fold = fold
+
+    @hookimpl(optionalhook=True)
+    def dialsum_before_fold(self, fold: int) -> None:
+        if fold == self.fold:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_says_so_everywhere(tmp_path: Path, register_plugin, capsys) -> None:
+    register_plugin(ScriptedPlugin(), "scripted-mode")
+    plugins = register_plugin(CtrlCAt(), "ctrl-c")
+    recipe = scripted_recipe(tmp_path, ["file", "console", "jsonl"], loggers={"console": {"force": True}})
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(recipe, plugins)
+    exp = tmp_path / "experiments" / "scripted"
+    assert json.loads((exp / "results.json").read_text(encoding="utf-8"))["status"] == "interrupted"
+    last = json.loads((exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert (last["event"], last["status"]) == ("on_error", "interrupted")
+    assert "✗ run interrupted: KeyboardInterrupt" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().out)

@@ -44,6 +44,9 @@ def test_default_loggers_record_a_whole_run(tmp_path: Path, plugins, capsys) -> 
     events = _events(exp)
     names = [e["event"] for e in events]
     assert names[0] == "before_run" and names[-1] == "after_run"
+    # each log file announced once, inside the run's segment (the file logger announces before the jsonl one starts)
+    assert [e["path"] for e in events if e["event"] == "on_artifact" and e["kind"] == "log"] == [
+        "train.log", "metrics.jsonl"]
     assert events[-1]["results"]["status"] == "complete"
     assert names.count("before_fold") == 2 and names.count("after_trial") == 3
     epochs = [e for e in events if e["event"] == "after_epoch"]
@@ -70,6 +73,17 @@ def test_report_rebuilds_plots_and_summary(tmp_path: Path, plugins) -> None:
     assert "- **status**: complete" in md and "## Folds" in md and "| mean |" in md
     assert "## Trials (3, best first)" in md and "| 2 | complete | 30.00 |" in md  # rouge_mean, x100
     assert "![folds](folds.png)" in md and "prediction: `predictions/valid_predictions.csv`" in md
+
+
+def test_report_reads_the_records_under_the_name_the_recipe_gives_them(tmp_path: Path, plugins) -> None:
+    recipe = scripted_recipe(tmp_path, ["jsonl"], loggers={"jsonl": {"filename": "events.jsonl"}})
+    exp = run_recipe(recipe, plugins).experiment
+    assert not (exp / "metrics.jsonl").exists()
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 0, res.output
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "events in events.jsonl" in md and "## Trials (3, best first)" in md and "## Folds" in md
+    assert (exp / "report" / "folds.png").exists()
 
 
 def test_report_panels_are_curves_of_measurements(tmp_path: Path, plugins) -> None:
@@ -181,6 +195,29 @@ def test_console_display_on_a_terminal(tmp_path: Path, plugins, capsys) -> None:
     assert "fold 0 trained" in shown
     log = (exp / "train.log").read_text(encoding="utf-8")
     assert "fold 0 trained" in log and "eta" not in log and "━" not in log
+
+
+def test_console_routes_the_command_log_above_its_bars(tmp_path: Path) -> None:
+    """Under `dialsum run` the log lines written while the display is live go through it (stdout)."""
+    import subprocess
+    import sys
+
+    from dialsum_core.testing import TINY_DIALOGUES, write_csv
+
+    train = write_csv(tmp_path / "train.csv", TINY_DIALOGUES)
+    recipe = tmp_path / "console.toml"
+    recipe.write_text(
+        '[run]\nmode = "single"\nmodels = ["lead"]\nmetrics = ["rouge"]\nname = "console"\n'
+        f'loggers = ["console"]\noutput_dir = "{tmp_path / "experiments"}"\n'
+        f'[data]\ntrain_path = "{train.name}"\nvalid_fraction = 0.5\n[metrics.rouge]\ntokenizer = "whitespace"\n'
+        "[loggers.console]\nforce = true\n",
+        encoding="utf-8",
+    )
+    res = subprocess.run([sys.executable, "-m", "dialsum_core.cli", "run", str(recipe)], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "INFO experiment " in res.stderr  # logged before the display starts
+    assert "INFO data: " in res.stdout and "INFO data: " not in res.stderr
 
 
 def test_file_logger_copies_printed_lines_as_a_terminal_shows_them(tmp_path: Path, plugins) -> None:

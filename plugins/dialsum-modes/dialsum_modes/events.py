@@ -33,16 +33,23 @@ def dialsum_after_fold(ctx: RunContext, fold: int, n_folds: int, metrics: dict[s
 
 
 @hookspec
-def dialsum_before_trial(ctx: RunContext, trial: int, params: dict[str, Any]) -> None:
+def dialsum_before_trial(ctx: RunContext, trial: int, params: dict[str, Any], metric: str, direction: str) -> None:
     """Hyperparameter trial number ``trial`` starts with the sampled ``params``.
+
+    :param metric: the score the study optimises (``modes.optuna.metric``, e.g. ``rouge_mean``), so
+        that a logger knows what a trial's value is (a ROUGE to show x100, a length, a loss).
+    :param direction: ``maximize`` or ``minimize``: which trials are best, for whoever ranks them.
 
     .. versionadded:: 0.1
     """
 
 
 @hookspec
-def dialsum_after_trial(ctx: RunContext, trial: int, params: dict[str, Any], value: float | None, state: str) -> None:
-    """Trial ``trial`` ended in ``state`` (``complete``, ``pruned``, ``fail``) with ``value``.
+def dialsum_after_trial(
+    ctx: RunContext, trial: int, params: dict[str, Any], value: float | None, state: str, metric: str, direction: str
+) -> None:
+    """Trial ``trial`` ended in ``state`` (``complete``, ``pruned``, ``fail``) with ``value``, the
+    study's ``metric``; ``direction`` says whether lower or higher values are better (as above).
 
     .. versionadded:: 0.1
     """

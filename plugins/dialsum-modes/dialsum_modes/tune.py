@@ -147,7 +147,8 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     def train_trial(trial: TrialReporter, params: dict[str, Any]) -> float:
         recipe = apply_params(ctx.recipe, params, models)
         tctx = ctx.evolve(recipe=recipe, trial=trial)
-        tctx.emit("dialsum_before_trial", trial=trial.number, params=params)
+        tctx.emit("dialsum_before_trial", trial=trial.number, params=params, metric=options.metric,
+                  direction=options.direction)
         log.info("trial %d: %s", trial.number, _fmt_params(params))
         workdir = trials_dir / f"trial_{trial.number:04d}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -178,7 +179,8 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
             state = "complete"
             return value
         finally:
-            tctx.emit("dialsum_after_trial", trial=trial.number, params=params, value=value, state=state)
+            tctx.emit("dialsum_after_trial", trial=trial.number, params=params, value=value, state=state,
+                      metric=options.metric, direction=options.direction)
 
     processes = ctx.processes
     if not processes.is_main:

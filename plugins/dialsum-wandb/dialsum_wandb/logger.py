@@ -9,6 +9,9 @@
 * Prediction CSVs and PNG plots announced with ``dialsum_on_artifact`` are logged as tables and
   images; the best model's checkpoint (the one ``results.json`` names, see :func:`best_checkpoint`)
   as a ``model`` artifact when ``log_checkpoint`` is set.
+* The log files the loggers announce (``dialsum_on_artifact`` with kind ``log``: the ``file``
+  logger's ``train.log``, the ``jsonl`` logger's ``metrics.jsonl``, under whatever names the recipe
+  gives them) are attached to the run's files when it ends (``save_log``).
 * W&B's own output capture is switched off (``train.log`` already has the output). Files go under
   the experiment folder (``wandb/``). The API key is only ever read by wandb from its usual places
   (``WANDB_API_KEY``, ``~/.netrc``); nothing here writes it.
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dialsum_core import hookimpl
+from dialsum_core.errors import status_of
 
 
 def _numbers(metrics: dict[str, Any] | None) -> dict[str, float]:
@@ -64,6 +68,8 @@ class WandbLogger:
         self._defined: set[str] = set()
         self._root: Path = ctx.experiment.root
         self._checkpoint: Path | None = None
+        #: The log files announced so far, with the folder their announced paths are relative to.
+        self._logs: list[tuple[Path, Path]] = []
         self._folds: list[list[Any]] = []
         self._fold_columns: list[str] = []
         self._trials: list[list[Any]] = []
@@ -152,12 +158,16 @@ class WandbLogger:
             self.run.log({f"stage/{stage}/{k}": v for k, v in _numbers(metrics).items()})
 
     @hookimpl
-    def dialsum_on_artifact(self, path: str, kind: str) -> None:
+    def dialsum_on_artifact(self, ctx: Any, path: str, kind: str) -> None:
+        root = Path(ctx.experiment.root)  # the folder the event's paths are relative to
+        full = root / path
+        if kind == "log":  # kept even before the run starts: loggers announce their files then
+            self._logs.append((root if full.is_relative_to(root) else full.parent, full))
+            return
         if self.run is None:
             return
         import wandb
 
-        full = self._root / path
         name = Path(path).with_suffix("").as_posix().replace("/", "_")
         if kind == "checkpoint":
             self._checkpoint = full
@@ -190,7 +200,7 @@ class WandbLogger:
 
     @hookimpl
     def dialsum_on_error(self, error: BaseException) -> None:
-        self._finish(255 if isinstance(error, KeyboardInterrupt) else 1)
+        self._finish(255 if status_of(error) == "interrupted" else 1)
 
     def _log_checkpoint(self, results: dict[str, Any]) -> None:
         import logging
@@ -226,9 +236,9 @@ class WandbLogger:
         if self.run is None:
             return
         run, self.run = self.run, None
-        log_file = self._root / "train.log"
-        if self.options.save_log and log_file.exists():
-            run.save(str(log_file), base_path=str(self._root), policy="now")
+        for root, log_file in self._logs if self.options.save_log else ():
+            if log_file.exists():
+                run.save(str(log_file), base_path=str(root), policy="now")
         run.finish(exit_code=exit_code)
 
     def close(self) -> None:

@@ -39,7 +39,8 @@ class WandbOptions:
     max_prediction_rows: int = attrs.field(default=500, validator=positive)
     #: Log PNG plots written during the run as images.
     log_plots: bool = True
-    #: Attach ``train.log`` to the run's files when it ends.
+    #: Attach the log files the loggers announce (``train.log``, ``metrics.jsonl``, as named in the
+    #: recipe) to the run's files when it ends.
     save_log: bool = True
     #: Seconds to wait for the W&B service to start a run before giving up (the run goes on).
     init_timeout: float = attrs.field(default=90.0, validator=positive)

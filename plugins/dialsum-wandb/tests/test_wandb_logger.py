@@ -47,6 +47,31 @@ def test_offline_run_is_complete_and_never_writes_the_api_key(tmp_path: Path, wa
     assert files_containing(tmp_path, FAKE_KEY) == []
 
 
+def test_the_logs_are_attached_under_the_names_the_recipe_gives_them(tmp_path: Path, wandb_env: Path, plugins) -> None:
+    """``save_log`` attaches the files the loggers announce, whatever their names."""
+    recipe = scripted_recipe(
+        tmp_path, ["file", "wandb", "jsonl"],
+        loggers={"file": {"filename": "run.log"}, "jsonl": {"filename": "events.jsonl"}, "wandb": {"save_log": True}},
+    )
+    result = run_recipe(recipe, plugins)
+    assert result.results["status"] == "complete"
+    files = next((result.experiment / "wandb").glob("offline-run-*")) / "files"
+    assert "scripted run done" in (files / "run.log").read_text(encoding="utf-8")
+    assert '"event": "before_run"' in (files / "events.jsonl").read_text(encoding="utf-8")
+    assert not (files / "train.log").exists() and not (files / "metrics.jsonl").exists()
+
+
+def test_a_fan_out_job_attaches_the_logs_of_its_own_folder(tmp_path: Path, wandb_env: Path, dialsum_plugins) -> None:
+    """A job's loggers write into ``jobs/fold_1/``; the paths they announce are relative to the experiment."""
+    recipe = scripted_recipe(tmp_path, ["file", "jsonl", "wandb"], name="fan",
+                             run={"mode": "kfold", "ensemble": "majority_vote", "only": ["fold=1"]},
+                             modes={"kfold": {"k_folds": 2}})
+    job = run_recipe(recipe, dialsum_plugins).experiment / "jobs" / "fold_1"
+    files = next((job / "wandb").glob("offline-run-*")) / "files" / "jobs" / "fold_1"
+    assert "INFO    experiment " in (files / "train.log").read_text(encoding="utf-8")
+    assert (files / "metrics.jsonl").exists()
+
+
 def test_unreachable_server_disables_wandb_and_the_run_goes_on(
     tmp_path: Path, wandb_env: Path, plugins, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,55 @@
+"""A study's objective reaches the console and the report through the trial events.
+
+A real optuna study that minimises a metric which is not ROUGE (the mean length of the
+predictions): the trials come best (lowest) first and no objective value is multiplied by 100.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from loggers_testkit import scripted_recipe
+
+from dialsum_core.runner import run_recipe
+from dialsum_loggers.report import build_report
+
+OBJECTIVE = "mean_length"
+
+
+def _minimising_study(tmp_path: Path, active: list[str], **tables: dict) -> Path:
+    recipe = scripted_recipe(
+        tmp_path, active, name="shortest", run={"mode": "optuna", "seed": 3},
+        models={"lead": {"tune": False}},
+        modes={"optuna": {"metric": OBJECTIVE, "direction": "minimize", "trials": 4, "sampler": "random",
+                          "pruner": "none", "space": {"model.turns": {"type": "int", "low": 1, "high": 2}}}},
+        **tables,
+    )
+    return run_recipe(recipe).experiment
+
+
+def _trial_values(exp: Path) -> list[float]:
+    events = [json.loads(line) for line in (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    trials = [e for e in events if e["event"] in ("before_trial", "after_trial")]
+    assert trials and all((e["metric"], e["direction"]) == (OBJECTIVE, "minimize") for e in trials)
+    return [e["value"] for e in trials if e["event"] == "after_trial" and e["state"] == "complete"]
+
+
+def test_report_of_a_minimised_study_lists_the_lowest_first_unscaled(tmp_path: Path) -> None:
+    exp = _minimising_study(tmp_path, ["jsonl"])
+    values = _trial_values(exp)
+    assert len(set(values)) == 2, values  # one and two turns: two lengths, so the order shows
+    md = build_report(exp).markdown.read_text(encoding="utf-8")
+    trials = md.split("## Trials")[1].split("\n## ")[0]
+    shown = [row.split(" | ")[2] for row in trials.splitlines() if re.match(r"\| \d+ \| complete \|", row)]
+    assert shown == [f"{v:.4f}" for v in sorted(values)]  # ascending, on the metric's own scale
+    results = md.split("## Results")[1].split("\n## ")[0]
+    assert f"| optuna.best_value | {min(values):.4f} |" in results
+
+
+def test_console_table_keeps_a_length_objective_unscaled(tmp_path: Path, capsys) -> None:
+    exp = _minimising_study(tmp_path, ["console"], loggers={"console": {"force": True, "max_rows": 60}})
+    best = json.loads((exp / "results.json").read_text(encoding="utf-8"))["optuna"]["best_value"]
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().out)
+    assert re.search(rf"optuna\.best_value\s*│\s*{best:.4f}\s*│", out), out
