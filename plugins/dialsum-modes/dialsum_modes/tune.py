@@ -193,7 +193,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
 
     own = not options.storage  # the experiment's own study: this process is its only worker
     if own:
-        close_abandoned(ctx.experiment.root / folder / "study.db", name)
+        close_abandoned(ctx.experiment.root / folder / shared.STUDY_FILE, name)
     study = shared.open_study(
         options.storage, ctx.experiment.root / folder, study_name=name, budget=total, direction=options.direction,
         sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options))
