@@ -20,7 +20,7 @@ from dialsum_core.context import RunContext
 from dialsum_core.recipe import io
 from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.kfold import run_folds, summarize
-from dialsum_modes.options import FullOptions, KFoldOptions, OptunaOptions, apply_params
+from dialsum_modes.options import MODEL_KEY, FullOptions, KFoldOptions, OptunaOptions, apply_params
 
 log = logging.getLogger("dialsum")
 STAGES = ("optuna", "kfold", "ensemble")
@@ -66,7 +66,7 @@ class FullMode(toolkit.Mode):
         if params:
             log.info("best parameters applied to every model: %s", params)
             for key in params:
-                if io.split_dotted(key)[0] in ("model", "models"):
+                if io.split_dotted(key)[0] in (MODEL_KEY, "models"):
                     log.info("%s applies to %s only", key, models[0])
 
         # 2. k-fold for every model with the best parameters
