@@ -202,7 +202,7 @@ def dialsum_before_epoch(ctx: RunContext, epoch: int, n_epochs: int) -> None:
 
 @hookspec
 def dialsum_after_epoch(ctx: RunContext, epoch: int, n_epochs: int, metrics: dict[str, Any]) -> None:
-    """Epoch ``epoch`` finished; ``metrics`` holds loss and validation scores.
+    """Epoch ``epoch`` finished; ``metrics`` holds loss and validation scores (``eval_S``, see ``FitResult.history``).
 
     .. versionadded:: 0.1
     """

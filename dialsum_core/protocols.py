@@ -71,7 +71,8 @@ class Processes(Protocol):
 class FitResult:
     """What :meth:`Model.fit` returns."""
 
-    #: One mapping per evaluation (``epoch``, ``loss``, validation scores...), oldest first.
+    #: One mapping per evaluation, oldest first: ``epoch``, ``loss``, and each validation score
+    #: ``S`` of ``ctx.score`` as ``eval_S`` (``eval_rouge_mean``), the key run modes read it by.
     history: list[dict[str, Any]] = attrs.field(factory=list)
     #: The checkpoint folder that :meth:`ModelLoader.load` reloads as the trained model.
     best_checkpoint: str = ""
@@ -79,6 +80,9 @@ class FitResult:
     pruned: bool = False
     #: Anything else worth keeping (batch size chosen, seconds, tokens...), JSON-friendly.
     details: dict[str, Any] = attrs.field(factory=dict)
+    #: The newest checkpoint folder training saved, the one a later training resumes from (run
+    #: modes link it, so only the model knows its folder layout); empty when the model saves none.
+    last_checkpoint: str = ""
 
 
 @runtime_checkable
@@ -181,7 +185,8 @@ class Ensemble(Protocol):
         weights: Weights,
         ctx: RunContext,
     ) -> dict[str, Any]:
-        """Learn from validation data; returns what was learnt (weights...) for results.json."""
+        """Learn from validation data; returns what was learnt for results.json. A strategy that learns
+        its own source weights returns them, non-empty, as ``"weights"``: run modes then search none."""
         ...
 
     def combine(self, candidates: Sequence[Sequence[Candidate]], weights: Weights, ctx: RunContext) -> list[str]:

@@ -48,7 +48,8 @@ class LeadModel:
             metrics[f"eval_{self.options.metric}"] = best[0]
         ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=1, metrics=metrics)
         self.save(output_dir)
-        return FitResult(history=[metrics], best_checkpoint=str(output_dir))
+        # one folder holds the model: the best checkpoint and the last one (`checkpoints/last` links it)
+        return FitResult(history=[metrics], best_checkpoint=str(output_dir), last_checkpoint=str(output_dir))
 
     def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         return [lead(d, self.options.turns, self.options.strip_speaker) for d in dialogues]

@@ -1,4 +1,5 @@
-"""Which checkpoint ``run.resume_from`` names (cheap to import: the ``[run]`` check uses it too)."""
+"""Which checkpoint ``run.resume_from`` names, and which one a training ended with: one rule for both
+(cheap to import: the ``[run]`` check uses it too)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,17 @@ def checkpoint_in(path: Path) -> str:
     if not found:
         raise ValueError(f"no complete checkpoint (checkpoint-N/trainer_state.json) under {path}")
     return str(max(found)[2])
+
+
+def latest_checkpoint(path: Path) -> str:
+    """The checkpoint a training that wrote into ``path`` ended with (``""`` when it saved none): its
+    ``FitResult.last_checkpoint``. The rule is :func:`checkpoint_in`'s, which ``run.resume_from``
+    follows, so the folder named is the one a resume takes; a folder counts by its
+    ``trainer_state.json``, not its name (a ``checkpoint-best`` copy beside them is no step)."""
+    try:
+        return checkpoint_in(path)
+    except ValueError:
+        return ""
 
 
 def check_resume(recipe: Any, plugins: Any) -> list[tuple[str, str]]:

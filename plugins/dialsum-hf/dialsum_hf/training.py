@@ -30,7 +30,7 @@ from dialsum_hf.features import Collator
 from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel
 from dialsum_hf.quiet import quiet_progress_bars
-from dialsum_hf.resume import checkpoint_in
+from dialsum_hf.resume import checkpoint_in, latest_checkpoint
 from dialsum_hf.sections import BEST_METRIC, cuda_available
 from dialsum_metrics import is_degenerate
 
@@ -400,12 +400,12 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     history = epoch_history(trainer.state.log_history)
     best = trainer.state.best_model_checkpoint
     best_metric, best_degenerate = _best_evaluation(trainer)
+    last = latest_checkpoint(output_dir) if t.save_checkpoints else ""
     if not t.save_checkpoints:  # the final model, saved once
         hf.save(output_dir)
         best = str(output_dir)
     elif best is None:  # no evaluation ran (e.g. max_steps hit before the first)
-        last = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-        best = str(last[-1]) if last else str(output_dir)
+        best = last or str(output_dir)
     elif trainer.state.best_global_step != trainer.state.global_step:
         load_best(hf, Path(best))
         ctx.log.info("best checkpoint (%s = %.4f): %s", BEST_METRIC, best_metric, best)
@@ -417,7 +417,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
         ctx.log.info("%d checkpoint(s) with degenerate validation summaries skipped although their %s was higher "
                      "(up to %.4f)", len(skipped), BEST_METRIC, max(skipped))
     tokens = sum(len(f["input_ids"]) + (len(f["labels"]) if hf.is_encoder_decoder else 0) for f in features)
-    return FitResult(history=history, best_checkpoint=str(best), pruned=trainer.pruned, details={
+    return FitResult(history=history, best_checkpoint=str(best), last_checkpoint=last, pruned=trainer.pruned, details={
         "best_metric": best_metric,
         "best_degenerate": best_degenerate,
         "batch_size": batch_size,

@@ -144,3 +144,42 @@ def test_auto_batch_probes_with_the_longest_input_and_summary_together() -> None
     features = [{"input_ids": [1] * 10, "labels": [1] * 2}, {"input_ids": [1] * 8, "labels": [1] * 9},
                 {"input_ids": [1] * 3, "labels": [1] * 3}]
     assert [len(f["input_ids"]) for f in longest_first(features)] == [8, 10, 3]
+
+
+
+def test_fit_names_its_last_checkpoint_by_the_resume_rule(context, tmp_path: Path) -> None:
+    """``FitResult.last_checkpoint`` is the checkpoint ``run.resume_from`` would take from the folder,
+    and the model saves none without ``train.save_checkpoints``."""
+    from dialsum_hf.resume import checkpoint_in
+
+    ctx = context({"train": {"epochs": 2}})
+    data = ctx.data()
+    result = ctx.build("model_loaders", "scratch").build(ctx, data.train).fit(data.train, data.valid, ctx,
+                                                                              tmp_path / "two")
+    assert result.last_checkpoint == checkpoint_in(tmp_path / "two")
+    assert Path(result.last_checkpoint).name == f"checkpoint-{result.details['global_step']}"
+    none = context({"train": {"epochs": 1, "save_checkpoints": False}})
+    model = none.build("model_loaders", "scratch").build(none, data.train)
+    assert model.fit(data.train, data.valid, none, tmp_path / "final").last_checkpoint == ""
+
+
+def test_a_checkpoint_folder_without_a_step_number_is_no_step(context, tmp_path: Path) -> None:
+    """A resumed run whose best checkpoint lies in a folder that has since moved has no best checkpoint of
+    its own (its evaluations never beat the recorded best): it keeps its last one, found by the resume
+    rule. A ``checkpoint-best`` copy beside the Trainer's ``checkpoint-N`` folders is not read as a step."""
+    import json
+    import shutil
+
+    first = context({"train": {"epochs": 1}})
+    data = first.data()
+    first.build("model_loaders", "scratch").build(first, data.train).fit(data.train, data.valid, first,
+                                                                          tmp_path / "killed")
+    shutil.move(tmp_path / "killed", tmp_path / "moved")  # the recorded best checkpoint is gone with it
+    state = Path(next((tmp_path / "moved").glob("checkpoint-*/trainer_state.json")))
+    saved = json.loads(state.read_text(encoding="utf-8"))
+    state.write_text(json.dumps({**saved, "best_metric": 1e9}), encoding="utf-8")  # never beaten
+    out = tmp_path / "resumed"
+    (out / "checkpoint-best").mkdir(parents=True)
+    ctx = context({"train": {"epochs": 2}, "run": {"resume_from": str(tmp_path / "moved")}})
+    result = ctx.build("model_loaders", "scratch").build(ctx, data.train).fit(data.train, data.valid, ctx, out)
+    assert result.best_checkpoint == result.last_checkpoint == str(out / f"checkpoint-{result.details['global_step']}")

@@ -19,8 +19,8 @@ from typing import Any
 from dialsum_core.context import RunContext
 from dialsum_core.recipe import io
 from dialsum_modes import fanout, plots, toolkit
-from dialsum_modes.kfold import is_token_level, run_folds, summarize
-from dialsum_modes.options import FullOptions, KFoldOptions, OptunaOptions, apply_params
+from dialsum_modes.kfold import run_folds, summarize
+from dialsum_modes.options import MODEL_KEY, FullOptions, KFoldOptions, OptunaOptions, apply_params
 
 log = logging.getLogger("dialsum")
 STAGES = ("optuna", "kfold", "ensemble")
@@ -66,12 +66,12 @@ class FullMode(toolkit.Mode):
         if params:
             log.info("best parameters applied to every model: %s", params)
             for key in params:
-                if io.split_dotted(key)[0] in ("model", "models"):
+                if io.split_dotted(key)[0] in (MODEL_KEY, "models"):
                     log.info("%s applies to %s only", key, models[0])
 
         # 2. k-fold for every model with the best parameters
         log.info("stage 2/3: %d-fold cross-validation of %s", kfold_opts.k_folds, ", ".join(models))
-        keep = is_token_level(tuned)
+        keep = toolkit.is_token_level(tuned)
         runs = []
         for i, model in enumerate(models):
             toolkit.progress(ctx, "models", i, len(models))

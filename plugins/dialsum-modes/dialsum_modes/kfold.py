@@ -81,16 +81,12 @@ def write_oof(ctx: RunContext, data: DataSplits, runs: list[FoldRun]) -> str | N
     return rel
 
 
-def is_token_level(ctx: RunContext) -> bool:
-    return getattr(ctx.build("ensembles", ctx.recipe.run.ensemble), "level", "output") == "token"
-
-
 class KFoldMode(toolkit.Mode):
     options: KFoldOptions
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         data = ctx.data()
-        keep = is_token_level(ctx)
+        keep = toolkit.is_token_level(ctx)
         runs = [run_folds(ctx, m, data, self.options, keep) for m in ctx.recipe.run.models]
         if fanout.is_partial(ctx.recipe):
             return toolkit.job_results(ctx, [s for fr in runs for s in fr.sources],

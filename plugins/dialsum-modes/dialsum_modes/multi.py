@@ -15,7 +15,6 @@ from typing import Any
 
 from dialsum_core.context import DataSplits, RunContext
 from dialsum_modes import fanout, plots, toolkit
-from dialsum_modes.kfold import is_token_level
 from dialsum_modes.options import MultiModelOptions
 from dialsum_modes.sections import RANKED_BY
 
@@ -38,7 +37,7 @@ class MultiModelMode(toolkit.Mode):
         models = ctx.recipe.run.models
         if len(models) == 1 and not ctx.recipe.run.use_tta:
             log.warning("multi_model with one model and no TTA: the ensemble has a single source")
-        keep = is_token_level(ctx)
+        keep = toolkit.is_token_level(ctx)
         sources = []
         for src in toolkit.train_models(ctx, data, keep_model=keep):
             sources.append(src)

@@ -15,8 +15,8 @@ from dialsum_modes.sections import RANKED_BY
 SAMPLERS = ("tpe", "gp", "random", "cmaes")
 PRUNERS = ("median", "percentile", "hyperband", "none")
 PARAM_TYPES = ("float", "int", "categorical")
-#: Recipe sections a search-space key may start with; ``model.X`` means ``models."<first model>".X``.
-SPACE_ROOTS = ("train", "generation", "data", "models", "model")
+#: A search-space key ``model.X`` means ``models."<first model>".X``: an option of the tuned model.
+MODEL_KEY = "model"
 
 
 def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
@@ -174,11 +174,13 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
         return [("modes.optuna.space", 'empty search space; declare at least one parameter, e.g. '
                  '[modes.optuna.space."train.learning_rate"] type = "float", low = 1e-5, high = 1e-3, log = true')]
     models = list(recipe.run.models)
+    roots = space_roots(recipe)
     for key, spec in opts.space.items():
         where = f"modes.optuna.space.{key}"
         root = key.split(".", 1)[0]
-        if root not in SPACE_ROOTS or "." not in key:
-            found.append((where, f"must start with one of {', '.join(r + '.' for r in SPACE_ROOTS)}"))
+        if root not in roots or "." not in key:
+            unknown = f"no installed plugin contributes [{root}]; " if root not in roots else ""
+            found.append((where, f"{unknown}a key starts with one of {', '.join(r + '.' for r in roots)}"))
             continue
         if spec.type == "categorical":
             if not spec.choices:
@@ -216,24 +218,36 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
     return found
 
 
+def space_roots(recipe: Any) -> list[str]:
+    """What a search-space key may start with: a section the installed plugins contribute
+    (``recipe.schema.tables``: ``train`` only where a plugin declares it), a plugin table
+    (``models``, ``modes``...) or :data:`MODEL_KEY`.
+
+    Read from the recipe rather than listed here: the sections belong to whichever plugins are
+    installed, so a third party's section is tuned like a bundled one and a section nobody
+    contributes is refused by the check instead of failing in the first trial.
+    """
+    return [*recipe.schema.tables, *recipe.tables, MODEL_KEY]
+
+
 def resolve_key(key: str, models: list[str]) -> str:
     """``model.lora_r`` -> ``models."<first model>".lora_r``; other keys are used as written."""
-    if key.startswith("model."):
+    if key.startswith(f"{MODEL_KEY}."):
         if not models:
             raise KeyError(f"{key}: no model to apply it to")
-        return f'models."{models[0]}".{key[len("model."):]}'
+        return f'models."{models[0]}".{key[len(MODEL_KEY) + 1:]}'
     return key
 
 
 def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
-    """The recipe with a trial's parameters set (each key checked to exist in a core section)."""
+    """The recipe with a trial's parameters set; a key in a section must name one of its options
+    (a plugin table's keys are checked by its plugin's options class)."""
     from dialsum_core.recipe import io
 
     for key in params:
         parts = io.split_dotted(key)
-        if parts[0] in ("train", "generation", "data"):
-            section = getattr(recipe, parts[0])
-            node = section
+        if parts[0] in recipe.schema.tables:
+            node = recipe.section(parts[0])
             for part in parts[1:-1]:
                 node = getattr(node, part, None)
             if node is None or not attrs.has(type(node)) or parts[-1] not in attrs.fields_dict(type(node)):

@@ -15,6 +15,8 @@ from typing import Any
 from dialsum_core.atomic import atomic_write_bytes
 from dialsum_core.context import RunContext
 from dialsum_core.data import Example
+from dialsum_modes import toolkit
+from dialsum_modes.sections import RANKED_BY
 
 log = logging.getLogger("dialsum")
 METRICS = ("rouge1", "rouge2", "rougeL", "rouge_mean")
@@ -100,8 +102,7 @@ def learning_curves(ctx: RunContext, sources: Sequence[Any]) -> str | None:
         for i, h in enumerate(s.history):
             x = h.get("epoch", i + 1)
             l_val = next((h[k] for k in ("loss", "train_loss") if isinstance(h.get(k), int | float)), None)
-            r_val = next((h[k] for k in ("eval_rouge_mean", "rouge_mean", "valid_rouge_mean")
-                          if isinstance(h.get(k), int | float)), None)
+            r_val = toolkit.epoch_score(h, RANKED_BY)
             xs.append(x)
             loss.append(l_val)
             rouge.append(r_val)

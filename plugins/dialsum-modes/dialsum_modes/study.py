@@ -28,6 +28,8 @@ class BudgetSpent(Exception):
 
 
 BUDGET_ATTR = "dialsum:budget"
+#: The SQLite file of a study with no ``storage`` given, in its folder (``optuna/`` of the experiment).
+STUDY_FILE = "study.db"
 
 
 def storage_spec(spec: str, folder: Path) -> tuple[str, str]:
@@ -45,7 +47,7 @@ def storage_spec(spec: str, folder: Path) -> tuple[str, str]:
         return (path if path.is_absolute() else root / path).resolve()
 
     if not spec:
-        return "rdb", f"sqlite:///{(folder / 'study.db').resolve()}"
+        return "rdb", f"sqlite:///{(folder / STUDY_FILE).resolve()}"
     if spec.startswith("journal://"):
         return "journal", str(resolved(spec[len("journal://"):]))
     if "://" in spec:

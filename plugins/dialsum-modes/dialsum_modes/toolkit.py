@@ -5,7 +5,7 @@ Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md
 :func:`weights_for`, :func:`search_weights`, :func:`write_predictions`, :func:`job_results`,
 :func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`,
 :func:`is_degenerate`, :func:`best_of`, :func:`train_models`, :func:`final_scores`,
-:func:`best_checkpoint`. Version 1.1:
+:func:`best_checkpoint`, :func:`epoch_score`, :func:`is_token_level`. Version 1.1:
 :func:`combine` cross-fits what an ensemble learns from validation, reports the out-of-fold score
 and falls back to the best source (:class:`Combined` says which). Version 1.2: :func:`is_degenerate`
 is the metrics plugin's rule (``dialsum_metrics.is_degenerate(predictions, threshold=0.5)``), one
@@ -14,6 +14,12 @@ model loop of ``single`` and ``multi_model``), :func:`final_scores` (the scores 
 reports at the top of ``results.json``) and :data:`RANKED_BY` (the score sources are ranked by,
 which the recipe check requires of ``run.metrics``). Version 1.4: :func:`best_checkpoint` (the one
 trained model a run stands for, named in ``results.json`` for whatever keeps or uploads it).
+Version 1.5: ``checkpoints/last`` links the folder the model names as
+``FitResult.last_checkpoint`` (kept as :attr:`Source.last_checkpoint`; no link when it names none)
+instead of the newest ``checkpoint-*`` folder found in the source's folder, a layout only the
+model knows (``latest_checkpoint`` is gone); :func:`epoch_score` (a validation score of a
+``FitResult.history`` entry, read by the ``eval_S`` rule) and :func:`is_token_level` (whether
+``run.ensemble`` decodes jointly, so the models must stay in memory).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -50,7 +56,7 @@ from dialsum_metrics import is_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.sections import RANKED_BY
 
-__version__ = "1.4"
+__version__ = "1.5"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
@@ -80,7 +86,23 @@ def fit_result(value: Any) -> FitResult:
         return value
     data = dict(value or {})
     return FitResult(history=[dict(h) for h in data.get("history", [])],
-                     best_checkpoint=str(data.get("best_checkpoint") or ""), pruned=bool(data.get("pruned")))
+                     best_checkpoint=str(data.get("best_checkpoint") or ""), pruned=bool(data.get("pruned")),
+                     last_checkpoint=str(data.get("last_checkpoint") or ""))
+
+
+def epoch_score(metrics: Mapping[str, Any], name: str) -> float | None:
+    """The validation score ``name`` in one evaluation's ``metrics``, or None when it holds none.
+
+    A ``FitResult.history`` entry (and ``dialsum_after_epoch``'s metrics) names it ``eval_<name>``,
+    the protocol's rule; ``name`` itself is what ``ctx.trial.report`` is given (the scores as
+    ``ctx.score`` returns them), and ``valid_<name>`` is accepted too. Pruning and the learning
+    curves read one entry alike through this function.
+    """
+    for key in (f"eval_{name}", name, f"valid_{name}"):
+        value = metrics.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 def references(examples: Sequence[Example]) -> list[list[str]]:
@@ -134,6 +156,8 @@ class Source:
     outputs: dict[str, list[list[Candidate]]]
     reused: bool = False
     model: Any = None
+    #: The checkpoint its training ended with (``FitResult.last_checkpoint``; "" when the model saves none).
+    last_checkpoint: str = ""
 
     def predictions(self, split: str) -> list[str]:
         return [cands[0].text for cands in self.outputs[split]]
@@ -145,6 +169,7 @@ class Source:
             "checkpoint": self.checkpoint,
             "history": self.history,
             "scores": self.scores,
+            "last_checkpoint": self.last_checkpoint,
             "outputs": {
                 split: [[[c.text, c.source, c.score] for c in cands] for cands in per_dialogue]
                 for split, per_dialogue in self.outputs.items()
@@ -158,7 +183,7 @@ class Source:
             for split, per_dialogue in data["outputs"].items()
         }
         return cls(data["name"], data["model_name"], data["checkpoint"], data["history"], data["scores"],
-                   outputs, reused=True)
+                   outputs, reused=True, last_checkpoint=data.get("last_checkpoint", ""))
 
 
 def fingerprint(ctx: RunContext, model_name: str, splits: dict[str, Sequence[Example]], *,
@@ -241,6 +266,7 @@ def train_source(
     if cached is not None:
         src = Source.from_json(cached["source"])
         log.info("%s: already trained in this experiment, reusing its predictions", name)
+        point_last(ctx, src)
         if keep_model:
             src.model = loader.load(ctx, Path(src.checkpoint))
         return src
@@ -262,14 +288,15 @@ def train_source(
         split = "fold" if "fold" in outputs else "valid"
         scores = sctx.score([c[0].text for c in outputs[split]], references(predict[split]))
     attach_scores(sctx, outputs, predict.get("valid") or predict.get("fold") or [])
-    src = Source(name, model_name, checkpoint, history, scores, outputs)
+    src = Source(name, model_name, checkpoint, history, scores, outputs, last_checkpoint=fit.last_checkpoint)
     save_unit(ctx, key, fp, {"source": src.to_json()})
     if shared is not None and ctx.processes.is_main:
         from dialsum_core.atomic import atomic_write_json
 
         atomic_write_json(cache_folder(ctx) / f"{shared}.json",
-                          {**src.to_json(), "checkpoint": str(Path(src.checkpoint).resolve())})
-    point(ctx, "last", latest_checkpoint(workdir) or Path(checkpoint))
+                          {**src.to_json(), "checkpoint": str(Path(src.checkpoint).resolve()),
+                           "last_checkpoint": src.last_checkpoint and str(Path(src.last_checkpoint).resolve())})
+    point_last(ctx, src)
     sctx.emit("dialsum_after_stage", stage=f"train:{name}", metrics=scores)
     if keep_model:
         src.model = model
@@ -297,10 +324,13 @@ def train_models(ctx: RunContext, data: DataSplits, *, keep_model: bool = False)
         progress(ctx, "models", i + 1, len(models))
 
 
-def latest_checkpoint(folder: Path) -> Path | None:
-    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rpartition("-")[2] or 0)
-                   if p.name.rpartition("-")[2].isdigit() else -1)
-    return found[-1] if found else None
+def point_last(ctx: RunContext, source: Source) -> None:
+    """``checkpoints/last``: the checkpoint ``source``'s training ended with, as its model named it
+    (``FitResult.last_checkpoint``: only the model knows how it lays out its checkpoints); none when
+    it named none. Also for a reused source, so that a run killed between saving a source and
+    linking it still leaves the link."""
+    if source.last_checkpoint:
+        point(ctx, "last", Path(source.last_checkpoint))
 
 
 def point(ctx: RunContext, name: str, target: Path) -> None:
@@ -446,6 +476,14 @@ def _why_not(ours: float, degenerate: bool, source: str, theirs: float) -> str:
     return f"the ensemble's validation rouge_mean {ours:.4f} (out of fold) is below {source}'s {theirs:.4f}"
 
 
+def is_token_level(ctx: RunContext, strategy: Any = None) -> bool:
+    """Whether ``run.ensemble`` (``strategy``: that ensemble, already built) decodes jointly with the
+    models (``level = "token"``, :class:`dialsum_core.protocols.Ensemble`): the modes must then keep
+    every model in memory and the strategy learns nothing from validation candidates."""
+    ens = ctx.build("ensembles", ctx.recipe.run.ensemble) if strategy is None else strategy
+    return getattr(ens, "level", "output") == "token"
+
+
 def merge_candidates(sources: Sequence[Source], split: str) -> list[list[Candidate]]:
     """Every source's candidates for each dialogue of ``split``, in source order."""
     n = len(sources[0].outputs[split])
@@ -538,7 +576,7 @@ def combine(
     log.info("ensemble %s over %d sources", name, len(sources))
     given = weights is not None or bool(ctx.recipe.run.ensemble_weights)
     parts: list[dict[str, Any]] = []
-    if getattr(ens, "level", "output") == "token" and len(sources) > 1:
+    if is_token_level(ctx, ens) and len(sources) > 1:
         models = [s.model for s in sources]
         if any(m is None for m in models):
             raise DialsumError(f"ensemble {name!r} decodes with the models, but some were not kept in memory")
@@ -656,7 +694,7 @@ def search_weights(
     models = list(ctx.recipe.run.models)
     if len(models) < 2 or trials <= 0:
         return None, None
-    if getattr(ctx.build("ensembles", ctx.recipe.run.ensemble), "level", "output") == "token":
+    if is_token_level(ctx):
         return None, None
     import optuna
 
@@ -682,6 +720,7 @@ def search_weights(
     # said once per run: on the whole split, not again for each cross-fitting part
     say = log.info if len(rows) == len(valid) else log.debug
     ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
+    # Ensemble.fit's contract: a strategy that learns its own source weights returns them as "weights"
     learnt = (ens.fit(cands, refs, dict.fromkeys(models, 1.0), ctx) or {}).get("weights")
     if learnt:
         say("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)

@@ -39,14 +39,6 @@ log = logging.getLogger("dialsum")
 DEBUG_TRIALS = 3
 
 
-def epoch_value(metrics: dict[str, Any], metric: str) -> float | None:
-    for key in (f"eval_{metric}", metric, f"valid_{metric}"):
-        value = metrics.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
-
-
 def suggest(trial: Any, key: str, spec: ParamSpec) -> Any:
     if spec.type == "categorical":
         return trial.suggest_categorical(key, list(spec.choices))
@@ -105,7 +97,7 @@ class TrialReporter:
         self.pruned_at: int | None = None
 
     def report(self, step: int, scores: Any) -> bool:
-        value = epoch_value(dict(scores or {}), self.metric)
+        value = toolkit.epoch_score(dict(scores or {}), self.metric)
         if value is None:
             return False
         prune = None
@@ -195,7 +187,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
 
     own = not options.storage  # the experiment's own study: this process is its only worker
     if own:
-        close_abandoned(ctx.experiment.root / folder / "study.db", name)
+        close_abandoned(ctx.experiment.root / folder / shared.STUDY_FILE, name)
     study = shared.open_study(
         options.storage, ctx.experiment.root / folder, study_name=name, budget=total, direction=options.direction,
         sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options))

@@ -95,3 +95,13 @@ def test_debug_runs_few_trials_of_one_epoch(make_recipe, run) -> None:
     out = results(run(recipe))
     assert out["optuna"]["n_trials"] == 3
     assert all(len(t["params"]) == 2 for t in out["optuna"]["trials"])
+
+
+def test_a_history_entry_names_its_scores_by_the_protocols_rule() -> None:
+    """``FitResult.history`` holds validation score ``S`` as ``eval_S``; ``ctx.trial.report`` gets them bare.
+    Pruning and the learning curves read both through one function."""
+    from dialsum_modes import toolkit
+
+    assert toolkit.epoch_score({"epoch": 2, "eval_rouge_mean": 0.3, "rouge_mean": 0.1}, "rouge_mean") == 0.3
+    assert toolkit.epoch_score({"rouge_mean": 0.25}, "rouge_mean") == 0.25
+    assert toolkit.epoch_score({"eval_rouge_mean": True, "loss": 1.0}, "rouge_mean") is None
