@@ -225,9 +225,10 @@ def space_roots(recipe: Any) -> list[str]:
 
     Read from the recipe rather than listed here: the sections belong to whichever plugins are
     installed, so a third party's section is tuned like a bundled one and a section nobody
-    contributes is refused by the check instead of failing in the first trial.
+    contributes is refused by the check instead of failing in the first trial. ``[run]`` is not
+    tuned: it says what the study is (its mode, its models, where it writes), not how a model learns.
     """
-    return [*recipe.schema.tables, *recipe.tables, MODEL_KEY]
+    return [*(t for t in recipe.schema.tables if t != "run"), *recipe.tables, MODEL_KEY]
 
 
 def resolve_key(key: str, models: list[str]) -> str:

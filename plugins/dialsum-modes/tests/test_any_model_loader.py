@@ -140,6 +140,10 @@ def test_a_space_key_of_a_section_nobody_contributes_is_one_problem(without_hf: 
     assert len(problems) == 1, problems
     assert "modes.optuna.space.train.learning_rate: no installed plugin contributes [train]" in problems[0]
     assert "extract." in problems[0] and "check failed" not in problems[0]
+    # [run] says what the study is: its keys are never tuned
+    recipe = _optuna(without_hf, small_data, tmp_path, "run.seed", {"type": "int", "low": 1, "high": 3})
+    (problem,) = recipe.problems(without_hf)
+    assert "modes.optuna.space.run.seed: " in problem, problem
 
 
 @pytest.mark.parametrize("last", ["checkpoint-best", ""])
