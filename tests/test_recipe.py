@@ -173,3 +173,23 @@ def test_round_trip_through_toml(recipe: Recipe) -> None:
 
     again = Recipe.from_dict(tomllib.loads(recipe.to_toml()))
     assert again == recipe
+
+
+@attrs.define
+class _Param:
+    step: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+
+
+@attrs.define
+class _Space:
+    space: dict[str, _Param] = attrs.field(factory=dict)
+    grid: list[_Param] = attrs.field(factory=list)
+
+
+def test_validators_of_typed_entries_in_tables_and_arrays_run_too() -> None:
+    """A table of parameter tables (a search space) is checked entry by entry, every problem named."""
+    from dialsum_core.recipe import structure_options
+
+    _, problems = structure_options(_Space, {"space": {"a.b": {"step": -1.0}, "c": {"step": 1.0}},
+                                             "grid": [{"step": 2.0}, {"step": -2.0}]}, "modes.x")
+    assert [k for k, _ in problems] == ["modes.x.space.a.b.step", "modes.x.grid[1].step"], problems

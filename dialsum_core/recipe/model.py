@@ -138,13 +138,18 @@ def _check_validators(inst: Any, path: str) -> list[tuple[str, str]]:
 
 
 def _check_field(inst: Any, field: attrs.Attribute, value: Any, key: str) -> list[tuple[str, str]]:
-    """The problems of one field's value: its validator's, then those of a nested section."""
+    """The problems of one field's value: its validator's, then those of a nested section or of the
+    typed entries of a table or an array (a search space of parameter tables)."""
     found = []
     if field.validator is not None:
         try:
             field.validator(inst, field, value)
         except (ValueError, TypeError) as exc:
             found.append((key, _validator_message(exc, value)))
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, item in items:
+        if attrs.has(type(item)):
+            found.extend(_check_validators(item, f"{key}.{k}" if isinstance(value, dict) else f"{key}[{k}]"))
     return found + (_check_validators(value, key) if attrs.has(type(value)) else [])
 
 

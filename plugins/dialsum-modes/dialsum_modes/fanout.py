@@ -71,4 +71,10 @@ def problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     if recipe.run.mode == "optuna":
         out.append(("run.only", "the optuna mode has no folds or models to fan out; start several workers on "
                     "one study storage instead (docs/scaling.md)"))
+    elif only.get("fold"):  # the k-fold stage of kfold and full reads [modes.kfold]
+        k = recipe.options("run_modes", "kfold", plugins).k_folds if recipe.run.mode in ("kfold", "full") else 0
+        beyond = sorted((f for f in only["fold"] if int(f) > k), key=int)
+        if beyond:
+            has = f"has {k} folds (modes.kfold.k_folds)" if k else "has no folds"
+            out.append(("run.only", f"selects fold {', '.join(beyond)}, but the {recipe.run.mode} mode {has}"))
     return out

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from dialsum_core.validators import at_least, one_of
+from dialsum_core.validators import at_least, non_negative, one_of
 from dialsum_modes.sections import RANKED_BY
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes")
@@ -59,6 +59,11 @@ class MultiModelOptions:
     weight_search_trials: int = attrs.field(default=30, validator=at_least(0))
 
 
+def _percent(_inst: Any, _attr: Any, value: float) -> None:
+    if not 0 <= value <= 100:
+        raise ValueError(f"must be in [0, 100], got {value!r}")
+
+
 @attrs.define
 class ParamSpec:
     """One search-space entry: ``[modes.optuna.space."train.learning_rate"]``."""
@@ -72,7 +77,7 @@ class ParamSpec:
     #: Sample on a log scale (learning rates, weight decay).
     log: bool = False
     #: Grid step for ``float``/``int`` (0: continuous / step 1).
-    step: float = 0.0
+    step: float = attrs.field(default=0.0, validator=non_negative)
     #: Values of a ``categorical`` parameter (strings, numbers or booleans).
     choices: list[Any] = attrs.field(factory=list)
 
@@ -89,8 +94,8 @@ class OptunaOptions:
     sampler: str = attrs.field(default="tpe", validator=one_of(SAMPLERS))
     #: `median`, `percentile`, `hyperband` or `none`, fed with the per-epoch validation score.
     pruner: str = attrs.field(default="median", validator=one_of(PRUNERS))
-    #: Percentile kept by the ``percentile`` pruner.
-    percentile: float = 25.0
+    #: Percentile kept by the ``percentile`` pruner (0 to 100).
+    percentile: float = attrs.field(default=25.0, validator=_percent)
     #: Parallel trials (threads of one process); on one GPU they share its memory and compute (docs/modes/optuna.md).
     n_jobs: int = attrs.field(default=1, validator=at_least(1))
     #: ``""``: ``optuna/study.db`` in the experiment folder; ``journal://PATH`` (or a ``.log`` path): a journal
@@ -164,9 +169,18 @@ def check_kfold(recipe: Any, plugins: Any) -> Problems:
     return _check_kfold_options(recipe, plugins)
 
 
+def check_multi_model(recipe: Any, plugins: Any) -> Problems:
+    """One model has one source here (its TTA variants share its weight): one weight, or none."""
+    weights, models = list(recipe.run.ensemble_weights), list(recipe.run.models)
+    if weights and len(models) == 1 and len(weights) != 1:
+        return [("run.ensemble_weights", f"{len(weights)} weights for 1 model {models}; give one weight or none")]
+    return []
+
+
 def check_space(recipe: Any, plugins: Any) -> Problems:
     """Every search-space entry must be well-formed and name an option the recipe can take."""
     from dialsum_core.errors import RecipeError
+    from dialsum_core.recipe import io
 
     opts = recipe.options("run_modes", "optuna", plugins)
     found: Problems = []
@@ -181,6 +195,11 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
         if root not in roots or "." not in key:
             unknown = f"no installed plugin contributes [{root}]; " if root not in roots else ""
             found.append((where, f"{unknown}a key starts with one of {', '.join(r + '.' for r in roots)}"))
+            continue
+        tuned = io.split_dotted(key, {r.name for r in plugins.registry})
+        if tuned[0] == "models" and models and tuned[1] != models[0]:  # a study trains its first model only
+            found.append((where, f"the study trains {models[0]!r} (the first of run.models), not {tuned[1]!r}: "
+                          f"its options would change nothing; tune {MODEL_KEY}.OPTION"))
             continue
         if spec.type == "categorical":
             if not spec.choices:

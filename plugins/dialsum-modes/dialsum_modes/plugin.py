@@ -17,6 +17,7 @@ from dialsum_modes.options import (
     SingleOptions,
     check_full,
     check_kfold,
+    check_multi_model,
     check_optuna,
 )
 from dialsum_modes.sections import register_sections
@@ -61,7 +62,7 @@ def dialsum_register_run_modes(register: Any) -> None:
              description="Train each listed model, validate, predict the test file, write the submission")
     register("kfold", make_kfold, options=KFoldOptions, tags=("ensemble",), check=check_kfold,
              description="K-fold cross-validation: a model per fold, out-of-fold scores, fold ensemble")
-    register("multi_model", make_multi_model, options=MultiModelOptions, tags=("ensemble",),
+    register("multi_model", make_multi_model, options=MultiModelOptions, tags=("ensemble",), check=check_multi_model,
              description="Train several models and ensemble them (weights given or searched on validation)")
     register("optuna", make_optuna, options=OptunaOptions, check=check_optuna,
              description="Optuna search over any training, LoRA or generation option (resumable study)")

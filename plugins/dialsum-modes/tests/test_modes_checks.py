@@ -44,6 +44,19 @@ def _problems(recipe, plugins) -> list[str]:
     ((("modes.optuna.space.\"model.no_such_option\"", {"type": "int", "low": 1, "high": 3}),), {"mode": "optuna"},
      "no_such_option"),
     ((("modes.optuna.sampler", "grid"), SPACE), {"mode": "optuna"}, "modes.optuna.sampler: must be one of"),
+    # refused before anything trains, not after the models (or the first trial) trained
+    ((("modes.optuna.pruner", "percentile"), ("modes.optuna.percentile", 150.0), SPACE), {"mode": "optuna"},
+     "modes.optuna.percentile: must be in [0, 100], got 150.0"),
+    ((("modes.optuna.space.\"train.learning_rate\"", {"low": 1e-5, "high": 1e-3, "step": -1.0}),),
+     {"mode": "optuna"}, "modes.optuna.space.train.learning_rate.step: must be >= 0, got -1.0"),
+    ((("modes.optuna.space.\"models.lead1.max_turns\"", {"type": "int", "low": 1, "high": 3}),),
+     {"mode": "optuna", "models": ["lead", "lead1"]}, "the study trains 'lead' (the first of run.models), not 'lead1'"),
+    ((), {"mode": "multi_model", "models": ["lead"], "ensemble": "majority_vote", "ensemble_weights": [1.0, 2.0, 3.0]},
+     "run.ensemble_weights: 3 weights for 1 model ['lead']; give one weight or none"),
+    ((("modes.kfold.k_folds", 3),), {"mode": "kfold", "ensemble": "best_score", "only": ["fold=7"], "name": "k"},
+     "run.only: selects fold 7, but the kfold mode has 3 folds (modes.kfold.k_folds)"),
+    ((), {"mode": "single", "only": ["fold=1"], "name": "s"},
+     "run.only: selects fold 1, but the single mode has no folds"),
 ])
 def test_bad_recipes_are_reported_at_check_time(make_recipe, plugins, overrides, run, expected) -> None:
     problems = _problems(make_recipe(*overrides, **run), plugins)
