@@ -23,6 +23,8 @@ from dialsum_core.atomic import atomic_write_csv, atomic_write_json, atomic_writ
 from dialsum_core.errors import DialsumError
 
 SUBDIRS = ("checkpoints", "predictions", "visualizations")
+#: The files the core writes in every experiment (or job) folder; no plugin may write its own there.
+CONFIG, RESULTS = "config.toml", "results.json"
 _UNSAFE = re.compile(r"[^0-9A-Za-z_.\-]+")
 
 

@@ -19,7 +19,7 @@ from dialsum_core import __version__
 from dialsum_core.context import RunContext, for_debug
 from dialsum_core.errors import status_of
 from dialsum_core.events import Events
-from dialsum_core.experiment import Experiment, ReplicaExperiment, default_name
+from dialsum_core.experiment import CONFIG, RESULTS, Experiment, ReplicaExperiment, default_name
 from dialsum_core.manager import Plugins, build_plugins
 from dialsum_core.protocols import Processes
 from dialsum_core.recipe import Recipe
@@ -119,7 +119,7 @@ def run_recipe(
     # A partial job of a fan-out (the mode says which) keeps its config, results and logs in its own folder.
     job = getattr(mode, "job_folder", None)
     job = f"{job(ctx)}/" if callable(job) and job(ctx) else ""
-    experiment.write_text(f"{job}config.toml", resolved.to_toml())
+    experiment.write_text(f"{job}{CONFIG}", resolved.to_toml())
     loggers = _start_loggers(_logger_context(ctx, job)) if processes.is_main else []
     started = time.time()
     try:
@@ -135,10 +135,10 @@ def run_recipe(
             "mode": resolved.run.mode,
             "elapsed_seconds": round(time.time() - started, 3),
         }
-        previous = experiment.read_json(f"{job}results.json")
+        previous = experiment.read_json(f"{job}{RESULTS}")
         if isinstance(previous, dict):
             failure = {**previous, **failure}
-        experiment.write_json(f"{job}results.json", failure)
+        experiment.write_json(f"{job}{RESULTS}", failure)
         # The traceback goes with the record: the run's log file keeps it; the console shows a known
         # user error (or Ctrl-C) once, as the command's `error:` line (see cli.UserErrorsOnce).
         log.error("run failed: %s", failure["error"], exc_info=exc)
@@ -153,7 +153,7 @@ def run_recipe(
         **results,
         "elapsed_seconds": round(time.time() - started, 3),
     }
-    path = experiment.write_json(f"{job}results.json", results)
+    path = experiment.write_json(f"{job}{RESULTS}", results)
     ctx.emit("dialsum_after_run", results=results)
     _stop_loggers(ctx, loggers)
     processes.finish()

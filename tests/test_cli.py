@@ -91,6 +91,17 @@ def test_an_output_dir_that_is_a_file_is_refused_by_check_and_run(tmp_path: Path
         assert f"run.output_dir: {tmp_path / 'taken'} is a file" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_an_experiment_name_longer_than_a_folder_name_is_refused_by_check(tmp_path: Path) -> None:
+    """File systems take at most 255 bytes per name: a longer ``run.name`` is refused before anything
+    runs (counted in UTF-8 bytes: 100 Korean syllables are 300), one 255 bytes long is not."""
+    for name, refused in (("가" * 100, True), ("x" * 256, True), ("x" * 255, False)):
+        res = run_cli(["check", str(ROOT / "recipes" / "tiny.toml"), "--set", f"run.output_dir={tmp_path}",
+                       "--set", f"run.name={name}"])
+        assert (res.returncode == 2) is refused, res.stderr
+        assert ("run.name: is " in res.stderr) is refused and "Traceback" not in res.stderr
+    assert not any(tmp_path.iterdir())
+
+
 def shipped_recipes() -> list[Path]:
     return sorted((ROOT / "recipes").glob("*.toml"))
 

@@ -85,6 +85,8 @@ def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     name = recipe.run.name
     if name in (".", "..") or "/" in name or "\\" in name:
         found.append(("run.name", f"must be a folder name (no slashes, not '.' or '..'), got {name!r}"))
+    if (size := len(name.encode("utf-8", "surrogateescape"))) > 255:  # the longest name file systems take
+        found.append(("run.name", f"is {size} bytes long (UTF-8); a folder name takes at most 255"))
     output = Path(recipe.run.output_dir).expanduser()
     blocking = next((p for p in (output, *output.parents) if p.exists()), None)
     if blocking is not None and not blocking.is_dir():

@@ -26,12 +26,37 @@ class LeadOptions:
     strip_speaker: bool = False
 
 
+#: How a metric declares a score it gives: a registration tag ``score:KEY`` (the convention of
+#: dialsum-metrics, read here through the core's registry so that this example needs only the core).
+SCORE_TAG = "score:"
+
+
+def declared_scores(metrics: list[str], plugins: Any) -> set[str] | None:
+    """The scores ``metrics`` declare together; ``None`` when one of them declares none (or is not
+    installed, reported on its own): it may give any score, so nothing can be refused for it."""
+    found: set[str] = set()
+    for name in metrics:
+        reg = plugins.get("metrics", name)
+        tags = [t.removeprefix(SCORE_TAG) for t in (reg.tags if reg is not None else ()) if t.startswith(SCORE_TAG)]
+        if not tags:
+            return None
+        found.update(tags)
+    return found
+
+
 def check_lead(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
-    """Problems ``dialsum check`` reports before anything runs (cheap: no data, no model)."""
+    """Problems ``dialsum check`` reports before anything runs (cheap: no data, no model): without
+    them, the lead model's fit would stop the run after the models before it have trained."""
     options = recipe.options("model_loaders", "lead", plugins)
-    if options.tune and not recipe.run.metrics:
+    if not options.tune:
+        return []
+    if not recipe.run.metrics:
         return [("run.metrics", "the lead model tunes its number of turns on a validation score: name a "
                  "metric (e.g. [\"rouge\"]) or set models.lead.tune = false")]
+    scores = declared_scores(recipe.run.metrics, plugins)
+    if scores is not None and options.metric not in scores:
+        return [("models.lead.metric", f"no score named {options.metric!r} in what run.metrics "
+                 f"{recipe.run.metrics} give: {', '.join(sorted(scores))}")]
     return []
 
 

@@ -102,6 +102,36 @@ def test_check_reports_tuning_without_a_metric(dialsum_plugins: Any) -> None:
     assert not any("lead model tunes" in p for p in fixed)
 
 
+class DeclaredExactMatch(ExactMatch):
+    """The same metric, declaring the one score it gives (a registration tag ``score:exact``, the
+    convention of dialsum-metrics, read through the core's registry)."""
+
+    @hookimpl
+    def dialsum_register_metrics(self, register: Any) -> None:
+        register("exact", lambda options, ctx: ExactMatch.Metric(), description="exact match",
+                 tags=("score:exact",))
+
+
+def lead_problems(plugins: Any, metric: str, tune: bool = True) -> list[str]:
+    recipe = Recipe.from_dict({"run": {"models": ["lead"], "metrics": ["exact"], "loggers": []},
+                               "models": {"lead": {"metric": metric, "tune": tune}}})
+    return [p for p in recipe.problems(plugins) if "models.lead" in p]
+
+
+def test_check_refuses_a_score_the_metrics_do_not_give(register_plugin: Any) -> None:
+    """Refused before any model trains, not by the lead model's fit after the others have trained."""
+    declared = register_plugin(DeclaredExactMatch(), "exact-declared")
+    (refused,) = lead_problems(declared, "rougeL_mean")
+    assert "models.lead.metric: " in refused and "'rougeL_mean'" in refused and "exact" in refused
+    assert lead_problems(declared, "exact") == []
+    assert lead_problems(declared, "rougeL_mean", tune=False) == []  # nothing is tuned: nothing is read
+
+
+def test_check_never_refuses_a_score_of_a_metric_that_declares_none(register_plugin: Any) -> None:
+    """A metric without ``score:`` tags may well give the score: only its fit can tell."""
+    assert lead_problems(register_plugin(ExactMatch(), "exact-test"), "rougeL_mean") == []
+
+
 def test_bad_options_are_reported_with_their_keys(dialsum_plugins: Any) -> None:
     recipe = Recipe.from_dict({"run": {"models": ["lead"]}, "models": {"lead": {"turns": 0, "tune": "yes"}}})
     problems = "\n".join(recipe.problems(dialsum_plugins))

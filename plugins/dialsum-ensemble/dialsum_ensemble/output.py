@@ -244,7 +244,12 @@ class Stacking(MbrEnsemble):
         self.std[self.std == 0] = 1.0
         z = (x - self.mean) / self.std
         lam = self.options.l2 * len(z)
-        self.coef = np.linalg.solve(z.T @ z + lam * np.eye(z.shape[1]), z.T @ y)
+        if lam > 0:
+            self.coef = np.linalg.solve(z.T @ z + lam * np.eye(z.shape[1]), z.T @ y)
+        else:
+            # plain least squares: tied features (the source indicators sum to one) make the normal
+            # equations singular, so take the minimum-norm solution, the limit of ridge as l2 -> 0
+            self.coef = np.linalg.lstsq(z, y, rcond=None)[0]
         chosen = [gain[int(np.argmax(self._predict(g)))] for (g, _), gain in zip(pairs, gains, strict=True)]
         return {
             "coefficients": {n: round(float(c), 6) for n, c in zip(self.feature_names(), self.coef, strict=True)},

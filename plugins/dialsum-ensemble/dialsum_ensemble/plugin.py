@@ -37,7 +37,7 @@ class RougeWeightedOptions(MbrOptions):
 
 @attrs.define
 class StackingOptions(MbrOptions):
-    #: Ridge penalty (per training candidate) of the candidate scorer.
+    #: Ridge penalty (per training candidate) of the candidate scorer; 0: plain least squares.
     l2: float = attrs.field(default=1.0, validator=non_negative)
 
 

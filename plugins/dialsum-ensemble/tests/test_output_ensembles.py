@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -139,6 +141,42 @@ def test_stacking_learns_a_scorer(tmp_path: Path) -> None:
     picked = ens.combine(groups(("mid", "bad", "good")), {}, ctx)
     assert picked == GOOD
     assert info["valid_selected_rouge"] > 0.8
+
+
+def stacking_fitted(tmp_path: Path, l2: float) -> tuple[Any, dict[str, Any], np.ndarray, np.ndarray]:
+    """A stacking ensemble fitted on :func:`groups` with penalty ``l2``, what its fit returned, and
+    the standardised features and targets it was fitted on."""
+    from dialsum_ensemble.output import reference_scores
+
+    ctx = RunContext(recipe=Recipe.from_dict({"run": {"models": ["good", "mid", "bad"]},
+                                              "ensembles": {"stacking": {"l2": l2}}}),
+                     plugins=build_plugins(), experiment=Experiment(tmp_path), events=None)
+    ens = build(ctx, "stacking")
+    info = ens.fit(groups(), [[r] for r in REF], {}, ctx)
+    z = np.concatenate([(ens.features(g) - ens.mean) / ens.std for g in groups()])
+    gains = reference_scores(groups(), [[r] for r in REF], ens.tokenizer, ens.measure)
+    return ens, info, z, np.concatenate([s - s.mean() for s in gains])
+
+
+def test_stacking_without_a_penalty_fits_a_singular_system(tmp_path: Path) -> None:
+    """``l2 = 0`` is plain least squares, whose system is singular as soon as features are tied
+    (the source indicators always sum to one; here no candidate has a model score): the
+    minimum-norm solution is taken, the limit of the ridge scorer as its penalty goes to zero."""
+    ens, info, z, y = stacking_fitted(tmp_path, 0.0)
+    assert np.linalg.matrix_rank(z) < z.shape[1]
+    assert np.isfinite(ens.coef).all() and np.allclose(ens.coef, np.linalg.pinv(z) @ y)
+    assert info["coefficients"]["has_model_score"] == 0.0  # a constant feature gets no weight
+    assert ens.combine(groups(("mid", "bad", "good")), {}, None) == GOOD
+    nearly = stacking_fitted(tmp_path, 1e-9)[0].coef
+    assert np.allclose(ens.coef, nearly, atol=1e-4)
+
+
+def test_stacking_with_a_penalty_is_ridge(tmp_path: Path) -> None:
+    """The usual case, unchanged: ``l2 > 0`` solves the ridge system, which is never singular."""
+    ens, _, z, y = stacking_fitted(tmp_path, 0.5)
+    expected = np.linalg.solve(z.T @ z + 0.5 * len(z) * np.eye(z.shape[1]), z.T @ y)
+    assert np.allclose(ens.coef, expected)
+    assert ens.combine(groups(("mid", "bad", "good")), {}, None) == GOOD
 
 
 def test_stacking_without_fit_falls_back_to_the_vote(tmp_path: Path) -> None:

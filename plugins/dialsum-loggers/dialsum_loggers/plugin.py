@@ -54,6 +54,41 @@ class TensorBoardOptions:
     flush_secs: int = attrs.field(default=30, validator=positive)
 
 
+#: The loggers that write one file of their own in the experiment folder, by the key of its name.
+FILE_KEYS = {"file": "loggers.file.filename", "jsonl": "loggers.jsonl.filename"}
+
+
+def _same_file(name: str) -> str:
+    """How two names of one file compare: ``./a.log`` is ``a.log``, and case does not count (on a
+    case-insensitive file system ``Results.json`` is ``results.json``)."""
+    return Path(name).as_posix().casefold()
+
+
+def check_log_files(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """A log file must not be one the core writes in the experiment folder (``config.toml``,
+    ``results.json``: one would overwrite the other, silently) nor the other logger's file (two
+    streams interleaved in one file). Registered for ``file`` and ``jsonl``: both find the same
+    problems, which ``dialsum check`` reports once."""
+    from dialsum_core.experiment import CONFIG, RESULTS
+
+    core = {_same_file(n): n for n in (CONFIG, RESULTS)}
+    found: list[tuple[str, str]] = []
+    taken: dict[str, str] = {}
+    for name, key in FILE_KEYS.items():
+        if name not in recipe.run.loggers:
+            continue
+        filename = recipe.options("loggers", name, plugins).filename
+        same = _same_file(filename)
+        if same in core:
+            found.append((key, f"{filename!r} is the {core[same]} the core writes in the experiment folder; "
+                               "name the log file otherwise"))
+        elif same in taken:
+            found.append((key, f"{filename!r} is also {taken[same]}: two logs cannot share one file; "
+                               "name one otherwise"))
+        taken.setdefault(same, key)
+    return found
+
+
 def make_file(options: FileOptions, ctx: Any) -> Any:
     from dialsum_loggers import file
 
@@ -78,11 +113,11 @@ def make_tensorboard(options: TensorBoardOptions, ctx: Any) -> Any:
 
 @hookimpl
 def dialsum_register_loggers(register: Any) -> None:
-    register("file", make_file, options=FileOptions,
+    register("file", make_file, options=FileOptions, check=check_log_files,
              description="train.log in the experiment folder: log lines, printed output, tracebacks")
     register("console", make_console, options=ConsoleOptions,
              description="Live progress bars with ETA on a terminal and a final table of results")
-    register("jsonl", make_jsonl, options=JsonlOptions,
+    register("jsonl", make_jsonl, options=JsonlOptions, check=check_log_files,
              description="metrics.jsonl: one JSON object per event, read by dialsum report for its plots")
     register("tensorboard", make_tensorboard, options=TensorBoardOptions,
              description="TensorBoard event files (scalars, recipe, plots) under tensorboard/")

@@ -25,6 +25,7 @@ import attrs
 
 from dialsum_core.atomic import atomic_open, atomic_write_text
 from dialsum_core.errors import DialsumError
+from dialsum_core.experiment import CONFIG, RESULTS
 from dialsum_core.registry import KIND
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.position import numeric
@@ -50,7 +51,7 @@ def records_file(root: Path) -> str:
     import tomllib
 
     try:
-        config = tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))
+        config = tomllib.loads((root / CONFIG).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return FILENAME
     options = config.get(KIND["loggers"].table, {}).get("jsonl", {})
@@ -75,10 +76,10 @@ class RunRecord:
             raise DialsumError(f"{root}: no such experiment folder")
         name = records_file(root)
         jsonl = root / name
-        results_path = root / "results.json"
+        results_path = root / RESULTS
         if not jsonl.exists() and not results_path.exists():
             raise DialsumError(
-                f"{root}: neither {name} nor results.json found (is this an experiment folder? "
+                f"{root}: neither {name} nor {RESULTS} found (is this an experiment folder? "
                 f"{name} is written by the `jsonl` logger)"
             )
         events, bad = read_events(jsonl) if jsonl.exists() else ([], 0)

@@ -122,3 +122,32 @@ def test_an_interrupted_run_says_so_everywhere(tmp_path: Path, register_plugin, 
     last = json.loads((exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()[-1])
     assert (last["event"], last["status"]) == ("on_error", "interrupted")
     assert "✗ run interrupted: KeyboardInterrupt" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("tables", "key", "says"), [
+    ({"file": {"filename": "results.json"}}, "loggers.file.filename", "results.json"),
+    ({"jsonl": {"filename": "config.toml"}}, "loggers.jsonl.filename", "config.toml"),
+    ({"jsonl": {"filename": "./Config.toml"}}, "loggers.jsonl.filename", "config.toml"),
+    ({"file": {"filename": "metrics.jsonl"}}, "loggers.jsonl.filename", "loggers.file.filename"),
+    ({"file": {"filename": "logs/run.txt"}, "jsonl": {"filename": "logs/run.txt"}}, "loggers.jsonl.filename",
+     "loggers.file.filename"),
+])
+def test_a_log_file_name_the_core_or_the_other_logger_writes_is_refused(tables: dict, key: str, says: str,
+                                                                         tmp_path: Path) -> None:
+    """A log named ``results.json`` or ``config.toml`` would be overwritten by the core (or overwrite
+    it), and two loggers writing one file garble both: refused by check, before anything runs."""
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    plugins = build_plugins()
+
+    def problems(loggers: list[str], tables: dict) -> list[str]:
+        recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"], "loggers": loggers,
+                                           "output_dir": str(tmp_path)}, "loggers": tables})
+        return [p for p in recipe.problems(plugins) if ": loggers." in p or ": run." in p]
+
+    found = problems(["file", "console", "jsonl"], tables)
+    assert len(found) == 1 and f": {key}: " in found[0] and says in found[0], found
+    assert problems(["file", "console", "jsonl"], {"file": {"filename": "run.log"}}) == []
+    # one logger alone never clashes with the other's default name
+    assert problems(["file"], {"file": {"filename": "metrics.jsonl"}}) == []

@@ -6,7 +6,6 @@ variants, and identical variants are dropped (a variant equal to the dialogue ad
 
 from __future__ import annotations
 
-import csv
 import functools
 import itertools
 import logging
@@ -18,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from dialsum_core.data import TAG_RE, speaker_tag
+from dialsum_core.errors import DataError
 from dialsum_core.protocols import Variant
+from dialsum_tta.files import base_tag, load_lexicon, load_table, model_folder_problem
 from dialsum_tta.plugin import bundled_lexicon
 
 log = logging.getLogger("dialsum")
@@ -269,33 +270,6 @@ class Mask:
 
 
 # -- synonym -------------------------------------------------------------------------------------------
-def base_tag(tag: str) -> str:
-    return tag.split("-", 1)[0]
-
-
-@functools.lru_cache(maxsize=4)
-def load_lexicon(path: str) -> dict[tuple[str, str], tuple[tuple[str, str], ...]]:
-    """``(form, base tag) -> ((synonym form, full tag), ...)`` from a lexicon file (see the bundled one)."""
-    from dialsum_core.errors import DataError
-
-    table: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    for row, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        entries = []
-        for item in line.split():
-            form, sep, tag = item.rpartition("/")
-            if not sep or not form or not tag:
-                raise DataError(f"{path}: line {row}: {item!r} is not written form/TAG")
-            entries.append((form, tag))
-        for form, tag in entries:
-            alts = table.setdefault((form, base_tag(tag)), [])
-            alts.extend(e for e in entries if e[0] != form and base_tag(e[1]) == base_tag(tag) and e not in alts)
-    return {k: tuple(v) for k, v in table.items() if v}
-
-
 #: Suffixes that make a new word of the noun before them (생각+하다 "to think", 손+님 "guest").
 SUFFIXES = ("XSV", "XSA", "XSN")
 
@@ -407,28 +381,6 @@ class Synonym:
 
 
 # -- paraphrase ----------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4)
-def load_table(path: str) -> dict[str, tuple[str, ...]]:
-    """``fname -> paraphrases`` from a CSV with columns ``fname, dialogue`` (several rows per fname allowed)."""
-    from dialsum_core.errors import DataError
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{path}: paraphrase table not found")
-    table: dict[str, list[str]] = {}
-    with p.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in ("fname", "dialogue") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: row 1: missing column(s) {', '.join(missing)} (need fname, dialogue)")
-        for row, rec in enumerate(reader, 2):
-            fname, text = (rec.get("fname") or "").strip(), rec.get("dialogue") or ""
-            if not fname or not text.strip():
-                raise DataError(f"{path}: row {row}: empty fname or dialogue")
-            table.setdefault(fname, []).append(text.replace("\r\n", "\n"))
-    return {k: tuple(v) for k, v in table.items()}
-
-
 class Paraphrase:
     """Variants from a table of precomputed paraphrases, or from a local paraphrase model.
 
@@ -444,6 +396,11 @@ class Paraphrase:
         self.model_path = model
         self._model: Any = None
         self._missing = 0
+        # a file that cannot serve stops the run when the augmenter is built, not at its first dialogue
+        if table is not None:
+            load_table(str(table))
+        if model is not None and (problem := model_folder_problem(str(model))):
+            raise DataError(problem)
 
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         if self.table_path is not None:
@@ -464,8 +421,12 @@ class Paraphrase:
         if self._model is None:
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-            tok = AutoTokenizer.from_pretrained(self.model_path)
-            model = AutoModelForSeq2SeqLM.from_pretrained(self.model_path).eval()
+            try:
+                tok = AutoTokenizer.from_pretrained(self.model_path)
+                model = AutoModelForSeq2SeqLM.from_pretrained(self.model_path).eval()
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:  # not seq2seq, no tokenizer, bad weights
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise DataError(f"{self.model_path}: cannot load the paraphrase model: {reason}") from None
             self._model = (tok, model)
         tok, model = self._model
         parts = turns(dialogue)
@@ -496,4 +457,4 @@ def make(name: str, options: Any, resolve: Callable[[str], Path]) -> Any:
     raise ValueError(name)
 
 
-__all__: Sequence[str] = ("Mask", "Paraphrase", "Reorder", "Synonym", "load_lexicon", "load_table", "make")
+__all__: Sequence[str] = ("Mask", "Paraphrase", "Reorder", "Synonym", "base_tag", "load_lexicon", "load_table", "make")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,27 +67,57 @@ def _factory(name: str) -> Any:
     return make
 
 
-def _file_problem(recipe: Any, key: str, value: str) -> Problems:
-    if value and not recipe.path_of(key, value).exists():
+def _file_problem(recipe: Any, key: str, value: str, read: Callable[[str], Any] | None = None) -> Problems:
+    """The file ``value`` of ``key`` must exist and, with ``read``, be read by it without error:
+    the reader the augmenter runs with, so that check and run accept the same files."""
+    if not value:
+        return []
+    path = recipe.path_of(key, value)
+    if not path.exists():
         return [(key, f"{value!r} not found (a path set in a recipe file is relative to that file, one from "
                       "--set to the working directory)")]
+    if read is not None:
+        from dialsum_core.errors import DataError
+
+        try:
+            read(str(path))
+        except DataError as exc:
+            return [(key, str(exc))]
     return []
 
 
+def _model_problem(recipe: Any, key: str, value: str) -> Problems:
+    """A paraphrase model folder is only looked at (a ``config.json`` in it), never loaded here."""
+    from dialsum_tta.files import model_folder_problem
+
+    found = _file_problem(recipe, key, value)
+    if found or not value:
+        return found
+    problem = model_folder_problem(str(recipe.path_of(key, value)))
+    return [(key, problem)] if problem else []
+
+
 def check_paraphrase(recipe: Any, plugins: Any) -> Problems:
+    """Exactly one source of paraphrases, and one that can serve: a table that parses (UTF-8,
+    columns fname and dialogue, no empty row) or a model folder with its ``config.json``."""
+    from dialsum_tta.files import load_table
+
     opts = recipe.options("augmenters", "paraphrase", plugins)
     if not opts.table and not opts.model:
         return [("augmenters.paraphrase", "set table = \"paraphrases.csv\" (columns fname, dialogue) or "
                  "model = \"path/to/paraphrase-model\"")]
     if opts.table and opts.model:
         return [("augmenters.paraphrase", "set table or model, not both")]
-    return (_file_problem(recipe, "augmenters.paraphrase.table", opts.table)
-            + _file_problem(recipe, "augmenters.paraphrase.model", opts.model))
+    return (_file_problem(recipe, "augmenters.paraphrase.table", opts.table, load_table)
+            + _model_problem(recipe, "augmenters.paraphrase.model", opts.model))
 
 
 def check_synonym(recipe: Any, plugins: Any) -> Problems:
+    """A lexicon of the recipe's own must parse (UTF-8, every word written ``form/TAG``)."""
+    from dialsum_tta.files import load_lexicon
+
     opts = recipe.options("augmenters", "synonym", plugins)
-    return _file_problem(recipe, "augmenters.synonym.lexicon", opts.lexicon)
+    return _file_problem(recipe, "augmenters.synonym.lexicon", opts.lexicon, load_lexicon)
 
 
 def bundled_lexicon() -> Path:

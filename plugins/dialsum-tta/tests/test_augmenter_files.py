@@ -1,0 +1,130 @@
+"""The augmenters' files are read by ``dialsum check`` with the readers the run uses: a file the run
+could not use is one line naming the key, the file and the line or row, before anything trains;
+and the run itself says the same in one line (a DataError), never with a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialsum_core.context import RunContext
+from dialsum_core.errors import DataError
+from dialsum_core.events import Events
+from dialsum_core.experiment import Experiment
+from dialsum_core.manager import build_plugins
+from dialsum_core.recipe import Recipe
+
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample" / "train.csv"
+LEXICON = "# verbs\n사/VV 구입하/VV 구매하/VV\n"
+TABLE = 'fname,dialogue\nd1,"#Person1#: 다른 말이에요."\n'
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> str:
+    path.write_text(text, encoding=encoding)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def plugins() -> Any:
+    return build_plugins()
+
+
+def tta_problems(plugins: Any, strategy: str, options: dict[str, str], data: dict | None = None) -> list[str]:
+    """The recipe's problems about its augmenters, with ``strategy`` used at test time (or, with
+    ``data``, by the training-data augmentation of dialsum-data)."""
+    run: dict[str, Any] = {"models": ["lead"], "metrics": ["rouge"], "loggers": []}
+    if data is None:
+        run.update(use_tta=True, tta_strategies=[strategy], ensemble="majority_vote")
+    recipe = Recipe.from_dict({"run": run, "augmenters": {strategy: options},
+                               "data": {"train_path": str(SAMPLE), **(data or {})}})
+    return [p for p in recipe.problems(plugins) if ": augmenters." in p]
+
+
+def test_check_reads_the_synonym_lexicon(plugins: Any, tmp_path: Path) -> None:
+    cases = {
+        write(tmp_path / "cp949.txt", LEXICON, "cp949"): "line 2: not UTF-8 text",
+        write(tmp_path / "notag.txt", LEXICON + "먹/VV 식사\n"): "line 3: '식사' is not written form/TAG",
+        str(tmp_path): "is a folder, not a synonym lexicon file",
+    }
+    for path, says in cases.items():
+        (problem,) = tta_problems(plugins, "synonym", {"lexicon": path})
+        assert f": augmenters.synonym.lexicon: {path}: {says}" in problem, problem
+    assert tta_problems(plugins, "synonym", {"lexicon": write(tmp_path / "ok.txt", LEXICON)}) == []
+    # the same augmenter making training copies is checked the same way
+    augmentation = {"preprocessing": {"augmentation": {"enable": True, "strategies": ["synonym"]}}}
+    (problem,) = tta_problems(plugins, "synonym", {"lexicon": str(tmp_path / "cp949.txt")}, augmentation)
+    assert "augmenters.synonym.lexicon: " in problem and "line 2: not UTF-8" in problem
+
+
+def test_check_reads_the_paraphrase_table(plugins: Any, tmp_path: Path) -> None:
+    cases = {
+        write(tmp_path / "cp949.csv", TABLE, "cp949"): "line 2: not UTF-8 text",
+        write(tmp_path / "columns.csv", "id,text\n1,x\n"): "row 1: missing column(s) fname, dialogue",
+        write(tmp_path / "empty_row.csv", TABLE + "d2,\n"): "row 3: empty fname or dialogue",
+        str(tmp_path): "is a folder, not a paraphrase table file",
+    }
+    for path, says in cases.items():
+        (problem,) = tta_problems(plugins, "paraphrase", {"table": path})
+        assert f": augmenters.paraphrase.table: {path}: {says}" in problem, problem
+    assert tta_problems(plugins, "paraphrase", {"table": write(tmp_path / "ok.csv", TABLE)}) == []
+
+
+def test_check_looks_into_the_paraphrase_model_folder(plugins: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "model"
+    empty.mkdir()
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(empty)})
+    assert f"augmenters.paraphrase.model: {empty}: no config.json" in problem
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": write(tmp_path / "model.bin", "x")})
+    assert "augmenters.paraphrase.model: " in problem and "not a folder" in problem
+    (empty / "config.json").write_text("{}", encoding="utf-8")
+    assert tta_problems(plugins, "paraphrase", {"model": str(empty)}) == []  # no model is loaded to check
+
+
+def build(tmp_path: Path, name: str, options: dict[str, str]) -> Any:
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"augmenters": {name: options}}, source=str(tmp_path / "r.toml"))
+    ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment(tmp_path), events=Events(plugins.pm))
+    return ctx.build("augmenters", name)
+
+
+def test_the_run_says_what_the_check_says(tmp_path: Path) -> None:
+    """A run that skipped the check (a plugin calling the augmenters itself) still gets one line."""
+    lexicon = write(tmp_path / "cp949.txt", LEXICON, "cp949")
+    with pytest.raises(DataError, match=r"cp949.txt: line 2: not UTF-8 text"):
+        build(tmp_path, "synonym", {"lexicon": lexicon})
+    with pytest.raises(DataError, match=r"is a folder, not a synonym lexicon file"):
+        build(tmp_path, "synonym", {"lexicon": str(tmp_path)})
+    table = write(tmp_path / "cp949.csv", TABLE, "cp949")
+    with pytest.raises(DataError, match=r"cp949.csv: line 2: not UTF-8 text"):
+        build(tmp_path, "paraphrase", {"table": table})
+    model = tmp_path / "model"
+    model.mkdir()
+    with pytest.raises(DataError, match=r"no config.json"):
+        build(tmp_path, "paraphrase", {"model": str(model)})
+
+
+def test_a_model_folder_transformers_cannot_load_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "not-a-model"}), encoding="utf-8")
+    aug = build(tmp_path, "paraphrase", {"model": str(model)})
+    with pytest.raises(DataError, match=rf"^{model}: cannot load the paraphrase model: "):
+        aug.augment("d1", "#Person1#: 안녕하세요.", n=1, seed=0)
+
+
+def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
+    """The readers cache by path, modification time and size: the check and the run read a file
+    once, and a file fixed after a refusal is read anew in the same process."""
+    from dialsum_tta.files import load_lexicon
+
+    path = tmp_path / "lex.txt"
+    write(path, "사/VV 구입하\n")
+    with pytest.raises(DataError, match="line 1"):
+        load_lexicon(str(path))
+    write(path, LEXICON)
+    assert load_lexicon(str(path)) is load_lexicon(str(path))
+    assert ("구입하", "VV") in dict(load_lexicon(str(path)))[("사", "VV")]
