@@ -83,7 +83,7 @@ def checkpoint_mismatch(recipe: Any, plugins: Any, checkpoint: Path) -> list[str
         for name, value in scratch_architecture(opts, recipe).items():
             if name in SCRATCH_KEYS and name in config and config[name] != value:
                 keys = SCRATCH_KEYS[name] if "." in SCRATCH_KEYS[name] else f"models.{loader}.{SCRATCH_KEYS[name]}"
-                found.append(f"{checkpoint} has {name} = {config[name]}, the recipe's {keys} give {value}")
+                found.append(f"{checkpoint} has {name} = {config[name]}; the recipe's {keys} make it {value}")
         found += [f"{checkpoint} was trained with models.{loader}.{k} = {saved[k]}, the recipe has {getattr(opts, k)} "
                   "(another tokenizer)" for k in ("vocab_size", "min_frequency") if k in saved
                   and saved[k] != getattr(opts, k)]

@@ -72,7 +72,7 @@ def test_resume_from_a_checkpoint_of_other_model_options_is_refused(context, dat
     resume = {"run": {"resume_from": str(tmp_path / "ckpt")}}
     assert not problems(data_dir, resume)  # the same options: resumable
     found = problems(data_dir, {**resume, "models": {"scratch": {"d_model": 32}}})
-    assert any("run.resume_from:" in p and "d_model = 16, the recipe's models.scratch.d_model give 32" in p
+    assert any("run.resume_from:" in p and "d_model = 16; the recipe's models.scratch.d_model make it 32" in p
                for p in found), found
     found = problems(data_dir, {**resume, "data": {"max_length": 100}})
     assert any("run.resume_from:" in p and "max_position_embeddings = 66" in p and "data.max_length" in p
