@@ -38,6 +38,15 @@ def at_least(n: float) -> Validator:
     return check
 
 
+def between(low: int, high: int) -> Validator:
+    """A value in ``[low, high]``: a range a library enforces (a seed must fit in 32 bits)."""
+    def check(_inst: Any, _attr: Any, value: float) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"must be in [{low}, {high}], got {value!r}")
+
+    return check
+
+
 def one_of(values: Iterable[Any]) -> Validator:
     """``attrs.validators.in_``: the recipe error lists the allowed values."""
     return _v.in_(tuple(values))  # type: ignore[no-any-return]

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
-from dialsum_core.validators import one_of
+from dialsum_core.validators import between, one_of
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: Field metadata of keys that hold a path read from disk (resolved by ``Recipe.path_of``).
@@ -42,8 +42,8 @@ class RunSection:
     name: str = ""
     #: Folder that holds the experiment folders (relative to the working directory).
     output_dir: str = "experiments"
-    #: Seed of every random choice (data split, initialisation, sampling, augmentation).
-    seed: int = 42
+    #: Seed of every random choice (data split, initialisation, sampling, augmentation); 0 to 2**32 - 1.
+    seed: int = attrs.field(default=42, validator=between(0, 2**32 - 1))
     #: Quick check: the data plugin keeps a few dialogues per split; sections that own a length
     #: (such as the number of epochs) shorten it too.
     debug: bool = False

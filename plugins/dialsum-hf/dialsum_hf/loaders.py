@@ -11,7 +11,7 @@ from typing import Any
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_hf.model import HFModel
-from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions
+from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions, local_model_path, scratch_architecture
 from dialsum_hf.quiet import quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, special_tokens
 
@@ -66,12 +66,9 @@ class ScratchLoader:
         texts = [e.dialogue for e in corpus] + [s for e in corpus for s in e.summaries]
         tok = cached_tokenizer(ctx.experiment.checkpoints / safe_name(self.name) / "tokenizer", texts,
                                special_tokens(corpus, d.special_tokens), o.vocab_size, o.min_frequency)
-        positions = max(d.max_length, d.max_target_length, ctx.recipe.generation.max_new_tokens) + 2
         config = BartConfig(
-            vocab_size=len(tok), d_model=o.d_model, encoder_layers=o.encoder_layers,
-            decoder_layers=o.decoder_layers, encoder_attention_heads=o.attention_heads,
-            decoder_attention_heads=o.attention_heads, encoder_ffn_dim=o.ffn_dim, decoder_ffn_dim=o.ffn_dim,
-            dropout=o.dropout, max_position_embeddings=positions, pad_token_id=tok.pad_token_id,
+            vocab_size=len(tok), **scratch_architecture(o, ctx.recipe),
+            dropout=o.dropout, pad_token_id=tok.pad_token_id,
             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
             decoder_start_token_id=tok.bos_token_id, forced_bos_token_id=None,
             forced_eos_token_id=tok.eos_token_id,
@@ -144,19 +141,21 @@ class PretrainedLoader:
         quiet_progress_bars()
         if ctx.recipe.run.gpu_check:
             self._gpu_check(ctx)
-        tok = _load_tokenizer(o.model_name_or_path, o, self.name)
-        model = _load_model(o.model_name_or_path, o, self.name, self.family)
+        local = local_model_path(ctx.recipe, self.name, o.model_name_or_path)
+        path = str(local) if local is not None else o.model_name_or_path
+        tok = _load_tokenizer(path, o, self.name)
+        model = _load_model(path, o, self.name, self.family)
         new_ids = add_tags(tok, special_tokens(train, ctx.recipe.data.special_tokens))
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         if tok.eos_token_id is None:
-            raise DialsumError(f"models.{self.name}: the tokenizer of {o.model_name_or_path} has no end-of-text token")
+            raise DialsumError(f"models.{self.name}: the tokenizer of {path} has no end-of-text token")
         if new_ids:
             model.resize_token_embeddings(len(tok))
-        model = prepare_for_training(model, o, self.family, new_ids)
+        model = prepare_for_training(model, o, self.family, new_ids, self.name)
         hf = HFModel(model, tok, loader=self.name, is_encoder_decoder=self.family == "seq2seq", options=o,
                      prompt_template=getattr(o, "prompt_template", ""), instruction=getattr(o, "instruction", ""),
-                     base_model=o.model_name_or_path)
+                     base_model=path)
         _log_trainable(ctx, hf, self.name)
         return hf
 
@@ -233,7 +232,8 @@ def _load_model(path: str, o: PretrainedOptions, name: str, family: str) -> Any:
         raise DialsumError(_cannot_load(name, path, exc)) from None
 
 
-def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_token_ids: Sequence[int]) -> Any:
+def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_token_ids: Sequence[int],
+                         name: str) -> Any:
     """k-bit preparation and LoRA wrapping, as the options say."""
     if o.load_in_4bit or o.load_in_8bit:
         from peft import prepare_model_for_kbit_training
@@ -243,6 +243,10 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
         return model
     from peft import LoraConfig, TaskType, get_peft_model
 
+    unmatched = unmatched_targets(model, o.lora_target_modules)
+    if unmatched:
+        raise DialsumError(f"models.{name}.lora_target_modules: {unmatched} match no module of the model; "
+                           f"its linear layers are named {adaptable_names(model)}")
     if o.gradient_checkpointing:
         model.enable_input_require_grads()
     extra: dict[str, Any] = {}
@@ -254,6 +258,26 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
         target_modules=list(o.lora_target_modules) or None, **extra,
     )
     return get_peft_model(model, config)
+
+
+def unmatched_targets(model: Any, targets: Sequence[str]) -> list[str]:
+    """The ``lora_target_modules`` entries that name no module of ``model``, as peft matches them (the
+    whole dotted name, or its end after a dot).
+
+    peft refuses a list none of whose entries matches, with a long traceback; an entry that matches
+    nothing beside others that do is a misspelling it would ignore silently. Both are refused here,
+    before any training starts, with the names that would match."""
+    names = [n for n, _m in model.named_modules()]
+    return [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+
+
+def adaptable_names(model: Any, limit: int = 12) -> list[str]:
+    """The distinct last parts of the names of ``model``'s linear layers (what LoRA usually adapts)."""
+    import torch
+
+    leaves = {n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+              if isinstance(m, torch.nn.Linear) or type(m).__name__ == "Conv1D"}
+    return sorted(leaves)[:limit]
 
 
 def trainable_token_rows(model: Any, new_token_ids: Sequence[int]) -> dict[str, list[int]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -24,6 +25,28 @@ if TYPE_CHECKING:
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 TAGS = ("token-ensemble",)
+#: How a ``model_name_or_path`` that is a local folder starts (a hub id never does).
+LOCAL_PREFIXES = ("/", "./", "../", "~")
+
+
+def local_model_path(recipe: Recipe, name: str, value: str) -> Path | None:
+    """The folder ``models.<name>.model_name_or_path`` names when ``value`` is clearly a local path
+    (absolute, or starting with ``./``, ``../`` or ``~``), resolved by the recipe's one path rule
+    (relative to the recipe file that set it); ``None`` for a hub id such as ``org/model``.
+
+    The check and the loader both resolve it here, so the folder ``dialsum check`` finds is the one
+    ``dialsum run`` loads, whatever the working directory.
+    """
+    if not value or not (value.startswith(LOCAL_PREFIXES) or Path(value).is_absolute()):
+        return None
+    return recipe.path_of(f"models.{name}.model_name_or_path", value)
+
+
+def heads_divide_d_model(inst: Any, _attr: Any, value: int) -> None:
+    """BART splits ``d_model`` evenly between the attention heads; any other count fails when the
+    model is built. ``inst`` is ``None`` when the table failed to build (the rule needs both keys)."""
+    if inst is not None and isinstance(inst.d_model, int) and inst.d_model % value:
+        raise ValueError(f"must divide d_model ({inst.d_model}), got {value!r}")
 
 
 @attrs.define
@@ -88,8 +111,8 @@ class ScratchOptions:
     encoder_layers: int = attrs.field(default=2, validator=positive)
     #: Decoder layers.
     decoder_layers: int = attrs.field(default=2, validator=positive)
-    #: Attention heads per layer (encoder and decoder).
-    attention_heads: int = attrs.field(default=4, validator=positive)
+    #: Attention heads per layer (encoder and decoder); must divide `d_model`.
+    attention_heads: int = attrs.field(default=4, validator=[positive, heads_divide_d_model])
     #: Inner size of the feed-forward blocks.
     ffn_dim: int = attrs.field(default=256, validator=positive)
     #: Dropout on every layer.
@@ -98,6 +121,19 @@ class ScratchOptions:
     gradient_checkpointing: bool = False
     #: Largest batch size `run.auto_batch` tries first (it halves on out-of-memory).
     auto_batch_max: int = attrs.field(default=64, validator=positive)
+
+
+def scratch_architecture(o: ScratchOptions, recipe: Recipe) -> dict[str, int]:
+    """The ``BartConfig`` values the ``scratch`` options and the recipe's lengths give (its weights' shapes
+    but the vocabulary's, which the trained tokenizer sets): one source for building the model and for
+    the check that a ``run.resume_from`` checkpoint has the same shapes."""
+    d, g = recipe.section("data"), recipe.section("generation")
+    return {
+        "d_model": o.d_model, "encoder_layers": o.encoder_layers, "decoder_layers": o.decoder_layers,
+        "encoder_attention_heads": o.attention_heads, "decoder_attention_heads": o.attention_heads,
+        "encoder_ffn_dim": o.ffn_dim, "decoder_ffn_dim": o.ffn_dim,
+        "max_position_embeddings": max(d.max_length, d.max_target_length, g.max_new_tokens) + 2,
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -126,6 +162,10 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
     if isinstance(opts, PretrainedOptions):
         if not opts.model_name_or_path:
             found.append((f"{key}.model_name_or_path", "not set: give a hub id or a local model folder"))
+        local = local_model_path(recipe, name, opts.model_name_or_path)
+        if local is not None and not local.is_dir():
+            found.append((f"{key}.model_name_or_path", f"{local}: no such folder (a local path; a hub id is "
+                          "written org/model)"))
         if isinstance(opts, CausalOptions) and opts.prompt_template not in TEMPLATES and (
             "{dialogue}" not in opts.prompt_template
         ):

@@ -47,7 +47,65 @@ def check_resume(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     if not run.resume_from:
         return []
     try:
-        checkpoint_in(recipe.path_of("run.resume_from"))
+        checkpoint = Path(checkpoint_in(recipe.path_of("run.resume_from")))
     except ValueError as exc:
         return [("run.resume_from", str(exc))]
-    return []
+    return [("run.resume_from", problem) for problem in checkpoint_mismatch(recipe, plugins, checkpoint)]
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+#: ``scratch`` config values -> the recipe keys that set them.
+SCRATCH_KEYS = {
+    "d_model": "d_model", "encoder_layers": "encoder_layers", "decoder_layers": "decoder_layers",
+    "encoder_attention_heads": "attention_heads", "encoder_ffn_dim": "ffn_dim",
+    "max_position_embeddings": "data.max_length, data.max_target_length or generation.max_new_tokens",
+}
+
+
+def checkpoint_mismatch(recipe: Any, plugins: Any, checkpoint: Path) -> list[str]:
+    """Why the weights of ``checkpoint`` cannot be loaded into the model the recipe builds.
+
+    The Trainer finds out only when it loads them, with a size-mismatch traceback per tensor; the
+    checkpoint's ``dialsum_model.json`` (which model) and ``config.json`` (its shapes) say it before
+    anything is loaded. A checkpoint without them (not written by dialsum) is left to the Trainer.
+    """
+    from dialsum_core.errors import DialsumError
+    from dialsum_hf.plugin import PretrainedOptions, ScratchOptions, local_model_path, scratch_architecture
+
+    meta = _json(checkpoint / "dialsum_model.json")
+    loader, models = meta.get("loader"), list(dict.fromkeys(recipe.run.models))
+    if not loader or not models:
+        return []
+    if loader not in models:
+        return [f"{checkpoint} is a checkpoint of model {loader!r}, which run.models {models} does not train"]
+    try:
+        opts, saved = recipe.options("model_loaders", loader, plugins), meta.get("options") or {}
+    except DialsumError:  # options the recipe check reports on their own
+        return []
+    found: list[str] = []
+    if isinstance(opts, ScratchOptions):
+        config = _json(checkpoint / "config.json")
+        for name, value in scratch_architecture(opts, recipe).items():
+            if name in SCRATCH_KEYS and name in config and config[name] != value:
+                keys = SCRATCH_KEYS[name] if "." in SCRATCH_KEYS[name] else f"models.{loader}.{SCRATCH_KEYS[name]}"
+                found.append(f"{checkpoint} has {name} = {config[name]}; the recipe's {keys} make it {value}")
+        found += [f"{checkpoint} was trained with models.{loader}.{k} = {saved[k]}, the recipe has {getattr(opts, k)} "
+                  "(another tokenizer)" for k in ("vocab_size", "min_frequency") if k in saved
+                  and saved[k] != getattr(opts, k)]
+    elif isinstance(opts, PretrainedOptions):
+        local = local_model_path(recipe, loader, opts.model_name_or_path)
+        base = str(local) if local is not None else opts.model_name_or_path
+        if meta.get("base_model") and meta["base_model"] != base:
+            found.append(f"{checkpoint} was trained from {meta['base_model']}, models.{loader}.model_name_or_path "
+                         f"is {opts.model_name_or_path}")
+        if "adapter" in meta and bool(meta["adapter"]) != opts.use_lora:
+            found.append(f"{checkpoint} holds {'LoRA adapters' if meta['adapter'] else 'a full model'}, "
+                         f"models.{loader}.use_lora is {str(opts.use_lora).lower()}")
+    return found

@@ -54,7 +54,9 @@ class TrainSection:
     warmup_ratio: float = attrs.field(default=0.1, validator=fraction)
     #: AdamW weight decay.
     weight_decay: float = attrs.field(default=0.01, validator=non_negative)
-    #: Learning-rate schedule (`linear`, `cosine`, `constant`... as in transformers).
+    #: Learning-rate schedule (`linear`, `cosine`, `constant`... as in transformers);
+    #: `cosine_with_min_lr` ends at a tenth of `learning_rate`, `warmup_stable_decay` decays over the
+    #: last tenth of the steps.
     scheduler: str = "cosine"
     #: Mixed precision with float16 (GPU only).
     fp16: bool = False

@@ -244,6 +244,25 @@ def shared_trainer_setup() -> Iterator[bool]:
         yield True
 
 
+#: ``cosine_with_min_lr`` ends at this share of the peak learning rate (transformers has no default).
+MIN_LR_RATE = 0.1
+#: ``warmup_stable_decay`` decays over this last share of the optimiser steps (transformers has no
+#: default for the length of the decay); the rate is held at its peak between warm-up and decay.
+DECAY_SHARE = 0.1
+
+
+def scheduler_kwargs(name: str, total_steps: int) -> dict[str, Any]:
+    """The arguments the schedule ``name`` requires beyond warm-up and training steps.
+
+    Two schedules of ``train.scheduler`` fail inside ``Trainer.train`` without them; dialsum gives
+    them the fixed values above rather than more recipe keys, as both are rarely worth tuning."""
+    if name == "cosine_with_min_lr":
+        return {"min_lr_rate": MIN_LR_RATE}
+    if name == "warmup_stable_decay":
+        return {"num_decay_steps": max(1, round(DECAY_SHARE * total_steps))}
+    return {}
+
+
 def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int, steps_per_epoch: int,
                        gradient_checkpointing: bool, *, shared_state: bool = False) -> Any:
     from transformers import Seq2SeqTrainingArguments
@@ -260,6 +279,8 @@ def training_arguments(ctx: Any, output_dir: Path, batch_size: int, n_valid: int
         max_steps=t.max_steps,
         learning_rate=t.learning_rate,
         lr_scheduler_type=t.scheduler,
+        lr_scheduler_kwargs=scheduler_kwargs(t.scheduler, t.max_steps if t.max_steps > 0
+                                             else steps_per_epoch * t.epochs),
         weight_decay=t.weight_decay,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         label_smoothing_factor=t.label_smoothing,

@@ -1,0 +1,121 @@
+"""Recipe values that ``dialsum run`` cannot use are refused as one line naming the key, by ``dialsum
+check`` where that needs no model, else when the model is built, before any training: never a
+traceback from transformers, peft or the Trainer halfway through a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import _deep_merge, base_recipe, make_context
+from dialsum_core.errors import DialsumError
+
+
+def problems(data_dir: Path, patch: dict[str, Any]) -> list[str]:
+    """What ``dialsum check`` reports for the tests' base recipe with ``patch``."""
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    plugins = build_plugins()
+    recipe = Recipe.from_dict(_deep_merge(base_recipe(data_dir), {"run": {"mode": "single"}, **patch}),
+                              schema=plugins.schema, strict=False)
+    return recipe.problems(plugins)
+
+
+def test_attention_heads_must_divide_d_model(data_dir: Path) -> None:
+    found = problems(data_dir, {"models": {"scratch": {"d_model": 32, "attention_heads": 3}}})
+    assert any("models.scratch.attention_heads: must divide d_model (32), got 3" in p for p in found), found
+    assert not problems(data_dir, {"models": {"scratch": {"d_model": 32, "attention_heads": 4}}})
+    # a value an optuna search space may sample is refused by its check too, naming the space entry
+    space = {"modes": {"optuna": {"space": {"model.attention_heads": {"type": "categorical", "choices": [2, 3]}}}}}
+    found = problems(data_dir, {"run": {"mode": "optuna"}, **space,
+                                "models": {"scratch": {"d_model": 32, "attention_heads": 2}}})
+    assert any("modes.optuna.space.model.attention_heads: value 3" in p and "must divide d_model" in p
+               for p in found), found
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seed_out_of_range_is_refused(data_dir: Path, seed: int) -> None:
+    found = problems(data_dir, {"run": {"seed": seed}})
+    assert any(f"run.seed: must be in [0, 4294967295], got {seed}" in p for p in found), found
+    assert not problems(data_dir, {"run": {"seed": 2**32 - 1}})
+
+
+@pytest.mark.parametrize("scheduler", ["cosine_with_min_lr", "warmup_stable_decay"])
+def test_schedulers_that_need_extra_arguments_train(context, tmp_path: Path, scheduler: str) -> None:
+    ctx = context({"train": {"scheduler": scheduler, "warmup_ratio": 0.1, "epochs": 2}})
+    data = ctx.data()
+    model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
+    result = model.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    assert result.details["global_step"] > 0
+
+
+def test_lora_targets_that_match_nothing_are_named(data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {
+        "model_name_or_path": str(tiny_models["bart"]), "use_lora": True, "lora_target_modules": ["qproj", "v_proj"]}}})
+    loader = ctx.build("model_loaders", "hf-seq2seq")
+    with pytest.raises(DialsumError) as err:
+        loader.build(ctx, ctx.data().train)
+    message = str(err.value)
+    assert message.startswith("models.hf-seq2seq.lora_target_modules: ['qproj'] match no module")
+    assert "\n" not in message
+    assert "'q_proj'" in message and "'fc1'" in message
+
+
+def test_resume_from_a_checkpoint_of_other_model_options_is_refused(context, data_dir: Path, tmp_path: Path) -> None:
+    ctx = context({"train": {"max_steps": 1}})  # d_model 16 (the base recipe)
+    data = ctx.data()
+    ctx.build("model_loaders", "scratch").build(ctx, data.train).fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    resume = {"run": {"resume_from": str(tmp_path / "ckpt")}}
+    assert not problems(data_dir, resume)  # the same options: resumable
+    found = problems(data_dir, {**resume, "models": {"scratch": {"d_model": 32}}})
+    assert any("run.resume_from:" in p and "d_model = 16; the recipe's models.scratch.d_model make it 32" in p
+               for p in found), found
+    found = problems(data_dir, {**resume, "data": {"max_length": 100}})
+    assert any("run.resume_from:" in p and "max_position_embeddings = 66" in p and "data.max_length" in p
+               for p in found), found
+    found = problems(data_dir, {**resume, "run": {**resume["run"], "models": ["hf-seq2seq"]},
+                                "models": {"hf-seq2seq": {"model_name_or_path": "org/model"}}})
+    assert any("a checkpoint of model 'scratch', which run.models ['hf-seq2seq'] does not train" in p
+               for p in found), found
+
+
+@pytest.mark.parametrize("path", ["/tmp/x/nonexistent_model", "./models/kobart", "../kobart", "~/no-such-model-here"])
+def test_a_local_model_path_that_does_not_exist_is_refused(data_dir: Path, path: str) -> None:
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                "models": {"hf-seq2seq": {"model_name_or_path": path}}})
+    assert any("models.hf-seq2seq.model_name_or_path:" in p and "no such folder" in p for p in found), found
+
+
+def test_hub_ids_and_existing_folders_are_not_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    for path in ("digit82/kobart-summarization", str(tiny_models["bart"])):
+        found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                    "models": {"hf-seq2seq": {"model_name_or_path": path}}})
+        assert not any("model_name_or_path" in p for p in found), found
+
+
+def test_a_relative_model_path_is_relative_to_the_recipe_file(data_dir: Path, tiny_models: dict[str, Path],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dialsum check`` and the loader resolve it alike, whatever the working directory."""
+    import shutil
+
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import load_recipe
+
+    folder = data_dir / "recipes"
+    shutil.copytree(tiny_models["bart"], folder / "models" / "tiny")
+    recipe_file = folder / "r.toml"
+    recipe_file.write_text('[run]\nmode = "single"\nmodels = ["hf-seq2seq"]\n'
+                           '[models.hf-seq2seq]\nmodel_name_or_path = "./models/tiny"\n', encoding="utf-8")
+    monkeypatch.chdir(data_dir)
+    plugins = build_plugins()
+    recipe = load_recipe(recipe_file, schema=plugins.schema)
+    assert not any("model_name_or_path" in p for p in recipe.problems(plugins))
+    base = {k: v for k, v in base_recipe(data_dir).items() if k != "models"}
+    base["run"] = {k: v for k, v in base["run"].items() if k != "models"}
+    ctx = make_context(data_dir).evolve(recipe=recipe.merge(base))
+    model = ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    assert model.base_model == str(folder / "models" / "tiny")
