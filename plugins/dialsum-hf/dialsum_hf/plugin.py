@@ -215,8 +215,35 @@ def dialsum_register_sections(register: Any) -> None:
 
 @hookimpl
 def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
-    """``run.models = ["all"]`` stands for every model preset."""
-    return expand_all(recipe, plugins)
+    """``run.models = ["all"]`` stands for every model preset; a local model folder is made absolute."""
+    return absolute_model_folders(expand_all(recipe, plugins) or recipe, plugins)
+
+
+def absolute_model_folders(recipe: Recipe, plugins: Plugins) -> Recipe:
+    """The recipe with every local ``model_name_or_path`` of its models made absolute, so that the
+    ``config.toml`` a run writes into its experiment folder loads the same folder when run again from
+    there (a relative path would then be read relative to that folder). Errors still name the file
+    that set the value."""
+    from dialsum_core.errors import RecipeError
+
+    changes: dict[str, str] = {}
+    for name in dict.fromkeys(recipe.run.models):
+        reg = plugins.get("model_loaders", name)
+        if reg is None or not issubclass(reg.options, PretrainedOptions):
+            continue
+        try:
+            value = recipe.options("model_loaders", name, plugins).model_name_or_path
+        except RecipeError:  # reported by the check, with every other problem
+            continue
+        local = local_model_path(recipe, name, value)
+        if local is not None and str(local.resolve()) != value:
+            changes[name] = str(local.resolve())
+    if not changes:
+        return recipe
+    out = recipe.override(*((f'models."{n}".model_name_or_path', path) for n, path in changes.items()))
+    keys = [f"models.{n}.model_name_or_path" for n in changes]
+    out.provenance.update({k: recipe.where(k) for k in keys})
+    return out
 
 
 @hookimpl

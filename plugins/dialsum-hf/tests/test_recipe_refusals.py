@@ -119,3 +119,28 @@ def test_a_relative_model_path_is_relative_to_the_recipe_file(data_dir: Path, ti
     ctx = make_context(data_dir).evolve(recipe=recipe.merge(base))
     model = ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
     assert model.base_model == str(folder / "models" / "tiny")
+
+
+def test_the_resolved_recipe_names_a_local_model_folder_absolutely(data_dir: Path, tiny_models: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    """The ``config.toml`` of an experiment sits in another folder than the recipe: it must still load
+    the folder the recipe meant, and a problem of the value still names the recipe file."""
+    import shutil
+
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import load_recipe, write_recipe
+
+    folder = data_dir / "recipes"
+    shutil.copytree(tiny_models["bart"], folder / "models" / "tiny")
+    recipe_file = folder / "r.toml"
+    recipe_file.write_text('[run]\nmode = "single"\nmodels = ["hf-seq2seq"]\n'
+                           '[models.hf-seq2seq]\nmodel_name_or_path = "./models/tiny"\n', encoding="utf-8")
+    plugins = build_plugins()
+    resolved = plugins.resolve(load_recipe(recipe_file, schema=plugins.schema))
+    key = "models.hf-seq2seq.model_name_or_path"
+    assert resolved.get(key) == str((folder / "models" / "tiny").resolve())
+    assert resolved.where(key) == str(recipe_file)
+    config = write_recipe(resolved, tmp_path / "experiment" / "config.toml")
+    again = plugins.resolve(load_recipe(config, schema=plugins.schema))
+    assert again.get(key) == resolved.get(key)
+    assert not any("model_name_or_path" in p for p in again.problems(plugins))
