@@ -63,6 +63,12 @@ def test_bad_recipes_are_reported_at_check_time(make_recipe, plugins, overrides,
     assert any(expected in p for p in problems), problems
 
 
+def test_a_study_storage_that_is_a_folder_is_refused(make_recipe, plugins, tmp_path) -> None:
+    problems = _problems(make_recipe(("modes.optuna.storage", str(tmp_path)), SPACE, mode="optuna"), plugins)
+    assert any(f"modes.optuna.storage: {str(tmp_path)!r} is a folder; name the study's file in it" in p
+               for p in problems), problems
+
+
 def test_good_recipes_have_no_problem(make_recipe, plugins) -> None:
     assert _problems(make_recipe(SPACE, mode="optuna"), plugins) == []
     assert _problems(make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score",
