@@ -31,7 +31,7 @@ def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
     if "://" not in path and not Path(path).is_absolute() and ".." in Path(path).parts:
         raise ValueError(f"a relative path must stay inside the experiment folder, got {value!r}; give an absolute "
                          "path or a URL to share a study between experiments")
-    if "://" not in path and Path(path).is_dir():
+    if path and "://" not in path and Path(path).is_dir():
         raise ValueError(f"{value!r} is a folder; name the study's file in it (e.g. {Path(path) / 'study.db'})")
 
 
