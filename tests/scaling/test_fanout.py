@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dialsum_core.errors import DialsumError, RecipeError
+from dialsum_core.errors import RecipeError
 from dialsum_core.manager import Plugins
 from dialsum_core.recipe import load_recipe
 from dialsum_core.runner import run_recipe
@@ -147,8 +147,9 @@ def test_jobs_need_a_shared_name_and_something_to_do(small_data: Path, tmp_path:
     with pytest.raises(RecipeError, match=r"run\.only: needs run\.name"):
         run_recipe(load_recipe(recipe, [*base, 'run.only=["fold=1"]']), dialsum_plugins)
     assert not (tmp_path / "exp").exists()  # refused before anything was written
-    with pytest.raises(DialsumError, match=r"run\.only \['fold=4'\]: selects nothing"):
+    with pytest.raises(RecipeError, match=r"run\.only: selects fold 4, but the kfold mode has 3 folds"):
         run_recipe(load_recipe(recipe, [*base, "run.name=x", 'run.only=["fold=4"]']), dialsum_plugins)
+    assert not (tmp_path / "exp").exists()  # a fold the run does not have: refused before any job folder
     bad = dialsum("run", str(recipe), "--set", base[0], "--set", "run.name=x", "--set", 'run.only=["epoch=2"]',
                   cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: ")

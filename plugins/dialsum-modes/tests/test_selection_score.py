@@ -20,9 +20,9 @@ def test_ranking_models_needs_a_metric_that_gives_the_ranking_score() -> None:
     assert not any("run.metrics" in p for p in _problems({"mode": "multi_model", "models": ["lead", "scratch"],
                                                           "metrics": ["bleu", "rouge"],
                                                           "ensemble": "majority_vote"}))
-    # one model, nothing combined: nothing is ranked, any metric will do
+    # one model, nothing combined: nothing is ranked, any metric will do (the lead model selects by bleu)
     assert not any("run.metrics" in p for p in _problems({"mode": "single", "models": ["lead"],
-                                                          "metrics": ["bleu"]}))
+                                                          "metrics": ["bleu"]}, models={"lead": {"metric": "bleu"}}))
 
 
 def test_a_study_must_maximise_a_score_of_the_recipes_metrics() -> None:
