@@ -87,18 +87,20 @@ class ScratchLoader:
 
 
 def tokenizer_corpus(ctx: Any, train: Sequence[Any]) -> list[Any]:
-    """What the ``scratch`` tokenizer learns from: the run's whole training split when ``train`` is part
-    of it (a fold, a trial), else ``train`` itself.
+    """What the ``scratch`` tokenizer learns from: the run's whole training split when ``train`` comes
+    from it (a fold, a trial, either with augmented copies of its dialogues), else ``train`` itself
+    (examples a caller brought from elsewhere).
 
     One tokenizer for every fold gives the fold models the same ids, which token-level ensembles
-    need; the validation and test splits never enter it.
+    need: augmented copies differ from fold to fold, so they never enter it, nor do the validation
+    and test splits.
     """
     try:
         whole = ctx.data().train
     except DialsumError:  # a context without data files: only what is being trained on is known
         return list(train)
     known = {(e.fname, e.dialogue) for e in whole}
-    return list(whole) if all((e.fname, e.dialogue) in known for e in train) else list(train)
+    return list(whole) if any((e.fname, e.dialogue) in known for e in train) else list(train)
 
 
 class PretrainedLoader:

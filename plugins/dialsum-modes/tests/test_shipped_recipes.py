@@ -92,6 +92,17 @@ def test_single_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     assert out["visualizations"] == ["visualizations/length_distribution.png"]
 
 
+def test_kfold_fold_models_with_augmented_copies_decode_jointly(sliced: dict[str, Path], tmp_path: Path) -> None:
+    """Each fold trains on its own augmented copies; the scratch tokenizer learns the training split
+    alone, so every fold model has the same ids and the token-level ensemble takes them all (it
+    refused them, after training, when each fold's tokenizer had learnt its own copies)."""
+    res, out = run_shipped("kfold-tiny", sliced, tmp_path, ("run.ensemble", "averaging"),
+                           ("data.preprocessing.augmentation.enable", True),
+                           ("data.preprocessing.augmentation.strategies", ["reorder"]))
+    assert out["status"] == "complete" and out["ensemble"]["strategy"] == "averaging"
+    assert len(list((res.experiment / "checkpoints" / "scratch" / "tokenizer").glob("*.json"))) == 1
+
+
 def test_kfold_tiny(sliced: dict[str, Path], tmp_path: Path) -> None:
     res, out = run_shipped("kfold-tiny", sliced, tmp_path)
     assert out["k_folds"] == 3 and [f["fold"] for f in out["folds"]] == [1, 2, 3]
