@@ -98,9 +98,17 @@ def test_plugin_options_are_typed_by_the_plugin(tmp_path: Path) -> None:
     assert "metrics.rouge.tokenizer: must be one of" in problems
     ok = r.override("models.lead.turns=2").merge({"models": {"lead": {"turnz": None}}})
     assert ok.models["lead"] == {"turns": 2}
-    assert [x for x in ok.problems(plugins) if "run.mode" not in x] == [
+    assert [x for x in ok.problems(plugins) if "run.mode" not in x and ": data." not in x] == [
         f"{p}: metrics.rouge.tokenizer: must be one of ['auto', 'kiwi', 'whitespace'], got 'spaces'"
     ]
+
+
+def test_a_typo_does_not_hide_the_problems_the_checks_find(tmp_path: Path) -> None:
+    """One `dialsum check` shows every problem: a misspelt key, and what the sections' checks see."""
+    p = write(tmp_path / "r.toml", '[run]\nname = "a/b"\n[data]\ntrain_pth = "t.csv"\n')
+    problems = load_recipe(p, strict=False).problems(build_plugins())
+    assert f"{p}: data.train_pth: unknown key (did you mean 'train_path'?)" in problems
+    assert any(x.startswith(f"{p}: run.name: must be a folder name") for x in problems), problems
 
 
 def test_unknown_plugin_names_are_reported(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from dialsum_core.errors import RecipeError, one_line
+from dialsum_core.errors import DialsumError, RecipeError, one_line
 from dialsum_core.recipe import io
 from dialsum_core.registry import KIND, KIND_OF_TABLE, KINDS, SectionPart
 
@@ -496,8 +496,10 @@ class Recipe:
         for kind, name in self.used(plugins):  # used without a table: its defaults must do
             if name not in self.tables[KIND[kind].table]:
                 found.extend(plugin_options(plugins.require(kind, name), {})[1])
-        if found or self.load_problems:
-            return [*self.load_problems, *_format(found, self.source, self.provenance)]
+        # The checks run even after such problems (a section that could not be typed has its
+        # defaults), so that one `dialsum check` shows every problem; a check that trips over one
+        # of them (an option it reads, a name it looks up) adds nothing: it is reported above.
+        earlier = bool(found or self.load_problems)
         checks = [(p.check, p.table, p.plugin, p.origin) for p in self.schema.parts if p.check is not None]
         for kind, name in self.used(plugins):
             reg = plugins.require(kind, name)
@@ -507,8 +509,9 @@ class Recipe:
             try:
                 found.extend(check(self, plugins))
             except Exception as exc:  # a plugin's check must not crash `dialsum check`
-                found.append((key, f"{plugin} ({origin}) check failed: {type(exc).__name__}: {exc}"))
-        return _format(dict.fromkeys(found), self.source, self.provenance)
+                if not (earlier and isinstance(exc, DialsumError)):
+                    found.append((key, f"{plugin} ({origin}) check failed: {type(exc).__name__}: {exc}"))
+        return [*self.load_problems, *_format(dict.fromkeys(found), self.source, self.provenance)]
 
     def validate(self, plugins: Plugins) -> Recipe:
         """Raise :class:`RecipeError` with every problem; returns ``self`` when there is none."""
