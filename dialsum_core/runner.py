@@ -23,6 +23,7 @@ from dialsum_core.experiment import CONFIG, RESULTS, Experiment, ReplicaExperime
 from dialsum_core.manager import Plugins, build_plugins
 from dialsum_core.protocols import Processes
 from dialsum_core.recipe import Recipe
+from dialsum_core.recipe.schema import PATH_OR_NAME, is_path
 from dialsum_core.registry import KIND
 
 log = logging.getLogger("dialsum")
@@ -58,10 +59,12 @@ def _requirement_versions(distribution: str) -> dict[str, str]:
     return found
 
 
-def _absolute(recipe: Recipe, key: str, value: Any) -> Any:
+def _absolute(recipe: Recipe, key: str, value: Any, kind: Any = True) -> Any:
     if isinstance(value, list):
-        return [_absolute(recipe, key, v) for v in value]
-    return str(recipe.path_of(key, value).resolve()) if isinstance(value, str) and value else value
+        return [_absolute(recipe, key, v, kind) for v in value]
+    if not isinstance(value, str) or not value or (kind == PATH_OR_NAME["path"] and not is_path(value)):
+        return value
+    return str(recipe.path_of(key, value).resolve())
 
 
 def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
@@ -79,9 +82,9 @@ def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
         reg = plugins.require(kind, reg_name)
         table = KIND[kind].table
         options = CONVERTER.unstructure(named.options(kind, reg_name, plugins))
-        for key in _path_fields(reg.options, ""):
+        for key, kind in _path_fields(reg.options, ""):
             field = key.lstrip(".")
-            options[field] = _absolute(recipe, f"{table}.{reg_name}.{field}", options[field])
+            options[field] = _absolute(recipe, f"{table}.{reg_name}.{field}", options[field], kind)
         tables[table][reg_name] = options
         if reg.distribution not in versions:  # many names, one distribution: its metadata read once
             versions[reg.distribution] = reg.version

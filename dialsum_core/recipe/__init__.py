@@ -6,14 +6,16 @@
 """
 
 from dialsum_core.recipe.model import CONVERTER, Recipe, Schema, load_recipe, structure_options, write_recipe
-from dialsum_core.recipe.schema import PATH, RunSection, plugin_name
+from dialsum_core.recipe.schema import PATH, PATH_OR_NAME, RunSection, is_path, plugin_name
 
 __all__ = [
     "CONVERTER",
     "PATH",
+    "PATH_OR_NAME",
     "Recipe",
     "RunSection",
     "Schema",
+    "is_path",
     "load_recipe",
     "plugin_name",
     "structure_options",

@@ -274,11 +274,12 @@ def _installed(disabled: tuple[str, ...]) -> Schema:
     return build_plugins().schema
 
 
-def _path_fields(cls: type, prefix: str) -> Iterable[str]:
+def _path_fields(cls: type, prefix: str) -> Iterable[tuple[str, Any]]:
+    """``(dotted key, its metadata["path"])`` of every field that holds a path."""
     attrs.resolve_types(cls)
     for a in attrs.fields(cls):
         if a.metadata.get("path"):
-            yield f"{prefix}.{a.name}"
+            yield f"{prefix}.{a.name}", a.metadata["path"]
         elif isinstance(a.type, type) and attrs.has(a.type):
             yield from _path_fields(a.type, f"{prefix}.{a.name}")
 
@@ -439,7 +440,7 @@ class Recipe:
 
     def path_keys(self) -> list[str]:
         """Keys of the sections that hold a path (fields with ``metadata=PATH``)."""
-        return [k for name, cls in self.schema.tables.items() for k in _path_fields(cls, name)]
+        return [k for name, cls in self.schema.tables.items() for k, _ in _path_fields(cls, name)]
 
     def path_of(self, dotted: str, value: str | None = None) -> Path:
         """The one rule for paths: a path set in a recipe file is relative to that file; one from

@@ -25,6 +25,14 @@ from dialsum_core.validators import between, one_of
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: Field metadata of keys that hold a path read from disk (resolved by ``Recipe.path_of``).
 PATH = {"path": True}
+#: Field metadata of keys that hold a local path or a name a library resolves (a hub id): only a
+#: value that :func:`is_path` is a path, resolved as ``PATH`` values are.
+PATH_OR_NAME = {"path": "or-name"}
+
+
+def is_path(value: str) -> bool:
+    """Whether a ``PATH_OR_NAME`` value is clearly a path: absolute, or ``./``, ``../``, ``~``."""
+    return value.startswith(("/", "./", "../", "~")) or Path(value).is_absolute()
 
 
 def plugin_name(kind: str) -> dict[str, str]:

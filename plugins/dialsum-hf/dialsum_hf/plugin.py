@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.recipe import PATH_OR_NAME, is_path
 from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 TAGS = ("token-ensemble",)
-#: How a ``model_name_or_path`` that is a local folder starts (a hub id never does).
-LOCAL_PREFIXES = ("/", "./", "../", "~")
 
 
 def local_model_path(recipe: Recipe, name: str, value: str) -> Path | None:
@@ -37,7 +36,7 @@ def local_model_path(recipe: Recipe, name: str, value: str) -> Path | None:
     The check and the loader both resolve it here, so the folder ``dialsum check`` finds is the one
     ``dialsum run`` loads, whatever the working directory.
     """
-    if not value or not (value.startswith(LOCAL_PREFIXES) or Path(value).is_absolute()):
+    if not value or not is_path(value):
         return None
     return recipe.path_of(f"models.{name}.model_name_or_path", value)
 
@@ -53,8 +52,8 @@ def heads_divide_d_model(inst: Any, _attr: Any, value: int) -> None:
 class PretrainedOptions:
     """``[models.hf-seq2seq]`` and the encoder-decoder presets."""
 
-    #: Hub id or local folder.
-    model_name_or_path: str = ""
+    #: Hub id or local folder (absolute, or starting with `./`, `../` or `~`: relative to the recipe file).
+    model_name_or_path: str = attrs.field(default="", metadata=PATH_OR_NAME)
     #: Branch, tag or commit of the hub repository; empty: the default branch.
     revision: str = ""
     #: Run code shipped with the checkpoint; off unless the recipe turns it on.
@@ -215,35 +214,8 @@ def dialsum_register_sections(register: Any) -> None:
 
 @hookimpl
 def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
-    """``run.models = ["all"]`` stands for every model preset; a local model folder is made absolute."""
-    return absolute_model_folders(expand_all(recipe, plugins) or recipe, plugins)
-
-
-def absolute_model_folders(recipe: Recipe, plugins: Plugins) -> Recipe:
-    """The recipe with every local ``model_name_or_path`` of its models made absolute, so that the
-    ``config.toml`` a run writes into its experiment folder loads the same folder when run again from
-    there (a relative path would then be read relative to that folder). Errors still name the file
-    that set the value."""
-    from dialsum_core.errors import RecipeError
-
-    changes: dict[str, str] = {}
-    for name in dict.fromkeys(recipe.run.models):
-        reg = plugins.get("model_loaders", name)
-        if reg is None or not issubclass(reg.options, PretrainedOptions):
-            continue
-        try:
-            value = recipe.options("model_loaders", name, plugins).model_name_or_path
-        except RecipeError:  # reported by the check, with every other problem
-            continue
-        local = local_model_path(recipe, name, value)
-        if local is not None and str(local.resolve()) != value:
-            changes[name] = str(local.resolve())
-    if not changes:
-        return recipe
-    out = recipe.override(*((f'models."{n}".model_name_or_path', path) for n, path in changes.items()))
-    keys = [f"models.{n}.model_name_or_path" for n in changes]
-    out.provenance.update({k: recipe.where(k) for k in keys})
-    return out
+    """``run.models = ["all"]`` stands for every model preset."""
+    return expand_all(recipe, plugins)
 
 
 @hookimpl

@@ -124,7 +124,7 @@ def test_a_relative_model_path_is_relative_to_the_recipe_file(data_dir: Path, ti
 def test_the_resolved_recipe_names_a_local_model_folder_absolutely(data_dir: Path, tiny_models: dict[str, Path],
                                                                   tmp_path: Path) -> None:
     """The ``config.toml`` of an experiment sits in another folder than the recipe: it must still load
-    the folder the recipe meant, and a problem of the value still names the recipe file."""
+    the folder the recipe meant (``PATH_OR_NAME``: a path is made absolute, a hub id is left alone)."""
     import shutil
 
     from dialsum_core.manager import build_plugins
@@ -135,12 +135,17 @@ def test_the_resolved_recipe_names_a_local_model_folder_absolutely(data_dir: Pat
     recipe_file = folder / "r.toml"
     recipe_file.write_text('[run]\nmode = "single"\nmodels = ["hf-seq2seq"]\n'
                            '[models.hf-seq2seq]\nmodel_name_or_path = "./models/tiny"\n', encoding="utf-8")
+    from dialsum_core.runner import resolve
+
     plugins = build_plugins()
-    resolved = plugins.resolve(load_recipe(recipe_file, schema=plugins.schema))
+    resolved = resolve(load_recipe(recipe_file, schema=plugins.schema), plugins, "r")
     key = "models.hf-seq2seq.model_name_or_path"
     assert resolved.get(key) == str((folder / "models" / "tiny").resolve())
-    assert resolved.where(key) == str(recipe_file)
     config = write_recipe(resolved, tmp_path / "experiment" / "config.toml")
-    again = plugins.resolve(load_recipe(config, schema=plugins.schema))
+    again = resolve(load_recipe(config, schema=plugins.schema), plugins, "r")
     assert again.get(key) == resolved.get(key)
     assert not any("model_name_or_path" in p for p in again.problems(plugins))
+    # a hub id stays a name
+    hub = resolve(load_recipe(recipe_file, [f"{key}=digit82/kobart-summarization"], schema=plugins.schema),
+                  plugins, "r")
+    assert hub.get(key) == "digit82/kobart-summarization"
