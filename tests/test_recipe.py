@@ -111,6 +111,35 @@ def test_a_typo_does_not_hide_the_problems_the_checks_find(tmp_path: Path) -> No
     assert any(x.startswith(f"{p}: run.name: must be a folder name") for x in problems), problems
 
 
+def test_a_typo_leaves_the_other_values_of_its_section_to_the_checks(tmp_path: Path) -> None:
+    """A section with a misspelt key is checked with what the user wrote in its other keys, never with
+    its defaults: a set key is not reported as unset, and a clash of two set keys is seen at once."""
+    csv = write(tmp_path / "train.csv", "fname,dialogue,summary,topic\nd0,#Person1#: a,b,c\n")
+    p = write(tmp_path / "r.toml", f'[data]\ntrain_pth = "x"\ntrain_path = "{csv}"\n'
+                                     '[train]\nepochz = 1\nfp16 = true\nbf16 = true\n')
+    problems = load_recipe(p, strict=False).problems(build_plugins())
+    assert f"{p}: data.train_pth: unknown key (did you mean 'train_path'?)" in problems
+    assert not [x for x in problems if "data.train_path" in x], problems
+    assert f"{p}: train.fp16: fp16 and bf16 are both on; choose one" in problems
+
+
+def test_a_value_that_cannot_be_typed_is_reported_once(tmp_path: Path) -> None:
+    """The checks of a section see its default where a value could not be typed: what they would say
+    about that default is not said about the user's key."""
+    p = write(tmp_path / "r.toml", "[data]\ntrain_path = 3\n")
+    problems = [x for x in load_recipe(p, strict=False).problems(build_plugins()) if "data.train_path" in x]
+    assert problems == [f"{p}: data.train_path: expected a string, got integer 3"]
+
+
+def test_a_typo_in_a_nested_table_leaves_its_other_values_checked() -> None:
+    from dialsum_core.recipe import structure_options
+
+    inst, problems = structure_options(_Outer, {"inner": {"step": -1.0, "stpe": 1.0}, "size": 3}, "s")
+    assert problems == [("s.inner.stpe", "unknown key (did you mean 'step'?)"),
+                        ("s.inner.step", "'step' must be >= 0.0: -1.0")], problems
+    assert inst is not None and inst.size == 3
+
+
 def test_unknown_plugin_names_are_reported(tmp_path: Path) -> None:
     plugins = build_plugins()
     p = write(
@@ -192,6 +221,12 @@ class _Param:
 class _Space:
     space: dict[str, _Param] = attrs.field(factory=dict)
     grid: list[_Param] = attrs.field(factory=list)
+
+
+@attrs.define(kw_only=True)
+class _Outer:
+    inner: _Param = attrs.field(factory=_Param)
+    size: int = 1
 
 
 def test_validators_of_typed_entries_in_tables_and_arrays_run_too() -> None:

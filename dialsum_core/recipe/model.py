@@ -161,8 +161,7 @@ def structure_options(cls: type, data: Mapping[str, Any], path: str) -> tuple[An
         with attrs.validators.disabled():
             inst = CONVERTER.structure(dict(data), cls)
     except Exception as exc:  # cattrs raises exception groups
-        problems = _flatten_errors(exc, path)
-        return None, problems + _check_fields_alone(cls, data, path, {k for k, _ in problems})
+        return _partial(cls, data, path, _flatten_errors(exc, path))
     return inst, _check_validators(inst, path)
 
 
@@ -181,20 +180,38 @@ def plugin_options(reg: Any, table: Mapping[str, Any]) -> tuple[Any, list[tuple[
                              f"{reg.distribution} {reg.version}) could not be checked: {type(exc).__name__}: {exc}")]
 
 
-def _check_fields_alone(cls: type, data: Mapping[str, Any], path: str, bad: set[str]) -> list[tuple[str, str]]:
-    """When a table fails to build, still run the validators of its well-typed fields."""
-    out: list[tuple[str, str]] = []
+def _partial(cls: type, data: Mapping[str, Any], path: str,
+             problems: list[tuple[str, str]]) -> tuple[Any, list[tuple[str, str]]]:
+    """A table that failed to build, built from the values that can be used (the others keep their
+    defaults), so that the checks reading it see what the user wrote; and the validators' problems of
+    those values, nested tables included, beside ``problems``."""
+    bad = {k for k, _ in problems}
+    found = list(problems)
+    values: dict[str, Any] = {}
     attrs.resolve_types(cls)
     for field in attrs.fields(cls):
         sub = f"{path}.{field.name}" if path else field.name
-        if field.name not in data or any(b == sub or b.startswith(sub + ".") for b in bad):
+        if field.name not in data or sub in bad:
             continue
-        try:
-            value = CONVERTER.structure(data[field.name], field.type)
-        except Exception:
-            continue
-        out.extend(_check_field(None, field, value, sub))
-    return out
+        if any(b.startswith((sub + ".", sub + "[")) for b in bad):
+            if not (attrs.has(field.type) and isinstance(data[field.name], Mapping)):
+                continue
+            value, inner = structure_options(field.type, data[field.name], sub)
+            found.extend(p for p in inner if p not in found)
+        else:
+            try:
+                value = CONVERTER.structure(data[field.name], field.type)
+            except Exception:
+                continue
+            inner = _check_field(None, field, value, sub)
+            found.extend(inner)
+        if value is not None and not inner:
+            values[field.alias] = value
+    try:
+        with attrs.validators.disabled():
+            return cls(**values), found
+    except Exception:  # a class that checks its values together: its problems are reported above
+        return None, found
 
 
 def _validator_message(exc: Exception, value: Any) -> str:
@@ -302,6 +319,8 @@ class Recipe:
     schema: Schema = attrs.field(factory=Schema.installed, eq=False, repr=False)
     #: Problems found while typing a recipe read with ``strict=False`` (reported by :meth:`problems`).
     load_problems: list[str] = attrs.field(factory=list, eq=False, repr=False)
+    #: Their keys: a check does not report on them (it saw their defaults, not what the user wrote).
+    load_problem_keys: frozenset[str] = attrs.field(default=frozenset(), eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for name, cls in self.schema.tables.items():
@@ -339,8 +358,8 @@ class Recipe:
         """Type a plain mapping; raises :class:`RecipeError` listing every structural problem.
 
         ``strict=False`` keeps them for :meth:`problems` instead (a section that cannot be typed
-        keeps its defaults), so that ``dialsum check`` reports them together with the problems of
-        the plugin tables, which need the plugins to see."""
+        keeps the values that can be, the others their defaults), so that ``dialsum check`` reports
+        them together with the problems of the plugin tables, which need the plugins to see."""
         schema = schema or Schema.installed()
         prov = dict(provenance or {})
         problems: list[tuple[str, str]] = []
@@ -382,7 +401,7 @@ class Recipe:
         if problems and strict:
             raise RecipeError(_format(problems, source, prov))
         return cls(source=source, provenance=prov, schema=schema, load_problems=_format(problems, source, prov),
-                   **kwargs)
+                   load_problem_keys=frozenset(k for k, _ in problems), **kwargs)
 
     # -- writing ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -497,10 +516,12 @@ class Recipe:
         for kind, name in self.used(plugins):  # used without a table: its defaults must do
             if name not in self.tables[KIND[kind].table]:
                 found.extend(plugin_options(plugins.require(kind, name), {})[1])
-        # The checks run even after such problems (a section that could not be typed has its
-        # defaults), so that one `dialsum check` shows every problem; a check that trips over one
-        # of them (an option it reads, a name it looks up) adds nothing: it is reported above.
+        # The checks run even after such problems (a section keeps the values that could be typed,
+        # the others their defaults), so that one `dialsum check` shows every problem; a check that
+        # trips over one of them (an option it reads, a name it looks up), or speaks of a key already
+        # reported (it saw the default), adds nothing.
         earlier = bool(found or self.load_problems)
+        reported = {key for key, _ in found} | self.load_problem_keys
         checks = [(p.check, p.table, p.plugin, p.origin) for p in self.schema.parts if p.check is not None]
         for kind, name in self.used(plugins):
             reg = plugins.require(kind, name)
@@ -508,7 +529,7 @@ class Recipe:
                 checks.append((reg.check, f"{KIND[kind].table}.{name}", reg.plugin, reg.distribution))
         for check, key, plugin, origin in checks:
             try:
-                found.extend(check(self, plugins))
+                found.extend(p for p in check(self, plugins) if p[0] not in reported)
             except Exception as exc:  # a plugin's check must not crash `dialsum check`
                 if not (earlier and isinstance(exc, DialsumError)):
                     found.append((key, f"{plugin} ({origin}) check failed: {type(exc).__name__}: {exc}"))
