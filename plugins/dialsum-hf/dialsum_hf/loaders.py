@@ -269,7 +269,7 @@ def unmatched_targets(model: Any, targets: Sequence[str]) -> list[str]:
     peft refuses a list none of whose entries matches, with a long traceback; an entry that matches
     nothing beside others that do is a misspelling it would ignore silently. Both are refused here,
     before any training starts, with the names that would match."""
-    names = [n for n, _m in model.named_modules()]
+    names = [n for n, _m in model.named_modules() if n]  # "" is the model itself, never a target
     return [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
 
 

@@ -16,6 +16,7 @@ import attrs
 from dialsum_core import hookimpl
 from dialsum_core.recipe import PATH_OR_NAME, is_path
 from dialsum_core.validators import fraction, one_of, positive
+from dialsum_hf.positions import model_config, position_problems
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
 from dialsum_metrics import selection_problem
@@ -165,6 +166,16 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
         if local is not None and not local.is_dir():
             found.append((f"{key}.model_name_or_path", f"{local}: no such folder (a local path; a hub id is "
                           "written org/model)"))
+        elif local is not None and not any((local / f).is_file() for f in ("config.json", "adapter_config.json")):
+            found.append((f"{key}.model_name_or_path", f"{local}: no config.json, so not a saved model folder; "
+                          "point it at the folder save_pretrained or huggingface-cli download wrote"))
+        elif opts.model_name_or_path:
+            config = model_config(local, opts.model_name_or_path, opts.revision)
+            if config is not None:
+                found += position_problems(recipe, name, config, causal=isinstance(opts, CausalOptions))
+        if any(not t.strip() for t in opts.lora_target_modules):
+            found.append((f"{key}.lora_target_modules", "holds an empty module name; name modules such as "
+                          "\"q_proj\", or give an empty list for peft's default of the architecture"))
         if isinstance(opts, CausalOptions) and opts.prompt_template not in TEMPLATES and (
             "{dialogue}" not in opts.prompt_template
         ):

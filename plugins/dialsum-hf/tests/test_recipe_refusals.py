@@ -149,3 +149,79 @@ def test_the_resolved_recipe_names_a_local_model_folder_absolutely(data_dir: Pat
     hub = resolve(load_recipe(recipe_file, [f"{key}=digit82/kobart-summarization"], schema=plugins.schema),
                   plugins, "r")
     assert hub.get(key) == "digit82/kobart-summarization"
+
+
+def test_an_existing_folder_without_a_model_config_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    """The loader fails on it with a tokenizer error; ``check`` says what the folder lacks."""
+    (tmp_path / "not-a-model").mkdir()
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                "models": {"hf-seq2seq": {"model_name_or_path": str(tmp_path / "not-a-model")}}})
+    assert any("models.hf-seq2seq.model_name_or_path:" in p and "no config.json" in p for p in found), found
+
+
+def test_an_empty_lora_target_module_is_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    """peft would refuse ``""`` with a traceback once the model is loaded."""
+    table = {"model_name_or_path": str(tiny_models["bart"]), "use_lora": True, "lora_target_modules": ["", "q_proj"]}
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
+    assert any("models.hf-seq2seq.lora_target_modules: holds an empty module name" in p for p in found), found
+    # the loader names it too, as one line, rather than taking "" for the whole model
+    ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
+    with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.lora_target_modules: \[''\] match no module"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+
+
+def test_lengths_past_the_position_table_of_a_seq2seq_model_are_refused(data_dir: Path,
+                                                                       tiny_models: dict[str, Path]) -> None:
+    """The tiny BART has 512 learned positions: generating a 513th token fails after an epoch of training
+    (``IndexError: index out of range in self``), so the check refuses it; 512 fits."""
+    model = {"run": {"models": ["hf-seq2seq"]},
+             "models": {"hf-seq2seq": {"model_name_or_path": str(tiny_models["bart"])}}}
+    found = problems(data_dir, {**model, "generation": {"max_new_tokens": 513}})
+    assert any("generation.max_new_tokens: 513 tokens is more than the 512 positions" in p for p in found), found
+    found = problems(data_dir, {**model, "data": {"max_length": 600, "max_target_length": 513}})
+    assert any("data.max_length: 600 tokens" in p for p in found), found
+    assert any("data.max_target_length: 513 tokens" in p for p in found), found
+    assert not problems(data_dir, {**model, "data": {"max_length": 512, "max_target_length": 512},
+                                   "generation": {"max_new_tokens": 512}})
+
+
+def test_lengths_past_the_position_table_of_a_causal_model_are_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                                      tmp_path: Path) -> None:
+    """A causal model reads prompt and summary as one sequence: GPT-2's table of ``n_positions`` bounds
+    their sum. Rotary positions (Llama) have no table and are never refused."""
+    import json
+
+    gpt2 = tmp_path / "gpt2"
+    gpt2.mkdir()
+    (gpt2 / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 64}), encoding="utf-8")
+    model = {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": {"model_name_or_path": str(gpt2)}}}
+    fits = {"data": {"max_length": 40, "max_target_length": 24}, "generation": {"max_new_tokens": 25}}
+    assert not problems(data_dir, {**model, **fits})
+    found = problems(data_dir, {**model, **fits, "generation": {"max_new_tokens": 26}})
+    assert any("generation.max_new_tokens: data.max_length + generation.max_new_tokens - 1 = 65" in p
+               for p in found), found
+    found = problems(data_dir, {**model, **fits, "data": {"max_length": 40, "max_target_length": 25}})
+    assert any("data.max_target_length: data.max_length + data.max_target_length = 65" in p for p in found), found
+    llama = {"run": {"models": ["hf-causal"]},
+             "models": {"hf-causal": {"model_name_or_path": str(tiny_models["llama"])}}}
+    assert not problems(data_dir, {**llama, "data": {"max_length": 4000}, "generation": {"max_new_tokens": 4000}})
+
+
+def test_a_hub_model_in_the_cache_is_checked_against_its_positions(data_dir: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preset whose config the Hugging Face cache holds is checked without a download."""
+    import json
+
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--digit82--kobart-summarization"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40, encoding="utf-8")
+    (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    (repo / "snapshots" / ("0" * 40) / "config.json").write_text(
+        json.dumps({"model_type": "bart", "max_position_embeddings": 1026}), encoding="utf-8")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    found = problems(data_dir, {"run": {"models": ["kobart"]}, "generation": {"max_new_tokens": 2000}})
+    assert any("generation.max_new_tokens: 2000 tokens is more than the 1026 positions of the model "
+                            "of models.kobart" in p for p in found), found
+    assert not problems(data_dir, {"run": {"models": ["kobart"]}, "generation": {"max_new_tokens": 1026}})
