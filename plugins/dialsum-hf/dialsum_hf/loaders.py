@@ -13,7 +13,7 @@ from dialsum_core.experiment import safe_name
 from dialsum_hf.model import HFModel
 from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions, local_model_path, scratch_architecture
 from dialsum_hf.quiet import quiet_progress_bars
-from dialsum_hf.tokenizer import add_tags, cached_tokenizer, special_tokens
+from dialsum_hf.tokenizer import add_tags, cached_tokenizer, scratch_corpus, special_tokens, tokenizer_key
 
 #: The ``transformers`` names that building, training and generating with any loader's model use.
 LIBRARY_NAMES = (
@@ -62,10 +62,9 @@ class ScratchLoader:
 
         o, d = self.options, ctx.recipe.data
         set_seed(ctx.recipe.run.seed)
-        corpus = tokenizer_corpus(ctx, train)
-        texts = [e.dialogue for e in corpus] + [s for e in corpus for s in e.summaries]
-        tok = cached_tokenizer(ctx.experiment.checkpoints / safe_name(self.name) / "tokenizer", texts,
-                               special_tokens(corpus, d.special_tokens), o.vocab_size, o.min_frequency)
+        texts, tags = scratch_corpus(tokenizer_corpus(ctx, train), d.special_tokens)
+        tok = cached_tokenizer(ctx.experiment.checkpoints / safe_name(self.name) / "tokenizer", texts, tags,
+                               o.vocab_size, o.min_frequency)
         config = BartConfig(
             vocab_size=len(tok), **scratch_architecture(o, ctx.recipe),
             dropout=o.dropout, pad_token_id=tok.pad_token_id,
@@ -74,7 +73,8 @@ class ScratchLoader:
             forced_eos_token_id=tok.eos_token_id,
         )
         model = BartForConditionalGeneration(config)
-        hf = HFModel(model, tok, loader=self.name, is_encoder_decoder=True, options=o)
+        hf = HFModel(model, tok, loader=self.name, is_encoder_decoder=True, options=o,
+                     tokenizer_key=tokenizer_key(texts, tags, o.vocab_size, o.min_frequency))
         ctx.log.info("scratch: BART with %.2fM parameters, vocabulary %d", model.num_parameters() / 1e6, len(tok))
         if ctx.recipe.run.gpu_check:
             from dialsum_hf.gpu import gpu_check
@@ -354,5 +354,5 @@ def load_saved(ctx: Any, path: Path, options: Any, name: str) -> HFModel:
         model, tok, loader=meta.get("loader", name), is_encoder_decoder=seq2seq, options=options,
         prompt_template=meta.get("prompt_template") or (options.prompt_template if causal else ""),
         instruction=meta.get("instruction") or (options.instruction if causal else ""),
-        base_model=meta.get("base_model", ""),
+        base_model=meta.get("base_model", ""), tokenizer_key=meta.get("tokenizer_key", ""),
     )

@@ -24,7 +24,8 @@ class HFModel:
     """A transformers model (possibly wrapped by peft) with its tokenizer and prompt."""
 
     def __init__(self, model: Any, tokenizer: Any, *, loader: str, is_encoder_decoder: bool,
-                 options: Any, prompt_template: str = "", instruction: str = "", base_model: str = ""):
+                 options: Any, prompt_template: str = "", instruction: str = "", base_model: str = "",
+                 tokenizer_key: str = ""):
         self.model = model
         self.tokenizer = tokenizer
         self.loader = loader
@@ -33,6 +34,8 @@ class HFModel:
         self.prompt_template = prompt_template
         self.instruction = instruction
         self.base_model = base_model
+        #: For a tokenizer trained on the data (``scratch``): :func:`~dialsum_hf.tokenizer.tokenizer_key`.
+        self.tokenizer_key = tokenizer_key
         self.last_fit: FitResult | None = None
 
     # -- what ensembles use ---------------------------------------------------------------------

@@ -99,6 +99,8 @@ def checkpoint_mismatch(recipe: Any, plugins: Any, checkpoint: Path) -> list[str
         found += [f"{checkpoint} was trained with models.{loader}.{k} = {saved[k]}, the recipe has {getattr(opts, k)} "
                   "(another tokenizer)" for k in ("vocab_size", "min_frequency") if k in saved
                   and saved[k] != getattr(opts, k)]
+        if not found and meta.get("tokenizer_key"):
+            found += _other_tokenizer(recipe, plugins, checkpoint, opts, str(meta["tokenizer_key"]))
     elif isinstance(opts, PretrainedOptions):
         local = local_model_path(recipe, loader, opts.model_name_or_path)
         base = str(local) if local is not None else opts.model_name_or_path
@@ -109,3 +111,28 @@ def checkpoint_mismatch(recipe: Any, plugins: Any, checkpoint: Path) -> list[str
             found.append(f"{checkpoint} holds {'LoRA adapters' if meta['adapter'] else 'a full model'}, "
                          f"models.{loader}.use_lora is {str(opts.use_lora).lower()}")
     return found
+
+
+def _other_tokenizer(recipe: Any, plugins: Any, checkpoint: Path, opts: Any, saved_key: str) -> list[str]:
+    """A ``scratch`` checkpoint whose tokenizer was learned from other training data than the recipe's.
+
+    The run would train a tokenizer on its own data and load the checkpoint's weights into a model of
+    that vocabulary: a size mismatch traceback, or, at an equal size, ids that now mean other words.
+    The data are read as the run reads them (the data check has read them already); the tokenizer is
+    never trained here, only the key its file would have is compared.
+    """
+    from dialsum_core.errors import DialsumError
+    from dialsum_hf.tokenizer import scratch_corpus, tokenizer_key
+
+    try:
+        data = plugins.answer("dialsum_load_data", recipe=recipe, quiet=True)
+    except DialsumError:  # the data's own check reports it
+        return []
+    if data is None:
+        return []
+    texts, tags = scratch_corpus(data.train, recipe.section("data").special_tokens)
+    if tokenizer_key(texts, tags, opts.vocab_size, opts.min_frequency) == saved_key:
+        return []
+    return [f"{checkpoint} was trained with a tokenizer learned from other training data (data.train_path, "
+            "data.special_tokens, run.debug or data.debug_samples differ); resume with the data it was trained on, "
+            "or leave run.resume_from empty to start afresh"]

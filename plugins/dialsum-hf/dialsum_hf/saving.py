@@ -23,6 +23,7 @@ def metadata(hf: HFModel) -> dict[str, Any]:
         "instruction": hf.instruction,
         "adapter": hf.is_peft,
         "base_model": hf.base_model,
+        "tokenizer_key": hf.tokenizer_key,
         "options": attrs.asdict(hf.options) if attrs.has(type(hf.options)) else {},
     }
 

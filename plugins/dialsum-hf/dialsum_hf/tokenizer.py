@@ -74,14 +74,30 @@ def cached_tokenizer(
 
     from dialsum_core.atomic import atomic_write_text
 
-    key = hashlib.sha256(json.dumps([list(texts), list(tags), vocab_size, min_frequency, template],
-                                    ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
-    path = Path(folder) / f"{key}.json"
+    path = Path(folder) / f"{tokenizer_key(texts, tags, vocab_size, min_frequency, template=template)}.json"
     if not path.is_file():
         tok = train_tokenizer(texts, vocab_size, min_frequency, template=template)
         add_tags(tok, tags)
         atomic_write_text(path, tok.backend_tokenizer.to_str())
     return _wrap(Tokenizer.from_str(path.read_text(encoding="utf-8")))
+
+
+def tokenizer_key(texts: Sequence[str], tags: Sequence[str], vocab_size: int, min_frequency: int = 2,
+                  *, template: str = "eos") -> str:
+    """A hash of everything that shapes a trained tokenizer: equal keys, equal ids.
+
+    It names the file :func:`cached_tokenizer` keeps, and a ``scratch`` checkpoint records it, so that
+    ``dialsum check`` can tell, without training one, that ``run.resume_from`` names a model whose
+    tokenizer was learned from other data (its ids would mean other words, or not fit at all)."""
+    return hashlib.sha256(json.dumps([list(texts), list(tags), vocab_size, min_frequency, template],
+                                     ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
+
+
+def scratch_corpus(examples: Sequence[Any], extra_tags: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The texts and whole-token tags the ``scratch`` tokenizer learns from ``examples``: one rule for
+    the loader that trains it and the check that compares a checkpoint's with it."""
+    texts = [e.dialogue for e in examples] + [s for e in examples for s in e.summaries]
+    return texts, special_tokens(examples, extra_tags)
 
 
 def add_tags(tokenizer: Any, tags: Sequence[str]) -> list[int]:

@@ -225,3 +225,23 @@ def test_a_hub_model_in_the_cache_is_checked_against_its_positions(data_dir: Pat
     assert any("generation.max_new_tokens: 2000 tokens is more than the 1026 positions of the model "
                             "of models.kobart" in p for p in found), found
     assert not problems(data_dir, {"run": {"models": ["kobart"]}, "generation": {"max_new_tokens": 1026}})
+
+
+def test_resume_from_a_scratch_checkpoint_of_other_training_data_is_refused(context, data_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    """``scratch`` learns its tokenizer from the training data: a checkpoint trained on other data has
+    another vocabulary (the Trainer's resume failed with a size-mismatch traceback) or, at an equal
+    size, ids that mean other words."""
+    from conftest import rows
+    from dialsum_core.testing import write_csv
+
+    ctx = context({"train": {"max_steps": 1}})
+    data = ctx.data()
+    ctx.build("model_loaders", "scratch").build(ctx, data.train).fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    resume = {"run": {"resume_from": str(tmp_path / "ckpt")}}
+    assert not problems(data_dir, resume)  # the same data: the same tokenizer
+    write_csv(tmp_path / "other.csv", rows(10))
+    found = problems(data_dir, {**resume, "data": {"train_path": str(tmp_path / "other.csv")}})
+    assert any("run.resume_from:" in p and "tokenizer learned from other training data" in p for p in found), found
+    found = problems(data_dir, {**resume, "data": {"special_tokens": ["#Extra#"]}})
+    assert any("tokenizer learned from other training data" in p for p in found), found
