@@ -110,6 +110,8 @@ def checkpoint_mismatch(recipe: Any, plugins: Any, checkpoint: Path) -> list[str
         if "adapter" in meta and bool(meta["adapter"]) != opts.use_lora:
             found.append(f"{checkpoint} holds {'LoRA adapters' if meta['adapter'] else 'a full model'}, "
                          f"models.{loader}.use_lora is {str(opts.use_lora).lower()}")
+        if not found:
+            found += _tags_not_in(checkpoint, recipe)
     return found
 
 
@@ -136,3 +138,31 @@ def _other_tokenizer(recipe: Any, plugins: Any, checkpoint: Path, opts: Any, sav
     return [f"{checkpoint} was trained with a tokenizer learned from other training data (data.train_path, "
             "data.special_tokens, run.debug or data.debug_samples differ); resume with the data it was trained on, "
             "or leave run.resume_from empty to start afresh"]
+
+
+def tokenizer_vocabulary(folder: Path) -> set[str] | None:
+    """The token strings of the ``tokenizer.json`` in ``folder`` (its model's and the added ones), read
+    as plain JSON; ``None`` when there is none to read."""
+    data = _json(folder / "tokenizer.json")
+    vocab = data.get("model", {}).get("vocab") if isinstance(data.get("model"), dict) else None
+    if vocab is None:
+        return None
+    pieces = set(vocab) if isinstance(vocab, dict) else {v[0] for v in vocab if isinstance(v, list) and v}
+    return pieces | {t.get("content") for t in data.get("added_tokens", []) if isinstance(t, dict)}
+
+
+def _tags_not_in(checkpoint: Path, recipe: Any) -> list[str]:
+    """The tokens a pretrained loader always adds (the known dialogue tags and ``data.special_tokens``)
+    that the checkpoint's tokenizer lacks: the run adds them and grows the embeddings, and the
+    checkpoint's weights no longer fit (the Trainer's resume fails with a size-mismatch traceback)."""
+    from dialsum_hf.tokenizer import special_tokens
+
+    vocab = tokenizer_vocabulary(checkpoint)
+    if vocab is None:
+        return []
+    missing = [t for t in special_tokens((), recipe.section("data").special_tokens) if t not in vocab]
+    if not missing:
+        return []
+    return [f"{checkpoint} has no token {', '.join(missing)}, which the run adds to the tokenizer (data.special_tokens "
+            "and the dialogue tags), so its embeddings would not fit the model; resume with the data.special_tokens "
+            "it was trained with"]

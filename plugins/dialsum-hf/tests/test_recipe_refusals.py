@@ -245,3 +245,18 @@ def test_resume_from_a_scratch_checkpoint_of_other_training_data_is_refused(cont
     assert any("run.resume_from:" in p and "tokenizer learned from other training data" in p for p in found), found
     found = problems(data_dir, {**resume, "data": {"special_tokens": ["#Extra#"]}})
     assert any("tokenizer learned from other training data" in p for p in found), found
+
+
+def test_resume_from_a_pretrained_checkpoint_without_the_recipes_extra_tokens_is_refused(
+        data_dir: Path, tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """A token of ``data.special_tokens`` the checkpoint's tokenizer lacks grows the embeddings past the
+    checkpoint's (the Trainer's resume failed with a size-mismatch traceback)."""
+    model = {"run": {"models": ["hf-seq2seq"]}, "train": {"max_steps": 1},
+             "models": {"hf-seq2seq": {"model_name_or_path": str(tiny_models["bart"]), "torch_dtype": "float32"}}}
+    ctx = make_context(data_dir, model)
+    data = ctx.data()
+    ctx.build("model_loaders", "hf-seq2seq").build(ctx, data.train).fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    resume = {**model, "run": {"models": ["hf-seq2seq"], "resume_from": str(tmp_path / "ckpt")}}
+    assert not problems(data_dir, resume)
+    found = problems(data_dir, {**resume, "data": {"special_tokens": ["#New#"]}})
+    assert any("run.resume_from:" in p and "has no token #New#" in p for p in found), found
