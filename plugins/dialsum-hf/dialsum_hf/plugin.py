@@ -173,6 +173,12 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
             config = model_config(local, opts.model_name_or_path, opts.revision)
             if config is not None:
                 found += position_problems(recipe, name, config, causal=isinstance(opts, CausalOptions))
+                # encoder-decoder configs all say so; a decoder-only one (Llama, GPT-NeoX...) fails to load
+                if not isinstance(opts, CausalOptions) and config.get("model_type") and \
+                        config.get("is_encoder_decoder") is not True:
+                    found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is a decoder-only "
+                                  f"{config['model_type']} model, which this encoder-decoder loader cannot load; "
+                                  "use hf-causal (or a decoder-only preset) for it"))
         if any(not t.strip() for t in opts.lora_target_modules):
             found.append((f"{key}.lora_target_modules", "holds an empty module name; name modules such as "
                           "\"q_proj\", or give an empty list for peft's default of the architecture"))

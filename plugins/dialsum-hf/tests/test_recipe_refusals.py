@@ -219,7 +219,8 @@ def test_a_hub_model_in_the_cache_is_checked_against_its_positions(data_dir: Pat
     (repo / "refs" / "main").write_text("0" * 40, encoding="utf-8")
     (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
     (repo / "snapshots" / ("0" * 40) / "config.json").write_text(
-        json.dumps({"model_type": "bart", "max_position_embeddings": 1026}), encoding="utf-8")
+        json.dumps({"model_type": "bart", "is_encoder_decoder": True, "max_position_embeddings": 1026}),
+        encoding="utf-8")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     found = problems(data_dir, {"run": {"models": ["kobart"]}, "generation": {"max_new_tokens": 2000}})
     assert any("generation.max_new_tokens: 2000 tokens is more than the 1026 positions of the model "
@@ -260,3 +261,16 @@ def test_resume_from_a_pretrained_checkpoint_without_the_recipes_extra_tokens_is
     assert not problems(data_dir, resume)
     found = problems(data_dir, {**resume, "data": {"special_tokens": ["#New#"]}})
     assert any("run.resume_from:" in p and "has no token #New#" in p for p in found), found
+
+
+def test_a_decoder_only_model_given_to_the_seq2seq_loader_is_refused(data_dir: Path,
+                                                                     tiny_models: dict[str, Path]) -> None:
+    """``AutoModelForSeq2SeqLM`` cannot load a Llama or GPT-NeoX folder; its ``config.json`` says so."""
+    for family in ("llama", "gpt_neox"):
+        found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                    "models": {"hf-seq2seq": {"model_name_or_path": str(tiny_models[family])}}})
+        assert any("models.hf-seq2seq.model_name_or_path:" in p and f"decoder-only {family} model" in p
+                   and "use hf-causal" in p for p in found), found
+    found = problems(data_dir, {"run": {"models": ["hf-causal"]},
+                                "models": {"hf-causal": {"model_name_or_path": str(tiny_models["llama"])}}})
+    assert not found, found
