@@ -19,12 +19,30 @@ PARAM_TYPES = ("float", "int", "categorical")
 MODEL_KEY = "model"
 
 
+#: What the experiment folder holds besides the study: the core's files and the folders the run
+#: writes. A study file of one of these names would overwrite a file or take a folder's place.
+EXPERIMENT_ENTRIES = ("config.toml", "results.json", "checkpoints", "predictions", "visualizations", "stages",
+                      "jobs", "optuna")
+#: What the study writes in ``optuna/`` when its trials are done (besides ``study.db``).
+STUDY_OUTPUTS = ("best_params.json", "best_recipe.toml")
+
+
 def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
     """A relative storage path stays in the experiment folder; an absolute path or a server URL names
-    a study shared on purpose (see docs/scaling.md)."""
+    a study shared on purpose (see docs/scaling.md). A relative path may not be one of the folder's
+    own entries: the run would only find out after the trials trained, when it writes
+    ``optuna/best_params.json`` where the study file is (or opens a folder as the study)."""
     from pathlib import Path
 
     path = value.removeprefix("journal://")
+    if value.startswith("journal://") and not path:
+        raise ValueError("journal:// needs the journal file's path, e.g. journal://optuna/journal.log")
+    parts = [part.casefold() for part in Path(path).parts] if "://" not in path else []
+    if parts and not Path(path).is_absolute() and (
+            (len(parts) == 1 and parts[0] in EXPERIMENT_ENTRIES) or parts[0] in ("config.toml", "results.json")
+            or (len(parts) == 2 and parts[0] == "optuna" and parts[1] in STUDY_OUTPUTS)):
+        raise ValueError(f"{value!r} is a file or folder the run writes in the experiment folder; name the study's "
+                         "own file, e.g. optuna/study.db")
     if path.startswith("sqlite:///") and not path.startswith("sqlite:////"):
         raise ValueError(f"an SQLite URL with a relative path is relative to the current directory, got {value!r}; "
                          "give a plain relative path (inside the experiment folder) or an absolute one")
@@ -278,7 +296,27 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
 
 
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
-    return check_space(recipe, plugins) + _check_study_metric(recipe, plugins)
+    return check_space(recipe, plugins) + _check_study_metric(recipe, plugins) + _check_storage_logs(recipe, plugins)
+
+
+def _check_storage_logs(recipe: Any, plugins: Any) -> Problems:
+    """A relative study file may not be the file a logger of the run writes (``train.log``): the
+    study would read the log's lines as its own and fail in the middle of the trials. Any logger
+    whose options name a ``filename`` counts, whichever plugin registers it."""
+    from pathlib import Path
+
+    value = recipe.options("run_modes", "optuna", plugins).storage
+    storage = value.removeprefix("journal://")
+    if not storage or "://" in storage or Path(storage).is_absolute():
+        return []
+    for name in recipe.run.loggers:
+        if plugins.get("loggers", name) is None:
+            continue  # an unknown logger is reported as such
+        filename = getattr(recipe.options("loggers", name, plugins), "filename", None)
+        if isinstance(filename, str) and Path(filename).as_posix().casefold() == Path(storage).as_posix().casefold():
+            return [("modes.optuna.storage", f"{value!r} is the file the {name} logger writes "
+                     f"(loggers.{name}.filename); name the study's own file, e.g. optuna/study.db")]
+    return []
 
 
 def _check_study_metric(recipe: Any, plugins: Any) -> Problems:
@@ -298,7 +336,8 @@ def check_full(recipe: Any, plugins: Any) -> Problems:
     if recipe.options("run_modes", "full", plugins).tune:
         found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
                                if msg.startswith("empty search space") else ""))
-                  for key, msg in check_space(recipe, plugins) + _check_study_metric(recipe, plugins)]
+                  for key, msg in check_space(recipe, plugins) + _check_study_metric(recipe, plugins)
+                  + _check_storage_logs(recipe, plugins)]
     return found
 
 

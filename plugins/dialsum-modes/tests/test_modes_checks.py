@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
 
+from dialsum_core.errors import RecipeError
 from dialsum_core.recipe import write_recipe
 
 SPACE = ("modes.optuna.space.\"train.learning_rate\"", {"type": "float", "low": 1e-5, "high": 1e-3, "log": True})
@@ -114,3 +115,35 @@ def test_shipped_recipes_with_bad_input_fail_check_with_one_line(recipe, overrid
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {expected}"), result.stderr
+
+
+@pytest.mark.parametrize(("storage", "loggers", "expected"), [
+    ("optuna", [], "'optuna' is a file or folder the run writes in the experiment folder"),
+    ("journal://optuna", [], "'journal://optuna' is a file or folder the run writes"),
+    ("config.toml", [], "'config.toml' is a file or folder the run writes"),
+    ("optuna/best_params.json", [], "'optuna/best_params.json' is a file or folder the run writes"),
+    ("journal://", [], "journal:// needs the journal file's path"),
+    ("train.log", ["file"], "'train.log' is the file the file logger writes (loggers.file.filename)"),
+])
+def test_a_study_storage_the_run_writes_otherwise_is_refused(make_recipe, plugins, storage, loggers,
+                                                               expected) -> None:
+    """A study file where the experiment keeps its own outputs (the ``optuna/`` folder, a log) would
+    stop the run after the trials trained, or in their middle; the check names it first."""
+    for mode in ("optuna", "full"):
+        recipe = make_recipe(("modes.optuna.storage", storage), SPACE, mode=mode, loggers=loggers)
+        problems = _problems(recipe, plugins)
+        assert any(f"modes.optuna.storage: {expected}" in p for p in problems), (mode, problems)
+
+
+def test_a_study_storage_beside_the_outputs_is_accepted(make_recipe, plugins) -> None:
+    for storage in ("optuna/study.db", "journal://optuna/journal.log", "study.db", "predictions/study.db"):
+        assert _problems(make_recipe(("modes.optuna.storage", storage), SPACE, mode="optuna", loggers=["file"]),
+                         plugins) == [], storage
+
+
+def test_a_run_with_its_study_in_the_optuna_folders_place_is_refused_before_training(make_recipe, run) -> None:
+    """It used to train every trial and then fail writing ``optuna/best_params.json`` over the study."""
+    recipe = make_recipe(("modes.optuna.storage", "optuna"), SPACE, mode="optuna")
+    with pytest.raises(RecipeError, match=r"modes\.optuna\.storage: 'optuna' is a file or folder"):
+        run(recipe)
+    assert not (Path(recipe.run.output_dir) / "exp").exists()
