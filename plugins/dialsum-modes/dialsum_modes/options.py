@@ -198,8 +198,8 @@ def check_multi_model(recipe: Any, plugins: Any) -> Problems:
 
 
 def check_space(recipe: Any, plugins: Any) -> Problems:
-    """Every search-space entry must be well-formed and name an option the recipe can take."""
-    from dialsum_core.errors import RecipeError
+    """Every search-space entry must be well-formed and name an option the recipe can take, with
+    each value it can draw and with the others' values."""
     from dialsum_core.recipe import io
 
     opts = recipe.options("run_modes", "optuna", plugins)
@@ -209,6 +209,7 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
                  '[modes.optuna.space."train.learning_rate"] type = "float", low = 1e-5, high = 1e-3, log = true')]
     models = list(recipe.run.models)
     roots = space_roots(recipe)
+    probes: dict[str, list[Any]] = {}
     for key, spec in opts.space.items():
         where = f"modes.optuna.space.{key}"
         root = key.split(".", 1)[0]
@@ -241,20 +242,76 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
             if spec.type == "int" and (spec.low != int(spec.low) or spec.high != int(spec.high)):
                 found.append((where, "an int parameter needs whole-number low and high"))
                 continue
-            values = [int(spec.low), int(spec.high)] if spec.type == "int" else [spec.low, spec.high]
+            values = _int_grid(spec) if spec.type == "int" else [spec.low, spec.high]
         for value in values:
-            try:
-                trial_recipe = apply_params(recipe, {key: value}, models)
-                for name in models:
-                    trial_recipe.options("model_loaders", name, plugins)
-            except RecipeError as exc:
-                msg = str(exc).splitlines()[0].split(": ", 1)[-1]
-                found.append((where, f"value {value!r} does not fit the recipe: {msg}"))
+            problem = _misfit(recipe, plugins, {key: value}, models)
+            if problem:
+                found.append((where, problem if problem.startswith("cannot be set") else
+                              f"value {value!r} does not fit the recipe: {problem}"))
                 break
-            except (KeyError, ValueError) as exc:
-                found.append((where, f"cannot be set: {exc}"))
-                break
+        else:
+            probes[key] = values
+    if not found:
+        found += _check_combinations(recipe, plugins, probes, models)
     return found
+
+
+#: At most this many values of one int parameter are tried one by one (``d_model`` from 16 to 64
+#: fails on every odd value when the heads are 2); a wider range is tried at its ends.
+MAX_GRID = 64
+#: At most this many combinations of the parameters' values are tried together.
+MAX_COMBINATIONS = 256
+
+
+def _int_grid(spec: ParamSpec) -> list[int]:
+    """The values an int parameter can take (its grid, when short), else its ends."""
+    low, high, step = int(spec.low), int(spec.high), int(spec.step) or 1
+    if spec.log or (high - low) // step + 1 > MAX_GRID:
+        return [low, high]
+    return list(range(low, high + 1, step))
+
+
+def _misfit(recipe: Any, plugins: Any, params: dict[str, Any], models: list[str]) -> str | None:
+    """Why the recipe with ``params`` set is refused by the options classes, or None."""
+    from dialsum_core.errors import RecipeError
+
+    try:
+        trial_recipe = apply_params(recipe, params, models)
+        for name in models:
+            trial_recipe.options("model_loaders", name, plugins)
+    except RecipeError as exc:
+        return str(exc).splitlines()[0].split(": ", 1)[-1]
+    except (KeyError, ValueError) as exc:
+        return f"cannot be set: {exc}"
+    return None
+
+
+def _check_combinations(recipe: Any, plugins: Any, probes: dict[str, list[Any]], models: list[str]) -> Problems:
+    """Values that each fit the recipe may not fit together (``d_model`` and ``attention_heads``:
+    the heads must divide the width): a trial that draws them would fail after the trials before it
+    trained. Every combination is tried when there are few; otherwise those of the values at the ends."""
+    import itertools
+    import math
+
+    if len(probes) < 2:
+        return []
+    if math.prod(len(v) for v in probes.values()) > MAX_COMBINATIONS:
+        probes = {k: list(dict.fromkeys([v[0], v[-1]])) for k, v in probes.items()}
+        if math.prod(len(v) for v in probes.values()) > MAX_COMBINATIONS:
+            return []
+    for combination in itertools.product(*probes.values()):
+        params = dict(zip(probes, combination, strict=True))
+        problem = _misfit(recipe, plugins, params, models)
+        if problem:
+            for key in list(params):  # name only the values that clash: drop those it fails without
+                fewer = {k: v for k, v in params.items() if k != key}
+                if _misfit(recipe, plugins, fewer, models):
+                    params = fewer
+            problem = _misfit(recipe, plugins, params, models) or problem
+            drawn = ", ".join(f"{k} = {v!r}" for k, v in params.items())
+            return [("modes.optuna.space", f"a trial can draw {drawn}, which does not fit the recipe: {problem}; "
+                     "narrow the ranges or choices so that every combination is valid")]
+    return []
 
 
 def space_roots(recipe: Any) -> list[str]:

@@ -70,6 +70,19 @@ def test_a_study_storage_that_is_a_folder_is_refused(make_recipe, plugins, tmp_p
                for p in problems), problems
 
 
+def test_a_space_whose_values_fit_together_is_accepted() -> None:
+    """An int range on a grid that keeps every value valid, with the other parameters' values."""
+    from click.testing import CliRunner
+
+    from dialsum_core.cli import cli
+
+    args = ["check", str(RECIPES / "optuna-tiny.toml"), "--set",
+            'modes.optuna.space."model.d_model"={type="int", low=16, high=32, step=8}', "--set",
+            'modes.optuna.space."model.attention_heads"={type="categorical", choices=[2, 4, 8]}']
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+
+
 def test_good_recipes_have_no_problem(make_recipe, plugins) -> None:
     assert _problems(make_recipe(SPACE, mode="optuna"), plugins) == []
     assert _problems(make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score",
@@ -103,6 +116,22 @@ RECIPES = Path(__file__).resolve().parents[3] / "recipes"
     ("multi_model", ["run.ensemble_weights=[0.5, 0.5]"], "--set: run.ensemble_weights: 2 weights for 3 models"),
     ("kfold", ["run.ensemble_weights=[1.0, 2.0]"],
      "--set: run.ensemble_weights: 2 weights for 1 model and 5 folds; give one weight, one per fold (5), or none"),
+    # values that each fit but not together: the trial that draws both would fail after others trained
+    ("optuna-tiny", ['modes.optuna.space."model.d_model".choices=[6]',
+                     'modes.optuna.space."model.attention_heads"={type="categorical", choices=[2, 4]}'],
+     "--set: modes.optuna.space: a trial can draw model.d_model = 6, model.attention_heads = 4, which does not fit "
+     "the recipe: models.scratch.attention_heads: must divide d_model (6), got 4"),
+    ("full-tiny", ['modes.optuna.space."model.d_model".choices=[6, 32]',
+                   'modes.optuna.space."model.attention_heads"={type="int", low=2, high=4, step=2}'],
+     "--set: modes.optuna.space: a trial can draw model.d_model = 6, model.attention_heads = 4"),
+    # a value inside an int range, not only its ends
+    ("optuna-tiny", ['modes.optuna.space."model.d_model"={type="int", low=16, high=18}'],
+     "--set: modes.optuna.space.model.d_model: value 17 does not fit the recipe: "
+     "models.scratch.attention_heads: must divide d_model (17), got 2"),
+    ("optuna-tiny", ["modes.optuna.storage=optuna"],
+     "--set: modes.optuna.storage: 'optuna' is a file or folder the run writes in the experiment folder"),
+    ("full-tiny", ["modes.optuna.storage=train.log"],
+     "--set: modes.optuna.storage: 'train.log' is the file the file logger writes (loggers.file.filename)"),
 ])
 def test_shipped_recipes_with_bad_input_fail_check_with_one_line(recipe, overrides, expected) -> None:
     """``dialsum check`` on a shipped recipe made wrong by one ``--set``: exit 2, one error line."""
