@@ -9,8 +9,9 @@ from typing import Any
 
 import attrs
 
+from dialsum_core.experiment import CONFIG, RESULTS, SUBDIRS
 from dialsum_core.validators import at_least, non_negative, one_of
-from dialsum_modes.sections import RANKED_BY
+from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes")
 PRUNERS = ("median", "percentile", "hyperband", "none")
@@ -21,8 +22,7 @@ MODEL_KEY = "model"
 
 #: What the experiment folder holds besides the study: the core's files and the folders the run
 #: writes. A study file of one of these names would overwrite a file or take a folder's place.
-EXPERIMENT_ENTRIES = ("config.toml", "results.json", "checkpoints", "predictions", "visualizations", "stages",
-                      "jobs", "optuna")
+EXPERIMENT_ENTRIES = (CONFIG, RESULTS, *SUBDIRS, *MODE_FOLDERS)
 #: What the study writes in ``optuna/`` when its trials are done (besides ``study.db``).
 STUDY_OUTPUTS = ("best_params.json", "best_recipe.toml")
 
@@ -39,7 +39,7 @@ def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
         raise ValueError("journal:// needs the journal file's path, e.g. journal://optuna/journal.log")
     parts = [part.casefold() for part in Path(path).parts] if "://" not in path else []
     if parts and not Path(path).is_absolute() and (
-            (len(parts) == 1 and parts[0] in EXPERIMENT_ENTRIES) or parts[0] in ("config.toml", "results.json")
+            (len(parts) == 1 and parts[0] in EXPERIMENT_ENTRIES) or parts[0] in (CONFIG, RESULTS)
             or (len(parts) == 2 and parts[0] == "optuna" and parts[1] in STUDY_OUTPUTS)):
         raise ValueError(f"{value!r} is a file or folder the run writes in the experiment folder; name the study's "
                          "own file, e.g. optuna/study.db")

@@ -176,3 +176,16 @@ def test_a_run_with_its_study_in_the_optuna_folders_place_is_refused_before_trai
     with pytest.raises(RecipeError, match=r"modes\.optuna\.storage: 'optuna' is a file or folder"):
         run(recipe)
     assert not (Path(recipe.run.output_dir) / "exp").exists()
+
+
+@pytest.mark.parametrize("filename", ["stages", "Optuna", "./jobs"])
+def test_a_log_file_in_the_place_of_a_folder_the_modes_make_is_refused(make_recipe, plugins, run,
+                                                                       filename) -> None:
+    """A log named ``stages`` used to let the model train, then fail saving it in ``stages/sources/``."""
+    recipe = make_recipe(("loggers.file.filename", filename), loggers=["file"])
+    expected = f"loggers.file.filename: {filename!r} is the folder "
+    assert any(expected in p for p in _problems(recipe, plugins)), _problems(recipe, plugins)
+    with pytest.raises(RecipeError, match=r"loggers\.file\.filename"):
+        run(recipe)
+    assert not (Path(recipe.run.output_dir) / "exp").exists()
+    assert _problems(make_recipe(("loggers.file.filename", "stages.log"), loggers=["file"]), plugins) == []
