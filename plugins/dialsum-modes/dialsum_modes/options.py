@@ -353,7 +353,25 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
 
 
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
-    return check_space(recipe, plugins) + _check_study_metric(recipe, plugins) + _check_storage_logs(recipe, plugins)
+    return (check_space(recipe, plugins) + _check_study_metric(recipe, plugins) + _check_storage_logs(recipe, plugins)
+            + _check_sampler(recipe, plugins))
+
+
+#: The libraries a sampler imports only once it samples from the trials done (Optuna's ``gp``
+#: after its ten random startup trials): missing, the study fails after those trials trained.
+SAMPLER_NEEDS = {"gp": ("scipy", "torch")}
+
+
+def _check_sampler(recipe: Any, plugins: Any) -> Problems:
+    """The sampler's own libraries are installed (looked up, not imported)."""
+    import importlib.util
+
+    sampler = recipe.options("run_modes", "optuna", plugins).sampler
+    missing = [m for m in SAMPLER_NEEDS.get(sampler, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        return [("modes.optuna.sampler", f"{sampler!r} needs {' and '.join(missing)}, which is not installed "
+                 f"(pip install {' '.join(missing)}); or choose another sampler, e.g. \"tpe\"")]
+    return []
 
 
 def _check_storage_logs(recipe: Any, plugins: Any) -> Problems:
@@ -394,7 +412,7 @@ def check_full(recipe: Any, plugins: Any) -> Problems:
         found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
                                if msg.startswith("empty search space") else ""))
                   for key, msg in check_space(recipe, plugins) + _check_study_metric(recipe, plugins)
-                  + _check_storage_logs(recipe, plugins)]
+                  + _check_storage_logs(recipe, plugins) + _check_sampler(recipe, plugins)]
     return found
 
 
