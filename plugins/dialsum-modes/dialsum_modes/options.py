@@ -354,7 +354,33 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
 
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
     return (check_space(recipe, plugins) + _check_study_metric(recipe, plugins) + _check_storage_logs(recipe, plugins)
-            + _check_sampler(recipe, plugins))
+            + _check_storage_url(recipe, plugins) + _check_sampler(recipe, plugins))
+
+
+def _check_storage_url(recipe: Any, plugins: Any) -> Problems:
+    """A server URL must name a database SQLAlchemy knows, with its driver installed: the run opens the
+    storage only once the experiment exists. Looked up here (SQLAlchemy and the driver are imported
+    when a URL is given, nothing is connected to)."""
+    value = recipe.options("run_modes", "optuna", plugins).storage
+    if "://" not in value or value.startswith("journal://"):
+        return []
+    try:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    except ImportError:  # optuna's RDB storages need it: the run says so when it opens the storage
+        return []
+    try:
+        dialect = make_url(value).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        scheme = value.split("://", 1)[0]
+        return [("modes.optuna.storage", f"{scheme}:// is no database SQLAlchemy knows; give a journal file "
+                 "(journal://PATH), an SQLite path, or a URL such as postgresql+psycopg://user:pw@host/db")]
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return [("modes.optuna.storage", f"the driver of {value.split('://', 1)[0]}:// is not installed ({exc}); "
+                 "install it, or name an installed one (postgresql+psycopg:// with pip install \"psycopg[binary]\")")]
+    return []
 
 
 #: The libraries a sampler imports only once it samples from the trials done (Optuna's ``gp``
@@ -412,7 +438,8 @@ def check_full(recipe: Any, plugins: Any) -> Problems:
         found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
                                if msg.startswith("empty search space") else ""))
                   for key, msg in check_space(recipe, plugins) + _check_study_metric(recipe, plugins)
-                  + _check_storage_logs(recipe, plugins) + _check_sampler(recipe, plugins)]
+                  + _check_storage_logs(recipe, plugins) + _check_storage_url(recipe, plugins)
+                  + _check_sampler(recipe, plugins)]
     return found
 
 

@@ -205,3 +205,27 @@ def test_the_gp_sampler_without_its_libraries_is_refused(make_recipe, plugins) -
         else:
             assert problems == []
     assert _problems(make_recipe(("modes.optuna.sampler", "cmaes"), SPACE, mode="optuna"), plugins) == []
+
+
+@pytest.mark.parametrize(("storage", "expected"), [
+    ("bad://x", "bad:// is no database SQLAlchemy knows"),
+    ("nosuchdb+nosuchdriver://u:p@host/db", "nosuchdb+nosuchdriver:// is no database SQLAlchemy knows"),
+])
+def test_a_study_storage_url_no_database_answers_is_refused(make_recipe, plugins, storage, expected) -> None:
+    """The run used to create the experiment before finding it could not open the storage."""
+    problems = _problems(make_recipe(("modes.optuna.storage", storage), SPACE, mode="optuna"), plugins)
+    assert any(f"modes.optuna.storage: {expected}" in p for p in problems), problems
+
+
+def test_a_study_storage_url_needs_its_driver(make_recipe, plugins) -> None:
+    """The driver is looked up as the run will import it; the answer depends on what is installed."""
+    import importlib.util
+
+    problems = _problems(make_recipe(("modes.optuna.storage", "mysql+pymysql://u:p@host/db"), SPACE,
+                                     mode="optuna"), plugins)
+    if importlib.util.find_spec("pymysql") is None:
+        assert any("modes.optuna.storage: the driver of mysql+pymysql:// is not installed" in p for p in problems)
+    else:
+        assert problems == []
+    assert _problems(make_recipe(("modes.optuna.storage", "sqlite:////tmp/study.db"), SPACE, mode="optuna"),
+                     plugins) == []
