@@ -175,3 +175,16 @@ def test_a_tensorboard_folder_in_the_place_of_a_file_is_refused_before_the_run(l
     assert not (tmp_path / "experiments" / "scripted").exists()
     ok = scripted_recipe(tmp_path, ["file", "tensorboard"], loggers={"tensorboard": {"log_dir": "predictions/tb"}})
     assert not [p for p in ok.problems(plugins) if "loggers." in p]
+
+
+def test_a_logger_listed_twice_is_refused_before_the_run(tmp_path: Path, plugins) -> None:
+    """The second copy could not start, and the run ended with an empty metrics.jsonl."""
+    from dialsum_core.errors import RecipeError
+
+    recipe = scripted_recipe(tmp_path, ["file", "jsonl", "console", "jsonl"])
+    assert [p for p in recipe.problems(plugins) if "run.loggers" in p] == [
+        f"{recipe.source}: run.loggers: 'jsonl' listed more than once; list each logger once"]
+    with pytest.raises(RecipeError, match=r"run\.loggers: 'jsonl' listed more than once"):
+        run_recipe(recipe, plugins)
+    assert not (tmp_path / "experiments" / "scripted").exists()
+    assert not [p for p in scripted_recipe(tmp_path, ["file", "jsonl"]).problems(plugins) if "run.loggers" in p]
