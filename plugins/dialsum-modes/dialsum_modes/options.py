@@ -200,6 +200,8 @@ def check_multi_model(recipe: Any, plugins: Any) -> Problems:
 def check_space(recipe: Any, plugins: Any) -> Problems:
     """Every search-space entry must be well-formed and name an option the recipe can take, with
     each value it can draw and with the others' values."""
+    import math
+
     from dialsum_core.recipe import io
 
     opts = recipe.options("run_modes", "optuna", plugins)
@@ -230,6 +232,10 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
         else:
             if spec.choices:
                 found.append((where, f"'choices' only applies to type = \"categorical\", not {spec.type!r}"))
+            if not all(math.isfinite(v) for v in (spec.low, spec.high, spec.step)):
+                found.append((where, f"needs finite low, high and step, got low = {spec.low}, high = {spec.high}, "
+                              f"step = {spec.step}"))
+                continue
             if not spec.low < spec.high:
                 found.append((where, f"needs low < high, got low = {spec.low}, high = {spec.high}"))
                 continue

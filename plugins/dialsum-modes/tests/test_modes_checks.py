@@ -58,6 +58,11 @@ def _problems(recipe, plugins) -> list[str]:
      "run.only: selects fold 7, but the kfold mode has 3 folds (modes.kfold.k_folds)"),
     ((), {"mode": "single", "only": ["fold=1"], "name": "s"},
      "run.only: selects fold 1, but the single mode has no folds"),
+    # Optuna cannot sample a range with an infinite end (OverflowError in the first trial)
+    ((("modes.optuna.space.\"generation.repetition_penalty\"", {"low": 1.0, "high": float("inf")}),),
+     {"mode": "optuna"}, "modes.optuna.space.generation.repetition_penalty: needs finite low, high and step"),
+    ((("modes.optuna.space.\"train.learning_rate\"", {"low": 1e-5, "high": 1e-3, "step": float("inf")}),),
+     {"mode": "optuna"}, "needs finite low, high and step"),
 ])
 def test_bad_recipes_are_reported_at_check_time(make_recipe, plugins, overrides, run, expected) -> None:
     problems = _problems(make_recipe(*overrides, **run), plugins)
