@@ -47,8 +47,15 @@ def suggest(trial: Any, key: str, spec: ParamSpec) -> Any:
     return trial.suggest_float(key, spec.low, spec.high, step=spec.step or None, log=spec.log)
 
 
+#: Optuna's samplers take a seed below this (NumPy's): the study's seed is ``run.seed`` plus the
+#: trials done, which passes it when ``run.seed`` is near the top of its range.
+SEED_RANGE = 2 ** 32
+
+
 def make_sampler(name: str, seed: int) -> Any:
     import optuna
+
+    seed %= SEED_RANGE
 
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
