@@ -389,20 +389,29 @@ def _check_storage_url(recipe: Any, plugins: Any) -> Problems:
     return []
 
 
-#: The libraries a sampler imports only once it samples from the trials done (Optuna's ``gp``
-#: after its ten random startup trials): missing, the study fails after those trials trained.
-SAMPLER_NEEDS = {"gp": ("scipy", "torch")}
+#: The random trials the ``gp`` sampler starts with (passed to Optuna's ``GPSampler``); it imports
+#: its libraries only after them, to fit its Gaussian process.
+GP_STARTUP_TRIALS = 10
+#: What a sampler needs once it fits a model of the trials done: its libraries, and the trials it
+#: samples at random before (a study of no more trials never needs them).
+SAMPLER_NEEDS = {"gp": (("scipy", "torch"), GP_STARTUP_TRIALS)}
+#: The trials a debug run's study runs at most.
+DEBUG_TRIALS = 3
 
 
 def _check_sampler(recipe: Any, plugins: Any) -> Problems:
-    """The sampler's own libraries are installed (looked up, not imported)."""
+    """The sampler's own libraries are installed (looked up, not imported) when the study runs long
+    enough to need them: without them the study failed once its random startup trials had trained."""
     import importlib.util
 
-    sampler = recipe.options("run_modes", "optuna", plugins).sampler
-    missing = [m for m in SAMPLER_NEEDS.get(sampler, ()) if importlib.util.find_spec(m) is None]
-    if missing:
-        return [("modes.optuna.sampler", f"{sampler!r} needs {' and '.join(missing)}, which is not installed "
-                 f"(pip install {' '.join(missing)}); or choose another sampler, e.g. \"tpe\"")]
+    opts = recipe.options("run_modes", "optuna", plugins)
+    libraries, startup = SAMPLER_NEEDS.get(opts.sampler, ((), 0))
+    trials = min(opts.trials, DEBUG_TRIALS) if recipe.run.debug else opts.trials
+    missing = [m for m in libraries if importlib.util.find_spec(m) is None]
+    if missing and trials > startup:
+        return [("modes.optuna.sampler", f"{opts.sampler!r} needs {' and '.join(missing)} after its first {startup} "
+                 f"trials, which is not installed (pip install {' '.join(missing)}); or choose another sampler, "
+                 f"e.g. \"tpe\", or run at most {startup} trials")]
     return []
 
 

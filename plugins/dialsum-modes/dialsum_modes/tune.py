@@ -33,10 +33,9 @@ from dialsum_core.recipe import Recipe
 from dialsum_data import augmented
 from dialsum_modes import plots, toolkit
 from dialsum_modes import study as shared
-from dialsum_modes.options import OptunaOptions, ParamSpec, apply_params
+from dialsum_modes.options import DEBUG_TRIALS, GP_STARTUP_TRIALS, OptunaOptions, ParamSpec, apply_params
 
 log = logging.getLogger("dialsum")
-DEBUG_TRIALS = 3
 
 
 def suggest(trial: Any, key: str, spec: ParamSpec) -> Any:
@@ -60,7 +59,7 @@ def make_sampler(name: str, seed: int) -> Any:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=GP_STARTUP_TRIALS)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     return optuna.samplers.RandomSampler(seed=seed)

@@ -198,17 +198,21 @@ def test_a_log_file_in_the_place_of_a_folder_the_modes_make_is_refused(make_reci
 
 def test_the_gp_sampler_without_its_libraries_is_refused(make_recipe, plugins) -> None:
     """Optuna's ``gp`` sampler imports scipy only after ten random trials: without it the study
-    failed once those had trained. The check looks the libraries up, so it answers for this machine."""
+    failed once those had trained. The check looks the libraries up, so it answers for this machine;
+    a study of ten trials or fewer never needs them."""
     import importlib.util
 
     missing = [m for m in ("scipy", "torch") if importlib.util.find_spec(m) is None]
     for mode in ("optuna", "full"):
-        problems = [p for p in _problems(make_recipe(("modes.optuna.sampler", "gp"), SPACE, mode=mode), plugins)
+        problems = [p for p in _problems(make_recipe(("modes.optuna.sampler", "gp"), ("modes.optuna.trials", 11),
+                                                     SPACE, mode=mode), plugins)
                     if "modes.optuna.sampler" in p]
         if missing:
-            assert len(problems) == 1 and f"'gp' needs {' and '.join(missing)}, which is not installed" in problems[0]
+            assert len(problems) == 1 and f"'gp' needs {' and '.join(missing)} after its first 10 trials" in problems[0]
         else:
             assert problems == []
+    assert _problems(make_recipe(("modes.optuna.sampler", "gp"), ("modes.optuna.trials", 10), SPACE, mode="optuna"),
+                     plugins) == []
     assert _problems(make_recipe(("modes.optuna.sampler", "cmaes"), SPACE, mode="optuna"), plugins) == []
 
 
