@@ -457,7 +457,11 @@ def build_report(root: Path, out: Path | None = None) -> Written:
     """Write ``report.md`` and the plots for the experiment at ``root``; returns what was written."""
     run = RunRecord.read(Path(root))
     out = Path(out) if out is not None else run.root / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder (or one above it) goes, a folder it may not write
+        raise DialsumError(f"{out}: cannot make the report folder ({exc.strerror or exc}); give another "
+                           "with --out") from None
     _, direction = run.objective
     candidates = [
         plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",

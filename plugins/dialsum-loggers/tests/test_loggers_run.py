@@ -206,6 +206,16 @@ def test_report_with_a_folder_in_the_place_of_its_file_is_one_line_and_exit_2(tm
     assert len(lines) == 1 and lines[0] == f"error: {exp / entry}: cannot read it (Is a directory)", lines
 
 
+def test_report_where_a_file_takes_the_folders_place_is_one_line_and_exit_2(tmp_path: Path, plugins) -> None:
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    (exp / "report").write_text("a file where the report folder goes", encoding="utf-8")
+    for args, out in (([], exp / "report"), (["--out", str(exp / "report" / "sub")], exp / "report" / "sub")):
+        res = CliRunner().invoke(cli, ["report", str(exp), *args])
+        assert res.exit_code == 2
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {out}: cannot make the report folder"), lines
+
+
 def test_console_display_on_a_terminal(tmp_path: Path, plugins, capsys) -> None:
     """Forced on (as on a terminal): bars with ETA, one line per epoch/fold/trial, a results table."""
     recipe = scripted_recipe(tmp_path, ["file", "console"], loggers={"console": {"force": True}})
