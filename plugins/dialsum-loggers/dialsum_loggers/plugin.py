@@ -56,6 +56,8 @@ class TensorBoardOptions:
 
 #: The loggers that write one file of their own in the experiment folder, by the key of its name.
 FILE_KEYS = {"file": "loggers.file.filename", "jsonl": "loggers.jsonl.filename"}
+#: The loggers that write a folder of their own in the experiment folder, by the key of its name.
+FOLDER_KEYS = {"tensorboard": "loggers.tensorboard.log_dir"}
 
 
 def _same_file(name: str) -> str:
@@ -66,12 +68,15 @@ def _same_file(name: str) -> str:
 
 def check_log_files(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     """A log file must not be one the core writes in the experiment folder (``config.toml``,
-    ``results.json``: one would overwrite the other, silently) nor the other logger's file (two
-    streams interleaved in one file). Registered for ``file`` and ``jsonl``: both find the same
-    problems, which ``dialsum check`` reports once."""
-    from dialsum_core.experiment import CONFIG, RESULTS
+    ``results.json``: one would overwrite the other, silently), nor take the place of a folder the
+    core makes (``predictions``: the log or the predictions would be lost), nor be the other logger's
+    file (two streams interleaved in one file); a log folder must not take a file's place (the core
+    could not write ``results.json`` at the end of the run). Registered for ``file``, ``jsonl`` and
+    ``tensorboard``: all find the same problems, which ``dialsum check`` reports once."""
+    from dialsum_core.experiment import CONFIG, RESULTS, SUBDIRS
 
     core = {_same_file(n): n for n in (CONFIG, RESULTS)}
+    folders = {_same_file(n): n for n in SUBDIRS}
     found: list[tuple[str, str]] = []
     taken: dict[str, str] = {}
     for name, key in FILE_KEYS.items():
@@ -79,13 +84,29 @@ def check_log_files(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
             continue
         filename = recipe.options("loggers", name, plugins).filename
         same = _same_file(filename)
+        first = same.split("/", 1)[0]
         if same in core:
             found.append((key, f"{filename!r} is the {core[same]} the core writes in the experiment folder; "
                                "name the log file otherwise"))
+        elif same in folders:
+            found.append((key, f"{filename!r} is the folder {folders[same]}/ the core makes in the experiment "
+                               "folder; name the log file otherwise"))
+        elif first in core:
+            found.append((key, f"{filename!r} puts the log in a folder named {core[first]}, the file the core "
+                               "writes in the experiment folder; name the log file otherwise"))
         elif same in taken:
             found.append((key, f"{filename!r} is also {taken[same]}: two logs cannot share one file; "
                                "name one otherwise"))
         taken.setdefault(same, key)
+    for name, key in FOLDER_KEYS.items():
+        if name not in recipe.run.loggers:
+            continue
+        folder = recipe.options("loggers", name, plugins).log_dir
+        first = _same_file(folder).split("/", 1)[0]
+        owner = (f"the {core[first]} the core writes" if first in core
+                 else f"the log file of {taken[first]}" if first in taken else "")
+        if owner:
+            found.append((key, f"{folder!r} makes a folder where {owner} goes; name the folder otherwise"))
     return found
 
 
@@ -119,7 +140,7 @@ def dialsum_register_loggers(register: Any) -> None:
              description="Live progress bars with ETA on a terminal and a final table of results")
     register("jsonl", make_jsonl, options=JsonlOptions, check=check_log_files,
              description="metrics.jsonl: one JSON object per event, read by dialsum report for its plots")
-    register("tensorboard", make_tensorboard, options=TensorBoardOptions,
+    register("tensorboard", make_tensorboard, options=TensorBoardOptions, check=check_log_files,
              description="TensorBoard event files (scalars, recipe, plots) under tensorboard/")
 
 
@@ -150,7 +171,17 @@ def dialsum_register_commands(cli: Any) -> None:
     cli.add_command(report_command)
 
 
+def check_loggers_once(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """Each logger at most once in ``run.loggers``: a logger is one plugin of the run, so a second
+    copy cannot start, and beside a second jsonl logger the run ends with an empty metrics.jsonl."""
+    names = [str(n) for n in recipe.run.loggers]
+    twice = [n for n in dict.fromkeys(names) if names.count(n) > 1]
+    if twice:
+        return [("run.loggers", f"{', '.join(repr(n) for n in twice)} listed more than once; list each logger once")]
+    return []
+
+
 @hookimpl
 def dialsum_register_sections(register: Any) -> None:
-    register("run", defaults={"loggers": ["file", "console", "jsonl"]},
+    register("run", defaults={"loggers": ["file", "console", "jsonl"]}, check=check_loggers_once,
              description="The loggers a recipe that names none uses")

@@ -82,13 +82,18 @@ class RunRecord:
                 f"{root}: neither {name} nor {RESULTS} found (is this an experiment folder? "
                 f"{name} is written by the `jsonl` logger)"
             )
-        events, bad = read_events(jsonl) if jsonl.exists() else ([], 0)
+        try:
+            events, bad = read_events(jsonl) if jsonl.exists() else ([], 0)
+        except OSError as exc:  # a folder of that name, a file it may not read
+            raise DialsumError(f"{jsonl}: cannot read it ({exc.strerror or exc})") from None
         results = None
         if results_path.exists():
             try:
                 loaded = json.loads(results_path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise DialsumError(f"{results_path}: not valid JSON ({exc})") from exc
+            except OSError as exc:
+                raise DialsumError(f"{results_path}: cannot read it ({exc.strerror or exc})") from None
             results = loaded if isinstance(loaded, dict) else None
         return cls(root, last_segment(events), bad, results, name)
 
@@ -242,9 +247,23 @@ def plot_curves(
     return _save(fig, path)
 
 
+def _number(value: Any) -> int | None:
+    """A fold's or trial's number as the modes write it (an int), or None for anything else: a file
+    edited by hand or written by another program is plotted from the records that make sense."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value) if value == int(value) else None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A record's table (a trial's ``params``), empty when the record holds something else."""
+    return value if isinstance(value, dict) else {}
+
+
 def plot_folds(records: list[dict[str, Any]], path: Path) -> Path | None:
     """One bar per fold for each metric, with the mean as a dashed line."""
-    rows = [(int(r["fold"]), numeric(r.get("metrics"))) for r in records if r.get("fold") is not None]
+    rows = [(_number(r.get("fold")), numeric(r.get("metrics"))) for r in records]
+    rows = [(f, m) for f, m in rows if f is not None and m]
     rows = [(f, m) for f, m in rows if m]
     if not rows:
         return None
@@ -269,7 +288,8 @@ def plot_folds(records: list[dict[str, Any]], path: Path) -> Path | None:
 
 def plot_trials(records: list[dict[str, Any]], direction: str, path: Path) -> Path | None:
     """Each trial's value coloured by its state, with the best value so far as a step line."""
-    points = [(int(r["trial"]), r.get("value"), str(r.get("state", ""))) for r in records if r.get("trial") is not None]
+    numbered = [(_number(r.get("trial")), r) for r in records]
+    points = [(t, r.get("value"), str(r.get("state", ""))) for t, r in numbered if t is not None]
     if not points:
         return None
     fig, (ax,) = _figure(1)
@@ -397,7 +417,7 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
         listed = done[:10] + [t for t in trials if t not in done][: max(0, 10 - len(done))]
         rows = [
             [t.get("trial"), t.get("state", ""), t.get("value", ""),
-             ", ".join(f"{k}={_fmt(v)}" for k, v in (t.get("params") or {}).items())]
+             ", ".join(f"{k}={_fmt(v)}" for k, v in _mapping(t.get("params")).items())]
             for t in listed
         ]
         header = ("trial", "state", "value", "params")
@@ -437,7 +457,11 @@ def build_report(root: Path, out: Path | None = None) -> Written:
     """Write ``report.md`` and the plots for the experiment at ``root``; returns what was written."""
     run = RunRecord.read(Path(root))
     out = Path(out) if out is not None else run.root / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder (or one above it) goes, a folder it may not write
+        raise DialsumError(f"{out}: cannot make the report folder ({exc.strerror or exc}); give another "
+                           "with --out") from None
     _, direction = run.objective
     candidates = [
         plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",

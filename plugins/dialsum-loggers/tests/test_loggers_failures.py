@@ -131,6 +131,10 @@ def test_an_interrupted_run_says_so_everywhere(tmp_path: Path, register_plugin, 
     ({"file": {"filename": "metrics.jsonl"}}, "loggers.jsonl.filename", "loggers.file.filename"),
     ({"file": {"filename": "logs/run.txt"}, "jsonl": {"filename": "logs/run.txt"}}, "loggers.jsonl.filename",
      "loggers.file.filename"),
+    # a file in the place of a folder the core makes, or inside a "folder" that is the core's file
+    ({"file": {"filename": "predictions"}}, "loggers.file.filename", "the folder predictions/ the core makes"),
+    ({"jsonl": {"filename": "Checkpoints"}}, "loggers.jsonl.filename", "the folder checkpoints/ the core makes"),
+    ({"jsonl": {"filename": "results.json/m.jsonl"}}, "loggers.jsonl.filename", "a folder named results.json"),
 ])
 def test_a_log_file_name_the_core_or_the_other_logger_writes_is_refused(tables: dict, key: str, says: str,
                                                                          tmp_path: Path) -> None:
@@ -151,3 +155,36 @@ def test_a_log_file_name_the_core_or_the_other_logger_writes_is_refused(tables: 
     assert problems(["file", "console", "jsonl"], {"file": {"filename": "run.log"}}) == []
     # one logger alone never clashes with the other's default name
     assert problems(["file"], {"file": {"filename": "metrics.jsonl"}}) == []
+
+
+@pytest.mark.parametrize(("log_dir", "says"), [
+    ("results.json", "where the results.json the core writes goes"),
+    ("config.toml/tb", "where the config.toml the core writes goes"),
+    ("train.log", "where the log file of loggers.file.filename goes"),
+])
+def test_a_tensorboard_folder_in_the_place_of_a_file_is_refused_before_the_run(log_dir: str, says: str,
+                                                                                tmp_path: Path, plugins) -> None:
+    """The event folder named ``results.json`` used to let the run train, then fail writing its results."""
+    from dialsum_core.errors import RecipeError
+
+    recipe = scripted_recipe(tmp_path, ["file", "tensorboard"], loggers={"tensorboard": {"log_dir": log_dir}})
+    assert any(f"loggers.tensorboard.log_dir: {log_dir!r} makes a folder {says}" in p
+               for p in recipe.problems(plugins)), recipe.problems(plugins)
+    with pytest.raises(RecipeError, match=r"loggers\.tensorboard\.log_dir"):
+        run_recipe(recipe, plugins)
+    assert not (tmp_path / "experiments" / "scripted").exists()
+    ok = scripted_recipe(tmp_path, ["file", "tensorboard"], loggers={"tensorboard": {"log_dir": "predictions/tb"}})
+    assert not [p for p in ok.problems(plugins) if "loggers." in p]
+
+
+def test_a_logger_listed_twice_is_refused_before_the_run(tmp_path: Path, plugins) -> None:
+    """The second copy could not start, and the run ended with an empty metrics.jsonl."""
+    from dialsum_core.errors import RecipeError
+
+    recipe = scripted_recipe(tmp_path, ["file", "jsonl", "console", "jsonl"])
+    assert [p for p in recipe.problems(plugins) if "run.loggers" in p] == [
+        f"{recipe.source}: run.loggers: 'jsonl' listed more than once; list each logger once"]
+    with pytest.raises(RecipeError, match=r"run\.loggers: 'jsonl' listed more than once"):
+        run_recipe(recipe, plugins)
+    assert not (tmp_path / "experiments" / "scripted").exists()
+    assert not [p for p in scripted_recipe(tmp_path, ["file", "jsonl"]).problems(plugins) if "run.loggers" in p]

@@ -179,6 +179,43 @@ def test_report_on_a_wrong_folder_is_one_line_and_exit_2(tmp_path: Path, make: s
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(target) in lines[0]
 
 
+def test_report_of_records_with_fields_of_other_types_plots_the_others(tmp_path: Path, plugins) -> None:
+    """Records a person or another program wrote (a fold named "x", a trial 2.5, params as a list)
+    are left out of the plots instead of stopping the report with a traceback."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    odd = [{"event": "after_fold", "fold": "x", "metrics": {"rouge_mean": 0.1}},
+           {"event": "after_fold", "fold": 2.5, "metrics": {"rouge_mean": 0.1}},
+           {"event": "after_trial", "trial": "a", "value": 0.2, "state": "complete", "params": [1]},
+           {"event": "after_trial", "trial": True, "value": 0.3, "state": "complete"}]
+    with (exp / "metrics.jsonl").open("a", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(rec) + "\n" for rec in odd)
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 0, res.output
+    assert (exp / "report" / "folds.png").exists() and (exp / "report" / "trials.png").exists()
+
+
+@pytest.mark.parametrize("entry", ["results.json", "metrics.jsonl"])
+def test_report_with_a_folder_in_the_place_of_its_file_is_one_line_and_exit_2(tmp_path: Path, plugins,
+                                                                                entry: str) -> None:
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    (exp / entry).unlink()
+    (exp / entry).mkdir()
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == f"error: {exp / entry}: cannot read it (Is a directory)", lines
+
+
+def test_report_where_a_file_takes_the_folders_place_is_one_line_and_exit_2(tmp_path: Path, plugins) -> None:
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    (exp / "report").write_text("a file where the report folder goes", encoding="utf-8")
+    for args, out in (([], exp / "report"), (["--out", str(exp / "report" / "sub")], exp / "report" / "sub")):
+        res = CliRunner().invoke(cli, ["report", str(exp), *args])
+        assert res.exit_code == 2
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {out}: cannot make the report folder"), lines
+
+
 def test_console_display_on_a_terminal(tmp_path: Path, plugins, capsys) -> None:
     """Forced on (as on a terminal): bars with ETA, one line per epoch/fold/trial, a results table."""
     recipe = scripted_recipe(tmp_path, ["file", "console"], loggers={"console": {"force": True}})

@@ -9,8 +9,9 @@ from typing import Any
 
 import attrs
 
+from dialsum_core.experiment import CONFIG, RESULTS, SUBDIRS
 from dialsum_core.validators import at_least, non_negative, one_of
-from dialsum_modes.sections import RANKED_BY
+from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes")
 PRUNERS = ("median", "percentile", "hyperband", "none")
@@ -19,12 +20,29 @@ PARAM_TYPES = ("float", "int", "categorical")
 MODEL_KEY = "model"
 
 
+#: What the experiment folder holds besides the study: the core's files and the folders the run
+#: writes. A study file of one of these names would overwrite a file or take a folder's place.
+EXPERIMENT_ENTRIES = (CONFIG, RESULTS, *SUBDIRS, *MODE_FOLDERS)
+#: What the study writes in ``optuna/`` when its trials are done (besides ``study.db``).
+STUDY_OUTPUTS = ("best_params.json", "best_recipe.toml")
+
+
 def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
     """A relative storage path stays in the experiment folder; an absolute path or a server URL names
-    a study shared on purpose (see docs/scaling.md)."""
+    a study shared on purpose (see docs/scaling.md). A relative path may not be one of the folder's
+    own entries: the run would only find out after the trials trained, when it writes
+    ``optuna/best_params.json`` where the study file is (or opens a folder as the study)."""
     from pathlib import Path
 
     path = value.removeprefix("journal://")
+    if value.startswith("journal://") and not path:
+        raise ValueError("journal:// needs the journal file's path, e.g. journal://optuna/journal.log")
+    parts = [part.casefold() for part in Path(path).parts] if "://" not in path else []
+    if parts and not Path(path).is_absolute() and (
+            (len(parts) == 1 and parts[0] in EXPERIMENT_ENTRIES) or parts[0] in (CONFIG, RESULTS)
+            or (len(parts) == 2 and parts[0] == "optuna" and parts[1] in STUDY_OUTPUTS)):
+        raise ValueError(f"{value!r} is a file or folder the run writes in the experiment folder; name the study's "
+                         "own file, e.g. optuna/study.db")
     if path.startswith("sqlite:///") and not path.startswith("sqlite:////"):
         raise ValueError(f"an SQLite URL with a relative path is relative to the current directory, got {value!r}; "
                          "give a plain relative path (inside the experiment folder) or an absolute one")
@@ -180,8 +198,10 @@ def check_multi_model(recipe: Any, plugins: Any) -> Problems:
 
 
 def check_space(recipe: Any, plugins: Any) -> Problems:
-    """Every search-space entry must be well-formed and name an option the recipe can take."""
-    from dialsum_core.errors import RecipeError
+    """Every search-space entry must be well-formed and name an option the recipe can take, with
+    each value it can draw and with the others' values."""
+    import math
+
     from dialsum_core.recipe import io
 
     opts = recipe.options("run_modes", "optuna", plugins)
@@ -191,6 +211,7 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
                  '[modes.optuna.space."train.learning_rate"] type = "float", low = 1e-5, high = 1e-3, log = true')]
     models = list(recipe.run.models)
     roots = space_roots(recipe)
+    probes: dict[str, list[Any]] = {}
     for key, spec in opts.space.items():
         where = f"modes.optuna.space.{key}"
         root = key.split(".", 1)[0]
@@ -211,6 +232,10 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
         else:
             if spec.choices:
                 found.append((where, f"'choices' only applies to type = \"categorical\", not {spec.type!r}"))
+            if not all(math.isfinite(v) for v in (spec.low, spec.high, spec.step)):
+                found.append((where, f"needs finite low, high and step, got low = {spec.low}, high = {spec.high}, "
+                              f"step = {spec.step}"))
+                continue
             if not spec.low < spec.high:
                 found.append((where, f"needs low < high, got low = {spec.low}, high = {spec.high}"))
                 continue
@@ -223,20 +248,76 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
             if spec.type == "int" and (spec.low != int(spec.low) or spec.high != int(spec.high)):
                 found.append((where, "an int parameter needs whole-number low and high"))
                 continue
-            values = [int(spec.low), int(spec.high)] if spec.type == "int" else [spec.low, spec.high]
+            values = _int_grid(spec) if spec.type == "int" else [spec.low, spec.high]
         for value in values:
-            try:
-                trial_recipe = apply_params(recipe, {key: value}, models)
-                for name in models:
-                    trial_recipe.options("model_loaders", name, plugins)
-            except RecipeError as exc:
-                msg = str(exc).splitlines()[0].split(": ", 1)[-1]
-                found.append((where, f"value {value!r} does not fit the recipe: {msg}"))
+            problem = _misfit(recipe, plugins, {key: value}, models)
+            if problem:
+                found.append((where, problem if problem.startswith("cannot be set") else
+                              f"value {value!r} does not fit the recipe: {problem}"))
                 break
-            except (KeyError, ValueError) as exc:
-                found.append((where, f"cannot be set: {exc}"))
-                break
+        else:
+            probes[key] = values
+    if not found:
+        found += _check_combinations(recipe, plugins, probes, models)
     return found
+
+
+#: At most this many values of one int parameter are tried one by one (``d_model`` from 16 to 64
+#: fails on every odd value when the heads are 2); a wider range is tried at its ends.
+MAX_GRID = 64
+#: At most this many combinations of the parameters' values are tried together.
+MAX_COMBINATIONS = 256
+
+
+def _int_grid(spec: ParamSpec) -> list[int]:
+    """The values an int parameter can take (its grid, when short), else its ends."""
+    low, high, step = int(spec.low), int(spec.high), int(spec.step) or 1
+    if spec.log or (high - low) // step + 1 > MAX_GRID:
+        return [low, high]
+    return list(range(low, high + 1, step))
+
+
+def _misfit(recipe: Any, plugins: Any, params: dict[str, Any], models: list[str]) -> str | None:
+    """Why the recipe with ``params`` set is refused by the options classes, or None."""
+    from dialsum_core.errors import RecipeError
+
+    try:
+        trial_recipe = apply_params(recipe, params, models)
+        for name in models:
+            trial_recipe.options("model_loaders", name, plugins)
+    except RecipeError as exc:
+        return str(exc).splitlines()[0].split(": ", 1)[-1]
+    except (KeyError, ValueError) as exc:
+        return f"cannot be set: {exc}"
+    return None
+
+
+def _check_combinations(recipe: Any, plugins: Any, probes: dict[str, list[Any]], models: list[str]) -> Problems:
+    """Values that each fit the recipe may not fit together (``d_model`` and ``attention_heads``:
+    the heads must divide the width): a trial that draws them would fail after the trials before it
+    trained. Every combination is tried when there are few; otherwise those of the values at the ends."""
+    import itertools
+    import math
+
+    if len(probes) < 2:
+        return []
+    if math.prod(len(v) for v in probes.values()) > MAX_COMBINATIONS:
+        probes = {k: list(dict.fromkeys([v[0], v[-1]])) for k, v in probes.items()}
+        if math.prod(len(v) for v in probes.values()) > MAX_COMBINATIONS:
+            return []
+    for combination in itertools.product(*probes.values()):
+        params = dict(zip(probes, combination, strict=True))
+        problem = _misfit(recipe, plugins, params, models)
+        if problem:
+            for key in list(params):  # name only the values that clash: drop those it fails without
+                fewer = {k: v for k, v in params.items() if k != key}
+                if _misfit(recipe, plugins, fewer, models):
+                    params = fewer
+            problem = _misfit(recipe, plugins, params, models) or problem
+            drawn = ", ".join(f"{k} = {v!r}" for k, v in params.items())
+            return [("modes.optuna.space", f"a trial can draw {drawn}, which does not fit the recipe: {problem}; "
+                     "narrow the ranges or choices so that every combination is valid")]
+    return []
 
 
 def space_roots(recipe: Any) -> list[str]:
@@ -278,7 +359,80 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
 
 
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
-    return check_space(recipe, plugins) + _check_study_metric(recipe, plugins)
+    return (check_space(recipe, plugins) + _check_study_metric(recipe, plugins) + _check_storage_logs(recipe, plugins)
+            + _check_storage_url(recipe, plugins) + _check_sampler(recipe, plugins))
+
+
+def _check_storage_url(recipe: Any, plugins: Any) -> Problems:
+    """A server URL must name a database SQLAlchemy knows, with its driver installed: the run opens the
+    storage only once the experiment exists. Looked up here (SQLAlchemy and the driver are imported
+    when a URL is given, nothing is connected to)."""
+    value = recipe.options("run_modes", "optuna", plugins).storage
+    if "://" not in value or value.startswith("journal://"):
+        return []
+    try:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    except ImportError:  # optuna's RDB storages need it: the run says so when it opens the storage
+        return []
+    try:
+        dialect = make_url(value).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        scheme = value.split("://", 1)[0]
+        return [("modes.optuna.storage", f"{scheme}:// is no database SQLAlchemy knows; give a journal file "
+                 "(journal://PATH), an SQLite path, or a URL such as postgresql+psycopg://user:pw@host/db")]
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return [("modes.optuna.storage", f"the driver of {value.split('://', 1)[0]}:// is not installed ({exc}); "
+                 "install it, or name an installed one (postgresql+psycopg:// with pip install \"psycopg[binary]\")")]
+    return []
+
+
+#: The random trials the ``gp`` sampler starts with (passed to Optuna's ``GPSampler``); it imports
+#: its libraries only after them, to fit its Gaussian process.
+GP_STARTUP_TRIALS = 10
+#: What a sampler needs once it fits a model of the trials done: its libraries, and the trials it
+#: samples at random before (a study of no more trials never needs them).
+SAMPLER_NEEDS = {"gp": (("scipy", "torch"), GP_STARTUP_TRIALS)}
+#: The trials a debug run's study runs at most.
+DEBUG_TRIALS = 3
+
+
+def _check_sampler(recipe: Any, plugins: Any) -> Problems:
+    """The sampler's own libraries are installed (looked up, not imported) when the study runs long
+    enough to need them: without them the study failed once its random startup trials had trained."""
+    import importlib.util
+
+    opts = recipe.options("run_modes", "optuna", plugins)
+    libraries, startup = SAMPLER_NEEDS.get(opts.sampler, ((), 0))
+    trials = min(opts.trials, DEBUG_TRIALS) if recipe.run.debug else opts.trials
+    missing = [m for m in libraries if importlib.util.find_spec(m) is None]
+    if missing and trials > startup:
+        return [("modes.optuna.sampler", f"{opts.sampler!r} needs {' and '.join(missing)} after its first {startup} "
+                 f"trials, which is not installed (pip install {' '.join(missing)}); or choose another sampler, "
+                 f"e.g. \"tpe\", or run at most {startup} trials")]
+    return []
+
+
+def _check_storage_logs(recipe: Any, plugins: Any) -> Problems:
+    """A relative study file may not be the file a logger of the run writes (``train.log``): the
+    study would read the log's lines as its own and fail in the middle of the trials. Any logger
+    whose options name a ``filename`` counts, whichever plugin registers it."""
+    from pathlib import Path
+
+    value = recipe.options("run_modes", "optuna", plugins).storage
+    storage = value.removeprefix("journal://")
+    if not storage or "://" in storage or Path(storage).is_absolute():
+        return []
+    for name in recipe.run.loggers:
+        if plugins.get("loggers", name) is None:
+            continue  # an unknown logger is reported as such
+        filename = getattr(recipe.options("loggers", name, plugins), "filename", None)
+        if isinstance(filename, str) and Path(filename).as_posix().casefold() == Path(storage).as_posix().casefold():
+            return [("modes.optuna.storage", f"{value!r} is the file the {name} logger writes "
+                     f"(loggers.{name}.filename); name the study's own file, e.g. optuna/study.db")]
+    return []
 
 
 def _check_study_metric(recipe: Any, plugins: Any) -> Problems:
@@ -298,7 +452,9 @@ def check_full(recipe: Any, plugins: Any) -> Problems:
     if recipe.options("run_modes", "full", plugins).tune:
         found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
                                if msg.startswith("empty search space") else ""))
-                  for key, msg in check_space(recipe, plugins) + _check_study_metric(recipe, plugins)]
+                  for key, msg in check_space(recipe, plugins) + _check_study_metric(recipe, plugins)
+                  + _check_storage_logs(recipe, plugins) + _check_storage_url(recipe, plugins)
+                  + _check_sampler(recipe, plugins)]
     return found
 
 

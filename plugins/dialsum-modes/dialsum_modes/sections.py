@@ -19,6 +19,9 @@ from dialsum_modes import fanout
 
 #: The score the run modes rank models, folds and ensembles by: the metrics' selection score.
 RANKED_BY = SELECTION_SCORE
+#: The folders the run modes make in the experiment folder (besides the core's ``checkpoints``,
+#: ``predictions`` and ``visualizations``): the trained units, the fan-out jobs, the study.
+MODE_FOLDERS = ("stages", "jobs", "optuna")
 
 
 @attrs.define(kw_only=True)
@@ -69,8 +72,25 @@ def uses(recipe: Any, plugins: Any) -> list[tuple[str, str, list[str]]]:
     return found
 
 
+def log_file_problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """A logger's file may not take the place of a folder the modes make (``stages``): the run would
+    fail when it saves the first trained model there, after training it. Any logger whose options
+    name a ``filename`` counts, whichever plugin registers it."""
+    from pathlib import Path
+
+    found = []
+    for name in dict.fromkeys(recipe.run.loggers):
+        if plugins.get("loggers", name) is None:
+            continue  # an unknown logger is reported as such
+        filename = getattr(recipe.options("loggers", name, plugins), "filename", None)
+        if isinstance(filename, str) and Path(filename).as_posix().casefold() in MODE_FOLDERS:
+            found.append((f"loggers.{name}.filename", f"{filename!r} is the folder {filename.casefold()}/ the run "
+                          "modes make in the experiment folder; name the log file otherwise"))
+    return found
+
+
 def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
-    found = fanout.problems(recipe, plugins)
+    found = fanout.problems(recipe, plugins) + log_file_problems(recipe, plugins)
     if ensembles(recipe, plugins) or len(recipe.run.models) > 1:
         problem = selection_problem(recipe.run.metrics, plugins, RANKED_BY,
                                     f"the run ranks its models and sources by {RANKED_BY}")

@@ -33,10 +33,9 @@ from dialsum_core.recipe import Recipe
 from dialsum_data import augmented
 from dialsum_modes import plots, toolkit
 from dialsum_modes import study as shared
-from dialsum_modes.options import OptunaOptions, ParamSpec, apply_params
+from dialsum_modes.options import DEBUG_TRIALS, GP_STARTUP_TRIALS, OptunaOptions, ParamSpec, apply_params
 
 log = logging.getLogger("dialsum")
-DEBUG_TRIALS = 3
 
 
 def suggest(trial: Any, key: str, spec: ParamSpec) -> Any:
@@ -47,13 +46,20 @@ def suggest(trial: Any, key: str, spec: ParamSpec) -> Any:
     return trial.suggest_float(key, spec.low, spec.high, step=spec.step or None, log=spec.log)
 
 
+#: Optuna's samplers take a seed below this (NumPy's): the study's seed is ``run.seed`` plus the
+#: trials done, which passes it when ``run.seed`` is near the top of its range.
+SEED_RANGE = 2 ** 32
+
+
 def make_sampler(name: str, seed: int) -> Any:
     import optuna
+
+    seed %= SEED_RANGE
 
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=GP_STARTUP_TRIALS)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     return optuna.samplers.RandomSampler(seed=seed)

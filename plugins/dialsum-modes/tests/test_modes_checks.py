@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
 
+from dialsum_core.errors import RecipeError
 from dialsum_core.recipe import write_recipe
 
 SPACE = ("modes.optuna.space.\"train.learning_rate\"", {"type": "float", "low": 1e-5, "high": 1e-3, "log": True})
@@ -57,6 +58,11 @@ def _problems(recipe, plugins) -> list[str]:
      "run.only: selects fold 7, but the kfold mode has 3 folds (modes.kfold.k_folds)"),
     ((), {"mode": "single", "only": ["fold=1"], "name": "s"},
      "run.only: selects fold 1, but the single mode has no folds"),
+    # Optuna cannot sample a range with an infinite end (OverflowError in the first trial)
+    ((("modes.optuna.space.\"generation.repetition_penalty\"", {"low": 1.0, "high": float("inf")}),),
+     {"mode": "optuna"}, "modes.optuna.space.generation.repetition_penalty: needs finite low, high and step"),
+    ((("modes.optuna.space.\"train.learning_rate\"", {"low": 1e-5, "high": 1e-3, "step": float("inf")}),),
+     {"mode": "optuna"}, "needs finite low, high and step"),
 ])
 def test_bad_recipes_are_reported_at_check_time(make_recipe, plugins, overrides, run, expected) -> None:
     problems = _problems(make_recipe(*overrides, **run), plugins)
@@ -67,6 +73,19 @@ def test_a_study_storage_that_is_a_folder_is_refused(make_recipe, plugins, tmp_p
     problems = _problems(make_recipe(("modes.optuna.storage", str(tmp_path)), SPACE, mode="optuna"), plugins)
     assert any(f"modes.optuna.storage: {str(tmp_path)!r} is a folder; name the study's file in it" in p
                for p in problems), problems
+
+
+def test_a_space_whose_values_fit_together_is_accepted() -> None:
+    """An int range on a grid that keeps every value valid, with the other parameters' values."""
+    from click.testing import CliRunner
+
+    from dialsum_core.cli import cli
+
+    args = ["check", str(RECIPES / "optuna-tiny.toml"), "--set",
+            'modes.optuna.space."model.d_model"={type="int", low=16, high=32, step=8}', "--set",
+            'modes.optuna.space."model.attention_heads"={type="categorical", choices=[2, 4, 8]}']
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
 
 
 def test_good_recipes_have_no_problem(make_recipe, plugins) -> None:
@@ -102,6 +121,22 @@ RECIPES = Path(__file__).resolve().parents[3] / "recipes"
     ("multi_model", ["run.ensemble_weights=[0.5, 0.5]"], "--set: run.ensemble_weights: 2 weights for 3 models"),
     ("kfold", ["run.ensemble_weights=[1.0, 2.0]"],
      "--set: run.ensemble_weights: 2 weights for 1 model and 5 folds; give one weight, one per fold (5), or none"),
+    # values that each fit but not together: the trial that draws both would fail after others trained
+    ("optuna-tiny", ['modes.optuna.space."model.d_model".choices=[6]',
+                     'modes.optuna.space."model.attention_heads"={type="categorical", choices=[2, 4]}'],
+     "--set: modes.optuna.space: a trial can draw model.d_model = 6, model.attention_heads = 4, which does not fit "
+     "the recipe: models.scratch.attention_heads: must divide d_model (6), got 4"),
+    ("full-tiny", ['modes.optuna.space."model.d_model".choices=[6, 32]',
+                   'modes.optuna.space."model.attention_heads"={type="int", low=2, high=4, step=2}'],
+     "--set: modes.optuna.space: a trial can draw model.d_model = 6, model.attention_heads = 4"),
+    # a value inside an int range, not only its ends
+    ("optuna-tiny", ['modes.optuna.space."model.d_model"={type="int", low=16, high=18}'],
+     "--set: modes.optuna.space.model.d_model: value 17 does not fit the recipe: "
+     "models.scratch.attention_heads: must divide d_model (17), got 2"),
+    ("optuna-tiny", ["modes.optuna.storage=optuna"],
+     "--set: modes.optuna.storage: 'optuna' is a file or folder the run writes in the experiment folder"),
+    ("full-tiny", ["modes.optuna.storage=train.log"],
+     "--set: modes.optuna.storage: 'train.log' is the file the file logger writes (loggers.file.filename)"),
 ])
 def test_shipped_recipes_with_bad_input_fail_check_with_one_line(recipe, overrides, expected) -> None:
     """``dialsum check`` on a shipped recipe made wrong by one ``--set``: exit 2, one error line."""
@@ -114,3 +149,92 @@ def test_shipped_recipes_with_bad_input_fail_check_with_one_line(recipe, overrid
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {expected}"), result.stderr
+
+
+@pytest.mark.parametrize(("storage", "loggers", "expected"), [
+    ("optuna", [], "'optuna' is a file or folder the run writes in the experiment folder"),
+    ("journal://optuna", [], "'journal://optuna' is a file or folder the run writes"),
+    ("config.toml", [], "'config.toml' is a file or folder the run writes"),
+    ("optuna/best_params.json", [], "'optuna/best_params.json' is a file or folder the run writes"),
+    ("journal://", [], "journal:// needs the journal file's path"),
+    ("train.log", ["file"], "'train.log' is the file the file logger writes (loggers.file.filename)"),
+])
+def test_a_study_storage_the_run_writes_otherwise_is_refused(make_recipe, plugins, storage, loggers,
+                                                               expected) -> None:
+    """A study file where the experiment keeps its own outputs (the ``optuna/`` folder, a log) would
+    stop the run after the trials trained, or in their middle; the check names it first."""
+    for mode in ("optuna", "full"):
+        recipe = make_recipe(("modes.optuna.storage", storage), SPACE, mode=mode, loggers=loggers)
+        problems = _problems(recipe, plugins)
+        assert any(f"modes.optuna.storage: {expected}" in p for p in problems), (mode, problems)
+
+
+def test_a_study_storage_beside_the_outputs_is_accepted(make_recipe, plugins) -> None:
+    for storage in ("optuna/study.db", "journal://optuna/journal.log", "study.db", "predictions/study.db"):
+        assert _problems(make_recipe(("modes.optuna.storage", storage), SPACE, mode="optuna", loggers=["file"]),
+                         plugins) == [], storage
+
+
+def test_a_run_with_its_study_in_the_optuna_folders_place_is_refused_before_training(make_recipe, run) -> None:
+    """It used to train every trial and then fail writing ``optuna/best_params.json`` over the study."""
+    recipe = make_recipe(("modes.optuna.storage", "optuna"), SPACE, mode="optuna")
+    with pytest.raises(RecipeError, match=r"modes\.optuna\.storage: 'optuna' is a file or folder"):
+        run(recipe)
+    assert not (Path(recipe.run.output_dir) / "exp").exists()
+
+
+@pytest.mark.parametrize("filename", ["stages", "Optuna", "./jobs"])
+def test_a_log_file_in_the_place_of_a_folder_the_modes_make_is_refused(make_recipe, plugins, run,
+                                                                       filename) -> None:
+    """A log named ``stages`` used to let the model train, then fail saving it in ``stages/sources/``."""
+    recipe = make_recipe(("loggers.file.filename", filename), loggers=["file"])
+    expected = f"loggers.file.filename: {filename!r} is the folder "
+    assert any(expected in p for p in _problems(recipe, plugins)), _problems(recipe, plugins)
+    with pytest.raises(RecipeError, match=r"loggers\.file\.filename"):
+        run(recipe)
+    assert not (Path(recipe.run.output_dir) / "exp").exists()
+    assert _problems(make_recipe(("loggers.file.filename", "stages.log"), loggers=["file"]), plugins) == []
+
+
+def test_the_gp_sampler_without_its_libraries_is_refused(make_recipe, plugins) -> None:
+    """Optuna's ``gp`` sampler imports scipy only after ten random trials: without it the study
+    failed once those had trained. The check looks the libraries up, so it answers for this machine;
+    a study of ten trials or fewer never needs them."""
+    import importlib.util
+
+    missing = [m for m in ("scipy", "torch") if importlib.util.find_spec(m) is None]
+    for mode in ("optuna", "full"):
+        problems = [p for p in _problems(make_recipe(("modes.optuna.sampler", "gp"), ("modes.optuna.trials", 11),
+                                                     SPACE, mode=mode), plugins)
+                    if "modes.optuna.sampler" in p]
+        if missing:
+            assert len(problems) == 1 and f"'gp' needs {' and '.join(missing)} after its first 10 trials" in problems[0]
+        else:
+            assert problems == []
+    assert _problems(make_recipe(("modes.optuna.sampler", "gp"), ("modes.optuna.trials", 10), SPACE, mode="optuna"),
+                     plugins) == []
+    assert _problems(make_recipe(("modes.optuna.sampler", "cmaes"), SPACE, mode="optuna"), plugins) == []
+
+
+@pytest.mark.parametrize(("storage", "expected"), [
+    ("bad://x", "bad:// is no database SQLAlchemy knows"),
+    ("nosuchdb+nosuchdriver://u:p@host/db", "nosuchdb+nosuchdriver:// is no database SQLAlchemy knows"),
+])
+def test_a_study_storage_url_no_database_answers_is_refused(make_recipe, plugins, storage, expected) -> None:
+    """The run used to create the experiment before finding it could not open the storage."""
+    problems = _problems(make_recipe(("modes.optuna.storage", storage), SPACE, mode="optuna"), plugins)
+    assert any(f"modes.optuna.storage: {expected}" in p for p in problems), problems
+
+
+def test_a_study_storage_url_needs_its_driver(make_recipe, plugins) -> None:
+    """The driver is looked up as the run will import it; the answer depends on what is installed."""
+    import importlib.util
+
+    problems = _problems(make_recipe(("modes.optuna.storage", "mysql+pymysql://u:p@host/db"), SPACE,
+                                     mode="optuna"), plugins)
+    if importlib.util.find_spec("pymysql") is None:
+        assert any("modes.optuna.storage: the driver of mysql+pymysql:// is not installed" in p for p in problems)
+    else:
+        assert problems == []
+    assert _problems(make_recipe(("modes.optuna.storage", "sqlite:////tmp/study.db"), SPACE, mode="optuna"),
+                     plugins) == []

@@ -105,3 +105,12 @@ def test_a_history_entry_names_its_scores_by_the_protocols_rule() -> None:
     assert toolkit.epoch_score({"epoch": 2, "eval_rouge_mean": 0.3, "rouge_mean": 0.1}, "rouge_mean") == 0.3
     assert toolkit.epoch_score({"rouge_mean": 0.25}, "rouge_mean") == 0.25
     assert toolkit.epoch_score({"eval_rouge_mean": True, "loss": 1.0}, "rouge_mean") is None
+
+
+def test_a_study_with_the_largest_seed_runs_every_trial(make_recipe, run) -> None:
+    """``run.seed`` may be 2**32 - 1; the sampler of each later trial is seeded with it plus the
+    trials done, which Optuna refused after the first trial had trained."""
+    recipe = make_recipe(*SPACE, ("modes.optuna.trials", 3), ("modes.optuna.pruner", "none"), mode="optuna",
+                         models=["growing"], seed=2 ** 32 - 1)
+    out = results(run(recipe))
+    assert out["optuna"]["n_trials"] == 3 and out["optuna"]["complete"] == 3

@@ -105,12 +105,21 @@ def _table(path: str, _mtime_ns: int, _size: int) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in table.items()}
 
 
+#: The weight files a PyTorch model saved by ``save_pretrained`` has (one of them), whole or sharded:
+#: the names transformers looks for when it loads the folder.
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                "pytorch_model.bin.index.json")
+
+
 def model_folder_problem(path: str) -> str | None:
     """Why ``path`` cannot be a paraphrase model, as far as can be seen without loading one: a
-    model saved by ``save_pretrained`` is a folder with a ``config.json``. ``None`` when it may be."""
+    model saved by ``save_pretrained`` is a folder with a ``config.json`` and its weights (without
+    them the model loads only once the run's models have trained, and fails). ``None`` when it may be."""
     p = Path(path)
     if not p.is_dir():
         return f"{path}: not a folder (a paraphrase model is a folder saved by save_pretrained)"
     if not (p / "config.json").is_file():
         return f"{path}: no config.json in it: not a model folder saved by save_pretrained"
+    if not any((p / name).is_file() for name in WEIGHT_FILES):
+        return f"{path}: no weights in it (one of {', '.join(WEIGHT_FILES)}); save the model with save_pretrained"
     return None

@@ -80,6 +80,10 @@ def test_check_looks_into_the_paraphrase_model_folder(plugins: Any, tmp_path: Pa
     (problem,) = tta_problems(plugins, "paraphrase", {"model": write(tmp_path / "model.bin", "x")})
     assert "augmenters.paraphrase.model: " in problem and "not a folder" in problem
     (empty / "config.json").write_text("{}", encoding="utf-8")
+    # without weights the run loaded it only after its models trained, and failed there
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(empty)})
+    assert f"augmenters.paraphrase.model: {empty}: no weights in it (one of model.safetensors, " in problem
+    (empty / "model.safetensors").write_bytes(b"")
     assert tta_problems(plugins, "paraphrase", {"model": str(empty)}) == []  # no model is loaded to check
 
 
@@ -111,6 +115,7 @@ def test_a_model_folder_transformers_cannot_load_is_one_line(tmp_path: Path) -> 
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text(json.dumps({"model_type": "not-a-model"}), encoding="utf-8")
+    (model / "model.safetensors").write_bytes(b"")
     aug = build(tmp_path, "paraphrase", {"model": str(model)})
     with pytest.raises(DataError, match=rf"^{model}: cannot load the paraphrase model: "):
         aug.augment("d1", "#Person1#: 안녕하세요.", n=1, seed=0)

@@ -17,10 +17,31 @@ def _not_empty(_inst: Any, attr: attrs.Attribute, value: str) -> None:
         raise ValueError("must not be empty")
 
 
+#: What W&B refuses in a project name (its settings say so when a run starts, and the logger is then
+#: off for the whole run): checked here so that ``dialsum check`` says it first.
+PROJECT_FORBIDDEN = "/\\#?%:"
+PROJECT_MAX, TAG_MAX = 128, 64
+
+
+def _project(inst: Any, attr: attrs.Attribute, value: str) -> None:
+    _not_empty(inst, attr, value)
+    found = [c for c in PROJECT_FORBIDDEN if c in value]
+    if found:
+        raise ValueError(f"W&B refuses {' '.join(found)} in a project name, got {value!r}")
+    if len(value) > PROJECT_MAX:
+        raise ValueError(f"W&B takes at most {PROJECT_MAX} characters, got {len(value)}")
+
+
+def _tags(_inst: Any, _attr: attrs.Attribute, value: list[str]) -> None:
+    for i, tag in enumerate(value):
+        if not 1 <= len(str(tag)) <= TAG_MAX:
+            raise ValueError(f"tag {i} has {len(str(tag))} characters; W&B takes 1 to {TAG_MAX}")
+
+
 @attrs.define
 class WandbOptions:
     #: W&B project (the seed's ``wandb_project``).
-    project: str = attrs.field(default="dialogue-summarization", validator=_not_empty)
+    project: str = attrs.field(default="dialogue-summarization", validator=_project)
     #: Team or user; empty: your default entity.
     entity: str = ""
     #: Runs with the same group are shown together; empty: the experiment name.
@@ -28,7 +49,7 @@ class WandbOptions:
     #: Run name; empty: the experiment name.
     name: str = ""
     #: Tags of the W&B run, for filtering runs in the W&B interface.
-    tags: list[str] = attrs.field(factory=list)
+    tags: list[str] = attrs.field(factory=list, validator=_tags)
     #: ``online``, ``offline`` or ``disabled``; empty: ``WANDB_MODE`` from the environment, else online.
     mode: str = attrs.field(default="", validator=one_of(MODES))
     #: Upload the best checkpoint as a ``model`` artifact at the end of the run.

@@ -97,6 +97,32 @@ def test_bad_options_are_reported_by_check(tmp_path: Path) -> None:
     assert any("loggers.wandb.mode" in p for p in problems), problems
 
 
+@pytest.mark.parametrize(("options", "key", "says"), [
+    ({"project": "team/summaries"}, "loggers.wandb.project", "W&B refuses / in a project name"),
+    ({"project": "p" * 129}, "loggers.wandb.project", "at most 128 characters, got 129"),
+    ({"tags": ["kfold", ""]}, "loggers.wandb.tags", "tag 1 has 0 characters; W&B takes 1 to 64"),
+    ({"tags": ["t" * 65]}, "loggers.wandb.tags", "tag 0 has 65 characters"),
+])
+def test_a_project_or_tag_wandb_refuses_is_reported_by_check(options: dict, key: str, says: str) -> None:
+    """W&B refused them when the run started, and the logger was off for the whole run; its own
+    settings refuse exactly these values, so check and W&B agree."""
+    from wandb.sdk.wandb_settings import Settings
+
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    recipe = Recipe.from_dict({"run": {"loggers": ["wandb"]}, "loggers": {"wandb": options}})
+    problems = recipe.problems(build_plugins())
+    assert any(f"{key}: " in p and says in p for p in problems), problems
+    settings = {"project": options["project"]} if "project" in options else {"run_tags": tuple(options["tags"])}
+    with pytest.raises(Exception, match=r"project name|Tag"):
+        Settings(**settings)
+    good = Recipe.from_dict({"run": {"loggers": ["wandb"]},
+                             "loggers": {"wandb": {"project": "p" * 128, "tags": ["한국어", "t" * 64]}}})
+    assert not [p for p in good.problems(build_plugins()) if "loggers.wandb" in p]
+    Settings(project="p" * 128, run_tags=("한국어", "t" * 64))
+
+
 def test_plugin_module_does_not_import_wandb() -> None:
     import subprocess
 
