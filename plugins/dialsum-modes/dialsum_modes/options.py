@@ -11,7 +11,7 @@ import attrs
 
 from dialsum_core.experiment import CONFIG, RESULTS, SUBDIRS
 from dialsum_core.validators import at_least, non_negative, one_of
-from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY
+from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY, logger_files
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes")
 PRUNERS = ("median", "percentile", "hyperband", "none")
@@ -359,8 +359,14 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
 
 
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
-    return (check_space(recipe, plugins) + _check_study_metric(recipe, plugins) + _check_storage_logs(recipe, plugins)
-            + _check_storage_url(recipe, plugins) + _check_sampler(recipe, plugins))
+    """What a study refuses, for the optuna mode and the full mode's search stage alike."""
+    return [problem for check in (check_space, _check_study_metric, _check_storage_logs, _check_storage_url,
+                                  _check_sampler) for problem in check(recipe, plugins)]
+
+
+def study_trials(options: OptunaOptions, run: Any) -> int:
+    """The trials the study runs: ``trials``, at most :data:`DEBUG_TRIALS` in a debug run."""
+    return min(options.trials, DEBUG_TRIALS) if run.debug else options.trials
 
 
 def _check_storage_url(recipe: Any, plugins: Any) -> Problems:
@@ -406,7 +412,7 @@ def _check_sampler(recipe: Any, plugins: Any) -> Problems:
 
     opts = recipe.options("run_modes", "optuna", plugins)
     libraries, startup = SAMPLER_NEEDS.get(opts.sampler, ((), 0))
-    trials = min(opts.trials, DEBUG_TRIALS) if recipe.run.debug else opts.trials
+    trials = study_trials(opts, recipe.run)
     missing = [m for m in libraries if importlib.util.find_spec(m) is None]
     if missing and trials > startup:
         return [("modes.optuna.sampler", f"{opts.sampler!r} needs {' and '.join(missing)} after its first {startup} "
@@ -417,22 +423,17 @@ def _check_sampler(recipe: Any, plugins: Any) -> Problems:
 
 def _check_storage_logs(recipe: Any, plugins: Any) -> Problems:
     """A relative study file may not be the file a logger of the run writes (``train.log``): the
-    study would read the log's lines as its own and fail in the middle of the trials. Any logger
-    whose options name a ``filename`` counts, whichever plugin registers it."""
+    study would read the log's lines as its own and fail in the middle of the trials."""
     from pathlib import Path
 
     value = recipe.options("run_modes", "optuna", plugins).storage
     storage = value.removeprefix("journal://")
     if not storage or "://" in storage or Path(storage).is_absolute():
         return []
-    for name in recipe.run.loggers:
-        if plugins.get("loggers", name) is None:
-            continue  # an unknown logger is reported as such
-        filename = getattr(recipe.options("loggers", name, plugins), "filename", None)
-        if isinstance(filename, str) and Path(filename).as_posix().casefold() == Path(storage).as_posix().casefold():
-            return [("modes.optuna.storage", f"{value!r} is the file the {name} logger writes "
-                     f"(loggers.{name}.filename); name the study's own file, e.g. optuna/study.db")]
-    return []
+    return [("modes.optuna.storage", f"{value!r} is the file the {name} logger writes (loggers.{name}.filename); "
+             "name the study's own file, e.g. optuna/study.db")
+            for name, filename in logger_files(recipe, plugins).items()
+            if Path(filename).as_posix().casefold() == Path(storage).as_posix().casefold()][:1]
 
 
 def _check_study_metric(recipe: Any, plugins: Any) -> Problems:
@@ -452,9 +453,7 @@ def check_full(recipe: Any, plugins: Any) -> Problems:
     if recipe.options("run_modes", "full", plugins).tune:
         found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
                                if msg.startswith("empty search space") else ""))
-                  for key, msg in check_space(recipe, plugins) + _check_study_metric(recipe, plugins)
-                  + _check_storage_logs(recipe, plugins) + _check_storage_url(recipe, plugins)
-                  + _check_sampler(recipe, plugins)]
+                  for key, msg in check_optuna(recipe, plugins)]
     return found
 
 

@@ -72,21 +72,27 @@ def uses(recipe: Any, plugins: Any) -> list[tuple[str, str, list[str]]]:
     return found
 
 
+def logger_files(recipe: Any, plugins: Any) -> dict[str, str]:
+    """Logger name -> the file it writes in the experiment folder: any logger whose options name a
+    ``filename`` counts, whichever plugin registers it (an unknown logger is reported as such)."""
+    found = {}
+    for name in dict.fromkeys(recipe.run.loggers):
+        if plugins.get("loggers", name) is not None:
+            filename = getattr(recipe.options("loggers", name, plugins), "filename", None)
+            if isinstance(filename, str):
+                found[name] = filename
+    return found
+
+
 def log_file_problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     """A logger's file may not take the place of a folder the modes make (``stages``): the run would
-    fail when it saves the first trained model there, after training it. Any logger whose options
-    name a ``filename`` counts, whichever plugin registers it."""
+    fail when it saves the first trained model there, after training it."""
     from pathlib import Path
 
-    found = []
-    for name in dict.fromkeys(recipe.run.loggers):
-        if plugins.get("loggers", name) is None:
-            continue  # an unknown logger is reported as such
-        filename = getattr(recipe.options("loggers", name, plugins), "filename", None)
-        if isinstance(filename, str) and Path(filename).as_posix().casefold() in MODE_FOLDERS:
-            found.append((f"loggers.{name}.filename", f"{filename!r} is the folder {filename.casefold()}/ the run "
-                          "modes make in the experiment folder; name the log file otherwise"))
-    return found
+    return [(f"loggers.{name}.filename", f"{filename!r} is the folder {filename.casefold()}/ the run modes make in "
+             "the experiment folder; name the log file otherwise")
+            for name, filename in logger_files(recipe, plugins).items()
+            if Path(filename).as_posix().casefold() in MODE_FOLDERS]
 
 
 def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:

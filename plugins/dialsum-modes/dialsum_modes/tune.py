@@ -33,7 +33,7 @@ from dialsum_core.recipe import Recipe
 from dialsum_data import augmented
 from dialsum_modes import plots, toolkit
 from dialsum_modes import study as shared
-from dialsum_modes.options import DEBUG_TRIALS, GP_STARTUP_TRIALS, OptunaOptions, ParamSpec, apply_params
+from dialsum_modes.options import GP_STARTUP_TRIALS, OptunaOptions, ParamSpec, apply_params, study_trials
 
 log = logging.getLogger("dialsum")
 
@@ -138,7 +138,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     data = ctx.data()
     models = list(ctx.recipe.run.models)
     run = ctx.recipe.run
-    total = min(options.trials, DEBUG_TRIALS) if run.debug else options.trials
+    total = study_trials(options, run)
     name = options.study_name or ctx.experiment.root.name
     trials_dir = ctx.experiment.checkpoints / folder
 
