@@ -24,7 +24,7 @@ from dialsum_core.manager import Plugins, build_plugins
 from dialsum_core.protocols import Processes
 from dialsum_core.recipe import Recipe
 from dialsum_core.recipe.schema import PATH_OR_NAME, is_path
-from dialsum_core.registry import KIND
+from dialsum_core.registry import KIND, KINDS
 
 log = logging.getLogger("dialsum")
 
@@ -68,8 +68,8 @@ def _absolute(recipe: Recipe, key: str, value: Any, kind: Any = True) -> Any:
 
 
 def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
-    """The recipe as it will run: name set, every used plugin's options spelled out,
-    and paths made absolute so that the written ``config.toml`` runs again from anywhere."""
+    """The recipe as it will run: name set, the options of every plugin used or given a table spelled out,
+    every path made absolute (an unused table's too) so that ``config.toml`` runs again from anywhere."""
     from dialsum_core.recipe import CONVERTER
     from dialsum_core.recipe.model import _path_fields
 
@@ -78,7 +78,7 @@ def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
     paths = [(k, _absolute(recipe, k, recipe.get(k))) for k in recipe.path_keys()]
     tables = {t: {k: dict(v) for k, v in named.tables[t].items()} for t in named.tables}
     versions = {"dialsum-core": __version__}
-    for kind, reg_name in named.used(plugins):
+    for kind, reg_name in [*named.used(plugins), *((k.name, n) for k in KINDS for n in named.tables[k.table])]:
         reg = plugins.require(kind, reg_name)
         table = KIND[kind].table
         options = CONVERTER.unstructure(named.options(kind, reg_name, plugins))
@@ -91,8 +91,6 @@ def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
             for dist, version in _requirement_versions(reg.distribution).items():
                 versions.setdefault(dist, version)
     resolved = named.evolve(versions=versions, **tables)
-    if not paths:
-        return resolved
     absolute = resolved.override(*paths)
     absolute.provenance.update({key: recipe.where(key) for key, _ in paths})  # errors still name the file
     return absolute

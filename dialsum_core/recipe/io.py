@@ -172,5 +172,5 @@ def apply_overrides(
     for item in overrides:
         key, value = parse_override(item) if isinstance(item, str) else item
         set_dotted(out, key, value, names)
-        provenance[".".join(split_dotted(key, names))] = SET_SOURCE
+        provenance.update(dict.fromkeys(leaf_keys({".".join(split_dotted(key, names)): value}), SET_SOURCE))
     return out

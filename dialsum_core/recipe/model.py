@@ -366,9 +366,9 @@ class Recipe:
         kwargs: dict[str, Any] = {"sections": {}, "tables": {}}
         known = [*RESERVED, *schema.tables, *PLUGIN_TABLES]
         for key, value in data.items():
-            if key == "extends":
-                continue
-            if key == "description":
+            if key == "extends":  # read by load_recipe from the files; from anywhere else it would be lost
+                problems.append((key, "only a recipe file can extend others; write it in a recipe file"))
+            elif key == "description":
                 if not isinstance(value, str):
                     problems.append((key, f"expected a string, got {_type_name(value)} {value!r}"))
                 else:
@@ -432,10 +432,11 @@ class Recipe:
         return Recipe.from_dict(data, source=self.source, provenance=prov, schema=self.schema)
 
     def merge(self, other: Mapping[str, Any] | Recipe) -> Recipe:
-        """Merge a partial recipe (a mapping, or a whole recipe) on top of this one."""
+        """Merge a partial recipe (a mapping, or a whole recipe) on top of this one; what it sets comes from Python."""
         patch = other.to_dict() if isinstance(other, Recipe) else other
         data = io.deep_merge(self.to_dict(), patch)
-        return Recipe.from_dict(data, source=self.source, provenance=self.provenance, schema=self.schema)
+        prov = {**self.provenance, **dict.fromkeys(io.leaf_keys(patch), PYTHON_SOURCE)}
+        return Recipe.from_dict(data, source=self.source, provenance=prov, schema=self.schema)
 
     def evolve(self, **changes: Any) -> Recipe:
         """Replace whole sections or plugin tables: ``recipe.evolve(run=attrs.evolve(recipe.run, seed=1))``."""
