@@ -68,3 +68,33 @@ def test_config_toml_makes_the_paths_of_unused_plugin_tables_absolute(tmp_path: 
     assert again.augmenters["paraphrase"]["table"] == str(tmp_path / "p.csv")
     assert again.models["hf-seq2seq"]["model_name_or_path"] == str(tmp_path / "local-model")
     assert again.problems(plugins) == []
+
+
+def test_a_section_evolved_in_python_is_typed_and_its_changes_come_from_python() -> None:
+    """``recipe.evolve(data=attrs.evolve(recipe.data, train_path=...))`` resolved the new path against
+    the folder of the file that had set the key before, and a value of the wrong type went through
+    (an integer path was reported as a missing file, a string of model names was read letter by
+    letter)."""
+    import attrs
+
+    r = load_recipe(TINY)
+    evolved = r.evolve(data=attrs.evolve(r.data, train_path="d/t.csv"))
+    assert evolved.path_of("data.train_path") == Path("d/t.csv")
+    assert evolved.path_of("data.test_path") == ROOT / "recipes" / "../data/sample/test.csv"
+    assert evolved.where("run.seed") == r.where("run.seed")
+    with pytest.raises(RecipeError, match=r"^<python>: data\.train_path: expected a string, got integer 3$"):
+        r.evolve(data=attrs.evolve(r.data, train_path=3))
+    with pytest.raises(RecipeError, match=r"^<python>: run\.models: expected an array"):
+        r.evolve(run=attrs.evolve(r.run, models="scratch"))
+    with pytest.raises(RecipeError, match=r"^<python>: models\.scratch: expected a table"):
+        r.evolve(models={"scratch": 3})
+
+
+def test_set_says_what_to_write_for_an_array_element_or_a_table() -> None:
+    """``--set 'run.models[0]=x'`` was answered "unknown key (did you mean 'models'?)", and a value for a
+    table (``--set data.preprocessing=1``) "invalid value (argument of type 'int' is not iterable)"."""
+    with pytest.raises(RecipeError, match=r"^--set 'run\.models\[0\]=lead': an array is set whole, e\.g\. "):
+        load_recipe(TINY, ["run.models[0]=lead"])
+    with pytest.raises(RecipeError) as refused:
+        load_recipe(TINY, ["data.preprocessing=1"])
+    assert refused.value.problems == ["--set: data.preprocessing: expected a table, got integer 1"]

@@ -7,6 +7,7 @@ file the user has to edit.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
@@ -34,13 +35,13 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def leaf_keys(data: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
+def leaves(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{dotted key: value}`` of every value that is not a table: the keys provenance is kept for."""
+    out: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            yield from leaf_keys(value, dotted + ".")
-        else:
-            yield dotted
+        out.update(leaves(value, dotted + ".") if isinstance(value, Mapping) and value else {dotted: value})
+    return out
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def load_layers(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict[s
         merged = deep_merge(merged, pdata)
         provenance.update(pprov)
     merged = deep_merge(merged, data)
-    for key in leaf_keys(data):
+    for key in leaves(data):
         # a table here replaces a parent's plain value (``mode = "x"`` -> ``[run.mode]``): forget it
         for replaced in [k for k in provenance if key.startswith(k + ".")]:
             del provenance[replaced]
@@ -117,6 +118,8 @@ def parse_override(item: str) -> tuple[str, Any]:
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
         raise RecipeError([f"{SET_SOURCE} {item!r}: empty key"])
+    if "[" in re.sub(r'"[^"]*"', "", key):  # outside a quoted name
+        raise RecipeError([f"{SET_SOURCE} {item!r}: an array is set whole, e.g. {key.split('[')[0]}=[\"a\", \"b\"]"])
     return key, parse_value(value.strip())
 
 
@@ -172,5 +175,5 @@ def apply_overrides(
     for item in overrides:
         key, value = parse_override(item) if isinstance(item, str) else item
         set_dotted(out, key, value, names)
-        provenance.update(dict.fromkeys(leaf_keys({".".join(split_dotted(key, names)): value}), SET_SOURCE))
+        provenance.update(dict.fromkeys(leaves({".".join(split_dotted(key, names)): value}), SET_SOURCE))
     return out

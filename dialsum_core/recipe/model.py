@@ -88,6 +88,18 @@ def make_converter() -> cattrs.Converter:
         return out
 
     conv.register_structure_hook_func(lambda t: getattr(t, "__origin__", None) is list, _list_hook)
+
+    def _table_hook(cls: type) -> Callable[[Any, Any], Any]:
+        build = conv.gen_structure_attrs_fromdict(cls)
+
+        def structure(value: Any, t: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected a table, got {_type_name(value)} {value!r}")
+            return build(value, t)
+
+        return structure
+
+    conv.register_structure_hook_factory(attrs.has, _table_hook)
     return conv
 
 
@@ -410,11 +422,11 @@ class Recipe:
         if self.description:
             out["description"] = self.description
         for name, section in self.sections.items():
-            out[name] = CONVERTER.unstructure(section)
+            out[name] = attrs.asdict(section)  # as it is: a value of the wrong type stays one, to be reported
         for table in PLUGIN_TABLES:
             value = self.tables.get(table)
             if value:
-                out[table] = {k: dict(v) for k, v in value.items()}
+                out[table] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
         if self.versions:
             out["versions"] = dict(self.versions)
         return out
@@ -435,15 +447,22 @@ class Recipe:
         """Merge a partial recipe (a mapping, or a whole recipe) on top of this one; what it sets comes from Python."""
         patch = other.to_dict() if isinstance(other, Recipe) else other
         data = io.deep_merge(self.to_dict(), patch)
-        prov = {**self.provenance, **dict.fromkeys(io.leaf_keys(patch), PYTHON_SOURCE)}
+        prov = {**self.provenance, **dict.fromkeys(io.leaves(patch), PYTHON_SOURCE)}
         return Recipe.from_dict(data, source=self.source, provenance=prov, schema=self.schema)
 
     def evolve(self, **changes: Any) -> Recipe:
-        """Replace whole sections or plugin tables: ``recipe.evolve(run=attrs.evolve(recipe.run, seed=1))``."""
+        """Replace whole sections or plugin tables: ``recipe.evolve(run=attrs.evolve(recipe.run, seed=1))``.
+
+        The result is typed as a file's would be (attrs checks no types), and what changed comes
+        from Python: a new path is relative to the working directory, an error names ``<python>``."""
         sections = {**self.sections, **{k: v for k, v in changes.items() if k in self.sections}}
         tables = {**self.tables, **{k: v for k, v in changes.items() if k in PLUGIN_TABLES}}
         rest = {k: v for k, v in changes.items() if k not in sections and k not in tables}
-        return attrs.evolve(self, sections=sections, tables=tables, **rest)
+        data = attrs.evolve(self, sections=sections, tables=tables, **rest).to_dict()
+        before = io.leaves(self.to_dict())
+        changed = {k: PYTHON_SOURCE for k, v in io.leaves(data).items() if k not in before or before[k] != v}
+        new = Recipe.from_dict(data, source=self.source, provenance={**self.provenance, **changed}, schema=self.schema)
+        return attrs.evolve(new, load_problems=self.load_problems, load_problem_keys=self.load_problem_keys)
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, dotted: str) -> Any:
