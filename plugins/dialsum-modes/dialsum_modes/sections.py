@@ -35,7 +35,7 @@ class ModesRunKeys:
     ensemble_weights: list[float] = attrs.field(factory=list, validator=each(non_negative))
     #: Test-time augmentation: also summarize augmented variants and ensemble them.
     use_tta: bool = False
-    #: Augmenters used when `run.use_tta` is on; their options go in `[augmenters.NAME]`.
+    #: Augmenters used when `run.use_tta` is on (at least one then); their options go in `[augmenters.NAME]`.
     tta_strategies: list[str] = attrs.field(factory=lambda: ["paraphrase"], metadata=plugin_name("augmenters"))
     #: Variants each augmenter makes per dialogue.
     tta_num_aug: int = attrs.field(default=3, validator=positive)
@@ -102,6 +102,9 @@ def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
                                     f"the run ranks its models and sources by {RANKED_BY}")
         if problem:
             found.append(("run.metrics", problem))
+    if recipe.run.use_tta and not recipe.run.tta_strategies:  # the run would summarize as without it
+        found.append(("run.tta_strategies", "empty while run.use_tta is on; name the augmenters (dialsum plugins "
+                      "lists them), e.g. [\"reorder\"], or set run.use_tta = false"))
     weights = list(recipe.run.ensemble_weights)
     if weights:
         models = list(recipe.run.models)

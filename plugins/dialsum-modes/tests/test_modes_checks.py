@@ -58,6 +58,9 @@ def _problems(recipe, plugins) -> list[str]:
      "run.only: selects fold 7, but the kfold mode has 3 folds (modes.kfold.k_folds)"),
     ((), {"mode": "single", "only": ["fold=1"], "name": "s"},
      "run.only: selects fold 1, but the single mode has no folds"),
+    # TTA on with no augmenter: the run summarized as without it, silently
+    ((), {"mode": "single", "use_tta": True, "tta_strategies": []},
+     "run.tta_strategies: empty while run.use_tta is on; name the augmenters"),
     # Optuna cannot sample a range with an infinite end (OverflowError in the first trial)
     ((("modes.optuna.space.\"generation.repetition_penalty\"", {"low": 1.0, "high": float("inf")}),),
      {"mode": "optuna"}, "modes.optuna.space.generation.repetition_penalty: needs finite low, high and step"),
