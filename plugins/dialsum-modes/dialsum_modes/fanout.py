@@ -8,6 +8,7 @@ finds and reuses it before ensembling (docs/scaling.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dialsum_core.experiment import safe_name
@@ -78,3 +79,32 @@ def problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
             has = f"has {k} folds (modes.kfold.k_folds)" if k else "has no folds"
             out.append(("run.only", f"selects fold {', '.join(beyond)}, but the {recipe.run.mode} mode {has}"))
     return out
+
+
+def resume_problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """``run.resume_from`` in a ``kfold`` or ``full`` run names the checkpoint of one fold.
+
+    The training of every fold the run trains resumes from ``run.resume_from`` (its latest complete
+    checkpoint, found anywhere under the folder given): each fold would continue another fold's
+    model, trained on the dialogues it holds out, and report that model's history and a leaked
+    out-of-fold score without a word. So a k-fold run resumes one fold at a time (``run.only``),
+    from a folder of that fold.
+    """
+    resume = str(getattr(recipe.run, "resume_from", "") or "")
+    if not resume or recipe.run.mode not in ("kfold", "full"):
+        return []
+    k = recipe.options("run_modes", "kfold", plugins).k_folds
+    only, _ = parse_only(recipe.run.only)
+    folds = sorted(only.get("fold", {str(f) for f in range(1, k + 1)}), key=int)
+    example = "EXPERIMENT/checkpoints/MODEL/fold{}"
+    if len(folds) != 1:
+        return [("run.resume_from", f"every fold of the {recipe.run.mode} run ({', '.join(folds)}) would resume from "
+                 "this one checkpoint, another fold's model; resume one fold at a time with run.only = "
+                 f"[\"fold=N\"] and run.resume_from = {example.format('N')}, or leave it empty (re-running the "
+                 "experiment under its run.name reuses the folds it completed)")]
+    path = recipe.path_of("run.resume_from")
+    parts = Path(path).resolve().parts if Path(path).exists() else Path(path).parts
+    if f"fold{folds[0]}" not in parts:
+        return [("run.resume_from", f"{resume} is not a folder of fold {folds[0]}, which run.only selects: its "
+                 f"latest checkpoint may be another fold's; name that fold's folder ({example.format(folds[0])})")]
+    return []

@@ -96,7 +96,8 @@ def log_file_problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
 
 
 def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
-    found = fanout.problems(recipe, plugins) + log_file_problems(recipe, plugins)
+    found = fanout.problems(recipe, plugins) + fanout.resume_problems(recipe, plugins)
+    found += log_file_problems(recipe, plugins)
     if ensembles(recipe, plugins) or len(recipe.run.models) > 1:
         problem = selection_problem(recipe.run.metrics, plugins, RANKED_BY,
                                     f"the run ranks its models and sources by {RANKED_BY}")

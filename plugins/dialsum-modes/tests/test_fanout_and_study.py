@@ -59,6 +59,25 @@ def test_only_needs_a_shared_name_and_known_models(dialsum_plugins: Any) -> None
     _recipe(only=["model=lead", "fold=2"], name="x").validate(dialsum_plugins)
 
 
+def test_a_kfold_run_resumes_one_fold_from_that_folds_folder(dialsum_plugins: Any, tmp_path: Path) -> None:
+    """Every fold a run trains resumes from ``run.resume_from``'s latest checkpoint: two folds, or an
+    experiment folder whose latest checkpoint is another fold's, would continue another fold's model."""
+    for fold, step in ((1, 2), (3, 4)):
+        state = tmp_path / "exp" / "checkpoints" / "lead" / f"fold{fold}" / f"checkpoint-{step}" / "trainer_state.json"
+        state.parent.mkdir(parents=True)
+        state.write_text(f'{{"global_step": {step}}}', encoding="utf-8")
+    exp, fold1 = tmp_path / "exp", tmp_path / "exp" / "checkpoints" / "lead" / "fold1"
+    kfold = {"k_folds": 3}
+    with pytest.raises(RecipeError, match=r"run\.resume_from: every fold of the kfold run \(1, 2, 3\)"):
+        _recipe(resume_from=str(fold1), name="x").merge({"modes": {"kfold": kfold}}).validate(dialsum_plugins)
+    with pytest.raises(RecipeError, match=r"run\.resume_from: .* is not a folder of fold 1"):
+        _recipe(resume_from=str(exp), only=["fold=1"], name="x").merge(
+            {"modes": {"kfold": kfold}}).validate(dialsum_plugins)
+    _recipe(resume_from=str(fold1), only=["fold=1"], name="x").merge(
+        {"modes": {"kfold": kfold}}).validate(dialsum_plugins)
+    _recipe(mode="single", resume_from=str(exp), name="x").validate(dialsum_plugins)  # one model, no folds
+
+
 
 def test_storage_options(tmp_path: Path) -> None:
     folder = tmp_path / "exp" / "optuna"
