@@ -108,23 +108,38 @@ def as_list(value: object) -> list[object]:
 
 
 def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
-    """The splits, and what a run's log should say about them."""
+    """The splits, and what a run's log should say about them.
+
+    Each file is cleaned as it is read, before any split or subsample, so that a dialogue or a
+    summary that the clean-up empties is refused with its file and row (the check reads the files
+    the same way) instead of training on, scoring against or predicting from nothing."""
     d = recipe.data
+    pre = d.preprocessing
     notes: list[Note] = []
+
+    def clean(path: Path, examples: list[Example], *, dialogue: bool = True, summary: bool = True) -> list[Example]:
+        cleaned = preprocess(examples, noise=pre.remove_noise, tokens=pre.simplify_tokens)
+        _refuse_emptied(path, examples, cleaned, dialogue=dialogue, summary=summary)
+        return cleaned
+
+    def read(key: str, *, require_summary: bool) -> list[Example]:
+        path = recipe.path_of(key)
+        examples, report = read_csv(path, require_summary=require_summary)
+        notes.extend(_report(report))
+        return clean(path, examples, summary=require_summary)
+
     if not d.train_path:
         raise DataError(f"{recipe.where('data.train_path')}: data.train_path is not set")
-    train, report = read_csv(recipe.path_of("data.train_path"), require_summary=True)
-    notes += _report(report)
+    train = read("data.train_path", require_summary=True)
     if d.dev_path:
-        valid, report = read_csv(recipe.path_of("data.dev_path"), require_summary=True)
-        notes += _report(report)
+        valid = read("data.dev_path", require_summary=True)
         if recipe.where("data.dev_path") != recipe.where("data.train_path"):
             notes.append((logging.WARNING, "validating on %s (set in %s) while training on %s (set in %s): is that "
                           "the validation file you mean?", (d.dev_path, recipe.where("data.dev_path"), d.train_path,
                                                             recipe.where("data.train_path"))))
         for value in d.dev_references:
             path = recipe.path_of("data.dev_references", value)
-            extra = _read_references(path, valid, d.dev_path)
+            extra = clean(path, _read_references(path, valid, d.dev_path), dialogue=False)
             valid = add_references(valid, extra)
             notes.append((logging.INFO, "loaded %s: a further reference for %d validation dialogues",
                           (path, len(extra))))
@@ -135,18 +150,30 @@ def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
         train, valid = split_valid(train, d.valid_fraction, recipe.run.seed)
     test: list[Example] = []
     if d.test_path:
-        test, report = read_csv(recipe.path_of("data.test_path"), require_summary=False)
-        notes += _report(report)
+        test = read("data.test_path", require_summary=False)
     if recipe.run.debug:
         n = d.debug_samples
         seed = recipe.run.seed
         train = subset(train, n, seed)
         valid = subset(valid, max(2, n // 4), seed)
         test = subset(test, max(2, n // 4), seed)
-    pre = d.preprocessing
-    clean = [preprocess(split, noise=pre.remove_noise, tokens=pre.simplify_tokens) for split in (train, valid, test)]
-    notes.append((logging.INFO, "data: %d train, %d validation, %d test dialogues", tuple(len(s) for s in clean)))
-    return DataSplits(*clean), notes
+    notes.append((logging.INFO, "data: %d train, %d validation, %d test dialogues",
+                  (len(train), len(valid), len(test))))
+    return DataSplits(train, valid, test), notes
+
+
+def _refuse_emptied(path: Path, raw: Sequence[Example], cleaned: Sequence[Example], *, dialogue: bool,
+                    summary: bool) -> None:
+    """Refuse a row whose dialogue or summary only the clean-up empties (``<br>``, a literal ``\\n``):
+    the file's own check saw text there, yet the model would train on, be scored against or
+    predict from nothing. ``raw`` and ``cleaned`` are the file's rows in order (row 2 is the first)."""
+    for row, (before, after) in enumerate(zip(raw, cleaned, strict=True), start=2):
+        what = ("dialogue" if dialogue and before.dialogue and not after.dialogue.strip() else
+                "summary" if summary and any(not s.strip() for s in after.summaries) else "")
+        if what:
+            raise DataError(f"{path}: row {row} (fname={before.fname}): the {what} is empty after the clean-up of "
+                            "[data.preprocessing] (it holds only line breaks such as <br> or \\n); write the "
+                            f"{what} or remove the row")
 
 
 def _read_references(path: Path, valid: Sequence[Example], dev_path: str) -> list[Example]:

@@ -213,3 +213,35 @@ def test_a_derived_recipe_gets_the_same_splits_unless_its_data_or_files_differ(s
     sample_csv(train, tiny_dialogues[:-1])
     fresh = ctx.evolve(recipe=recipe).data()
     assert len(fresh.train) + len(fresh.valid) == len(tiny_dialogues) - 1
+
+
+@pytest.mark.parametrize(
+    ("key", "column", "with_summary"),
+    [("train_path", 2, True), ("dev_path", 2, True), ("dev_path", 1, True), ("test_path", 1, False)],
+    ids=["train summary", "dev summary", "dev dialogue", "test dialogue"],
+)
+def test_a_text_the_clean_up_empties_is_refused_by_check_with_its_row(sample_csv, tiny_dialogues, tmp_path: Path,
+                                                                     key: str, column: int,
+                                                                     with_summary: bool) -> None:
+    """A summary or dialogue of only ``<br>`` passes the file's own emptiness test but is nothing once
+    cleaned: the run would train on an empty target, score validation against an empty reference or
+    submit an empty summary; the ``[data]`` check must refuse it with the file and row first."""
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    files = {k: sample_csv(tmp_path / f"{k}.csv", tiny_dialogues, with_summary=(k != "test_path"))
+             for k in ("train_path", "dev_path", "test_path")}
+    rows = [list(r) for r in tiny_dialogues]
+    rows[2][column] = "<br>" if column == 2 else "\\n <br/>"
+    files[key] = sample_csv(tmp_path / "bad.csv", rows, with_summary=with_summary)
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"]},
+                               "data": {k: str(v) for k, v in files.items()}}, schema=plugins.schema)
+    problems = recipe.problems(plugins)
+    what = "summary" if column == 2 else "dialogue"
+    assert any(f"data.{key}: {files[key]}: row 4 (fname=t_2): the {what} is empty after the clean-up" in p
+               for p in problems), problems
+    with pytest.raises(DataError, match="row 4"):
+        load_splits(recipe)
+    kept = recipe.override(("data.preprocessing.remove_noise", False))
+    assert not kept.problems(plugins)  # without the clean-up the text stays, as written

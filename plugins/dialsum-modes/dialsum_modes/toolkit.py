@@ -463,13 +463,19 @@ class Combined:
             out["degenerate"] = self.degenerate
         if self.fallback:
             why = _why_not(self.ensemble_scores.get(RANKED_BY, 0.0), "ensemble" in self.degenerate,
-                           self.fallback, self.source_scores.get(self.fallback, 0.0))
+                           self.fallback, self.source_scores.get(self.fallback, 0.0),
+                           self.fallback in self.degenerate)
             out["note"] = f"{why}: the predictions are {self.fallback}'s"
         return out
 
 
-def _why_not(ours: float, degenerate: bool, source: str, theirs: float) -> str:
-    """Why a run uses ``source`` instead of its ensemble, in words."""
+def _why_not(ours: float, degenerate: bool, source: str, theirs: float, source_degenerate: bool = False) -> str:
+    """Why a run uses ``source`` instead of its ensemble, in words. When everything is degenerate
+    (a short run of a small model) the choice was by score alone, and the words must not claim
+    that ``source``'s predictions are sound."""
+    if degenerate and source_degenerate:
+        return (f"every candidate's validation predictions are degenerate (most of them identical), and "
+                f"{source}'s score highest ({theirs:.4f}, the ensemble's {ours:.4f} out of fold)")
     if degenerate:
         return (f"the ensemble's validation predictions are degenerate (most of them identical; rouge_mean "
                 f"{ours:.4f} out of fold) and {source}'s are not ({theirs:.4f})")
@@ -664,7 +670,8 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
         return
     src = next(s for s in sources if s.name == best)
     log.warning("ensemble %s: %s; the run uses %s's predictions", ctx.recipe.run.ensemble,
-                _why_not(options[0][1], options[0][2], best, best_score), best)
+                _why_not(options[0][1], options[0][2], best, best_score,
+                         next(d for name, _, d in options if name == best)), best)
     comb.fallback = best
     comb.valid = src.predictions("valid")
     comb.test = src.predictions("test") if "test" in src.outputs and comb.test else []

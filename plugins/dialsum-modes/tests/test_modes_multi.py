@@ -118,3 +118,18 @@ def test_a_degenerate_model_is_never_submitted_while_another_is_not(make_recipe,
     out = results(run(make_recipe(mode="multi_model", models=["constant", "lead"], ensemble="majority_vote",
                                   ensemble_weights=[0.0, 1.0], name="other")))
     assert out["ensemble"]["used"] == "ensemble" and out["best_rouge"] == singles["lead"]
+
+
+def test_when_every_candidate_is_degenerate_the_note_does_not_call_the_chosen_source_sound() -> None:
+    """A short run of a small model collapses every fold and the ensemble alike: the source is then
+    chosen by score alone, and the note in results.json must say so rather than that it is sound."""
+    from dialsum_modes.toolkit import Combined
+
+    comb = Combined(valid=[], test=[], info={}, ensemble_scores={"rouge_mean": 0.0396},
+                    source_scores={"m/fold1": 0.0422, "m/fold2": 0.03}, fallback="m/fold1",
+                    degenerate=["ensemble", "m/fold1", "m/fold2"])
+    note = comb.report()["note"]
+    assert "m/fold1's are not" not in note
+    assert note.startswith("every candidate's validation predictions are degenerate") and "0.0422" in note
+    comb.degenerate = ["ensemble"]  # the chosen source is sound: said as before
+    assert "m/fold1's are not (0.0422)" in comb.report()["note"]
