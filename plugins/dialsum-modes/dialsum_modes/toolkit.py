@@ -190,7 +190,9 @@ def fingerprint(ctx: RunContext, model_name: str, splits: dict[str, Sequence[Exa
                 content: bool = False) -> str:
     """What decides a source's result: the recipe (less neutral keys), the model and the data.
 
-    ``content``: the data by content (every dialogue and summary) rather than by file and ``fname``,
+    The data is always taken by content (every ``fname``, dialogue, summary and topic): a file
+    edited in place keeps its path and its ``fname`` column, and a re-run must not reuse a model
+    and scores of the dialogues it held before. ``content``: leave the data files' paths out too,
     for the cache shared by runs (``run.use_cache``), where the same dialogues may come from other files.
     """
     data = ctx.recipe.to_dict()
@@ -204,8 +206,7 @@ def fingerprint(ctx: RunContext, model_name: str, splits: dict[str, Sequence[Exa
             table, _, field = key.partition(".")
             data.get(table, {}).pop(field, None)
     data["_model"] = model_name
-    data["_splits"] = {k: [[e.fname, e.dialogue, *e.summaries] if content else e.fname for e in v]
-                       for k, v in splits.items()}
+    data["_splits"] = {k: [[e.fname, e.dialogue, e.topic, *e.summaries] for e in v] for k, v in splits.items()}
     blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 

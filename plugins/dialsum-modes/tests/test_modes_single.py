@@ -97,3 +97,24 @@ def test_final_scores_round_every_metric_and_fall_back_without_rouge_mean() -> N
 
     assert toolkit.final_scores({"bleu": 0.123456}, default=0.5) == {"best_rouge": 0.5, "valid": {"bleu": 0.1235},
                                                                      "bleu": 0.1235}
+
+
+def test_rerun_after_the_data_file_was_edited_in_place_trains_again(make_recipe, run, small_data) -> None:
+    """A re-run under the same name reuses a model only when its data is the same: a file edited in
+    place (same path, same ``fname`` column) holds other dialogues and references, and a model and
+    scores kept from the old ones would be reported as this data's without a word."""
+    from modes_helpers import _write
+
+    recipe = make_recipe()
+    first = run(recipe)
+    before = results(first)["best_rouge"]
+    stage = first.experiment / "stages" / "sources" / "lead.json"
+    stamp = stage.stat().st_mtime_ns
+    rows = read_csv(small_data["dev"])
+    for r in rows:  # every reference is now one the lead model's summaries share nothing with
+        r["summary"] = "전혀 다른 요약입니다."
+    _write(small_data["dev"], rows, ["fname", "dialogue", "summary", "topic"])
+    second = run(recipe)
+    assert stage.stat().st_mtime_ns != stamp  # trained (and scored) again on the edited data
+    fresh = run(recipe.override(("run.name", "fresh")))
+    assert results(second)["best_rouge"] == results(fresh)["best_rouge"] != before
