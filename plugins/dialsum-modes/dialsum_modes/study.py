@@ -67,8 +67,10 @@ class _MachineLock:
     beside the holder of a new file. A taker that finds its file replaced or gone tries again.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, on_wait: Callable[[], None] | None = None):
         self.path = path
+        #: Called once when another holder makes this taker wait (to say so in the log).
+        self.on_wait = on_wait
         self._threads = threading.Lock()
         self._file: Any = None
 
@@ -88,7 +90,13 @@ class _MachineLock:
         while True:
             file = open(self.path, "a+b")  # closed in __exit__, or below when it was replaced
             try:
-                fcntl.flock(file, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if self.on_wait is not None:
+                        self.on_wait()
+                        self.on_wait = None
+                    fcntl.flock(file, fcntl.LOCK_EX)
                 held = os.fstat(file.fileno())
                 try:
                     current = os.stat(self.path)

@@ -251,8 +251,31 @@ def train_source(
 
     The result is stored under ``stages/sources/<name>.json``; a later run of the same experiment
     with the same recipe and data reuses it (reloading the model only when ``keep_model``).
+
+    The unit is trained under ``stages/sources/<name>.lock``: a fan-out job and a final run started
+    before that job finished (or two jobs selecting the same unit) would otherwise both train it
+    into the one ``checkpoints/<name>/`` folder at once. The second waits for the first, then finds
+    the unit complete and reuses it. Under a launch only rank 0 takes the lock; the others wait for
+    it at a broadcast before they look for the unit, so every process decides alike.
     """
     key = f"sources/{safe_name(name.replace('/', '__'))}"
+    lock: Any = contextlib.nullcontext()
+    if ctx.processes.is_main:
+        from dialsum_modes.study import _MachineLock
+
+        path = ctx.experiment.path(f"stages/{key}.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = _MachineLock(path, on_wait=lambda: log.info(
+            "%s: another job of this experiment is training it; waiting for it to finish to reuse it", name))
+    with lock:
+        ctx.processes.broadcast(True)  # the other processes look for the unit once rank 0 holds the lock
+        return _train_source(ctx, key, model_name=model_name, name=name, train=train, valid=valid,
+                             predict=predict, keep_model=keep_model)
+
+
+def _train_source(ctx: RunContext, key: str, *, model_name: str, name: str, train: Sequence[Example],
+                  valid: Sequence[Example], predict: dict[str, Sequence[Example]], keep_model: bool) -> Source:
+    """:func:`train_source` once the unit's lock is held."""
     if ctx.recipe.run.save_train_predictions:
         predict = {**predict, "train": train}
     fp = fingerprint(ctx, model_name, {"train": train, "valid": valid, **predict})

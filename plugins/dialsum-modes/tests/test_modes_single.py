@@ -118,3 +118,47 @@ def test_rerun_after_the_data_file_was_edited_in_place_trains_again(make_recipe,
     assert stage.stat().st_mtime_ns != stamp  # trained (and scored) again on the edited data
     fresh = run(recipe.override(("run.name", "fresh")))
     assert results(second)["best_rouge"] == results(fresh)["best_rouge"] != before
+
+
+def test_a_unit_another_job_is_training_is_waited_for_then_reused(make_recipe, run) -> None:
+    """A final run started before a fan-out job finished (or two jobs selecting one unit) must not
+    train that unit too, into the folder the job is writing: it waits for the job's lock on the
+    unit, then reuses what the job stored. Here the test is the job: it holds the lock, and stores
+    the unit (trained by another experiment of the same recipe) before letting go."""
+    import fcntl
+    import logging
+    import shutil
+    import threading
+
+    other = run(make_recipe(name="other"))
+    recipe = make_recipe()
+    exp = Path(recipe.run.output_dir) / "exp"
+    sources = exp / "stages" / "sources"
+    sources.mkdir(parents=True)
+    waiting = threading.Event()
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "waiting for it to finish" in record.getMessage():
+                waiting.set()
+
+    seen = Seen()
+    logging.getLogger("dialsum").addHandler(seen)
+    box: dict[str, object] = {}
+    try:
+        with (sources / "lead.lock").open("a+b") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            final = threading.Thread(target=lambda: box.update(res=run(recipe)))
+            final.start()
+            while final.is_alive() and not waiting.wait(0.05):  # until it waits, or ends without waiting
+                pass
+            assert waiting.is_set(), "the final run did not wait for the unit's lock"
+            assert not (sources / "lead.json").exists()
+            shutil.copy2(other.experiment / "stages" / "sources" / "lead.json", sources / "lead.json")
+            stamp = (sources / "lead.json").stat().st_mtime_ns
+        final.join(120)
+    finally:
+        logging.getLogger("dialsum").removeHandler(seen)
+    assert results(box["res"])["status"] == "complete"  # type: ignore[arg-type]
+    assert (sources / "lead.json").stat().st_mtime_ns == stamp  # reused, not trained again
+    assert not (exp / "checkpoints" / "lead").exists() and not (sources / "lead.lock").exists()
