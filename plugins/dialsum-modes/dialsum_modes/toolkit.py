@@ -216,14 +216,39 @@ def cache_folder(ctx: RunContext) -> Path:
     return Path(ctx.recipe.run.output_dir).expanduser() / ".cache" / "sources"
 
 
+def checkpoint_stamp(checkpoint: str | Path) -> list[list[Any]]:
+    """Each file of a checkpoint (a folder or one file) with its size and modification time.
+
+    A cache entry keeps it: the run that trained the checkpoint may train again into the same folder
+    with other settings (a re-run with a changed key), and an entry whose checkpoint now holds
+    another model must not be reused. Sizes and times, not a hash: a checkpoint may be gigabytes.
+    """
+    root = Path(checkpoint)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    out: list[list[Any]] = []
+    for p in files:
+        with contextlib.suppress(OSError):
+            st = p.stat()
+            out.append([p.relative_to(root).as_posix() if root.is_dir() else p.name, st.st_size, st.st_mtime_ns])
+    return out
+
+
 def from_cache(ctx: RunContext, key: str) -> dict[str, Any] | None:
-    """A source another run trained on the same recipe, model and dialogues, if its checkpoint is still there."""
+    """A source another run trained on the same recipe, model and dialogues, if its checkpoint is
+    still there and unchanged since (:func:`checkpoint_stamp`)."""
     path = cache_folder(ctx) / f"{key}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if Path(data.get("checkpoint", "")).exists() else None
+    checkpoint = Path(data.get("checkpoint", ""))
+    if not checkpoint.exists():
+        return None
+    if "checkpoint_stamp" in data and data["checkpoint_stamp"] != checkpoint_stamp(checkpoint):
+        log.info("run.use_cache: %s was trained again since it was cached (another model is there now): not reused",
+                 checkpoint)
+        return None
+    return data
 
 
 def load_unit(ctx: RunContext, key: str, fp: str) -> dict[str, Any] | None:
@@ -319,6 +344,7 @@ def _train_source(ctx: RunContext, key: str, *, model_name: str, name: str, trai
 
         atomic_write_json(cache_folder(ctx) / f"{shared}.json",
                           {**src.to_json(), "checkpoint": str(Path(src.checkpoint).resolve()),
+                           "checkpoint_stamp": checkpoint_stamp(src.checkpoint),
                            "last_checkpoint": src.last_checkpoint and str(Path(src.last_checkpoint).resolve())})
     point_last(ctx, src)
     sctx.emit("dialsum_after_stage", stage=f"train:{name}", metrics=scores)

@@ -162,3 +162,15 @@ def test_a_unit_another_job_is_training_is_waited_for_then_reused(make_recipe, r
     assert results(box["res"])["status"] == "complete"  # type: ignore[arg-type]
     assert (sources / "lead.json").stat().st_mtime_ns == stamp  # reused, not trained again
     assert not (exp / "checkpoints" / "lead").exists() and not (sources / "lead.lock").exists()
+
+
+def test_use_cache_skips_a_model_whose_checkpoint_was_trained_again_with_other_settings(make_recipe, run) -> None:
+    """``run.use_cache`` hands out another run's checkpoint. When that run is run again with a changed
+    key, it trains again into the same folder: the cache entry of the first training still names
+    the folder, which now holds the other model, and must not be reused for it."""
+    first = make_recipe(name="a", use_cache=True)
+    run(first)
+    run(first.override(("models.lead.strip_speaker", True)))  # the same experiment, another model, the same folder
+    b = run(make_recipe(name="b", use_cache=True))
+    assert (b.experiment / "checkpoints" / "lead").is_dir()  # trained, not the changed checkpoint of a
+    assert results(b)["models_results"]["lead"]["checkpoint"].startswith(str(b.experiment))
