@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import _deep_merge, base_recipe, make_context
+from conftest import _deep_merge, base_recipe, make_context, rows
 from dialsum_core.errors import DialsumError
 
 
@@ -233,7 +233,6 @@ def test_resume_from_a_scratch_checkpoint_of_other_training_data_is_refused(cont
     """``scratch`` learns its tokenizer from the training data: a checkpoint trained on other data has
     another vocabulary (the Trainer's resume failed with a size-mismatch traceback) or, at an equal
     size, ids that mean other words."""
-    from conftest import rows
     from dialsum_core.testing import write_csv
 
     ctx = context({"train": {"max_steps": 1}})
