@@ -36,6 +36,17 @@ def parse_only(entries: Sequence[str]) -> tuple[dict[str, set[str]], list[str]]:
     return found, problems
 
 
+def fold_name(model: str, fold: int | str) -> str:
+    """The source (and checkpoint folder, ``checkpoints/MODEL/foldN``) of fold ``fold`` (1-based) of ``model``."""
+    return f"{model}/fold{fold}"
+
+
+def fold_count(recipe: Any, plugins: Any) -> int:
+    """The folds of the recipe's run: ``modes.kfold.k_folds`` in the modes with a k-fold stage (``kfold``
+    and ``full``), none in the others."""
+    return recipe.options("run_modes", "kfold", plugins).k_folds if recipe.run.mode in ("kfold", "full") else 0
+
+
 def is_partial(recipe: Any) -> bool:
     """A fan-out job: the run trains only the units ``run.only`` selects and skips the final stages."""
     return bool(recipe.run.only)
@@ -73,7 +84,7 @@ def problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
         out.append(("run.only", "the optuna mode has no folds or models to fan out; start several workers on "
                     "one study storage instead (docs/scaling.md)"))
     elif only.get("fold"):  # the k-fold stage of kfold and full reads [modes.kfold]
-        k = recipe.options("run_modes", "kfold", plugins).k_folds if recipe.run.mode in ("kfold", "full") else 0
+        k = fold_count(recipe, plugins)
         beyond = sorted((f for f in only["fold"] if int(f) > k), key=int)
         if beyond:
             has = f"has {k} folds (modes.kfold.k_folds)" if k else "has no folds"
@@ -91,12 +102,12 @@ def resume_problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     from a folder of that fold.
     """
     resume = str(getattr(recipe.run, "resume_from", "") or "")
-    if not resume or recipe.run.mode not in ("kfold", "full"):
+    k = fold_count(recipe, plugins) if resume else 0
+    if not k:
         return []
-    k = recipe.options("run_modes", "kfold", plugins).k_folds
     only, _ = parse_only(recipe.run.only)
     folds = sorted(only.get("fold", {str(f) for f in range(1, k + 1)}), key=int)
-    example = "EXPERIMENT/checkpoints/MODEL/fold{}"
+    example = "EXPERIMENT/checkpoints/" + fold_name("MODEL", "{}")
     if len(folds) != 1:
         return [("run.resume_from", f"every fold of the {recipe.run.mode} run ({', '.join(folds)}) would resume from "
                  "this one checkpoint, another fold's model; resume one fold at a time with run.only = "
@@ -104,7 +115,7 @@ def resume_problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
                  "experiment under its run.name reuses the folds it completed)")]
     path = recipe.path_of("run.resume_from")
     parts = Path(path).resolve().parts if Path(path).exists() else Path(path).parts
-    if f"fold{folds[0]}" not in parts:
+    if fold_name("", folds[0]).strip("/") not in parts:
         return [("run.resume_from", f"{resume} is not a folder of fold {folds[0]}, which run.only selects: its "
                  f"latest checkpoint may be another fold's; name that fold's folder ({example.format(folds[0])})")]
     return []

@@ -50,7 +50,7 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
         toolkit.progress(ctx, f"folds {model}", f, k)
         log.info("%s fold %d/%d: %d train, %d held out", model, f + 1, k, len(train), len(held))
         ctx.emit("dialsum_before_fold", fold=f, n_folds=k)
-        src = toolkit.train_source(ctx, model_name=model, name=f"{model}/fold{f + 1}", train=train, valid=held,
+        src = toolkit.train_source(ctx, model_name=model, name=fanout.fold_name(model, f + 1), train=train, valid=held,
                                   predict={"fold": held, "valid": data.valid, "test": data.test},
                                   keep_model=keep_models)
         for i, pred in zip([i for i, g in enumerate(fold_of) if g == f], src.predictions("fold"), strict=True):

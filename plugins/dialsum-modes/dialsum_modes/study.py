@@ -57,7 +57,7 @@ def storage_spec(spec: str, folder: Path) -> tuple[str, str]:
     return "rdb", f"sqlite:///{resolved(spec)}"
 
 
-class _MachineLock:
+class MachineLock:
     """An exclusive lock for the threads and the processes of one machine, held on ``path``.
 
     The lock file exists only while someone holds the lock: the holder removes it on release, so a
@@ -148,7 +148,7 @@ def make_storage(spec: str, folder: Path) -> Any:
         return BudgetedJournal(JournalFileBackend(target, lock_obj=JournalFileOpenLock(target)))
 
     class BudgetedRDB(RDBStorage):
-        take_lock: _MachineLock | None = None
+        take_lock: MachineLock | None = None
 
         # Optuna wraps an RDB storage in a cache that calls ``_create_new_trial`` directly.
         def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
@@ -169,7 +169,7 @@ def make_storage(spec: str, folder: Path) -> Any:
     if target.startswith("sqlite:///"):
         db = Path(target[len("sqlite:///"):])
         db.parent.mkdir(parents=True, exist_ok=True)
-        lock = _MachineLock(db.with_name(db.name + ".lock"))
+        lock = MachineLock(db.with_name(db.name + ".lock"))
     # A worker that dies leaves a RUNNING trial; the heartbeat marks it failed and the retry
     # callback enqueues it again, so the budget is still met.
     retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # Optuna >= 4.9

@@ -286,11 +286,11 @@ def train_source(
     key = f"sources/{safe_name(name.replace('/', '__'))}"
     lock: Any = contextlib.nullcontext()
     if ctx.processes.is_main:
-        from dialsum_modes.study import _MachineLock
+        from dialsum_modes.study import MachineLock
 
         path = ctx.experiment.path(f"stages/{key}.lock")
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _MachineLock(path, on_wait=lambda: log.info(
+        lock = MachineLock(path, on_wait=lambda: log.info(
             "%s: another job of this experiment is training it; waiting for it to finish to reuse it", name))
     with lock:
         ctx.processes.broadcast(True)  # the other processes look for the unit once rank 0 holds the lock

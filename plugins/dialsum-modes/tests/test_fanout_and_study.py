@@ -157,8 +157,8 @@ def test_threads_never_take_the_same_trial(tmp_path: Path, spec: str) -> None:
 _COUNTING_WORKER = """
 import sys, time
 from pathlib import Path
-from dialsum_modes.study import _MachineLock
-lock, counter = _MachineLock(Path(sys.argv[1])), Path(sys.argv[2])
+from dialsum_modes.study import MachineLock
+lock, counter = MachineLock(Path(sys.argv[1])), Path(sys.argv[2])
 for _ in range(int(sys.argv[3])):
     with lock:
         n = int(counter.read_text())
