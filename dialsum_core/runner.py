@@ -78,7 +78,8 @@ def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
     paths = [(k, _absolute(recipe, k, recipe.get(k))) for k in recipe.path_keys()]
     tables = {t: {k: dict(v) for k, v in named.tables[t].items()} for t in named.tables}
     versions = {"dialsum-core": __version__}
-    for kind, reg_name in [*named.used(plugins), *((k.name, n) for k in KINDS for n in named.tables[k.table])]:
+    given = ((k.name, n) for k in KINDS for n in named.tables[k.table])  # a table the run does not use, too
+    for kind, reg_name in dict.fromkeys([*named.used(plugins), *given]):
         reg = plugins.require(kind, reg_name)
         table = KIND[kind].table
         options = CONVERTER.unstructure(named.options(kind, reg_name, plugins))
