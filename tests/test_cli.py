@@ -166,3 +166,13 @@ def test_help_shows_no_markup() -> None:
     for command in ("run", "check", "plugins", "models"):
         sub = run_cli([command, "--help"])
         assert sub.returncode == 0 and "``" not in sub.stdout, command
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be created")
+def test_an_output_dir_no_folder_can_be_created_in_is_refused_by_check_as_by_run(tmp_path: Path) -> None:
+    """``run`` refuses it when it makes the experiment folder; ``check`` said ok. /proc/self takes no new
+    folder whoever runs the test (permission bits would not show it to root)."""
+    for command in ("check", "run"):
+        res = run_cli([command, str(ROOT / "recipes" / "tiny.toml"), "--set", "run.output_dir=/proc/self/experiments"])
+        assert res.returncode == 2, (command, res.stdout, res.stderr)
+        assert "run.output_dir: cannot create" in res.stderr and "Traceback" not in res.stderr, res.stderr

@@ -100,7 +100,21 @@ def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     if blocking is not None and not blocking.is_dir():
         found.append(("run.output_dir", f"{blocking} is a file, so no experiment folder can be created in "
                       f"{recipe.run.output_dir}"))
+    elif blocking is not None and (error := _cannot_create_in(blocking)):
+        found.append(("run.output_dir", f"cannot create a folder in {blocking}: {error}"))
     return found
+
+
+def _cannot_create_in(folder: Path) -> str:
+    """Why no folder can be made in ``folder`` (no permission, a read-only or full disk), found by
+    making and removing one: permission bits do not tell (root passes them, a read-only mount not)."""
+    import tempfile
+
+    try:
+        Path(tempfile.mkdtemp(prefix=".dialsum-check-", dir=folder)).rmdir()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
 
 
 def _as_list(value: Any) -> list[Any]:
