@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dialsum_core.recipe import PATH
-from dialsum_core.validators import fraction, non_negative, positive
+from dialsum_core.validators import between, fraction, non_negative, positive
 from dialsum_hf.resume import check_resume
 from dialsum_metrics import SELECTION_SCORE
 
@@ -106,7 +106,7 @@ class GenerationSection:
     #: Sampling temperature.
     temperature: float = attrs.field(default=0.5, validator=positive)
     #: Nucleus sampling: keep the smallest set of tokens whose probability reaches `top_p`.
-    top_p: float = attrs.field(default=0.9, validator=positive)
+    top_p: float = attrs.field(default=0.9, validator=attrs.validators.and_(positive, between(0, 1)))
     #: Penalty on tokens already generated (1.0: none).
     repetition_penalty: float = attrs.field(default=1.5, validator=positive)
     #: Never repeat an n-gram of this size; 0: allowed.
@@ -162,10 +162,21 @@ def check_train(recipe: Recipe, plugins: Plugins) -> list[tuple[str, str]]:
     return found
 
 
+def check_generation(recipe: Recipe, plugins: Plugins) -> list[tuple[str, str]]:
+    """Lengths that contradict each other: ``generate`` keeps the maximum and drops the minimum
+    without a word, so every summary comes out shorter than the recipe asked."""
+    gen = recipe.section("generation")
+    if gen.min_new_tokens > gen.max_new_tokens:
+        return [("generation.min_new_tokens", f"{gen.min_new_tokens} is more than generation.max_new_tokens "
+                 f"({gen.max_new_tokens}); lower it or raise the maximum")]
+    return []
+
+
 def register_sections(register: Any) -> None:
     register("train", TrainSection, description="Optimisation options of the Hugging Face loaders",
              check=check_train)
-    register("generation", GenerationSection, description="Decoding options of the Hugging Face loaders")
+    register("generation", GenerationSection, description="Decoding options of the Hugging Face loaders",
+             check=check_generation)
     register("data", HfDataKeys, description="Token lengths and extra tokens")
     register("run", HfRunKeys, description="GPU check, automatic batch size and resuming",
              defaults={"models": ["scratch"]}, check=check_resume)

@@ -273,3 +273,18 @@ def test_a_decoder_only_model_given_to_the_seq2seq_loader_is_refused(data_dir: P
     found = problems(data_dir, {"run": {"models": ["hf-causal"]},
                                 "models": {"hf-causal": {"model_name_or_path": str(tiny_models["llama"])}}})
     assert not found, found
+
+
+def test_a_minimum_summary_length_above_the_maximum_is_refused(data_dir: Path) -> None:
+    """``generate`` kept the maximum and dropped the minimum silently (summaries of 9 tokens for a minimum of 40)."""
+    found = problems(data_dir, {"generation": {"min_new_tokens": 40, "max_new_tokens": 10}})
+    assert any("generation.min_new_tokens: 40 is more than generation.max_new_tokens (10)" in p for p in found), found
+    assert not problems(data_dir, {"generation": {"min_new_tokens": 10, "max_new_tokens": 10}})
+
+
+def test_a_nucleus_above_one_is_refused(data_dir: Path) -> None:
+    """``top_p = 1.5`` sampled from every token, as 1 does: a value above 1 is a mistake, said so."""
+    found = problems(data_dir, {"generation": {"do_sample": True, "top_p": 1.5}})
+    assert any("generation.top_p: must be in [0, 1], got 1.5" in p for p in found), found
+    assert any("generation.top_p: must be > 0" in p for p in problems(data_dir, {"generation": {"top_p": 0.0}}))
+    assert not problems(data_dir, {"generation": {"do_sample": True, "top_p": 1.0}})
