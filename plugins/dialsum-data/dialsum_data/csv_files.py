@@ -1,7 +1,9 @@
 """Dialogue CSV files (``fname, dialogue, summary, topic``): read whole or refused.
 
-Bad files are refused with the file and the row (``row 7`` counts the header as row 1, as a
-spreadsheet does), never half-loaded.
+A file may hold several references per dialogue (the competition scores against three): every
+reference column (``summary``, ``summary1``, ``summary2``...) becomes one entry of
+``Example.summaries``, in order (see :func:`reference_columns`). Bad files are refused with the file
+and the row (``row 7`` counts the header as row 1, as a spreadsheet does), never half-loaded.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +22,8 @@ from dialsum_core.data import KNOWN_TAGS, TAG_RE, Example
 from dialsum_core.errors import DataError
 
 REQUIRED = ("fname", "dialogue")
+#: A reference column: ``summary`` (the first reference) or ``summaryN`` (N = 1, 2, ...).
+REFERENCE_COLUMN = re.compile(r"summary([1-9][0-9]*)?")
 
 
 @attrs.frozen
@@ -82,10 +87,12 @@ def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool
     except csv.Error as exc:
         raise DataError(f"{path}: row 1 (the header): malformed CSV: {exc}") from None
     reader.fieldnames = header
+    references = reference_columns(path, header)
     needed = (*(REQUIRED if require_dialogue else REQUIRED[:1]), *(("summary",) if require_summary else ()))
-    missing = [c for c in needed if c not in header]
+    missing = [c for c in needed if c not in header and not (c == "summary" and references)]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'})")
+        hint = "; references go in summary or summary1, summary2, ..." if "summary" in missing else ""
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'}{hint})")
     examples: list[Example] = []
     seen: dict[str, int] = {}
     unknown: Counter[str] = Counter()
@@ -107,19 +114,38 @@ def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool
         seen[fname] = i
         if not dialogue and require_dialogue:
             raise DataError(f"{path}: row {i} (fname={fname}): empty dialogue")
-        summaries: tuple[str, ...] = ()
-        if "summary" in row:  # None: the row is shorter than the header
-            summary = (row["summary"] or "").strip()
-            if require_summary and not summary:
-                raise DataError(f"{path}: row {i} (fname={fname}): empty summary")
-            summaries = (summary,) if summary else ()
+        summaries: list[str] = []
+        for k, column in enumerate(references):
+            summary = (row[column] or "").strip()  # None: the row is shorter than the header
+            if summary:
+                summaries.append(summary)
+            elif k == 0 and require_summary:
+                raise DataError(f"{path}: row {i} (fname={fname}): empty {column}"
+                                + (" (the first reference; only later ones may be empty)" if k < len(references) - 1
+                                   else ""))
         for tag in TAG_RE.findall(dialogue):
             if tag not in KNOWN_TAGS:
                 unknown[tag] += 1
-        examples.append(Example(fname, dialogue, summaries, (row.get("topic") or "").strip()))
+        examples.append(Example(fname, dialogue, tuple(summaries), (row.get("topic") or "").strip()))
     if not examples:
         raise DataError(f"{path}: no rows")
     return examples, LoadReport(str(path), len(examples), dict(unknown))
+
+
+def reference_columns(path: Path, header: Sequence[str]) -> list[str]:
+    """The reference columns of ``header``, first reference first: ``summary``, then ``summaryN``
+    in the order of N. The competition scores a dialogue against several references, and a file
+    may carry them all; an empty cell in a later column means that dialogue has fewer references.
+    ``summary`` and ``summary1`` both claim the first reference, and a repeated column would lose
+    one of its cells (the csv reader keeps the last), so both are refused naming the file."""
+    found = [h for h in header if REFERENCE_COLUMN.fullmatch(h)]
+    repeated = sorted({h for h in found if found.count(h) > 1})
+    if repeated:
+        raise DataError(f"{path}: row 1 (the header): column(s) {', '.join(repeated)} appear more than once")
+    if "summary" in found and "summary1" in found:
+        raise DataError(f"{path}: row 1 (the header): columns summary and summary1 both name the first reference; "
+                        "rename them summary1, summary2, ...")
+    return sorted(found, key=lambda h: int(REFERENCE_COLUMN.fullmatch(h).group(1) or 1))  # type: ignore[union-attr]
 
 
 def load_csv(path: Path, *, require_summary: bool = True) -> list[Example]:

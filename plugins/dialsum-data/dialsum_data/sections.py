@@ -45,12 +45,14 @@ class DataSection:
 
     #: Training CSV (`fname, dialogue, summary, topic`); required.
     train_path: str = attrs.field(default="", metadata=PATH)
-    #: Validation CSV; empty: hold out `data.valid_fraction` of the training file.
+    #: Validation CSV; empty: hold out `data.valid_fraction` of the training file. Several
+    #: references per dialogue go in columns `summary1, summary2, ...` (or `summary, summary2, ...`),
+    #: all scored, averaged per dialogue; an empty cell after the first means fewer references.
     dev_path: str = attrs.field(default="", metadata=PATH)
     #: Extra reference files (`fname, summary`) for `data.dev_path`, e.g. a second translation of
-    #: its summaries: each file adds one reference to every validation dialogue. Each must list
-    #: exactly the dialogues of `data.dev_path` (an unknown or a missing `fname` is an error), so
-    #: every dialogue is scored against the same number of references, averaged per dialogue.
+    #: its summaries: each file adds its references (one per reference column) to every validation
+    #: dialogue. Each must list exactly the dialogues of `data.dev_path` (an unknown or a missing
+    #: `fname` is an error); the references of a dialogue are scored and averaged.
     dev_references: list[str] = attrs.field(factory=list, metadata=PATH)
     #: Test CSV (`fname, dialogue`) to predict for the submission; empty: no test predictions.
     test_path: str = attrs.field(default="", metadata=PATH)

@@ -168,8 +168,9 @@ def _refuse_emptied(path: Path, raw: Sequence[Example], cleaned: Sequence[Exampl
     the file's own check saw text there, yet the model would train on, be scored against or
     predict from nothing. ``raw`` and ``cleaned`` are the file's rows in order (row 2 is the first)."""
     for row, (before, after) in enumerate(zip(raw, cleaned, strict=True), start=2):
+        emptied = [k for k, s in enumerate(after.summaries) if not s.strip()] if summary else []
         what = ("dialogue" if dialogue and before.dialogue and not after.dialogue.strip() else
-                "summary" if summary and any(not s.strip() for s in after.summaries) else "")
+                "" if not emptied else "summary" if emptied[0] == 0 else f"summary (reference {emptied[0] + 1})")
         if what:
             raise DataError(f"{path}: row {row} (fname={before.fname}): the {what} is empty after the clean-up of "
                             "[data.preprocessing] (it holds only line breaks such as <br> or \\n); write the "
@@ -177,7 +178,8 @@ def _refuse_emptied(path: Path, raw: Sequence[Example], cleaned: Sequence[Exampl
 
 
 def _read_references(path: Path, valid: Sequence[Example], dev_path: str) -> list[Example]:
-    """One extra reference file (``fname, summary``) for the dialogues of ``valid``.
+    """One extra reference file (``fname, summary``, or several reference columns as
+    :func:`~dialsum_data.csv_files.reference_columns` reads them) for the dialogues of ``valid``.
 
     It must name exactly the validation dialogues: an unknown ``fname`` is most likely a file for
     another split, and a missing one would score some dialogues against fewer references than

@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import math
 import random
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,34 @@ def join_turns(parts: Iterable[tuple[str, str]]) -> str:
     return "\n".join(p + t for p, t in parts)
 
 
-def _unique(variants: Iterable[Variant], original: str, n: int) -> list[Variant]:
+def _unique(variants: Iterable[Variant], original: str, n: int, patience: int | None = None) -> list[Variant]:
+    """The first ``n`` distinct variants that differ from ``original``. ``variants`` is consumed
+    lazily, so that draws stop as soon as ``n`` are found, or after ``patience`` draws in a row that
+    found nothing new (the augmenter has likely built every variant it can)."""
     seen = {original}
     out: list[Variant] = []
+    misses = 0
     for v in variants:
         if v.dialogue not in seen:
             seen.add(v.dialogue)
             out.append(v)
-        if len(out) >= n:
+            misses = 0
+        else:
+            misses += 1
+        if len(out) >= n or (patience is not None and misses > patience):
             break
     return out
+
+
+def _drawn(draw: Callable[[int], Variant], n: int, possible: int, original: str) -> list[Variant]:
+    """Up to ``n`` distinct random variants from a few draws (three) per variant wanted, equal
+    draws dropped. ``possible`` bounds the distinct variants that ``draw`` can build: a huge ``n``
+    (``run.tta_num_aug``) makes at most those, and draws stop once they are found or after ten
+    draws per possible variant in a row find none (two choices may read alike, so fewer may
+    exist), instead of ``3 * n`` draws held in memory. With ``n`` up to ``possible`` the draws
+    are those of ``3 * n`` draws, unchanged."""
+    wanted = min(n, possible)
+    return _unique((draw(k) for k in range(3 * n)), original, wanted, patience=10 * wanted)
 
 
 def _segments(text: str) -> list[tuple[bool, str]]:
@@ -247,8 +266,8 @@ class Mask:
         if not any(spans):
             return []
         rng = rng_for(fname, seed, self.name)
-        variants = []
-        for k in range(max(n * 3, n)):  # a few extra draws: equal draws are dropped
+
+        def draw(k: int) -> Variant:
             new = []
             for (prefix, text), sp in zip(parts, spans, strict=True):
                 chosen = [s for s in sp if rng.random() < self.options.rate]
@@ -264,8 +283,11 @@ class Mask:
                 out.append(text[pos:])
                 cleaned = _clean("".join(out))
                 new.append((prefix, cleaned if cleaned else text))
-            variants.append(Variant(join_turns(new), name=f"{self.name}:{k + 1}"))
-        got = _unique(variants, dialogue, n)
+            return Variant(join_turns(new), name=f"{self.name}:{k + 1}")
+
+        # each low-information word is kept or not: 2**words choices, one of them the dialogue itself
+        possible = 2 ** sum(len(sp) for sp in spans) - 1
+        got = _drawn(draw, n, possible, dialogue)
         return [Variant(v.dialogue, v.restore, f"{self.name}:{i + 1}") for i, v in enumerate(got)]
 
 
@@ -345,11 +367,7 @@ class Synonym:
             for a, b, inside in words:
                 changed = False
                 morphs: list[tuple[str, str]] = []
-                for i, size in _units(inside):
-                    unit = inside[i : i + size]
-                    key = (unit[0].form + "하", "VV" if unit[-1].tag == "XSV" else "VA") if size == 2 \
-                        else (unit[0].form, base_tag(unit[0].tag))
-                    alts = None if _bound(key, inside[i + size :]) else self.lexicon.get(key)
+                for unit, alts in self._alternatives(inside):
                     if alts and rng.random() < self.options.rate:
                         morphs.append(rng.choice(alts))
                         changed = True
@@ -369,14 +387,29 @@ class Synonym:
             out.append("".join(new_piece))
         return "".join(out)
 
+    def _alternatives(self, inside: Sequence[Any]) -> Iterator[tuple[Sequence[Any], list[Any] | None]]:
+        """Each unit of a word (its morphemes) with the synonyms that may replace it (``None``: none)."""
+        for i, size in _units(inside):
+            unit = inside[i : i + size]
+            key = (unit[0].form + "하", "VV" if unit[-1].tag == "XSV" else "VA") if size == 2 \
+                else (unit[0].form, base_tag(unit[0].tag))
+            yield unit, None if _bound(key, inside[i + size :]) else self.lexicon.get(key)
+
+    def _possible(self, analysed: list[tuple[str, list[tuple[int, int, list[Any]]]]]) -> int:
+        """How many distinct texts the draws can build, the text itself included: each unit with
+        synonyms is kept or replaced by one of them (an upper bound: two choices may read alike)."""
+        return math.prod(1 + len(alts or ()) for _, words in analysed for _, _, inside in words
+                         for _, alts in self._alternatives(inside))
+
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         rng = rng_for(fname, seed, self.name)
         parts = [(p, self._analyse(t)) for p, t in turns(dialogue)]
-        variants = [
-            Variant(join_turns((p, self._variant_text(a, rng)) for p, a in parts), name=f"{self.name}:{k + 1}")
-            for k in range(n * 3)
-        ]
-        got = _unique(variants, dialogue, n)
+
+        def draw(k: int) -> Variant:
+            return Variant(join_turns((p, self._variant_text(a, rng)) for p, a in parts), name=f"{self.name}:{k + 1}")
+
+        possible = math.prod(self._possible(a) for _, a in parts) - 1
+        got = _drawn(draw, n, possible, dialogue)
         return [Variant(v.dialogue, v.restore, f"{self.name}:{i + 1}") for i, v in enumerate(got)]
 
 
