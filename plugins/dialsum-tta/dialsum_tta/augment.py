@@ -419,6 +419,8 @@ class Paraphrase:
 
     A model paraphrases turn by turn (speaker prefixes and ``#Tags#`` stay as they are) and
     returns its ``n`` best beams per turn; variant ``k`` takes the ``k``-th paraphrase of each turn.
+    It makes at most ``num_beams`` variants: widening the beam to a large ``n`` would hold ``n``
+    hypotheses of every turn in memory at once (``run.tta_num_aug = 10**6`` would never finish).
     """
 
     name = "paraphrase"
@@ -429,6 +431,7 @@ class Paraphrase:
         self.model_path = model
         self._model: Any = None
         self._missing = 0
+        self._capped = False
         # a file that cannot serve stops the run when the augmenter is built, not at its first dialogue
         if table is not None:
             load_table(str(table))
@@ -464,7 +467,12 @@ class Paraphrase:
         tok, model = self._model
         parts = turns(dialogue)
         texts = [t for _, t in parts]
-        beams = max(n, self.options.num_beams)
+        beams = self.options.num_beams
+        if n > beams and not self._capped:
+            self._capped = True
+            log.warning("paraphrase: the model makes at most its num_beams (%d) variants per dialogue, not "
+                        "run.tta_num_aug (%d); raise augmenters.paraphrase.num_beams for more", beams, n)
+        n = min(n, beams)
         enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.options.max_length)
         with torch.inference_mode():
             out = model.generate(**enc, num_beams=beams, num_return_sequences=n,

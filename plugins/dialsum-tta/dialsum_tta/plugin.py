@@ -49,7 +49,7 @@ class ParaphraseOptions:
     table: str = attrs.field(default="", metadata=PATH)
     #: Or a local seq2seq paraphrase model folder (transformers), used turn by turn.
     model: str = attrs.field(default="", metadata=PATH)
-    #: Beam width of the paraphrase model.
+    #: Beam width of the paraphrase model, and the most variants it makes per dialogue.
     num_beams: int = attrs.field(default=4, validator=at_least(1))
     #: Longest input turn given to the paraphrase model, in tokens.
     max_length: int = attrs.field(default=256, validator=at_least(1))

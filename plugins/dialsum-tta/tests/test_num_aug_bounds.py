@@ -68,3 +68,22 @@ def test_asking_no_more_than_possible_draws_as_before(tmp_path: Path, name: str)
     few = [v.dialogue for v in aug.augment("d1", DIALOGUE, n=2, seed=7)]
     more = [v.dialogue for v in aug.augment("d1", DIALOGUE, n=5, seed=7)]
     assert few == more[:2]
+
+
+def test_a_paraphrase_model_makes_at_most_its_beams(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A real (tiny, random) seq2seq model: ``n`` widened the beam to ``n`` (10**6 beams per turn
+    never finishes); the model now returns at most ``num_beams`` variants, each keeping the turns'
+    speaker prefixes, and says once that it made fewer."""
+    pytest.importorskip("transformers")
+    testing = pytest.importorskip("dialsum_hf.testing")
+    model = testing.save_tiny_model("bart", tmp_path / "para", [DIALOGUE, THREE] * 4, vocab_size=300)
+    options = {"model": str(model), "num_beams": 2, "max_new_tokens": 8}
+    aug = ctx_with(tmp_path, paraphrase=options).build("augmenters", "paraphrase")
+    with caplog.at_level("WARNING", logger="dialsum"):
+        first = aug.augment("d1", THREE, n=6, seed=0)
+        again = aug.augment("d2", THREE, n=6, seed=0)
+    assert 1 <= len(first) <= 2 and [v.dialogue for v in again] == [v.dialogue for v in first]
+    for variant in first:
+        assert [p for p, _ in turns(variant.dialogue)] == [p for p, _ in turns(THREE)]
+    warned = [r.getMessage() for r in caplog.records if "num_beams" in r.getMessage()]
+    assert len(warned) == 1 and "at most its num_beams (2)" in warned[0], warned
