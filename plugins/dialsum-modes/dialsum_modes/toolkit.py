@@ -76,7 +76,9 @@ class Mode:
         self.options = options
 
     def job_folder(self, ctx: RunContext) -> str:
-        return fanout.job_folder(ctx.recipe)
+        """The job's folder, held until the run ends: a second job with the same selection fails
+        (:func:`dialsum_modes.fanout.hold_job`)."""
+        return fanout.hold_job(ctx, self)
 
 
 def fit_result(value: Any) -> FitResult:
