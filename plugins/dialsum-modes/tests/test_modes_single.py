@@ -246,3 +246,27 @@ def test_a_second_job_with_the_same_selection_fails_while_the_first_runs(make_re
     (tmp_path / "go-again").touch()
     run(again)
     assert json.loads((job / "results.json").read_text(encoding="utf-8"))["status"] == "complete"
+
+
+def test_a_file_a_models_options_name_edited_in_place_trains_again(make_recipe, run, tmp_path) -> None:
+    """A file named in a plugin's options (a ``PATH`` field: a lexicon, a table) keeps its path when
+    it is edited in place: a re-run of the experiment, and ``run.use_cache`` for another one, must
+    train the model again instead of reusing the one made with the file's old content."""
+    summary = tmp_path / "summary.txt"
+    summary.write_text("첫 번째 요약입니다.\n", encoding="utf-8")
+    recipe = make_recipe(("models.reading.summary_file", str(summary)), models=["reading"], use_cache=True)
+    first = run(recipe)
+    stage = first.experiment / "stages" / "sources" / "reading.json"
+    stamp = stage.stat().st_mtime_ns
+    run(recipe)
+    assert stage.stat().st_mtime_ns == stamp  # unchanged: reused
+    summary.write_text("두 번째 요약입니다.\n", encoding="utf-8")  # the same path, other content
+    second = run(recipe)
+    assert stage.stat().st_mtime_ns != stamp  # trained again with the edited file
+    submitted = read_csv(second.experiment / "predictions" / "submission.csv")
+    assert {r["summary"] for r in submitted} == {"두 번째 요약입니다."}
+    summary.write_text("세 번째 요약입니다.\n", encoding="utf-8")
+    other = run(recipe.override(("run.name", "other")))  # run.use_cache: the cached model read the old file
+    submitted = read_csv(other.experiment / "predictions" / "submission.csv")
+    assert {r["summary"] for r in submitted} == {"세 번째 요약입니다."}
+    assert results(other)["models_results"]["reading"]["checkpoint"].startswith(str(other.experiment))
