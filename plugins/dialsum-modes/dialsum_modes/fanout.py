@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 
 #: Keys a ``run.only`` entry may select on (``fold`` is 1-based, as fold folders are named).
@@ -65,6 +66,55 @@ def selected(recipe: Any, **unit: Any) -> bool:
 def job_folder(recipe: Any) -> str:
     """Where a fan-out job's own ``config.toml``, ``results.json`` and logs go: ``jobs/fold_3``."""
     return "jobs/" + safe_name("_".join(sorted(recipe.run.only))) if recipe.run.only else ""
+
+
+class JobRunning(DialsumError):
+    """Another job with the same ``run.only`` is running on this experiment: both would write one
+    ``jobs/<selection>/`` folder (``config.toml``, ``results.json``, the logs)."""
+
+
+#: The job locks this process holds, by lock file: taken when the runner asks a mode for its job
+#: folder (before anything is written there), released once ``results.json`` is written.
+_HELD: dict[Path, tuple[int, Any]] = {}
+
+
+def _job_lock_path(ctx: Any) -> Path | None:
+    folder = job_folder(ctx.recipe)
+    return ctx.experiment.path(f"{folder}.lock") if folder and ctx.processes.is_main else None
+
+
+def hold_job(ctx: Any, owner: object) -> str:
+    """The job folder of ``ctx``'s run, held for ``owner`` (the run's mode) until the run ends.
+
+    A second job with exactly the same selection, started while the first runs, fails here with
+    one line naming the selection and the holder, before it writes a file. The lock is the one the
+    units use (:class:`dialsum_modes.study.MachineLock`): a job whose process died left the
+    ``flock`` with it, so its selection can run again at once.
+    """
+    from dialsum_modes.study import LockHeld, MachineLock
+
+    folder = job_folder(ctx.recipe)
+    path = _job_lock_path(ctx)
+    if path is None or _HELD.get(path, (None,))[0] == id(owner):  # the runner asks more than once
+        return folder
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = MachineLock(path, wait=False)
+    try:
+        lock.__enter__()
+    except LockHeld as held:
+        raise JobRunning(f"run.only: another job with the selection {list(ctx.recipe.run.only)} is running on "
+                         f"{ctx.experiment.root} ({held.holder or 'its holder is unknown'}) and writes {folder}/; "
+                         "wait for it to end, or select other units") from None
+    _HELD[path] = (id(owner), lock)
+    return folder
+
+
+def release_job(ctx: Any) -> None:
+    """Let another job with this selection run: this one's ``results.json`` is written."""
+    path = _job_lock_path(ctx)
+    held = _HELD.pop(path, None) if path is not None else None
+    if held is not None:
+        held[1].__exit__(None, None, None)
 
 
 def problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:

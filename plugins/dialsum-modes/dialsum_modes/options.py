@@ -101,6 +101,16 @@ class ParamSpec:
     #: Values of a ``categorical`` parameter (strings, numbers or booleans).
     choices: list[Any] = attrs.field(factory=list)
 
+    def __attrs_post_init__(self) -> None:
+        """An ``int`` parameter keeps whole bounds and step as ints (``low = 2``, not ``2.0``), so that
+        the resolved ``config.toml`` and ``best_recipe.toml`` say what the user wrote; a fractional
+        or infinite one stays a float, for the space's check to refuse with its value."""
+        if self.type == "int":
+            for name in ("low", "high", "step"):
+                value = getattr(self, name)
+                if isinstance(value, float) and value.is_integer():
+                    setattr(self, name, int(value))
+
 
 @attrs.define
 class OptunaOptions:
@@ -212,6 +222,7 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
     models = list(recipe.run.models)
     roots = space_roots(recipe)
     probes: dict[str, list[Any]] = {}
+    probe = _Prober(recipe, plugins, models)
     for key, spec in opts.space.items():
         where = f"modes.optuna.space.{key}"
         root = key.split(".", 1)[0]
@@ -250,7 +261,7 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
                 continue
             values = _int_grid(spec) if spec.type == "int" else [spec.low, spec.high]
         for value in values:
-            problem = _misfit(recipe, plugins, {key: value}, models)
+            problem = probe.misfit({key: value})
             if problem:
                 found.append((where, problem if problem.startswith("cannot be set") else
                               f"value {value!r} does not fit the recipe: {problem}"))
@@ -258,7 +269,7 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
         else:
             probes[key] = values
     if not found:
-        found += _check_combinations(recipe, plugins, probes, models)
+        found += _check_combinations(probe, probes)
     return found
 
 
@@ -277,22 +288,68 @@ def _int_grid(spec: ParamSpec) -> list[int]:
     return list(range(low, high + 1, step))
 
 
-def _misfit(recipe: Any, plugins: Any, params: dict[str, Any], models: list[str]) -> str | None:
-    """Why the recipe with ``params`` set is refused by the options classes, or None."""
-    from dialsum_core.errors import RecipeError
+class _Prober:
+    """Tries a recipe with some search-space values set, as a trial of the study would run it.
 
-    try:
-        trial_recipe = apply_params(recipe, params, models)
-        for name in models:
-            trial_recipe.options("model_loaders", name, plugins)
-    except RecipeError as exc:
-        return str(exc).splitlines()[0].split(": ", 1)[-1]
-    except (KeyError, ValueError) as exc:
-        return f"cannot be set: {exc}"
-    return None
+    A value is refused by the options classes (the type of its key), and also by the checks of
+    whoever owns the tuned key: the ``check`` of every part of a tuned section (dialsum-hf's
+    ``[train]`` refuses fp16 without CUDA) and that of the plugin whose table holds a tuned option
+    (``models.NAME.x``, ``model.x``). Otherwise ``dialsum check`` passes a space whose trials train
+    and whose ``best_recipe.toml`` is refused. Only the owners' checks run, not the whole
+    ``Recipe.problems`` (which would re-read the data for each value), and each check's problems
+    on the recipe as written are left out: they are reported once by the recipe's own check.
+    """
+
+    def __init__(self, recipe: Any, plugins: Any, models: list[str]):
+        from dialsum_core.recipe import io
+
+        self.recipe, self.plugins, self.models = recipe, plugins, models
+        self.names = {r.name for r in plugins.registry}
+        self.used = set(recipe.used(plugins))
+        self.split = io.split_dotted
+        self.before: dict[int, set[tuple[str, str]]] = {}  # a check's problems without the probe's values
+
+    def owners(self, key: str) -> list[Any]:
+        """The checks that own search-space key ``key``: its section's parts', or its plugin's."""
+        from dialsum_core.registry import KIND_OF_TABLE
+
+        parts = self.split(resolve_key(key, self.models), self.names)
+        if parts[0] in self.recipe.schema.tables:
+            return [p.check for p in self.recipe.schema.parts if p.table == parts[0] and p.check is not None]
+        kind = KIND_OF_TABLE.get(parts[0])
+        reg = self.plugins.get(kind.name, parts[1]) if kind is not None and len(parts) > 1 else None
+        return [reg.check] if reg is not None and reg.check is not None and (kind.name, parts[1]) in self.used else []
+
+    def run_check(self, check: Any, recipe: Any) -> set[tuple[str, str]]:
+        try:
+            return {(str(k), str(m)) for k, m in check(recipe, self.plugins)}
+        except Exception as exc:  # a check that trips over the value is a misfit too
+            return {("", f"the check of its owner failed: {type(exc).__name__}: {exc}")}
+
+    def misfit(self, params: dict[str, Any]) -> str | None:
+        """Why the recipe with ``params`` set is refused, or None."""
+        from dialsum_core.errors import RecipeError
+
+        try:
+            trial_recipe = apply_params(self.recipe, params, self.models)
+            for name in self.models:
+                trial_recipe.options("model_loaders", name, self.plugins)
+        except RecipeError as exc:
+            return str(exc).splitlines()[0].split(": ", 1)[-1]
+        except (KeyError, ValueError) as exc:
+            return f"cannot be set: {exc}"
+        checks = {id(c): c for key in params for c in self.owners(key)}
+        for ident, check in checks.items():
+            if ident not in self.before:
+                self.before[ident] = self.run_check(check, self.recipe)
+            new = sorted(self.run_check(check, trial_recipe) - self.before[ident])
+            if new:
+                key, message = new[0]
+                return f"{key}: {message}" if key else message
+        return None
 
 
-def _check_combinations(recipe: Any, plugins: Any, probes: dict[str, list[Any]], models: list[str]) -> Problems:
+def _check_combinations(probe: _Prober, probes: dict[str, list[Any]]) -> Problems:
     """Values that each fit the recipe may not fit together (``d_model`` and ``attention_heads``:
     the heads must divide the width): a trial that draws them would fail after the trials before it
     trained. Every combination is tried when there are few; otherwise those of the values at the ends."""
@@ -307,13 +364,13 @@ def _check_combinations(recipe: Any, plugins: Any, probes: dict[str, list[Any]],
             return []
     for combination in itertools.product(*probes.values()):
         params = dict(zip(probes, combination, strict=True))
-        problem = _misfit(recipe, plugins, params, models)
+        problem = probe.misfit(params)
         if problem:
             for key in list(params):  # name only the values that clash: drop those it fails without
                 fewer = {k: v for k, v in params.items() if k != key}
-                if _misfit(recipe, plugins, fewer, models):
+                if probe.misfit(fewer):
                     params = fewer
-            problem = _misfit(recipe, plugins, params, models) or problem
+            problem = probe.misfit(params) or problem
             drawn = ", ".join(f"{k} = {v!r}" for k, v in params.items())
             return [("modes.optuna.space", f"a trial can draw {drawn}, which does not fit the recipe: {problem}; "
                      "narrow the ranges or choices so that every combination is valid")]

@@ -89,3 +89,15 @@ def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
     from dialsum_modes.ranking import expand_top
 
     return expand_top(recipe, plugins)
+
+
+@hookimpl
+def dialsum_after_run(ctx: Any) -> None:
+    """A fan-out job's ``results.json`` is written: another job with its selection may run."""
+    from dialsum_modes.fanout import release_job
+
+    release_job(ctx)
+
+
+#: A failed job's ``results.json`` is written too (before ``dialsum_on_error``): its selection may run again.
+dialsum_on_error = dialsum_after_run

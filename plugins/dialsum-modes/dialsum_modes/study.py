@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 import warnings
@@ -57,6 +58,15 @@ def storage_spec(spec: str, folder: Path) -> tuple[str, str]:
     return "rdb", f"sqlite:///{resolved(spec)}"
 
 
+class LockHeld(Exception):
+    """Raised by a :class:`MachineLock` that may not wait (``wait=False``) when someone holds it;
+    ``holder`` is what the holder wrote in the lock file (``HOST pid N``), or ``""``."""
+
+    def __init__(self, path: Path, holder: str):
+        super().__init__(f"{path} is held by {holder or 'another process'}")
+        self.path, self.holder = path, holder
+
+
 class MachineLock:
     """An exclusive lock for the threads and the processes of one machine, held on ``path``.
 
@@ -65,17 +75,24 @@ class MachineLock:
     taker checks, once it holds the ``flock``, that the file it locked is still the one at ``path``:
     a process that was waiting on the removed file would otherwise hold a lock nobody else sees,
     beside the holder of a new file. A taker that finds its file replaced or gone tries again.
+
+    The holder writes ``HOST pid N`` in the file, for a taker to say whom it waits for (or, with
+    ``wait=False``, who keeps it out: :class:`LockHeld`). A holder that dies releases the ``flock``
+    with its process: the file it leaves is taken by the next taker like a free one.
     """
 
-    def __init__(self, path: Path, on_wait: Callable[[], None] | None = None):
+    def __init__(self, path: Path, on_wait: Callable[[], None] | None = None, *, wait: bool = True):
         self.path = path
         #: Called once when another holder makes this taker wait (to say so in the log).
         self.on_wait = on_wait
+        #: False: raise :class:`LockHeld` instead of waiting for another holder.
+        self.wait = wait
         self._threads = threading.Lock()
         self._file: Any = None
 
     def __enter__(self) -> None:
-        self._threads.acquire()
+        if not self._threads.acquire(blocking=self.wait):
+            raise LockHeld(self.path, self.holder())
         try:
             self._file = self._take()
         except BaseException:
@@ -93,6 +110,8 @@ class MachineLock:
                 try:
                     fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
+                    if not self.wait:
+                        raise LockHeld(self.path, self.holder()) from None
                     if self.on_wait is not None:
                         self.on_wait()
                         self.on_wait = None
@@ -103,11 +122,22 @@ class MachineLock:
                 except FileNotFoundError:  # removed by the holder we waited for
                     current = None
                 if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+                    with contextlib.suppress(OSError):  # who holds it, for a taker's message
+                        file.truncate(0)
+                        file.write(f"{socket.gethostname()} pid {os.getpid()}".encode())
+                        file.flush()
                     return file
             except BaseException:
                 file.close()
                 raise
             file.close()
+
+    def holder(self) -> str:
+        """``HOST pid N`` of the current holder, as it wrote it; ``""`` when unknown."""
+        try:
+            return self.path.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return ""
 
     def __exit__(self, *exc: object) -> None:
         try:

@@ -76,7 +76,9 @@ class Mode:
         self.options = options
 
     def job_folder(self, ctx: RunContext) -> str:
-        return fanout.job_folder(ctx.recipe)
+        """The job's folder, held until the run ends: a second job with the same selection fails
+        (:func:`dialsum_modes.fanout.hold_job`)."""
+        return fanout.hold_job(ctx, self)
 
 
 def fit_result(value: Any) -> FitResult:
@@ -192,8 +194,10 @@ def fingerprint(ctx: RunContext, model_name: str, splits: dict[str, Sequence[Exa
 
     The data is always taken by content (every ``fname``, dialogue, summary and topic): a file
     edited in place keeps its path and its ``fname`` column, and a re-run must not reuse a model
-    and scores of the dialogues it held before. ``content``: leave the data files' paths out too,
-    for the cache shared by runs (``run.use_cache``), where the same dialogues may come from other files.
+    and scores of the dialogues it held before. So are the files and folders the plugins' options
+    name (a lexicon, a paraphrase table, a local model: :func:`option_files`). ``content``: leave
+    the data files' paths out too, for the cache shared by runs (``run.use_cache``), where the same
+    dialogues may come from other files.
     """
     data = ctx.recipe.to_dict()
     data.pop("versions", None)
@@ -206,9 +210,68 @@ def fingerprint(ctx: RunContext, model_name: str, splits: dict[str, Sequence[Exa
             table, _, field = key.partition(".")
             data.get(table, {}).pop(field, None)
     data["_model"] = model_name
+    data["_files"] = option_files(ctx, data)
     data["_splits"] = {k: [[e.fname, e.dialogue, e.topic, *e.summaries] for e in v] for k, v in splits.items()}
     blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+#: A file named in a plugin's options up to this size is taken by a digest of its bytes; a larger
+#: one (model weights) by its size and modification time, which reading it for each unit would cost.
+DIGEST_LIMIT = 64 * 2**20
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def file_stamp(path: Path) -> Any:
+    """What a file or folder named in a recipe holds, for a fingerprint.
+
+    A file: the SHA-256 of its bytes (a lexicon or a paraphrase table edited in place keeps its path
+    and may keep its size; a copy or a checkout that only touches it is still the same file), or
+    its size and modification time beyond :data:`DIGEST_LIMIT`. A folder (a local model): each
+    file's size and modification time (:func:`checkpoint_stamp`), as gigabytes of weights are
+    never read for it. Digests are kept per path, size and time, so each file is read once a run.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    if path.is_dir():
+        return checkpoint_stamp(path)
+    if st.st_size > DIGEST_LIMIT:
+        return [st.st_size, st.st_mtime_ns]
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _digests:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(2**20), b""):
+                digest.update(block)
+        _digests[key] = digest.hexdigest()
+    return _digests[key]
+
+
+def option_files(ctx: RunContext, tables: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"models.NAME.key": stamp}`` of every file or folder named in the options of a plugin in
+    ``tables`` (a field marked ``PATH``, or ``PATH_OR_NAME`` holding a path, not a hub id), by
+    :func:`file_stamp`: the recipe holds only the path, which stays the same when the file is
+    edited in place, and a re-run or ``run.use_cache`` would reuse a model made with the old one."""
+    from dialsum_core.recipe import PATH_OR_NAME, is_path
+    from dialsum_core.recipe.model import _path_fields
+    from dialsum_core.registry import KINDS
+
+    found: dict[str, Any] = {}
+    for kind in KINDS:
+        for name, values in ctx.recipe.tables.get(kind.table, {}).items() if kind.table in tables else ():
+            reg = ctx.plugins.get(kind.name, name)
+            for dotted, mark in _path_fields(reg.options, "") if reg is not None else ():
+                value: Any = values
+                for part in dotted.strip(".").split("."):
+                    value = value.get(part, "") if isinstance(value, Mapping) else ""
+                key = f"{kind.table}.{name}.{dotted.strip('.')}"
+                for i, item in enumerate(value if isinstance(value, list) else [value]):
+                    if isinstance(item, str) and item and (mark != PATH_OR_NAME["path"] or is_path(item)):
+                        found[f"{key}[{i}]" if isinstance(value, list) else key] = \
+                            file_stamp(ctx.recipe.path_of(key, item))
+    return found
 
 
 def cache_folder(ctx: RunContext) -> Path:

@@ -21,6 +21,7 @@ import attrs
 
 from dialsum_core import hookimpl
 from dialsum_core.protocols import FitResult, weight_of
+from dialsum_core.recipe import PATH
 from dialsum_core.runner import RunResult
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -145,6 +146,59 @@ class GrowingLoader:
         return m
 
 
+@attrs.define
+class WaitingOptions:
+    #: A file the model creates once it trains, for another process to see that the run is under way.
+    started: str = ""
+    #: The model trains on once this file exists.
+    go: str = ""
+
+
+class WaitingModel(ConstantModel):
+    """A collapsed model whose training waits, once started, until the ``go`` file exists: a run
+    that is still running for as long as a test needs (a second job started beside it)."""
+
+    def __init__(self, options: WaitingOptions):
+        self.options = options
+
+    def fit(self, train: Any, valid: Any, ctx: Any, output_dir: Path) -> FitResult:
+        import time
+
+        Path(self.options.started).touch()
+        deadline = time.monotonic() + 300
+        while not Path(self.options.go).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return super().fit(train, valid, ctx, output_dir)
+
+
+class WaitingLoader(ConstantLoader):
+    def __init__(self, options: WaitingOptions):
+        self.options = options
+
+    def build(self, ctx: Any, train: Any) -> ConstantModel:
+        return WaitingModel(self.options)
+
+
+@attrs.define
+class ReadingOptions:
+    #: A file whose first line the model writes as every summary (a lexicon, a table: a file the
+    #: model reads, named by its path).
+    summary_file: str = attrs.field(default="", metadata=PATH)
+
+
+class ReadingLoader(ConstantLoader):
+    """A collapsed model whose one summary is read from the file its options name, when it is built."""
+
+    def __init__(self, options: ReadingOptions):
+        self.options = options
+
+    def build(self, ctx: Any, train: Any) -> ConstantModel:
+        model = ConstantModel()
+        text = Path(self.options.summary_file).read_text(encoding="utf-8").splitlines()[0]
+        model.generate = lambda dialogues, ctx: [text for _ in dialogues]  # type: ignore[method-assign]
+        return model
+
+
 class BestScore:
     """Output level: the candidate of the best validation source (``Candidate.score`` x weight)."""
 
@@ -193,6 +247,10 @@ class TestPlugins:
                  description="lead with one turn")
         register("growing", lambda o, c: GrowingLoader(o), options=GrowingOptions, description="multi-epoch lead")
         register("constant", lambda o, c: ConstantLoader(), description="a collapsed model: one summary for all")
+        register("reading", lambda o, c: ReadingLoader(o), options=ReadingOptions,
+                 description="a collapsed model whose summary is read from a file")
+        register("waiting", lambda o, c: WaitingLoader(o), options=WaitingOptions,
+                 description="a collapsed model whose training waits for a file")
 
     @hookimpl
     def dialsum_register_ensembles(self, register: Any) -> None:

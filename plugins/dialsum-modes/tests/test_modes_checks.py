@@ -241,3 +241,27 @@ def test_a_study_storage_url_needs_its_driver(make_recipe, plugins) -> None:
         assert problems == []
     assert _problems(make_recipe(("modes.optuna.storage", "sqlite:////tmp/study.db"), SPACE, mode="optuna"),
                      plugins) == []
+
+
+def test_a_space_value_the_owning_sections_check_refuses_is_reported(make_recipe, plugins) -> None:
+    """A value the options class takes but the check of its section refuses (dialsum-hf's [train]
+    check: fp16 beside bf16) would train its trials, then write a ``best_recipe.toml`` that
+    ``dialsum check`` refuses: it is refused by the search space's check instead."""
+    space = ("modes.optuna.space.\"train.fp16\"", {"type": "categorical", "choices": [False, True]})
+    problems = _problems(make_recipe(("train.bf16", True), space, mode="optuna"), plugins)
+    assert any("modes.optuna.space.train.fp16: value True does not fit the recipe: train.fp16: fp16 and bf16 "
+               "are both on" in p for p in problems), problems
+
+
+def test_a_space_value_the_model_loaders_check_refuses_is_reported(make_recipe, plugins) -> None:
+    """``model.X`` is checked by the registration of the tuned model too (dialsum-hf's check refuses
+    ``merge_lora`` without ``use_lora``), alone and combined with the other parameters' values."""
+    alone = ("modes.optuna.space.\"model.merge_lora\"", {"type": "categorical", "choices": [False, True]})
+    problems = _problems(make_recipe(alone, mode="optuna", models=["kobart"]), plugins)
+    assert any("modes.optuna.space.model.merge_lora: value True does not fit the recipe: "
+               "models.kobart.merge_lora: merge_lora needs use_lora = true" in p for p in problems), problems
+    both = ("modes.optuna.space.\"model.use_lora\"", {"type": "categorical", "choices": [True, False]})
+    recipe = make_recipe(("models.kobart.use_lora", True), alone, both, mode="optuna", models=["kobart"])
+    problems = _problems(recipe, plugins)
+    assert any("a trial can draw model.merge_lora = True, model.use_lora = False, which does not fit the recipe: "
+               "models.kobart.merge_lora: merge_lora needs use_lora = true" in p for p in problems), problems

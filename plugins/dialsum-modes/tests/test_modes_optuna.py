@@ -114,3 +114,23 @@ def test_a_study_with_the_largest_seed_runs_every_trial(make_recipe, run) -> Non
                          models=["growing"], seed=2 ** 32 - 1)
     out = results(run(recipe))
     assert out["optuna"]["n_trials"] == 3 and out["optuna"]["complete"] == 3
+
+
+def test_an_int_parameters_bounds_are_written_as_ints(make_recipe, plugins, tmp_path) -> None:
+    """The resolved recipe (the run's ``config.toml``) writes an ``int`` parameter's bounds and step
+    as the integers they are; a ``float`` parameter's stay floats."""
+    import tomllib
+
+    from dialsum_core.recipe import write_recipe
+    from dialsum_core.runner import resolve
+
+    recipe = make_recipe(("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 4, "step": 1}),
+                         ("modes.optuna.space.\"train.learning_rate\"", {"low": 1e-5, "high": 1e-3}),
+                         mode="optuna", models=["growing"])
+    text = write_recipe(resolve(recipe, plugins, "exp"), tmp_path / "config.toml").read_text(encoding="utf-8")
+    space = tomllib.loads(text)["modes"]["optuna"]["space"]
+    assert {k: space["model.max_turns"][k] for k in ("low", "high", "step")} == {"low": 1, "high": 4, "step": 1}
+    assert all(type(space["model.max_turns"][k]) is int for k in ("low", "high", "step")), text
+    assert "low = 1\n" in text and "high = 4\n" in text
+    assert type(space["train.learning_rate"]["high"]) is float
+    assert load_recipe(tmp_path / "config.toml").validate(plugins)  # and it runs again as written

@@ -174,3 +174,99 @@ def test_use_cache_skips_a_model_whose_checkpoint_was_trained_again_with_other_s
     b = run(make_recipe(name="b", use_cache=True))
     assert (b.experiment / "checkpoints" / "lead").is_dir()  # trained, not the changed checkpoint of a
     assert results(b)["models_results"]["lead"]["checkpoint"].startswith(str(b.experiment))
+
+
+#: A fan-out job run in a process of its own, with the test plugins (``modes_helpers``).
+_JOB = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from modes_helpers import TestPlugins
+from dialsum_core.manager import build_plugins
+from dialsum_core.recipe import load_recipe
+from dialsum_core.runner import run_recipe
+
+plugins = build_plugins()
+plugins.add(TestPlugins(), "modes-test-plugins")
+run_recipe(load_recipe(sys.argv[2]), plugins)
+"""
+
+
+def test_a_second_job_with_the_same_selection_fails_while_the_first_runs(make_recipe, run, tmp_path) -> None:
+    """Two jobs with one ``run.only`` would write one ``jobs/<selection>/`` folder (config, results,
+    logs): the second, started while the first runs in another process, fails at once with one
+    line naming the selection and the first's host and pid, and writes nothing there. A job whose
+    process died leaves its lock free: the selection runs again."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    from dialsum_core.errors import DialsumError
+    from dialsum_core.recipe import write_recipe
+
+    started, go = tmp_path / "started", tmp_path / "go"
+    recipe = make_recipe(("models.waiting.started", str(started)), ("models.waiting.go", str(go)),
+                         models=["waiting"], only=["model=waiting"])
+    path = write_recipe(recipe, tmp_path / "job.toml")
+    job = Path(recipe.run.output_dir) / "exp" / "jobs" / "model_waiting"
+    tests = str(Path(__file__).parent)
+
+    def start(path: Path) -> subprocess.Popen[bytes]:
+        started.unlink(missing_ok=True)
+        proc = subprocess.Popen([sys.executable, "-c", _JOB, tests, str(path)])
+        deadline = time.monotonic() + 120
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the first job did not start training"
+        return proc
+
+    first = start(path)
+    try:
+        config = (job / "config.toml").stat().st_mtime_ns
+        with pytest.raises(DialsumError) as caught:  # a user error: one line, exit code 2
+            run(recipe)
+        message = str(caught.value)
+        assert "\n" not in message and "['model=waiting']" in message
+        assert f"{socket.gethostname()} pid {first.pid}" in message
+        assert (job / "config.toml").stat().st_mtime_ns == config and not (job / "results.json").exists()
+        go.touch()
+        assert first.wait(timeout=120) == 0
+    finally:
+        first.kill()
+    assert not (job.parent / "model_waiting.lock").exists()
+    again = recipe.override(("models.waiting.go", str(tmp_path / "go-again")))  # trained anew, not reused
+    killed = start(write_recipe(again, tmp_path / "again.toml"))  # a job that dies while it holds its selection
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=60)
+    (tmp_path / "go-again").touch()
+    run(again)
+    assert json.loads((job / "results.json").read_text(encoding="utf-8"))["status"] == "complete"
+
+
+def test_a_file_a_models_options_name_edited_in_place_trains_again(make_recipe, run, tmp_path) -> None:
+    """A file named in a plugin's options (a ``PATH`` field: a lexicon, a table) keeps its path when
+    it is edited in place: a re-run of the experiment, and ``run.use_cache`` for another one, must
+    train the model again instead of reusing the one made with the file's old content."""
+    summary = tmp_path / "summary.txt"
+    summary.write_text("첫 번째 요약입니다.\n", encoding="utf-8")
+    recipe = make_recipe(("models.reading.summary_file", str(summary)), models=["reading"], use_cache=True)
+    first = run(recipe)
+    stage = first.experiment / "stages" / "sources" / "reading.json"
+    stamp = stage.stat().st_mtime_ns
+    run(recipe)
+    assert stage.stat().st_mtime_ns == stamp  # unchanged: reused
+    summary.write_text("두 번째 요약입니다.\n", encoding="utf-8")  # the same path, other content
+    second = run(recipe)
+    assert stage.stat().st_mtime_ns != stamp  # trained again with the edited file
+    submitted = read_csv(second.experiment / "predictions" / "submission.csv")
+    assert {r["summary"] for r in submitted} == {"두 번째 요약입니다."}
+    summary.write_text("세 번째 요약입니다.\n", encoding="utf-8")
+    other = run(recipe.override(("run.name", "other")))  # run.use_cache: the cached model read the old file
+    submitted = read_csv(other.experiment / "predictions" / "submission.csv")
+    assert {r["summary"] for r in submitted} == {"세 번째 요약입니다."}
+    assert results(other)["models_results"]["reading"]["checkpoint"].startswith(str(other.experiment))
