@@ -131,7 +131,9 @@ class RunMode(Protocol):
     """A way to run the recipe's models. A mode that can run one part of its work as a job of its
     own (a fold, a model) may also define ``job_folder(ctx) -> str``: the folder inside the
     experiment that receives that job's ``config.toml``, ``results.json`` and logs (``""``: the
-    whole run), so that jobs running side by side never write the same file."""
+    whole run), so that jobs running side by side never write the same file. It is asked once, before
+    anything is written there; from then on the run ends with ``dialsum_after_run`` or
+    ``dialsum_on_error`` whatever happens (a mode may hold the folder until then)."""
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         """Do the work; the returned mapping becomes ``results.json``. A run that trains names the model

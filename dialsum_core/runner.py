@@ -119,12 +119,13 @@ def run_recipe(
                      processes=processes)
     mode = ctx.build("run_modes", resolved.run.mode)
     # A partial job of a fan-out (the mode says which) keeps its config, results and logs in its own folder.
-    job = getattr(mode, "job_folder", None)
-    job = f"{job(ctx)}/" if callable(job) and job(ctx) else ""
-    experiment.write_text(f"{job}{CONFIG}", resolved.to_toml())
-    loggers = _start_loggers(_logger_context(ctx, job)) if processes.is_main else []
+    job = mode.job_folder(ctx) if callable(getattr(mode, "job_folder", None)) else ""
+    job = f"{job}/" if job else ""
+    loggers: list[tuple[str, Any]] = []
     started = time.time()
-    try:
+    try:  # from here on, whatever fails is recorded in results.json and told to the plugins
+        experiment.write_text(f"{job}{CONFIG}", resolved.to_toml())
+        loggers = _start_loggers(_logger_context(ctx, job)) if processes.is_main else []
         _log_header(ctx)
         ctx.emit("dialsum_before_run")
         results = dict(mode.run(ctx) or {})

@@ -95,7 +95,7 @@ def hold_job(ctx: Any, owner: object) -> str:
 
     folder = job_folder(ctx.recipe)
     path = _job_lock_path(ctx)
-    if path is None or _HELD.get(path, (None,))[0] == id(owner):  # the runner asks more than once
+    if path is None or _HELD.get(path, (None,))[0] == id(owner):  # asked again by the same run
         return folder
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = MachineLock(path, wait=False)
