@@ -56,7 +56,8 @@ class DataSection:
     dev_references: list[str] = attrs.field(factory=list, metadata=PATH)
     #: Test CSV (`fname, dialogue`) to predict for the submission; empty: no test predictions.
     test_path: str = attrs.field(default="", metadata=PATH)
-    #: Share of the training file held out for validation when `data.dev_path` is empty.
+    #: Share of the training file held out for validation when `data.dev_path` is empty: at least
+    #: one dialogue, and at least one left to train on (0 is refused then: every run validates).
     valid_fraction: float = attrs.field(default=0.1, validator=fraction)
     #: Training dialogues kept when `run.debug` is on (a quarter of that for validation and test).
     debug_samples: int = attrs.field(default=32, validator=positive)
@@ -73,7 +74,7 @@ def data_uses(recipe: Any, plugins: Any) -> list[tuple[str, str, list[str]]]:
 def check_data(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     """The data files as the run will read them (existence, columns, rows), so that ``check``
     refuses what ``run`` would, before any experiment folder exists."""
-    from dialsum_data.splits import FILE_KEYS, as_list, load_splits
+    from dialsum_data.splits import FILE_KEYS, KeyedDataError, as_list, load_splits
 
     if not recipe.data.train_path:
         return [("data.train_path", "not set; give the training CSV (fname, dialogue, summary, topic)")]
@@ -82,6 +83,8 @@ def check_data(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
         return [("data.preprocessing.augmentation.strategies", "empty; name the augmenters, e.g. [\"reorder\"]")]
     try:
         load_splits(recipe, quiet=True)
+    except KeyedDataError as exc:
+        return [(exc.key, str(exc))]
     except DataError as exc:
         message = str(exc)
         # name the key whose file the message is about, so the error points at the line to edit

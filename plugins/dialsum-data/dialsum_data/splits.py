@@ -147,6 +147,7 @@ def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
         if d.dev_references:
             raise DataError(f"{recipe.where('data.dev_references')}: data.dev_references needs data.dev_path "
                             "(they are further references for its dialogues)")
+        _refuse_hold_out(recipe.path_of("data.train_path"), len(train), d.valid_fraction)
         train, valid = split_valid(train, d.valid_fraction, recipe.run.seed)
     test: list[Example] = []
     if d.test_path:
@@ -160,6 +161,30 @@ def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
     notes.append((logging.INFO, "data: %d train, %d validation, %d test dialogues",
                   (len(train), len(valid), len(test))))
     return DataSplits(train, valid, test), notes
+
+
+class KeyedDataError(DataError):
+    """A data problem that a recipe key (not a file's content) decides, so that the check points
+    at the line to edit."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def _refuse_hold_out(path: Path, rows: int, fraction: float) -> None:
+    """Refuse a hold-out that leaves nothing to validate on or nothing to train on: ``split_valid``
+    holds out at least one dialogue whatever the fraction (so 0 would be read as "one"), and a large
+    fraction of a small file would train on no dialogue at all, failing only once the run started."""
+    if fraction == 0:
+        raise KeyedDataError("data.valid_fraction", "data.valid_fraction is 0 and data.dev_path is empty, but every "
+                             "run validates; set data.dev_path to a validation file or data.valid_fraction > 0 "
+                             "(e.g. 0.1)")
+    held = max(1, round(rows * fraction))
+    if held >= rows:
+        raise KeyedDataError("data.valid_fraction", f"{path}: {rows} training dialogue(s): data.valid_fraction = "
+                             f"{fraction} holds out {held} and leaves none to train on; lower data.valid_fraction, "
+                             "add training rows or set data.dev_path to a validation file")
 
 
 def _refuse_emptied(path: Path, raw: Sequence[Example], cleaned: Sequence[Example], *, dialogue: bool,

@@ -245,3 +245,27 @@ def test_a_text_the_clean_up_empties_is_refused_by_check_with_its_row(sample_csv
         load_splits(recipe)
     kept = recipe.override(("data.preprocessing.remove_noise", False))
     assert not kept.problems(plugins)  # without the clean-up the text stays, as written
+
+
+@pytest.mark.parametrize(("rows", "fraction", "message"), [
+    (7, 0.0, "data.valid_fraction is 0 and data.dev_path is empty"),
+    (3, 0.99, "3 training dialogue(s): data.valid_fraction = 0.99 holds out 3 and leaves none to train on"),
+    (1, 0.1, "1 training dialogue(s): data.valid_fraction = 0.1 holds out 1 and leaves none to train on"),
+], ids=["nothing held out", "nothing left", "one row"])
+def test_a_hold_out_with_nothing_to_validate_or_train_on_is_refused_by_check(sample_csv, tiny_dialogues,
+                                                                          tmp_path: Path, rows: int, fraction: float,
+                                                                          message: str) -> None:
+    """``split_valid`` holds out one dialogue at least: 0 was read as "one", and a large share of a
+    small file left no training dialogue, which the run found only after its folder existed."""
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues[:rows])
+    plugins = build_plugins()
+    recipe = Recipe.from_dict({"run": {"mode": "single", "models": ["lead"]},
+                               "data": {"train_path": str(train), "valid_fraction": fraction}}, schema=plugins.schema)
+    problems = recipe.problems(plugins)
+    assert any(": data.valid_fraction: " in p and message in p for p in problems), problems
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_splits(recipe)
+    assert not recipe.override(("data.dev_path", str(train))).problems(plugins)  # no hold-out: the fraction is unused
