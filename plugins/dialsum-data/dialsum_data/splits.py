@@ -143,6 +143,8 @@ def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
             valid = add_references(valid, extra)
             notes.append((logging.INFO, "loaded %s: a further reference for %d validation dialogues",
                           (path, len(extra))))
+        notes.extend(_overlap(valid, train, f"validation file {d.dev_path}", "its scores measure recall of the "
+                              "training summaries, not summarization"))
     else:
         if d.dev_references:
             raise DataError(f"{recipe.where('data.dev_references')}: data.dev_references needs data.dev_path "
@@ -152,6 +154,7 @@ def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
     test: list[Example] = []
     if d.test_path:
         test = read("data.test_path", require_summary=False)
+        notes.extend(_overlap(test, train, f"test file {d.test_path}", "is data.test_path the test file you mean?"))
     if recipe.run.debug:
         n = d.debug_samples
         seed = recipe.run.seed
@@ -185,6 +188,20 @@ def _refuse_hold_out(path: Path, rows: int, fraction: float) -> None:
         raise KeyedDataError("data.valid_fraction", f"{path}: {rows} training dialogue(s): data.valid_fraction = "
                              f"{fraction} holds out {held} and leaves none to train on; lower data.valid_fraction, "
                              "add training rows or set data.dev_path to a validation file")
+
+
+def _overlap(examples: Sequence[Example], train: Sequence[Example], what: str, why: str) -> list[Note]:
+    """A warning when dialogues of ``examples`` are also training dialogues (the same ``fname`` or the
+    same text, spacing aside): a validation file that repeats the training file (or part of it) gives
+    scores that look good and mean nothing, and nothing else in a run would say so."""
+    names = {e.fname for e in train}
+    texts = {" ".join(e.dialogue.split()) for e in train}
+    found = [e.fname for e in examples if e.fname in names or " ".join(e.dialogue.split()) in texts]
+    if not found:
+        return []
+    shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+    return [(logging.WARNING, "%d of the %d dialogues of the %s are also training dialogues (same fname or text: "
+             "%s); %s", (len(found), len(examples), what, shown, why))]
 
 
 def _refuse_emptied(path: Path, raw: Sequence[Example], cleaned: Sequence[Example], *, dialogue: bool,

@@ -269,3 +269,30 @@ def test_a_hold_out_with_nothing_to_validate_or_train_on_is_refused_by_check(sam
     with pytest.raises(DataError, match=re.escape(message)):
         load_splits(recipe)
     assert not recipe.override(("data.dev_path", str(train))).problems(plugins)  # no hold-out: the fraction is unused
+
+
+def test_validation_and_test_dialogues_that_are_training_dialogues_are_warned_about(sample_csv, tiny_dialogues,
+                                                                                      tmp_path: Path, caplog) -> None:
+    """A validation file that repeats training dialogues (the training file itself, or an overlapping
+    export) scores recall of the training summaries; a test file of training dialogues is most likely
+    the wrong file. Both ran in silence."""
+    from dialsum_core.recipe import Recipe
+
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues[:5])
+    renamed = [(f"d_{i}", *row[1:]) for i, row in enumerate(tiny_dialogues[3:])]  # same texts, other fnames
+    dev = sample_csv(tmp_path / "dev.csv", renamed)
+    test = sample_csv(tmp_path / "test.csv", tiny_dialogues[:2], with_summary=False)
+    recipe = Recipe.from_dict({"data": {"train_path": str(train), "dev_path": str(dev), "test_path": str(test)}})
+    with caplog.at_level(logging.WARNING, logger="dialsum"):
+        load_splits(recipe)
+    said = [r.getMessage() for r in caplog.records if "also training dialogues" in r.getMessage()]
+    assert said == [
+        f"2 of the 3 dialogues of the validation file {dev} are also training dialogues (same fname or text: d_0, "
+        "d_1); its scores measure recall of the training summaries, not summarization",
+        f"2 of the 2 dialogues of the test file {test} are also training dialogues (same fname or text: t_0, t_1); "
+        "is data.test_path the test file you mean?"]
+    caplog.clear()
+    apart = sample_csv(tmp_path / "dev2.csv", tiny_dialogues[5:])
+    with caplog.at_level(logging.WARNING, logger="dialsum"):
+        load_splits(recipe.override(("data.dev_path", str(apart)), ("data.test_path", "")))
+    assert not [r for r in caplog.records if "also training dialogues" in r.getMessage()]
