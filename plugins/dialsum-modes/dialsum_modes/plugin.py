@@ -20,7 +20,7 @@ from dialsum_modes.options import (
     check_multi_model,
     check_optuna,
 )
-from dialsum_modes.sections import register_sections
+from dialsum_modes.sections import TRAIN_PREDICTIONS, register_sections
 
 
 # ----------------------------------------------------------------------------------------------
@@ -58,11 +58,12 @@ def make_full(options: FullOptions, ctx: Any) -> Any:
 
 @hookimpl
 def dialsum_register_run_modes(register: Any) -> None:
-    register("single", make_single, options=SingleOptions,
+    register("single", make_single, options=SingleOptions, tags=(TRAIN_PREDICTIONS,),
              description="Train each listed model, validate, predict the test file, write the submission")
     register("kfold", make_kfold, options=KFoldOptions, tags=("ensemble",), check=check_kfold,
              description="K-fold cross-validation: a model per fold, out-of-fold scores, fold ensemble")
-    register("multi_model", make_multi_model, options=MultiModelOptions, tags=("ensemble",), check=check_multi_model,
+    register("multi_model", make_multi_model, options=MultiModelOptions, tags=("ensemble", TRAIN_PREDICTIONS),
+             check=check_multi_model,
              description="Train several models and ensemble them (weights given or searched on validation)")
     register("optuna", make_optuna, options=OptunaOptions, check=check_optuna,
              description="Optuna search over any training, LoRA or generation option (resumable study)")

@@ -22,6 +22,9 @@ RANKED_BY = SELECTION_SCORE
 #: The folders the run modes make in the experiment folder (besides the core's ``checkpoints``,
 #: ``predictions`` and ``visualizations``): the trained units, the fan-out jobs, the study.
 MODE_FOLDERS = ("stages", "jobs", "optuna")
+#: The tag of a run mode that writes ``predictions/train_predictions.csv`` with ``run.save_train_predictions``
+#: (its models train on the whole training split); another mode would predict the training set for no file.
+TRAIN_PREDICTIONS = "train-predictions"
 
 
 @attrs.define(kw_only=True)
@@ -44,7 +47,8 @@ class ModesRunKeys:
     #: Write validation and test predictions (and `submission.csv`) to `predictions/`.
     save_predictions: bool = True
     #: Also predict the training dialogues and write `predictions/train_predictions.csv` (the seed's
-    #: file; as long as predicting the whole training set takes).
+    #: file; as long as predicting the whole training set takes). The single and multi_model modes
+    #: write it (with `run.save_predictions`); kfold and full write out-of-fold predictions instead.
     save_train_predictions: bool = False
     #: Reuse a model that an earlier run in the same `run.output_dir` trained with the same recipe,
     #: model and dialogues (compared by content), with its predictions, instead of training it again
@@ -95,6 +99,23 @@ def log_file_problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
             if Path(filename).as_posix().casefold() in MODE_FOLDERS]
 
 
+def train_predictions_problems(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """``run.save_train_predictions`` predicts the whole training set; refused where no file would
+    hold the predictions (``save_predictions`` off, or a mode whose models train on parts of it)."""
+    if not recipe.run.save_train_predictions:
+        return []
+    mode = plugins.get("run_modes", recipe.run.mode)
+    if not recipe.run.save_predictions:
+        return [("run.save_train_predictions", "on while run.save_predictions is off: the training set would be "
+                 "predicted and nothing written; turn run.save_predictions on or this key off")]
+    if mode is not None and TRAIN_PREDICTIONS not in mode.tags:
+        oof = " (its out-of-fold predictions of every training dialogue go to predictions/oof_predictions.csv)" \
+            if recipe.run.mode in ("kfold", "full") else ""
+        return [("run.save_train_predictions", f"the {recipe.run.mode} mode writes no train_predictions.csv{oof}; "
+                 "set it false, or use the single or multi_model mode")]
+    return []
+
+
 def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     found = fanout.problems(recipe, plugins) + fanout.resume_problems(recipe, plugins)
     found += log_file_problems(recipe, plugins)
@@ -106,6 +127,7 @@ def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     if recipe.run.use_tta and not recipe.run.tta_strategies:  # the run would summarize as without it
         found.append(("run.tta_strategies", "empty while run.use_tta is on; name the augmenters (dialsum plugins "
                       "lists them), e.g. [\"reorder\"], or set run.use_tta = false"))
+    found += train_predictions_problems(recipe, plugins)
     weights = list(recipe.run.ensemble_weights)
     if weights:
         models = list(recipe.run.models)

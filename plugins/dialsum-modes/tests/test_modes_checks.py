@@ -265,3 +265,25 @@ def test_a_space_value_the_model_loaders_check_refuses_is_reported(make_recipe, 
     problems = _problems(recipe, plugins)
     assert any("a trial can draw model.merge_lora = True, model.use_lora = False, which does not fit the recipe: "
                "models.kobart.merge_lora: merge_lora needs use_lora = true" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(("overrides", "run", "expected"), [
+    ((("modes.kfold.k_folds", 3),), {"mode": "kfold", "ensemble": "best_score"},
+     "run.save_train_predictions: the kfold mode writes no train_predictions.csv (its out-of-fold predictions"),
+    ((SPACE,), {"mode": "optuna"}, "run.save_train_predictions: the optuna mode writes no train_predictions.csv;"),
+    ((("modes.kfold.k_folds", 2), SPACE), {"mode": "full", "models": ["lead", "lead1"], "ensemble": "best_score"},
+     "run.save_train_predictions: the full mode writes no train_predictions.csv (its out-of-fold predictions"),
+    ((), {"mode": "single", "save_predictions": False},
+     "run.save_train_predictions: on while run.save_predictions is off"),
+], ids=["kfold", "optuna", "full", "no predictions"])
+def test_train_predictions_no_file_would_hold_are_refused(make_recipe, plugins, overrides, run, expected) -> None:
+    """The whole training set was predicted (as long as predicting it takes) and then written nowhere:
+    these modes' models train on parts of it, or no prediction is saved at all."""
+    problems = _problems(make_recipe(*overrides, save_train_predictions=True, **run), plugins)
+    assert any(expected in p for p in problems), problems
+
+
+def test_train_predictions_are_accepted_where_the_mode_writes_them(make_recipe, plugins) -> None:
+    assert _problems(make_recipe(mode="single", save_train_predictions=True), plugins) == []
+    assert _problems(make_recipe(mode="multi_model", models=["lead", "lead1"], ensemble="best_score",
+                                 save_train_predictions=True), plugins) == []
