@@ -75,10 +75,7 @@ def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"{path}: not UTF-8 (invalid byte at line {line}); re-save the file as UTF-8 (e.g. iconv -f cp949 -t utf-8)"
-        ) from None
+        raise DataError(f"{path}: {_not_utf8(raw, exc.start)}") from None
     # a long dialogue is data, not an error: the csv module's default field limit is 128 KiB
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -92,6 +89,10 @@ def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool
     missing = [c for c in needed if c not in header and not (c == "summary" and references)]
     if missing:
         hint = "; references go in summary or summary1, summary2, ..." if "summary" in missing else ""
+        separator = {"\t": "tabs", ";": "semicolons", "|": "bars"}
+        found = [name for sep, name in separator.items() if len(header) == 1 and sep in header[0]]
+        if found:
+            hint = f"; its columns are separated by {found[0]}: save it as comma-separated CSV"
         raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'}{hint})")
     examples: list[Example] = []
     seen: dict[str, int] = {}
@@ -130,6 +131,23 @@ def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool
     if not examples:
         raise DataError(f"{path}: no rows")
     return examples, LoadReport(str(path), len(examples), dict(unknown))
+
+
+def _not_utf8(raw: bytes, start: int) -> str:
+    """Why a file is not UTF-8 and how to convert it: the hint must fit what the file is, or
+    following it garbles the text (``iconv -f cp949`` on a UTF-16 export of Excel)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ("UTF-16 text (Excel's \"Unicode text\"), not UTF-8; save it as \"CSV UTF-8\" "
+                "(or iconv -f utf-16 -t utf-8)")
+    if raw.startswith(b"PK\x03\x04"):
+        return "a zip archive (an Excel workbook?), not a CSV file; save it as \"CSV UTF-8\""
+    line = raw[:start].count(b"\n") + 1
+    try:
+        raw.decode("cp949")
+    except UnicodeDecodeError:
+        return f"not UTF-8 (invalid byte at line {line}); re-save the file as UTF-8"
+    return (f"not UTF-8 (invalid byte at line {line}), it reads as Korean CP949/EUC-KR; re-save it as UTF-8 "
+            "(e.g. iconv -f cp949 -t utf-8)")
 
 
 def reference_columns(path: Path, header: Sequence[str]) -> list[str]:

@@ -296,3 +296,22 @@ def test_validation_and_test_dialogues_that_are_training_dialogues_are_warned_ab
     with caplog.at_level(logging.WARNING, logger="dialsum"):
         load_splits(recipe.override(("data.dev_path", str(apart)), ("data.test_path", "")))
     assert not [r for r in caplog.records if "also training dialogues" in r.getMessage()]
+
+
+@pytest.mark.parametrize(("encode", "message"), [
+    (lambda text: text.encode("cp949"), "it reads as Korean CP949/EUC-KR; re-save it as UTF-8 (e.g. iconv -f cp949"),
+    (lambda text: text.encode("utf-16"), "UTF-16 text (Excel's \"Unicode text\"), not UTF-8; save it as \"CSV UTF-8\" "
+                                         "(or iconv -f utf-16 -t utf-8)"),
+    (lambda text: b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5\xd6", "a zip archive (an Excel workbook?), "
+                                                                              "not a CSV file"),
+    (lambda text: text.replace(",", "\t").encode(), "its columns are separated by tabs: save it as comma-separated"),
+    (lambda text: text.replace(",", ";").encode(), "its columns are separated by semicolons: save it as comma-"),
+], ids=["cp949", "utf-16", "xlsx", "tabs", "semicolons"])
+def test_a_file_saved_in_another_format_is_refused_with_how_to_convert_it(tmp_path: Path, encode, message) -> None:
+    """Korean users' spreadsheets save CP949, UTF-16 ("Unicode text") or a workbook: the hint must
+    fit the file, since ``iconv -f cp949`` on a UTF-16 file garbles it."""
+    p = tmp_path / "train.csv"
+    p.write_bytes(encode("fname,dialogue,summary\na,#Person1#: 안녕하세요,인사한다\n"))
+    with pytest.raises(DataError) as info:
+        read_csv(p, require_summary=True)
+    assert str(info.value).startswith(f"{p}: ") and message in str(info.value), str(info.value)
