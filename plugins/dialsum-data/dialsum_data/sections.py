@@ -57,7 +57,8 @@ class DataSection:
     #: Test CSV (`fname, dialogue`) to predict for the submission; empty: no test predictions.
     test_path: str = attrs.field(default="", metadata=PATH)
     #: Share of the training file held out for validation when `data.dev_path` is empty: at least
-    #: one dialogue, and at least one left to train on (0 is refused then: every run validates).
+    #: one dialogue, and at least one left to train on (0 is refused then: every run validates). Rows
+    #: with the same dialogue text are held out together, as k-fold keeps them in one fold.
     valid_fraction: float = attrs.field(default=0.1, validator=fraction)
     #: Training dialogues kept when `run.debug` is on (a quarter of that for validation and test).
     debug_samples: int = attrs.field(default=32, validator=positive)

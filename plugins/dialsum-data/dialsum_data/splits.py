@@ -34,14 +34,36 @@ def subset(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
 
 
 def split_valid(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Hold out ``fraction`` of the examples (at least one) for validation."""
+    """Hold out ``fraction`` of the examples (at least one) for validation.
+
+    Examples with the same dialogue text (augmented or duplicated rows under other ``fname``\\s) are
+    held out or kept together, as the k-fold split keeps them: a copy of a validation dialogue in
+    training would score recall of its summary."""
     if len(examples) < 2:
         raise DataError("need at least two training examples to hold out a validation split")
     n_valid = max(1, round(len(examples) * fraction))
+    same: dict[str, list[int]] = {}
+    for i, e in enumerate(examples):
+        same.setdefault(_text(e), []).append(i)
+    if len(same) < 2:
+        raise KeyedDataError("data.train_path", "every training dialogue has the same text: nothing to hold out for "
+                             "validation that training has not seen; set data.dev_path to a validation file")
     idx = list(range(len(examples)))
     random.Random(seed).shuffle(idx)
-    held = set(idx[:n_valid])
+    held: set[int] = set()
+    for i in idx:
+        group = same[_text(examples[i])]
+        if len(held) >= n_valid:
+            break
+        if i in held or len(held) + len(group) >= len(examples):  # training keeps one dialogue at least
+            continue
+        held.update(group)
     return [e for i, e in enumerate(examples) if i not in held], [examples[i] for i in sorted(held)]
+
+
+def _text(e: Example) -> str:
+    """A dialogue compared without its spacing: what makes two rows the same dialogue."""
+    return " ".join(e.dialogue.split())
 
 
 #: A log call that making the splits has to say: ``(level, message, args)``.
@@ -195,8 +217,8 @@ def _overlap(examples: Sequence[Example], train: Sequence[Example], what: str, w
     same text, spacing aside): a validation file that repeats the training file (or part of it) gives
     scores that look good and mean nothing, and nothing else in a run would say so."""
     names = {e.fname for e in train}
-    texts = {" ".join(e.dialogue.split()) for e in train}
-    found = [e.fname for e in examples if e.fname in names or " ".join(e.dialogue.split()) in texts]
+    texts = {_text(e) for e in train}
+    found = [e.fname for e in examples if e.fname in names or _text(e) in texts]
     if not found:
         return []
     shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")

@@ -315,3 +315,22 @@ def test_a_file_saved_in_another_format_is_refused_with_how_to_convert_it(tmp_pa
     with pytest.raises(DataError) as info:
         read_csv(p, require_summary=True)
     assert str(info.value).startswith(f"{p}: ") and message in str(info.value), str(info.value)
+
+
+def test_a_held_out_dialogue_has_no_copy_left_in_training(tiny_dialogues) -> None:
+    """A training file with the same dialogue under several ``fname``\\s (augmented copies, a row
+    pasted twice) split row by row put a copy in training and one in validation; the k-fold split
+    keeps them together, so must the hold-out."""
+    exs = [Example(f, d, (s,), t) for f, d, s, t in tiny_dialogues]
+    exs += [Example(f"{e.fname}_copy{j}", e.dialogue.replace(" ", "  "), e.summaries, e.topic)
+            for e in exs[:4] for j in range(2)]
+    for seed in range(20):
+        train, valid = split_valid(exs, 0.3, seed)
+        assert len(train) + len(valid) == len(exs) and train and valid
+        kept = {" ".join(e.dialogue.split()) for e in train}
+        assert not [e.fname for e in valid if " ".join(e.dialogue.split()) in kept], seed
+    unique = [Example(f, d, (s,), t) for f, d, s, t in tiny_dialogues]
+    assert split_valid(unique, 0.3, 1) == split_valid(unique, 0.3, 1)  # reproducible
+    same = [Example(f"x{i}", "#Person1#: 안녕", ("인사",)) for i in range(3)]
+    with pytest.raises(DataError, match="every training dialogue has the same text"):
+        split_valid(same, 0.3, 0)
