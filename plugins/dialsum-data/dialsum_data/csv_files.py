@@ -93,7 +93,10 @@ def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool
         found = [name for sep, name in separator.items() if len(header) == 1 and sep in header[0]]
         if found:
             hint = f"; its columns are separated by {found[0]}: save it as comma-separated CSV"
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'}{hint})")
+        if not set(REQUIRED) & set(header) and any(TAG_RE.search(h) for h in header):
+            hint = f"; row 1 is a dialogue, not a header: add the header line {','.join(needed)} first"
+        shown = ", ".join(h if len(h) <= 30 else h[:27] + "..." for h in header) or "none"
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {shown}{hint})")
     examples: list[Example] = []
     seen: dict[str, int] = {}
     unknown: Counter[str] = Counter()

@@ -334,3 +334,16 @@ def test_a_held_out_dialogue_has_no_copy_left_in_training(tiny_dialogues) -> Non
     same = [Example(f"x{i}", "#Person1#: 안녕", ("인사",)) for i in range(3)]
     with pytest.raises(DataError, match="every training dialogue has the same text"):
         split_valid(same, 0.3, 0)
+
+
+def test_a_file_without_its_header_line_is_refused_in_one_short_line(sample_csv, tiny_dialogues,
+                                                                     tmp_path: Path) -> None:
+    """``to_csv(header=False)`` leaves the first dialogue as the header: the message quoted that whole
+    dialogue as "found" columns, a wall of text that did not say what to do."""
+    p = sample_csv(tmp_path / "test.csv", tiny_dialogues, with_summary=False)
+    p.write_text(p.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_csv(p, require_summary=False)
+    message = str(info.value)
+    assert message.endswith("row 1 is a dialogue, not a header: add the header line fname,dialogue first)"), message
+    assert len(message) < len(str(p)) + 200, message
