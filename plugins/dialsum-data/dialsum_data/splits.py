@@ -155,10 +155,7 @@ def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
     train = read("data.train_path", require_summary=True)
     if d.dev_path:
         valid = read("data.dev_path", require_summary=True)
-        if recipe.where("data.dev_path") != recipe.where("data.train_path"):
-            notes.append((logging.WARNING, "validating on %s (set in %s) while training on %s (set in %s): is that "
-                          "the validation file you mean?", (d.dev_path, recipe.where("data.dev_path"), d.train_path,
-                                                            recipe.where("data.train_path"))))
+        notes.extend(_set_elsewhere(recipe, "data.dev_path", "validating on", "validation file"))
         for value in d.dev_references:
             path = recipe.path_of("data.dev_references", value)
             extra = clean(path, _read_references(path, valid, d.dev_path), dialogue=False)
@@ -176,6 +173,7 @@ def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
     test: list[Example] = []
     if d.test_path:
         test = read("data.test_path", require_summary=False)
+        notes.extend(_set_elsewhere(recipe, "data.test_path", "predicting the test file", "test file"))
         notes.extend(_overlap(test, train, f"test file {d.test_path}", "is data.test_path the test file you mean?"))
     if recipe.run.debug:
         n = d.debug_samples
@@ -212,17 +210,28 @@ def _refuse_hold_out(path: Path, rows: int, fraction: float) -> None:
                              "add training rows or set data.dev_path to a validation file")
 
 
+def _set_elsewhere(recipe: Recipe, key: str, doing: str, what: str) -> list[Note]:
+    """A warning when ``key`` comes from another place than ``data.train_path`` (a shipped recipe's
+    sample file, while ``--set`` points training at real data): the run would validate on, or write
+    its submission for, dialogues the user did not mean, and nothing else would say so."""
+    where, train_where = recipe.where(key), recipe.where("data.train_path")
+    if where == train_where:
+        return []
+    return [(logging.WARNING, "%s %s (set in %s) while training on %s (set in %s): is that the %s you mean? "
+             "(set %s too)", (doing, recipe.get(key), where, recipe.data.train_path, train_where, what, key))]
+
+
 def _overlap(examples: Sequence[Example], train: Sequence[Example], what: str, why: str) -> list[Note]:
-    """A warning when dialogues of ``examples`` are also training dialogues (the same ``fname`` or the
-    same text, spacing aside): a validation file that repeats the training file (or part of it) gives
-    scores that look good and mean nothing, and nothing else in a run would say so."""
-    names = {e.fname for e in train}
+    """A warning when dialogues of ``examples`` are also training dialogues (the same text, spacing
+    aside, whatever their ``fname``, as the k-fold split compares them): a validation file that
+    repeats the training file (or part of it) gives scores that look good and mean nothing, and
+    nothing else in a run would say so."""
     texts = {_text(e) for e in train}
-    found = [e.fname for e in examples if e.fname in names or _text(e) in texts]
+    found = [e.fname for e in examples if _text(e) in texts]
     if not found:
         return []
     shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
-    return [(logging.WARNING, "%d of the %d dialogues of the %s are also training dialogues (same fname or text: "
+    return [(logging.WARNING, "%d of the %d dialogues of the %s are also training dialogues (same text: "
              "%s); %s", (len(found), len(examples), what, shown, why))]
 
 

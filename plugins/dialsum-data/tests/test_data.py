@@ -287,9 +287,9 @@ def test_validation_and_test_dialogues_that_are_training_dialogues_are_warned_ab
         load_splits(recipe)
     said = [r.getMessage() for r in caplog.records if "also training dialogues" in r.getMessage()]
     assert said == [
-        f"2 of the 3 dialogues of the validation file {dev} are also training dialogues (same fname or text: d_0, "
+        f"2 of the 3 dialogues of the validation file {dev} are also training dialogues (same text: d_0, "
         "d_1); its scores measure recall of the training summaries, not summarization",
-        f"2 of the 2 dialogues of the test file {test} are also training dialogues (same fname or text: t_0, t_1); "
+        f"2 of the 2 dialogues of the test file {test} are also training dialogues (same text: t_0, t_1); "
         "is data.test_path the test file you mean?"]
     caplog.clear()
     apart = sample_csv(tmp_path / "dev2.csv", tiny_dialogues[5:])
@@ -347,3 +347,29 @@ def test_a_file_without_its_header_line_is_refused_in_one_short_line(sample_csv,
     message = str(info.value)
     assert message.endswith("row 1 is a dialogue, not a header: add the header line fname,dialogue first)"), message
     assert len(message) < len(str(p)) + 200, message
+
+
+def test_predicting_a_test_file_of_another_recipe_than_the_training_file_is_warned_about(
+        sample_csv, tiny_dialogues, tmp_path: Path, caplog) -> None:
+    """``--set data.train_path`` (and dev_path) on a shipped recipe kept its sample test file: the run
+    wrote a submission for the sample dialogues without a word."""
+    from dialsum_core.recipe import load_recipe
+
+    for name in ("train", "dev", "test", "real_train", "real_dev"):
+        sample_csv(tmp_path / f"{name}.csv", tiny_dialogues[:5] if "train" in name else tiny_dialogues[5:],
+                   with_summary=name != "test")
+    path = tmp_path / "base.toml"
+    path.write_text('[data]\ntrain_path = "train.csv"\ndev_path = "dev.csv"\ntest_path = "test.csv"\n'
+                    "valid_fraction = 0.3\n", encoding="utf-8")
+    real = [f"data.train_path={tmp_path / 'real_train.csv'}", f"data.dev_path={tmp_path / 'real_dev.csv'}"]
+    with caplog.at_level(logging.WARNING, logger="dialsum"):
+        load_splits(load_recipe(path, real))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("predicting the test file")]
+    real_train = tmp_path / "real_train.csv"
+    assert said == [f"predicting the test file test.csv (set in {path}) while training on {real_train} "
+                    "(set in --set): is that the test file you mean? (set data.test_path too)"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dialsum"):
+        load_splits(load_recipe(path, [*real, f"data.test_path={tmp_path / 'test.csv'}"]))
+        load_splits(load_recipe(path))
+    assert not [r for r in caplog.records if "you mean" in r.getMessage()]
