@@ -109,6 +109,9 @@ def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool
     for i, row in enumerate(rows, start=2):
         if None in row:
             raise DataError(f"{path}: row {i}: more fields than the header has columns")
+        if [(row[h] or "").strip().lstrip("\ufeff") for h in header] == header:
+            raise DataError(f"{path}: row {i}: repeats the header line (files joined with their headers?); "
+                            "remove that line")
         fname = (row.get("fname") or "").strip()
         dialogue = (row.get("dialogue") or "").strip()
         if not fname:
