@@ -115,7 +115,9 @@ def _parse(path: Path, raw: bytes, require_summary: bool, require_dialogue: bool
         fname = (row.get("fname") or "").strip()
         dialogue = (row.get("dialogue") or "").strip()
         if not fname:
-            raise DataError(f"{path}: row {i}: empty fname")
+            blank = not any((v or "").strip() for v in row.values())  # a spreadsheet's trailing ",,,"
+            raise DataError(f"{path}: row {i}: empty fname" + (" (an empty row, only separators; remove it)"
+                                                                  if blank else ""))
         if fname in seen:
             raise DataError(f"{path}: row {i}: duplicate fname {fname!r} (first seen at row {seen[fname]})")
         seen[fname] = i

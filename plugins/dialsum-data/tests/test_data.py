@@ -61,6 +61,7 @@ def test_an_unchanged_file_is_parsed_once_and_a_changed_one_again(sample_csv, ti
         ("fname,dialogue,summary\na,hi,\n", "row 2 (fname=a): empty summary"),
         ("fname,dialogue,summary\n", "no rows"),
         ("fname,dialogue,summary\na,hi,s,extra\n", "row 2: more fields than the header"),
+        ("fname,dialogue,summary\na,hi,s\n,,\n", "row 3: empty fname (an empty row, only separators; remove it)"),
         # two files joined with `cat`: the second header was a training row "dialogue" -> "summary"
         ("fname,dialogue,summary\na,hi,s\nfname,dialogue,summary\nb,yo,t\n", "row 3: repeats the header line"),
         ("fname,dialogue,summary\na,hi,s\n\ufefffname, dialogue ,summary\n", "row 3: repeats the header line"),
