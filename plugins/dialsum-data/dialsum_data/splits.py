@@ -17,7 +17,7 @@ from dialsum_core.errors import DataError
 from dialsum_core.recipe import CONVERTER, Recipe
 from dialsum_data.cleanup import preprocess
 from dialsum_data.csv_files import LoadReport, add_references, fingerprint, read_csv
-from dialsum_data.sections import PreprocessingSection
+from dialsum_data.sections import DataSection, PreprocessingSection
 
 if TYPE_CHECKING:
     from dialsum_core.context import RunContext
@@ -80,6 +80,7 @@ class _Made:
 #: Splits already made, by everything they depend on (:func:`_inputs`); a few recipes per process.
 _MADE: dict[tuple[object, ...], _Made] = {}
 _KEEP = 4
+_DEFAULT_FRACTION = attrs.fields(DataSection).valid_fraction.default
 FILE_KEYS = ("data.train_path", "data.dev_path", "data.test_path", "data.dev_references")
 
 
@@ -156,6 +157,10 @@ def _make(recipe: Recipe) -> tuple[DataSplits, list[Note]]:
     if d.dev_path:
         valid = read("data.dev_path", require_summary=True)
         notes.extend(_set_elsewhere(recipe, "data.dev_path", "validating on", "validation file"))
+        if "data.valid_fraction" in recipe.provenance and d.valid_fraction != _DEFAULT_FRACTION:
+            notes.append((logging.WARNING, "data.valid_fraction = %s (set in %s) is not used: the validation file is "
+                          "data.dev_path (%s); set data.dev_path = \"\" to hold out that share of the training file",
+                          (d.valid_fraction, recipe.where("data.valid_fraction"), d.dev_path)))
         for value in d.dev_references:
             path = recipe.path_of("data.dev_references", value)
             extra = clean(path, _read_references(path, valid, d.dev_path), dialogue=False)

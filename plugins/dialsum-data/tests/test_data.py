@@ -377,3 +377,22 @@ def test_predicting_a_test_file_of_another_recipe_than_the_training_file_is_warn
         load_splits(load_recipe(path, [*real, f"data.test_path={tmp_path / 'test.csv'}"]))
         load_splits(load_recipe(path))
     assert not [r for r in caplog.records if "you mean" in r.getMessage()]
+
+
+def test_a_valid_fraction_that_a_validation_file_makes_unused_is_warned_about(sample_csv, tiny_dialogues,
+                                                                              tmp_path: Path, caplog) -> None:
+    """``data.valid_fraction = 0.3`` with a ``data.dev_path`` (a shipped recipe's sample file) was
+    accepted and ignored: the run validated on the file, not on the share the user asked for."""
+    from dialsum_core.recipe import load_recipe
+
+    sample_csv(tmp_path / "train.csv", tiny_dialogues[:5])
+    sample_csv(tmp_path / "dev.csv", tiny_dialogues[5:])
+    path = tmp_path / "r.toml"
+    path.write_text('[data]\ntrain_path = "train.csv"\ndev_path = "dev.csv"\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="dialsum"):
+        load_splits(load_recipe(path, ["data.valid_fraction=0.3"]))
+        load_splits(load_recipe(path, ["data.valid_fraction=0.1"]))  # the default, as config.toml spells it
+        load_splits(load_recipe(path, ["data.valid_fraction=0.3", "data.dev_path="]))
+    said = [r.getMessage() for r in caplog.records if "valid_fraction" in r.getMessage()]
+    assert said == ["data.valid_fraction = 0.3 (set in --set) is not used: the validation file is data.dev_path "
+                    "(dev.csv); set data.dev_path = \"\" to hold out that share of the training file"]
