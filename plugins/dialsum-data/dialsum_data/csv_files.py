@@ -147,6 +147,8 @@ def _not_utf8(raw: bytes, start: int) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return ("UTF-16 text (Excel's \"Unicode text\"), not UTF-8; save it as \"CSV UTF-8\" "
                 "(or iconv -f utf-16 -t utf-8)")
+    if raw.startswith(b"\x1f\x8b"):
+        return "gzip-compressed, not a CSV file; decompress it first (gunzip)"
     if raw.startswith(b"PK\x03\x04"):
         return "a zip archive (an Excel workbook?), not a CSV file; save it as \"CSV UTF-8\""
     line = raw[:start].count(b"\n") + 1

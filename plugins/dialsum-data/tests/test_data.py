@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 from pathlib import Path
@@ -310,7 +311,8 @@ def test_validation_and_test_dialogues_that_are_training_dialogues_are_warned_ab
                                                                               "not a CSV file"),
     (lambda text: text.replace(",", "\t").encode(), "its columns are separated by tabs: save it as comma-separated"),
     (lambda text: text.replace(",", ";").encode(), "its columns are separated by semicolons: save it as comma-"),
-], ids=["cp949", "utf-16", "xlsx", "tabs", "semicolons"])
+    (lambda text: gzip.compress(text.encode()), "gzip-compressed, not a CSV file; decompress it"),
+], ids=["cp949", "utf-16", "xlsx", "tabs", "semicolons", "gzip"])
 def test_a_file_saved_in_another_format_is_refused_with_how_to_convert_it(tmp_path: Path, encode, message) -> None:
     """Korean users' spreadsheets save CP949, UTF-16 ("Unicode text") or a workbook: the hint must
     fit the file, since ``iconv -f cp949`` on a UTF-16 file garbles it."""
