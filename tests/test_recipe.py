@@ -236,3 +236,21 @@ def test_validators_of_typed_entries_in_tables_and_arrays_run_too() -> None:
     _, problems = structure_options(_Space, {"space": {"a.b": {"step": -1.0}, "c": {"step": 1.0}},
                                              "grid": [{"step": 2.0}, {"step": -2.0}]}, "modes.x")
     assert [k for k, _ in problems] == ["modes.x.space.a.b.step", "modes.x.grid[1].step"], problems
+
+
+@pytest.mark.parametrize("key", ["models", "metrics", "tta_strategies"])
+def test_a_plugin_named_twice_in_one_key_is_refused(key: str) -> None:
+    """One plugin of the run, named twice: ``run.models = ["lead", "lead"]`` trained one model twice
+    and ensembled it with itself (weights per model then name it twice); the loggers' own check
+    said so for ``run.loggers`` only."""
+    from dialsum_core.manager import build_plugins
+
+    plugins = build_plugins()
+    names = {"models": ["scratch", "lead", "scratch"], "metrics": ["rouge", "rouge"],
+             "tta_strategies": ["reorder", "reorder"]}[key]
+    recipe = Recipe.from_dict({"run": {"mode": "multi_model", "use_tta": True, key: names}}, schema=plugins.schema)
+    twice = names[0]
+    assert any(f"run.{key}: {twice!r} listed more than once; list each " in p for p in recipe.problems(plugins))
+    once = Recipe.from_dict({"run": {"mode": "multi_model", "use_tta": True, key: list(dict.fromkeys(names))}},
+                            schema=plugins.schema)
+    assert not [p for p in once.problems(plugins) if "more than once" in p]

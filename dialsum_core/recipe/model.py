@@ -524,8 +524,11 @@ class Recipe:
         checks of every section and used plugin. ``dialsum check`` and ``dialsum run`` both call it."""
         found: list[tuple[str, str]] = []
         uses = self.uses(plugins)
-        for ref, kind, names in uses:
+        for ref, kind, names in uses:  # a name twice is one plugin of the run, used once: a mistake
             found.extend((ref, plugins.missing_message(kind, n)) for n in names if plugins.get(kind, n) is None)
+            if twice := [n for n in dict.fromkeys(names) if names.count(n) > 1]:
+                found.append((ref, f"{', '.join(map(repr, twice))} listed more than once; list each "
+                                   f"{KIND[kind].label} once"))
         for kind in KINDS:
             for name, values in self.tables[kind.table].items():
                 reg = plugins.get(kind.name, name)

@@ -171,17 +171,7 @@ def dialsum_register_commands(cli: Any) -> None:
     cli.add_command(report_command)
 
 
-def check_loggers_once(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
-    """Each logger at most once in ``run.loggers``: a logger is one plugin of the run, so a second
-    copy cannot start, and beside a second jsonl logger the run ends with an empty metrics.jsonl."""
-    names = [str(n) for n in recipe.run.loggers]
-    twice = [n for n in dict.fromkeys(names) if names.count(n) > 1]
-    if twice:
-        return [("run.loggers", f"{', '.join(repr(n) for n in twice)} listed more than once; list each logger once")]
-    return []
-
-
 @hookimpl
 def dialsum_register_sections(register: Any) -> None:
-    register("run", defaults={"loggers": ["file", "console", "jsonl"]}, check=check_loggers_once,
+    register("run", defaults={"loggers": ["file", "console", "jsonl"]},
              description="The loggers a recipe that names none uses")
