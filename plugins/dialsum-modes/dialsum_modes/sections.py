@@ -24,6 +24,13 @@ RANKED_BY = SELECTION_SCORE
 MODE_FOLDERS = ("stages", "jobs", "optuna")
 
 
+def _weight(inst: Any, attr: Any, value: float) -> None:
+    """A weight >= 0 and finite: ``inf`` makes the ensemble's votes ``inf / inf`` (NaN scores)."""
+    non_negative(inst, attr, value)
+    if value == float("inf"):
+        raise ValueError(f"must be a finite number, got {value!r}")
+
+
 @attrs.define(kw_only=True)
 class ModesRunKeys:
     """``[run]`` keys of the run modes."""
@@ -32,7 +39,7 @@ class ModesRunKeys:
     ensemble: str = attrs.field(default="weighted_avg", metadata=plugin_name("ensembles"))
     #: One weight per model of `run.models` (or, with one model, per fold); empty: the run mode
     #: searches them on validation or the ensemble chooses them.
-    ensemble_weights: list[float] = attrs.field(factory=list, validator=each(non_negative))
+    ensemble_weights: list[float] = attrs.field(factory=list, validator=each(_weight))
     #: Test-time augmentation: also summarize augmented variants and ensemble them.
     use_tta: bool = False
     #: Augmenters used when `run.use_tta` is on (at least one then); their options go in `[augmenters.NAME]`.

@@ -124,6 +124,8 @@ RECIPES = Path(__file__).resolve().parents[3] / "recipes"
     ("multi_model", ["run.ensemble_weights=[0.5, 0.5]"], "--set: run.ensemble_weights: 2 weights for 3 models"),
     ("kfold", ["run.ensemble_weights=[1.0, 2.0]"],
      "--set: run.ensemble_weights: 2 weights for 1 model and 5 folds; give one weight, one per fold (5), or none"),
+    # an infinite weight makes the votes inf / inf: NaN scores, then a traceback in the plots
+    ("multi_model-tiny", ["run.ensemble_weights=[inf, 1.0]"], "--set: run.ensemble_weights: must be a finite number"),
     # values that each fit but not together: the trial that draws both would fail after others trained
     ("optuna-tiny", ['modes.optuna.space."model.d_model".choices=[6]',
                      'modes.optuna.space."model.attention_heads"={type="categorical", choices=[2, 4]}'],
