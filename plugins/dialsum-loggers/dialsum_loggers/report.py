@@ -94,7 +94,10 @@ class RunRecord:
                 raise DialsumError(f"{results_path}: not valid JSON ({exc})") from exc
             except OSError as exc:
                 raise DialsumError(f"{results_path}: cannot read it ({exc.strerror or exc})") from None
-            results = loaded if isinstance(loaded, dict) else None
+            if not isinstance(loaded, dict):  # another tool's file: its report would silently lack every result
+                raise DialsumError(f"{results_path}: not the results of a dialsum run (a JSON {type(loaded).__name__}, "
+                                   "not an object); give the folder of a dialsum experiment")
+            results = loaded
         return cls(root, last_segment(events), bad, results, name)
 
     def of(self, event: str) -> list[dict[str, Any]]:

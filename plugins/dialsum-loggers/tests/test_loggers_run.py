@@ -168,11 +168,13 @@ def test_a_rerun_into_the_same_folder_reports_the_last_run(tmp_path: Path, plugi
         "| 0", "| 1", "| mean", "| std"]
 
 
-@pytest.mark.parametrize("make", ["missing", "empty"])
+@pytest.mark.parametrize("make", ["missing", "empty", "results-list"])
 def test_report_on_a_wrong_folder_is_one_line_and_exit_2(tmp_path: Path, make: str) -> None:
     target = tmp_path / "nothing-here"
-    if make == "empty":
+    if make != "missing":
         target.mkdir()
+    if make == "results-list":  # valid JSON, but not a run's results: the report lacked them, silently
+        (target / "results.json").write_text("[0.25, 0.31]", encoding="utf-8")
     res = CliRunner().invoke(cli, ["report", str(target)])
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()
