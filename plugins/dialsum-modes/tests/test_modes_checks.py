@@ -54,6 +54,12 @@ def _problems(recipe, plugins) -> list[str]:
      {"mode": "optuna", "models": ["lead", "lead1"]}, "the study trains 'lead' (the first of run.models), not 'lead1'"),
     ((), {"mode": "multi_model", "models": ["lead"], "ensemble": "majority_vote", "ensemble_weights": [1.0, 2.0, 3.0]},
      "run.ensemble_weights: 3 weights for 1 model ['lead']; give one weight or none"),
+    # the single and optuna modes train and score each model alone: the weights were ignored, silently
+    ((), {"mode": "single", "models": ["lead", "lead1"], "ensemble_weights": [1.0, 2.0]},
+     "run.ensemble_weights: [1.0, 2.0] would be ignored: the single mode combines no models; leave "
+     "run.ensemble_weights empty, or choose a mode that does (full, kfold, multi_model)"),
+    ((SPACE,), {"mode": "optuna", "ensemble_weights": [1.0]},
+     "run.ensemble_weights: [1.0] would be ignored: the optuna mode combines no models"),
     ((("modes.kfold.k_folds", 3),), {"mode": "kfold", "ensemble": "best_score", "only": ["fold=7"], "name": "k"},
      "run.only: selects fold 7, but the kfold mode has 3 folds (modes.kfold.k_folds)"),
     ((), {"mode": "single", "only": ["fold=1"], "name": "s"},
