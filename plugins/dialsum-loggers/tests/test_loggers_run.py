@@ -86,6 +86,19 @@ def test_report_reads_the_records_under_the_name_the_recipe_gives_them(tmp_path:
     assert (exp / "report" / "folds.png").exists()
 
 
+def test_logs_in_a_subfolder_are_written_and_reported(tmp_path: Path, plugins) -> None:
+    """``logs/train.log`` is a valid name: the loggers make its folder (they could not open the file
+    without it, and the run went on with neither log)."""
+    recipe = scripted_recipe(tmp_path, ["file", "jsonl"], loggers={"file": {"filename": "logs/train.log"},
+                                                                  "jsonl": {"filename": "logs/events/m.jsonl"}})
+    exp = run_recipe(recipe, plugins).experiment
+    assert "scripted run done" in (exp / "logs" / "train.log").read_text(encoding="utf-8")
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 0, res.output
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "events in logs/events/m.jsonl" in md and "- **status**: complete" in md
+
+
 def test_report_panels_are_curves_of_measurements(tmp_path: Path, plugins) -> None:
     """A panel needs a series with two points or more, and the epoch logged with the steps is no metric."""
     exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
