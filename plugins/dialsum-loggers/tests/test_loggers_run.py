@@ -99,6 +99,18 @@ def test_logs_in_a_subfolder_are_written_and_reported(tmp_path: Path, plugins) -
     assert "events in logs/events/m.jsonl" in md and "- **status**: complete" in md
 
 
+def test_report_with_a_folder_in_the_place_of_its_file_is_one_line_and_writes_nothing(tmp_path: Path,
+                                                                                        plugins) -> None:
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    (exp / "report" / "report.md").mkdir(parents=True)
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert lines == [f"error: {exp / 'report' / 'report.md'}: a folder where the report writes its file; remove it "
+                     "or give another folder with --out"], res.output
+    assert [p.name for p in (exp / "report").iterdir()] == ["report.md"]  # no plot written before the refusal
+
+
 def test_report_panels_are_curves_of_measurements(tmp_path: Path, plugins) -> None:
     """A panel needs a series with two points or more, and the epoch logged with the steps is no metric."""
     exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
