@@ -119,8 +119,12 @@ def check_token(recipe: Any, plugins: Any, *, name: str) -> Problems:
     uses = recipe.uses(plugins)
     key = next((k for k, kind, names in uses if kind == "ensembles" and name in names), "run.models")
     models = list(recipe.run.models)
-    if len(models) == 1 and any(kind == "augmenters" for _k, kind, _names in uses):
-        return []  # TTA candidates of one model: inputs differ, so they are combined by the weighted vote
+    tta = any(kind == "augmenters" for _k, kind, _names in uses)
+    mode = plugins.get("run_modes", recipe.run.mode)
+    # TTA candidates of one model, or of each model alone in a mode that combines no models (the tag
+    # "ensemble" is documented in docs/concepts.md): inputs differ, so they are combined by the vote
+    if tta and (len(models) == 1 or (mode is not None and "ensemble" not in mode.tags)):
+        return []
     regs = [r for r in (plugins.get("model_loaders", n) for n in models) if r is not None]
     hint = ("the strategy averages log-probabilities token by token, which needs models that share a "
             f"tokenizer; use an output-level strategy such as {key} = \"majority_vote\" or \"rouge_weighted\"")
