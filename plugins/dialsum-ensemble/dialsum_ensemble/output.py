@@ -139,8 +139,15 @@ class RougeWeighted(MbrEnsemble):
             q = weight_of(c.source, self.learnt, default=math.nan)
             if math.isnan(q):
                 q = c.score if c.score is not None else 1.0
-            quality.append(max(q, 0.0) ** self.options.power)
-        return base * np.array(quality)
+            quality.append(max(q, 0.0))
+        q = np.array(quality, dtype=np.float64)
+        best = q.max() if len(q) else 0.0
+        if best <= 0:
+            return base
+        # relative to the group's best source: a ROUGE below 1 raised to a large power would underflow
+        # to 0 for every source, and all-zero votes count equally (the opposite of favouring the best);
+        # the choice only depends on the ratios of the votes, which this keeps
+        return base * (q / best) ** self.options.power
 
 
 class Blending(MbrEnsemble):

@@ -15,10 +15,17 @@ AGREEMENT = ("mean", *MEASURES)
 Problems = list[tuple[str, str]]
 
 
+def _finite(_inst: Any, _attr: Any, value: float) -> None:
+    """A weight of ``inf`` makes every vote ``inf / inf``: the selection would be NaN."""
+    if value == float("inf"):
+        raise ValueError(f"must be a finite number, got {value!r}")
+
+
 def _grid(inst: Any, attr: Any, value: list[float]) -> None:
     if not value:
         raise ValueError("must be a non-empty list of weights >= 0")
     each(non_negative)(inst, attr, value)
+    each(_finite)(inst, attr, value)
 
 
 @attrs.define
@@ -31,7 +38,8 @@ class MbrOptions:
 
 @attrs.define
 class RougeWeightedOptions(MbrOptions):
-    #: Votes count as (source validation ROUGE) ** power; larger values favour the best source more.
+    #: Votes count as (source validation ROUGE) ** power; larger values favour the best source more
+    #: (`inf`: only the best source votes); 0: every source votes equally.
     power: float = attrs.field(default=1.0, validator=non_negative)
 
 
@@ -111,8 +119,12 @@ def check_token(recipe: Any, plugins: Any, *, name: str) -> Problems:
     uses = recipe.uses(plugins)
     key = next((k for k, kind, names in uses if kind == "ensembles" and name in names), "run.models")
     models = list(recipe.run.models)
-    if len(models) == 1 and any(kind == "augmenters" for _k, kind, _names in uses):
-        return []  # TTA candidates of one model: inputs differ, so they are combined by the weighted vote
+    tta = any(kind == "augmenters" for _k, kind, _names in uses)
+    mode = plugins.get("run_modes", recipe.run.mode)
+    # TTA candidates of one model, or of each model alone in a mode that combines no models (the tag
+    # "ensemble" is documented in docs/concepts.md): inputs differ, so they are combined by the vote
+    if tta and (len(models) == 1 or (mode is not None and "ensemble" not in mode.tags)):
+        return []
     regs = [r for r in (plugins.get("model_loaders", n) for n in models) if r is not None]
     hint = ("the strategy averages log-probabilities token by token, which needs models that share a "
             f"tokenizer; use an output-level strategy such as {key} = \"majority_vote\" or \"rouge_weighted\"")
@@ -126,6 +138,28 @@ def check_token(recipe: Any, plugins: Any, *, name: str) -> Problems:
     return []
 
 
+#: The strategies that never read ``run.ensemble_weights``, with what to use instead.
+UNWEIGHTED = {
+    "averaging": "weighs every model equally; use \"weighted_avg\" to weigh them",
+    "stacking": "scores candidates with a model learnt on validation; use \"rouge_weighted\" or "
+                "\"majority_vote\" to weigh the sources",
+}
+
+
+def check_weights(recipe: Any, plugins: Any, *, name: str) -> Problems:
+    """Refuse ``run.ensemble_weights`` given to a strategy that would silently ignore them (the run
+    would log them as the weights it used)."""
+    weights = list(getattr(recipe.run, "ensemble_weights", None) or [])
+    if weights and name in UNWEIGHTED:
+        return [("run.ensemble_weights", f"{weights} are ignored by run.ensemble = {name!r}, which "
+                 f"{UNWEIGHTED[name]}, or leave run.ensemble_weights empty")]
+    return []
+
+
+def check_averaging(recipe: Any, plugins: Any, *, name: str) -> Problems:
+    return check_token(recipe, plugins, name=name) + check_weights(recipe, plugins, name=name)
+
+
 @hookimpl
 def dialsum_register_ensembles(register: Any) -> None:
     import functools
@@ -135,13 +169,14 @@ def dialsum_register_ensembles(register: Any) -> None:
         ("weighted_avg", True, "Token level: beam search over weighted log-probabilities (run.ensemble_weights)"),
     ):
         register(name, functools.partial(make_token, weighted=weighted), options=MbrOptions, tags=(TOKEN,),
-                 check=functools.partial(check_token, name=name), description=description)
+                 check=functools.partial(check_averaging, name=name), description=description)
     register("majority_vote", functools.partial(make_output, name="majority_vote"), options=MbrOptions,
              description="Output level: the candidate with the highest mean ROUGE against the others (MBR)")
     register("rouge_weighted", functools.partial(make_output, name="rouge_weighted"),
              options=RougeWeightedOptions,
              description="Output level: MBR with votes weighted by each source's validation ROUGE")
     register("stacking", functools.partial(make_output, name="stacking"), options=StackingOptions,
+             check=functools.partial(check_weights, name="stacking"),
              description="Output level: a ridge scorer of candidates learnt on out-of-fold/validation candidates")
     register("blending", functools.partial(make_output, name="blending"), options=BlendingOptions,
              description="Output level: source weights fitted on the held-out split, then MBR")

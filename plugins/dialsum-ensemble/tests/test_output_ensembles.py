@@ -132,6 +132,18 @@ def test_rouge_weighted_uses_candidate_scores_without_fit(tmp_path: Path) -> Non
     assert ens.combine(scored, {}, ctx) == GOOD
 
 
+@pytest.mark.parametrize("power", [1000.0, float("inf")])
+def test_rouge_weighted_a_large_power_gives_the_vote_to_the_best_source(tmp_path: Path, power: float) -> None:
+    # a ROUGE below 1 raised to a large power underflows to 0 for every source: all-zero votes then
+    # counted equally, and the crowd of mediocre sources won, the opposite of what the power asks
+    ctx = make_ctx(tmp_path, models=["good", "good2", "mid", "mid2", "mid3"])
+    ctx = ctx.evolve(recipe=ctx.recipe.merge({"ensembles": {"rouge_weighted": {"power": power}}}))
+    quality = {"good": 0.3, "good2": 0.25, "mid": 0.2, "mid2": 0.2, "mid3": 0.2}
+    scored = [[Candidate(c.text, c.source, quality[c.source]) for c in g] for g in crowd()]
+    picked = build(ctx, "rouge_weighted").combine(scored, {}, ctx)
+    assert picked == GOOD
+
+
 def test_stacking_learns_a_scorer(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     ens = build(ctx, "stacking")
@@ -221,6 +233,26 @@ def test_check_refuses_token_level_for_lead_and_bad_weights(tmp_path: Path) -> N
                                     "tta_strategies": ["reorder"], "ensemble": "majority_vote",
                                     "ensemble_weights": [1.0, 2.0]}})
     assert any("run.ensemble_weights" in p for p in bad.problems(plugins))
+
+
+def test_check_refuses_weights_a_strategy_ignores_and_infinite_grid_values() -> None:
+    plugins = build_plugins()
+
+    def problems(ensemble: str, **more: Any) -> list[str]:
+        run = {"mode": "kfold", "models": ["scratch"], "ensemble": ensemble, "ensemble_weights": [1.0, 2.0, 3.0]}
+        recipe = Recipe.from_dict({"run": run, "modes": {"kfold": {"k_folds": 3}}, **more})
+        return [p for p in recipe.problems(plugins) if "ensemble" in p]
+
+    # averaging weighs every model equally, stacking learns its scorer: the weights would be ignored
+    for name, instead in (("averaging", "weighted_avg"), ("stacking", "rouge_weighted")):
+        (line,) = problems(name)
+        assert f"run.ensemble_weights: [1.0, 2.0, 3.0] are ignored by run.ensemble = '{name}'" in line, line
+        assert instead in line and "or leave run.ensemble_weights empty" in line
+    for name in ("weighted_avg", "majority_vote", "rouge_weighted", "blending"):
+        assert problems(name) == [], name
+    # an infinite weight in the search grid makes the votes inf / inf
+    (line,) = problems("blending", ensembles={"blending": {"grid": [1.0, float("inf")]}})
+    assert line.endswith("ensembles.blending.grid: must be a finite number, got inf"), line
 
 
 def test_token_level_combine_is_the_weighted_vote(tmp_path: Path) -> None:

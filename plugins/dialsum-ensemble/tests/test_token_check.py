@@ -120,3 +120,16 @@ def test_the_check_needs_neither_the_run_modes_nor_the_hugging_face_models() -> 
     found = refusals(problems(plugins, {"mode": "kfold", "models": ["lead"], "ensemble": "averaging"}))
     assert len(found) == 1 and "run.ensemble: model loader(s) ['lead'] cannot decode jointly" in found[0], found
     assert not refusals(problems(plugins, {"mode": "kfold", "models": ["lead"], "ensemble": "majority_vote"}))
+
+
+def test_a_mode_that_combines_no_models_never_decodes_jointly() -> None:
+    """``single`` combines each model's TTA variants alone, by the vote: models of different
+    tokenizers (or without the tag) were refused with the default strategy, wrongly."""
+    plugins = build_plugins()
+    for models in (["scratch", "lead"], ["scratch", "kobart"]):
+        run = {"mode": "single", "models": models, "ensemble": "weighted_avg", "use_tta": True,
+               "tta_strategies": ["reorder"]}
+        assert not refusals(problems(plugins, run)), models
+    # the same models in a mode that combines them: refused
+    assert refusals(problems(plugins, {"mode": "multi_model", "models": ["scratch", "lead"],
+                                       "ensemble": "weighted_avg"}))

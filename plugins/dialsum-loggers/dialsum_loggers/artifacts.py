@@ -22,3 +22,12 @@ def announce_log(ctx: Any, path: Path) -> None:
     root = Path(ctx.experiment.root)
     rel = path.relative_to(root) if path.is_relative_to(root) else path
     ctx.emit("dialsum_on_artifact", path=rel.as_posix(), kind=LOG)
+
+
+def log_file(ctx: Any, filename: str) -> Path:
+    """The log file ``filename`` inside the run's experiment folder, with the folders above it made:
+    a name such as ``logs/train.log`` is a valid option, and the logger could not open it otherwise
+    (the run would go on without its log)."""
+    path = Path(ctx.experiment.path(filename))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dialsum_core import hookimpl
-from dialsum_loggers.artifacts import announce_log
+from dialsum_loggers.artifacts import announce_log, log_file
 from dialsum_loggers.streams import Capture
 
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
@@ -99,5 +99,4 @@ class FileLogger:
 
 
 def build(options: Any, ctx: Any) -> FileLogger:
-    path = ctx.experiment.path(options.filename)
-    return FileLogger(path, ctx.recipe.run.log_level, options.capture_output, ctx.log)
+    return FileLogger(log_file(ctx, options.filename), ctx.recipe.run.log_level, options.capture_output, ctx.log)

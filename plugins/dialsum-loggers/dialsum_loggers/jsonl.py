@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from dialsum_core import hookimpl
 from dialsum_core.errors import status_of
-from dialsum_loggers.artifacts import announce_log
+from dialsum_loggers.artifacts import announce_log, log_file
 from dialsum_loggers.position import Position
 
 FILENAME = "metrics.jsonl"
@@ -193,7 +193,7 @@ class JsonlLogger:
 
 
 def build(options: Any, ctx: Any) -> JsonlLogger:
-    return JsonlLogger(ctx.experiment.path(options.filename), options.progress_interval)
+    return JsonlLogger(log_file(ctx, options.filename), options.progress_interval)
 
 
 def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:

@@ -18,10 +18,18 @@ def _relative(_inst: Any, attr: attrs.Attribute, value: str) -> None:
         raise ValueError(f"must be a path inside the experiment folder, got {value!r}")
 
 
+def _file_name(inst: Any, attr: attrs.Attribute, value: str) -> None:
+    """A log file: inside the experiment folder, and not the folder itself (``.``), which the logger
+    could not open: the run would go on without its log."""
+    _relative(inst, attr, value)
+    if not Path(value).parts:
+        raise ValueError(f"{value!r} is the experiment folder itself; give a file name such as 'train.log'")
+
+
 @attrs.define
 class FileOptions:
     #: Log file name, inside the experiment folder. The level is ``run.log_level``.
-    filename: str = attrs.field(default="train.log", validator=_relative)
+    filename: str = attrs.field(default="train.log", validator=_file_name)
     #: Also copy what is printed on stdout/stderr during the run (the seed's ``print_also``).
     capture_output: bool = True
 
@@ -41,7 +49,7 @@ class ConsoleOptions:
 @attrs.define
 class JsonlOptions:
     #: Metrics file name, inside the experiment folder.
-    filename: str = attrs.field(default=jsonl.FILENAME, validator=_relative)
+    filename: str = attrs.field(default=jsonl.FILENAME, validator=_file_name)
     #: Seconds between two recorded progress updates of one task (first and last always recorded).
     progress_interval: float = attrs.field(default=5.0, validator=non_negative)
 

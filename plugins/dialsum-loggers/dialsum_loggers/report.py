@@ -94,7 +94,10 @@ class RunRecord:
                 raise DialsumError(f"{results_path}: not valid JSON ({exc})") from exc
             except OSError as exc:
                 raise DialsumError(f"{results_path}: cannot read it ({exc.strerror or exc})") from None
-            results = loaded if isinstance(loaded, dict) else None
+            if not isinstance(loaded, dict):  # another tool's file: its report would silently lack every result
+                raise DialsumError(f"{results_path}: not the results of a dialsum run (a JSON {type(loaded).__name__}, "
+                                   "not an object); give the folder of a dialsum experiment")
+            results = loaded
         return cls(root, last_segment(events), bad, results, name)
 
     def of(self, event: str) -> list[dict[str, Any]]:
@@ -453,6 +456,10 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The files :func:`build_report` writes in its folder.
+REPORT_FILES = ("report.md", "learning_curves.png", "steps.png", "folds.png", "trials.png")
+
+
 def build_report(root: Path, out: Path | None = None) -> Written:
     """Write ``report.md`` and the plots for the experiment at ``root``; returns what was written."""
     run = RunRecord.read(Path(root))
@@ -462,15 +469,24 @@ def build_report(root: Path, out: Path | None = None) -> Written:
     except OSError as exc:  # a file where the folder (or one above it) goes, a folder it may not write
         raise DialsumError(f"{out}: cannot make the report folder ({exc.strerror or exc}); give another "
                            "with --out") from None
+    # a folder in the place of a file the report writes: refused before anything is written
+    taken = [name for name in REPORT_FILES if (out / name).is_dir()]
+    if taken:
+        raise DialsumError(f"{out / taken[0]}: a folder where the report writes its file; remove it or give "
+                           "another folder with --out")
     _, direction = run.objective
-    candidates = [
-        plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
-                    out / "learning_curves.png"),
-        plot_curves([r for r in run.of("on_metrics") if r.get("step") is not None], "step",
-                    "training metrics (per step)", "step", out / "steps.png"),
-        plot_folds(run.of("after_fold"), out / "folds.png"),
-        plot_trials(run.of("after_trial"), direction, out / "trials.png"),
-    ]
-    plots = [p for p in candidates if p is not None]
-    markdown = atomic_write_text(out / "report.md", render_markdown(run, plots))
+    try:
+        candidates = [
+            plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
+                        out / "learning_curves.png"),
+            plot_curves([r for r in run.of("on_metrics") if r.get("step") is not None], "step",
+                        "training metrics (per step)", "step", out / "steps.png"),
+            plot_folds(run.of("after_fold"), out / "folds.png"),
+            plot_trials(run.of("after_trial"), direction, out / "trials.png"),
+        ]
+        plots = [p for p in candidates if p is not None]
+        markdown = atomic_write_text(out / "report.md", render_markdown(run, plots))
+    except OSError as exc:  # a full disk, a folder it may not write
+        raise DialsumError(f"{out}: cannot write the report ({exc.strerror or exc}); give another folder "
+                           "with --out") from None
     return Written(markdown, plots)

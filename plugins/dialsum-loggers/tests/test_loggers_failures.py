@@ -135,6 +135,9 @@ def test_an_interrupted_run_says_so_everywhere(tmp_path: Path, register_plugin, 
     ({"file": {"filename": "predictions"}}, "loggers.file.filename", "the folder predictions/ the core makes"),
     ({"jsonl": {"filename": "Checkpoints"}}, "loggers.jsonl.filename", "the folder checkpoints/ the core makes"),
     ({"jsonl": {"filename": "results.json/m.jsonl"}}, "loggers.jsonl.filename", "a folder named results.json"),
+    # the experiment folder itself: the logger could not open it, and the run went on without its log
+    ({"file": {"filename": "."}}, "loggers.file.filename", "'.' is the experiment folder itself"),
+    ({"jsonl": {"filename": "./"}}, "loggers.jsonl.filename", "'./' is the experiment folder itself"),
 ])
 def test_a_log_file_name_the_core_or_the_other_logger_writes_is_refused(tables: dict, key: str, says: str,
                                                                          tmp_path: Path) -> None:

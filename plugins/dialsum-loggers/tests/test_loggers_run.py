@@ -86,6 +86,31 @@ def test_report_reads_the_records_under_the_name_the_recipe_gives_them(tmp_path:
     assert (exp / "report" / "folds.png").exists()
 
 
+def test_logs_in_a_subfolder_are_written_and_reported(tmp_path: Path, plugins) -> None:
+    """``logs/train.log`` is a valid name: the loggers make its folder (they could not open the file
+    without it, and the run went on with neither log)."""
+    recipe = scripted_recipe(tmp_path, ["file", "jsonl"], loggers={"file": {"filename": "logs/train.log"},
+                                                                  "jsonl": {"filename": "logs/events/m.jsonl"}})
+    exp = run_recipe(recipe, plugins).experiment
+    assert "scripted run done" in (exp / "logs" / "train.log").read_text(encoding="utf-8")
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 0, res.output
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "events in logs/events/m.jsonl" in md and "- **status**: complete" in md
+
+
+def test_report_with_a_folder_in_the_place_of_its_file_is_one_line_and_writes_nothing(tmp_path: Path,
+                                                                                        plugins) -> None:
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    (exp / "report" / "report.md").mkdir(parents=True)
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert lines == [f"error: {exp / 'report' / 'report.md'}: a folder where the report writes its file; remove it "
+                     "or give another folder with --out"], res.output
+    assert [p.name for p in (exp / "report").iterdir()] == ["report.md"]  # no plot written before the refusal
+
+
 def test_report_panels_are_curves_of_measurements(tmp_path: Path, plugins) -> None:
     """A panel needs a series with two points or more, and the epoch logged with the steps is no metric."""
     exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
@@ -168,11 +193,13 @@ def test_a_rerun_into_the_same_folder_reports_the_last_run(tmp_path: Path, plugi
         "| 0", "| 1", "| mean", "| std"]
 
 
-@pytest.mark.parametrize("make", ["missing", "empty"])
+@pytest.mark.parametrize("make", ["missing", "empty", "results-list"])
 def test_report_on_a_wrong_folder_is_one_line_and_exit_2(tmp_path: Path, make: str) -> None:
     target = tmp_path / "nothing-here"
-    if make == "empty":
+    if make != "missing":
         target.mkdir()
+    if make == "results-list":  # valid JSON, but not a run's results: the report lacked them, silently
+        (target / "results.json").write_text("[0.25, 0.31]", encoding="utf-8")
     res = CliRunner().invoke(cli, ["report", str(target)])
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()

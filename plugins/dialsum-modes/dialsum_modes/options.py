@@ -185,6 +185,18 @@ def _check_fold_weights(recipe: Any, plugins: Any, k: int) -> Problems:
     return []
 
 
+def _check_unused_tta(recipe: Any, plugins: Any) -> Problems:
+    """A token-level strategy (tagged ``token`` by dialsum-ensemble) decodes several sources jointly
+    on the plain dialogues (:func:`dialsum_modes.toolkit.combine`): their TTA variants would be
+    summarized, then never used. Call it for a mode that combines several sources."""
+    strategy = plugins.get("ensembles", recipe.run.ensemble)
+    if recipe.run.use_tta and strategy is not None and "token" in strategy.tags:
+        return [("run.ensemble", f"{recipe.run.ensemble!r} decodes the models of the {recipe.run.mode} mode jointly "
+                 "on the plain dialogues, so their TTA variants would be summarized, then ignored; use an "
+                 "output-level strategy such as \"rouge_weighted\" or \"stacking\", or set run.use_tta = false")]
+    return []
+
+
 def _check_kfold_options(recipe: Any, plugins: Any) -> Problems:
     opts = recipe.options("run_modes", "kfold", plugins)
     found: Problems = []
@@ -196,7 +208,7 @@ def _check_kfold_options(recipe: Any, plugins: Any) -> Problems:
 
 
 def check_kfold(recipe: Any, plugins: Any) -> Problems:
-    return _check_kfold_options(recipe, plugins)
+    return _check_kfold_options(recipe, plugins) + _check_unused_tta(recipe, plugins)
 
 
 def check_multi_model(recipe: Any, plugins: Any) -> Problems:
@@ -204,7 +216,7 @@ def check_multi_model(recipe: Any, plugins: Any) -> Problems:
     weights, models = list(recipe.run.ensemble_weights), list(recipe.run.models)
     if weights and len(models) == 1 and len(weights) != 1:
         return [("run.ensemble_weights", f"{len(weights)} weights for 1 model {models}; give one weight or none")]
-    return []
+    return _check_unused_tta(recipe, plugins) if len(models) > 1 else []
 
 
 def check_space(recipe: Any, plugins: Any) -> Problems:
@@ -506,7 +518,7 @@ def _check_study_metric(recipe: Any, plugins: Any) -> Problems:
 
 
 def check_full(recipe: Any, plugins: Any) -> Problems:
-    found = _check_kfold_options(recipe, plugins)
+    found = _check_kfold_options(recipe, plugins) + _check_unused_tta(recipe, plugins)
     if recipe.options("run_modes", "full", plugins).tune:
         found += [(key, msg + ("; or set modes.full.tune = false to skip the optuna stage"
                                if msg.startswith("empty search space") else ""))

@@ -27,6 +27,13 @@ MODE_FOLDERS = ("stages", "jobs", "optuna")
 TRAIN_PREDICTIONS = "train-predictions"
 
 
+def _weight(inst: Any, attr: Any, value: float) -> None:
+    """A weight >= 0 and finite: ``inf`` makes the ensemble's votes ``inf / inf`` (NaN scores)."""
+    non_negative(inst, attr, value)
+    if value == float("inf"):
+        raise ValueError(f"must be a finite number, got {value!r}")
+
+
 @attrs.define(kw_only=True)
 class ModesRunKeys:
     """``[run]`` keys of the run modes."""
@@ -35,7 +42,7 @@ class ModesRunKeys:
     ensemble: str = attrs.field(default="weighted_avg", metadata=plugin_name("ensembles"))
     #: One weight per model of `run.models` (or, with one model, per fold); empty: the run mode
     #: searches them on validation or the ensemble chooses them.
-    ensemble_weights: list[float] = attrs.field(factory=list, validator=each(non_negative))
+    ensemble_weights: list[float] = attrs.field(factory=list, validator=each(_weight))
     #: Test-time augmentation: also summarize augmented variants and ensemble them.
     use_tta: bool = False
     #: Augmenters used when `run.use_tta` is on (at least one then); their options go in `[augmenters.NAME]`.
@@ -131,11 +138,19 @@ def check(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     weights = list(recipe.run.ensemble_weights)
     if weights:
         models = list(recipe.run.models)
+        mode = plugins.get("run_modes", recipe.run.mode)
+        if mode is not None and "ensemble" not in mode.tags:
+            # it trains and scores each model alone; TTA variants of one model share its weight
+            combining = [n for n in plugins.registry.names("run_modes")
+                         if "ensemble" in plugins.require("run_modes", n).tags]
+            found.append(("run.ensemble_weights", f"{weights} would be ignored: the {recipe.run.mode} mode combines "
+                          f"no models; leave run.ensemble_weights empty, or choose a mode that does "
+                          f"({', '.join(combining)})"))
+            return found
         if sum(weights) <= 0:
             found.append(("run.ensemble_weights", f"weights must be >= 0 with a positive sum, got {weights}"))
         # with one model in a mode that ensembles sources, one weight per source (fold): that mode's
         # check counts them
-        mode = plugins.get("run_modes", recipe.run.mode)
         per_source = len(models) == 1 and mode is not None and "ensemble" in mode.tags
         if len(weights) != len(models) and not per_source:
             found.append(("run.ensemble_weights", f"{len(weights)} weights for {len(models)} models {models}; "

@@ -724,6 +724,12 @@ def combine(
                 how = "searched on validation" if searched else "ensemble default"
             strategy = ctx.build("ensembles", name)
             learnt = dict(strategy.fit(fit_cands, fit_refs, mapping, ctx) or {})
+            own = learnt.get("weights")
+            if isinstance(own, dict) and own:
+                # Ensemble.fit's contract: a strategy that learns its own source weights returns them,
+                # and votes with those: they are the weights the results and plots report
+                how = f"learnt by {name}" + (" from the given ones" if how == "given" else "")
+                mapping = {str(k): float(v) for k, v in own.items()}
             return strategy, mapping, how, learnt, quality
 
         split = crossfit_parts(len(valid))

@@ -54,6 +54,20 @@ def _problems(recipe, plugins) -> list[str]:
      {"mode": "optuna", "models": ["lead", "lead1"]}, "the study trains 'lead' (the first of run.models), not 'lead1'"),
     ((), {"mode": "multi_model", "models": ["lead"], "ensemble": "majority_vote", "ensemble_weights": [1.0, 2.0, 3.0]},
      "run.ensemble_weights: 3 weights for 1 model ['lead']; give one weight or none"),
+    # a token-level strategy decodes several sources jointly on the plain dialogues: the TTA variants
+    # were summarized, then ignored, silently
+    ((("modes.kfold.k_folds", 3),), {"mode": "kfold", "ensemble": "weighted_avg", "use_tta": True,
+                                     "tta_strategies": ["reorder"]},
+     "run.ensemble: 'weighted_avg' decodes the models of the kfold mode jointly on the plain dialogues, so their "
+     "TTA variants would be summarized, then ignored; use an output-level strategy"),
+    ((), {"mode": "multi_model", "models": ["lead", "lead1"], "ensemble": "averaging", "use_tta": True,
+          "tta_strategies": ["reorder"]}, "'averaging' decodes the models of the multi_model mode jointly"),
+    # the single and optuna modes train and score each model alone: the weights were ignored, silently
+    ((), {"mode": "single", "models": ["lead", "lead1"], "ensemble_weights": [1.0, 2.0]},
+     "run.ensemble_weights: [1.0, 2.0] would be ignored: the single mode combines no models; leave "
+     "run.ensemble_weights empty, or choose a mode that does (full, kfold, multi_model)"),
+    ((SPACE,), {"mode": "optuna", "ensemble_weights": [1.0]},
+     "run.ensemble_weights: [1.0] would be ignored: the optuna mode combines no models"),
     ((("modes.kfold.k_folds", 3),), {"mode": "kfold", "ensemble": "best_score", "only": ["fold=7"], "name": "k"},
      "run.only: selects fold 7, but the kfold mode has 3 folds (modes.kfold.k_folds)"),
     ((), {"mode": "single", "only": ["fold=1"], "name": "s"},
@@ -97,6 +111,9 @@ def test_good_recipes_have_no_problem(make_recipe, plugins) -> None:
                                  ensemble_weights=[1.0, 0.5, 0.5]), plugins) == []
     assert _problems(make_recipe(("modes.kfold.k_folds", 2), SPACE, mode="full", models=["lead", "lead1"],
                                  ensemble="best_score", ensemble_weights=[1.0, 0.5]), plugins) == []
+    # one model's TTA variants are its only sources: the strategy votes on them
+    assert not [p for p in _problems(make_recipe(mode="multi_model", ensemble="weighted_avg", use_tta=True,
+                                                 tta_strategies=["reorder"]), plugins) if "TTA" in p]
 
 
 def test_dialsum_check_prints_one_line_and_exits_2(make_recipe, tmp_path) -> None:
@@ -124,6 +141,8 @@ RECIPES = Path(__file__).resolve().parents[3] / "recipes"
     ("multi_model", ["run.ensemble_weights=[0.5, 0.5]"], "--set: run.ensemble_weights: 2 weights for 3 models"),
     ("kfold", ["run.ensemble_weights=[1.0, 2.0]"],
      "--set: run.ensemble_weights: 2 weights for 1 model and 5 folds; give one weight, one per fold (5), or none"),
+    # an infinite weight makes the votes inf / inf: NaN scores, then a traceback in the plots
+    ("multi_model-tiny", ["run.ensemble_weights=[inf, 1.0]"], "--set: run.ensemble_weights: must be a finite number"),
     # values that each fit but not together: the trial that draws both would fail after others trained
     ("optuna-tiny", ['modes.optuna.space."model.d_model".choices=[6]',
                      'modes.optuna.space."model.attention_heads"={type="categorical", choices=[2, 4]}'],

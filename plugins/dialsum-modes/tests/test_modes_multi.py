@@ -85,6 +85,17 @@ def test_multi_model_uses_given_weights(make_recipe, run) -> None:
     assert all(r["summary"] == r["lead"] for r in rows)
 
 
+def test_weights_a_strategy_learns_are_the_weights_reported(make_recipe, run) -> None:
+    # blending starts its search from the given weights and votes with those it found: results.json
+    # named the given ones as the weights used
+    res = run(make_recipe(mode="multi_model", models=["lead1", "lead"], ensemble="blending",
+                          ensemble_weights=[1.0, 0.0]))
+    ens = results(res)["ensemble"]
+    assert ens["weights_from"] == "learnt by blending from the given ones"
+    assert ens["weights"] == ens["info"]["weights"] and ens["weights"] != {"lead1": 1.0, "lead": 0.0}
+    assert all(p["weights"] == p["info"]["weights"] for p in ens["crossfit"]["per_part"])
+
+
 def test_what_an_ensemble_learns_from_validation_is_scored_on_other_dialogues(make_recipe, run) -> None:
     # "memorise" is the oracle on the dialogues it was fitted on and knows nothing elsewhere
     res = run(make_recipe(mode="multi_model", models=["lead1", "lead"], ensemble="memorise",

@@ -67,6 +67,27 @@ class WandbOptions:
     init_timeout: float = attrs.field(default=90.0, validator=positive)
 
 
+#: The folder W&B writes its run files in, inside the experiment folder (``wandb.init(dir=...)``).
+FOLDER = "wandb"
+
+
+def check_folder(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """Another logger's file named ``wandb`` takes the place of the folder W&B writes its run in: W&B
+    could not start and the run would go on without it. Any logger whose options name a ``filename``
+    counts, whichever plugin registers it."""
+    from pathlib import Path
+
+    found = []
+    for name in dict.fromkeys(recipe.run.loggers):
+        if name == "wandb" or plugins.get("loggers", name) is None:
+            continue
+        filename = getattr(recipe.options("loggers", name, plugins), "filename", None)
+        if isinstance(filename, str) and Path(filename).as_posix().casefold() == FOLDER:
+            found.append((f"loggers.{name}.filename", f"{filename!r} is the folder {FOLDER}/ the wandb logger "
+                          "writes its run in; name the log file otherwise"))
+    return found
+
+
 def make_wandb(options: WandbOptions, ctx: Any) -> Any:
     from dialsum_wandb.logger import WandbLogger
 
@@ -75,5 +96,5 @@ def make_wandb(options: WandbOptions, ctx: Any) -> Any:
 
 @hookimpl
 def dialsum_register_loggers(register: Any) -> None:
-    register("wandb", make_wandb, options=WandbOptions,
+    register("wandb", make_wandb, options=WandbOptions, check=check_folder,
              description="Weights & Biases: recipe as config, metrics, tables, plots, checkpoint artifact")

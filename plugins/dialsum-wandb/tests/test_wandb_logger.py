@@ -123,6 +123,27 @@ def test_a_project_or_tag_wandb_refuses_is_reported_by_check(options: dict, key:
     Settings(project="p" * 128, run_tags=("한국어", "t" * 64))
 
 
+def test_a_log_file_in_the_place_of_the_wandb_folder_is_refused_by_check() -> None:
+    """W&B writes its run under ``wandb/`` in the experiment folder: a log file of that name made it
+    fail to start (NotADirectoryError) and the run went on without it."""
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+
+    plugins = build_plugins()
+
+    def problems(loggers: list[str], tables: dict) -> list[str]:
+        recipe = Recipe.from_dict({"run": {"loggers": loggers}, "loggers": tables})
+        return [p for p in recipe.problems(plugins) if "wandb" in p]
+
+    for key, name in (("file", "wandb"), ("jsonl", "./WandB")):
+        (line,) = problems(["file", "jsonl", "wandb"], {key: {"filename": name}})
+        assert line.endswith(f"loggers.{key}.filename: {name!r} is the folder wandb/ the wandb logger writes its "
+                             "run in; name the log file otherwise"), line
+    # a log inside that folder, or named so without the wandb logger: fine
+    assert problems(["file", "jsonl", "wandb"], {"jsonl": {"filename": "wandb/m.jsonl"}}) == []
+    assert problems(["file", "jsonl"], {"file": {"filename": "wandb"}}) == []
+
+
 def test_plugin_module_does_not_import_wandb() -> None:
     import subprocess
 
