@@ -20,7 +20,7 @@ from dialsum_hf.plugin import (
     local_model_path,
     scratch_architecture,
 )
-from dialsum_hf.quiet import quiet_progress_bars
+from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, scratch_corpus, special_tokens, tokenizer_key
 
 #: The ``transformers`` names that building, training and generating with any loader's model use.
@@ -261,6 +261,9 @@ def _check_config(path: str, o: PretrainedOptions, name: str, family: str, tok: 
 
 def _cannot_load(name: str, path: str, exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if Path(path).is_dir():  # a local folder: nothing to download, the folder itself is incomplete or other
+        return (f"models.{name}.model_name_or_path: cannot load the folder {path!r} ({first}); point "
+                "model_name_or_path at a folder save_pretrained wrote (config.json, weights and tokenizer)")
     return (f"models.{name}.model_name_or_path: cannot load {path!r} ({first}); download the model first "
             "(huggingface-cli download) or point model_name_or_path at a local folder")
 
@@ -322,6 +325,7 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
         r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
         target_modules=list(o.lora_target_modules) or None, **extra,
     )
+    quiet_lora_warnings()
     return get_peft_model(model, config)
 
 

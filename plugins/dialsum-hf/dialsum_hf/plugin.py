@@ -46,6 +46,21 @@ def local_model_path(recipe: Recipe, name: str, value: str) -> Path | None:
     return recipe.path_of(f"models.{name}.model_name_or_path", value)
 
 
+def added_token_rows(folder: Path) -> bool:
+    """Whether ``folder`` holds a LoRA adapter without a model (no ``config.json``) that trained the rows
+    of tokens added to its base model's vocabulary (dialsum adds the dialogue tags so): transformers
+    loads the base model afresh, without those rows, and the adapter's indices fall past its table."""
+    import json
+
+    if (folder / "config.json").is_file() or not (folder / "adapter_config.json").is_file():
+        return False
+    try:
+        config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and bool(config.get("trainable_token_indices"))
+
+
 def folder_named_like_a_hub_id(recipe: Recipe, name: str, value: str) -> Path | None:
     """A folder that ``value``, written as a hub id (``models/kobart``, no ``./``), also names: in the
     working directory, where ``from_pretrained`` would take it instead of the hub id, or beside the recipe
@@ -199,6 +214,10 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
         elif local is not None and not any((local / f).is_file() for f in ("config.json", "adapter_config.json")):
             found.append((f"{key}.model_name_or_path", f"{local}: no config.json, so not a saved model folder; "
                           "point it at the folder save_pretrained or huggingface-cli download wrote"))
+        elif local is not None and added_token_rows(local):
+            found.append((f"{key}.model_name_or_path", f"{local}: a LoRA adapter that trained rows of tokens its "
+                          "base model lacks, which loading it as a model cannot restore; continue its training with "
+                          "run.resume_from, or save a plain model to start from (merge_lora = true)"))
         elif opts.model_name_or_path:
             if local is not None and not any((local / f).is_file() for f in TOKENIZER_FILES):
                 # transformers then builds an empty tokenizer of a handful of tokens: the run trains on <unk>

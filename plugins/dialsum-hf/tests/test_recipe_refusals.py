@@ -412,3 +412,35 @@ def test_template_fields_in_the_instruction_are_refused(data_dir: Path, tiny_mod
     table = {"model_name_or_path": str(tiny_models["llama"]), "instruction": "Summarize {dialogue}"}
     found = problems(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": table}})
     assert any("models.hf-causal.instruction: holds a {dialogue} or {instruction} field" in p for p in found), found
+
+
+def test_a_lora_adapter_with_new_token_rows_as_the_model_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    """A saved adapter folder is loaded by transformers onto its base model afresh, without the tag tokens
+    dialsum added: the run failed with ``index 440 is out of bounds`` and a hint to download the model. A
+    plain peft adapter (no new tokens) stays allowed."""
+    table = {"model_name_or_path": str(tiny_models["bart"]), "use_lora": True}
+    ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
+    hf = ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    hf.save(tmp_path / "adapter")
+    assert not (tmp_path / "adapter" / "config.json").exists()
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                "models": {"hf-seq2seq": {**table, "model_name_or_path": str(tmp_path / "adapter")}}})
+    assert any("models.hf-seq2seq.model_name_or_path:" in p and "a LoRA adapter that trained rows of tokens" in p
+               and "run.resume_from" in p for p in found), found
+
+
+def test_building_and_saving_a_lora_model_prints_no_library_warning(data_dir: Path, tiny_models: dict[str, Path],
+                                                                    tmp_path: Path) -> None:
+    """peft's deprecation and "Setting save_embedding_layers" warnings reached stderr on every LoRA run."""
+    import warnings
+
+    ctx = make_context(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": {
+        "model_name_or_path": str(tiny_models["llama"]), "use_lora": True}}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hf = ctx.build("model_loaders", "hf-causal").build(ctx, ctx.data().train)
+        hf.save(tmp_path / "adapter")
+    noisy = [str(w.message) for w in caught
+             if "is_gradient_checkpointing" in str(w.message) or "save_embedding_layers" in str(w.message)]
+    assert not noisy, noisy
