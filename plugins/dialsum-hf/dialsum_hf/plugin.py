@@ -239,6 +239,10 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                     found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is an encoder-decoder "
                                   f"{config.get('model_type', '')} model, which this decoder-only loader would load "
                                   "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it"))
+        if local is not None and opts.revision:
+            # from_pretrained ignores a revision for a folder: the recipe would pin nothing
+            found.append((f"{key}.revision", f"{opts.revision!r} picks a branch or commit of a hub repository, and "
+                          "model_name_or_path is a local folder, which has none; remove it, or name the hub id"))
         if any(not t.strip() for t in opts.lora_target_modules):
             found.append((f"{key}.lora_target_modules", "holds an empty module name; name modules such as "
                           "\"q_proj\", or give an empty list for peft's default of the architecture"))

@@ -444,3 +444,11 @@ def test_building_and_saving_a_lora_model_prints_no_library_warning(data_dir: Pa
     noisy = [str(w.message) for w in caught
              if "is_gradient_checkpointing" in str(w.message) or "save_embedding_layers" in str(w.message)]
     assert not noisy, noisy
+
+
+def test_a_revision_of_a_local_folder_is_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    """``from_pretrained`` ignores ``revision`` for a folder: the recipe seemed to pin a commit and pinned nothing."""
+    table = {"model_name_or_path": str(tiny_models["bart"]), "revision": "v1.0"}
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
+    assert any("models.hf-seq2seq.revision: 'v1.0' picks a branch or commit" in p for p in found), found
+    assert not problems(data_dir, {"run": {"models": ["kobart"]}, "models": {"kobart": {"revision": "v1.0"}}})
