@@ -46,6 +46,18 @@ def local_model_path(recipe: Recipe, name: str, value: str) -> Path | None:
     return recipe.path_of(f"models.{name}.model_name_or_path", value)
 
 
+def hub_id_problem(value: str) -> str:
+    """Why ``value`` cannot be a hub repository id (the hub's own rule), or ``""``; the loader would fail
+    on it only once the run reaches the model."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(value)
+    except HFValidationError as exc:
+        return str(exc).strip().splitlines()[0].rstrip(".")
+    return ""
+
+
 def added_token_rows(folder: Path) -> bool:
     """Whether ``folder`` holds a LoRA adapter without a model (no ``config.json``) that trained the rows
     of tokens added to its base model's vocabulary (dialsum adds the dialogue tags so): transformers
@@ -205,6 +217,9 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
         shadow = folder_named_like_a_hub_id(recipe, name, opts.model_name_or_path)
         if shadow is not None:
             found.append((f"{key}.model_name_or_path", ambiguous_model_path(name, opts.model_name_or_path, shadow)))
+        elif local is None and opts.model_name_or_path and (bad := hub_id_problem(opts.model_name_or_path)):
+            found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path!r} is neither a local path "
+                          f"(absolute, or starting with ./, ../ or ~) nor a hub id written org/model ({bad})"))
         elif local is not None and local.is_file():
             found.append((f"{key}.model_name_or_path", f"{local}: a file; name the model's folder (the one "
                           "holding config.json)"))

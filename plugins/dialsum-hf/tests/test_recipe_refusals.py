@@ -452,3 +452,11 @@ def test_a_revision_of_a_local_folder_is_refused(data_dir: Path, tiny_models: di
     found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
     assert any("models.hf-seq2seq.revision: 'v1.0' picks a branch or commit" in p for p in found), found
     assert not problems(data_dir, {"run": {"models": ["kobart"]}, "models": {"kobart": {"revision": "v1.0"}}})
+
+
+@pytest.mark.parametrize("value", ["my models/bart", "models\\bart", "org/model/extra"])
+def test_a_model_path_that_is_neither_a_path_nor_a_hub_id_is_refused(data_dir: Path, value: str) -> None:
+    """The loader failed on it only once the run reached the model (after loading and splitting the data)."""
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                "models": {"hf-seq2seq": {"model_name_or_path": value}}})
+    assert any(f"models.hf-seq2seq.model_name_or_path: {value!r} is neither a local path" in p for p in found), found
