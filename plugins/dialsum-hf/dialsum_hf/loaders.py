@@ -11,8 +11,16 @@ from typing import Any
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_hf.model import HFModel
-from dialsum_hf.plugin import CausalOptions, PretrainedOptions, ScratchOptions, local_model_path, scratch_architecture
-from dialsum_hf.quiet import quiet_progress_bars
+from dialsum_hf.plugin import (
+    CausalOptions,
+    PretrainedOptions,
+    ScratchOptions,
+    ambiguous_model_path,
+    folder_named_like_a_hub_id,
+    local_model_path,
+    scratch_architecture,
+)
+from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, scratch_corpus, special_tokens, tokenizer_key
 
 #: The ``transformers`` names that building, training and generating with any loader's model use.
@@ -104,10 +112,13 @@ def tokenizer_corpus(ctx: Any, train: Sequence[Any]) -> list[Any]:
 
 
 class PretrainedLoader:
-    def __init__(self, options: PretrainedOptions, *, name: str, family: str):
+    def __init__(self, options: PretrainedOptions, *, name: str, family: str, local: Path | None = None):
         self.options = options
         self.name = name
         self.family = family
+        #: The local folder ``model_name_or_path`` names, resolved by the recipe's path rule (relative to
+        #: the recipe file); ``None`` for a hub id or when no recipe was at hand.
+        self.local = local
         import_libraries()
         if self.options.use_lora or self.options.load_in_4bit or self.options.load_in_8bit:
             import peft  # noqa: F401 - a first import in this thread, as above
@@ -131,7 +142,7 @@ class PretrainedLoader:
                    else modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING)
         # build() reports an unreadable config or an unknown architecture, with its context
         with contextlib.suppress(Exception):
-            config = AutoConfig.from_pretrained(o.model_name_or_path, revision=o.revision or None,
+            config = AutoConfig.from_pretrained(str(self.local or o.model_name_or_path), revision=o.revision or None,
                                                 local_files_only=True)
             mapping[type(config)]  # the lookup is what imports the class
 
@@ -141,11 +152,16 @@ class PretrainedLoader:
         o = self.options
         set_seed(ctx.recipe.run.seed)
         quiet_progress_bars()
-        if ctx.recipe.run.gpu_check:
-            self._gpu_check(ctx)
         local = local_model_path(ctx.recipe, self.name, o.model_name_or_path)
+        shadow = folder_named_like_a_hub_id(ctx.recipe, self.name, o.model_name_or_path)
+        if shadow is not None:
+            raise DialsumError(f"models.{self.name}.model_name_or_path: "
+                               + ambiguous_model_path(self.name, o.model_name_or_path, shadow))
         path = str(local) if local is not None else o.model_name_or_path
+        if ctx.recipe.run.gpu_check:
+            self._gpu_check(ctx, path)
         tok = _load_tokenizer(path, o, self.name)
+        _check_config(path, o, self.name, self.family, tok)
         model = _load_model(path, o, self.name, self.family)
         new_ids = add_tags(tok, special_tokens(train, ctx.recipe.data.special_tokens))
         if tok.pad_token is None:
@@ -159,26 +175,47 @@ class PretrainedLoader:
                      prompt_template=getattr(o, "prompt_template", ""), instruction=getattr(o, "instruction", ""),
                      base_model=path)
         _log_trainable(ctx, hf, self.name)
+        if not hf.is_encoder_decoder:
+            _check_prompt_room(ctx, hf, self.name)
         return hf
 
     def load(self, ctx: Any, path: Path) -> HFModel:
         return load_saved(ctx, Path(path), self.options, self.name)
 
-    def _gpu_check(self, ctx: Any) -> None:
+    def _gpu_check(self, ctx: Any, path: str) -> None:
+        """``path``: the model folder as resolved for loading (a relative ``./model`` is relative to the
+        recipe file, not to the working directory), or the hub id."""
         from dialsum_hf.gpu import gpu_check
 
         o = self.options
         try:
             from transformers import AutoConfig
 
-            config = AutoConfig.from_pretrained(o.model_name_or_path, revision=o.revision or None,
+            config = AutoConfig.from_pretrained(path, revision=o.revision or None,
                                                 trust_remote_code=o.trust_remote_code)
         except Exception as exc:
-            ctx.log.warning("gpu_check: cannot read the config of %s (%s)", o.model_name_or_path, exc)
+            ctx.log.warning("gpu_check: cannot read the config of %s (%s)", path, exc)
             config = None
         bytes_per = 0.5 if o.load_in_4bit else 1 if o.load_in_8bit else \
             resolve_dtype(o.torch_dtype, full_finetune=not o.use_lora).itemsize
         gpu_check(ctx, config, lora=o.use_lora, bytes_per_param=bytes_per, family=self.family, options=o)
+
+
+def _check_prompt_room(ctx: Any, hf: HFModel, name: str) -> None:
+    """The prompt template must leave ``data.max_length`` room for the dialogue: a prompt is shortened
+    from the dialogue and then cut from its start, so a template as long as the limit left the model a
+    tail of the template and no dialogue at all, without a word."""
+    from dialsum_hf.features import _prompt_ids
+
+    limit = ctx.recipe.data.max_length
+    template = len(_prompt_ids(hf.tokenizer, hf.prompt("")))
+    if template >= limit:
+        raise DialsumError(f"data.max_length: {limit} tokens cannot hold a dialogue in the prompt of models.{name}: "
+                           f"its template and instruction alone are {template} tokens; raise data.max_length or "
+                           f"shorten models.{name}.prompt_template / instruction")
+    if template > limit // 2:
+        ctx.log.warning("%s: the prompt template and instruction take %d of the %d tokens of data.max_length, "
+                        "leaving %d for the dialogue", name, template, limit, limit - template)
 
 
 def _log_trainable(ctx: Any, hf: HFModel, name: str) -> None:
@@ -196,8 +233,37 @@ def _load_tokenizer(path: str, o: PretrainedOptions, name: str) -> Any:
         raise DialsumError(_cannot_load(name, path, exc)) from None
 
 
+def _check_config(path: str, o: PretrainedOptions, name: str, family: str, tok: Any) -> None:
+    """What ``dialsum check`` refuses for a folder, for a model it could not read beforehand (a hub id
+    not yet downloaded), before the weights are loaded:
+
+    * an encoder-decoder given to the causal loader: ``AutoModelForCausalLM`` loads its decoder alone;
+    * a tokenizer far smaller than the model's vocabulary: transformers builds an empty one (a handful
+      of tokens) for a folder that holds no tokenizer files, and every text becomes ``<unk>``.
+    """
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(path, revision=o.revision or None, trust_remote_code=o.trust_remote_code)
+    except Exception:  # an adapter folder, or a config only the model class reads: loading it says why
+        return
+    if family == "causal" and getattr(config, "is_encoder_decoder", False):
+        raise DialsumError(f"models.{name}.model_name_or_path: {path} is an encoder-decoder "
+                           f"{getattr(config, 'model_type', '')} model, which this decoder-only loader would load "
+                           "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it")
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    vocab = getattr(text, "vocab_size", None)
+    if isinstance(vocab, int) and vocab > 0 and len(tok) < vocab // 2:
+        raise DialsumError(f"models.{name}.model_name_or_path: the tokenizer of {path} has {len(tok)} tokens for a "
+                           f"model of {vocab}; the folder holds no tokenizer of the model's own, so every text "
+                           "would become unknown tokens (save the tokenizer into it too)")
+
+
 def _cannot_load(name: str, path: str, exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if Path(path).is_dir():  # a local folder: nothing to download, the folder itself is incomplete or other
+        return (f"models.{name}.model_name_or_path: cannot load the folder {path!r} ({first}); point "
+                "model_name_or_path at a folder save_pretrained wrote (config.json, weights and tokenizer)")
     return (f"models.{name}.model_name_or_path: cannot load {path!r} ({first}); download the model first "
             "(huggingface-cli download) or point model_name_or_path at a local folder")
 
@@ -259,6 +325,7 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
         r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
         target_modules=list(o.lora_target_modules) or None, **extra,
     )
+    quiet_lora_warnings()
     return get_peft_model(model, config)
 
 

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from dialsum_core.recipe import Recipe
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: Files one of which a saved tokenizer has (``tokenizer.json`` for fast tokenizers, the others for the
+#: slow ones: BPE, WordPiece, SentencePiece).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model",
+                   "tokenizer.model", "sentencepiece.bpe.model", "sentencepiece.model", "vocab.model")
 TAGS = ("token-ensemble",)
 
 
@@ -40,6 +44,51 @@ def local_model_path(recipe: Recipe, name: str, value: str) -> Path | None:
     if not value or not is_path(value):
         return None
     return recipe.path_of(f"models.{name}.model_name_or_path", value)
+
+
+def hub_id_problem(value: str) -> str:
+    """Why ``value`` cannot be a hub repository id (the hub's own rule), or ``""``; the loader would fail
+    on it only once the run reaches the model."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(value)
+    except HFValidationError as exc:
+        return str(exc).strip().splitlines()[0].rstrip(".")
+    return ""
+
+
+def added_token_rows(folder: Path) -> bool:
+    """Whether ``folder`` holds a LoRA adapter without a model (no ``config.json``) that trained the rows
+    of tokens added to its base model's vocabulary (dialsum adds the dialogue tags so): transformers
+    loads the base model afresh, without those rows, and the adapter's indices fall past its table."""
+    import json
+
+    if (folder / "config.json").is_file() or not (folder / "adapter_config.json").is_file():
+        return False
+    try:
+        config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and bool(config.get("trainable_token_indices"))
+
+
+def folder_named_like_a_hub_id(recipe: Recipe, name: str, value: str) -> Path | None:
+    """A folder that ``value``, written as a hub id (``models/kobart``, no ``./``), also names: in the
+    working directory, where ``from_pretrained`` would take it instead of the hub id, or beside the recipe
+    file, which the recipe's path rule would mean; ``None`` when there is none (or ``value`` is a path)."""
+    if not value or is_path(value):
+        return None
+    for folder in (Path(value), recipe.path_of(f"models.{name}.model_name_or_path", "./" + value)):
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def ambiguous_model_path(name: str, value: str, folder: Path) -> str:
+    return (f"{value!r} is written as a hub id, and names the folder {folder} too (which one a run loads would "
+            f"depend on its working directory); write ./{value} (relative to the recipe file) or an absolute path "
+            "for the folder, or move the folder away if the hub model is meant")
 
 
 def heads_divide_d_model(inst: Any, _attr: Any, value: int) -> None:
@@ -148,7 +197,9 @@ def make_scratch(options: ScratchOptions, ctx: Any) -> Any:
 def make_pretrained(options: PretrainedOptions, ctx: Any, *, name: str, family: str) -> Any:
     from dialsum_hf.loaders import PretrainedLoader
 
-    return PretrainedLoader(options, name=name, family=family)
+    recipe = getattr(ctx, "recipe", None)
+    local = local_model_path(recipe, name, options.model_name_or_path) if recipe is not None else None
+    return PretrainedLoader(options, name=name, family=family, local=local)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -163,13 +214,31 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
         if not opts.model_name_or_path:
             found.append((f"{key}.model_name_or_path", "not set: give a hub id or a local model folder"))
         local = local_model_path(recipe, name, opts.model_name_or_path)
-        if local is not None and not local.is_dir():
+        shadow = folder_named_like_a_hub_id(recipe, name, opts.model_name_or_path)
+        if shadow is not None:
+            found.append((f"{key}.model_name_or_path", ambiguous_model_path(name, opts.model_name_or_path, shadow)))
+        elif local is None and opts.model_name_or_path and (bad := hub_id_problem(opts.model_name_or_path)):
+            found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path!r} is neither a local path "
+                          f"(absolute, or starting with ./, ../ or ~) nor a hub id written org/model ({bad})"))
+        elif local is not None and local.is_file():
+            found.append((f"{key}.model_name_or_path", f"{local}: a file; name the model's folder (the one "
+                          "holding config.json)"))
+        elif local is not None and not local.is_dir():
             found.append((f"{key}.model_name_or_path", f"{local}: no such folder (a local path; a hub id is "
                           "written org/model)"))
         elif local is not None and not any((local / f).is_file() for f in ("config.json", "adapter_config.json")):
             found.append((f"{key}.model_name_or_path", f"{local}: no config.json, so not a saved model folder; "
                           "point it at the folder save_pretrained or huggingface-cli download wrote"))
+        elif local is not None and added_token_rows(local):
+            found.append((f"{key}.model_name_or_path", f"{local}: a LoRA adapter that trained rows of tokens its "
+                          "base model lacks, which loading it as a model cannot restore; continue its training with "
+                          "run.resume_from, or save a plain model to start from (merge_lora = true)"))
         elif opts.model_name_or_path:
+            if local is not None and not any((local / f).is_file() for f in TOKENIZER_FILES):
+                # transformers then builds an empty tokenizer of a handful of tokens: the run trains on <unk>
+                found.append((f"{key}.model_name_or_path", f"{local}: no tokenizer files "
+                              f"({', '.join(TOKENIZER_FILES[:3])}...), so every text would become unknown tokens; "
+                              "save the tokenizer into the folder too (tokenizer.save_pretrained)"))
             config = model_config(local, opts.model_name_or_path, opts.revision)
             if config is not None:
                 found += position_problems(recipe, name, config, causal=isinstance(opts, CausalOptions))
@@ -179,6 +248,16 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                     found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is a decoder-only "
                                   f"{config['model_type']} model, which this encoder-decoder loader cannot load; "
                                   "use hf-causal (or a decoder-only preset) for it"))
+                # AutoModelForCausalLM loads an encoder-decoder (BART...) as its decoder alone, dropping
+                # the encoder: the run would train a model that never reads the dialogue's encoding
+                if isinstance(opts, CausalOptions) and config.get("is_encoder_decoder") is True:
+                    found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is an encoder-decoder "
+                                  f"{config.get('model_type', '')} model, which this decoder-only loader would load "
+                                  "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it"))
+        if local is not None and opts.revision:
+            # from_pretrained ignores a revision for a folder: the recipe would pin nothing
+            found.append((f"{key}.revision", f"{opts.revision!r} picks a branch or commit of a hub repository, and "
+                          "model_name_or_path is a local folder, which has none; remove it, or name the hub id"))
         if any(not t.strip() for t in opts.lora_target_modules):
             found.append((f"{key}.lora_target_modules", "holds an empty module name; name modules such as "
                           "\"q_proj\", or give an empty list for peft's default of the architecture"))
@@ -187,6 +266,14 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
         ):
             found.append((f"{key}.prompt_template", f"{opts.prompt_template!r} is neither a template name "
                            f"({', '.join(TEMPLATES)}) nor a template containing {{dialogue}}"))
+        if opts.torch_dtype == "float16" and not opts.use_lora:
+            found.append((f"{key}.torch_dtype", "float16 weights cannot be fully fine-tuned (no float32 copy: "
+                          "small updates round away and Adam's epsilon underflows, so the loss rises); use "
+                          "bfloat16, float32 or auto, or train LoRA adapters (use_lora = true)"))
+        if isinstance(opts, CausalOptions) and any(f in opts.instruction for f in ("{dialogue}", "{instruction}")):
+            # the instruction is put into the template before the dialogue: its {dialogue} would be filled too
+            found.append((f"{key}.instruction", "holds a {dialogue} or {instruction} field, which belongs in "
+                          "prompt_template (the instruction is the sentence put into the template's {instruction})"))
         quant = [k for k in ("load_in_4bit", "load_in_8bit") if getattr(opts, k)]
         if len(quant) == 2:
             found.append((f"{key}.load_in_4bit", "load_in_4bit and load_in_8bit are both on; choose one"))

@@ -13,6 +13,8 @@ minutes fetching files, and that bar is the only sign of life, so it is left as 
 
 from __future__ import annotations
 
+import warnings
+
 
 def quiet_progress_bars() -> None:
     """Turn off transformers' progress bars, leaving the hub's download bars as they were."""
@@ -23,3 +25,15 @@ def quiet_progress_bars() -> None:
     hf_logging.disable_progress_bar()  # also turns the hub's bars off, hence the line below
     if downloads_on:
         hub.enable_progress_bars()
+
+
+def quiet_lora_warnings() -> None:
+    """Hide two warnings peft prints on every LoRA run, which say nothing about it: transformers 5
+    deprecating the ``is_gradient_checkpointing`` peft asks for when it wraps a model, and "Setting
+    ``save_embedding_layers`` to True" when a model whose vocabulary dialsum grew (the dialogue tags) is
+    saved, which is what dialsum asks for (``save_embedding_layers="auto"``), on every checkpoint.
+
+    Process-wide filters, like :func:`quiet_progress_bars`, rather than ``warnings.catch_warnings``,
+    which is not safe in the threads of parallel Optuna trials; adding one twice keeps one."""
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*save_embedding_layers.*", category=UserWarning)

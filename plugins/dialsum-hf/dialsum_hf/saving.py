@@ -9,7 +9,7 @@ from typing import Any
 from dialsum_core.atomic import atomic_write_json
 from dialsum_core.errors import DialsumError
 from dialsum_hf.model import METADATA, HFModel
-from dialsum_hf.quiet import quiet_progress_bars
+from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 
 
 def metadata(hf: HFModel) -> dict[str, Any]:
@@ -39,6 +39,7 @@ def save_model(hf: HFModel, path: Path) -> None:
         hf.model = hf.model.merge_and_unload()
     # An adapter keeps resized embeddings only if they are saved with it.
     kwargs = {"save_embedding_layers": "auto"} if hf.is_peft else {}
+    quiet_lora_warnings()
     hf.model.save_pretrained(str(path), safe_serialization=True, **kwargs)
     hf.tokenizer.save_pretrained(str(path))
     write_metadata(hf, path)

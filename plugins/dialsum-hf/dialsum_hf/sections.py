@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dialsum_core.recipe import PATH
-from dialsum_core.validators import between, fraction, non_negative, positive
+from dialsum_core.validators import between, each, fraction, non_negative, positive
 from dialsum_hf.resume import check_resume
 from dialsum_metrics import SELECTION_SCORE
 
@@ -33,6 +33,22 @@ SCHEDULERS = (
 #: The score the Hugging Face models keep their best checkpoint by: the metrics' selection score
 #: (the recipe check refuses metrics that cannot give it).
 BEST_METRIC = SELECTION_SCORE
+
+
+def steps_or_epochs(_inst: Any, _attr: Any, value: int) -> None:
+    """-1 (train for the epochs) or a positive step count: the Trainer reads 0 and every other negative
+    value as -1, so ``max_steps = 0`` trained every epoch without a word."""
+    if not (value == -1 or value > 0):
+        raise ValueError(f"must be -1 (train for train.epochs) or > 0, got {value!r}")
+
+
+def whole_token(_inst: Any, _attr: Any, value: str) -> None:
+    """A token added whole must have some text and no surrounding blanks: ``""`` is no token, and
+    ``" "`` would swallow every space of every text (the tokenizer matches added tokens first)."""
+    if not value.strip():
+        raise ValueError(f"holds an empty or blank token {value!r}")
+    if value != value.strip():
+        raise ValueError(f"{value!r} starts or ends with a blank; write it without")
 
 
 @attrs.define(kw_only=True)
@@ -63,7 +79,7 @@ class TrainSection:
     #: Mixed precision with bfloat16 (GPUs that support it).
     bf16: bool = False
     #: Stop after this many optimiser steps; -1: train for `train.epochs`.
-    max_steps: int = -1
+    max_steps: int = attrs.field(default=-1, validator=steps_or_epochs)
     #: Report the training loss every this many steps.
     logging_steps: int = attrs.field(default=10, validator=positive)
     #: Label smoothing factor of the training loss.
@@ -126,7 +142,7 @@ class HfDataKeys:
     #: Longest training summary, in tokens.
     max_target_length: int = attrs.field(default=256, validator=positive)
     #: Extra tokens added to the tokenizer besides the `#...#` tags found in the data.
-    special_tokens: list[str] = attrs.field(factory=list)
+    special_tokens: list[str] = attrs.field(factory=list, validator=each(whole_token))
 
 
 @attrs.define(kw_only=True)
@@ -157,6 +173,9 @@ def check_train(recipe: Recipe, plugins: Plugins) -> list[tuple[str, str]]:
         found.append(("train.scheduler", f"unknown scheduler {train.scheduler!r}; one of {', '.join(SCHEDULERS)}"))
     if train.fp16 and train.bf16:
         found.append(("train.fp16", "fp16 and bf16 are both on; choose one"))
+    if train.save_training_state and not train.save_checkpoints:
+        found.append(("train.save_training_state", "keeps the optimizer state in each checkpoint, and "
+                      "train.save_checkpoints = false saves none; turn one of them off or the other on"))
     if train.fp16 and not cuda_available():
         found.append(("train.fp16", "fp16 training needs a CUDA GPU and none is visible; use bf16 or float32"))
     return found

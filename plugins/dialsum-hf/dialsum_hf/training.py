@@ -29,7 +29,7 @@ from dialsum_core.protocols import FitResult
 from dialsum_hf.features import Collator
 from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel
-from dialsum_hf.quiet import quiet_progress_bars
+from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.resume import checkpoint_in, latest_checkpoint
 from dialsum_hf.sections import BEST_METRIC, cuda_available
 from dialsum_metrics import is_degenerate
@@ -415,6 +415,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
             ctx.log.warning("%s holds the weights only (train.save_training_state = false when it was saved): "
                             "the optimizer and the learning-rate schedule start again", resume)
     started, cpu = time.perf_counter(), time.process_time()
+    quiet_lora_warnings()  # every checkpoint of a LoRA model is saved through peft
     output = trainer.train(resume_from_checkpoint=resume)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     hf.model = trainer.model

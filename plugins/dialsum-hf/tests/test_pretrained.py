@@ -82,7 +82,8 @@ def test_causal_loss_covers_only_the_summary_and_batches_pad_left(context, tiny_
 
 
 def test_merge_lora_exports_a_plain_model(context, tiny_models, tmp_path: Path) -> None:
-    ctx = _ctx(context, tiny_models, "gpt_neox", "kullm-v2", True, merge_lora=True)
+    # the KULLM template alone is ~120 tokens of the tiny tokenizer: room for the dialogue too
+    ctx = _ctx(context, tiny_models, "gpt_neox", "kullm-v2", True, max_length=256, merge_lora=True)
     data = ctx.data()
     loader = ctx.build("model_loaders", "kullm-v2")
     model = loader.build(ctx, data.train)

@@ -98,8 +98,10 @@ def test_hub_ids_and_existing_folders_are_not_refused(data_dir: Path, tiny_model
 
 
 def test_a_relative_model_path_is_relative_to_the_recipe_file(data_dir: Path, tiny_models: dict[str, Path],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """``dialsum check`` and the loader resolve it alike, whatever the working directory."""
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """``dialsum check`` and the loader resolve it alike, whatever the working directory (``run.gpu_check``
+    too: it read ``./models/tiny`` from the working directory and said it could not read its config)."""
     import shutil
 
     from dialsum_core.manager import build_plugins
@@ -115,10 +117,13 @@ def test_a_relative_model_path_is_relative_to_the_recipe_file(data_dir: Path, ti
     recipe = load_recipe(recipe_file, schema=plugins.schema)
     assert not any("model_name_or_path" in p for p in recipe.problems(plugins))
     base = {k: v for k, v in base_recipe(data_dir).items() if k != "models"}
-    base["run"] = {k: v for k, v in base["run"].items() if k != "models"}
+    base["run"] = {**{k: v for k, v in base["run"].items() if k != "models"}, "gpu_check": True}
     ctx = make_context(data_dir).evolve(recipe=recipe.merge(base))
-    model = ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    with caplog.at_level("INFO", logger="dialsum"):
+        model = ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
     assert model.base_model == str(folder / "models" / "tiny")
+    assert "cannot read the config" not in caplog.text
+    assert "gpu_check: model" in caplog.text
 
 
 def test_the_resolved_recipe_names_a_local_model_folder_absolutely(data_dir: Path, tiny_models: dict[str, Path],
@@ -194,6 +199,7 @@ def test_lengths_past_the_position_table_of_a_causal_model_are_refused(data_dir:
     gpt2 = tmp_path / "gpt2"
     gpt2.mkdir()
     (gpt2 / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 64}), encoding="utf-8")
+    (gpt2 / "tokenizer.json").write_text("{}", encoding="utf-8")  # a model folder has its tokenizer
     model = {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": {"model_name_or_path": str(gpt2)}}}
     fits = {"data": {"max_length": 40, "max_target_length": 24}, "generation": {"max_new_tokens": 25}}
     assert not problems(data_dir, {**model, **fits})
@@ -288,3 +294,169 @@ def test_a_nucleus_above_one_is_refused(data_dir: Path) -> None:
     assert any("generation.top_p: must be in [0, 1], got 1.5" in p for p in found), found
     assert any("generation.top_p: must be > 0" in p for p in problems(data_dir, {"generation": {"top_p": 0.0}}))
     assert not problems(data_dir, {"generation": {"do_sample": True, "top_p": 1.0}})
+
+
+@pytest.mark.parametrize("steps", [0, -2])
+def test_max_steps_other_than_minus_one_or_positive_is_refused(data_dir: Path, steps: int) -> None:
+    """The Trainer reads 0 and every negative value as -1: ``max_steps = 0`` trained every epoch silently."""
+    found = problems(data_dir, {"train": {"max_steps": steps}})
+    assert any(f"train.max_steps: must be -1 (train for train.epochs) or > 0, got {steps}" in p for p in found), found
+    for fine in (-1, 3):
+        assert not problems(data_dir, {"train": {"max_steps": fine}})
+
+
+@pytest.mark.parametrize(("token", "says"), [("", "empty or blank"), (" ", "empty or blank"),
+                                             (" #A#", "starts or ends with a blank")])
+def test_a_blank_special_token_is_refused(data_dir: Path, token: str, says: str) -> None:
+    """``" "`` added whole would swallow every space of every text; ``""`` is no token at all."""
+    found = problems(data_dir, {"data": {"special_tokens": ["#A#", token]}})
+    assert any("data.special_tokens:" in p and says in p for p in found), found
+    assert not problems(data_dir, {"data": {"special_tokens": ["#A#", "hello world"]}})
+
+
+def test_an_encoder_decoder_model_given_to_the_causal_loader_is_refused(data_dir: Path,
+                                                                        tiny_models: dict[str, Path]) -> None:
+    """``AutoModelForCausalLM`` loads a BART folder as ``BartForCausalLM``, its decoder alone, and the run
+    trained it without a word."""
+    table = {"run": {"models": ["hf-causal"]},
+             "models": {"hf-causal": {"model_name_or_path": str(tiny_models["bart"])}}}
+    found = problems(data_dir, table)
+    assert any("models.hf-causal.model_name_or_path:" in p and "encoder-decoder bart model" in p
+               and "use hf-seq2seq" in p for p in found), found
+    ctx = make_context(data_dir, table)  # a hub id check could not read is refused when it is built
+    with pytest.raises(DialsumError, match=r"^models\.hf-causal\.model_name_or_path: .* encoder-decoder bart"):
+        ctx.build("model_loaders", "hf-causal").build(ctx, ctx.data().train)
+
+
+def test_a_model_folder_without_a_tokenizer_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    """transformers builds an empty tokenizer (5 tokens) for a folder with weights and config only, and the
+    run trained on ``<unk>`` without a word."""
+    import shutil
+
+    folder = tmp_path / "weights-only"
+    folder.mkdir()
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(tiny_models["bart"] / f, folder / f)
+    table = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": str(folder)}}}
+    found = problems(data_dir, table)
+    assert any("models.hf-seq2seq.model_name_or_path:" in p and "no tokenizer files" in p for p in found), found
+    ctx = make_context(data_dir, table)
+    with pytest.raises(DialsumError,
+                       match=r"^models\.hf-seq2seq\.model_name_or_path: the tokenizer of .* has 5 tokens"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+
+
+def test_a_model_path_naming_a_file_is_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    path = str(tiny_models["bart"] / "config.json")
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                "models": {"hf-seq2seq": {"model_name_or_path": path}}})
+    assert any("models.hf-seq2seq.model_name_or_path:" in p and "a file; name the model's folder" in p
+               for p in found), found
+
+
+def test_float16_full_fine_tuning_is_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    """Pure float16 weights trained by AdamW without a float32 copy: the tiny Llama's loss rose (6.1 in
+    float32, 9.3 in float16) and nothing said why."""
+    table = {"model_name_or_path": str(tiny_models["llama"]), "torch_dtype": "float16"}
+    found = problems(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": table}})
+    assert any("models.hf-causal.torch_dtype: float16 weights cannot be fully fine-tuned" in p for p in found), found
+    assert not problems(data_dir, {"run": {"models": ["hf-causal"]},
+                                   "models": {"hf-causal": {**table, "use_lora": True}}})
+    assert not problems(data_dir, {"run": {"models": ["hf-causal"]},
+                                   "models": {"hf-causal": {**table, "torch_dtype": "bfloat16"}}})
+
+
+def test_training_state_without_checkpoints_is_refused(data_dir: Path) -> None:
+    """Nothing would keep the state the recipe asked for: no checkpoint is written to hold it."""
+    found = problems(data_dir, {"train": {"save_training_state": True, "save_checkpoints": False}})
+    assert any("train.save_training_state: keeps the optimizer state" in p for p in found), found
+    assert not problems(data_dir, {"train": {"save_training_state": True}})
+
+
+def test_a_hub_id_that_also_names_a_folder_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``models/bart`` is a hub id to ``dialsum check`` and, when such a folder is in the working directory,
+    a folder to ``from_pretrained``: the run loaded whatever the directory it started in held."""
+    monkeypatch.chdir(tiny_models["bart"].parent)
+    table = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": "bart"}}}
+    found = problems(data_dir, table)
+    assert any("models.hf-seq2seq.model_name_or_path: 'bart' is written as a hub id, and names the folder" in p
+               and "write ./bart" in p for p in found), found
+    ctx = make_context(data_dir, table)
+    with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.model_name_or_path: 'bart' is written as a hub id"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    ok = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": "./bart"}}}
+    assert not problems(data_dir, ok)
+
+
+def test_a_prompt_template_longer_than_the_input_limit_is_refused(data_dir: Path,
+                                                                  tiny_models: dict[str, Path]) -> None:
+    """A prompt is shortened from its dialogue, then cut from its start: a template of ``data.max_length``
+    tokens or more left the model the template's tail and not one word of the dialogue."""
+    table = {"model_name_or_path": str(tiny_models["llama"]), "prompt_template": "kullm"}
+    ctx = make_context(data_dir, {"run": {"models": ["hf-causal"]}, "data": {"max_length": 20},
+                                  "models": {"hf-causal": table}})
+    with pytest.raises(DialsumError, match=r"^data\.max_length: 20 tokens cannot hold a dialogue in the prompt of "
+                                           r"models\.hf-causal: its template and instruction alone are \d+ tokens"):
+        ctx.build("model_loaders", "hf-causal").build(ctx, ctx.data().train)
+    ctx = make_context(data_dir, {"run": {"models": ["hf-causal"]}, "data": {"max_length": 512},
+                                  "models": {"hf-causal": table}})
+    hf = ctx.build("model_loaders", "hf-causal").build(ctx, ctx.data().train)
+    dialogue = ctx.data().train[0].dialogue
+    assert hf.tokenizer.decode(hf.encode_inputs([dialogue], 512)[0]).count("#Person1#") >= 1
+
+
+def test_template_fields_in_the_instruction_are_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    """The instruction is put into the template first, so its ``{dialogue}`` got the dialogue a second time."""
+    table = {"model_name_or_path": str(tiny_models["llama"]), "instruction": "Summarize {dialogue}"}
+    found = problems(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": table}})
+    assert any("models.hf-causal.instruction: holds a {dialogue} or {instruction} field" in p for p in found), found
+
+
+def test_a_lora_adapter_with_new_token_rows_as_the_model_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    """A saved adapter folder is loaded by transformers onto its base model afresh, without the tag tokens
+    dialsum added: the run failed with ``index 440 is out of bounds`` and a hint to download the model. A
+    plain peft adapter (no new tokens) stays allowed."""
+    table = {"model_name_or_path": str(tiny_models["bart"]), "use_lora": True}
+    ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
+    hf = ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    hf.save(tmp_path / "adapter")
+    assert not (tmp_path / "adapter" / "config.json").exists()
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                "models": {"hf-seq2seq": {**table, "model_name_or_path": str(tmp_path / "adapter")}}})
+    assert any("models.hf-seq2seq.model_name_or_path:" in p and "a LoRA adapter that trained rows of tokens" in p
+               and "run.resume_from" in p for p in found), found
+
+
+def test_building_and_saving_a_lora_model_prints_no_library_warning(data_dir: Path, tiny_models: dict[str, Path],
+                                                                    tmp_path: Path) -> None:
+    """peft's deprecation and "Setting save_embedding_layers" warnings reached stderr on every LoRA run."""
+    import warnings
+
+    ctx = make_context(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": {
+        "model_name_or_path": str(tiny_models["llama"]), "use_lora": True}}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hf = ctx.build("model_loaders", "hf-causal").build(ctx, ctx.data().train)
+        hf.save(tmp_path / "adapter")
+    noisy = [str(w.message) for w in caught
+             if "is_gradient_checkpointing" in str(w.message) or "save_embedding_layers" in str(w.message)]
+    assert not noisy, noisy
+
+
+def test_a_revision_of_a_local_folder_is_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    """``from_pretrained`` ignores ``revision`` for a folder: the recipe seemed to pin a commit and pinned nothing."""
+    table = {"model_name_or_path": str(tiny_models["bart"]), "revision": "v1.0"}
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
+    assert any("models.hf-seq2seq.revision: 'v1.0' picks a branch or commit" in p for p in found), found
+    assert not problems(data_dir, {"run": {"models": ["kobart"]}, "models": {"kobart": {"revision": "v1.0"}}})
+
+
+@pytest.mark.parametrize("value", ["my models/bart", "models\\bart", "org/model/extra"])
+def test_a_model_path_that_is_neither_a_path_nor_a_hub_id_is_refused(data_dir: Path, value: str) -> None:
+    """The loader failed on it only once the run reached the model (after loading and splitting the data)."""
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
+                                "models": {"hf-seq2seq": {"model_name_or_path": value}}})
+    assert any(f"models.hf-seq2seq.model_name_or_path: {value!r} is neither a local path" in p for p in found), found

@@ -36,7 +36,9 @@ def standins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             for family in sorted(set(ARCHITECTURES.values()))}
     return {
         "run": {"debug": True, "loggers": ["jsonl"]},
-        "data": {"debug_samples": 8, "max_length": 96, "max_target_length": 24},
+        # 192: the longest preset template (KULLM's) is ~120 tokens of the tiny tokenizers, and a prompt
+        # must leave room for the dialogue
+        "data": {"debug_samples": 8, "max_length": 192, "max_target_length": 24},
         "train": {"batch_size": 4, "learning_rate": 1e-3, "logging_steps": 5, "save_total_limit": 1},
         "generation": {"num_beams": 1, "max_new_tokens": 8, "min_new_tokens": 1, "batch_size": 8},
         "models": {preset: {"model_name_or_path": str(tiny[family])} for preset, family in ARCHITECTURES.items()},
