@@ -51,7 +51,12 @@ class Names:
 def new_plugin(name: str, kind: str, parent: Path) -> Path:
     """Write the package ``parent/dialsum-NAME``; returns its folder.
 
-    :raises DialsumError: unknown kind, invalid name, or the folder exists already.
+    The files are written into a hidden folder beside it, renamed to ``dialsum-NAME`` once all are
+    written: a scaffold that fails (a name too long for the file system, a full disk) leaves
+    nothing behind, so running the command again after fixing the cause just works.
+
+    :raises DialsumError: unknown kind, invalid name, a name an installed plugin or package already
+        uses, the folder exists already, or it cannot be written.
     """
     if kind not in KIND_ARGS:
         raise DialsumError(f"new-plugin: unknown kind {kind!r}; one of {', '.join(KIND_ARGS)}")
@@ -60,6 +65,9 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
     if root.exists():
         raise DialsumError(f"new-plugin: {root} exists already; choose another name or folder")
     reg_kind = KIND_ARGS[kind]
+    taken = name_taken(n, reg_kind)
+    if taken:
+        raise DialsumError(f"new-plugin: {name!r}: {taken}; choose another name")
     values = {
         **attrs.asdict(n),
         "kind": reg_kind,
@@ -83,11 +91,76 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
         f"{n.pkg}/impl.py": _IMPL[kind],
         f"tests/test_{n.ident}.py": _TEST_HEAD + _TESTS[kind],
     }
-    from dialsum_core.atomic import atomic_write_text
-
-    for rel, template in files.items():
-        atomic_write_text(root / rel, string.Template(template).substitute(values))
+    _write_all(root, {rel: string.Template(t).substitute(values) for rel, t in files.items()})
     return root
+
+
+def name_taken(n: Names, reg_kind: str) -> str:
+    """Why ``n`` cannot be installed next to what is installed now ("" when it can).
+
+    ``pip install -e`` of a distribution that is installed already replaces it (``dialsum-core``
+    would replace the core), an import package of the same name shadows the other, and a second
+    registration of a name for one kind, or a second entry point of one name, stops every
+    ``dialsum`` command: all found only after installing, so refused before writing anything.
+    """
+    import importlib.util
+    from importlib import metadata
+
+    try:
+        installed = metadata.distribution(n.dist)
+    except metadata.PackageNotFoundError:
+        installed = None
+    if installed is not None:
+        return f"the distribution {n.dist} is installed already (pip install -e would replace it)"
+    if importlib.util.find_spec(n.pkg) is not None:
+        return f"a Python package {n.pkg} is importable already"
+    for ep in metadata.entry_points(group="dialsum"):
+        if ep.name == n.name:
+            owner = ep.dist.name if ep.dist is not None else ep.value
+            return f"the plugin name {n.name!r} is the entry point of {owner} already"
+    from dialsum_core.manager import build_plugins
+
+    try:
+        reg = build_plugins().get(reg_kind, n.name)
+    except DialsumError:  # installed plugins that clash already: their own commands report it
+        reg = None
+    if reg is not None:
+        return f"{KIND[reg_kind].label} {n.name!r} is registered by {reg.distribution} already"
+    return ""
+
+
+def _write_all(root: Path, files: dict[str, str]) -> None:
+    """Write ``files`` (relative path -> text) as the folder ``root``, all of them or nothing."""
+    import os
+    import shutil
+    import tempfile
+
+    parent = root.parent
+    created = next((p for p in reversed([parent, *parent.parents]) if not p.exists()), None)
+    staging: Path | None = None
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".new-plugin-", dir=parent))
+        for rel, text in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700, as a plain mkdir would not give
+        os.rename(staging, root)
+    except OSError as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise DialsumError(f"new-plugin: cannot write {root}: {exc.strerror or exc}; nothing was written") from None
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @click.command(name="new-plugin")

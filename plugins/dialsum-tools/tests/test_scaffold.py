@@ -1,0 +1,69 @@
+"""``dialsum new-plugin`` on mistakes: one ``error:`` line, exit 2, and nothing written, neither half
+a package nor one that would break what is installed once ``pip install -e`` puts it next to it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def new_plugin(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dialsum_core", "new-plugin", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_one_error(res: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: new-plugin: "), res.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_a_folder_that_cannot_be_made_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a file, not a folder", encoding="utf-8")
+    res = new_plugin("csv-log", "logger", "--dir", str(tmp_path / "notes.txt" / "plugins"))
+    assert_one_error(res, "cannot write", "nothing was written")
+
+
+def test_a_scaffold_that_fails_halfway_leaves_nothing(tmp_path: Path) -> None:
+    """A name whose package folder is longer than a file name may be: the project file and README
+    are written before that folder fails; neither they nor the folders made for them remain."""
+    parent = tmp_path / "new" / "plugins"
+    res = new_plugin("a" * 248, "metric", "--dir", str(parent))
+    assert_one_error(res, "cannot write", "nothing was written")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_name_the_file_system_holds_gives_a_whole_package(tmp_path: Path) -> None:
+    name = "a" * 230
+    res = new_plugin(name, "metric", "--dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    root = tmp_path / f"dialsum-{name}"
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == sorted([
+        "README.md", "pyproject.toml", f"dialsum_{name}/__init__.py", f"dialsum_{name}/impl.py",
+        f"dialsum_{name}/plugin.py", f"tests/test_{name}.py"])
+    assert [p.name for p in tmp_path.iterdir()] == [root.name]  # no staging folder left beside it
+
+
+@pytest.mark.parametrize(("name", "kind", "why"), [
+    ("core", "metric", "the distribution dialsum-core is installed already"),   # pip would replace the core
+    ("tools", "logger", "the distribution dialsum-tools is installed already"),
+    ("rouge", "metric", "metric 'rouge' is registered by dialsum-metrics already"),  # every command would stop
+    ("dialsum-scratch", "model_loader", "model loader 'scratch' is registered by dialsum-hf already"),
+])
+def test_a_name_installed_plugins_use_is_refused(tmp_path: Path, name: str, kind: str, why: str) -> None:
+    res = new_plugin(name, kind, "--dir", str(tmp_path))
+    assert_one_error(res, why)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_another_kind_uses_is_fine(tmp_path: Path) -> None:
+    """Names are unique per kind: a model loader called ``rouge`` clashes with nothing."""
+    res = new_plugin("rouge", "model_loader", "--dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "dialsum-rouge" / "dialsum_rouge" / "plugin.py").exists()
