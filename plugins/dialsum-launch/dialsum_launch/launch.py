@@ -21,6 +21,7 @@ def launch_recipe(recipe_path: str, overrides: Sequence[str], disable: Sequence[
     from dialsum_core.cli import load_checked
     from dialsum_core.experiment import default_name
 
+    extra = split_launcher_args(launcher_args)
     _, recipe = load_checked(recipe_path, overrides, disable)
     models = recipe.run.models
     # The default name has a timestamp: decide it here, once, for every process of the launch.
@@ -28,7 +29,17 @@ def launch_recipe(recipe_path: str, overrides: Sequence[str], disable: Sequence[
     name = [] if recipe.run.name else ["--set", f"run.name={default}"]
     args = ["run", recipe_path, *(a for o in overrides for a in ("--set", o)), *name,
             *(a for d in disable for a in ("--disable-plugin", d))]
-    return launch(launcher, num_processes, shlex.split(launcher_args), args)
+    return launch(launcher, num_processes, extra, args)
+
+
+def split_launcher_args(launcher_args: str) -> list[str]:
+    """``--launcher-args`` split as a shell would, or a :class:`DialsumError` naming the option: an
+    unbalanced quote is a typing mistake, found before the recipe is validated or anything starts."""
+    try:
+        return shlex.split(launcher_args)
+    except ValueError as exc:
+        raise DialsumError(f"--launcher-args: cannot split {launcher_args!r} into arguments ({exc}); "
+                           "balance its quotes") from None
 
 
 def free_port() -> int:
