@@ -84,7 +84,8 @@ def test_a_run_failure_is_one_line_and_its_traceback_goes_to_the_log(tmp_path: P
 def test_one_path_rule_for_every_key(tmp_path: Path) -> None:
     """--set data.* resolved against the working directory but --set augmenters.*.table against the
     recipe file; now every path from --set is relative to the working directory."""
-    (tmp_path / "para.csv").write_text("fname,dialogue\nx,#Person1#: 안녕\n", encoding="utf-8")
+    sample = (ROOT / "data" / "sample" / "paraphrases.csv").read_text(encoding="utf-8")
+    (tmp_path / "para.csv").write_text(sample, encoding="utf-8")  # a copy: the table of the recipe's data
     args = ["check", str(ROOT / "recipes" / "single-tiny.toml"),
             *_sets("run.use_tta=true", 'run.tta_strategies=["paraphrase"]', "augmenters.paraphrase.table=para.csv")]
     assert run_cli(args, cwd=tmp_path).returncode == 0

@@ -108,8 +108,44 @@ def check_paraphrase(recipe: Any, plugins: Any) -> Problems:
                  "model = \"path/to/paraphrase-model\"")]
     if opts.table and opts.model:
         return [("augmenters.paraphrase", "set table or model, not both")]
-    return (_file_problem(recipe, "augmenters.paraphrase.table", opts.table, load_table)
-            + _model_problem(recipe, "augmenters.paraphrase.model", opts.model))
+    found = (_file_problem(recipe, "augmenters.paraphrase.table", opts.table, load_table)
+             + _model_problem(recipe, "augmenters.paraphrase.model", opts.model))
+    return found or _table_fit_problem(recipe, plugins, opts.table)
+
+
+def _table_fit_problem(recipe: Any, plugins: Any, table: str) -> Problems:
+    """The table must paraphrase *this* data's dialogues. Rows are found by ``fname``, and data sets
+    share fnames (``dev_0``...): the sample table beside the competition's files gave each dialogue
+    the paraphrase of another one, silently (a run only warns about fnames without a row). A
+    paraphrase keeps its dialogue's speakers turn by turn (396 of the 400 second translations of the
+    real dev set do); a table whose rows mostly do not is another data set's."""
+    from dialsum_core.errors import DialsumError
+    from dialsum_tta.augment import turns
+    from dialsum_tta.files import load_table
+
+    if not table:
+        return []
+    try:
+        data = plugins.answer("dialsum_load_data", recipe=recipe, quiet=True)  # a check: the run logs what it read
+    except DialsumError:  # the data's own check reports it, with its file and row
+        return []
+    if data is None:
+        return []
+    dialogues = {e.fname: e.dialogue for e in (*data.train, *data.valid, *data.test)}
+    pairs = [(f, p) for f, ps in load_table(str(recipe.path_of("augmenters.paraphrase.table", table))).items()
+             if f in dialogues for p in ps]
+    if not pairs:
+        return [("augmenters.paraphrase.table", f"{table!r} has no row for any of the {len(dialogues)} dialogues of "
+                 f"the data (fnames such as {next(iter(dialogues), '')!r}); give the paraphrases of this data")]
+    def speakers(text: str) -> list[str]:
+        return ["".join(prefix.split()) for prefix, _ in turns(text) if prefix]
+
+    off = [f for f, p in pairs if speakers(p) != speakers(dialogues[f])]
+    if 2 * len(off) > len(pairs):
+        return [("augmenters.paraphrase.table", f"{len(off)} of its {len(pairs)} rows for this data's dialogues have "
+                 f"other speakers turn by turn than the dialogue of their fname (such as {off[0]!r}): the "
+                 "paraphrases of another data set? give the paraphrases of this data")]
+    return []
 
 
 def check_synonym(recipe: Any, plugins: Any) -> Problems:

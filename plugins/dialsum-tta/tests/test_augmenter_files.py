@@ -4,7 +4,9 @@ and the run itself says the same in one line (a DataError), never with a traceba
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from dialsum_core.manager import build_plugins
 from dialsum_core.recipe import Recipe
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample" / "train.csv"
+#: The real data beside the repository (``../shared/data``, or ``DIALSUM_SHARED_DATA``), for the tests that need it.
+REAL = Path(os.environ.get("DIALSUM_SHARED_DATA", SAMPLE.parents[3] / "shared" / "data")) / "dialogsum-ko"
 LEXICON = "# verbs\n사/VV 구입하/VV 구매하/VV\n"
 TABLE = 'fname,dialogue\nd1,"#Person1#: 다른 말이에요."\n'
 
@@ -69,7 +73,10 @@ def test_check_reads_the_paraphrase_table(plugins: Any, tmp_path: Path) -> None:
     for path, says in cases.items():
         (problem,) = tta_problems(plugins, "paraphrase", {"table": path})
         assert f": augmenters.paraphrase.table: {path}: {says}" in problem, problem
-    assert tta_problems(plugins, "paraphrase", {"table": write(tmp_path / "ok.csv", TABLE)}) == []
+    with SAMPLE.open(encoding="utf-8", newline="") as fh:
+        first = next(csv.DictReader(fh))
+    mine = write(tmp_path / "ok.csv", f'fname,dialogue\n{first["fname"]},"{first["dialogue"]}"\n')
+    assert tta_problems(plugins, "paraphrase", {"table": mine}) == []
 
 
 def test_check_looks_into_the_paraphrase_model_folder(plugins: Any, tmp_path: Path) -> None:
@@ -133,3 +140,52 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
     write(path, LEXICON)
     assert load_lexicon(str(path)) is load_lexicon(str(path))
     assert ("구입하", "VV") in dict(load_lexicon(str(path)))[("사", "VV")]
+
+
+def table_problems(plugins: Any, table: str, data: dict[str, str]) -> list[str]:
+    """The problems of a paraphrase ``table`` used at test time on the dialogues of ``data``."""
+    run = {"models": ["lead"], "metrics": ["rouge"], "loggers": [], "use_tta": True, "tta_strategies": ["paraphrase"],
+           "ensemble": "majority_vote"}
+    recipe = Recipe.from_dict({"run": run, "augmenters": {"paraphrase": {"table": table}}, "data": data})
+    return [p for p in recipe.problems(plugins) if ": augmenters." in p]
+
+
+def _dialogues(tmp_path: Path, speakers: list[str]) -> str:
+    """A data file of four dialogues ``d1``..``d4``, whose turns go to ``speakers`` in turn."""
+    rows = [(f"d{i}", "\n".join(f"#Person{s}#: 말 {i}-{k}" for k, s in enumerate(who)))
+            for i, who in enumerate(speakers, 1)]
+    lines = ["fname,dialogue,summary,topic"] + [f'{f},"{d}",#Person1#의 말,t' for f, d in rows]
+    return write(tmp_path / "data.csv", "\n".join(lines) + "\n")
+
+
+def test_a_paraphrase_table_of_another_data_set_is_refused_by_check(plugins: Any, tmp_path: Path) -> None:
+    """Rows are found by fname, and data sets share fnames (``dev_0``): the sample table beside the
+    competition's files gave each dialogue another one's paraphrase, silently. A table without a
+    row for the data, or whose rows mostly have other speakers turn by turn, is refused."""
+    data = {"train_path": _dialogues(tmp_path, ["121", "1212", "12", "2121"])}
+
+    def problems(rows: list[tuple[str, str]]) -> list[str]:
+        text = "fname,dialogue\n" + "".join(f'{f},"{d}"\n' for f, d in rows)
+        return table_problems(plugins, write(tmp_path / "t.csv", text), data)
+
+    (problem,) = problems([("x1", "#Person1#: 다른 말")])
+    assert "augmenters.paraphrase.table: " in problem and "has no row for any of the 4 dialogues of the data" in problem
+    other = "#Person1#: 가\n#Person1#: 나"  # one speaker twice: none of the four dialogues
+    (problem,) = problems([("d1", other), ("d2", other), ("d3", other), ("d4", "#Person2#: 가\n#Person1#: 나"
+                                                                           "\n#Person2#: 다\n#Person1#: 라")])
+    assert "3 of its 4 rows for this data's dialogues have other speakers turn by turn" in problem, problem
+    # a paraphrase may merge two turns now and then: one row of four is not another data set
+    assert problems([("d1", other), ("d2", "#Person1#:가\n#Person2# : 나\n#Person1#: 다\n#Person2#: 라"),
+                           ("d3", "#Person1#: 가\n#Person2#: 나")]) == []
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=f"needs the real data in {REAL} (absent here)")
+def test_the_sample_table_beside_the_competition_files_is_refused(plugins: Any) -> None:
+    """What a user of recipes/full.toml gets who points the data keys at the competition's files and
+    forgets the table: fnames dev_0... match, dialogues do not (90 of the 98 rows)."""
+    real = {"train_path": str(REAL / "dev.csv"), "dev_path": str(REAL / "dev.csv"), "test_path": str(REAL / "test.csv")}
+    sample = str(SAMPLE.parent / "paraphrases.csv")
+    (problem,) = table_problems(plugins, sample, real)
+    assert "90 of its 98 rows for this data's dialogues have other speakers" in problem, problem
+    second = str(REAL / "dev_alt_translation.csv")  # an independent translation of the same dialogues
+    assert table_problems(plugins, second, real) == []

@@ -99,11 +99,15 @@ def test_synonym_lexicon_errors_name_the_line(tmp_path: Path) -> None:
 
 
 def test_paraphrase_table_and_checks(tmp_path: Path) -> None:
-    table = tmp_path / "para.csv"
-    table.write_text("fname,dialogue\nd1,\"#Person1#: 다른 말이에요.\"\nd1,\"#Person1#: 또 다른 말.\"\n",
-                     encoding="utf-8")
+    import csv
+
     plugins = build_plugins()
     sample = Path(__file__).resolve().parents[3] / "data" / "sample" / "train.csv"
+    with sample.open(encoding="utf-8", newline="") as fh:
+        first = next(csv.DictReader(fh))  # a row for the data's own dialogues, which check asks for
+    table = tmp_path / "para.csv"
+    table.write_text("fname,dialogue\nd1,\"#Person1#: 다른 말이에요.\"\nd1,\"#Person1#: 또 다른 말.\"\n"
+                     f'{first["fname"]},"{first["dialogue"]}"\n', encoding="utf-8")
     ok = Recipe.from_dict({"run": {"use_tta": True, "tta_strategies": ["paraphrase"], "models": ["lead"],
                                    "ensemble": "majority_vote"},
                            "augmenters": {"paraphrase": {"table": str(table)}}, "data": {"train_path": str(sample)}})
