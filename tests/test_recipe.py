@@ -38,6 +38,15 @@ def test_extends_chain_merges_tables_and_replaces_arrays(tmp_path: Path) -> None
     assert r.where("train.epochs") == str(tmp_path / "mid.toml")
 
 
+def test_extends_follows_the_path_rule_for_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every path key takes ``~`` for the home folder; ``extends`` looked for a folder named ``~``."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    write(tmp_path / "home" / "base.toml", "[train]\nepochs = 7\n")
+    r = load_recipe(write(tmp_path / "child.toml", 'extends = "~/base.toml"\n'))
+    assert r.train.epochs == 7 and r.where("train.epochs") == str(tmp_path / "home" / "base.toml")
+
+
 def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
     write(tmp_path / "a.toml", 'extends = "b.toml"\n')
     write(tmp_path / "b.toml", 'extends = "a.toml"\n')
