@@ -277,6 +277,10 @@ def build_plugins(
     plugins.add(core_sections, "dialsum-core", "dialsum-core", __version__)
     skip = set(disable) | set(disabled_from_env())
     plugins.disabled = sorted(skip)
+    found = {ep.name: ep.dist.name if ep.dist else "" for ep in _entry_points()} if entry_points else {}
+    names = {**found, **{name: "" for name, _ in extra}}
+    if entry_points and (unknown := sorted(skip - set(names))):  # else the plugin meant runs after all
+        raise PluginError(_cannot_disable(unknown, names))
     owners: dict[str, str] = {}
     if entry_points:
         for ep in _entry_points():
@@ -304,6 +308,18 @@ def build_plugins(
             plugins.add(plugin, name)
     check_pending(plugins)
     return plugins
+
+
+def _cannot_disable(unknown: list[str], names: dict[str, str]) -> str:
+    """One line for disable names that match no plugin, pointing a distribution's name at its plugins'."""
+    import difflib
+
+    hints = []
+    for name in unknown:
+        close = [n for n, dist in names.items() if dist == name] or difflib.get_close_matches(name, list(names), 1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (f"cannot disable {', '.join(hints)}: no plugin has that name (--disable-plugin and {DISABLE_ENV} take "
+            f"plugin names: {', '.join(sorted(names))})")
 
 
 def check_pending(plugins: Plugins) -> None:

@@ -22,8 +22,7 @@ from dialsum_core.events import Events
 from dialsum_core.experiment import CONFIG, RESULTS, Experiment, ReplicaExperiment, default_name
 from dialsum_core.manager import Plugins, build_plugins
 from dialsum_core.protocols import Processes
-from dialsum_core.recipe import Recipe
-from dialsum_core.recipe.schema import PATH_OR_NAME, is_path
+from dialsum_core.recipe import Recipe, io
 from dialsum_core.registry import KIND, KINDS
 
 log = logging.getLogger("dialsum")
@@ -59,41 +58,29 @@ def _requirement_versions(distribution: str) -> dict[str, str]:
     return found
 
 
-def _absolute(recipe: Recipe, key: str, value: Any, kind: Any = True) -> Any:
-    if isinstance(value, list):
-        return [_absolute(recipe, key, v, kind) for v in value]
-    if not isinstance(value, str) or not value or (kind == PATH_OR_NAME["path"] and not is_path(value)):
-        return value
-    return str(recipe.path_of(key, value).resolve())
-
-
 def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
     """The recipe as it will run: name set, the options of every plugin used or given a table spelled out,
     every path made absolute (an unused table's too) so that ``config.toml`` runs again from anywhere."""
     from dialsum_core.recipe import CONVERTER
-    from dialsum_core.recipe.model import _path_fields
+    from dialsum_core.recipe.model import absolute_paths
 
     run = attrs.evolve(recipe.run, name=name)
     named = recipe.evolve(run=run)
-    paths = [(k, _absolute(recipe, k, recipe.get(k))) for k in recipe.path_keys()]
     tables = {t: {k: dict(v) for k, v in named.tables[t].items()} for t in named.tables}
     versions = {"dialsum-core": __version__}
     given = ((k.name, n) for k in KINDS for n in named.tables[k.table])  # a table the run does not use, too
     for kind, reg_name in dict.fromkeys([*named.used(plugins), *given]):
         reg = plugins.require(kind, reg_name)
-        table = KIND[kind].table
-        options = CONVERTER.unstructure(named.options(kind, reg_name, plugins))
-        for key, kind in _path_fields(reg.options, ""):
-            field = key.lstrip(".")
-            options[field] = _absolute(recipe, f"{table}.{reg_name}.{field}", options[field], kind)
-        tables[table][reg_name] = options
+        tables[KIND[kind].table][reg_name] = CONVERTER.unstructure(named.options(kind, reg_name, plugins))
         if reg.distribution not in versions:  # many names, one distribution: its metadata read once
             versions[reg.distribution] = reg.version
             for dist, version in _requirement_versions(reg.distribution).items():
                 versions.setdefault(dist, version)
     resolved = named.evolve(versions=versions, **tables)
+    paths = absolute_paths(resolved, plugins)
     absolute = resolved.override(*paths)
-    absolute.provenance.update({key: recipe.where(key) for key, _ in paths})  # errors still name the file
+    keys = (".".join(io.split_dotted(key)) for key, _ in paths)
+    absolute.provenance.update({key: recipe.where(key) for key in keys})  # errors still name the file
     return absolute
 
 

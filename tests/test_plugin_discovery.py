@@ -181,3 +181,16 @@ def test_plugin_raising_inside_registry_hook_is_isolated() -> None:
     plugins = build_plugins(entry_points=False, extra=[("raises", Raises())])
     assert plugins.get("metrics", "half") is None
     assert any("boom" in b.error for b in plugins.broken)
+
+
+def test_disabling_a_plugin_that_is_not_there_is_refused() -> None:
+    """A misspelt disable name (the distribution's name, say) used to disable nothing, silently: the
+    run then used the very plugin the user meant to leave out."""
+    recipe = ["recipes/single-tiny.toml", "--set", 'run.models=["lead"]']
+    by_env = {"DIALSUM_DISABLE_PLUGINS": "lead,dialsum-lead"}
+    for args, env in ((["--disable-plugin", "dialsum-lead"], {}), ([], by_env)):
+        for command in (["check", *recipe], ["run", *recipe], ["plugins"]):
+            res = run_cli([*command, *args], env=env)
+            assert res.returncode == 2, (command, res.stdout, res.stderr)
+            (line,) = [x for x in res.stderr.splitlines() if "dialsum-lead" in x]
+            assert line.startswith("error:") and "did you mean 'lead'" in line and "Traceback" not in res.stderr

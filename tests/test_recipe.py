@@ -38,6 +38,15 @@ def test_extends_chain_merges_tables_and_replaces_arrays(tmp_path: Path) -> None
     assert r.where("train.epochs") == str(tmp_path / "mid.toml")
 
 
+def test_extends_follows_the_path_rule_for_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every path key takes ``~`` for the home folder; ``extends`` looked for a folder named ``~``."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    write(tmp_path / "home" / "base.toml", "[train]\nepochs = 7\n")
+    r = load_recipe(write(tmp_path / "child.toml", 'extends = "~/base.toml"\n'))
+    assert r.train.epochs == 7 and r.where("train.epochs") == str(tmp_path / "home" / "base.toml")
+
+
 def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
     write(tmp_path / "a.toml", 'extends = "b.toml"\n')
     write(tmp_path / "b.toml", 'extends = "a.toml"\n')
@@ -254,3 +263,22 @@ def test_a_plugin_named_twice_in_one_key_is_refused(key: str) -> None:
     once = Recipe.from_dict({"run": {"mode": "multi_model", "use_tta": True, key: list(dict.fromkeys(names))}},
                             schema=plugins.schema)
     assert not [p for p in once.problems(plugins) if "more than once" in p]
+
+
+def test_write_recipe_elsewhere_keeps_reading_the_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative path is read from the file that holds it: written to another folder as it was, the
+    recipe would silently point at other files (or none)."""
+    (tmp_path / "a").mkdir()
+    write(tmp_path / "a" / "r.toml", '[data]\ntrain_path = "train.csv"\ndev_references = ["refs/1.csv"]\n'
+          '[augmenters.synonym]\nlexicon = "lex.txt"\n[models."polyglot-ko-12.8b"]\nmodel_name_or_path = "./local"\n')
+    monkeypatch.chdir(tmp_path)
+    recipe = load_recipe(tmp_path / "a" / "r.toml", ["data.test_path=test.csv"])
+    again = load_recipe(write_recipe(recipe, tmp_path / "b" / "c" / "copy.toml"))
+    for key in ("data.train_path", "data.dev_references", "data.test_path", "augmenters.synonym.lexicon",
+                'models."polyglot-ko-12.8b".model_name_or_path'):
+        values = [recipe.get(key), again.get(key)]
+        plain = key.replace('"', "")
+        as_read = [[r.path_of(plain, v).resolve() for v in (x if isinstance(x, list) else [x])]
+                   for r, x in zip((recipe, again), values, strict=True)]
+        assert as_read[0] == as_read[1], key
+    assert again.get("data.test_path") == str(tmp_path / "test.csv")

@@ -86,7 +86,7 @@ def load_layers(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict[s
     merged: dict[str, Any] = {}
     provenance: dict[str, str] = {}
     for parent in parents:
-        parent_path = (path.parent / parent) if not Path(parent).is_absolute() else Path(parent)
+        parent_path = path.parent / Path(parent).expanduser()  # an absolute path (or ~) stays itself
         if not parent_path.exists():
             raise RecipeError([f"{path}: extends: file not found: {parent_path}"])
         if parent_path.is_dir():

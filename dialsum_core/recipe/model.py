@@ -31,6 +31,7 @@ from cattrs.errors import (
 
 from dialsum_core.errors import DialsumError, RecipeError, one_line
 from dialsum_core.recipe import io
+from dialsum_core.recipe.schema import PATH_OR_NAME, is_path
 from dialsum_core.registry import KIND, KIND_OF_TABLE, KINDS, SectionPart
 
 if TYPE_CHECKING:
@@ -593,8 +594,36 @@ def load_recipe(path: str | Path, overrides: Iterable[str | tuple[str, Any]] = (
     return Recipe.from_dict(data, source=str(path), provenance=prov, schema=schema, strict=strict)
 
 
-def write_recipe(recipe: Recipe, path: str | Path) -> Path:
-    """Write ``recipe`` as TOML, atomically."""
-    from dialsum_core.atomic import atomic_write_text
+def absolute_paths(recipe: Recipe, plugins: Plugins) -> list[tuple[str, Any]]:
+    """``(key, value)`` of every path ``recipe`` sets (its sections' and plugin tables' fields marked ``PATH``, or
+    ``PATH_OR_NAME`` holding a path), absolute as :meth:`Recipe.path_of` reads it: a relative path is read from
+    the file that holds it, so a recipe written to another folder keeps its files only with these."""
+    keys = [(k, k, True) for k in recipe.path_keys()]
+    for kind in KINDS:
+        for name, table in recipe.tables[kind.table].items():
+            reg = plugins.get(kind.name, name)
+            fields = [(f, how) for f, how in (_path_fields(reg.options, "") if reg else ()) if f[1:] in table]
+            keys += [(f"{kind.table}.{name}{f}", f'{kind.table}."{name}"{f}', how) for f, how in fields]
+    return [(quoted, _absolute(recipe, key, recipe.get(quoted), how)) for key, quoted, how in keys]
 
-    return atomic_write_text(Path(path), recipe.to_toml())
+
+def _absolute(recipe: Recipe, key: str, value: Any, kind: Any = True) -> Any:
+    if isinstance(value, list):
+        return [_absolute(recipe, key, v, kind) for v in value]
+    if not isinstance(value, str) or not value or (kind == PATH_OR_NAME["path"] and not is_path(value)):
+        return value
+    return str(recipe.path_of(key, value).resolve())
+
+
+def write_recipe(recipe: Recipe, path: str | Path, plugins: Plugins | None = None) -> Path:
+    """Write ``recipe`` as TOML, atomically, its paths made absolute (:func:`absolute_paths`, with the
+    installed plugins unless given): it reads the same files from wherever it is written."""
+    import tomli_w
+
+    from dialsum_core.atomic import atomic_write_text
+    from dialsum_core.manager import build_plugins
+
+    data = recipe.to_dict()
+    for key, value in absolute_paths(recipe, plugins or build_plugins()):
+        io.set_dotted(data, key, value)
+    return atomic_write_text(Path(path), tomli_w.dumps(data))
