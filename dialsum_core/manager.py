@@ -279,8 +279,9 @@ def build_plugins(
     plugins.disabled = sorted(skip)
     found = {ep.name: ep.dist.name if ep.dist else "" for ep in _entry_points()} if entry_points else {}
     names = {**found, **{name: "" for name, _ in extra}}
-    if entry_points and (unknown := sorted(skip - set(names))):  # else the plugin meant runs after all
-        raise PluginError(_cannot_disable(unknown, names))
+    if entry_points and (meant := _meant(sorted(skip - set(names)), names)):  # else the plugin meant runs after all
+        raise PluginError(f"cannot disable {', '.join(meant)}: no plugin has that name (--disable-plugin and "
+                          f"{DISABLE_ENV} take plugin names: {', '.join(sorted(names))})")
     owners: dict[str, str] = {}
     if entry_points:
         for ep in _entry_points():
@@ -310,16 +311,16 @@ def build_plugins(
     return plugins
 
 
-def _cannot_disable(unknown: list[str], names: dict[str, str]) -> str:
-    """One line for disable names that match no plugin, pointing a distribution's name at its plugins'."""
+def _meant(unknown: list[str], names: dict[str, str]) -> list[str]:
+    """Disable names that stand for an installed plugin by another name (its distribution's, a typo),
+    with the plugin's name; a name like no installed plugin's is one not installed here: nothing to do."""
     import difflib
 
-    hints = []
+    meant = []
     for name in unknown:
         close = [n for n, dist in names.items() if dist == name] or difflib.get_close_matches(name, list(names), 1)
-        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return (f"cannot disable {', '.join(hints)}: no plugin has that name (--disable-plugin and {DISABLE_ENV} take "
-            f"plugin names: {', '.join(sorted(names))})")
+        meant += [f"{name!r} (did you mean {close[0]!r}?)"] if close else []
+    return meant
 
 
 def check_pending(plugins: Plugins) -> None:

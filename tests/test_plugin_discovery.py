@@ -194,3 +194,7 @@ def test_disabling_a_plugin_that_is_not_there_is_refused() -> None:
             assert res.returncode == 2, (command, res.stdout, res.stderr)
             (line,) = [x for x in res.stderr.splitlines() if "dialsum-lead" in x]
             assert line.startswith("error:") and "did you mean 'lead'" in line and "Traceback" not in res.stderr
+    # a plugin that is not installed here is disabled already: a shared DIALSUM_DISABLE_PLUGINS must not
+    # stop every command on the machines that lack it
+    res = run_cli(["check", *recipe], env={"DIALSUM_DISABLE_PLUGINS": "some-private-logger"})
+    assert res.returncode == 0, res.stderr
