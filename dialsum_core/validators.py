@@ -6,6 +6,7 @@ Each raises ``ValueError`` with a message that reads well after the key the reci
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,6 +23,12 @@ def positive(_inst: Any, _attr: Any, value: float) -> None:
 def non_negative(_inst: Any, _attr: Any, value: float) -> None:
     if not value >= 0:
         raise ValueError(f"must be >= 0, got {value!r}")
+
+
+def finite(_inst: Any, _attr: Any, value: float) -> None:
+    """Neither infinite nor NaN, where ``inf`` means nothing (a learning rate, a weight of a vote)."""
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value!r}")
 
 
 def fraction(_inst: Any, _attr: Any, value: float) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
-from dialsum_core.validators import at_least, each, non_negative, one_of
+from dialsum_core.validators import at_least, each, finite, non_negative, one_of
 from dialsum_metrics import MEASURES, TOKENIZERS
 
 #: What a candidate's agreement with the others is measured by: the mean of the ROUGE F1 measures, or one.
@@ -15,17 +15,11 @@ AGREEMENT = ("mean", *MEASURES)
 Problems = list[tuple[str, str]]
 
 
-def _finite(_inst: Any, _attr: Any, value: float) -> None:
-    """A weight of ``inf`` makes every vote ``inf / inf``: the selection would be NaN."""
-    if value == float("inf"):
-        raise ValueError(f"must be a finite number, got {value!r}")
-
-
 def _grid(inst: Any, attr: Any, value: list[float]) -> None:
     if not value:
         raise ValueError("must be a non-empty list of weights >= 0")
     each(non_negative)(inst, attr, value)
-    each(_finite)(inst, attr, value)
+    each(finite)(inst, attr, value)
 
 
 @attrs.define

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dialsum_core.recipe import PATH
-from dialsum_core.validators import between, each, fraction, non_negative, positive
+from dialsum_core.validators import between, each, finite, fraction, non_negative, positive
 from dialsum_hf.resume import check_resume
 from dialsum_metrics import SELECTION_SCORE
 
@@ -63,13 +63,13 @@ class TrainSection:
     #: Evaluation batch size; 0: derived from `train.batch_size`.
     eval_batch_size: int = attrs.field(default=0, validator=non_negative)
     #: Peak learning rate.
-    learning_rate: float = attrs.field(default=2e-5, validator=positive)
+    learning_rate: float = attrs.field(default=2e-5, validator=attrs.validators.and_(positive, finite))
     #: Batches accumulated before each optimiser step.
     gradient_accumulation_steps: int = attrs.field(default=1, validator=positive)
     #: Share of the training steps spent warming the learning rate up.
     warmup_ratio: float = attrs.field(default=0.1, validator=fraction)
     #: AdamW weight decay.
-    weight_decay: float = attrs.field(default=0.01, validator=non_negative)
+    weight_decay: float = attrs.field(default=0.01, validator=attrs.validators.and_(non_negative, finite))
     #: Learning-rate schedule (`linear`, `cosine`, `constant`... as in transformers);
     #: `cosine_with_min_lr` ends at a tenth of `learning_rate`, `warmup_stable_decay` decays over the
     #: last tenth of the steps.
@@ -120,15 +120,15 @@ class GenerationSection:
     #: Sample instead of searching (then `temperature` and `top_p` apply).
     do_sample: bool = False
     #: Sampling temperature.
-    temperature: float = attrs.field(default=0.5, validator=positive)
+    temperature: float = attrs.field(default=0.5, validator=attrs.validators.and_(positive, finite))
     #: Nucleus sampling: keep the smallest set of tokens whose probability reaches `top_p`.
     top_p: float = attrs.field(default=0.9, validator=attrs.validators.and_(positive, between(0, 1)))
     #: Penalty on tokens already generated (1.0: none).
-    repetition_penalty: float = attrs.field(default=1.5, validator=positive)
+    repetition_penalty: float = attrs.field(default=1.5, validator=attrs.validators.and_(positive, finite))
     #: Never repeat an n-gram of this size; 0: allowed.
     no_repeat_ngram_size: int = attrs.field(default=3, validator=non_negative)
     #: Beam-search length penalty (> 1 favours longer summaries).
-    length_penalty: float = 1.0
+    length_penalty: float = attrs.field(default=1.0, validator=finite)
     #: Generation batch size; 0: `train.eval_batch_size`, else derived from `train.batch_size`.
     batch_size: int = attrs.field(default=0, validator=non_negative)
 

@@ -460,3 +460,16 @@ def test_a_model_path_that_is_neither_a_path_nor_a_hub_id_is_refused(data_dir: P
     found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
                                 "models": {"hf-seq2seq": {"model_name_or_path": value}}})
     assert any(f"models.hf-seq2seq.model_name_or_path: {value!r} is neither a local path" in p for p in found), found
+
+
+@pytest.mark.parametrize(("section", "key"), [("train", "learning_rate"), ("train", "weight_decay"),
+                                              ("generation", "temperature"), ("generation", "repetition_penalty"),
+                                              ("generation", "length_penalty")])
+def test_an_infinite_rate_or_penalty_is_refused(data_dir: Path, section: str, key: str) -> None:
+    """``train.learning_rate = inf`` trained to NaN and predicted empty summaries, rc 0: "> 0" lets
+    infinity through; NaN is refused the same way."""
+    for value in (float("inf"), float("nan")):
+        found = problems(data_dir, {section: {key: value}})
+        assert any(f"{section}.{key}: must be" in p for p in found), (value, found)
+    assert any(f"{section}.{key}: must be a finite number, got inf" in p
+               for p in problems(data_dir, {section: {key: float("inf")}}))

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from dialsum_core.recipe import plugin_name
-from dialsum_core.validators import each, non_negative, positive
+from dialsum_core.validators import each, finite, non_negative, positive
 from dialsum_metrics import SELECTION_SCORE, selection_problem
 from dialsum_modes import fanout
 
@@ -27,13 +27,6 @@ MODE_FOLDERS = ("stages", "jobs", "optuna")
 TRAIN_PREDICTIONS = "train-predictions"
 
 
-def _weight(inst: Any, attr: Any, value: float) -> None:
-    """A weight >= 0 and finite: ``inf`` makes the ensemble's votes ``inf / inf`` (NaN scores)."""
-    non_negative(inst, attr, value)
-    if value == float("inf"):
-        raise ValueError(f"must be a finite number, got {value!r}")
-
-
 @attrs.define(kw_only=True)
 class ModesRunKeys:
     """``[run]`` keys of the run modes."""
@@ -42,7 +35,8 @@ class ModesRunKeys:
     ensemble: str = attrs.field(default="weighted_avg", metadata=plugin_name("ensembles"))
     #: One weight per model of `run.models` (or, with one model, per fold); empty: the run mode
     #: searches them on validation or the ensemble chooses them.
-    ensemble_weights: list[float] = attrs.field(factory=list, validator=each(_weight))
+    ensemble_weights: list[float] = attrs.field(
+        factory=list, validator=each(attrs.validators.and_(non_negative, finite)))
     #: Test-time augmentation: also summarize augmented variants and ensemble them.
     use_tta: bool = False
     #: Augmenters used when `run.use_tta` is on (at least one then); their options go in `[augmenters.NAME]`.
