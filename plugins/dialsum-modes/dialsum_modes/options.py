@@ -429,8 +429,37 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
 
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
     """What a study refuses, for the optuna mode and the full mode's search stage alike."""
-    return [problem for check in (check_space, _check_study_metric, _check_storage_logs, _check_storage_url,
-                                  _check_sampler) for problem in check(recipe, plugins)]
+    found = [problem for check in (check_space, _check_study_metric, _check_storage_logs, _check_storage_url,
+                                   _check_sampler) for problem in check(recipe, plugins)]
+    return found or _check_resumed_study(recipe, plugins)
+
+
+def _check_resumed_study(recipe: Any, plugins: Any) -> Problems:
+    """A named experiment whose own study exists is resumed by the run, and only with the recipe that
+    started it (:func:`dialsum_modes.study.other_recipe`): said here, before the run rewrites the
+    experiment's ``config.toml`` and ``results.json``. The stamp is taken of the recipe as the run
+    executes it (resolved, shortened by ``run.debug``) and of the data it reads."""
+    from pathlib import Path
+
+    from dialsum_core.context import for_debug
+    from dialsum_core.errors import DialsumError
+    from dialsum_core.runner import resolve
+    from dialsum_modes import study
+
+    opts, name, models = recipe.options("run_modes", "optuna", plugins), recipe.run.name, list(recipe.run.models)
+    db = Path(recipe.run.output_dir).expanduser() / name / "optuna" / study.STUDY_FILE if name else None
+    if opts.storage or not models or db is None or not db.is_file():
+        return []
+    try:
+        runs = for_debug(resolve(recipe, plugins, name))
+        data = plugins.answer("dialsum_load_data", recipe=runs, quiet=True)
+    except DialsumError:  # reported by the checks that own it
+        return []
+    if data is None:
+        return []
+    stamp = study.study_stamp(runs, plugins, runs.options("run_modes", "optuna", plugins), models[0], data)
+    problem = study.other_recipe(db, opts.study_name or name, stamp)
+    return [("modes.optuna", problem)] if problem else []
 
 
 def study_trials(options: OptunaOptions, run: Any) -> int:

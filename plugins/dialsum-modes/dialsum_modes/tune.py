@@ -192,11 +192,18 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         return result
 
     own = not options.storage  # the experiment's own study: this process is its only worker
+    stamp = shared.study_stamp(ctx.recipe, ctx.plugins, options, model, data) if own else ""
     if own:
-        close_abandoned(ctx.experiment.root / folder / shared.STUDY_FILE, name)
+        db = ctx.experiment.root / folder / shared.STUDY_FILE
+        problem = shared.other_recipe(db, name, stamp)  # before anything is written to the study
+        if problem:
+            raise DialsumError(f"modes.optuna: {problem}")
+        close_abandoned(db, name)
     study = shared.open_study(
         options.storage, ctx.experiment.root / folder, study_name=name, budget=total, direction=options.direction,
         sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options))
+    if own and study.user_attrs.get(shared.RECIPE_ATTR) is None:
+        study.set_user_attr(shared.RECIPE_ATTR, stamp)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
     if own:

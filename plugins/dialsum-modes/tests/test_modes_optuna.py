@@ -10,6 +10,7 @@ from modes_fixtures import *  # noqa: F403 - pytest fixtures
 from modes_helpers import results
 
 from dialsum_core import hookimpl
+from dialsum_core.errors import DialsumError
 from dialsum_core.recipe import load_recipe
 
 SPACE = (
@@ -49,6 +50,29 @@ def test_optuna_finds_best_params_writes_a_runnable_best_recipe_and_resumes(make
     run(recipe.override(("modes.optuna.trials", 4)))
     trials = _study(res).get_trials()
     assert len(trials) == 4 and [t.params for t in trials[:3]] == [t["params"] for t in opt["trials"]]
+
+
+def test_a_re_run_with_another_recipe_is_refused_before_it_touches_the_study(make_recipe, run, plugins) -> None:
+    """A re-run under the same run.name resumes the study only with its recipe: with another space it
+    ran no trial and reported the old space's best parameters in best_recipe.toml."""
+    recipe = make_recipe(SPACE[0], ("modes.optuna.trials", 2), ("modes.optuna.sampler", "random"),
+                         ("modes.optuna.pruner", "none"), mode="optuna", models=["growing"])
+    res = run(recipe)
+    written = {name: (res.experiment / name).read_bytes() for name in ("config.toml", "results.json")}
+    # what a trial does not read may change: more trials, another sampler, the models of later stages
+    more = recipe.override(("modes.optuna.trials", 3), ("modes.optuna.sampler", "tpe"),
+                           ("run.models", ["growing", "lead"]))
+    assert not more.problems(plugins)
+    assert len(_study(res).get_trials()) == 2
+    other = recipe.override(SPACE[1])
+    problems = other.problems(plugins)
+    assert len(problems) == 1 and ": modes.optuna: the study 'exp' in " in problems[0]
+    assert "was run with another recipe" in problems[0]
+    with pytest.raises(DialsumError, match="was run with another recipe"):
+        run(other)
+    assert {name: (res.experiment / name).read_bytes() for name in written} == written
+    assert len(_study(res).get_trials()) == 2
+    assert not recipe.override(SPACE[1], ("modes.optuna.study_name", "second")).problems(plugins)
 
 
 def test_optuna_prunes_on_per_epoch_rouge_and_stops_training(make_recipe, run, register_plugin) -> None:
