@@ -330,6 +330,23 @@ def _enqueue(study: Any, n: int, total: int | None = None) -> None:
     study.set_user_attr(BUDGET_ATTR, total if total is not None else n)
 
 
+class OneLineTrialFailures(logging.Filter):
+    """Optuna logs a failed trial (an error, Ctrl-C) with its traceback before it raises the error
+    again; the run then says it once, as the command's ``error:`` line (or ``interrupted``), and
+    keeps the traceback in its log file. So Optuna's record keeps its one line, without the trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_trial_failures() -> None:
+    """Filter Optuna's trial-failure records (:class:`OneLineTrialFailures`), once per process."""
+    logger = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, OneLineTrialFailures) for f in logger.filters):
+        logger.addFilter(OneLineTrialFailures())
+
+
 def optimize(study: Any, objective: Callable[[Any], float], *, timeout: float | None = None, n_jobs: int = 1,
              callbacks: Sequence[Callable[[Any, Any], None]] = (), wait_seconds: float = 0.0,
              poll_seconds: float = 1.0) -> None:
@@ -343,6 +360,7 @@ def optimize(study: Any, objective: Callable[[Any], float], *, timeout: float | 
     import optuna
     from optuna.storages import fail_stale_trials
 
+    _quiet_trial_failures()
     states = optuna.trial.TrialState
     started = time.monotonic()
     waited_since: float | None = None

@@ -158,3 +158,60 @@ def test_an_int_parameters_bounds_are_written_as_ints(make_recipe, plugins, tmp_
     assert "low = 1\n" in text and "high = 4\n" in text
     assert type(space["train.learning_rate"]["high"]) is float
     assert load_recipe(tmp_path / "config.toml").validate(plugins)  # and it runs again as written
+
+
+#: A study run in a process of its own, with the test plugins; Ctrl-C ends it as the CLI does (130).
+_STUDY = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from modes_helpers import TestPlugins
+from dialsum_core.manager import build_plugins
+from dialsum_core.recipe import load_recipe
+from dialsum_core.runner import run_recipe
+
+plugins = build_plugins()
+plugins.add(TestPlugins(), "modes-test-plugins")
+try:
+    run_recipe(load_recipe(sys.argv[2]), plugins)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_in_a_trial_prints_no_traceback_and_the_re_run_runs_the_trial_again(make_recipe, run,
+                                                                                   tmp_path) -> None:
+    """Optuna logged the interrupted trial with its whole traceback on the console; the run says
+    ``interrupted`` once and its log file keeps the traceback. The re-run queues the trial again."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from dialsum_core.recipe import write_recipe
+
+    started, go = tmp_path / "started", tmp_path / "go"
+    recipe = make_recipe(("modes.optuna.space.\"generation.temperature\"", {"type": "float", "low": 0.5, "high": 1.0}),
+                         ("modes.optuna.trials", 2), ("modes.optuna.pruner", "none"),
+                         ("models.waiting.started", str(started)), ("models.waiting.go", str(go)),
+                         mode="optuna", models=["waiting"], loggers=["file"])
+    proc = subprocess.Popen([sys.executable, "-c", _STUDY, str(Path(__file__).parent),
+                             str(write_recipe(recipe, tmp_path / "study.toml"))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the first trial did not start training"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "Trial 0 failed" in err
+    experiment = Path(recipe.run.output_dir) / "exp"
+    assert json.loads((experiment / "results.json").read_text())["status"] == "interrupted"
+    assert "Traceback" in (experiment / "train.log").read_text()
+    go.touch()
+    out = results(run(recipe))["optuna"]
+    assert out["complete"] == 2 and [t["state"] for t in out["trials"]] == ["fail", "complete", "complete"]
