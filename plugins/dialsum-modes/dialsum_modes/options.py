@@ -427,6 +427,17 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
     return recipe.override(*((resolve_key(k, models), val) for k, val in params.items()))
 
 
+def check_optuna_mode(recipe: Any, plugins: Any) -> Problems:
+    """The optuna mode: its study (:func:`check_optuna`), and no ``run.resume_from``, which every
+    trial would resume from (the trials of ``full``'s study ignore it: there it names a fold's)."""
+    found = check_optuna(recipe, plugins)
+    if getattr(recipe.run, "resume_from", ""):
+        found.append(("run.resume_from", "every trial of the optuna mode would resume from this one checkpoint, "
+                      "continuing its training instead of training with the values it draws; leave it empty "
+                      "(re-running the experiment resumes its study, and runs an interrupted trial again)"))
+    return found
+
+
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
     """What a study refuses, for the optuna mode and the full mode's search stage alike."""
     found = [problem for check in (check_space, _check_study_metric, _check_storage_logs, _check_storage_url,

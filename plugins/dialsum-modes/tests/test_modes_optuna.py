@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import optuna
 import pytest
@@ -215,3 +216,80 @@ def test_ctrl_c_in_a_trial_prints_no_traceback_and_the_re_run_runs_the_trial_aga
     go.touch()
     out = results(run(recipe))["optuna"]
     assert out["complete"] == 2 and [t["state"] for t in out["trials"]] == ["fail", "complete", "complete"]
+
+
+def test_a_second_process_on_the_experiments_study_waits_instead_of_failing_the_first(make_recipe,
+                                                                                       tmp_path) -> None:
+    """The fan-out jobs of a full run each run the study stage on the experiment's own study: the
+    second took the first's running trial for an abandoned one and marked it failed, and the first
+    then failed with a traceback (``Cannot tell a FAIL trial``). It now waits, then reuses the study."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from dialsum_core.recipe import write_recipe
+
+    started, go = tmp_path / "started", tmp_path / "go"
+    recipe = make_recipe(("modes.optuna.space.\"generation.temperature\"", {"type": "float", "low": 0.5, "high": 1.0}),
+                         ("modes.optuna.trials", 1), ("modes.optuna.pruner", "none"),
+                         ("models.waiting.started", str(started)), ("models.waiting.go", str(go)),
+                         mode="optuna", models=["waiting"], loggers=["file"])
+    path = write_recipe(recipe, tmp_path / "study.toml")
+    log = Path(recipe.run.output_dir) / "exp" / "train.log"
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", _STUDY, str(Path(__file__).parent), str(path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_for(found: Any) -> None:
+        deadline = time.monotonic() + 120
+        while not found() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    first = start()
+    second = None
+    try:
+        wait_for(started.exists)
+        assert started.exists(), "the first trial did not start training"
+        second = start()
+        wait_for(lambda: any(m in (log.read_text() if log.exists() else "") for m in (
+            "waiting for it to end", "left running by an interrupted run")))
+        go.touch()
+        outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in (first, second)]
+    finally:
+        for p in (first, second):
+            if p is not None:
+                p.kill()
+    assert [rc for rc, _ in outcomes] == [0, 0], outcomes
+    assert "waiting for it to end to reuse it" in log.read_text()
+    trials = optuna.load_study(study_name="exp", storage=f"sqlite:///{log.parent / 'optuna' / 'study.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"]
+    assert sorted(p.name for p in (log.parent / "optuna").iterdir()) == [
+        "best_params.json", "best_recipe.toml", "study.db"]
+
+
+def test_run_resume_from_is_refused_in_the_optuna_mode_and_left_alone_by_a_full_jobs_trials(
+        make_recipe, run, plugins, register_plugin, tmp_path) -> None:
+    """Every trial resumed from ``run.resume_from``: one of another width failed with a traceback
+    (``Error(s) in loading state_dict``), one of the same width continued the checkpoint's training
+    instead of training with the values it drew. In a full run's job it names a fold's checkpoint."""
+    fold = tmp_path / "old" / "checkpoints" / "lead" / "fold1"
+    (fold / "checkpoint-1").mkdir(parents=True)
+    (fold / "checkpoint-1" / "trainer_state.json").write_text("{}")
+    space = ("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 3})
+    study = make_recipe(space, ("modes.optuna.trials", 2), mode="optuna", models=["lead"], resume_from=str(fold))
+    assert any(p.split(": ", 2)[1] == "run.resume_from" and "every trial" in p for p in study.problems(plugins))
+    seen: list[str] = []
+
+    class Watch:
+        @hookimpl
+        def dialsum_before_trial(self, ctx, trial):
+            seen.append(ctx.recipe.run.resume_from)
+
+    register_plugin(Watch(), "watch-trials")
+    job = make_recipe(space, ("modes.optuna.trials", 2), ("modes.kfold.k_folds", 2), mode="full", models=["lead"],
+                      only=["fold=1"], resume_from=str(fold), ensemble="rouge_weighted")
+    assert not job.problems(plugins)
+    run(job)
+    assert seen == ["", ""]
