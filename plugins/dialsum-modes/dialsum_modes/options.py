@@ -458,6 +458,7 @@ def _check_resumed_study(recipe: Any, plugins: Any) -> Problems:
     started it (:func:`dialsum_modes.study.other_recipe`): said here, before the run rewrites the
     experiment's ``config.toml`` and ``results.json``. The stamp is taken of the recipe as the run
     executes it (resolved, shortened by ``run.debug``) and of the data it reads."""
+    import logging
     from pathlib import Path
 
     from dialsum_core.context import for_debug
@@ -469,11 +470,17 @@ def _check_resumed_study(recipe: Any, plugins: Any) -> Problems:
     db = Path(recipe.run.output_dir).expanduser() / name / "optuna" / study.STUDY_FILE if name else None
     if opts.storage or not models or db is None or not db.is_file():
         return []
+    quiet = logging.getLogger("dialsum")
+    level = quiet.level
     try:
+        quiet.setLevel(logging.WARNING)  # the sections say what run.debug shortens when the run applies it
         runs = for_debug(resolve(recipe, plugins, name))
+        quiet.setLevel(level)
         data = plugins.answer("dialsum_load_data", recipe=runs, quiet=True)
     except DialsumError:  # reported by the checks that own it
         return []
+    finally:
+        quiet.setLevel(level)
     if data is None:
         return []
     stamp = study.study_stamp(runs, plugins, runs.options("run_modes", "optuna", plugins), models[0], data)
