@@ -327,9 +327,14 @@ def _fmt_params(params: dict[str, Any]) -> str:
 
 def best_recipe(recipe: Recipe, params: dict[str, Any], model: str) -> Recipe:
     """A recipe that trains ``model`` with ``params`` in ``single`` mode, runnable from anywhere
-    (the run's recipe already holds absolute paths)."""
+    (the run's recipe already holds absolute paths).
+
+    What only the study's run meant is left out: a fan-out job's ``run.only`` (``fold=2``: the
+    single mode has no folds), its ``run.resume_from`` (a fold's checkpoint) and the ensemble's
+    ``run.ensemble_weights`` (one model combines nothing); ``dialsum check`` refused them there."""
     out = apply_params(recipe, params, list(recipe.run.models))
-    run = attrs.evolve(out.run, mode="single", name="", models=[model])
+    run = attrs.evolve(out.run, mode="single", name="", models=[model], only=[], resume_from="",
+                       ensemble_weights=[])
     return out.evolve(run=run, versions={})
 
 

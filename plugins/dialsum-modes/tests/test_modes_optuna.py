@@ -307,3 +307,17 @@ def test_tta_and_the_cache_are_refused_in_the_optuna_mode_whose_trials_use_neith
     assert keys == ["run.use_tta", "run.use_cache"]
     assert not make_recipe(space, mode="full", models=["lead"], use_cache=True,
                            ensemble="rouge_weighted").problems(plugins)
+
+
+def test_the_best_recipe_of_a_full_runs_fan_out_job_runs(make_recipe, run, plugins) -> None:
+    """The job's run.only (``fold=1``) and the fold ensemble's weights went into best_recipe.toml,
+    whose single mode has no folds and combines nothing: ``dialsum run best_recipe.toml`` was refused."""
+    space = ("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 3})
+    job = make_recipe(space, ("modes.optuna.trials", 2), ("modes.kfold.k_folds", 2), mode="full",
+                      models=["lead", "lead1"], only=["fold=1"], ensemble="rouge_weighted", ensemble_weights=[1.0, 2.0])
+    res = run(job)
+    best = load_recipe(res.experiment / "optuna" / "best_recipe.toml", ["run.name=best"])
+    assert best.run.mode == "single" and best.run.models == ["lead"]
+    assert best.run.only == [] and best.run.ensemble_weights == []
+    assert not best.problems(plugins)
+    assert results(run(best))["status"] == "complete"
