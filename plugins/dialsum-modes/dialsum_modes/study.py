@@ -340,7 +340,7 @@ class OneLineTrialFailures(logging.Filter):
         return True
 
 
-def _quiet_trial_failures() -> None:
+def quiet_trial_failures() -> None:
     """Filter Optuna's trial-failure records (:class:`OneLineTrialFailures`), once per process."""
     logger = logging.getLogger("optuna.study._optimize")
     if not any(isinstance(f, OneLineTrialFailures) for f in logger.filters):
@@ -360,7 +360,7 @@ def optimize(study: Any, objective: Callable[[Any], float], *, timeout: float | 
     import optuna
     from optuna.storages import fail_stale_trials
 
-    _quiet_trial_failures()
+    quiet_trial_failures()
     states = optuna.trial.TrialState
     started = time.monotonic()
     waited_since: float | None = None
