@@ -146,7 +146,8 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         recipe = apply_params(ctx.recipe, params, models)
         # A trial trains anew with the values it draws: run.resume_from (refused in the optuna mode)
         # names the checkpoint of one fold in a full run's job, which its study's trials leave alone.
-        recipe = recipe.evolve(run=attrs.evolve(recipe.run, resume_from="")) if recipe.run.resume_from else recipe
+        if getattr(recipe.run, "resume_from", ""):  # a key of the model plugins that resume (dialsum-hf)
+            recipe = recipe.evolve(run=attrs.evolve(recipe.run, resume_from=""))
         tctx = ctx.evolve(recipe=recipe, trial=trial)
         tctx.emit("dialsum_before_trial", trial=trial.number, params=params, metric=options.metric,
                   direction=options.direction)
@@ -333,8 +334,8 @@ def best_recipe(recipe: Recipe, params: dict[str, Any], model: str) -> Recipe:
     single mode has no folds), its ``run.resume_from`` (a fold's checkpoint) and the ensemble's
     ``run.ensemble_weights`` (one model combines nothing); ``dialsum check`` refused them there."""
     out = apply_params(recipe, params, list(recipe.run.models))
-    run = attrs.evolve(out.run, mode="single", name="", models=[model], only=[], resume_from="",
-                       ensemble_weights=[])
+    resume = {"resume_from": ""} if getattr(out.run, "resume_from", "") else {}  # dialsum-hf's key
+    run = attrs.evolve(out.run, mode="single", name="", models=[model], only=[], ensemble_weights=[], **resume)
     return out.evolve(run=run, versions={})
 
 
