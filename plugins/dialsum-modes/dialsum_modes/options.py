@@ -449,7 +449,7 @@ def check_optuna_mode(recipe: Any, plugins: Any) -> Problems:
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
     """What a study refuses, for the optuna mode and the full mode's search stage alike."""
     found = [problem for check in (check_space, _check_study_metric, _check_storage_logs, _check_storage_url,
-                                   _check_sampler) for problem in check(recipe, plugins)]
+                                   _check_sampler, _check_percentile) for problem in check(recipe, plugins)]
     return found or _check_resumed_study(recipe, plugins)
 
 
@@ -542,6 +542,17 @@ def _check_sampler(recipe: Any, plugins: Any) -> Problems:
         return [("modes.optuna.sampler", f"{opts.sampler!r} needs {' and '.join(missing)} after its first {startup} "
                  f"trials, which is not installed (pip install {' '.join(missing)}); or choose another sampler, "
                  f"e.g. \"tpe\", or run at most {startup} trials")]
+    return []
+
+
+def _check_percentile(recipe: Any, plugins: Any) -> Problems:
+    """``percentile`` is read by the ``percentile`` pruner only: set (to another value than its
+    default) beside another pruner, it would be accepted and ignored."""
+    opts = recipe.options("run_modes", "optuna", plugins)
+    default = attrs.fields(OptunaOptions).percentile.default
+    if opts.pruner != "percentile" and opts.percentile != default:
+        return [("modes.optuna.percentile", f"{opts.percentile} is read by the percentile pruner only, and pruner = "
+                 f"{opts.pruner!r}; set pruner = \"percentile\", or remove percentile")]
     return []
 
 
