@@ -428,21 +428,17 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
 
 
 def check_optuna_mode(recipe: Any, plugins: Any) -> Problems:
-    """The optuna mode: its study (:func:`check_optuna`), and none of the ``[run]`` keys its trials do
-    not read but a user would expect them to: ``resume_from`` (every trial would resume from it; the
-    trials of ``full``'s study ignore it, there it names a fold's), ``use_tta`` and ``use_cache``."""
+    """The optuna mode: its study (:func:`check_optuna`), and no ``run.resume_from``, which every trial
+    would resume from (the trials of ``full``'s study ignore it: there it names a fold's).
+
+    ``run.use_tta`` and ``run.use_cache`` are not read by the trials, but are accepted: a full recipe
+    runs its study alone first with ``--set run.mode=optuna`` (docs/scaling.md), keeping them for
+    its later stages."""
     found = check_optuna(recipe, plugins)
     if getattr(recipe.run, "resume_from", ""):
         found.append(("run.resume_from", "every trial of the optuna mode would resume from this one checkpoint, "
                       "continuing its training instead of training with the values it draws; leave it empty "
                       "(re-running the experiment resumes its study, and runs an interrupted trial again)"))
-    if recipe.run.use_tta:  # the best recipe (single mode) keeps it: it would not be what the study scored
-        found.append(("run.use_tta", "the optuna mode scores each trial's plain summaries, without test-time "
-                      "augmentation; set it false here, and on in the run of optuna/best_recipe.toml "
-                      "(--set run.use_tta=true)"))
-    if recipe.run.use_cache:
-        found.append(("run.use_cache", "the optuna mode caches no trial (re-running the experiment under its "
-                      "run.name resumes its study instead); set it false"))
     return found
 
 

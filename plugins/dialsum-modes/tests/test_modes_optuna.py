@@ -295,20 +295,6 @@ def test_run_resume_from_is_refused_in_the_optuna_mode_and_left_alone_by_a_full_
     assert seen == ["", ""]
 
 
-def test_tta_and_the_cache_are_refused_in_the_optuna_mode_whose_trials_use_neither(make_recipe, plugins) -> None:
-    """Accepted and ignored: the trials are scored without TTA (and best_recipe.toml kept it on,
-    unlike the study), and no trial is cached."""
-    space = ("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 3})
-    recipe = make_recipe(space, mode="optuna", models=["lead"], use_tta=True, tta_strategies=["reorder"],
-                         use_cache=True)
-    if plugins.get("augmenters", "reorder") is None:
-        pytest.skip("the reorder augmenter (dialsum-tta) is not installed")
-    keys = [p.split(": ", 2)[1] for p in recipe.problems(plugins)]
-    assert keys == ["run.use_tta", "run.use_cache"]
-    assert not make_recipe(space, mode="full", models=["lead"], use_cache=True,
-                           ensemble="rouge_weighted").problems(plugins)
-
-
 def test_the_best_recipe_of_a_full_runs_fan_out_job_runs(make_recipe, run, plugins) -> None:
     """The job's run.only (``fold=1``) and the fold ensemble's weights went into best_recipe.toml,
     whose single mode has no folds and combines nothing: ``dialsum run best_recipe.toml`` was refused."""
