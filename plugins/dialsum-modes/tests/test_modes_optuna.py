@@ -307,3 +307,17 @@ def test_the_best_recipe_of_a_full_runs_fan_out_job_runs(make_recipe, run, plugi
     assert best.run.only == [] and best.run.ensemble_weights == []
     assert not best.problems(plugins)
     assert results(run(best))["status"] == "complete"
+
+
+def test_a_full_run_resumes_the_study_its_recipe_ran_alone_in_the_optuna_mode(make_recipe, run, plugins) -> None:
+    """docs/scaling.md: run a full recipe's study first with run.mode = optuna; the full run (other
+    mode, its k-fold options) is the same recipe for the study, which it resumes with no new trial."""
+    space = ("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 3})
+    study = make_recipe(space, ("modes.optuna.trials", 2), ("modes.kfold.k_folds", 2), mode="optuna",
+                        models=["lead", "lead1"], ensemble="rouge_weighted", use_cache=True)
+    res = run(study)
+    full = study.override(("run.mode", "full"))
+    assert not full.problems(plugins)
+    out = results(run(full))
+    assert out["status"] == "complete" and out["stages"]["optuna"]["n_trials"] == 2
+    assert len(_study(res).get_trials()) == 2
