@@ -427,10 +427,61 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
     return recipe.override(*((resolve_key(k, models), val) for k, val in params.items()))
 
 
+def check_optuna_mode(recipe: Any, plugins: Any) -> Problems:
+    """The optuna mode: its study (:func:`check_optuna`), and no ``run.resume_from``, which every trial
+    would resume from (the trials of ``full``'s study ignore it: there it names a fold's).
+
+    ``run.use_tta`` and ``run.use_cache`` are not read by the trials, but are accepted: a full recipe
+    runs its study alone first with ``--set run.mode=optuna`` (docs/scaling.md), keeping them for
+    its later stages."""
+    found = check_optuna(recipe, plugins)
+    if getattr(recipe.run, "resume_from", ""):
+        found.append(("run.resume_from", "every trial of the optuna mode would resume from this one checkpoint, "
+                      "continuing its training instead of training with the values it draws; leave it empty "
+                      "(re-running the experiment resumes its study, and runs an interrupted trial again)"))
+    return found
+
+
 def check_optuna(recipe: Any, plugins: Any) -> Problems:
     """What a study refuses, for the optuna mode and the full mode's search stage alike."""
-    return [problem for check in (check_space, _check_study_metric, _check_storage_logs, _check_storage_url,
-                                  _check_sampler) for problem in check(recipe, plugins)]
+    found = [problem for check in (check_space, _check_study_metric, _check_storage_logs, _check_storage_url,
+                                   _check_sampler, _check_percentile) for problem in check(recipe, plugins)]
+    return found or _check_resumed_study(recipe, plugins)
+
+
+def _check_resumed_study(recipe: Any, plugins: Any) -> Problems:
+    """A named experiment whose own study exists is resumed by the run, and only with the recipe that
+    started it (:func:`dialsum_modes.study.other_recipe`): said here, before the run rewrites the
+    experiment's ``config.toml`` and ``results.json``. The stamp is taken of the recipe as the run
+    executes it (resolved, shortened by ``run.debug``) and of the data it reads."""
+    import logging
+    from pathlib import Path
+
+    from dialsum_core.context import for_debug
+    from dialsum_core.errors import DialsumError
+    from dialsum_core.runner import resolve
+    from dialsum_modes import study
+
+    opts, name, models = recipe.options("run_modes", "optuna", plugins), recipe.run.name, list(recipe.run.models)
+    db = Path(recipe.run.output_dir).expanduser() / name / "optuna" / study.STUDY_FILE if name else None
+    if opts.storage or not models or db is None or not db.is_file():
+        return []
+    quiet = logging.getLogger("dialsum")
+    level = quiet.level
+    try:
+        quiet.setLevel(logging.WARNING)  # the sections say what run.debug shortens when the run applies it
+        runs = for_debug(resolve(recipe, plugins, name))
+        quiet.setLevel(level)
+        data = plugins.answer("dialsum_load_data", recipe=runs, quiet=True)
+    except DialsumError:  # reported by the checks that own it
+        return []
+    finally:
+        quiet.setLevel(level)
+    if data is None:
+        return []
+    stamp = study.study_stamp(runs, plugins, runs.options("run_modes", "optuna", plugins), models[0], data)
+    problem = study.other_recipe(db, opts.study_name or name, stamp)
+    return [("modes.optuna", problem)] if problem else []
 
 
 def study_trials(options: OptunaOptions, run: Any) -> int:
@@ -487,6 +538,17 @@ def _check_sampler(recipe: Any, plugins: Any) -> Problems:
         return [("modes.optuna.sampler", f"{opts.sampler!r} needs {' and '.join(missing)} after its first {startup} "
                  f"trials, which is not installed (pip install {' '.join(missing)}); or choose another sampler, "
                  f"e.g. \"tpe\", or run at most {startup} trials")]
+    return []
+
+
+def _check_percentile(recipe: Any, plugins: Any) -> Problems:
+    """``percentile`` is read by the ``percentile`` pruner only: set (to another value than its
+    default) beside another pruner, it would be accepted and ignored."""
+    opts = recipe.options("run_modes", "optuna", plugins)
+    default = attrs.fields(OptunaOptions).percentile.default
+    if opts.pruner != "percentile" and opts.percentile != default:
+        return [("modes.optuna.percentile", f"{opts.percentile} is read by the percentile pruner only, and pruner = "
+                 f"{opts.pruner!r}; set pruner = \"percentile\", or remove percentile")]
     return []
 
 

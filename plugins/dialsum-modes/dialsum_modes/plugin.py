@@ -18,7 +18,7 @@ from dialsum_modes.options import (
     check_full,
     check_kfold,
     check_multi_model,
-    check_optuna,
+    check_optuna_mode,
 )
 from dialsum_modes.sections import TRAIN_PREDICTIONS, register_sections
 
@@ -65,7 +65,7 @@ def dialsum_register_run_modes(register: Any) -> None:
     register("multi_model", make_multi_model, options=MultiModelOptions, tags=("ensemble", TRAIN_PREDICTIONS),
              check=check_multi_model,
              description="Train several models and ensemble them (weights given or searched on validation)")
-    register("optuna", make_optuna, options=OptunaOptions, check=check_optuna,
+    register("optuna", make_optuna, options=OptunaOptions, check=check_optuna_mode,
              description="Optuna search over any training, LoRA or generation option (resumable study)")
     register("full", make_full, options=FullOptions, tags=("ensemble",), check=check_full,
              description="Competition pipeline: optuna, k-fold per model, multi-model ensemble with TTA")

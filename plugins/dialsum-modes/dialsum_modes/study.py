@@ -9,6 +9,7 @@ docs/scaling.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -31,6 +32,66 @@ class BudgetSpent(Exception):
 BUDGET_ATTR = "dialsum:budget"
 #: The SQLite file of a study with no ``storage`` given, in its folder (``optuna/`` of the experiment).
 STUDY_FILE = "study.db"
+
+
+#: The study's user attribute holding :func:`study_stamp` of the recipe that started it.
+RECIPE_ATTR = "dialsum:recipe"
+#: ``[run]`` keys a study's trials do not read: the models of later stages (a trial trains the
+#: first one, named in the stamp), test-time augmentation and the training-set predictions.
+_STAGE_RUN_KEYS = {"models": [], "use_tta": False, "tta_strategies": [], "tta_num_aug": 1,
+                   "save_train_predictions": False}
+
+
+def study_stamp(recipe: Any, plugins: Any, options: Any, model: str, data: Any) -> str:
+    """What decides the trials of an experiment's own study: the recipe as a source's fingerprint takes
+    it (:func:`dialsum_modes.toolkit.fingerprint`: less the neutral keys, with the data by content),
+    the tuned model and its table, and the space, metric and direction of ``[modes.optuna]``.
+
+    ``recipe`` is the one the run executes (resolved, shortened by ``run.debug``). Left out: the
+    study's budget (``trials``, ``timeout``, ``n_jobs``: a re-run raises ``trials`` to add more), its
+    sampler and pruner, and what only the later stages of ``full`` read (``[modes.kfold]``, the
+    other models, TTA).
+    """
+    import hashlib
+    from types import SimpleNamespace
+
+    import attrs
+
+    from dialsum_modes.toolkit import fingerprint
+
+    models = {k: v for k, v in recipe.tables.get("models", {}).items() if k == model}
+    recipe = recipe.evolve(run=attrs.evolve(recipe.run, **_STAGE_RUN_KEYS), models=models)
+    base = fingerprint(SimpleNamespace(recipe=recipe, plugins=plugins), model,  # type: ignore[arg-type]
+                       {"train": data.train, "valid": data.valid}, content=True)
+    study = {"space": {k: attrs.asdict(v) for k, v in options.space.items()}, "metric": options.metric,
+             "direction": options.direction}
+    return hashlib.sha256(json.dumps([base, study], sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
+
+
+def other_recipe(db: Path, study_name: str, stamp: str) -> str:
+    """Why the experiment's own study in ``db`` may not be resumed with the recipe of ``stamp``, or "".
+
+    A re-run of the experiment resumes its study only with the recipe that started it: otherwise the
+    study counts the other recipe's trials as done (a changed space runs no trial at all) and writes
+    their best parameters, keys the new space may not hold, to ``best_recipe.toml``. Read with
+    ``sqlite3`` (no Optuna import), so that ``dialsum check`` can say it before the run writes anything.
+    """
+    import sqlite3
+
+    if not db.is_file():
+        return ""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)) as conn:
+            row = conn.execute(
+                "SELECT a.value_json FROM study_user_attributes a JOIN studies s ON a.study_id = s.study_id "
+                "WHERE s.study_name = ? AND a.key = ?", (study_name, RECIPE_ATTR)).fetchone()
+    except sqlite3.Error:  # not a study file (yet): the run's storage says what is wrong with it
+        return ""
+    if row is None or json.loads(row[0]) == stamp:
+        return ""
+    return (f"the study {study_name!r} in {db} was run with another recipe (its search space, metric, direction, "
+            "or a training, model or data setting differs), and resuming it would mix the trials of both; "
+            "restore that recipe to resume it, or start a new study with modes.optuna.study_name or another run.name")
 
 
 def storage_spec(spec: str, folder: Path) -> tuple[str, str]:
@@ -269,6 +330,23 @@ def _enqueue(study: Any, n: int, total: int | None = None) -> None:
     study.set_user_attr(BUDGET_ATTR, total if total is not None else n)
 
 
+class OneLineTrialFailures(logging.Filter):
+    """Optuna logs a failed trial (an error, Ctrl-C) with its traceback before it raises the error
+    again; the run then says it once, as the command's ``error:`` line (or ``interrupted``), and
+    keeps the traceback in its log file. So Optuna's record keeps its one line, without the trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_trial_failures() -> None:
+    """Filter Optuna's trial-failure records (:class:`OneLineTrialFailures`), once per process."""
+    logger = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, OneLineTrialFailures) for f in logger.filters):
+        logger.addFilter(OneLineTrialFailures())
+
+
 def optimize(study: Any, objective: Callable[[Any], float], *, timeout: float | None = None, n_jobs: int = 1,
              callbacks: Sequence[Callable[[Any, Any], None]] = (), wait_seconds: float = 0.0,
              poll_seconds: float = 1.0) -> None:
@@ -282,6 +360,7 @@ def optimize(study: Any, objective: Callable[[Any], float], *, timeout: float | 
     import optuna
     from optuna.storages import fail_stale_trials
 
+    quiet_trial_failures()
     states = optuna.trial.TrialState
     started = time.monotonic()
     waited_since: float | None = None

@@ -880,6 +880,9 @@ def search_weights(
         progress(ctx, "weight search", len(study.trials), n)
         return value
 
+    from dialsum_modes.study import quiet_trial_failures
+
+    quiet_trial_failures()
     study.optimize(objective, n_trials=n - len(probes))
     best = list(study.best_trial.user_attrs.get("weights") or probes[0])
     ctx.emit("dialsum_after_stage", stage="weight_search", metrics={RANKED_BY: study.best_value})

@@ -144,6 +144,10 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
 
     def train_trial(trial: TrialReporter, params: dict[str, Any]) -> float:
         recipe = apply_params(ctx.recipe, params, models)
+        # A trial trains anew with the values it draws: run.resume_from (refused in the optuna mode)
+        # names the checkpoint of one fold in a full run's job, which its study's trials leave alone.
+        if getattr(recipe.run, "resume_from", ""):  # a key of the model plugins that resume (dialsum-hf)
+            recipe = recipe.evolve(run=attrs.evolve(recipe.run, resume_from=""))
         tctx = ctx.evolve(recipe=recipe, trial=trial)
         tctx.emit("dialsum_before_trial", trial=trial.number, params=params, metric=options.metric,
                   direction=options.direction)
@@ -192,79 +196,98 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         return result
 
     own = not options.storage  # the experiment's own study: this process is its only worker
-    if own:
-        close_abandoned(ctx.experiment.root / folder / shared.STUDY_FILE, name)
-    study = shared.open_study(
-        options.storage, ctx.experiment.root / folder, study_name=name, budget=total, direction=options.direction,
-        sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options))
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=finished))
-    if own:
-        # The sampler's seed follows the trials finished so far, so that a resumed study proposes
-        # what the uninterrupted one would have (the workers of a shared study are seeded apart).
-        study.sampler = make_sampler(options.sampler, run.seed + done)
-    if done:
-        log.info("optuna: resuming study %r with %d finished trials; %d to go", name, done, max(total - done, 0))
-    ctx.emit("dialsum_before_stage", stage="optuna")
-
-    def objective(trial: Any) -> float:
-        params = {key: suggest(trial, key, spec) for key, spec in options.space.items()}
-        processes.broadcast((trial.number, params))  # the other processes of a launch train it too
-        return train_trial(TrialReporter(trial.number, trial, options.metric, processes), params)
-
-    def after(study: Any, frozen: Any) -> None:
-        nonlocal done
-        done += 1
+    # Its only worker at a time: the fan-out jobs of a full run each run the study stage, and one
+    # that found another's trial running would mark it failed as abandoned, failing that job. The
+    # job that comes second waits, then finds the study done.
+    with own_study_lock(ctx.experiment.root / folder / shared.STUDY_FILE) if own else contextlib.nullcontext():
+        stamp = shared.study_stamp(ctx.recipe, ctx.plugins, options, model, data) if own else ""
         if own:
+            db = ctx.experiment.root / folder / shared.STUDY_FILE
+            problem = shared.other_recipe(db, name, stamp)  # before anything is written to the study
+            if problem:
+                raise DialsumError(f"modes.optuna: {problem}")
+            close_abandoned(db, name)
+        study = shared.open_study(
+            options.storage, ctx.experiment.root / folder, study_name=name, budget=total, direction=options.direction,
+            sampler=make_sampler(options.sampler, run.seed), pruner=make_pruner(options))
+        if own and study.user_attrs.get(shared.RECIPE_ATTR) is None:
+            study.set_user_attr(shared.RECIPE_ATTR, stamp)
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        done = len(study.get_trials(deepcopy=False, states=finished))
+        if own:
+            # The sampler's seed follows the trials finished so far, so that a resumed study proposes
+            # what the uninterrupted one would have (the workers of a shared study are seeded apart).
             study.sampler = make_sampler(options.sampler, run.seed + done)
+        if done:
+            log.info("optuna: resuming study %r with %d finished trials; %d to go", name, done, max(total - done, 0))
+        ctx.emit("dialsum_before_stage", stage="optuna")
+
+        def objective(trial: Any) -> float:
+            params = {key: suggest(trial, key, spec) for key, spec in options.space.items()}
+            processes.broadcast((trial.number, params))  # the other processes of a launch train it too
+            return train_trial(TrialReporter(trial.number, trial, options.metric, processes), params)
+
+        def after(study: Any, frozen: Any) -> None:
+            nonlocal done
+            done += 1
+            if own:
+                study.sampler = make_sampler(options.sampler, run.seed + done)
+            toolkit.progress(ctx, "trials", done, total)
+            best = _best(study)
+            if frozen.value is not None:
+                log.info("trial %d %s: %s %.4f (best %.4f, trial %d)", frozen.number, frozen.state.name.lower(),
+                         options.metric, frozen.value, best.value if best else float("nan"),
+                         best.number if best else -1)
+            keep_best_checkpoint(study, best)
+
+        def keep_best_checkpoint(study: Any, best: Any) -> None:
+            for t in study.get_trials(deepcopy=False):
+                if t.state.is_finished() and (best is None or t.number != best.number):
+                    for wd in {t.user_attrs.get("workdir"), str(trials_dir / f"trial_{t.number:04d}") if own else None}:
+                        if wd:  # the second: a trial killed before it could record its folder
+                            shutil.rmtree(wd, ignore_errors=True)
+
         toolkit.progress(ctx, "trials", done, total)
-        best = _best(study)
-        if frozen.value is not None:
-            log.info("trial %d %s: %s %.4f (best %.4f, trial %d)", frozen.number, frozen.state.name.lower(),
-                     options.metric, frozen.value, best.value if best else float("nan"),
-                     best.number if best else -1)
-        keep_best_checkpoint(study, best)
+        n_jobs = options.n_jobs
+        if n_jobs > 1 and processes.world_size > 1:
+            log.warning("optuna: n_jobs = %d under a multi-process launch: the processes train one trial at a time "
+                        "together (n_jobs = 1)", n_jobs)
+            n_jobs = 1
+        if n_jobs > 1:
+            # Trials run in threads, and each builds its loader there. A loader imports its libraries
+            # when built, and first imports are not thread-safe (transformers resolves names lazily:
+            # "cannot import name 'BartConfig'"), so build it once here, before any thread starts.
+            ctx.build("model_loaders", model)
+        result: StudyResult | None = None
+        ended = False
+        try:
+            # Other workers of the study may still be running trials: wait for them (up to the study's
+            # timeout) so that the best trial reported here is the study's.
+            shared.optimize(study, objective, timeout=options.timeout or None, n_jobs=n_jobs, callbacks=[after],
+                                 wait_seconds=float(options.timeout or 24 * 3600))
+            ended = True
+            processes.broadcast(None)  # the other processes of a launch: no more trials
+            best = _best(study)
+            if best is None:
+                raise DialsumError(f"optuna: no trial of study {name!r} completed (all pruned or failed)")
+            keep_best_checkpoint(study, best)  # also after a run killed between a trial's end and its clean-up
+            summary = write_outputs(ctx, study, best, options, folder, model, original or ctx.recipe)
+            ctx.emit("dialsum_after_stage", stage="optuna", metrics={options.metric: best.value})
+            result = StudyResult(dict(best.params), float(best.value), best.number,
+                                 dict(best.user_attrs.get("scores", {})), summary)
+            return result
+        finally:
+            if not ended:
+                processes.broadcast(None)
+            processes.broadcast(result)
 
-    def keep_best_checkpoint(study: Any, best: Any) -> None:
-        for t in study.get_trials(deepcopy=False):
-            if t.state.is_finished() and (best is None or t.number != best.number):
-                for wd in {t.user_attrs.get("workdir"), str(trials_dir / f"trial_{t.number:04d}") if own else None}:
-                    if wd:  # the second: a trial killed before it could record its folder
-                        shutil.rmtree(wd, ignore_errors=True)
 
-    toolkit.progress(ctx, "trials", done, total)
-    n_jobs = options.n_jobs
-    if n_jobs > 1 and processes.world_size > 1:
-        log.warning("optuna: n_jobs = %d under a multi-process launch: the processes train one trial at a time "
-                    "together (n_jobs = 1)", n_jobs)
-        n_jobs = 1
-    if n_jobs > 1:
-        # Trials run in threads, and each builds its loader there. A loader imports its libraries
-        # when built, and first imports are not thread-safe (transformers resolves names lazily:
-        # "cannot import name 'BartConfig'"), so build it once here, before any thread starts.
-        ctx.build("model_loaders", model)
-    result: StudyResult | None = None
-    ended = False
-    try:
-        # Other workers of the study may still be running trials: wait for them (up to the study's
-        # timeout) so that the best trial reported here is the study's.
-        shared.optimize(study, objective, timeout=options.timeout or None, n_jobs=n_jobs, callbacks=[after],
-                             wait_seconds=float(options.timeout or 24 * 3600))
-        ended = True
-        processes.broadcast(None)  # the other processes of a launch: no more trials
-        best = _best(study)
-        if best is None:
-            raise DialsumError(f"optuna: no trial of study {name!r} completed (all pruned or failed)")
-        keep_best_checkpoint(study, best)  # also after a run killed between a trial's end and its clean-up
-        summary = write_outputs(ctx, study, best, options, folder, model, original or ctx.recipe)
-        ctx.emit("dialsum_after_stage", stage="optuna", metrics={options.metric: best.value})
-        result = StudyResult(dict(best.params), float(best.value), best.number,
-                             dict(best.user_attrs.get("scores", {})), summary)
-        return result
-    finally:
-        if not ended:
-            processes.broadcast(None)
-        processes.broadcast(result)
+def own_study_lock(db: Path) -> Any:
+    """The lock of the experiment's own study (``study.db.run.lock``, gone once released), held by
+    the run that resumes or runs it until its outputs are written."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return shared.MachineLock(db.with_name(db.name + ".run.lock"), on_wait=lambda: log.info(
+        "optuna: another job of this experiment is running its study; waiting for it to end to reuse it"))
 
 
 def close_abandoned(db: Path, study_name: str) -> list[int]:
@@ -305,9 +328,14 @@ def _fmt_params(params: dict[str, Any]) -> str:
 
 def best_recipe(recipe: Recipe, params: dict[str, Any], model: str) -> Recipe:
     """A recipe that trains ``model`` with ``params`` in ``single`` mode, runnable from anywhere
-    (the run's recipe already holds absolute paths)."""
+    (the run's recipe already holds absolute paths).
+
+    What only the study's run meant is left out: a fan-out job's ``run.only`` (``fold=2``: the
+    single mode has no folds), its ``run.resume_from`` (a fold's checkpoint) and the ensemble's
+    ``run.ensemble_weights`` (one model combines nothing); ``dialsum check`` refused them there."""
     out = apply_params(recipe, params, list(recipe.run.models))
-    run = attrs.evolve(out.run, mode="single", name="", models=[model])
+    resume = {"resume_from": ""} if getattr(out.run, "resume_from", "") else {}  # dialsum-hf's key
+    run = attrs.evolve(out.run, mode="single", name="", models=[model], only=[], ensemble_weights=[], **resume)
     return out.evolve(run=run, versions={})
 
 

@@ -48,6 +48,9 @@ def _problems(recipe, plugins) -> list[str]:
     # refused before anything trains, not after the models (or the first trial) trained
     ((("modes.optuna.pruner", "percentile"), ("modes.optuna.percentile", 150.0), SPACE), {"mode": "optuna"},
      "modes.optuna.percentile: must be in [0, 100], got 150.0"),
+    # read by the percentile pruner only: accepted and ignored beside another
+    ((("modes.optuna.pruner", "median"), ("modes.optuna.percentile", 10.0), SPACE), {"mode": "optuna"},
+     "modes.optuna.percentile: 10.0 is read by the percentile pruner only, and pruner = 'median'"),
     ((("modes.optuna.space.\"train.learning_rate\"", {"low": 1e-5, "high": 1e-3, "step": -1.0}),),
      {"mode": "optuna"}, "modes.optuna.space.train.learning_rate.step: must be >= 0, got -1.0"),
     ((("modes.optuna.space.\"models.lead1.max_turns\"", {"type": "int", "low": 1, "high": 3}),),

@@ -144,3 +144,46 @@ def test_when_every_candidate_is_degenerate_the_note_does_not_call_the_chosen_so
     assert note.startswith("every candidate's validation predictions are degenerate") and "0.0422" in note
     comb.degenerate = ["ensemble"]  # the chosen source is sound: said as before
     assert "m/fold1's are not (0.0422)" in comb.report()["note"]
+
+
+def test_an_error_in_the_weight_search_is_one_line_on_the_console(make_recipe, run, register_plugin) -> None:
+    """Optuna logged a weight-search trial that failed (an error, Ctrl-C) with its traceback on the
+    console before the run's own one-line error."""
+    import pytest
+    from modes_helpers import BestScore
+
+    from dialsum_core import hookimpl
+    from dialsum_core.errors import DialsumError
+
+    class Tiring(BestScore):
+        calls = 0
+
+        def combine(self, candidates, weights, ctx):
+            Tiring.calls += 1
+            if Tiring.calls > 4:  # the probes (equal weights, each model alone) pass, a search trial fails
+                raise DialsumError("run.ensemble: tired")
+            return super().combine(candidates, weights, ctx)
+
+    class Plugin:
+        @hookimpl
+        def dialsum_register_ensembles(self, register):
+            register("tiring", lambda o, c: Tiring(), description="fails in the weight search")
+
+    register_plugin(Plugin(), "tiring-ensemble")
+    recipe = make_recipe(("modes.multi_model.weight_search_trials", 6), mode="multi_model",
+                         models=["lead1", "lead"], ensemble="tiring")
+    console: list[str] = []  # what Optuna's own handler (stderr) writes
+
+    class Console(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            console.append(logging.Formatter().format(record))
+
+    handler = Console()
+    logging.getLogger("optuna").addHandler(handler)
+    try:
+        with pytest.raises(DialsumError, match="tired"):
+            run(recipe)
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
+    assert any("Trial 4 failed" in line for line in console)
+    assert not any("Traceback" in line for line in console)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import optuna
 import pytest
@@ -10,6 +11,7 @@ from modes_fixtures import *  # noqa: F403 - pytest fixtures
 from modes_helpers import results
 
 from dialsum_core import hookimpl
+from dialsum_core.errors import DialsumError
 from dialsum_core.recipe import load_recipe
 
 SPACE = (
@@ -49,6 +51,29 @@ def test_optuna_finds_best_params_writes_a_runnable_best_recipe_and_resumes(make
     run(recipe.override(("modes.optuna.trials", 4)))
     trials = _study(res).get_trials()
     assert len(trials) == 4 and [t.params for t in trials[:3]] == [t["params"] for t in opt["trials"]]
+
+
+def test_a_re_run_with_another_recipe_is_refused_before_it_touches_the_study(make_recipe, run, plugins) -> None:
+    """A re-run under the same run.name resumes the study only with its recipe: with another space it
+    ran no trial and reported the old space's best parameters in best_recipe.toml."""
+    recipe = make_recipe(SPACE[0], ("modes.optuna.trials", 2), ("modes.optuna.sampler", "random"),
+                         ("modes.optuna.pruner", "none"), mode="optuna", models=["growing"])
+    res = run(recipe)
+    written = {name: (res.experiment / name).read_bytes() for name in ("config.toml", "results.json")}
+    # what a trial does not read may change: more trials, another sampler, the models of later stages
+    more = recipe.override(("modes.optuna.trials", 3), ("modes.optuna.sampler", "tpe"),
+                           ("run.models", ["growing", "lead"]))
+    assert not more.problems(plugins)
+    assert len(_study(res).get_trials()) == 2
+    other = recipe.override(SPACE[1])
+    problems = other.problems(plugins)
+    assert len(problems) == 1 and ": modes.optuna: the study 'exp' in " in problems[0]
+    assert "was run with another recipe" in problems[0]
+    with pytest.raises(DialsumError, match="was run with another recipe"):
+        run(other)
+    assert {name: (res.experiment / name).read_bytes() for name in written} == written
+    assert len(_study(res).get_trials()) == 2
+    assert not recipe.override(SPACE[1], ("modes.optuna.study_name", "second")).problems(plugins)
 
 
 def test_optuna_prunes_on_per_epoch_rouge_and_stops_training(make_recipe, run, register_plugin) -> None:
@@ -134,3 +159,165 @@ def test_an_int_parameters_bounds_are_written_as_ints(make_recipe, plugins, tmp_
     assert "low = 1\n" in text and "high = 4\n" in text
     assert type(space["train.learning_rate"]["high"]) is float
     assert load_recipe(tmp_path / "config.toml").validate(plugins)  # and it runs again as written
+
+
+#: A study run in a process of its own, with the test plugins; Ctrl-C ends it as the CLI does (130).
+_STUDY = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from modes_helpers import TestPlugins
+from dialsum_core.manager import build_plugins
+from dialsum_core.recipe import load_recipe
+from dialsum_core.runner import run_recipe
+
+plugins = build_plugins()
+plugins.add(TestPlugins(), "modes-test-plugins")
+try:
+    run_recipe(load_recipe(sys.argv[2]), plugins)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_in_a_trial_prints_no_traceback_and_the_re_run_runs_the_trial_again(make_recipe, run,
+                                                                                   tmp_path) -> None:
+    """Optuna logged the interrupted trial with its whole traceback on the console; the run says
+    ``interrupted`` once and its log file keeps the traceback. The re-run queues the trial again."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from dialsum_core.recipe import write_recipe
+
+    started, go = tmp_path / "started", tmp_path / "go"
+    recipe = make_recipe(("modes.optuna.space.\"generation.temperature\"", {"type": "float", "low": 0.5, "high": 1.0}),
+                         ("modes.optuna.trials", 2), ("modes.optuna.pruner", "none"),
+                         ("models.waiting.started", str(started)), ("models.waiting.go", str(go)),
+                         mode="optuna", models=["waiting"], loggers=["file"])
+    proc = subprocess.Popen([sys.executable, "-c", _STUDY, str(Path(__file__).parent),
+                             str(write_recipe(recipe, tmp_path / "study.toml"))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the first trial did not start training"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "Trial 0 failed" in err
+    experiment = Path(recipe.run.output_dir) / "exp"
+    assert json.loads((experiment / "results.json").read_text())["status"] == "interrupted"
+    assert "Traceback" in (experiment / "train.log").read_text()
+    go.touch()
+    out = results(run(recipe))["optuna"]
+    assert out["complete"] == 2 and [t["state"] for t in out["trials"]] == ["fail", "complete", "complete"]
+
+
+def test_a_second_process_on_the_experiments_study_waits_instead_of_failing_the_first(make_recipe,
+                                                                                       tmp_path) -> None:
+    """The fan-out jobs of a full run each run the study stage on the experiment's own study: the
+    second took the first's running trial for an abandoned one and marked it failed, and the first
+    then failed with a traceback (``Cannot tell a FAIL trial``). It now waits, then reuses the study."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from dialsum_core.recipe import write_recipe
+
+    started, go = tmp_path / "started", tmp_path / "go"
+    recipe = make_recipe(("modes.optuna.space.\"generation.temperature\"", {"type": "float", "low": 0.5, "high": 1.0}),
+                         ("modes.optuna.trials", 1), ("modes.optuna.pruner", "none"),
+                         ("models.waiting.started", str(started)), ("models.waiting.go", str(go)),
+                         mode="optuna", models=["waiting"], loggers=["file"])
+    path = write_recipe(recipe, tmp_path / "study.toml")
+    log = Path(recipe.run.output_dir) / "exp" / "train.log"
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", _STUDY, str(Path(__file__).parent), str(path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_for(found: Any) -> None:
+        deadline = time.monotonic() + 120
+        while not found() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    first = start()
+    second = None
+    try:
+        wait_for(started.exists)
+        assert started.exists(), "the first trial did not start training"
+        second = start()
+        wait_for(lambda: any(m in (log.read_text() if log.exists() else "") for m in (
+            "waiting for it to end", "left running by an interrupted run")))
+        go.touch()
+        outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in (first, second)]
+    finally:
+        for p in (first, second):
+            if p is not None:
+                p.kill()
+    assert [rc for rc, _ in outcomes] == [0, 0], outcomes
+    assert "waiting for it to end to reuse it" in log.read_text()
+    trials = optuna.load_study(study_name="exp", storage=f"sqlite:///{log.parent / 'optuna' / 'study.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"]
+    assert sorted(p.name for p in (log.parent / "optuna").iterdir()) == [
+        "best_params.json", "best_recipe.toml", "study.db"]
+
+
+def test_run_resume_from_is_refused_in_the_optuna_mode_and_left_alone_by_a_full_jobs_trials(
+        make_recipe, run, plugins, register_plugin, tmp_path) -> None:
+    """Every trial resumed from ``run.resume_from``: one of another width failed with a traceback
+    (``Error(s) in loading state_dict``), one of the same width continued the checkpoint's training
+    instead of training with the values it drew. In a full run's job it names a fold's checkpoint."""
+    fold = tmp_path / "old" / "checkpoints" / "lead" / "fold1"
+    (fold / "checkpoint-1").mkdir(parents=True)
+    (fold / "checkpoint-1" / "trainer_state.json").write_text("{}")
+    space = ("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 3})
+    study = make_recipe(space, ("modes.optuna.trials", 2), mode="optuna", models=["lead"], resume_from=str(fold))
+    assert any(p.split(": ", 2)[1] == "run.resume_from" and "every trial" in p for p in study.problems(plugins))
+    seen: list[str] = []
+
+    class Watch:
+        @hookimpl
+        def dialsum_before_trial(self, ctx, trial):
+            seen.append(ctx.recipe.run.resume_from)
+
+    register_plugin(Watch(), "watch-trials")
+    job = make_recipe(space, ("modes.optuna.trials", 2), ("modes.kfold.k_folds", 2), mode="full", models=["lead"],
+                      only=["fold=1"], resume_from=str(fold), ensemble="rouge_weighted")
+    assert not job.problems(plugins)
+    run(job)
+    assert seen == ["", ""]
+
+
+def test_the_best_recipe_of_a_full_runs_fan_out_job_runs(make_recipe, run, plugins) -> None:
+    """The job's run.only (``fold=1``) and the fold ensemble's weights went into best_recipe.toml,
+    whose single mode has no folds and combines nothing: ``dialsum run best_recipe.toml`` was refused."""
+    space = ("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 3})
+    job = make_recipe(space, ("modes.optuna.trials", 2), ("modes.kfold.k_folds", 2), mode="full",
+                      models=["lead", "lead1"], only=["fold=1"], ensemble="rouge_weighted", ensemble_weights=[1.0, 2.0])
+    res = run(job)
+    best = load_recipe(res.experiment / "optuna" / "best_recipe.toml", ["run.name=best"])
+    assert best.run.mode == "single" and best.run.models == ["lead"]
+    assert best.run.only == [] and best.run.ensemble_weights == []
+    assert not best.problems(plugins)
+    assert results(run(best))["status"] == "complete"
+
+
+def test_a_full_run_resumes_the_study_its_recipe_ran_alone_in_the_optuna_mode(make_recipe, run, plugins) -> None:
+    """docs/scaling.md: run a full recipe's study first with run.mode = optuna; the full run (other
+    mode, its k-fold options) is the same recipe for the study, which it resumes with no new trial."""
+    space = ("modes.optuna.space.\"model.max_turns\"", {"type": "int", "low": 1, "high": 3})
+    study = make_recipe(space, ("modes.optuna.trials", 2), ("modes.kfold.k_folds", 2), mode="optuna",
+                        models=["lead", "lead1"], ensemble="rouge_weighted", use_cache=True)
+    res = run(study)
+    full = study.override(("run.mode", "full"))
+    assert not full.problems(plugins)
+    out = results(run(full))
+    assert out["status"] == "complete" and out["stages"]["optuna"]["n_trials"] == 2
+    assert len(_study(res).get_trials()) == 2
