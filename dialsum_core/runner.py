@@ -112,6 +112,8 @@ def run_recipe(
     started = time.time()
     try:  # from here on, whatever fails is recorded in results.json and told to the plugins
         experiment.write_text(f"{job}{CONFIG}", resolved.to_toml())
+        # a run killed outright (SIGKILL, power loss) must not leave an earlier run's "complete" behind
+        experiment.write_json(f"{job}{RESULTS}", {"status": "running", "experiment": name, "mode": resolved.run.mode})
         loggers = _start_loggers(_logger_context(ctx, job)) if processes.is_main else []
         _log_header(ctx)
         ctx.emit("dialsum_before_run")
@@ -120,7 +122,7 @@ def run_recipe(
     except BaseException as exc:
         failure = {
             "status": status_of(exc),
-            "error": f"{type(exc).__name__}: {exc}",
+            "error": f"{type(exc).__name__}: {exc}".removesuffix(": "),  # Ctrl-C has no message
             "experiment": name,
             "mode": resolved.run.mode,
             "elapsed_seconds": round(time.time() - started, 3),

@@ -271,3 +271,30 @@ def test_scratch_training_killed_after_a_checkpoint_resumes_from_it_exactly(tmp_
     history = json.loads((root / "results.json").read_text(encoding="utf-8"))["history"]
     assert len(history) == 2
     tally["kill-and-resume runs: scratch with run.resume_from"] += 1
+
+
+def test_a_re_run_killed_outright_does_not_leave_the_earlier_runs_complete(tmp_path: Path) -> None:
+    """``results.json`` said ``complete`` (the earlier run's) while a re-run of the same experiment was
+    killed with SIGKILL, which no handler sees: the runner now records ``running`` as it starts."""
+    data = small_data(tmp_path / "data")
+    first = write_recipe(tmp_path / "lead.toml", lead_recipe(data, tmp_path / "out", run={"name": "again"}))
+    assert dialsum_run(first).returncode == 0
+    results = tmp_path / "out" / "again" / "results.json"
+    assert json.loads(results.read_text(encoding="utf-8"))["status"] == "complete"
+    scratch = {**TINY_SCRATCH, "train": {**TINY_SCRATCH["train"], "epochs": 30}}
+    recipe = lead_recipe(data, tmp_path / "out", **{**scratch, "run": {**scratch["run"], "name": "again"}})
+    second = write_recipe(tmp_path / "scratch.toml", recipe)
+    proc = subprocess.Popen(cli_args(second), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        status = "complete"
+        while proc.poll() is None and status != "running":
+            time.sleep(0.02)
+            status = json.loads(results.read_text(encoding="utf-8")).get("status")
+        assert proc.poll() is None, "the re-run ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed = json.loads(results.read_text(encoding="utf-8"))
+    assert killed["status"] == "running" and killed["experiment"] == "again", killed
