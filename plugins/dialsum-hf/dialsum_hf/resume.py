@@ -41,11 +41,20 @@ def latest_checkpoint(path: Path) -> str:
         return ""
 
 
+#: The distribution whose model loaders read ``run.resume_from`` (a key it contributes).
+DISTRIBUTION = "dialsum-hf"
+
+
 def check_resume(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     """``dialsum check`` refuses a ``run.resume_from`` that the run would refuse when training starts."""
     run = recipe.run
     if not run.resume_from:
         return []
+    resuming = [m for m in dict.fromkeys(run.models)
+                if (reg := plugins.get("model_loaders", m)) is not None and reg.distribution == DISTRIBUTION]
+    if len(resuming) > 1:  # each would load the one checkpoint: another model's weights, or a clash of shapes
+        return [("run.resume_from", f"names one checkpoint, and run.models trains {len(resuming)} models that would "
+                 f"each resume from it ({', '.join(resuming)}); resume one model at a time (run.models = [NAME])")]
     try:
         checkpoint = Path(checkpoint_in(recipe.path_of("run.resume_from")))
     except ValueError as exc:

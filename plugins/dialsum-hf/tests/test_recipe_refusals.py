@@ -473,3 +473,13 @@ def test_an_infinite_rate_or_penalty_is_refused(data_dir: Path, section: str, ke
         assert any(f"{section}.{key}: must be" in p for p in found), (value, found)
     assert any(f"{section}.{key}: must be a finite number, got inf" in p
                for p in problems(data_dir, {section: {key: float("inf")}}))
+
+
+def test_one_checkpoint_to_resume_several_models_from_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    """``run.resume_from`` with two models of this plugin: each resumed from the one checkpoint (another
+    model's weights, or a clash of shapes after the first trained); a model of another plugin does not count."""
+    found = problems(data_dir, {"run": {"models": ["scratch", "hf-seq2seq"], "resume_from": str(tmp_path)}})
+    assert any("run.resume_from: names one checkpoint, and run.models trains 2 models that would each resume "
+               "from it (scratch, hf-seq2seq)" in p for p in found), found
+    alone = problems(data_dir, {"run": {"models": ["scratch", "lead"], "resume_from": str(tmp_path)}})
+    assert not any("names one checkpoint" in p for p in alone), alone
