@@ -227,13 +227,14 @@ def test_a_second_job_with_the_same_selection_fails_while_the_first_runs(make_re
 
     first = start(path)
     try:
-        config = (job / "config.toml").stat().st_mtime_ns
+        written = {name: (job / name).stat().st_mtime_ns for name in ("config.toml", "results.json")}
         with pytest.raises(DialsumError) as caught:  # a user error: one line, exit code 2
             run(recipe)
         message = str(caught.value)
         assert "\n" not in message and "['model=waiting']" in message
         assert f"{socket.gethostname()} pid {first.pid}" in message
-        assert (job / "config.toml").stat().st_mtime_ns == config and not (job / "results.json").exists()
+        assert {name: (job / name).stat().st_mtime_ns for name in written} == written  # the first job's, untouched
+        assert json.loads((job / "results.json").read_text(encoding="utf-8"))["status"] == "running"
         go.touch()
         assert first.wait(timeout=120) == 0
     finally:
