@@ -105,6 +105,10 @@ def relabel(text: str, mapping: dict[str, str]) -> str:
     return SPEAKER_RE.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
 
 
+#: Speakers up to which ``reorder`` lists every permutation (5,040) before drawing from them.
+ENUMERATED = 7
+
+
 class Reorder:
     """Exchange speaker tags consistently (``#Person1#`` <-> ``#Person2#``, and every other
     permutation of the speakers present); ``restore`` maps the summary's tags back."""
@@ -122,16 +126,31 @@ class Reorder:
         # the swap of the first two speakers first (the most natural variant), then the other
         # permutations of the speakers present in a seeded order
         head = (tags[1], tags[0], *tags[2:])
-        rest = [p for p in itertools.permutations(tags) if list(p) != tags and p != head]
-        rng_for(fname, seed, self.name).shuffle(rest)
-        head = [head]
+        rest = self._others(tags, head, rng_for(fname, seed, self.name), n)
         variants = []
-        for k, perm in enumerate([*head, *rest]):
+        for k, perm in enumerate([head, *rest]):
             forward = dict(zip(tags, perm, strict=True))
             back = {v: k2 for k2, v in forward.items()}
             variants.append(Variant(relabel(dialogue, forward), functools.partial(relabel, mapping=back),
                                     f"{self.name}:{k + 1}", functools.partial(relabel, mapping=forward)))
         return _unique(variants, dialogue, n)
+
+    @staticmethod
+    def _others(tags: list[str], head: tuple[str, ...], rng: random.Random, n: int) -> list[tuple[str, ...]]:
+        """The permutations after ``head``: every one, shuffled, up to :data:`ENUMERATED` speakers;
+        beyond, ``n - 1`` distinct random ones, since listing them all would hold millions (ten
+        speakers: 3.6 million) to use a handful."""
+        if len(tags) <= ENUMERATED:
+            rest = [p for p in itertools.permutations(tags) if list(p) != tags and p != head]
+            rng.shuffle(rest)
+            return rest
+        seen, rest = {tuple(tags), head}, []
+        while len(rest) < min(n - 1, math.factorial(len(tags)) - 2):
+            perm = tuple(rng.sample(tags, len(tags)))
+            if perm not in seen:
+                seen.add(perm)
+                rest.append(perm)
+        return rest
 
 
 # -- mask ----------------------------------------------------------------------------------------------

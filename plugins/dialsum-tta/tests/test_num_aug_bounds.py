@@ -87,3 +87,14 @@ def test_a_paraphrase_model_makes_at_most_its_beams(tmp_path: Path, caplog: pyte
         assert [p for p, _ in turns(variant.dialogue)] == [p for p, _ in turns(THREE)]
     warned = [r.getMessage() for r in caplog.records if "num_beams" in r.getMessage()]
     assert len(warned) == 1 and "at most its num_beams (2)" in warned[0], warned
+
+
+def test_reorder_of_many_speakers_draws_the_permutations_it_needs(tmp_path: Path) -> None:
+    reorder = ctx_with(tmp_path).build("augmenters", "reorder")
+    many = "\n".join(f"#Person{i}#: 제 차례예요, {i}번이에요." for i in range(1, 10))  # 9! = 362,880 orders
+    got, peak = _peak_mib(lambda: reorder.augment("d1", many, n=3, seed=42))
+    assert peak < 4, f"{peak:.0f} MiB held for {len(got)} variants: every permutation was listed"
+    assert len({v.dialogue for v in got}) == 3 and many not in {v.dialogue for v in got}
+    assert got[0].dialogue.startswith("#Person2#: 제 차례예요, 1번")  # the swap of the first two comes first
+    assert all(v.restore(v.dialogue) == many for v in got)  # each relabels consistently and maps back
+    assert [v.dialogue for v in reorder.augment("d1", many, n=3, seed=42)] == [v.dialogue for v in got]
