@@ -73,6 +73,10 @@ class ScratchLoader:
         texts, tags = scratch_corpus(tokenizer_corpus(ctx, train), d.special_tokens)
         tok = cached_tokenizer(ctx.experiment.checkpoints / safe_name(self.name) / "tokenizer", texts, tags,
                                o.vocab_size, o.min_frequency)
+        if (alphabet := tok.backend_tokenizer.get_vocab_size(with_added_tokens=False)) > o.vocab_size:
+            # BPE keeps every character it saw: a smaller size cannot be had, and the model is larger than asked
+            ctx.log.warning("models.%s.vocab_size = %d is below the %d characters and special tokens of the "
+                            "training data: the vocabulary has %d tokens", self.name, o.vocab_size, alphabet, len(tok))
         config = BartConfig(
             vocab_size=len(tok), **scratch_architecture(o, ctx.recipe),
             dropout=o.dropout, pad_token_id=tok.pad_token_id,

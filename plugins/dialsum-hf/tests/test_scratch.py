@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from dialsum_core import hookimpl
@@ -183,3 +184,19 @@ def test_a_checkpoint_folder_without_a_step_number_is_no_step(context, tmp_path:
     ctx = context({"train": {"epochs": 2}, "run": {"resume_from": str(tmp_path / "moved")}})
     result = ctx.build("model_loaders", "scratch").build(ctx, data.train).fit(data.train, data.valid, ctx, out)
     assert result.best_checkpoint == result.last_checkpoint == str(out / f"checkpoint-{result.details['global_step']}")
+
+
+def test_a_vocab_size_below_the_characters_of_the_data_is_said(context, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="dialsum")
+    ctx = context({"models": {"scratch": {"vocab_size": 5}}})
+    model = ctx.build("model_loaders", "scratch").build(ctx, ctx.data().train)
+    assert len(model.tokenizer) > 5
+    assert "models.scratch.vocab_size = 5 is below the" in caplog.text
+    assert f"the vocabulary has {len(model.tokenizer)} tokens" in caplog.text
+
+
+def test_a_vocab_size_the_data_is_too_small_to_fill_is_not_a_warning(context, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="dialsum")
+    ctx = context({"models": {"scratch": {"vocab_size": 100000}}})
+    ctx.build("model_loaders", "scratch").build(ctx, ctx.data().train)
+    assert "vocab_size = " not in caplog.text
