@@ -47,13 +47,21 @@ class Written:
 def records_file(root: Path) -> str:
     """The name of the ``jsonl`` logger's file in the experiment at ``root``: its ``filename`` option
     as the run's resolved ``config.toml`` spells it out (it holds every used plugin's options), the
-    default name when the run had no ``jsonl`` logger or the folder has no readable config."""
+    default name when the run had no ``jsonl`` logger or the folder has no config. A config that
+    cannot be read is refused unless the default file is there: the run may have renamed its file,
+    and a report built without it would show no event at all."""
     import tomllib
 
     try:
         config = tomllib.loads((root / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except FileNotFoundError:
         return FILENAME
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        if (root / FILENAME).is_file():
+            return FILENAME
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise DialsumError(f"{root / CONFIG}: cannot read it ({why}), and the name of the jsonl logger's file is "
+                           f"written there ({FILENAME} is not in the folder); fix or restore it") from None
     options = config.get(KIND["loggers"].table, {}).get("jsonl", {})
     name = options.get("filename") if isinstance(options, dict) else None
     return name if isinstance(name, str) and name else FILENAME

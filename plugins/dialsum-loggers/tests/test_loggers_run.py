@@ -318,3 +318,22 @@ def test_plugin_modules_import_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_report_with_a_broken_config_and_a_renamed_file_says_so(tmp_path: Path, plugins) -> None:
+    """The name of the records is in config.toml: a report that fell back to the default name built a
+    report with no event and said nothing."""
+    recipe = scripted_recipe(tmp_path, ["jsonl"], loggers={"jsonl": {"filename": "events.jsonl"}})
+    exp = run_recipe(recipe, plugins).experiment
+    (exp / "config.toml").write_text("[run\nname = 'x'\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        f"error: {exp / 'config.toml'}: cannot read it (Expected ']' at the end of a table declaration (at line 1, "
+        "column 5)), and the name of the jsonl logger's file is written there (metrics.jsonl is not in the folder); "
+        "fix or restore it"], res.output
+    assert not (exp / "report").exists()
+    (exp / "events.jsonl").rename(exp / "metrics.jsonl")  # the default name: the file is found without the config
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 0, res.output
+    assert "events in metrics.jsonl" in (exp / "report" / "report.md").read_text(encoding="utf-8")
