@@ -360,3 +360,57 @@ def test_the_kind_tables_of_the_docs_are_those_of_the_registry() -> None:
     concepts = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
     for kind in KINDS:
         assert f"| `{kind.hook}` |" in concepts and f"`[{kind.table}.NAME]`" in concepts, kind
+
+
+# ------------------------------------------------------------------------------------------------
+# Recipes and commands the pages show pass `dialsum check`
+# ------------------------------------------------------------------------------------------------
+def toml_blocks(text: str) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+
+
+def shown_commands(text: str, prefix: str) -> list[list[str]]:
+    """The ``dialsum run`` commands of a page's bash blocks, continuation lines joined, comments dropped."""
+    import shlex
+
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith(prefix):
+                found.append(shlex.split(line, comments=True))
+    return found
+
+
+def check_problems(recipe_path: Path, sets: list[str], plugins: Any) -> list[str]:
+    from dialsum_core.recipe import load_recipe
+
+    recipe = load_recipe(recipe_path, sets)
+    return [str(p) for p in recipe.problems(plugins)]
+
+
+def test_the_example_recipes_of_readme_and_recipes_page_pass_check(tmp_path: Path) -> None:
+    """The recipe the README shows and the anatomy of docs/recipes.md, saved in recipes/ as they say."""
+    (tmp_path / "recipes").mkdir()
+    shutil.copy(ROOT / "recipes" / "base.toml", tmp_path / "recipes" / "base.toml")
+    (tmp_path / "data").symlink_to(ROOT / "data")
+    plugins = build_plugins()
+    examples = {
+        "README.md": next(b for b in toml_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+                          if b.startswith("extends")),
+        "docs/recipes.md": toml_blocks((DOCS / "recipes.md").read_text(encoding="utf-8"))[0],
+    }
+    for page, block in examples.items():
+        path = tmp_path / "recipes" / "example.toml"
+        path.write_text(block, encoding="utf-8")
+        assert check_problems(path, [], plugins) == [], f"the recipe {page} shows does not pass dialsum check"
+
+
+def test_the_seed_examples_of_the_migration_page_pass_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    text = (DOCS / "migration.md").read_text(encoding="utf-8")
+    commands = shown_commands(text.split("## The seed's examples as recipes")[1], "dialsum run ")
+    assert len(commands) == 3
+    plugins = build_plugins()
+    for argv in commands:
+        sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+        assert check_problems(Path(argv[2]), sets, plugins) == [], f"docs/migration.md: {' '.join(argv)}"
