@@ -97,8 +97,13 @@ def launch_command(launcher: str, num_processes: int, launcher_args: Sequence[st
 
 
 def launch(launcher: str, num_processes: int, launcher_args: Sequence[str], dialsum_args: Sequence[str]) -> int:
-    """Run the launch and wait for it; returns its exit status."""
+    """Run the launch and wait for it; returns its exit status.
+
+    The launcher runs under :mod:`dialsum_launch.supervise`, which gives the processes' own exit
+    status (2 for a user error every process raised) instead of the launcher's traceback and 1.
+    """
     import subprocess
+    import sys
 
     if from_environment() is not None:
         raise DialsumError("--launcher: this process is already one of a launch (WORLD_SIZE is set); "
@@ -107,4 +112,5 @@ def launch(launcher: str, num_processes: int, launcher_args: Sequence[str], dial
     log.info("launching: %s", " ".join(cmd))
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # N processes on one machine share its cores
-    return subprocess.run(cmd, env=env, check=False).returncode
+    supervised = [sys.executable, "-m", "dialsum_launch.supervise", *cmd[1:]]  # cmd[1:]: -m LAUNCHER ...
+    return subprocess.run(supervised, env=env, check=False).returncode

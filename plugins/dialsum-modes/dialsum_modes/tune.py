@@ -188,8 +188,15 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     if not processes.is_main:
         while (order := processes.broadcast(None)) is not None:
             number, params = order
-            with contextlib.suppress(optuna.TrialPruned):
+            try:
                 train_trial(TrialReporter(number, None, options.metric, processes), params)
+            except optuna.TrialPruned:
+                pass
+            except Exception as exc:
+                if getattr(exc, "raised_by_every_process", False):  # the main process too: follow its `finally`
+                    processes.broadcast(None)
+                    processes.broadcast(None)
+                raise
         result = processes.broadcast(None)
         if result is None:
             raise DialsumError("optuna: the study stopped on the main process (see its log)")
