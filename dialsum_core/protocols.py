@@ -58,7 +58,8 @@ class Processes(Protocol):
     def map_in_order(self, fn: Callable[[list[T]], Sequence[R]], items: Sequence[T]) -> list[R]:
         """``fn(items)`` computed by all processes together: each runs ``fn`` on its contiguous share
         and every process gets all results in input order, as one process would compute them. Every
-        process calls it with the same ``items``; a nested call runs unsharded (never split twice)."""
+        process calls it with the same ``items``; a nested call runs unsharded (never split twice).
+        A failure in one share is raised on every process, marked ``raised_by_every_process = True``."""
         ...
 
     def finish(self, *, wait: bool = True) -> None:

@@ -76,7 +76,8 @@ class ScratchLoader:
         if (alphabet := tok.backend_tokenizer.get_vocab_size(with_added_tokens=False)) > o.vocab_size:
             # BPE keeps every character it saw: a smaller size cannot be had, and the model is larger than asked
             ctx.log.warning("models.%s.vocab_size = %d is below the %d characters and special tokens of the "
-                            "training data: the vocabulary has %d tokens", self.name, o.vocab_size, alphabet, len(tok))
+                            "training data, so the vocabulary has %d tokens", self.name, o.vocab_size, alphabet,
+                            len(tok))
         config = BartConfig(
             vocab_size=len(tok), **scratch_architecture(o, ctx.recipe),
             dropout=o.dropout, pad_token_id=tok.pad_token_id,

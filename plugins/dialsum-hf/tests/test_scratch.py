@@ -192,7 +192,7 @@ def test_a_vocab_size_below_the_characters_of_the_data_is_said(context, caplog) 
     model = ctx.build("model_loaders", "scratch").build(ctx, ctx.data().train)
     assert len(model.tokenizer) > 5
     assert "models.scratch.vocab_size = 5 is below the" in caplog.text
-    assert f"the vocabulary has {len(model.tokenizer)} tokens" in caplog.text
+    assert f"training data, so the vocabulary has {len(model.tokenizer)} tokens" in caplog.text
 
 
 def test_a_vocab_size_the_data_is_too_small_to_fill_is_not_a_warning(context, caplog) -> None:

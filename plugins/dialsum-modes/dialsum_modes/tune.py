@@ -193,7 +193,7 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
             except optuna.TrialPruned:
                 pass
             except Exception as exc:
-                if getattr(exc, "raised_by_every_process", False):  # the main process too: follow its `finally`
+                if getattr(exc, "raised_by_every_process", False):  # Processes.map_in_order: follow main's `finally`
                     processes.broadcast(None)
                     processes.broadcast(None)
                 raise
