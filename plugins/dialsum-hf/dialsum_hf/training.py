@@ -67,6 +67,9 @@ def _callbacks() -> tuple[type, type]:
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs:
                 self.ctx.emit("dialsum_on_metrics", metrics=dict(logs), step=state.global_step)
+                # run.log_level = "DEBUG" (the seed's --log_level DEBUG): every logged step, not
+                # only the epochs, in train.log and on the console
+                self.ctx.log.debug("step %d/%d: %s", state.global_step, state.max_steps, _fmt(logs))
 
         def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             from dialsum_hf.saving import write_metadata
