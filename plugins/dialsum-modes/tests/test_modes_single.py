@@ -289,3 +289,10 @@ def test_tta_says_how_many_variants_each_augmenter_made(make_recipe, run, plugin
                for r in read_csv(small_data["dev"]))
     assert said == [f"lead: TTA variants of 8 valid dialogues (run.tta_num_aug = 3 at most each): reorder {made}"]
     assert 8 <= made < 3 * 8  # every dialogue has two speakers or more; most have only two
+
+
+def test_without_save_predictions_only_the_submission_is_written(make_recipe, run) -> None:
+    """The seed's ``evaluation.save_predictions: false``: no prediction files, the submission still."""
+    res = run(make_recipe(save_predictions=False))
+    assert sorted(p.name for p in (res.experiment / "predictions").iterdir()) == ["submission.csv"]
+    assert results(res)["predictions"] == {"submission": "predictions/submission.csv"}
