@@ -87,6 +87,10 @@ def _callbacks() -> tuple[type, type]:
 
         def __init__(self, *args: Any, hf: HFModel, ctx: Any, valid: Sequence[Any], n_epochs: int, **kw: Any):
             super().__init__(*args, **kw)
+            if self.model_accepts_loss_kwargs and not loss_counts_items(self.model):
+                # transformers then neither divides the loss by the accumulation steps nor lets the
+                # model do it: the pieces' losses (and gradients) would add up
+                self.model_accepts_loss_kwargs = False
             self._hf, self._ctx, self._valid, self._n_epochs = hf, ctx, valid, n_epochs
             self.eval_seconds = self.eval_cpu_seconds = 0.0
             self.pruned = False
@@ -181,6 +185,23 @@ def _early_stopping(patience: int) -> Any:
             super().on_evaluate(args, state, control, metrics, **kw)
 
     return GuardedEarlyStopping(early_stopping_patience=patience)
+
+
+def loss_counts_items(model: Any) -> bool:
+    """Whether ``model``'s own loss divides by the ``num_items_in_batch`` the Trainer passes it.
+
+    The Trainer passes that count to any model whose ``forward`` takes ``**kwargs`` and then leaves
+    the division by ``train.gradient_accumulation_steps`` to it; transformers' models that honour
+    the count compute their loss with ``self.loss_function`` (Llama, GPT-NeoX...), while the
+    encoder-decoders (BART, T5, Pegasus) take the mean of their own batch and ignore it."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # under peft's wrapper
+    try:
+        source = inspect.getsource(type(base).forward)
+    except (OSError, TypeError):  # no source to read: transformers' own rule
+        return True
+    return "loss_function" in source
 
 
 def _fmt(metrics: dict[str, Any]) -> str:
