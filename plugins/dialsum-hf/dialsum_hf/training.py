@@ -115,11 +115,16 @@ def _callbacks() -> tuple[type, type]:
             self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
             history = epoch_history(self.state.log_history)
             latest = history[-1] if history else {"epoch": 1}
-            self._ctx.log.info("epoch %d/%d: %s", latest["epoch"], self._n_epochs, _fmt(latest))
+            # train.checkpoint_interval evaluates every so many steps: the entries count evaluations,
+            # which the log names by their step (not "epoch 2/1" in a run of one epoch)
+            if self._ctx.recipe.train.checkpoint_interval:
+                where = short = f"evaluation {latest['epoch']} (step {self.state.global_step}/{self.state.max_steps})"
+            else:
+                where, short = f"epoch {latest['epoch']}/{self._n_epochs}", f"epoch {latest['epoch']}"
+            self._ctx.log.info("%s: %s", where, _fmt(latest))
             if degenerate:
-                self._ctx.log.warning("epoch %d: most validation summaries are identical; this checkpoint is "
-                                      "not kept as the best while one with varied summaries exists",
-                                      latest["epoch"])
+                self._ctx.log.warning("%s: most validation summaries are identical; this checkpoint is not kept "
+                                      "as the best while one with varied summaries exists", short)
             self._ctx.emit("dialsum_after_epoch", epoch=latest["epoch"], n_epochs=self._n_epochs,
                            metrics={k: v for k, v in latest.items() if k != "epoch"})
             trial = self._ctx.trial

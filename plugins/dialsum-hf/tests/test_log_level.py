@@ -22,3 +22,17 @@ def test_debug_level_logs_every_logged_training_step(context, tmp_path: Path, ca
     assert all("learning_rate=" in s for s in steps if ": loss=" in s), steps
     infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert not [m for m in infos if m.startswith("step ")], infos  # at INFO, the epochs only
+
+
+def test_evaluations_every_few_steps_are_named_by_their_step(context, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """The seed's ``logging.checkpoint_interval`` (``train.checkpoint_interval``): three evaluations in a
+    run of one epoch were logged as "epoch 1/1", "epoch 2/1" and "epoch 3/1"."""
+    ctx = context({"train": {"epochs": 1, "checkpoint_interval": 1}})
+    data = ctx.data()
+    model = ctx.build("model_loaders", "scratch").build(ctx, data.train)
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        model.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    said = [r.getMessage().split(":")[0] for r in caplog.records
+            if r.levelno == logging.INFO and r.getMessage().startswith(("epoch ", "evaluation "))]
+    assert said == [f"evaluation {i} (step {i}/3)" for i in (1, 2, 3)], said
