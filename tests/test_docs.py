@@ -12,6 +12,7 @@ import importlib.util
 import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,19 @@ SEED_FLAGS = (
     "max_new_tokens", "use_wandb", "wandb_project", "log_level", "save_visualizations", "seed",
     "gpu_check", "auto_batch", "debug", "resume_from",
 )
+#: The settings of the seed's ``configs/train_config.yaml``.
+SEED_CONFIG = tuple(f"{section}.{key}" for section, keys in {
+    "experiment": "name seed output_dir",
+    "data": "train_path dev_path test_path max_length preprocessing.remove_noise preprocessing.simplify_tokens "
+            "preprocessing.augmentation.enable preprocessing.augmentation.strategies",
+    "model": "name use_lora lora_config.r lora_config.alpha lora_config.dropout quantization.use_8bit "
+             "quantization.use_4bit",
+    "training": "epochs batch_size learning_rate gradient_accumulation_steps warmup_ratio weight_decay scheduler fp16",
+    "generation": "max_new_tokens min_new_tokens temperature top_p num_beams repetition_penalty no_repeat_ngram_size "
+                  "length_penalty",
+    "evaluation": "metrics save_predictions",
+    "logging": "level use_wandb wandb_project save_checkpoints checkpoint_interval",
+}.items() for key in keys.split())
 
 
 def load_module(path: Path, name: str) -> ModuleType:
@@ -199,21 +213,63 @@ def test_migration_table_covers_every_seed_flag() -> None:
 
 
 def test_migration_table_names_existing_keys() -> None:
+    rows = {f"--{flag}": keys for flag, keys in migration_rows().items()}
+    rows |= {", ".join(seed): keys for seed, keys in config_rows()}
     plugins = build_plugins()
     known = {o.key for o in recipe_doc.section_options()}
     for reg in plugins.registry:
         known |= {o.key for o in recipe_doc.plugin_options(reg)}
     tables = {f"{t}.{reg.name}" for reg in plugins.registry for t in [recipe_doc.KIND[reg.kind].table]}
     wrong = []
-    for flag, keys in migration_rows().items():
+    for seed, keys in rows.items():
         for key in keys:
             pattern = re.escape(key).replace(re.escape("<name>"), r"[^.]+")
             if any(re.fullmatch(pattern, k) for k in known):
                 continue
             table = ".".join(key.split(".")[:2])
             if key.startswith(("run.", "data.", "train.", "generation.")) or "<name>" in key or table in tables:
-                wrong.append(f"--{flag}: {key}")
+                wrong.append(f"{seed}: {key}")
     assert not wrong, f"docs/migration.md names keys that do not exist: {wrong}"
+
+
+def migration_section(title: str) -> str:
+    """The text of one ``## title`` section of docs/migration.md."""
+    text = (DOCS / "migration.md").read_text(encoding="utf-8")
+    assert f"\n## {title}\n" in text, f"docs/migration.md has no section {title!r}"
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def config_rows() -> list[tuple[list[str], list[str]]]:
+    """``(seed config keys, recipe keys)`` per row of the config-file table of docs/migration.md."""
+    rows = []
+    for line in migration_section("The seed's config file").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        seed_keys = re.findall(r"`([a-z]\w*\.[a-z][\w.]*)`", cells[0]) if len(cells) == 2 else []
+        seed_keys = [k for k in seed_keys if not k.endswith(".yaml")]
+        if seed_keys:
+            rows.append((seed_keys, re.findall(r"`((?:run|data|train|generation|models|modes|loggers)\.[^`]+)`",
+                                               cells[1])))
+    return rows
+
+
+def test_migration_config_table_covers_every_key_of_the_seed_config() -> None:
+    """Every setting of the seed's ``configs/train_config.yaml`` has a row saying where it goes."""
+    spec = SEED_SPEC / "unified-run-options.md"
+    if spec.exists():
+        block = spec.read_text(encoding="utf-8").split("### configs/train_config.yaml", 1)[1]
+        block = block.split("```yaml", 1)[1].split("```", 1)[0]
+        paths, path = [], []
+        for line in block.splitlines():
+            m = re.match(r"( *)(\w+):", line)
+            if m:
+                path[len(m.group(1)) // 2:] = [m.group(2)]
+                paths.append(".".join(path))
+        seed = {p for p in paths if not any(q.startswith(p + ".") for q in paths)}  # the leaves
+        assert seed == set(SEED_CONFIG), f"the seed's config keys changed: {sorted(seed ^ set(SEED_CONFIG))}"
+    covered = {key for seed_keys, _ in config_rows() for key in seed_keys}
+    missing = sorted(set(SEED_CONFIG) - covered)
+    assert not missing, f"seed config keys missing from docs/migration.md: {missing}"
+    assert all(keys for _, keys in config_rows()), "a config row of docs/migration.md names no recipe key"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -369,18 +425,6 @@ def toml_blocks(text: str) -> list[str]:
     return re.findall(r"```toml\n(.*?)```", text, flags=re.S)
 
 
-def shown_commands(text: str, prefix: str) -> list[list[str]]:
-    """The ``dialsum run`` commands of a page's bash blocks, continuation lines joined, comments dropped."""
-    import shlex
-
-    found = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            if line.startswith(prefix):
-                found.append(shlex.split(line, comments=True))
-    return found
-
-
 def check_problems(recipe_path: Path, sets: list[str], plugins: Any) -> list[str]:
     from dialsum_core.recipe import load_recipe
 
@@ -405,12 +449,38 @@ def test_the_example_recipes_of_readme_and_recipes_page_pass_check(tmp_path: Pat
         assert check_problems(path, [], plugins) == [], f"the recipe {page} shows does not pass dialsum check"
 
 
-def test_the_seed_examples_of_the_migration_page_pass_check(monkeypatch: pytest.MonkeyPatch) -> None:
+def joined_lines(text: str) -> list[str]:
+    """The lines of shell text with ``\\`` continuations joined (in comments too), blank lines dropped."""
+    out, cur = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if cur.startswith("#"):
+            line = line.lstrip("#").strip()
+        cur = f"{cur} {line}".strip() if cur else line
+        if cur.endswith("\\"):
+            cur = cur[:-1].rstrip()
+            continue
+        if cur:
+            out.append(" ".join(cur.split()))
+        cur = ""
+    return out
+
+
+def test_migration_examples_cover_the_seed_examples_and_pass_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each example of the seed is shown as a comment above the ``dialsum run`` that does the same, and
+    that command passes ``dialsum check`` as written (from the repository root)."""
+    lines = joined_lines(migration_section("The seed's examples as recipes"))
+    shown = [line[2:] for line in lines if line.startswith("# python train.py")]
+    runs = [line for line in lines if line.startswith("dialsum run ")]
+    spec = SEED_SPEC / "unified-run-options.md"
+    if spec.exists():
+        examples = spec.read_text(encoding="utf-8").split("## 📋 실행 예시 모음", 1)[1].split("\n## ", 1)[0]
+        seed = [line for line in joined_lines(examples) if line.startswith("python train.py")]
+        assert len(seed) == 9, seed
+        missing = [s for s in seed if s not in shown]
+        assert not missing, f"seed examples missing from docs/migration.md: {missing}"
+    assert len(runs) == len(shown) >= 9, (shown, runs)
     monkeypatch.chdir(ROOT)
-    text = (DOCS / "migration.md").read_text(encoding="utf-8")
-    commands = shown_commands(text.split("## The seed's examples as recipes")[1], "dialsum run ")
-    assert len(commands) == 3
-    plugins = build_plugins()
-    for argv in commands:
-        sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
-        assert check_problems(Path(argv[2]), sets, plugins) == [], f"docs/migration.md: {' '.join(argv)}"
+    for command in runs:
+        result = CliRunner().invoke(cli, ["check", *shlex.split(command)[2:]])
+        assert result.exit_code == 0, f"{command}\n{result.output}"

@@ -33,6 +33,11 @@ def test_the_refusals_of_joint_decoding() -> None:
     for models in (["kobart", "koalpaca"], ["scratch", "kobart"]):
         (line,) = refusals(problems(plugins, {"mode": "multi_model", "models": models, "ensemble": "averaging"}))
         assert line.startswith("<python>: run.ensemble: ") and "share a tokenizer" in line, line
+    # the seed's multi_model example: three presets of one loader class on three checkpoints; the line
+    # names the installed strategies that combine finished summaries, the choices left
+    (line,) = refusals(problems(plugins, {"mode": "multi_model", "models": ["solar-10.7b", "polyglot-ko-12.8b",
+                                                                          "kullm-v2"], "ensemble": "weighted_avg"}))
+    assert "do not share a tokenizer" in line and line.endswith("(blending, majority_vote, rouge_weighted, stacking)")
     # two loaders reading one checkpoint, the folds of one model, or an output-level strategy: fine
     same = {"hf-seq2seq": {"model_name_or_path": "digit82/kobart-summarization"}}
     assert not refusals(problems(plugins, {"mode": "multi_model", "models": ["kobart", "hf-seq2seq"],

@@ -302,9 +302,11 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                if getattr(plugins.get("model_loaders", n), "options", None) is mine]
         paths = {getattr(recipe.options("model_loaders", n, plugins), "model_name_or_path", "") for n in own}
         if len(own) > 1 and (len(paths) > 1 or paths == {""}):
+            # the installed strategies that do not decode jointly, so that the line says what to choose
+            others = sorted(r.name for r in plugins.registry.of_kind("ensembles") if "token" not in r.tags)
             found.append((joint[0], f"models {own} do not share a tokenizer (different model_name_or_path: "
                           f"{sorted(paths)}), which decoding them jointly needs; choose a strategy for {joint[0]} "
-                          "that combines finished summaries instead"))
+                          f"that combines finished summaries instead ({', '.join(others) or 'none installed'})"))
     problem = selection_problem(recipe.run.metrics, plugins, BEST_METRIC,
                                 f"the Hugging Face models keep the checkpoint with the best {BEST_METRIC}")
     if problem:  # one line for every model: problems dedup it

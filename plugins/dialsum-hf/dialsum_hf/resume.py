@@ -17,7 +17,9 @@ def checkpoint_in(path: Path) -> str:
     if (path / "trainer_state.json").is_file():
         return str(path)
     if not path.exists():
-        raise ValueError(f"{path} does not exist")
+        folder = path.with_suffix("")  # the seed named its checkpoint files checkpoints/last.pt
+        hint = f"; checkpoints are folders here: {folder}" if path.suffix == ".pt" and folder.is_dir() else ""
+        raise ValueError(f"{path} does not exist{hint}")
     found = []
     for state in path.rglob("checkpoint-*/trainer_state.json"):
         try:

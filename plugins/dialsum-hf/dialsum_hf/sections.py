@@ -185,10 +185,29 @@ def check_generation(recipe: Recipe, plugins: Plugins) -> list[tuple[str, str]]:
     """Lengths that contradict each other: ``generate`` keeps the maximum and drops the minimum
     without a word, so every summary comes out shorter than the recipe asked."""
     gen = recipe.section("generation")
+    found = []
     if gen.min_new_tokens > gen.max_new_tokens:
-        return [("generation.min_new_tokens", f"{gen.min_new_tokens} is more than generation.max_new_tokens "
-                 f"({gen.max_new_tokens}); lower it or raise the maximum")]
-    return []
+        found.append(("generation.min_new_tokens", f"{gen.min_new_tokens} is more than generation.max_new_tokens "
+                      f"({gen.max_new_tokens}); lower it or raise the maximum"))
+    # The seed's --temperature and --top_p: values of sampling, which this plugin's search (do_sample
+    # off) never reads, so that a changed one would change nothing without a word.
+    if not gen.do_sample and _trains_hf_models(recipe, plugins):
+        defaults = attrs.fields_dict(GenerationSection)
+        for key in ("temperature", "top_p"):
+            value, default = getattr(gen, key), defaults[key].default
+            if value != default:
+                found.append((f"generation.{key}", f"{value} would be ignored: it applies when sampling "
+                              f"(generation.do_sample = true; beam search otherwise); turn that on, or leave "
+                              f"{key} at {default}"))
+    return found
+
+
+def _trains_hf_models(recipe: Recipe, plugins: Plugins) -> bool:
+    """Whether ``run.models`` names a loader of this plugin (others may read ``[generation]`` their way)."""
+    from dialsum_hf.resume import DISTRIBUTION
+
+    regs = (plugins.get("model_loaders", m) for m in recipe.run.models)
+    return any(r is not None and r.distribution == DISTRIBUTION for r in regs)
 
 
 def register_sections(register: Any) -> None:

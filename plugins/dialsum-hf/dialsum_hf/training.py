@@ -67,6 +67,9 @@ def _callbacks() -> tuple[type, type]:
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs:
                 self.ctx.emit("dialsum_on_metrics", metrics=dict(logs), step=state.global_step)
+                # run.log_level = "DEBUG" (the seed's --log_level DEBUG): every logged step, not
+                # only the epochs, in train.log and on the console
+                self.ctx.log.debug("step %d/%d: %s", state.global_step, state.max_steps, _fmt(logs))
 
         def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             from dialsum_hf.saving import write_metadata
@@ -84,6 +87,10 @@ def _callbacks() -> tuple[type, type]:
 
         def __init__(self, *args: Any, hf: HFModel, ctx: Any, valid: Sequence[Any], n_epochs: int, **kw: Any):
             super().__init__(*args, **kw)
+            if self.model_accepts_loss_kwargs and not loss_counts_items(self.model):
+                # transformers then neither divides the loss by the accumulation steps nor lets the
+                # model do it: the pieces' losses (and gradients) would add up
+                self.model_accepts_loss_kwargs = False
             self._hf, self._ctx, self._valid, self._n_epochs = hf, ctx, valid, n_epochs
             self.eval_seconds = self.eval_cpu_seconds = 0.0
             self.pruned = False
@@ -108,11 +115,16 @@ def _callbacks() -> tuple[type, type]:
             self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
             history = epoch_history(self.state.log_history)
             latest = history[-1] if history else {"epoch": 1}
-            self._ctx.log.info("epoch %d/%d: %s", latest["epoch"], self._n_epochs, _fmt(latest))
+            # train.checkpoint_interval evaluates every so many steps: the entries count evaluations,
+            # which the log names by their step (not "epoch 2/1" in a run of one epoch)
+            if self._ctx.recipe.train.checkpoint_interval:
+                where = short = f"evaluation {latest['epoch']} (step {self.state.global_step}/{self.state.max_steps})"
+            else:
+                where, short = f"epoch {latest['epoch']}/{self._n_epochs}", f"epoch {latest['epoch']}"
+            self._ctx.log.info("%s: %s", where, _fmt(latest))
             if degenerate:
-                self._ctx.log.warning("epoch %d: most validation summaries are identical; this checkpoint is "
-                                      "not kept as the best while one with varied summaries exists",
-                                      latest["epoch"])
+                self._ctx.log.warning("%s: most validation summaries are identical; this checkpoint is not kept "
+                                      "as the best while one with varied summaries exists", short)
             self._ctx.emit("dialsum_after_epoch", epoch=latest["epoch"], n_epochs=self._n_epochs,
                            metrics={k: v for k, v in latest.items() if k != "epoch"})
             trial = self._ctx.trial
@@ -178,6 +190,23 @@ def _early_stopping(patience: int) -> Any:
             super().on_evaluate(args, state, control, metrics, **kw)
 
     return GuardedEarlyStopping(early_stopping_patience=patience)
+
+
+def loss_counts_items(model: Any) -> bool:
+    """Whether ``model``'s own loss divides by the ``num_items_in_batch`` the Trainer passes it.
+
+    The Trainer passes that count to any model whose ``forward`` takes ``**kwargs`` and then leaves
+    the division by ``train.gradient_accumulation_steps`` to it; transformers' models that honour
+    the count compute their loss with ``self.loss_function`` (Llama, GPT-NeoX...), while the
+    encoder-decoders (BART, T5, Pegasus) take the mean of their own batch and ignore it."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # under peft's wrapper
+    try:
+        source = inspect.getsource(type(base).forward)
+    except (OSError, TypeError):  # no source to read: transformers' own rule
+        return True
+    return "loss_function" in source
 
 
 def _fmt(metrics: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@ loaded by the presets, trained a few steps with and without LoRA, generating and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,9 @@ def test_train_generate_save_load(context, tiny_models, tmp_path: Path, family: 
     model.save(tmp_path / "saved")
     saved = {p.name for p in (tmp_path / "saved").iterdir()}
     assert ("adapter_model.safetensors" in saved) == lora
+    if lora:  # the seed's --lora_r and the LoRA scaling reach the adapters
+        adapter = json.loads((tmp_path / "saved" / "adapter_config.json").read_text(encoding="utf-8"))
+        assert (adapter["r"], adapter["lora_alpha"]) == (4, 8)
     assert ("model.safetensors" in saved) == (not lora)
     again = loader.load(ctx, tmp_path / "saved")
     assert again.generate(dialogues, ctx) == preds

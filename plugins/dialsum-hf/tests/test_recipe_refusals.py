@@ -296,6 +296,17 @@ def test_a_nucleus_above_one_is_refused(data_dir: Path) -> None:
     assert not problems(data_dir, {"generation": {"do_sample": True, "top_p": 1.0}})
 
 
+def test_a_sampling_value_without_sampling_is_refused(data_dir: Path) -> None:
+    """The seed's ``--temperature 0.7``: beam search never reads it, so the summaries were those of 0.5."""
+    found = problems(data_dir, {"generation": {"temperature": 0.7, "top_p": 0.95}})
+    assert any("generation.temperature: 0.7 would be ignored: it applies when sampling" in p for p in found), found
+    assert any("generation.top_p: 0.95 would be ignored" in p and "leave top_p at 0.9" in p for p in found), found
+    assert not problems(data_dir, {"generation": {"temperature": 0.7, "top_p": 0.95, "do_sample": True}})
+    assert not problems(data_dir, {"generation": {"temperature": 0.5, "top_p": 0.9}})  # base.toml's, the defaults
+    # a loader of another plugin reads [generation] its own way
+    assert not problems(data_dir, {"run": {"models": ["lead"]}, "generation": {"temperature": 0.7}})
+
+
 @pytest.mark.parametrize("steps", [0, -2])
 def test_max_steps_other_than_minus_one_or_positive_is_refused(data_dir: Path, steps: int) -> None:
     """The Trainer reads 0 and every negative value as -1: ``max_steps = 0`` trained every epoch silently."""

@@ -52,6 +52,10 @@ def test_resume_from_names_a_missing_or_empty_folder(context, tmp_path: Path) ->
     (tmp_path / "empty" / "checkpoint-3").mkdir(parents=True)  # killed while writing: no trainer_state.json
     with pytest.raises(DialsumError, match="no complete checkpoint"):
         resolve_checkpoint(context({"run": {"resume_from": str(tmp_path / "empty")}}))
+    # the seed's tip names its file checkpoints/last.pt: dialsum's checkpoints/last is a folder
+    (tmp_path / "checkpoints" / "last").mkdir(parents=True)
+    with pytest.raises(DialsumError, match=r"last\.pt does not exist; checkpoints are folders here: .*/last$"):
+        resolve_checkpoint(context({"run": {"resume_from": str(tmp_path / "checkpoints" / "last.pt")}}))
 
 
 def test_check_refuses_a_resume_from_the_run_would_refuse(tmp_path: Path) -> None:

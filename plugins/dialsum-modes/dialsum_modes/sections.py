@@ -45,7 +45,8 @@ class ModesRunKeys:
     tta_num_aug: int = attrs.field(default=3, validator=positive)
     #: Write plots (learning curves, fold scores, trials) to `visualizations/`.
     save_visualizations: bool = False
-    #: Write validation and test predictions (and `submission.csv`) to `predictions/`.
+    #: Write the validation and test predictions of every model (and the out-of-fold ones) to
+    #: `predictions/`; off: only the submission (`predictions/submission.csv`) is written there.
     save_predictions: bool = True
     #: Also predict the training dialogues and write `predictions/train_predictions.csv` (the seed's
     #: file; as long as predicting the whole training set takes). The single and multi_model modes

@@ -476,15 +476,22 @@ def predict_candidates(
     run = ctx.recipe.run
     if not run.use_tta or split == "fold":  # out-of-fold predictions measure the model, not the ensemble
         return cands
+    made = {}
     for strategy in run.tta_strategies:
         aug = ctx.build("augmenters", strategy)
         flat: list[tuple[int, int, Any]] = []
         for i, e in enumerate(examples):
             for j, variant in enumerate(aug.augment(e.fname, e.dialogue, n=run.tta_num_aug, seed=run.seed)):
                 flat.append((i, j, variant))
+        made[strategy] = len(flat)
         texts = generate(ctx, model, [v.dialogue for _, _, v in flat], f"predict {split} ({name}, tta:{strategy})")
         for (i, j, variant), text in zip(flat, texts, strict=True):
             cands[i].append(Candidate(variant.restore(text), f"{name}/tta:{strategy}:{j + 1}"))
+    # What run.tta_num_aug gave: an augmenter makes fewer where fewer distinct variants exist (two
+    # speakers have one exchange); once per model on validation, the other splits at DEBUG.
+    (log.info if split == "valid" else log.debug)(
+        "%s: TTA variants of %d %s dialogues (run.tta_num_aug = %d at most each): %s", name, len(examples),
+        split, run.tta_num_aug, ", ".join(f"{k} {v}" for k, v in made.items()))
     return cands
 
 

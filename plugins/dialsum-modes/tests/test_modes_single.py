@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
 from modes_helpers import read_csv, results
 
@@ -271,3 +273,26 @@ def test_a_file_a_models_options_name_edited_in_place_trains_again(make_recipe, 
     submitted = read_csv(other.experiment / "predictions" / "submission.csv")
     assert {r["summary"] for r in submitted} == {"세 번째 요약입니다."}
     assert results(other)["models_results"]["reading"]["checkpoint"].startswith(str(other.experiment))
+
+
+def test_tta_says_how_many_variants_each_augmenter_made(make_recipe, run, plugins, small_data, caplog) -> None:
+    """The seed's ``--tta_num_aug``: the log says what it gave, per augmenter (at most that many per
+    dialogue; ``reorder`` has one exchange of two speakers, whatever the number asked for)."""
+    if plugins.get("augmenters", "reorder") is None:
+        pytest.skip("the reorder augmenter (dialsum-tta) is not installed")
+    recipe = make_recipe(ensemble="best_score", use_tta=True, tta_strategies=["reorder"], tta_num_aug=3)
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        run(recipe)
+    said = [r.getMessage() for r in caplog.records if "TTA variants" in r.getMessage()]
+    reorder = plugins.get("augmenters", "reorder").factory(recipe.options("augmenters", "reorder", plugins), None)
+    made = sum(len(reorder.augment(r["fname"], r["dialogue"], n=3, seed=recipe.run.seed))
+               for r in read_csv(small_data["dev"]))
+    assert said == [f"lead: TTA variants of 8 valid dialogues (run.tta_num_aug = 3 at most each): reorder {made}"]
+    assert 8 <= made < 3 * 8  # every dialogue has two speakers or more; most have only two
+
+
+def test_without_save_predictions_only_the_submission_is_written(make_recipe, run) -> None:
+    """The seed's ``evaluation.save_predictions: false``: no prediction files, the submission still."""
+    res = run(make_recipe(save_predictions=False))
+    assert sorted(p.name for p in (res.experiment / "predictions").iterdir()) == ["submission.csv"]
+    assert results(res)["predictions"] == {"submission": "predictions/submission.csv"}
