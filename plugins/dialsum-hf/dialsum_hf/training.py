@@ -116,19 +116,22 @@ def _callbacks() -> tuple[type, type]:
             history = epoch_history(self.state.log_history)
             latest = history[-1] if history else {"epoch": 1}
             # train.checkpoint_interval evaluates every so many steps: the entries count evaluations,
-            # which the log names by their step (not "epoch 2/1" in a run of one epoch)
-            if self._ctx.recipe.train.checkpoint_interval:
+            # which the log names by their step (not "epoch 2/1" in a run of one epoch); the events
+            # count them as their "epochs", of as many as the run makes, so that no display reads 2/1
+            if every := self._ctx.recipe.train.checkpoint_interval:
                 where = short = f"evaluation {latest['epoch']} (step {self.state.global_step}/{self.state.max_steps})"
+                planned = max(latest["epoch"], math.ceil(self.state.max_steps / every))
             else:
                 where, short = f"epoch {latest['epoch']}/{self._n_epochs}", f"epoch {latest['epoch']}"
+                planned = self._n_epochs
             self._ctx.log.info("%s: %s", where, _fmt(latest))
             if degenerate:
                 self._ctx.log.warning("%s: most validation summaries are identical; this checkpoint is not kept "
                                       "as the best while one with varied summaries exists", short)
-            self._ctx.emit("dialsum_after_epoch", epoch=latest["epoch"], n_epochs=self._n_epochs,
+            self._ctx.emit("dialsum_after_epoch", epoch=latest["epoch"], n_epochs=planned,
                            metrics={k: v for k, v in latest.items() if k != "epoch"})
             trial = self._ctx.trial
-            if trial is not None and trial.report(latest["epoch"], scores) and latest["epoch"] < self._n_epochs:
+            if trial is not None and trial.report(latest["epoch"], scores) and latest["epoch"] < planned:
                 self.pruned = True
                 self.control.should_training_stop = True
             return metrics

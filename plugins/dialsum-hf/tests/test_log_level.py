@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from dialsum_core import hookimpl
+
 
 def test_debug_level_logs_every_logged_training_step(context, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     ctx = context({"run": {"log_level": "DEBUG"}, "train": {"epochs": 2, "logging_steps": 1}})
@@ -36,3 +38,25 @@ def test_evaluations_every_few_steps_are_named_by_their_step(context, tmp_path: 
     said = [r.getMessage().split(":")[0] for r in caplog.records
             if r.levelno == logging.INFO and r.getMessage().startswith(("epoch ", "evaluation "))]
     assert said == [f"evaluation {i} (step {i}/3)" for i in (1, 2, 3)], said
+
+
+class _Epochs:
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    @hookimpl
+    def dialsum_after_epoch(self, epoch: int, n_epochs: int, metrics: dict) -> None:
+        self.seen.append((epoch, n_epochs))
+
+
+@pytest.mark.parametrize("interval, expected", [(1, [(1, 3), (2, 3), (3, 3)]), (2, [(1, 2), (2, 2)])])
+def test_evaluations_every_few_steps_are_counted_by_the_events_as_the_run_makes_them(
+        context, tmp_path: Path, interval: int, expected: list[tuple[int, int]]) -> None:
+    """The events carried the number of epochs (1) beside the count of evaluations: a progress bar read
+    "epoch 2/1", and a search pruned a trial against the wrong total."""
+    ctx = context({"train": {"epochs": 1, "checkpoint_interval": interval}})
+    seen = _Epochs()
+    ctx.plugins.add(seen, "epochs")
+    data = ctx.data()
+    ctx.build("model_loaders", "scratch").build(ctx, data.train).fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    assert seen.seen == expected
