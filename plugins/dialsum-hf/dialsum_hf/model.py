@@ -7,6 +7,7 @@ Besides the :class:`dialsum_core.protocols.Model` methods it exposes what token-
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ class HFModel:
         #: For a tokenizer trained on the data (``scratch``): :func:`~dialsum_hf.tokenizer.tokenizer_key`.
         self.tokenizer_key = tokenizer_key
         self.last_fit: FitResult | None = None
+        #: Dialogues already counted by :meth:`say_cut`.
+        self._measured: set[str] = set()
 
     # -- what ensembles use ---------------------------------------------------------------------
     @property
@@ -60,6 +63,33 @@ class HFModel:
                                                      truncation=True).input_ids]
         return [feats.encode_prompt(self.tokenizer, self.prompt, d, max_length) for d in dialogues]
 
+    def say_cut(self, splits: Sequence[tuple[str, Sequence[str]]], ctx: Any) -> None:
+        """Log, in one line, how many dialogues of each ``(what, dialogues)`` are longer than
+        ``data.max_length``: a cut dialogue loses its end, and with it what its summary says, and
+        nothing else in a run shows it. A dialogue is counted once per model (the validation split
+        is summarized after every epoch, and training already counted the test file)."""
+        counts: list[tuple[str, int, int]] = []
+        longest = 0
+        for what, dialogues in splits:
+            new = [d for d in dialogues if d not in self._measured]
+            if not new:
+                continue
+            unique = list(dict.fromkeys(new))
+            if self.is_encoder_decoder:
+                sizes = [len(ids) for ids in self.tokenizer(unique).input_ids]
+            else:
+                sizes = [len(feats.prompt_ids(self.tokenizer, self.prompt(d))) for d in unique]
+            length = dict(zip(unique, sizes, strict=True))
+            self._measured.update(unique)
+            longest = max(longest, *sizes)
+            counts.append((what, sum(length[d] > ctx.recipe.data.max_length for d in new), len(new)))
+        cut, total = sum(c[1] for c in counts), sum(c[2] for c in counts)
+        if cut:
+            said = ", ".join(f"{n} of {of} {what}" for what, n, of in counts)
+            ctx.log.log(logging.WARNING if cut >= total / 10 else logging.INFO,
+                        "data.max_length = %d tokens cuts %s (the longest has %d tokens)",
+                        ctx.recipe.data.max_length, said, longest)
+
     def encode_pairs(self, dialogues: Sequence[str], summaries: Sequence[str], ctx: Any) -> list[dict[str, list[int]]]:
         d = ctx.recipe.data
         if self.is_encoder_decoder:
@@ -80,6 +110,7 @@ class HFModel:
     def _generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         if not dialogues:
             return []
+        self.say_cut([("dialogues to summarize", dialogues)], ctx)
         inputs = self.encode_inputs(dialogues, ctx.recipe.data.max_length)
         return generation.decode(self.tokenizer, generation.generate_ids(self, inputs, ctx))
 
