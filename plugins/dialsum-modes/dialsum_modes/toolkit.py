@@ -956,6 +956,10 @@ def write_predictions(
         if ctx.recipe.run.debug:
             log.warning("debug run: %s holds %d test dialogues, a subset: it is not a submission (run without "
                         "run.debug for one)", rel, len(test))
+        empty = [e.fname for e, p in zip(test, test_preds, strict=True) if not p.strip()]
+        if empty:  # the model wrote nothing there (only an end-of-text token): scored 0 once uploaded
+            log.warning("%s: %d of the %d summaries are empty (%s); each scores 0 once uploaded", rel, len(empty),
+                        len(test), ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else ""))
         written["submission"] = rel
     for rel in written.values():
         ctx.emit("dialsum_on_artifact", path=rel, kind="prediction")

@@ -296,3 +296,17 @@ def test_without_save_predictions_only_the_submission_is_written(make_recipe, ru
     res = run(make_recipe(save_predictions=False))
     assert sorted(p.name for p in (res.experiment / "predictions").iterdir()) == ["submission.csv"]
     assert results(res)["predictions"] == {"submission": "predictions/submission.csv"}
+
+
+def test_a_submission_with_empty_summaries_is_warned_about(make_recipe, run, tmp_path, caplog) -> None:
+    """A model may write nothing for a dialogue (only an end-of-text token, or only spaces): the
+    submission is written as it is, but the log says which rows are empty before anybody uploads
+    it (an empty summary scores 0 on the leaderboard, and some upload checks refuse the file)."""
+    summary = tmp_path / "summary.txt"
+    summary.write_text("   \n", encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="dialsum")
+    res = run(make_recipe(("models.reading.summary_file", str(summary)), models=["reading"]))
+    sub = read_csv(res.experiment / "predictions" / "submission.csv")
+    assert len(sub) == 6 and all(not r["summary"].strip() for r in sub)
+    said = [r.getMessage() for r in caplog.records if "empty" in r.getMessage() and "submission" in r.getMessage()]
+    assert len(said) == 1 and "6 of the 6 summaries" in said[0] and sub[0]["fname"] in said[0]
