@@ -90,6 +90,20 @@ class HFModel:
                         "data.max_length = %d tokens cuts %s (the longest has %d tokens)",
                         ctx.recipe.data.max_length, said, longest)
 
+    def say_cut_summaries(self, summaries: Sequence[str], ctx: Any) -> None:
+        """Log how many training summaries are longer than ``data.max_target_length``: each is
+        learnt up to there, so the model learns to stop mid-sentence, and nothing else shows it."""
+        limit = ctx.recipe.data.max_target_length
+        if self.is_encoder_decoder:
+            sizes = [len(ids) for ids in self.tokenizer(text_target=list(summaries)).input_ids]
+        else:  # the summary's tokens and the end-of-text token (feats.target_ids)
+            sizes = [len(ids) + 1 for ids in self.tokenizer(list(summaries), add_special_tokens=False).input_ids]
+        cut = sum(n > limit for n in sizes)
+        if cut:
+            ctx.log.log(logging.WARNING if cut >= len(sizes) / 10 else logging.INFO,
+                        "data.max_target_length = %d tokens cuts %d of %d training summaries (the longest has %d "
+                        "tokens): the model learns to stop there", limit, cut, len(sizes), max(sizes))
+
     def encode_pairs(self, dialogues: Sequence[str], summaries: Sequence[str], ctx: Any) -> list[dict[str, list[int]]]:
         d = ctx.recipe.data
         if self.is_encoder_decoder:

@@ -139,7 +139,7 @@ class HfDataKeys:
 
     #: Longest dialogue input, in tokens (longer ones are truncated, and the log says how many).
     max_length: int = attrs.field(default=1024, validator=positive)
-    #: Longest training summary, in tokens.
+    #: Longest training summary, in tokens (longer ones are truncated, and the log says how many).
     max_target_length: int = attrs.field(default=256, validator=positive)
     #: Extra tokens added to the tokenizer besides the `#...#` tags found in the data.
     special_tokens: list[str] = attrs.field(factory=list, validator=each(whole_token))

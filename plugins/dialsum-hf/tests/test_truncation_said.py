@@ -67,3 +67,37 @@ def test_the_long_real_test_dialogues_are_counted(context, caplog) -> None:
     longest = max(data.test, key=lambda e: len(e.dialogue))
     hf.generate([longest.dialogue], ctx)
     assert "cuts 1 of 1 dialogues to summarize" in caplog.text
+
+
+def test_cut_training_summaries_are_counted_in_the_log(context, tmp_path, caplog) -> None:
+    """A summary longer than ``data.max_target_length`` is learnt up to there: the model learns to
+    stop mid-sentence, and the log says how many training summaries that is."""
+    caplog.set_level(logging.INFO, logger="dialsum")
+    ctx = context({"data": {"max_target_length": 6}})
+    data = ctx.data()
+    hf = ctx.build("model_loaders", "scratch").build(ctx, data.train)
+    lengths = [len(hf.tokenizer(text_target=e.summary).input_ids) for e in data.train]
+    expected = sum(n > 6 for n in lengths)
+    assert 0 < expected
+    hf.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    lines = [line.split(" ", 3)[-1] for line in caplog.text.splitlines() if "data.max_target_length = " in line]
+    assert lines == [f"data.max_target_length = 6 tokens cuts {expected} of {len(data.train)} training summaries "
+                     f"(the longest has {max(lengths)} tokens): the model learns to stop there"]
+
+
+def test_a_causal_model_counts_its_prompts_and_its_summaries_with_the_end_token(context, tiny_models, tmp_path,
+                                                                               caplog) -> None:
+    caplog.set_level(logging.INFO, logger="dialsum")
+    table = {"model_name_or_path": str(tiny_models["llama"]), "use_lora": False, "torch_dtype": "float32"}
+    ctx = context({"run": {"models": ["solar-10.7b"]}, "models": {"solar-10.7b": table},
+                   "train": {"max_steps": 1}, "data": {"max_length": 64, "max_target_length": 8}}, name="causal")
+    data = ctx.data()
+    hf = ctx.build("model_loaders", "solar-10.7b").build(ctx, data.train)
+    from dialsum_hf.features import prompt_ids
+
+    prompts = [len(prompt_ids(hf.tokenizer, hf.prompt(e.dialogue))) for e in data.train]
+    summaries = [len(hf.tokenizer(e.summary, add_special_tokens=False).input_ids) + 1 for e in data.train]
+    assert 0 < sum(n > 64 for n in prompts) and 0 < sum(n > 8 for n in summaries)
+    hf.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
+    assert f"cuts {sum(n > 64 for n in prompts)} of {len(data.train)} training dialogues" in caplog.text
+    assert f"cuts {sum(n > 8 for n in summaries)} of {len(data.train)} training summaries" in caplog.text
