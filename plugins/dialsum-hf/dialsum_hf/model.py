@@ -21,6 +21,18 @@ from dialsum_hf.tokenizer import signature
 METADATA = "dialsum_model.json"
 
 
+#: The truncation lines already logged, with their experiment folder: the trials of a study and the
+#: folds of one model often train on the same dialogues, and one line says what all would repeat.
+_SAID: set[tuple[str, str]] = set()
+
+
+def _say_once(ctx: Any, level: int, message: str) -> None:
+    key = (str(getattr(ctx.experiment, "root", "")), message)
+    if key not in _SAID:
+        _SAID.add(key)
+        ctx.log.log(level, "%s", message)
+
+
 class HFModel:
     """A transformers model (possibly wrapped by peft) with its tokenizer and prompt."""
 
@@ -38,8 +50,8 @@ class HFModel:
         #: For a tokenizer trained on the data (``scratch``): :func:`~dialsum_hf.tokenizer.tokenizer_key`.
         self.tokenizer_key = tokenizer_key
         self.last_fit: FitResult | None = None
-        #: Dialogues already counted by :meth:`say_cut`.
-        self._measured: set[str] = set()
+        #: Whether :meth:`say_cut` has spoken for this model (generation then says nothing more).
+        self._cut_said = False
 
     # -- what ensembles use ---------------------------------------------------------------------
     @property
@@ -66,29 +78,25 @@ class HFModel:
     def say_cut(self, splits: Sequence[tuple[str, Sequence[str]]], ctx: Any) -> None:
         """Log, in one line, how many dialogues of each ``(what, dialogues)`` are longer than
         ``data.max_length``: a cut dialogue loses its end, and with it what its summary says, and
-        nothing else in a run shows it. A dialogue is counted once per model (the validation split
-        is summarized after every epoch, and training already counted the test file)."""
-        counts: list[tuple[str, int, int]] = []
-        longest = 0
+        nothing else in a run shows it. Training says it for its splits; a model that generates
+        without having trained (a reloaded checkpoint) says it once, for the first dialogues it reads."""
+        self._cut_said = True
+        limit = ctx.recipe.data.max_length
+        counts: list[str] = []
+        cut = total = longest = 0
         for what, dialogues in splits:
-            new = [d for d in dialogues if d not in self._measured]
-            if not new:
+            if not dialogues:
                 continue
-            unique = list(dict.fromkeys(new))
             if self.is_encoder_decoder:
-                sizes = [len(ids) for ids in self.tokenizer(unique).input_ids]
+                sizes = [len(ids) for ids in self.tokenizer(list(dialogues)).input_ids]
             else:
-                sizes = [len(feats.prompt_ids(self.tokenizer, self.prompt(d))) for d in unique]
-            length = dict(zip(unique, sizes, strict=True))
-            self._measured.update(unique)
-            longest = max(longest, *sizes)
-            counts.append((what, sum(length[d] > ctx.recipe.data.max_length for d in new), len(new)))
-        cut, total = sum(c[1] for c in counts), sum(c[2] for c in counts)
+                sizes = [len(feats.prompt_ids(self.tokenizer, self.prompt(d))) for d in dialogues]
+            n = sum(size > limit for size in sizes)
+            counts.append(f"{n} of {len(sizes)} {what}")
+            cut, total, longest = cut + n, total + len(sizes), max(longest, *sizes)
         if cut:
-            said = ", ".join(f"{n} of {of} {what}" for what, n, of in counts)
-            ctx.log.log(logging.WARNING if cut >= total / 10 else logging.INFO,
-                        "data.max_length = %d tokens cuts %s (the longest has %d tokens)",
-                        ctx.recipe.data.max_length, said, longest)
+            _say_once(ctx, logging.WARNING if cut >= total / 10 else logging.INFO,
+                      f"data.max_length = {limit} tokens cuts {', '.join(counts)} (the longest has {longest} tokens)")
 
     def say_cut_summaries(self, summaries: Sequence[str], ctx: Any) -> None:
         """Log how many training summaries are longer than ``data.max_target_length``: each is
@@ -100,9 +108,9 @@ class HFModel:
             sizes = [len(ids) + 1 for ids in self.tokenizer(list(summaries), add_special_tokens=False).input_ids]
         cut = sum(n > limit for n in sizes)
         if cut:
-            ctx.log.log(logging.WARNING if cut >= len(sizes) / 10 else logging.INFO,
-                        "data.max_target_length = %d tokens cuts %d of %d training summaries (the longest has %d "
-                        "tokens): the model learns to stop there", limit, cut, len(sizes), max(sizes))
+            _say_once(ctx, logging.WARNING if cut >= len(sizes) / 10 else logging.INFO,
+                      f"data.max_target_length = {limit} tokens cuts {cut} of {len(sizes)} training summaries (the "
+                      f"longest has {max(sizes)} tokens): the model learns to stop there")
 
     def encode_pairs(self, dialogues: Sequence[str], summaries: Sequence[str], ctx: Any) -> list[dict[str, list[int]]]:
         d = ctx.recipe.data
@@ -124,7 +132,8 @@ class HFModel:
     def _generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         if not dialogues:
             return []
-        self.say_cut([("dialogues to summarize", dialogues)], ctx)
+        if not self._cut_said:
+            self.say_cut([("dialogues to summarize", dialogues)], ctx)
         inputs = self.encode_inputs(dialogues, ctx.recipe.data.max_length)
         return generation.decode(self.tokenizer, generation.generate_ids(self, inputs, ctx))
 

@@ -1,6 +1,6 @@
 """Dialogues longer than ``data.max_length`` lose their end, and with it what the summary says: the
-log says how many are cut, per split, once per model (the validation split is summarized after every
-epoch), instead of training on and predicting from cut dialogues in silence."""
+log says how many are cut, per split, when training starts (or at the first generation of a model
+that did not train), instead of training on and predicting from cut dialogues in silence."""
 
 from __future__ import annotations
 
@@ -42,8 +42,15 @@ def test_cut_dialogues_are_counted_in_the_log_once_per_split(context, data_dir, 
         f"{max(a, b, c)} tokens)"]
 
     caplog.clear()
-    hf.generate(["#Person1#: " + "네 " * 40, "#Person1#: 네"], ctx)
-    assert "cuts 1 of 2 dialogues to summarize" in caplog.text
+    hf.generate(["#Person1#: " + "네 " * 40], ctx)  # TTA variants and the like: training has said it
+    assert _cut_lines(caplog.text) == []
+
+    fresh = ctx.build("model_loaders", "scratch").build(ctx, data.train)  # as a reloaded checkpoint: no training
+    fresh.generate(["#Person1#: " + "네 " * 40, "#Person1#: 네"], ctx)
+    fresh.generate(["#Person1#: " + "네 " * 41], ctx)
+    assert [line.split(" cuts ")[1] for line in _cut_lines(caplog.text)] == [
+        f"1 of 2 dialogues to summarize (the longest has {len(fresh.tokenizer('#Person1#: ' + '네 ' * 40).input_ids)} "
+        "tokens)"]
 
 
 def test_nothing_is_said_when_every_dialogue_fits(context, tmp_path, caplog) -> None:
