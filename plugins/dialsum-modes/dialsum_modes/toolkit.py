@@ -928,12 +928,16 @@ def write_predictions(
     written: dict[str, str] = {}
     names = [s.name for s in sources if "valid" in s.outputs]
     if ctx.recipe.run.save_predictions and valid:
+        # every reference the scores used (reference2... with several), so that the file re-scores alike
+        n_refs = max(1, *(len(e.summaries) for e in valid))
         rows = []
         for i, e in enumerate(valid):
-            rows.append([e.fname, valid_preds[i], e.summary, *(s.outputs["valid"][i][0].text for s in sources
-                                                               if s.name in names)])
+            refs = [*e.summaries, *[""] * n_refs][:n_refs]
+            rows.append([e.fname, valid_preds[i], *refs, *(s.outputs["valid"][i][0].text for s in sources
+                                                           if s.name in names)])
         rel = f"predictions/{prefix}valid_predictions.csv"
-        exp.write_csv(rel, ["fname", "summary", "reference", *names], rows)
+        exp.write_csv(rel, ["fname", "summary", "reference", *(f"reference{k}" for k in range(2, n_refs + 1)),
+                            *names], rows)
         written["valid"] = rel
     mark_best(ctx, sources)
     examples = ctx.data().train  # folds train on parts of it: their out-of-fold predictions say more
