@@ -66,7 +66,8 @@ def test_the_long_real_test_dialogues_are_counted(context, caplog) -> None:
     """test.csv of DialogSum-ko holds dialogues of up to 2,275 characters."""
     root = shared_data()
     if root is None:
-        pytest.skip("the DialogSum-ko files are not in /work/shared/data (set DIALSUM_SHARED_DATA)")
+        pytest.skip("real data not found: dialogsum-ko in ../shared/data beside the repository "
+                    "(set DIALSUM_SHARED_DATA to its parent)")
     caplog.set_level(logging.INFO, logger="dialsum")
     ctx = context({"data": {"max_length": 256, "test_path": str(root / "test.csv")}})
     data = ctx.data()
