@@ -506,7 +506,8 @@ def attach_scores(ctx: RunContext, outputs: dict[str, list[list[Candidate]]], va
             preds, refs = by_source.setdefault(c.source, ([], []))
             preds.append(c.text)
             refs.append(list(ex.summaries))
-    score = {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
+    with quiet_degenerate():  # the source's own predictions were scored (and warned about) already
+        score = {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
     for per_dialogue in outputs.values():
         for cands in per_dialogue:
             cands[:] = [attrs.evolve(c, score=score.get(c.source)) for c in cands]
@@ -641,9 +642,9 @@ def crossfit_parts(n: int, k: int = CROSSFIT_PARTS) -> list[list[int]]:
 
 
 @contextlib.contextmanager
-def _quiet_degenerate() -> Any:
-    """Drop the metric's degenerate-output warnings while many candidate selections are scored: one
-    per trial says nothing the sources' own scores have not said once."""
+def quiet_degenerate() -> Any:
+    """Drop the metric's degenerate-output warnings while many candidate selections, or predictions
+    already scored, are scored: one per trial says nothing the sources' own scores have not said once."""
 
     def keep(record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("degenerate predictions")
@@ -669,7 +670,7 @@ def _source_quality(ctx: RunContext, groups: Sequence[Sequence[Candidate]],
             preds, rr = by_source.setdefault(c.source, ([], []))
             preds.append(c.text)
             rr.append(list(r))
-    with _quiet_degenerate():
+    with quiet_degenerate():
         return {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
 
 
@@ -777,7 +778,7 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
     constant summary outscores real ones on Korean morphemes, and would be submitted for every
     test dialogue.
     """
-    with _quiet_degenerate():
+    with quiet_degenerate():
         source_scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
     comb.source_scores = {k: float(v.get(RANKED_BY, 0.0)) for k, v in source_scores.items()}
     options = [("", float(comb.ensemble_scores.get(RANKED_BY, 0.0)),
@@ -847,7 +848,7 @@ def search_weights(
         mapping = weights_for(ctx, sources, weights)
         ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
         ens.fit(cands, refs, mapping, ctx)
-        with _quiet_degenerate():
+        with quiet_degenerate():
             return float(ctx.score(ens.combine(cands, mapping, ctx), refs).get(RANKED_BY, 0.0))
 
     # said once per run: on the whole split, not again for each cross-fitting part

@@ -331,3 +331,16 @@ def test_valid_predictions_carry_every_reference_the_score_used(make_recipe, run
     assert round(rescored, 4) == results(res)["valid"]["rouge_mean"]
     assert round(RougeMetric().compute([r["summary"] for r in valid], [[r] for r, _ in refs])["rouge_mean"], 4) != \
         results(res)["valid"]["rouge_mean"]
+
+
+def test_a_degenerate_model_is_warned_about_once_not_once_per_rescoring(make_recipe, run, caplog) -> None:
+    """The same validation predictions were scored three times after training (the source, its
+    candidates, the mode's ranking), and each scoring repeated the same warning word for word."""
+    caplog.set_level(logging.INFO, logger="dialsum")
+    recipe = make_recipe(models=["constant"])
+    for again in (False, True):  # the second run reuses the trained source, and still says it once
+        caplog.clear()
+        run(recipe)
+        said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("degenerate predictions")]
+        assert len(said) == 1, said
+        assert ("already trained in this experiment, reusing its predictions" in caplog.text) is again
