@@ -230,14 +230,26 @@ def _overlap(examples: Sequence[Example], train: Sequence[Example], what: str, w
     """A warning when dialogues of ``examples`` are also training dialogues (the same text, spacing
     aside, whatever their ``fname``, as the k-fold split compares them): a validation file that
     repeats the training file (or part of it) gives scores that look good and mean nothing, and
-    nothing else in a run would say so."""
+    nothing else in a run would say so. Another when they bear a training dialogue's ``fname``
+    with other text: another version of it, such as a second translation of the training file."""
     texts = {_text(e) for e in train}
+    names = {e.fname for e in train}
     found = [e.fname for e in examples if _text(e) in texts]
-    if not found:
-        return []
-    shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
-    return [(logging.WARNING, "%d of the %d dialogues of the %s are also training dialogues (same text: "
-             "%s); %s", (len(found), len(examples), what, shown, why))]
+    # the same fname with other text: another version of a training dialogue (a second translation)
+    renamed = [e.fname for e in examples if e.fname in names and _text(e) not in texts]
+    notes: list[Note] = []
+    if found:
+        notes.append((logging.WARNING, "%d of the %d dialogues of the %s are also training dialogues (same text: "
+                      "%s); %s", (len(found), len(examples), what, _shown(found), why)))
+    if renamed:
+        notes.append((logging.WARNING, "%d of the %d dialogues of the %s have the fname of a training dialogue, "
+                      "with other text (%s): another version of the same dialogues (a second translation?); %s",
+                      (len(renamed), len(examples), what, _shown(renamed), why)))
+    return notes
+
+
+def _shown(fnames: Sequence[str]) -> str:
+    return ", ".join(fnames[:3]) + (", ..." if len(fnames) > 3 else "")
 
 
 def _refuse_emptied(path: Path, raw: Sequence[Example], cleaned: Sequence[Example], *, dialogue: bool,

@@ -398,3 +398,35 @@ def test_a_valid_fraction_that_a_validation_file_makes_unused_is_warned_about(sa
     said = [r.getMessage() for r in caplog.records if "valid_fraction" in r.getMessage()]
     assert said == ["data.valid_fraction = 0.3 (set in --set) is not used: the validation file is data.dev_path "
                     "(dev.csv); set data.dev_path = \"\" to hold out that share of the training file"]
+
+
+def test_a_validation_file_of_other_versions_of_the_training_dialogues_is_warned_about(
+        sample_csv, tiny_dialogues, tmp_path: Path, caplog) -> None:
+    """A second translation of the training file (the same ``fname``s, other words) used as the
+    validation file scores recall of summaries the model trained on; the texts differ, so the check
+    of identical texts said nothing."""
+    from dialsum_core.recipe import Recipe
+
+    train = sample_csv(tmp_path / "train.csv", tiny_dialogues[:5])
+    other = [(fname, dialogue.replace(".", "!"), summary, topic) for fname, dialogue, summary, topic
+             in tiny_dialogues[2:5]] + [("new_0", *tiny_dialogues[5][1:])]
+    dev = sample_csv(tmp_path / "dev.csv", other)
+    recipe = Recipe.from_dict({"data": {"train_path": str(train), "dev_path": str(dev)}})
+    with caplog.at_level(logging.WARNING, logger="dialsum"):
+        load_splits(recipe)
+    said = [r.getMessage() for r in caplog.records if "fname" in r.getMessage()]
+    names = ", ".join(row[0] for row in tiny_dialogues[2:5])
+    assert said == [f"3 of the 4 dialogues of the validation file {dev} have the fname of a training dialogue, "
+                    f"with other text ({names}): another version of the same dialogues (a second translation?); "
+                    "its scores measure recall of the training summaries, not summarization"]
+
+
+def test_the_second_translation_as_validation_of_the_first_is_warned_about(shared_data: Path, caplog) -> None:
+    from dialsum_core.recipe import Recipe
+
+    recipe = Recipe.from_dict({"data": {"train_path": str(shared_data / "dev.csv"),
+                                        "dev_path": str(shared_data / "dev_alt_translation.csv")}})
+    with caplog.at_level(logging.WARNING, logger="dialsum"):
+        load_splits(recipe)
+    assert "400 of the 400 dialogues of the validation file" in caplog.text
+    assert "have the fname of a training dialogue, with other text (dev_0, dev_1, dev_2, ...)" in caplog.text

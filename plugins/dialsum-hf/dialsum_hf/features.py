@@ -16,21 +16,21 @@ IGNORE = -100
 
 def encode_prompt(tokenizer: Any, render: Any, dialogue: str, max_length: int) -> list[int]:
     """Ids of ``render(dialogue)``, shortening the dialogue (not the template) to fit ``max_length``."""
-    ids = _prompt_ids(tokenizer, render(dialogue))
+    ids = prompt_ids(tokenizer, render(dialogue))
     if len(ids) <= max_length:
         return ids
     dialogue_ids = tokenizer(dialogue, add_special_tokens=False).input_ids
     keep = max(1, len(dialogue_ids) - (len(ids) - max_length))
     for _ in range(8):  # re-tokenising the shortened text can shift a token or two
         short = tokenizer.decode(dialogue_ids[:keep], skip_special_tokens=False)
-        ids = _prompt_ids(tokenizer, render(short))
+        ids = prompt_ids(tokenizer, render(short))
         if len(ids) <= max_length or keep == 1:
             break
         keep = max(1, keep - (len(ids) - max_length))
     return ids[-max_length:] if len(ids) > max_length else ids
 
 
-def _prompt_ids(tokenizer: Any, text: str) -> list[int]:
+def prompt_ids(tokenizer: Any, text: str) -> list[int]:
     ids = list(tokenizer(text, add_special_tokens=True).input_ids)
     if ids and tokenizer.eos_token_id is not None and ids[-1] == tokenizer.eos_token_id:
         ids = ids[:-1]  # tokenizers that close every text with EOS: the prompt must stay open

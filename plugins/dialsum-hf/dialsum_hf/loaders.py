@@ -210,10 +210,10 @@ def _check_prompt_room(ctx: Any, hf: HFModel, name: str) -> None:
     """The prompt template must leave ``data.max_length`` room for the dialogue: a prompt is shortened
     from the dialogue and then cut from its start, so a template as long as the limit left the model a
     tail of the template and no dialogue at all, without a word."""
-    from dialsum_hf.features import _prompt_ids
+    from dialsum_hf.features import prompt_ids
 
     limit = ctx.recipe.data.max_length
-    template = len(_prompt_ids(hf.tokenizer, hf.prompt("")))
+    template = len(prompt_ids(hf.tokenizer, hf.prompt("")))
     if template >= limit:
         raise DialsumError(f"data.max_length: {limit} tokens cannot hold a dialogue in the prompt of models.{name}: "
                            f"its template and instruction alone are {template} tokens; raise data.max_length or "

@@ -7,6 +7,7 @@ Besides the :class:`dialsum_core.protocols.Model` methods it exposes what token-
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,18 @@ from dialsum_hf.presets import render_template
 from dialsum_hf.tokenizer import signature
 
 METADATA = "dialsum_model.json"
+
+
+#: The truncation lines already logged, with their experiment folder: the trials of a study and the
+#: folds of one model often train on the same dialogues, and one line says what all would repeat.
+_SAID: set[tuple[str, str]] = set()
+
+
+def _say_once(ctx: Any, level: int, message: str) -> None:
+    key = (str(getattr(ctx.experiment, "root", "")), message)
+    if key not in _SAID:
+        _SAID.add(key)
+        ctx.log.log(level, "%s", message)
 
 
 class HFModel:
@@ -37,6 +50,8 @@ class HFModel:
         #: For a tokenizer trained on the data (``scratch``): :func:`~dialsum_hf.tokenizer.tokenizer_key`.
         self.tokenizer_key = tokenizer_key
         self.last_fit: FitResult | None = None
+        #: Whether :meth:`say_cut` has spoken for this model (generation then says nothing more).
+        self._cut_said = False
 
     # -- what ensembles use ---------------------------------------------------------------------
     @property
@@ -60,6 +75,43 @@ class HFModel:
                                                      truncation=True).input_ids]
         return [feats.encode_prompt(self.tokenizer, self.prompt, d, max_length) for d in dialogues]
 
+    def say_cut(self, splits: Sequence[tuple[str, Sequence[str]]], ctx: Any) -> None:
+        """Log, in one line, how many dialogues of each ``(what, dialogues)`` are longer than
+        ``data.max_length``: a cut dialogue loses its end, and with it what its summary says, and
+        nothing else in a run shows it. Training says it for its splits; a model that generates
+        without having trained (a reloaded checkpoint) says it once, for the first dialogues it reads."""
+        self._cut_said = True
+        limit = ctx.recipe.data.max_length
+        counts: list[str] = []
+        cut = total = longest = 0
+        for what, dialogues in splits:
+            if not dialogues:
+                continue
+            if self.is_encoder_decoder:
+                sizes = [len(ids) for ids in self.tokenizer(list(dialogues)).input_ids]
+            else:
+                sizes = [len(feats.prompt_ids(self.tokenizer, self.prompt(d))) for d in dialogues]
+            n = sum(size > limit for size in sizes)
+            counts.append(f"{n} of {len(sizes)} {what}")
+            cut, total, longest = cut + n, total + len(sizes), max(longest, *sizes)
+        if cut:
+            _say_once(ctx, logging.WARNING if cut >= total / 10 else logging.INFO,
+                      f"data.max_length = {limit} tokens cuts {', '.join(counts)} (the longest has {longest} tokens)")
+
+    def say_cut_summaries(self, summaries: Sequence[str], ctx: Any) -> None:
+        """Log how many training summaries are longer than ``data.max_target_length``: each is
+        learnt up to there, so the model learns to stop mid-sentence, and nothing else shows it."""
+        limit = ctx.recipe.data.max_target_length
+        if self.is_encoder_decoder:
+            sizes = [len(ids) for ids in self.tokenizer(text_target=list(summaries)).input_ids]
+        else:  # the summary's tokens and the end-of-text token (feats.target_ids)
+            sizes = [len(ids) + 1 for ids in self.tokenizer(list(summaries), add_special_tokens=False).input_ids]
+        cut = sum(n > limit for n in sizes)
+        if cut:
+            _say_once(ctx, logging.WARNING if cut >= len(sizes) / 10 else logging.INFO,
+                      f"data.max_target_length = {limit} tokens cuts {cut} of {len(sizes)} training summaries (the "
+                      f"longest has {max(sizes)} tokens): the model learns to stop there")
+
     def encode_pairs(self, dialogues: Sequence[str], summaries: Sequence[str], ctx: Any) -> list[dict[str, list[int]]]:
         d = ctx.recipe.data
         if self.is_encoder_decoder:
@@ -80,6 +132,8 @@ class HFModel:
     def _generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         if not dialogues:
             return []
+        if not self._cut_said:
+            self.say_cut([("dialogues to summarize", dialogues)], ctx)
         inputs = self.encode_inputs(dialogues, ctx.recipe.data.max_length)
         return generation.decode(self.tokenizer, generation.generate_ids(self, inputs, ctx))
 

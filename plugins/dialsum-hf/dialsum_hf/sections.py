@@ -137,9 +137,9 @@ class GenerationSection:
 class HfDataKeys:
     """dialsum-hf's keys of ``[data]``: how dialogues and summaries become tokens."""
 
-    #: Longest dialogue input, in tokens (longer ones are truncated).
+    #: Longest dialogue input, in tokens (longer ones are truncated, and the log says how many).
     max_length: int = attrs.field(default=1024, validator=positive)
-    #: Longest training summary, in tokens.
+    #: Longest training summary, in tokens (longer ones are truncated, and the log says how many).
     max_target_length: int = attrs.field(default=256, validator=positive)
     #: Extra tokens added to the tokenizer besides the `#...#` tags found in the data.
     special_tokens: list[str] = attrs.field(factory=list, validator=each(whole_token))

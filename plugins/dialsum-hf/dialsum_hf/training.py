@@ -417,6 +417,9 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     t, r = ctx.recipe.train, ctx.recipe.run
     set_seed(r.seed)
     quiet_progress_bars()  # every checkpoint is saved through save_pretrained
+    hf.say_cut([(f"{what} dialogues", [e.dialogue for e in examples])
+                for what, examples in (("training", train), ("validation", valid), ("test", ctx.data().test))], ctx)
+    hf.say_cut_summaries([e.summary for e in train], ctx)
     features = hf.encode_pairs([e.dialogue for e in train], [e.summary for e in train], ctx)
     batch_size = t.batch_size
     if r.auto_batch or not batch_size:

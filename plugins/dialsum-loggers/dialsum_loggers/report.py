@@ -273,23 +273,30 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 def plot_folds(records: list[dict[str, Any]], path: Path) -> Path | None:
     """One bar per fold for each metric, with the mean as a dashed line."""
-    rows = [(_number(r.get("fold")), numeric(r.get("metrics"))) for r in records]
-    rows = [(f, m) for f, m in rows if f is not None and m]
-    rows = [(f, m) for f, m in rows if m]
+    rows = [(str(_mapping(r.get("tags")).get("model", "")), _number(r.get("fold")), numeric(r.get("metrics")))
+            for r in records]
+    rows = [(model, f, m) for model, f, m in rows if f is not None and m]
     if not rows:
         return None
-    metrics = _pick_metrics([m for _, m in rows], limit=4)
+    first = {model: i for i, (model, _, _) in reversed(list(enumerate(rows)))}
+    rows.sort(key=lambda row: (first[row[0]], row[1]))
+    metrics = _pick_metrics([m for _, _, m in rows], limit=4)
     fig, axes = _figure(len(metrics))
     for ax, metric in zip(axes, metrics, strict=True):
-        pairs = sorted((f, m[metric]) for f, m in rows if metric in m and math.isfinite(m[metric]))
-        if not pairs:
+        # the folds of several models are told apart by the model's name (each has a fold 0)
+        kept = [(model, f"{model} fold {f}".strip(), m[metric]) for model, f, m in rows
+                if metric in m and math.isfinite(m[metric])]
+        if not kept:
             continue
-        folds, values = zip(*pairs, strict=True)
-        bars = ax.bar([f"fold {f}" for f in folds], values, color="#4C72B0", width=0.6)
+        models, folds, values = zip(*kept, strict=True)
+        bars = ax.bar(list(folds), values, color="#4C72B0", width=0.6)
         ax.set_ylim(min(0.0, min(values)), max(values) * 1.18 if max(values) > 0 else 1.0)
         ax.bar_label(bars, fmt="%.4g", fontsize=8)
-        mean = statistics.fmean(values)
-        ax.axhline(mean, color="#DD8452", linestyle="--", label=f"mean {mean:.4g}")
+        for model in dict.fromkeys(models):  # one mean per model, over its own bars
+            at = [i for i, name in enumerate(models) if name == model]
+            mean = statistics.fmean(values[i] for i in at)
+            ax.hlines(mean, at[0] - 0.4, at[-1] + 0.4, color="#DD8452", linestyle="--",
+                      label=f"{model} mean {mean:.4g}".strip())
         ax.set_title(metric)
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(axis="y", alpha=0.3)
@@ -380,6 +387,26 @@ def _when(ts: Any) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, int | float) else "?"
 
 
+def _fold_table(folds: list[dict[str, Any]]) -> list[str]:
+    """Each fold's metrics, then their mean and std; per model when the folds name theirs (a k-fold
+    run of several models trains a fold 1 per model, and one mean over all of them would mix the
+    models into a figure none of them scored)."""
+    metrics = _pick_metrics([numeric(r["metrics"]) for r in folds], limit=5)
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for r in folds:
+        by_model.setdefault(str(_mapping(r.get("tags")).get("model", "")), []).append(r)
+    rows: list[list[Any]] = []
+    for model, records in by_model.items():
+        rows += [[model, r.get("fold"), *[numeric(r["metrics"]).get(m, "") for m in metrics]] for r in records]
+        cols = [_finite(numeric(r["metrics"]).get(m) for r in records) for m in metrics]
+        rows.append([model, "mean", *[statistics.fmean(c) if c else "" for c in cols]])
+        rows.append([model, "std", *[statistics.pstdev(c) if len(c) > 1 else "" for c in cols]])
+    header: tuple[str, ...] = ("model", "fold", *metrics)
+    if set(by_model) == {""}:  # the folds of one model, unnamed: no model column
+        header, rows = header[1:], [row[1:] for row in rows]
+    return _table(header, _scaled(rows, header))
+
+
 def render_markdown(run: RunRecord, plots: list[Path]) -> str:
     start = (run.of("before_run") or [{}])[0]
     results = run.results or {}
@@ -414,12 +441,7 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
 
     folds = [r for r in run.of("after_fold") if numeric(r.get("metrics"))]
     if folds:
-        metrics = _pick_metrics([numeric(r["metrics"]) for r in folds], limit=5)
-        rows = [[r.get("fold"), *[numeric(r["metrics"]).get(m, "") for m in metrics]] for r in folds]
-        cols = [_finite(numeric(r["metrics"]).get(m) for r in folds) for m in metrics]
-        rows.append(["mean", *[statistics.fmean(c) if c else "" for c in cols]])
-        rows.append(["std", *[statistics.pstdev(c) if len(c) > 1 else "" for c in cols]])
-        lines += ["", "## Folds", "", *_table(("fold", *metrics), _scaled(rows, ("fold", *metrics)))]
+        lines += ["", "## Folds", "", *_fold_table(folds)]
 
     trials = run.of("after_trial")
     if trials:

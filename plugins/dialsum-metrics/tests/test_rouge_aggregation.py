@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from dialsum_metrics.bleu import BleuMetric
@@ -83,3 +85,14 @@ def test_second_translation_is_not_a_perfect_prediction(dev_pairs: list[tuple[st
     assert RougeMetric(references="max").compute(alt, refs)["rouge_mean"] == pytest.approx(1.0, abs=1e-12)
     assert RougeMetric().compute(alt, refs)["rouge_mean"] == pytest.approx((1.0 + one) / 2, abs=1e-12)
     assert one < 0.6
+
+
+def test_bleu_on_many_korean_sentences_prints_no_detokenize_warning(caplog) -> None:
+    """BLEU is computed on morphemes joined by spaces, so every sentence ends in `` .``: sacrebleu's
+    "you forgot to detokenize" warning (three lines per call, after every validation) is about
+    input dialsum tokenized on purpose, and filled the logs of every run of 100 dialogues or more."""
+    caplog.set_level(logging.WARNING)
+    preds = [f"#Person1#은 회의에 {i}분 늦었습니다." for i in range(120)]
+    refs = [[f"#Person1#이 회의에 {i}분 늦었다."] for i in range(120)]
+    assert BleuMetric().compute(preds, refs)["bleu"] > 0
+    assert "detokenize" not in caplog.text

@@ -42,6 +42,8 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
     folds: list[dict[str, Any]] = []
     oof = [""] * len(data.train)
     ctx.emit("dialsum_before_stage", stage=f"kfold:{model}")
+    # the fold events say whose fold it is: with several models, fold 1 comes once per model
+    mctx = ctx.evolve(tags={**ctx.tags, "model": model})
     for f in range(k):
         if not fanout.selected(ctx.recipe, model=model, fold=f + 1):  # another fan-out job's fold
             continue
@@ -49,7 +51,7 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
         held = [e for e, g in zip(data.train, fold_of, strict=True) if g == f]
         toolkit.progress(ctx, f"folds {model}", f, k)
         log.info("%s fold %d/%d: %d train, %d held out", model, f + 1, k, len(train), len(held))
-        ctx.emit("dialsum_before_fold", fold=f, n_folds=k)
+        mctx.emit("dialsum_before_fold", fold=f, n_folds=k)
         src = toolkit.train_source(ctx, model_name=model, name=fanout.fold_name(model, f + 1), train=train, valid=held,
                                   predict={"fold": held, "valid": data.valid, "test": data.test},
                                   keep_model=keep_models)
@@ -60,7 +62,7 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
                  "scores": toolkit.round_scores(src.scores), "history": src.history,
                  "checkpoint": src.checkpoint}
         folds.append(entry)
-        ctx.emit("dialsum_after_fold", fold=f, n_folds=k, metrics=src.scores)
+        mctx.emit("dialsum_after_fold", fold=f, n_folds=k, metrics=src.scores)
         toolkit.progress(ctx, f"folds {model}", f + 1, k)
         log.info("%s fold %d/%d: rouge_mean %.4f", model, f + 1, k, src.scores.get(RANKED_BY, 0.0))
     # A fan-out job's out-of-fold predictions are incomplete: the final run scores them.

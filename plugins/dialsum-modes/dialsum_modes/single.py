@@ -8,6 +8,7 @@ model's TTA candidates are combined by ``run.ensemble``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -40,7 +41,11 @@ class SingleMode(toolkit.Mode):
                 entry["valid_tta"] = toolkit.round_scores(comb.ensemble_scores)
                 entry["ensemble"] = {"strategy": ctx.recipe.run.ensemble, **comb.report()}
                 valid_preds, test_preds = comb.valid, comb.test
-            score = ctx.score(valid_preds, toolkit.references(data.valid))
+            # without TTA these are the predictions of a source trained now, scored (and warned about)
+            # already; those of a reused source, or the TTA vote, are said here
+            said = not ctx.recipe.run.use_tta and not src.reused
+            with toolkit.quiet_degenerate() if said else contextlib.nullcontext():
+                score = ctx.score(valid_preds, toolkit.references(data.valid))
             ranked.append((name, score))
             results["models_results"][name] = entry
             log.info("%s: validation %s", name, _fmt(score))

@@ -506,7 +506,8 @@ def attach_scores(ctx: RunContext, outputs: dict[str, list[list[Candidate]]], va
             preds, refs = by_source.setdefault(c.source, ([], []))
             preds.append(c.text)
             refs.append(list(ex.summaries))
-    score = {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
+    with quiet_degenerate():  # the source's own predictions were scored (and warned about) already
+        score = {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
     for per_dialogue in outputs.values():
         for cands in per_dialogue:
             cands[:] = [attrs.evolve(c, score=score.get(c.source)) for c in cands]
@@ -641,9 +642,9 @@ def crossfit_parts(n: int, k: int = CROSSFIT_PARTS) -> list[list[int]]:
 
 
 @contextlib.contextmanager
-def _quiet_degenerate() -> Any:
-    """Drop the metric's degenerate-output warnings while many candidate selections are scored: one
-    per trial says nothing the sources' own scores have not said once."""
+def quiet_degenerate() -> Any:
+    """Drop the metric's degenerate-output warnings while many candidate selections, or predictions
+    already scored, are scored: one per trial says nothing the sources' own scores have not said once."""
 
     def keep(record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("degenerate predictions")
@@ -669,7 +670,7 @@ def _source_quality(ctx: RunContext, groups: Sequence[Sequence[Candidate]],
             preds, rr = by_source.setdefault(c.source, ([], []))
             preds.append(c.text)
             rr.append(list(r))
-    with _quiet_degenerate():
+    with quiet_degenerate():
         return {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
 
 
@@ -777,7 +778,7 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
     constant summary outscores real ones on Korean morphemes, and would be submitted for every
     test dialogue.
     """
-    with _quiet_degenerate():
+    with quiet_degenerate():
         source_scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
     comb.source_scores = {k: float(v.get(RANKED_BY, 0.0)) for k, v in source_scores.items()}
     options = [("", float(comb.ensemble_scores.get(RANKED_BY, 0.0)),
@@ -847,7 +848,7 @@ def search_weights(
         mapping = weights_for(ctx, sources, weights)
         ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
         ens.fit(cands, refs, mapping, ctx)
-        with _quiet_degenerate():
+        with quiet_degenerate():
             return float(ctx.score(ens.combine(cands, mapping, ctx), refs).get(RANKED_BY, 0.0))
 
     # said once per run: on the whole split, not again for each cross-fitting part
@@ -928,12 +929,16 @@ def write_predictions(
     written: dict[str, str] = {}
     names = [s.name for s in sources if "valid" in s.outputs]
     if ctx.recipe.run.save_predictions and valid:
+        # every reference the scores used (reference2... with several), so that the file re-scores alike
+        n_refs = max(1, *(len(e.summaries) for e in valid))
         rows = []
         for i, e in enumerate(valid):
-            rows.append([e.fname, valid_preds[i], e.summary, *(s.outputs["valid"][i][0].text for s in sources
-                                                               if s.name in names)])
+            refs = [*e.summaries, *[""] * n_refs][:n_refs]
+            rows.append([e.fname, valid_preds[i], *refs, *(s.outputs["valid"][i][0].text for s in sources
+                                                           if s.name in names)])
         rel = f"predictions/{prefix}valid_predictions.csv"
-        exp.write_csv(rel, ["fname", "summary", "reference", *names], rows)
+        exp.write_csv(rel, ["fname", "summary", "reference", *(f"reference{k}" for k in range(2, n_refs + 1)),
+                            *names], rows)
         written["valid"] = rel
     mark_best(ctx, sources)
     examples = ctx.data().train  # folds train on parts of it: their out-of-fold predictions say more
@@ -956,6 +961,10 @@ def write_predictions(
         if ctx.recipe.run.debug:
             log.warning("debug run: %s holds %d test dialogues, a subset: it is not a submission (run without "
                         "run.debug for one)", rel, len(test))
+        empty = [e.fname for e, p in zip(test, test_preds, strict=True) if not p.strip()]
+        if empty:  # the model wrote nothing there (only an end-of-text token): scored 0 once uploaded
+            log.warning("%s: %d of the %d summaries are empty (%s); each scores 0 once uploaded", rel, len(empty),
+                        len(test), ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else ""))
         written["submission"] = rel
     for rel in written.values():
         ctx.emit("dialsum_on_artifact", path=rel, kind="prediction")

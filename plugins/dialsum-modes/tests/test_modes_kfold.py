@@ -112,3 +112,35 @@ def test_kfold_ensemble_never_reports_less_than_its_best_fold(make_recipe, run) 
     assert ens["info"]["groups"] == 8  # the fit behind the test predictions saw all of them
     if ens["used"] != "ensemble":
         assert ens["valid"]["rouge_mean"] < best_fold == out["best_rouge"]
+
+
+def test_fold_events_name_their_model_and_the_report_keeps_the_models_apart(make_recipe, run) -> None:
+    """With several models, fold 1 of one and fold 1 of the other are different fold models: the
+    events say whose fold each is, and ``dialsum report`` lists each model's folds and their mean
+    apart (the mean of all the folds together mixed the models into a figure no model scored)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from dialsum_core.cli import cli
+
+    recipe = make_recipe(("modes.kfold.k_folds", 2), mode="kfold", models=["lead", "lead1"], loggers=["jsonl"],
+                         ensemble="best_score")
+    res = run(recipe)
+    out = results(res)
+    lines = (res.experiment / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines]
+    after = [e for e in events if e["event"] == "after_fold"]
+    assert [(e["tags"]["model"], e["fold"]) for e in after] == [("lead", 0), ("lead", 1), ("lead1", 0), ("lead1", 1)]
+
+    assert CliRunner().invoke(cli, ["report", str(res.experiment)]).exit_code == 0
+    table = (res.experiment / "report" / "report.md").read_text(encoding="utf-8").split("## Folds")[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.strip().splitlines()[:9]]
+    assert rows[0][:2] == ["model", "fold"]
+    assert [r[:2] for r in rows[2:]] == [["lead", "0"], ["lead", "1"], ["lead", "mean"], ["lead", "std"],
+                                         ["lead1", "0"], ["lead1", "1"], ["lead1", "mean"]]
+    means = {r[0]: r for r in rows if r[1] == "mean"}
+    column = rows[0].index("rouge_mean")
+    for model in ("lead", "lead1"):
+        assert means[model][column] == f"{100 * out['cv'][model]['rouge_mean']['mean']:.2f}"
+    assert out["cv"]["lead"]["rouge_mean"]["mean"] != out["cv"]["lead1"]["rouge_mean"]["mean"]

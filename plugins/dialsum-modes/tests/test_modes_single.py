@@ -296,3 +296,51 @@ def test_without_save_predictions_only_the_submission_is_written(make_recipe, ru
     res = run(make_recipe(save_predictions=False))
     assert sorted(p.name for p in (res.experiment / "predictions").iterdir()) == ["submission.csv"]
     assert results(res)["predictions"] == {"submission": "predictions/submission.csv"}
+
+
+def test_a_submission_with_empty_summaries_is_warned_about(make_recipe, run, tmp_path, caplog) -> None:
+    """A model may write nothing for a dialogue (only an end-of-text token, or only spaces): the
+    submission is written as it is, but the log says which rows are empty before anybody uploads
+    it (an empty summary scores 0 on the leaderboard, and some upload checks refuse the file)."""
+    summary = tmp_path / "summary.txt"
+    summary.write_text("   \n", encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="dialsum")
+    res = run(make_recipe(("models.reading.summary_file", str(summary)), models=["reading"]))
+    sub = read_csv(res.experiment / "predictions" / "submission.csv")
+    assert len(sub) == 6 and all(not r["summary"].strip() for r in sub)
+    said = [r.getMessage() for r in caplog.records if "empty" in r.getMessage() and "submission" in r.getMessage()]
+    assert len(said) == 1 and "6 of the 6 summaries" in said[0] and sub[0]["fname"] in said[0]
+
+
+def test_valid_predictions_carry_every_reference_the_score_used(make_recipe, run, small_data, tmp_path) -> None:
+    """With several references per dialogue (``data.dev_references``, or ``summary1, summary2``
+    columns), results.json scores against all of them; the predictions file held the first only, so
+    re-scoring the file gave another figure (on DialogSum-ko's two translations: 0.1912 for 0.1840)."""
+    from dialsum_metrics.rouge import RougeMetric
+
+    dev = read_csv(small_data["dev"])
+    second = tmp_path / "dev_second.csv"
+    with second.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("fname,summary\n" + "".join(f'{r["fname"]},"{r["summary"][: len(r["summary"]) // 2]}"\n'
+                                             for r in dev))
+    res = run(make_recipe(("data.dev_references", [str(second)])))
+    valid = read_csv(res.experiment / "predictions" / "valid_predictions.csv")
+    assert list(valid[0])[:4] == ["fname", "summary", "reference", "reference2"]
+    refs = [[r["reference"], r["reference2"]] for r in valid]
+    rescored = RougeMetric().compute([r["summary"] for r in valid], refs)["rouge_mean"]
+    assert round(rescored, 4) == results(res)["valid"]["rouge_mean"]
+    assert round(RougeMetric().compute([r["summary"] for r in valid], [[r] for r, _ in refs])["rouge_mean"], 4) != \
+        results(res)["valid"]["rouge_mean"]
+
+
+def test_a_degenerate_model_is_warned_about_once_not_once_per_rescoring(make_recipe, run, caplog) -> None:
+    """The same validation predictions were scored three times after training (the source, its
+    candidates, the mode's ranking), and each scoring repeated the same warning word for word."""
+    caplog.set_level(logging.INFO, logger="dialsum")
+    recipe = make_recipe(models=["constant"])
+    for again in (False, True):  # the second run reuses the trained source, and still says it once
+        caplog.clear()
+        run(recipe)
+        said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("degenerate predictions")]
+        assert len(said) == 1, said
+        assert ("already trained in this experiment, reusing its predictions" in caplog.text) is again
