@@ -15,16 +15,19 @@ from dialsum_core.data import KNOWN_TAGS, Example, speaker_tag
 
 _SPACED_TAG_RE = re.compile(r"#\s*([A-Za-z]+)\s*(\d*)\s*#")
 _LITERAL_NEWLINE_RE = re.compile(r"(\\n|<br\s*/?>)", re.IGNORECASE)
-_REPEAT_RE = re.compile(r"([ㅋㅎㅠㅜ!?.~])\1{2,}")
+_REPEAT_RE = re.compile(r"([ㅋㅎㅠㅜ!?~])\1{2,}")
+#: An ellipsis is punctuation the references use too: longer runs of dots become one, never "..".
+_DOTS_RE = re.compile(r"\.{4,}")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
 #: ``phonenumber`` -> ``PhoneNumber``: the spelling of each known tag without a number.
 _CANONICAL = {t.strip("#").lower(): t.strip("#") for t in KNOWN_TAGS if not t[-2].isdigit()}
 
 
 def remove_noise(text: str) -> str:
-    """Literal ``\\n`` and ``<br>`` become line breaks; runs of ㅋ/ㅎ/!/? shrink to two; spaces squeeze."""
+    """Literal ``\\n`` and ``<br>`` become line breaks; runs of ㅋ/ㅎ/ㅠ/ㅜ/!/?/~ shrink to two and of
+    dots to an ellipsis (``...``, kept as it is); spaces squeeze."""
     text = _LITERAL_NEWLINE_RE.sub("\n", text)
-    text = _REPEAT_RE.sub(r"\1\1", text)
+    text = _DOTS_RE.sub("...", _REPEAT_RE.sub(r"\1\1", text))
     lines = [_SPACES_RE.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
     return "\n".join(line for line in lines if line)
 

@@ -31,7 +31,8 @@ class AugmentationSection:
 class PreprocessingSection:
     """``[data.preprocessing]``: the seed's text clean-up switches and training-time augmentation."""
 
-    #: Repair literal `\n` and `<br>` sequences, collapse repeated characters and spaces.
+    #: Repair literal `\n` and `<br>` sequences, collapse runs of ㅋ, ㅎ, ㅠ, ㅜ, !, ? and ~ to two, of dots
+    #: to `...`, and of spaces to one.
     remove_noise: bool = True
     #: Normalise spaced-out tags such as `# Person 1 #` to `#Person1#`.
     simplify_tokens: bool = True
