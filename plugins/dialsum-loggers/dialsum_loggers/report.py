@@ -139,7 +139,7 @@ def series_label(rec: dict[str, Any]) -> str:
     if rec.get("trial") is not None:
         parts.append(f"trial {rec['trial']}")
     if rec.get("fold") is not None:
-        parts.append(f"fold {rec['fold']}")
+        parts.append(f"fold {fold_label(rec['fold'])}")
     tags = rec.get("tags") or {}
     for key in ("model", "source"):
         if key in tags:
@@ -266,6 +266,13 @@ def _number(value: Any) -> int | None:
     return int(value) if value == int(value) else None
 
 
+def fold_label(value: Any) -> Any:
+    """A fold as people count it: the events number folds from 0, while ``results.json``, checkpoints,
+    ``oof_predictions.csv`` and the console count from 1; anything but a number is shown as it is."""
+    number = _number(value)
+    return value if number is None else number + 1
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     """A record's table (a trial's ``params``), empty when the record holds something else."""
     return value if isinstance(value, dict) else {}
@@ -283,8 +290,8 @@ def plot_folds(records: list[dict[str, Any]], path: Path) -> Path | None:
     metrics = _pick_metrics([m for _, _, m in rows], limit=4)
     fig, axes = _figure(len(metrics))
     for ax, metric in zip(axes, metrics, strict=True):
-        # the folds of several models are told apart by the model's name (each has a fold 0)
-        kept = [(model, f"{model} fold {f}".strip(), m[metric]) for model, f, m in rows
+        # the folds of several models are told apart by the model's name (each has a fold 1)
+        kept = [(model, f"{model} fold {f + 1}".strip(), m[metric]) for model, f, m in rows
                 if metric in m and math.isfinite(m[metric])]
         if not kept:
             continue
@@ -397,7 +404,8 @@ def _fold_table(folds: list[dict[str, Any]]) -> list[str]:
         by_model.setdefault(str(_mapping(r.get("tags")).get("model", "")), []).append(r)
     rows: list[list[Any]] = []
     for model, records in by_model.items():
-        rows += [[model, r.get("fold"), *[numeric(r["metrics"]).get(m, "") for m in metrics]] for r in records]
+        rows += [[model, fold_label(r.get("fold")), *[numeric(r["metrics"]).get(m, "") for m in metrics]]
+                 for r in records]
         cols = [_finite(numeric(r["metrics"]).get(m) for r in records) for m in metrics]
         rows.append([model, "mean", *[statistics.fmean(c) if c else "" for c in cols]])
         rows.append([model, "std", *[statistics.pstdev(c) if len(c) > 1 else "" for c in cols]])

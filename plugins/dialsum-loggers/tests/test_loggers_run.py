@@ -138,11 +138,11 @@ def test_report_shows_rouge_on_the_leaderboard_scale_and_results_keep_0_to_1(tmp
     assert f"| rouge_mean | {100 * results['rouge_mean']:.2f} |" in md
     assert "ROUGE is shown x100 (the leaderboard's scale)" in md
     folds = {e["fold"]: e["metrics"] for e in _events(exp) if e["event"] == "after_fold"}
-    assert f"| 0 | {100 * folds[0]['rouge1']:.2f} |" in md.split("## Folds")[1]
+    assert f"| 1 | {100 * folds[0]['rouge1']:.2f} |" in md.split("## Folds")[1]  # counted from 1, as results.json
     # what is not ROUGE keeps its own scale: the share of distinct predictions, the mean length
     header = next(line for line in md.split("## Folds")[1].splitlines() if line.startswith("| fold"))
     columns = [c.strip() for c in header.strip("|").split("|")]
-    row = next(line for line in md.split("## Folds")[1].splitlines() if line.startswith("| 0 "))
+    row = next(line for line in md.split("## Folds")[1].splitlines() if line.startswith("| 1 "))
     cells = dict(zip(columns, [c.strip() for c in row.strip("|").split("|")], strict=True))
     for name, value in folds[0].items():
         if name in cells:
@@ -190,7 +190,7 @@ def test_a_rerun_into_the_same_folder_reports_the_last_run(tmp_path: Path, plugi
     md = (exp / "report" / "report.md").read_text(encoding="utf-8")
     folds = md.split("## Folds")[1].split("##")[0]
     assert [line.split(" | ")[0] for line in folds.splitlines() if line.startswith("| ")][1:] == [
-        "| 0", "| 1", "| mean", "| std"]
+        "| 1", "| 2", "| mean", "| std"]
 
 
 @pytest.mark.parametrize("make", ["missing", "empty", "results-list"])

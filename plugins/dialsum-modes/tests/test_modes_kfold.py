@@ -137,8 +137,9 @@ def test_fold_events_name_their_model_and_the_report_keeps_the_models_apart(make
     table = (res.experiment / "report" / "report.md").read_text(encoding="utf-8").split("## Folds")[1]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.strip().splitlines()[:9]]
     assert rows[0][:2] == ["model", "fold"]
-    assert [r[:2] for r in rows[2:]] == [["lead", "0"], ["lead", "1"], ["lead", "mean"], ["lead", "std"],
-                                         ["lead1", "0"], ["lead1", "1"], ["lead1", "mean"]]
+    # folds counted from 1, as in results.json and the console
+    assert [r[:2] for r in rows[2:]] == [["lead", "1"], ["lead", "2"], ["lead", "mean"], ["lead", "std"],
+                                         ["lead1", "1"], ["lead1", "2"], ["lead1", "mean"]]
     means = {r[0]: r for r in rows if r[1] == "mean"}
     column = rows[0].index("rouge_mean")
     for model in ("lead", "lead1"):
