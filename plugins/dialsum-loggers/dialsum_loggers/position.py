@@ -17,6 +17,9 @@ class Position:
     stage: str | None = None
     fold: int | None = None
     n_folds: int | None = None
+    #: Whose fold it is (the fold event's ``ctx.tags["model"]``): a k-fold run of several models has
+    #: a fold 1 per model, whose series must not land on one another's.
+    model: str | None = None
     trial: int | None = None
     epoch: int | None = None
     n_epochs: int | None = None
@@ -26,7 +29,7 @@ class Position:
         if hook == "dialsum_before_stage":
             self.stage = kw.get("stage")
         elif hook == "dialsum_before_fold":
-            self.fold, self.n_folds = kw.get("fold"), kw.get("n_folds")
+            self.fold, self.n_folds, self.model = kw.get("fold"), kw.get("n_folds"), kw.get("model")
             self.epoch = None
         elif hook == "dialsum_before_trial":
             self.trial = kw.get("trial")
@@ -39,7 +42,7 @@ class Position:
         if hook == "dialsum_after_stage":
             self.stage = None
         elif hook == "dialsum_after_fold":
-            self.fold = self.n_folds = None
+            self.fold = self.n_folds = self.model = None
         elif hook == "dialsum_after_trial":
             self.trial = None
 
@@ -55,13 +58,17 @@ class Position:
         return out
 
     def prefix(self) -> str:
-        """``fold_1/`` or ``trial_3/`` (or both), to keep series of different folds apart."""
-        parts = []
-        if self.trial is not None:
-            parts.append(f"trial_{self.trial}")
-        if self.fold is not None:
-            parts.append(f"fold_{self.fold}")
-        return "".join(p + "/" for p in parts)
+        """``trial_3/``, ``MODEL/fold_1/`` (folds counted from 1, as everywhere but the events), or both,
+        to keep the series of different trials, models and folds apart."""
+        return fold_prefix(self.trial, self.model, self.fold)
+
+
+def fold_prefix(trial: int | None, model: str | None, fold: int | None) -> str:
+    """The one spelling of a position in the names of series (tensorboard tags, W&B keys)."""
+    parts = [] if trial is None else [f"trial_{trial}"]
+    if fold is not None:
+        parts += [*([model] if model else []), f"fold_{fold + 1}"]
+    return "".join(p + "/" for p in parts)
 
 
 def numeric(metrics: dict[str, Any] | None) -> dict[str, float]:

@@ -3,9 +3,10 @@
 Written with the ``tensorboard`` package's own event writer and protocol buffers, so it needs
 neither torch nor TensorFlow. Open with ``tensorboard --logdir experiments/NAME/tensorboard``.
 
-Tags: ``train/<metric>`` per step, ``epoch/<metric>`` per epoch, ``fold/<metric>`` per fold,
-``trial/value`` per trial, prefixed by ``trial_N/`` and ``fold_K/`` inside trials and folds so the
-series of different folds stay apart; the resolved recipe as text (``recipe``), plots written to
+Tags: ``train/<metric>`` per step, ``epoch/<metric>`` per epoch, ``fold/<metric>`` per fold (step K,
+``MODEL/fold/`` when the fold names its model), ``trial/value`` per trial, prefixed by ``trial_N/``
+and ``MODEL/fold_K/`` (folds counted from 1) inside trials and folds so the series of different
+folds and models stay apart; the resolved recipe as text (``recipe``), plots written to
 the experiment (``dialsum_on_artifact`` with kind ``plot``) as images, and the final numeric
 results under ``results/``.
 """
@@ -74,14 +75,15 @@ class TensorBoardLogger:
 
     # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
     @hookimpl(optionalhook=True)
-    def dialsum_before_fold(self, fold: int, n_folds: int) -> None:
-        self.position.enter("dialsum_before_fold", {"fold": fold, "n_folds": n_folds})
+    def dialsum_before_fold(self, ctx: Any, fold: int, n_folds: int) -> None:
+        self.position.enter("dialsum_before_fold", {"fold": fold, "n_folds": n_folds, "model": ctx.tags.get("model")})
         self._step = 0
 
     @hookimpl(optionalhook=True)
     def dialsum_after_fold(self, fold: int, metrics: dict[str, Any]) -> None:
+        model = self.position.model
         self.position.leave("dialsum_after_fold")
-        self.scalars(f"{self.position.prefix()}fold/", metrics, fold)
+        self.scalars(f"{self.position.prefix()}{model + '/' if model else ''}fold/", metrics, fold + 1)
 
     @hookimpl(optionalhook=True)
     def dialsum_before_trial(self, trial: int) -> None:

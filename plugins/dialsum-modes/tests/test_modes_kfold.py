@@ -145,3 +145,23 @@ def test_fold_events_name_their_model_and_the_report_keeps_the_models_apart(make
     for model in ("lead", "lead1"):
         assert means[model][column] == f"{100 * out['cv'][model]['rouge_mean']['mean']:.2f}"
     assert out["cv"]["lead"]["rouge_mean"]["mean"] != out["cv"]["lead1"]["rouge_mean"]["mean"]
+
+
+def test_the_folds_of_several_models_are_apart_in_tensorboard(make_recipe, run) -> None:
+    """Both models' folds were logged as ``fold/<metric>`` at steps 0 and 1: one model's points
+    overwrote the other's."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    recipe = make_recipe(("modes.kfold.k_folds", 2), mode="kfold", models=["lead", "lead1"], loggers=["tensorboard"],
+                         ensemble="best_score")
+    res = run(recipe)
+    out = results(res)
+    acc = EventAccumulator(str(res.experiment / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert "fold/rouge_mean" not in acc.Tags()["scalars"]
+    for model in ("lead", "lead1"):
+        points = acc.Scalars(f"{model}/fold/rouge_mean")
+        assert [e.step for e in points] == [1, 2]  # folds counted from 1, as in results.json
+        folds = [f for f in out["folds"] if f["model"] == model]
+        assert [round(e.value, 4) for e in points] == [pytest.approx(f["scores"]["rouge_mean"], abs=1e-4)
+                                                       for f in folds]

@@ -3,9 +3,10 @@
 * The run is named after the experiment, grouped by ``group`` (default: the experiment name) and
   typed by the run mode (``job_type``); the resolved recipe is its config.
 * Step metrics go to ``train/*`` against ``train/step``, epoch metrics to ``epoch/*`` against
-  ``epoch/epoch``; inside folds and trials every key is prefixed ``fold_K/`` / ``trial_N/`` so
-  each fold and trial gets its own curves. Fold and trial results also become the tables
-  ``folds`` and ``trials``.
+  ``epoch/epoch``; inside folds and trials every key is prefixed ``MODEL/fold_K/`` (folds counted
+  from 1, the model's name when the fold names it) / ``trial_N/`` so each fold, model and trial gets
+  its own curves. Fold and trial results also become the tables ``folds`` (with a model column)
+  and ``trials``.
 * Prediction CSVs and PNG plots announced with ``dialsum_on_artifact`` are logged as tables and
   images; the best model's checkpoint (the one ``results.json`` names, see :func:`best_checkpoint`)
   as a ``model`` artifact when ``log_checkpoint`` is set.
@@ -64,6 +65,7 @@ class WandbLogger:
         self.options = options
         self.run: Any = None
         self._fold: int | None = None
+        self._model: str | None = None
         self._trial: int | None = None
         self._defined: set[str] = set()
         self._root: Path = ctx.experiment.root
@@ -77,12 +79,11 @@ class WandbLogger:
 
     # -- helpers ------------------------------------------------------------------------------
     def _prefix(self) -> str:
-        parts = []
-        if self._trial is not None:
-            parts.append(f"trial_{self._trial}/")
+        """``trial_N/``, ``MODEL/fold_K/`` (folds counted from 1, as in results.json), or both."""
+        parts = [] if self._trial is None else [f"trial_{self._trial}"]
         if self._fold is not None:
-            parts.append(f"fold_{self._fold}/")
-        return "".join(parts)
+            parts += [*([self._model] if self._model else []), f"fold_{self._fold + 1}"]
+        return "".join(p + "/" for p in parts)
 
     def _log_against(self, section: str, axis: str, x: float, metrics: dict[str, Any] | None) -> None:
         values = _numbers(metrics)
@@ -118,18 +119,18 @@ class WandbLogger:
 
     # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
     @hookimpl(optionalhook=True)
-    def dialsum_before_fold(self, fold: int) -> None:
-        self._fold = fold
+    def dialsum_before_fold(self, ctx: Any, fold: int) -> None:
+        self._fold, self._model = fold, ctx.tags.get("model")
 
     @hookimpl(optionalhook=True)
     def dialsum_after_fold(self, fold: int, metrics: dict[str, Any]) -> None:
-        self._fold = None
+        model, self._fold, self._model = self._model, None, None
         values = _numbers(metrics)
         for key in values:
             if key not in self._fold_columns:
                 self._fold_columns.append(key)
-        self._folds.append([fold, values])
-        self._log_against("folds", "fold", fold, values)
+        self._folds.append([model or "", fold + 1, values])
+        self._log_against(f"{model}/folds" if model else "folds", "fold", fold + 1, values)
 
     @hookimpl(optionalhook=True)
     def dialsum_before_trial(self, trial: int) -> None:
@@ -188,8 +189,8 @@ class WandbLogger:
 
         self.run.summary.update(_flat(results))
         if self._folds:
-            columns = ["fold", *self._fold_columns]
-            rows = [[f, *[m.get(c) for c in self._fold_columns]] for f, m in self._folds]
+            columns = ["model", "fold", *self._fold_columns]
+            rows = [[model, f, *[m.get(c) for c in self._fold_columns]] for model, f, m in self._folds]
             self.run.log({"folds_table": wandb.Table(columns=columns, data=rows)})
         if self._trials:
             rows = [[t, s, v, str(p)] for t, s, v, p in self._trials]
