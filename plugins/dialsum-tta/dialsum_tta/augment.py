@@ -24,6 +24,7 @@ import attrs
 from dialsum_core.data import TAG_RE, speaker_tag
 from dialsum_core.errors import DataError
 from dialsum_core.protocols import Variant
+from dialsum_metrics import kiwi  # the analyser ROUGE splits with: one per process
 from dialsum_tta.files import _version, base_tag, load_lexicon, load_table, model_folder_problem
 from dialsum_tta.plugin import bundled_lexicon
 
@@ -38,13 +39,6 @@ TURN_RE = re.compile(rf"^(\s*{TAG_RE.pattern}\s*:\s*)(.*)$")
 def rng_for(fname: str, seed: int, name: str) -> random.Random:
     """A generator that depends on the dialogue, the seed and the augmenter only."""
     return random.Random(zlib.crc32(f"{name}\0{seed}\0{fname}".encode()))
-
-
-@functools.lru_cache(maxsize=1)
-def kiwi() -> Any:
-    from kiwipiepy import Kiwi
-
-    return Kiwi()
 
 
 #: Variants already made, by augmenter (its name, options and the version of the files it reads),

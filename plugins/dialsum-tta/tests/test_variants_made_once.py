@@ -11,6 +11,10 @@ import pytest
 from test_augmenters import DIALOGUE, ctx_with
 from test_num_aug_bounds import THREE
 
+import dialsum_metrics.tokenize as metrics_tokenize
+from dialsum_tta import augment
+from dialsum_tta.augment import yes_no_question
+
 
 @pytest.mark.parametrize("name", ["mask", "synonym"])
 def test_another_augmenter_with_the_same_options_reuses_the_variants(tmp_path: Path, name: str) -> None:
@@ -46,3 +50,12 @@ def test_a_paraphrase_model_is_not_loaded_again_for_dialogues_it_paraphrased(tmp
     second = second_aug.augment("d1", THREE, n=2, seed=0)
     assert first and [v.dialogue for v in second] == [v.dialogue for v in first]
     assert first_aug._model is not None and second_aug._model is None
+
+
+
+def test_the_augmenters_split_with_the_analyser_rouge_splits_with() -> None:
+    """One kiwipiepy analyser per process, not one per plugin: each takes seconds to build and warm
+    up and hundreds of MiB."""
+    assert metrics_tokenize.tokenize("가방을 샀어요", "kiwi") == ["가방", "을", "사", "었", "어요"]
+    assert yes_no_question("가방을 샀어요?")  # the augmenters' analyser, in use
+    assert augment.kiwi() is metrics_tokenize.kiwi()
