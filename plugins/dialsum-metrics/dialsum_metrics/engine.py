@@ -62,30 +62,36 @@ class _Encoded:
 
 def _occurrence_features(ids: list[np.ndarray], n: int, vocab_size: int, unique: bool = False
                          ) -> tuple[list[np.ndarray], np.ndarray]:
-    """The occurrence features of the n-grams of each text (distinct within a text), and n-gram counts.
+    """The occurrence features of the n-grams of each text (distinct within a text, in increasing
+    order of n-gram), and n-gram counts; every text at once, since scoring calls this for
+    thousands of short texts.
 
     With ``unique`` only the first occurrence of each n-gram is a feature, so overlaps and counts
     are those of n-gram *sets*.
     """
-    keys_per_text = []
-    for x in ids:
-        if len(x) < n:
-            keys_per_text.append(np.zeros(0, dtype=np.int64))
-            continue
-        key = x[: len(x) - n + 1].copy()
-        for k in range(1, n):
-            key = key * vocab_size + x[k : len(x) - n + 1 + k]
-        keys_per_text.append(np.unique(key) if unique else key)
-    counts = np.array([len(k) for k in keys_per_text], dtype=np.int64)
-    max_occ = int(counts.max(initial=0)) + 1
-    feats = []
-    for key in keys_per_text:
-        key = np.sort(key)
-        # k-th occurrence of each n-gram: its position minus the start of its run of equal keys
-        starts = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1] if len(key) else key
-        run_start = np.repeat(starts, np.diff(np.r_[starts, len(key)]))
-        feats.append(key * max_occ + (np.arange(len(key)) - run_start))
-    return feats, counts
+    if not ids:
+        return [], np.zeros(0, dtype=np.int64)
+    lengths = np.array([len(x) for x in ids], dtype=np.int64)
+    flat = np.concatenate(ids).astype(np.int64, copy=False)
+    text = np.repeat(np.arange(len(ids)), lengths)
+    first = np.flatnonzero(np.arange(len(flat)) + n <= np.repeat(np.cumsum(lengths), lengths))
+    key = flat[first]
+    for k in range(1, n):
+        key = key * vocab_size + flat[first + k]
+    text = text[first]
+    # sorted by text, then n-gram: the k-th occurrence of an n-gram is its position in its run
+    order = np.lexsort((key, text))
+    key, text = key[order], text[order]
+    new_run = np.ones(len(key), dtype=bool)
+    new_run[1:] = (key[1:] != key[:-1]) | (text[1:] != text[:-1])
+    if unique:
+        key, text = key[new_run], text[new_run]
+        new_run = np.ones(len(key), dtype=bool)
+    counts = np.bincount(text, minlength=len(ids)).astype(np.int64)
+    starts = np.flatnonzero(new_run)
+    occurrence = np.arange(len(key)) - starts[np.cumsum(new_run) - 1]
+    feats = key * (int(counts.max(initial=0)) + 1) + occurrence
+    return np.split(feats, np.cumsum(counts)[:-1]), counts
 
 
 def _occurrence_matrix(ids: list[np.ndarray], n: int, vocab_size: int, unique: bool = False
