@@ -8,7 +8,8 @@ but works on integer ids:
   of a group are scored once;
 * n-gram overlap ``sum(min(count_a, count_b))`` is the size of the intersection of the
   *occurrence sets* ``{(ngram, k) : k < count}``, so all overlaps of a group are one binary matrix
-  product;
+  product; predictions scored against their references (a few pairs among many texts) intersect
+  the sets of those pairs only, in memory and time linear in the pairs;
 * the LCS uses the bit-parallel algorithm of Hyyrö (2004), vectorised with numpy over every
   pair of a batch at once (multi-word bit vectors with explicit carries, so any length works).
 
@@ -33,6 +34,8 @@ from dialsum_metrics.tokenize import has_hangul, pair_tokenizer, tokenize_many
 _WORD = 64
 #: Pairs of one LCS batch: bounds the memory (a few MB) while keeping numpy calls large.
 _BATCH_PAIRS = 200_000
+#: Given pairs whose LCS is computed over their own texts and vocabulary at once (see :func:`_lcs_given`).
+_GIVEN_PAIRS = 512
 
 
 def f1(overlap: np.ndarray, n_pred: np.ndarray, n_ref: np.ndarray) -> np.ndarray:
@@ -57,38 +60,71 @@ class _Encoded:
         self.lengths = np.array([len(x) for x in self.ids], dtype=np.int64)
 
 
-def _occurrence_matrix(ids: list[np.ndarray], n: int, vocab_size: int, unique: bool = False
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Binary matrix (texts x occurrence features) of the n-grams of each text, and n-gram counts.
+def _occurrence_features(ids: list[np.ndarray], n: int, vocab_size: int, unique: bool = False
+                         ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The occurrence features of the n-grams of each text (distinct within a text, in increasing
+    order of n-gram), and n-gram counts; every text at once, since scoring calls this for
+    thousands of short texts.
 
     With ``unique`` only the first occurrence of each n-gram is a feature, so overlaps and counts
     are those of n-gram *sets*.
     """
-    keys_per_text = []
-    for x in ids:
-        if len(x) < n:
-            keys_per_text.append(np.zeros(0, dtype=np.int64))
-            continue
-        key = x[: len(x) - n + 1].copy()
-        for k in range(1, n):
-            key = key * vocab_size + x[k : len(x) - n + 1 + k]
-        keys_per_text.append(np.unique(key) if unique else key)
-    counts = np.array([len(k) for k in keys_per_text], dtype=np.int64)
+    if not ids:
+        return [], np.zeros(0, dtype=np.int64)
+    lengths = np.array([len(x) for x in ids], dtype=np.int64)
+    flat = np.concatenate(ids).astype(np.int64, copy=False)
+    text = np.repeat(np.arange(len(ids)), lengths)
+    first = np.flatnonzero(np.arange(len(flat)) + n <= np.repeat(np.cumsum(lengths), lengths))
+    key = flat[first]
+    for k in range(1, n):
+        key = key * vocab_size + flat[first + k]
+    text = text[first]
+    # sorted by text, then n-gram: the k-th occurrence of an n-gram is its position in its run
+    order = np.lexsort((key, text))
+    key, text = key[order], text[order]
+    new_run = np.ones(len(key), dtype=bool)
+    new_run[1:] = (key[1:] != key[:-1]) | (text[1:] != text[:-1])
+    if unique:
+        key, text = key[new_run], text[new_run]
+        new_run = np.ones(len(key), dtype=bool)
+    counts = np.bincount(text, minlength=len(ids)).astype(np.int64)
+    starts = np.flatnonzero(new_run)
+    occurrence = np.arange(len(key)) - starts[np.cumsum(new_run) - 1]
+    feats = key * (int(counts.max(initial=0)) + 1) + occurrence
+    return np.split(feats, np.cumsum(counts)[:-1]), counts
+
+
+def _occurrence_matrix(ids: list[np.ndarray], n: int, vocab_size: int, unique: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Binary matrix (texts x occurrence features) of the n-grams of each text, and n-gram counts:
+    every pair's overlap is one product, for all pairs of a group."""
+    feats, counts = _occurrence_features(ids, n, vocab_size, unique)
     if counts.sum() == 0:
         return np.zeros((len(ids), 0), dtype=np.float64), counts
-    max_occ = int(counts.max()) + 1
-    feats = []
-    for key in keys_per_text:
-        key = np.sort(key)
-        # k-th occurrence of each n-gram: its position minus the start of its run of equal keys
-        starts = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1] if len(key) else key
-        run_start = np.repeat(starts, np.diff(np.r_[starts, len(key)]))
-        feats.append(key * max_occ + (np.arange(len(key)) - run_start))
     uniq, inverse = np.unique(np.concatenate(feats), return_inverse=True)
     mat = np.zeros((len(ids), len(uniq)), dtype=np.float64)
     rows = np.repeat(np.arange(len(ids)), counts)
     mat[rows, inverse] = 1.0
     return mat, counts
+
+
+def _pair_overlaps(feats: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Overlap ``|feats[a[k]] & feats[b[k]]|`` of each pair ``k`` only, in memory and time linear in
+    the pairs' features: predictions scored against their references are a few pairs among many
+    texts, where the all-pairs product of :func:`_occurrence_matrix` would grow with their square."""
+    la = np.array([len(feats[i]) for i in a.tolist()], dtype=np.int64)
+    lb = np.array([len(feats[i]) for i in b.tolist()], dtype=np.int64)
+    if not la.sum() or not lb.sum():
+        return np.zeros(len(a), dtype=np.int64)
+    fa = np.concatenate([feats[i] for i in a.tolist()])
+    fb = np.concatenate([feats[i] for i in b.tolist()])
+    _, ranks = np.unique(np.r_[fa, fb], return_inverse=True)
+    width = int(ranks.max()) + 1
+    # a feature of pair k is k * width + its rank: distinct within each side of a pair
+    ka = np.repeat(np.arange(len(a), dtype=np.int64), la) * width + ranks[: len(fa)]
+    kb = np.repeat(np.arange(len(b), dtype=np.int64), lb) * width + ranks[len(fa) :]
+    both = np.intersect1d(ka, kb, assume_unique=True)
+    return np.bincount(both // width, minlength=len(a)).astype(np.int64)
 
 
 def _lcs_pairs(enc: _Encoded, a_idx: np.ndarray, b_idx: np.ndarray) -> np.ndarray:
@@ -131,12 +167,27 @@ def _lcs_pairs(enc: _Encoded, a_idx: np.ndarray, b_idx: np.ndarray) -> np.ndarra
     return out
 
 
+def _lcs_given(enc: _Encoded, a_idx: np.ndarray, b_idx: np.ndarray) -> np.ndarray:
+    """:func:`_lcs_pairs` of given pairs, :data:`_GIVEN_PAIRS` at a time, each lot encoded over its
+    own texts: the match table holds one row per text and token of the vocabulary, which for all
+    the predictions and references of a split grows with the square of their number."""
+    out = np.zeros(len(a_idx), dtype=np.int64)
+    for start in range(0, len(a_idx), _GIVEN_PAIRS):
+        a, b = a_idx[start : start + _GIVEN_PAIRS], b_idx[start : start + _GIVEN_PAIRS]
+        texts, local = np.unique(np.r_[a, b], return_inverse=True)
+        lot = _Encoded([enc.ids[i].tolist() for i in texts.tolist()])
+        out[start : start + len(a)] = _lcs_pairs(lot, local[: len(a)], local[len(a) :])
+    return out
+
+
 def _rouge_group(token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, np.ndarray] | None = None,
                  counts: str = "clipped", rouge_l: str = "plain") -> np.ndarray:
     """ROUGE-1/2/L F1 between texts of one group: all pairs ``(n, n, 3)``, or the given pairs ``(P, 3)``.
 
     ``pairs[0]`` are the predictions and ``pairs[1]`` the references (summary-level ROUGE-L is not
-    symmetric; the rest is).
+    symmetric; the rest is). All pairs take one matrix product per n-gram order; given pairs are
+    scored alone (:func:`_pair_overlaps`): predictions against their references are a few pairs
+    among many texts, whose all-pairs product grows with the square of the texts.
     """
     # identical token lists are scored once
     index: dict[tuple[str, ...], int] = {}
@@ -144,42 +195,40 @@ def _rouge_group(token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, 
     uniq = list(index)
     enc = _Encoded(uniq)
     n = len(uniq)
-    overlaps = []
-    ngram_counts = []
-    for order in (1, 2):
-        mat, cnt = _occurrence_matrix(enc.ids, order, max(enc.vocab_size, 1), unique=counts == "unique")
-        overlaps.append(mat @ mat.T)
-        ngram_counts.append(cnt)
     if pairs is None:
         iu, ju = np.triu_indices(n)
+        pa, pb = np.r_[iu, ju], np.r_[ju, iu]
     else:
         pa, pb = inverse[pairs[0]], inverse[pairs[1]]
-        lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
-        code = np.unique(lo * n + hi)
+        code = np.unique(np.minimum(pa, pb) * n + np.maximum(pa, pb))
         iu, ju = code // n, code % n
-    scores = np.zeros((n, n, 3), dtype=np.float64)
-    for m, (ov, cnt) in enumerate(zip(overlaps, ngram_counts, strict=True)):
-        val = f1(np.rint(ov[iu, ju]).astype(np.int64), cnt[iu], cnt[ju])
-        scores[iu, ju, m] = val
-        scores[ju, iu, m] = val
-    if rouge_l == "plain":
-        val = f1(_lcs_pairs(enc, iu, ju), enc.lengths[iu], enc.lengths[ju])
-        scores[iu, ju, 2] = val
-        scores[ju, iu, 2] = val
-    else:
-        # ordered (prediction, reference) pairs, in pure Python (see rouge.summary_lcs_hits)
+    # each unordered pair (lower, higher) once, in increasing order of lower * n + higher
+    unordered = np.zeros((len(iu), 3), dtype=np.float64)
+    for m, order in enumerate((1, 2)):
         if pairs is None:
-            oa, ob = np.r_[iu, ju], np.r_[ju, iu]
+            mat, cnt = _occurrence_matrix(enc.ids, order, max(enc.vocab_size, 1), unique=counts == "unique")
+            overlap = np.rint((mat @ mat.T)[iu, ju]).astype(np.int64)
         else:
-            code = np.unique(pa * n + pb)
-            oa, ob = code // n, code % n
-        sents = [split_sentences(t) for t in uniq]
+            feats, cnt = _occurrence_features(enc.ids, order, max(enc.vocab_size, 1), unique=counts == "unique")
+            overlap = _pair_overlaps(feats, iu, ju)
+        unordered[:, m] = f1(overlap, cnt[iu], cnt[ju])
+    if rouge_l == "plain":
+        lcs = _lcs_pairs(enc, iu, ju) if pairs is None else _lcs_given(enc, iu, ju)
+        unordered[:, 2] = f1(lcs, enc.lengths[iu], enc.lengths[ju])
+    out = unordered[np.searchsorted(iu * n + ju, np.minimum(pa, pb) * n + np.maximum(pa, pb))]
+    if rouge_l != "plain":
+        # ordered (prediction, reference) pairs, in pure Python (see rouge.summary_lcs_hits)
+        code, back = np.unique(pa * n + pb, return_inverse=True)
+        oa, ob = code // n, code % n
+        sents = {i: split_sentences(uniq[i]) for i in np.r_[oa, ob].tolist()}
         hits = np.array([summary_lcs_hits(sents[a], sents[b]) for a, b in zip(oa.tolist(), ob.tolist(), strict=True)],
                         dtype=np.int64)
-        scores[oa, ob, 2] = f1(hits, enc.lengths[oa], enc.lengths[ob])
-    if pairs is None:
-        return scores[np.ix_(inverse, inverse)]
-    return scores[inverse[pairs[0]], inverse[pairs[1]]]
+        out[:, 2] = f1(hits, enc.lengths[oa], enc.lengths[ob])[back.reshape(-1)]
+    if pairs is not None:
+        return out
+    scores = np.zeros((n, n, 3), dtype=np.float64)
+    scores[pa, pb] = out
+    return scores[np.ix_(inverse, inverse)]
 
 
 def _baseline_group(token_lists: Sequence[Sequence[str]], pairs: tuple[np.ndarray, np.ndarray] | None = None

@@ -25,6 +25,8 @@ HANGUL_RE = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 
 @functools.lru_cache(maxsize=1)
 def kiwi() -> Any:
+    """The process's one kiwipiepy analyser: ROUGE and the test-time augmenters split the same
+    dialogues, and each analyser takes about 2 s to build and warm up and 400 MiB of memory."""
     from kiwipiepy import Kiwi
 
     return Kiwi()

@@ -153,3 +153,50 @@ def test_the_published_measure_order_is_the_order_of_the_engines_columns() -> No
     for m in MEASURES:
         assert row[MEASURES.index(m)] == pytest.approx(expected[m].fmeasure)
         assert pairwise[MEASURES.index(m)] == pytest.approx(expected[m].fmeasure)
+
+
+def test_scoring_a_split_holds_memory_linear_in_its_predictions() -> None:
+    """Predictions against their references are n pairs among 2n texts: scoring them held the
+    overlaps of every pair of texts (and an LCS table of every text and token): 930 MiB for these
+    1,000 predictions; the pairs alone give the same scores in a few MiB."""
+    import random
+    import tracemalloc
+
+    rng = random.Random(0)
+    vocab = [f"w{i}" for i in range(3000)]
+    preds, refs = ([" ".join(rng.choice(vocab) for _ in range(25)) for _ in range(1000)] for _ in range(2))
+    engine = RougeEngine("whitespace")
+    engine.tokens(preds + refs)  # tokenised apart
+    tracemalloc.start()
+    try:
+        got = engine.score(preds, refs)
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+    assert peak < 40, f"{peak:.0f} MiB held to score {len(preds)} predictions"
+    for k in (0, 499, 999):
+        assert np.allclose(got[k], reference(preds[k].split(), refs[k].split()), rtol=0, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(TOKENS, min_size=0, max_size=6), st.sampled_from([1, 2]), st.booleans())
+def test_occurrence_features_of_every_text_at_once_are_each_texts_own(groups: list[list[str]], n: int,
+                                                                     unique: bool) -> None:
+    """The features are built for all the texts of a call at once (scoring passes thousands of
+    short texts): each text's must be the occurrences ``(n-gram, k)`` of its own n-grams, in
+    increasing order, the first occurrence only with ``unique``."""
+    from collections import Counter
+
+    from dialsum_metrics.engine import _Encoded, _occurrence_features
+
+    enc = _Encoded(groups)
+    vocab = max(enc.vocab_size, 1)
+    feats, counts = _occurrence_features(enc.ids, n, vocab, unique)
+    assert len(feats) == len(groups) == len(counts)
+    width = int(counts.max(initial=0)) + 1
+    for ids, got, count in zip(enc.ids, feats, counts, strict=True):
+        grams = Counter(tuple(ids[i : i + n].tolist()) for i in range(len(ids) - n + 1))
+        want = sorted((sum(g[k] * vocab ** (n - 1 - k) for k in range(n)), j)
+                      for g, c in grams.items() for j in range(1 if unique else c))
+        assert [(int(f) // width, int(f) % width) for f in got] == want
+        assert count == len(want)

@@ -52,7 +52,7 @@ from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_core.protocols import Candidate, FitResult, weight_of
 from dialsum_data import augmented
-from dialsum_metrics import is_degenerate
+from dialsum_metrics import SCORE_TAG, is_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.sections import RANKED_BY
 
@@ -109,6 +109,21 @@ def epoch_score(metrics: Mapping[str, Any], name: str) -> float | None:
 
 def references(examples: Sequence[Example]) -> list[list[str]]:
     return [list(e.summaries) for e in examples]
+
+
+def ranked_score(ctx: RunContext, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> float | None:
+    """``rouge_mean`` of ``predictions``, as :meth:`RunContext.score` gives it, from the metrics of
+    ``run.metrics`` that may give it only: those that declare it, and those that declare none of
+    their scores. What only ranks (each source's quality, every weight-search trial) would
+    otherwise compute the other metrics (corpus BLEU...) on every call, for nothing."""
+    scores: dict[str, float] = {}
+    for name in ctx.recipe.run.metrics:
+        reg = ctx.plugins.get("metrics", name)
+        declared = [] if reg is None else [t for t in reg.tags if t.startswith(SCORE_TAG)]
+        if declared and SCORE_TAG + RANKED_BY not in declared:
+            continue
+        scores.update(ctx.build("metrics", name).compute(predictions, references))
+    return scores.get(RANKED_BY)
 
 
 def progress(ctx: RunContext, task: str, completed: int, total: int | None) -> None:
@@ -507,7 +522,7 @@ def attach_scores(ctx: RunContext, outputs: dict[str, list[list[Candidate]]], va
             preds.append(c.text)
             refs.append(list(ex.summaries))
     with quiet_degenerate():  # the source's own predictions were scored (and warned about) already
-        score = {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
+        score = {s: ranked_score(ctx, p, r) for s, (p, r) in by_source.items()}
     for per_dialogue in outputs.values():
         for cands in per_dialogue:
             cands[:] = [attrs.evolve(c, score=score.get(c.source)) for c in cands]
@@ -671,7 +686,7 @@ def _source_quality(ctx: RunContext, groups: Sequence[Sequence[Candidate]],
             preds.append(c.text)
             rr.append(list(r))
     with quiet_degenerate():
-        return {s: ctx.score(p, r).get(RANKED_BY) for s, (p, r) in by_source.items()}
+        return {s: ranked_score(ctx, p, r) for s, (p, r) in by_source.items()}
 
 
 def combine(
@@ -849,7 +864,7 @@ def search_weights(
         ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
         ens.fit(cands, refs, mapping, ctx)
         with quiet_degenerate():
-            return float(ctx.score(ens.combine(cands, mapping, ctx), refs).get(RANKED_BY, 0.0))
+            return float(ranked_score(ctx, ens.combine(cands, mapping, ctx), refs) or 0.0)
 
     # said once per run: on the whole split, not again for each cross-fitting part
     say = log.info if len(rows) == len(valid) else log.debug

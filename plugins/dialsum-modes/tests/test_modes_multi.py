@@ -187,3 +187,37 @@ def test_an_error_in_the_weight_search_is_one_line_on_the_console(make_recipe, r
         logging.getLogger("optuna").removeHandler(handler)
     assert any("Trial 4 failed" in line for line in console)
     assert not any("Traceback" in line for line in console)
+
+
+def test_the_weight_search_computes_no_metric_that_cannot_give_the_ranked_score(make_recipe, run,
+                                                                                register_plugin) -> None:
+    """Each trial of the weight search and each source's quality rank by rouge_mean only: a metric
+    of run.metrics that declares other scores (corpus BLEU on every trial) is computed where the run
+    reports scores, as often with a search as without one."""
+    from dialsum_core import hookimpl
+    from dialsum_metrics import score_tags
+
+    computed: list[int] = []
+
+    class Length:
+        def compute(self, predictions, references):
+            computed.append(len(predictions))
+            return {"length": sum(len(p) for p in predictions) / max(len(predictions), 1)}
+
+    class Plugin:
+        @hookimpl
+        def dialsum_register_metrics(self, register):
+            register("length", lambda o, c: Length(), description="mean length", tags=score_tags("length"))
+
+    register_plugin(Plugin(), "length-metric")
+    counts = {}
+    for trials, weights in ((6, []), (0, [0.5, 0.5])):
+        computed.clear()
+        recipe = make_recipe(("modes.multi_model.weight_search_trials", trials), ("run.metrics", ["rouge", "length"]),
+                             ("run.name", f"trials{trials}"), mode="multi_model", models=["lead1", "lead"],
+                             ensemble="best_score", ensemble_weights=weights)
+        out = results(run(recipe))
+        assert out["ensemble"]["weights_from"] == ("searched on validation" if trials else "given")
+        assert all("length" in r["valid"] for r in out["models_results"].values())  # still reported
+        counts[trials] = len(computed)
+    assert counts[6] == counts[0], counts

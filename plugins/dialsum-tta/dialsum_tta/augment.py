@@ -12,15 +12,20 @@ import logging
 import math
 import random
 import re
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from dialsum_core.data import TAG_RE, speaker_tag
 from dialsum_core.errors import DataError
 from dialsum_core.protocols import Variant
-from dialsum_tta.files import base_tag, load_lexicon, load_table, model_folder_problem
+from dialsum_metrics import kiwi  # the analyser ROUGE splits with: one per process
+from dialsum_tta.files import _version, base_tag, load_lexicon, load_table, model_folder_problem
 from dialsum_tta.plugin import bundled_lexicon
 
 log = logging.getLogger("dialsum")
@@ -36,11 +41,41 @@ def rng_for(fname: str, seed: int, name: str) -> random.Random:
     return random.Random(zlib.crc32(f"{name}\0{seed}\0{fname}".encode()))
 
 
-@functools.lru_cache(maxsize=1)
-def kiwi() -> Any:
-    from kiwipiepy import Kiwi
+#: Variants already made, by augmenter (its name, options and the version of the files it reads),
+#: dialogue, ``n`` and seed, least recently used first. A run summarizes the same validation and test
+#: dialogues with every model and fold, and trains on the same dialogues in several folds: without
+#: it kiwipiepy's analysis (``mask``, ``synonym``) or a paraphrase model's beams are made again for
+#: each, and a paraphrase model is loaded again for each.
+_MADE: OrderedDict[tuple[Any, ...], tuple[Variant, ...]] = OrderedDict()
+_MADE_LOCK = threading.Lock()
+#: At most this many dialogues' variants are kept (the validation and test splits of DialogSum-ko
+#: for several augmenters).
+MAX_MADE = 1 << 14
 
-    return Kiwi()
+
+def made(identity: tuple[Any, ...], fname: str, dialogue: str, n: int, seed: int,
+         make: Callable[[], list[Variant]]) -> list[Variant]:
+    """The variants ``make`` builds for the dialogue, built once per ``identity`` (everything of the
+    augmenter that shapes them), ``fname``, ``dialogue``, ``n`` and ``seed``: variants depend on
+    nothing else."""
+    key = (identity, fname, dialogue, n, seed)
+    with _MADE_LOCK:
+        got = _MADE.get(key)
+        if got is not None:
+            _MADE.move_to_end(key)
+            return list(got)
+    got = tuple(make())
+    with _MADE_LOCK:
+        _MADE[key] = got
+        while len(_MADE) > MAX_MADE:
+            _MADE.popitem(last=False)
+    return list(got)
+
+
+def folder_version(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """``(name, mtime_ns, size)`` of every file under ``path``: a model folder saved again is another model."""
+    return tuple(sorted((str(f.relative_to(path)), st.st_mtime_ns, st.st_size)
+                        for f in path.rglob("*") if f.is_file() for st in (f.stat(),)))
 
 
 def turns(dialogue: str) -> list[tuple[str, str]]:
@@ -278,8 +313,12 @@ class Mask:
 
     def __init__(self, options: Any):
         self.options = options
+        self.identity = (self.name, attrs.astuple(options))
 
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
+        return made(self.identity, fname, dialogue, n, seed, lambda: self._augment(fname, dialogue, n, seed))
+
+    def _augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         parts = turns(dialogue)
         spans = [low_information_spans(t, k > 0 and yes_no_question(parts[k - 1][1])) for k, (_, t) in enumerate(parts)]
         if not any(spans):
@@ -362,6 +401,7 @@ class Synonym:
     def __init__(self, options: Any, lexicon_path: Path):
         self.options = options
         self.lexicon = load_lexicon(str(lexicon_path))
+        self.identity = (self.name, attrs.astuple(options), str(lexicon_path), _version(str(lexicon_path), "lexicon"))
 
     @staticmethod
     def _analyse(text: str) -> list[tuple[str, list[tuple[int, int, list[Any]]]]]:
@@ -421,6 +461,9 @@ class Synonym:
                          for _, alts in self._alternatives(inside))
 
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
+        return made(self.identity, fname, dialogue, n, seed, lambda: self._augment(fname, dialogue, n, seed))
+
+    def _augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         rng = rng_for(fname, seed, self.name)
         parts = [(p, self._analyse(t)) for p, t in turns(dialogue)]
 
@@ -456,6 +499,7 @@ class Paraphrase:
             load_table(str(table))
         if model is not None and (problem := model_folder_problem(str(model))):
             raise DataError(problem)
+        self.identity = (self.name, attrs.astuple(options), str(model), folder_version(model)) if model else ()
 
     def augment(self, fname: str, dialogue: str, n: int, seed: int) -> list[Variant]:
         if self.table_path is not None:
@@ -468,7 +512,7 @@ class Paraphrase:
                 return []
             variants = [Variant(t, name=f"{self.name}:{k + 1}") for k, t in enumerate(found)]
             return _unique(variants, dialogue, n)
-        return self._from_model(dialogue, n)
+        return made(self.identity, fname, dialogue, n, seed, lambda: self._from_model(dialogue, n))
 
     def _from_model(self, dialogue: str, n: int) -> list[Variant]:
         import torch
