@@ -21,6 +21,7 @@ from dialsum_core.manager import Plugins
 from dialsum_core.processes import OneProcess
 from dialsum_core.protocols import Processes, Trial
 from dialsum_core.recipe import Recipe
+from dialsum_core.recipe.schema import NO_READER
 
 log = logging.getLogger("dialsum")
 
@@ -77,7 +78,7 @@ class RunContext:
         if self._data is None:
             self._data = self.plugins.answer("dialsum_load_data", recipe=self.recipe, quiet=False)
             if self._data is None:
-                raise PluginError("no installed plugin reads the recipe's data (none implements dialsum_load_data)")
+                raise PluginError(NO_READER)
         return self._data
 
     def score(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:

@@ -207,6 +207,14 @@ class Plugins:
                               f"{self.origin(found[1][0])}; uninstall one or disable it with {DISABLE_ENV}")
         return found[0][1] if found else None
 
+    def checked_data(self, recipe: Any) -> Any:
+        """The data ``recipe``'s run reads, as a check needs them: read quietly (what was read belongs to
+        the run's log), ``None`` when they cannot be read (the data's own check says why) or no plugin reads them."""
+        try:
+            return self.answer("dialsum_load_data", recipe=recipe, quiet=True)
+        except DialsumError:
+            return None
+
     # -- lookups ---------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Registration | None:
         return self.registry.get(kind, name)

@@ -79,6 +79,32 @@ def test_check_refuses_a_recipe_no_installed_plugin_can_read_the_data_of(tmp_pat
     recipe.write_text('[run]\nmode = "single"\nmodels = ["scratch"]\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["check", str(recipe), "--disable-plugin", "data"])
     assert result.exit_code == 2, result.output
-    assert f"{recipe}: data: no installed plugin reads a recipe's data" in result.output
+    assert f"{recipe}: data: no installed plugin reads the recipe's data" in result.output
     assert CliRunner().invoke(cli, ["check", str(recipe), "--set", f"data.train_path={SAMPLE / 'train.csv'}"]
                               ).exit_code == 0
+
+
+def test_check_refuses_data_two_readers_answer_for_as_the_run_would(tmp_path: Path) -> None:
+    """Two readers answering for one recipe stopped the run at ``ctx.data()``, after its folder existed;
+    ``check`` (the same validation) passed it."""
+    plugins = build_plugins(disable=["data"], extra=[("jsonl-a", JsonlReader("a")), ("jsonl-b", JsonlReader("b"))])
+    recipe = Recipe.from_dict({"run": {"name": "jsonl-run", "mode": "single", "models": ["scratch"]}},
+                              schema=plugins.schema)
+    problems = recipe.problems(plugins)
+    assert any("data: dialsum_load_data is answered twice: by plugin 'jsonl-a'" in p for p in problems), problems
+    one = build_plugins(disable=["data"], extra=[("jsonl", JsonlReader("jsonl"))])
+    assert not [p for p in Recipe.from_dict(recipe.to_dict(), schema=one.schema).problems(one) if ": data:" in p]
+    elsewhere = Recipe.from_dict({"run": {"name": "other", "mode": "single", "models": ["scratch"]}}, schema=one.schema)
+    assert any("data: no installed plugin reads the recipe's data" in p for p in elsewhere.problems(one))
+
+
+def test_a_check_reads_the_data_quietly_and_leaves_unreadable_data_to_the_data_check(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    plugins = build_plugins()
+    files = {"train_path": str(SAMPLE / "train.csv"), "dev_path": str(SAMPLE / "dev.csv")}
+    with caplog.at_level("DEBUG", logger="dialsum"):
+        data = plugins.checked_data(Recipe.from_dict({"data": files}, schema=plugins.schema))
+    assert data is not None and len(data.train) > 1 and not caplog.records
+    missing = Recipe.from_dict({"data": {**files, "train_path": str(tmp_path / "none.csv")}}, schema=plugins.schema)
+    assert plugins.checked_data(missing) is None
+    assert any("none.csv" in p for p in missing.problems(plugins))

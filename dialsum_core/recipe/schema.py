@@ -20,9 +20,11 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.errors import DialsumError, PluginError
 from dialsum_core.validators import between, one_of
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+NO_READER = "no installed plugin reads the recipe's data (none answers dialsum_load_data for it)"
 #: Field metadata of keys that hold a path read from disk (resolved by ``Recipe.path_of``).
 PATH = {"path": True}
 #: Field metadata of keys that hold a local path or a name a library resolves (a hub id): only a
@@ -84,8 +86,13 @@ def check_run(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
         ("mode", "name a run mode (dialsum plugins lists them)"),
         ("models", "name at least one model loader (dialsum plugins lists them)")) if not getattr(recipe.run, key)]
     found += [("run", problem) for problem in recipe.schema.problems]
-    if not plugins.hook.dialsum_load_data.get_hookimpls():  # ctx.data() would refuse it mid-run
-        found.append(("data", "no installed plugin reads a recipe's data (none implements dialsum_load_data)"))
+    try:  # as ctx.data() will ask: no reader, or two, would stop the run once its folder exists
+        if plugins.answer("dialsum_load_data", recipe=recipe, quiet=True) is None:
+            found.append(("data", NO_READER))
+    except PluginError as exc:
+        found.append(("data", str(exc)))
+    except DialsumError:  # the data's own check says why, with its file and row
+        pass
     for key in ("run.output_dir", "run.name", *recipe.path_keys()):
         for path in _as_list(recipe.get(key)):
             if isinstance(path, str) and any(unicodedata.category(c) == "Cc" for c in path):

@@ -134,14 +134,9 @@ def _other_tokenizer(recipe: Any, plugins: Any, checkpoint: Path, opts: Any, sav
     The data are read as the run reads them (the data check has read them already); the tokenizer is
     never trained here, only the key its file would have is compared.
     """
-    from dialsum_core.errors import DialsumError
     from dialsum_hf.tokenizer import scratch_corpus, tokenizer_key
 
-    try:
-        data = plugins.answer("dialsum_load_data", recipe=recipe, quiet=True)
-    except DialsumError:  # the data's own check reports it
-        return []
-    if data is None:
+    if (data := plugins.checked_data(recipe)) is None:
         return []
     texts, tags = scratch_corpus(data.train, recipe.section("data").special_tokens)
     if tokenizer_key(texts, tags, opts.vocab_size, opts.min_frequency) == saved_key:

@@ -165,13 +165,9 @@ def count_train_dialogues(recipe: Any, plugins: Any) -> int | None:
     (:func:`dialsum_modes.folds.dialogue_groups`), so that the check and the run agree. A data error
     is left to the reader's own check, which reports it with the file and the row.
     """
-    from dialsum_core.errors import DialsumError
     from dialsum_modes.folds import dialogue_groups
 
-    try:
-        data = plugins.answer("dialsum_load_data", recipe=recipe, quiet=True)  # a check: the run logs what it read
-    except DialsumError:
-        return None
+    data = plugins.checked_data(recipe)
     return None if data is None else len(dialogue_groups(data.train))
 
 
@@ -471,13 +467,11 @@ def _check_resumed_study(recipe: Any, plugins: Any) -> Problems:
     try:
         quiet.setLevel(logging.WARNING)  # the sections say what run.debug shortens when the run applies it
         runs = for_debug(resolve(recipe, plugins, name))
-        quiet.setLevel(level)
-        data = plugins.answer("dialsum_load_data", recipe=runs, quiet=True)
     except DialsumError:  # reported by the checks that own it
         return []
     finally:
         quiet.setLevel(level)
-    if data is None:
+    if (data := plugins.checked_data(runs)) is None:
         return []
     stamp = study.study_stamp(runs, plugins, runs.options("run_modes", "optuna", plugins), models[0], data)
     problem = study.other_recipe(db, opts.study_name or name, stamp)

@@ -119,17 +119,10 @@ def _table_fit_problem(recipe: Any, plugins: Any, table: str) -> Problems:
     the paraphrase of another one, silently (a run only warns about fnames without a row). A
     paraphrase keeps its dialogue's speakers turn by turn (396 of the 400 second translations of the
     real dev set do); a table whose rows mostly do not is another data set's."""
-    from dialsum_core.errors import DialsumError
     from dialsum_tta.augment import turns
     from dialsum_tta.files import load_table
 
-    if not table:
-        return []
-    try:
-        data = plugins.answer("dialsum_load_data", recipe=recipe, quiet=True)  # a check: the run logs what it read
-    except DialsumError:  # the data's own check reports it, with its file and row
-        return []
-    if data is None:
+    if not table or (data := plugins.checked_data(recipe)) is None:
         return []
     dialogues = {e.fname: e.dialogue for e in (*data.train, *data.valid, *data.test)}
     pairs = [(f, p) for f, ps in load_table(str(recipe.path_of("augmenters.paraphrase.table", table))).items()
