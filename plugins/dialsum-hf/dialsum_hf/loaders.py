@@ -22,6 +22,7 @@ from dialsum_hf.plugin import (
 )
 from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, scratch_corpus, special_tokens, tokenizer_key
+from dialsum_hf.weights import unmatched_targets
 
 #: The ``transformers`` names that building, training and generating with any loader's model use.
 LIBRARY_NAMES = (
@@ -316,7 +317,7 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
         return model
     from peft import LoraConfig, TaskType, get_peft_model
 
-    unmatched = unmatched_targets(model, o.lora_target_modules)
+    unmatched = unmatched_targets([n for n, _m in model.named_modules()], o.lora_target_modules)
     if unmatched:
         raise DialsumError(f"models.{name}.lora_target_modules: {unmatched} match no module of the model; "
                            f"its linear layers are named {adaptable_names(model)}")
@@ -332,17 +333,6 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
     )
     quiet_lora_warnings()
     return get_peft_model(model, config)
-
-
-def unmatched_targets(model: Any, targets: Sequence[str]) -> list[str]:
-    """The ``lora_target_modules`` entries that name no module of ``model``, as peft matches them (the
-    whole dotted name, or its end after a dot).
-
-    peft refuses a list none of whose entries matches, with a long traceback; an entry that matches
-    nothing beside others that do is a misspelling it would ignore silently. Both are refused here,
-    before any training starts, with the names that would match."""
-    names = [n for n, _m in model.named_modules() if n]  # "" is the model itself, never a target
-    return [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
 
 
 def adaptable_names(model: Any, limit: int = 12) -> list[str]:

@@ -54,8 +54,13 @@ def test_schedulers_that_need_extra_arguments_train(context, tmp_path: Path, sch
 
 
 def test_lora_targets_that_match_nothing_are_named(data_dir: Path, tiny_models: dict[str, Path]) -> None:
-    ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {
-        "model_name_or_path": str(tiny_models["bart"]), "use_lora": True, "lora_target_modules": ["qproj", "v_proj"]}}})
+    table = {"model_name_or_path": str(tiny_models["bart"]), "use_lora": True,
+             "lora_target_modules": ["qproj", "v_proj"]}
+    # dialsum check reads the module names from the saved weights: the run no longer loads the model first
+    found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
+    assert any("models.hf-seq2seq.lora_target_modules: ['qproj'] match no module of the model (its saved weights "
+               "name modules such as " in p and "fc1" in p for p in found), found
+    ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
     loader = ctx.build("model_loaders", "hf-seq2seq")
     with pytest.raises(DialsumError) as err:
         loader.build(ctx, ctx.data().train)
@@ -63,6 +68,35 @@ def test_lora_targets_that_match_nothing_are_named(data_dir: Path, tiny_models: 
     assert message.startswith("models.hf-seq2seq.lora_target_modules: ['qproj'] match no module")
     assert "\n" not in message
     assert "'q_proj'" in message and "'fc1'" in message
+
+
+def test_lora_targets_are_checked_against_the_weight_files_names(data_dir: Path, tiny_models: dict[str, Path],
+                                                                 tmp_path: Path) -> None:
+    """The names come from the safetensors header, or from the weight map of a sharded checkpoint; the
+    modules a checkpoint may leave out because they are tied (BART's lm_head and embed_tokens) and the
+    names of containing modules are accepted, as the loaded model has them."""
+    import json
+
+    def lora_problems(folder: Path, targets: list[str]) -> list[str]:
+        table = {"model_name_or_path": str(folder), "use_lora": True, "lora_target_modules": targets}
+        found = problems(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": table}})
+        return [p for p in found if ".lora_target_modules:" in p]
+
+    llama = tiny_models["llama"]
+    assert lora_problems(llama, ["q_proj", "self_attn", "lm_head", "layers.0.mlp.up_proj"]) == []
+    assert lora_problems(tiny_models["bart"], ["lm_head", "embed_tokens", "fc1"]) == []  # tied: not saved
+    (problem,) = lora_problems(llama, ["query_key_value", "q_proj"])  # GPT-NeoX's name given to a Llama model
+    assert "models.hf-causal.lora_target_modules: ['query_key_value'] match no module" in problem
+    assert "q_proj" in problem and ", layers," not in problem  # the leaves, not the containers
+    sharded = tmp_path / "sharded"
+    sharded.mkdir()
+    for f in llama.iterdir():
+        if f.name != "model.safetensors":
+            (sharded / f.name).write_bytes(f.read_bytes())
+    weight_map = {"model.layers.0.self_attn.q_proj.weight": "model-00001-of-00001.safetensors"}
+    (sharded / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    assert lora_problems(sharded, ["q_proj"]) == []
+    assert "['v_proj'] match no module" in lora_problems(sharded, ["v_proj"])[0]
 
 
 def test_resume_from_a_checkpoint_of_other_model_options_is_refused(context, data_dir: Path, tmp_path: Path) -> None:

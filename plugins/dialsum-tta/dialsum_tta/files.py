@@ -111,10 +111,24 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.ind
                 "pytorch_model.bin.index.json")
 
 
+#: The files one of which a saved tokenizer has (``tokenizer.json`` for fast tokenizers, the others for
+#: the slow ones). Without any, transformers builds an empty tokenizer of a handful of tokens, and
+#: every turn the model reads becomes unknown tokens.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model",
+                   "tokenizer.model", "sentencepiece.bpe.model", "sentencepiece.model", "vocab.model")
+
+
 def model_folder_problem(path: str) -> str | None:
     """Why ``path`` cannot be a paraphrase model, as far as can be seen without loading one: a
-    model saved by ``save_pretrained`` is a folder with a ``config.json`` and its weights (without
-    them the model loads only once the run's models have trained, and fails). ``None`` when it may be."""
+    model saved by ``save_pretrained`` is a folder with a ``config.json``, its weights and its
+    tokenizer, and the augmenter loads it as a seq2seq model (``AutoModelForSeq2SeqLM``), which a
+    decoder-only one is not. Without this the model loads only once the run's models have trained,
+    and fails (or paraphrases unknown tokens). ``None`` when it may be.
+
+    The check and the augmenter both ask this, so a folder ``dialsum check`` accepts is one the run
+    builds the augmenter from."""
+    import json
+
     p = Path(path)
     if not p.is_dir():
         return f"{path}: not a folder (a paraphrase model is a folder saved by save_pretrained)"
@@ -122,4 +136,15 @@ def model_folder_problem(path: str) -> str | None:
         return f"{path}: no config.json in it: not a model folder saved by save_pretrained"
     if not any((p / name).is_file() for name in WEIGHT_FILES):
         return f"{path}: no weights in it (one of {', '.join(WEIGHT_FILES)}); save the model with save_pretrained"
+    if not any((p / name).is_file() for name in TOKENIZER_FILES):
+        return (f"{path}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}...), so every turn would become "
+                "unknown tokens; save the tokenizer into the folder too (tokenizer.save_pretrained)")
+    try:
+        config = json.loads((p / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{path}: config.json is not readable JSON ({exc})"
+    # encoder-decoder configs all say so; a decoder-only one (GPT-2, Llama...) is no seq2seq model
+    if isinstance(config, dict) and config.get("model_type") and config.get("is_encoder_decoder") is not True:
+        return (f"{path}: a decoder-only {config['model_type']} model; the paraphrase augmenter loads a seq2seq "
+                "(encoder-decoder) model such as BART or T5, which rewrites each turn")
     return None

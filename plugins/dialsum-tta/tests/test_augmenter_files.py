@@ -91,7 +91,27 @@ def test_check_looks_into_the_paraphrase_model_folder(plugins: Any, tmp_path: Pa
     (problem,) = tta_problems(plugins, "paraphrase", {"model": str(empty)})
     assert f"augmenters.paraphrase.model: {empty}: no weights in it (one of model.safetensors, " in problem
     (empty / "model.safetensors").write_bytes(b"")
+    # without a tokenizer transformers built one of five tokens: every turn became <unk>, silently
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(empty)})
+    assert f"augmenters.paraphrase.model: {empty}: no tokenizer files (tokenizer.json, " in problem
+    (empty / "tokenizer.json").write_text("{}", encoding="utf-8")
     assert tta_problems(plugins, "paraphrase", {"model": str(empty)}) == []  # no model is loaded to check
+
+
+def test_check_refuses_a_decoder_only_paraphrase_model(plugins: Any, tmp_path: Path) -> None:
+    """The augmenter loads its model as a seq2seq one: a decoder-only folder (a causal model saved by
+    save_pretrained, weights and tokenizer complete) passed the check, and the run failed when it first
+    paraphrased, after its models had trained. Real tiny models of both kinds, saved as transformers does."""
+    testing = pytest.importorskip("dialsum_hf.testing")
+    texts = ["#Person1#: 안녕하세요. #Person2#: 네, 반가워요."] * 4
+    causal = testing.save_tiny_model("llama", tmp_path / "llama", texts, vocab_size=200)
+    seq2seq = testing.save_tiny_model("bart", tmp_path / "bart", texts, vocab_size=200)
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(causal)})
+    assert f"augmenters.paraphrase.model: {causal}: a decoder-only llama model; " in problem
+    assert tta_problems(plugins, "paraphrase", {"model": str(seq2seq)}) == []
+    # the run builds the augmenter with the same rule
+    with pytest.raises(DataError, match="a decoder-only llama model"):
+        build(tmp_path, "paraphrase", {"model": str(causal)})
 
 
 def build(tmp_path: Path, name: str, options: dict[str, str]) -> Any:
@@ -121,8 +141,10 @@ def test_a_model_folder_transformers_cannot_load_is_one_line(tmp_path: Path) -> 
     pytest.importorskip("transformers")
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text(json.dumps({"model_type": "not-a-model"}), encoding="utf-8")
+    (model / "config.json").write_text(json.dumps({"model_type": "not-a-model", "is_encoder_decoder": True}),
+                                       encoding="utf-8")
     (model / "model.safetensors").write_bytes(b"")
+    (model / "tokenizer.json").write_text("{}", encoding="utf-8")
     aug = build(tmp_path, "paraphrase", {"model": str(model)})
     with pytest.raises(DataError, match=rf"^{model}: cannot load the paraphrase model: "):
         aug.augment("d1", "#Person1#: 안녕하세요.", n=1, seed=0)
