@@ -326,6 +326,16 @@ def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
 
 
 @hookimpl
+def dialsum_before_run(ctx: Any) -> None:
+    """Say once, before anything trains, which keys the recipe set that this run ignores."""
+    from dialsum_hf.ignored import ignored_lines
+
+    if ctx.processes.is_main:
+        for line in ignored_lines(ctx.recipe, ctx.plugins):
+            ctx.log.warning("%s", line)
+
+
+@hookimpl
 def dialsum_register_commands(cli: Any) -> None:
     from dialsum_hf.commands import models
 
