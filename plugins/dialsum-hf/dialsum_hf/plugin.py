@@ -150,8 +150,9 @@ class ScratchOptions:
     #: Size of the BPE vocabulary, trained on the dialogues and summaries of the run's whole training
     #: split (never validation or test) once per run: every fold and repeated run with the same data
     #: and options reuses it from `checkpoints/scratch/tokenizer/`, so their models can be averaged
-    #: token by token (`run.ensemble = "averaging"`). BPE keeps every character it saw: a size below
-    #: those (and the special tokens) gives that many tokens, with a warning.
+    #: token by token (`run.ensemble = "averaging"`). Every character of the dialogues of the training,
+    #: validation and test splits has a token (none is lost as `<unk>`): a size below those (and the
+    #: special tokens) gives that many tokens, with a warning.
     vocab_size: int = attrs.field(default=4000, validator=positive)
     #: Pairs seen fewer times are not merged by the BPE trainer.
     min_frequency: int = attrs.field(default=2, validator=positive)
