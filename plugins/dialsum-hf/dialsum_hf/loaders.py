@@ -71,13 +71,14 @@ class ScratchLoader:
 
         o, d = self.options, ctx.recipe.data
         set_seed(ctx.recipe.run.seed)
-        texts, tags = scratch_corpus(tokenizer_corpus(ctx, train), d.special_tokens)
+        corpus = tokenizer_corpus(ctx, train)
+        texts, tags, chars = scratch_corpus(corpus, d.special_tokens, read_splits(ctx, corpus))
         tok = cached_tokenizer(ctx.experiment.checkpoints / safe_name(self.name) / "tokenizer", texts, tags,
-                               o.vocab_size, o.min_frequency)
+                               o.vocab_size, o.min_frequency, alphabet=chars)
         if (alphabet := tok.backend_tokenizer.get_vocab_size(with_added_tokens=False)) > o.vocab_size:
-            # BPE keeps every character it saw: a smaller size cannot be had, and the model is larger than asked
+            # BPE keeps every character it is given: a smaller size cannot be had, and the model is larger than asked
             ctx.log.warning("models.%s.vocab_size = %d is below the %d characters and special tokens of the "
-                            "training data, so the vocabulary has %d tokens", self.name, o.vocab_size, alphabet,
+                            "data, so the vocabulary has %d tokens", self.name, o.vocab_size, alphabet,
                             len(tok))
         config = BartConfig(
             vocab_size=len(tok), **scratch_architecture(o, ctx.recipe),
@@ -88,7 +89,7 @@ class ScratchLoader:
         )
         model = BartForConditionalGeneration(config)
         hf = HFModel(model, tok, loader=self.name, is_encoder_decoder=True, options=o,
-                     tokenizer_key=tokenizer_key(texts, tags, o.vocab_size, o.min_frequency))
+                     tokenizer_key=tokenizer_key(texts, tags, o.vocab_size, o.min_frequency, alphabet=chars))
         ctx.log.info("scratch: BART with %.2fM parameters, vocabulary %d", model.num_parameters() / 1e6, len(tok))
         if ctx.recipe.run.gpu_check:
             from dialsum_hf.gpu import gpu_check
@@ -115,6 +116,16 @@ def tokenizer_corpus(ctx: Any, train: Sequence[Any]) -> list[Any]:
         return list(train)
     known = {(e.fname, e.dialogue) for e in whole}
     return list(whole) if any((e.fname, e.dialogue) in known for e in train) else list(train)
+
+
+def read_splits(ctx: Any, corpus: Sequence[Any]) -> list[Any]:
+    """The validation and test examples of the run whose training split ``corpus`` is (the dialogues the
+    model will read besides it); none when ``corpus`` came from elsewhere or the context has no data."""
+    try:
+        data = ctx.data()
+    except DialsumError:
+        return []
+    return [*data.valid, *data.test] if corpus and list(corpus) == list(data.train) else []
 
 
 class PretrainedLoader:

@@ -21,16 +21,20 @@ from dialsum_hf.tokenizer import signature
 METADATA = "dialsum_model.json"
 
 
-#: The truncation lines already logged, with their experiment folder: the trials of a study and the
+#: The lines already logged once per run, with their experiment folder: the trials of a study and the
 #: folds of one model often train on the same dialogues, and one line says what all would repeat.
 _SAID: set[tuple[str, str]] = set()
 
 
-def _say_once(ctx: Any, level: int, message: str) -> None:
-    key = (str(getattr(ctx.experiment, "root", "")), message)
-    if key not in _SAID:
-        _SAID.add(key)
-        ctx.log.log(level, "%s", message)
+def say_once(ctx: Any, level: int, message: str, *, topic: str = "") -> bool:
+    """Log ``message`` unless this run (its experiment folder) said it, or another line of the same
+    ``topic``, already; returns whether it was logged."""
+    key = (str(getattr(ctx.experiment, "root", "")), topic or message)
+    if key in _SAID:
+        return False
+    _SAID.add(key)
+    ctx.log.log(level, "%s", message)
+    return True
 
 
 class HFModel:
@@ -95,7 +99,7 @@ class HFModel:
             counts.append(f"{n} of {len(sizes)} {what}")
             cut, total, longest = cut + n, total + len(sizes), max(longest, *sizes)
         if cut:
-            _say_once(ctx, logging.WARNING if cut >= total / 10 else logging.INFO,
+            say_once(ctx, logging.WARNING if cut >= total / 10 else logging.INFO,
                       f"data.max_length = {limit} tokens cuts {', '.join(counts)} (the longest has {longest} tokens)")
 
     def say_cut_summaries(self, summaries: Sequence[str], ctx: Any) -> None:
@@ -108,7 +112,7 @@ class HFModel:
             sizes = [len(ids) + 1 for ids in self.tokenizer(list(summaries), add_special_tokens=False).input_ids]
         cut = sum(n > limit for n in sizes)
         if cut:
-            _say_once(ctx, logging.WARNING if cut >= len(sizes) / 10 else logging.INFO,
+            say_once(ctx, logging.WARNING if cut >= len(sizes) / 10 else logging.INFO,
                       f"data.max_target_length = {limit} tokens cuts {cut} of {len(sizes)} training summaries (the "
                       f"longest has {max(sizes)} tokens): the model learns to stop there")
 

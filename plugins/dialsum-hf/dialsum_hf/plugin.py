@@ -151,8 +151,9 @@ class ScratchOptions:
     #: Size of the BPE vocabulary, trained on the dialogues and summaries of the run's whole training
     #: split (never validation or test) once per run: every fold and repeated run with the same data
     #: and options reuses it from `checkpoints/scratch/tokenizer/`, so their models can be averaged
-    #: token by token (`run.ensemble = "averaging"`). BPE keeps every character it saw: a size below
-    #: those (and the special tokens) gives that many tokens, with a warning.
+    #: token by token (`run.ensemble = "averaging"`). Every character of the dialogues of the training,
+    #: validation and test splits has a token (none is lost as `<unk>`): a size below those (and the
+    #: special tokens) gives that many tokens, with a warning.
     vocab_size: int = attrs.field(default=4000, validator=positive)
     #: Pairs seen fewer times are not merged by the BPE trainer.
     min_frequency: int = attrs.field(default=2, validator=positive)
@@ -329,6 +330,16 @@ def dialsum_register_sections(register: Any) -> None:
 def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
     """``run.models = ["all"]`` stands for every model preset."""
     return expand_all(recipe, plugins)
+
+
+@hookimpl
+def dialsum_before_run(ctx: Any) -> None:
+    """Say once, before anything trains, which keys the recipe set that this run ignores."""
+    from dialsum_hf.ignored import ignored_lines
+
+    if ctx.processes.is_main:
+        for line in ignored_lines(ctx.recipe, ctx.plugins):
+            ctx.log.warning("%s", line)
 
 
 @hookimpl

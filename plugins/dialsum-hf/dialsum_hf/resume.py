@@ -138,12 +138,14 @@ def _other_tokenizer(recipe: Any, plugins: Any, checkpoint: Path, opts: Any, sav
 
     if (data := plugins.checked_data(recipe)) is None:
         return []
-    texts, tags = scratch_corpus(data.train, recipe.section("data").special_tokens)
-    if tokenizer_key(texts, tags, opts.vocab_size, opts.min_frequency) == saved_key:
+    texts, tags, alphabet = scratch_corpus(data.train, recipe.section("data").special_tokens,
+                                           [*data.valid, *data.test])
+    if tokenizer_key(texts, tags, opts.vocab_size, opts.min_frequency, alphabet=alphabet) == saved_key:
         return []
-    return [f"{checkpoint} was trained with a tokenizer learned from other training data (data.train_path, "
-            "data.special_tokens, run.debug or data.debug_samples differ); resume with the data it was trained on, "
-            "or leave run.resume_from empty to start afresh"]
+    return [f"{checkpoint} was trained with a tokenizer learned from other data (data.train_path, the characters "
+            "of the dialogues of data.dev_path or data.test_path, data.special_tokens, run.debug or "
+            "data.debug_samples differ); resume with the data it was trained on, or leave run.resume_from empty "
+            "to start afresh"]
 
 
 def tokenizer_vocabulary(folder: Path) -> set[str] | None:

@@ -22,9 +22,13 @@ PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 
 
 def train_tokenizer(
-    texts: Iterable[str], vocab_size: int, min_frequency: int = 2, *, template: str = "eos"
+    texts: Iterable[str], vocab_size: int, min_frequency: int = 2, *, template: str = "eos",
+    alphabet: Sequence[str] = (),
 ) -> Any:
     """A BPE tokenizer over SentencePiece-style word pieces (``▁`` marks a space), from ``texts``.
+
+    ``alphabet``: characters given a token of their own even where ``texts`` lack them (see
+    :func:`input_alphabet`); the merges are learnt from ``texts`` alone.
 
     ``template`` says what encoding adds: ``eos`` (encoder-decoder: input and target end with
     ``</s>``; the decoder starts from ``<s>``), ``bos`` (Llama-style: ``<s>`` first) or ``none``
@@ -39,6 +43,7 @@ def train_tokenizer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
         special_tokens=[PAD, BOS, EOS, UNK],
+        initial_alphabet=list(alphabet),
         show_progress=False,
     )
     tok.train_from_iterator(list(texts), trainer=trainer)
@@ -61,7 +66,7 @@ def _wrap(tok: Any) -> Any:
 
 def cached_tokenizer(
     folder: Path, texts: Sequence[str], tags: Sequence[str], vocab_size: int, min_frequency: int = 2,
-    *, template: str = "eos",
+    *, template: str = "eos", alphabet: Sequence[str] = (),
 ) -> Any:
     """:func:`train_tokenizer` on ``texts`` plus ``tags``, trained once and kept in ``folder``.
 
@@ -74,30 +79,46 @@ def cached_tokenizer(
 
     from dialsum_core.atomic import atomic_write_text
 
-    path = Path(folder) / f"{tokenizer_key(texts, tags, vocab_size, min_frequency, template=template)}.json"
+    key = tokenizer_key(texts, tags, vocab_size, min_frequency, template=template, alphabet=alphabet)
+    path = Path(folder) / f"{key}.json"
     if not path.is_file():
-        tok = train_tokenizer(texts, vocab_size, min_frequency, template=template)
+        tok = train_tokenizer(texts, vocab_size, min_frequency, template=template, alphabet=alphabet)
         add_tags(tok, tags)
         atomic_write_text(path, tok.backend_tokenizer.to_str())
     return _wrap(Tokenizer.from_str(path.read_text(encoding="utf-8")))
 
 
 def tokenizer_key(texts: Sequence[str], tags: Sequence[str], vocab_size: int, min_frequency: int = 2,
-                  *, template: str = "eos") -> str:
+                  *, template: str = "eos", alphabet: Sequence[str] = ()) -> str:
     """A hash of everything that shapes a trained tokenizer: equal keys, equal ids.
 
     It names the file :func:`cached_tokenizer` keeps, and a ``scratch`` checkpoint records it, so that
     ``dialsum check`` can tell, without training one, that ``run.resume_from`` names a model whose
     tokenizer was learned from other data (its ids would mean other words, or not fit at all)."""
-    return hashlib.sha256(json.dumps([list(texts), list(tags), vocab_size, min_frequency, template],
-                                     ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
+    shaping = [list(texts), list(tags), vocab_size, min_frequency, template] + ([list(alphabet)] if alphabet else [])
+    return hashlib.sha256(json.dumps(shaping, ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
 
 
-def scratch_corpus(examples: Sequence[Any], extra_tags: Iterable[str]) -> tuple[list[str], list[str]]:
-    """The texts and whole-token tags the ``scratch`` tokenizer learns from ``examples``: one rule for
-    the loader that trains it and the check that compares a checkpoint's with it."""
+def input_alphabet(dialogues: Iterable[str]) -> list[str]:
+    """Every character of ``dialogues`` (the space aside, which the word pieces mark with ``▁``), sorted.
+
+    BPE maps a character it never saw to ``<unk>``, and decoding drops it: a name or rare syllable of a
+    test dialogue absent from the training data vanished from what the model read and wrote. Given as
+    the trainer's initial alphabet, each keeps a token of its own (one id per character, so a Korean
+    syllable stays one token, unlike a byte fallback's three), while the merges are still learnt from
+    the training texts alone: validation and test dialogues add characters, never merges."""
+    return sorted({c for text in dialogues for c in text} - {" "})
+
+
+def scratch_corpus(examples: Sequence[Any], extra_tags: Iterable[str],
+                   inputs: Iterable[Any] = ()) -> tuple[list[str], list[str], list[str]]:
+    """The texts and whole-token tags the ``scratch`` tokenizer learns from ``examples``, and its alphabet:
+    the characters of the dialogues of ``examples`` and ``inputs`` (the validation and test splits the
+    model will read). One rule for the loader that trains it and the check that compares a checkpoint's
+    with it."""
     texts = [e.dialogue for e in examples] + [s for e in examples for s in e.summaries]
-    return texts, special_tokens(examples, extra_tags)
+    alphabet = input_alphabet(e.dialogue for split in (examples, inputs) for e in split)
+    return texts, special_tokens(examples, extra_tags), alphabet
 
 
 def add_tags(tokenizer: Any, tags: Sequence[str]) -> list[int]:

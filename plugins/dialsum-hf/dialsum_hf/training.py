@@ -17,6 +17,7 @@ outscores honest summaries, so ROUGE alone would keep the collapsed model.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -28,11 +29,11 @@ from dialsum_core.errors import DataError, DialsumError
 from dialsum_core.protocols import FitResult
 from dialsum_hf.features import Collator
 from dialsum_hf.generation import own_bars
-from dialsum_hf.model import HFModel
+from dialsum_hf.model import HFModel, say_once
 from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.resume import checkpoint_in, latest_checkpoint
 from dialsum_hf.sections import BEST_METRIC, cuda_available
-from dialsum_metrics import is_degenerate
+from dialsum_metrics import is_degenerate, output_stats, quiet_degenerate
 
 #: What the Trainer ranks checkpoints by (``metric_for_best_model``, never logged): ``rouge_mean``,
 #: minus :data:`DEGENERATE_PENALTY` for a checkpoint with degenerate validation summaries. Every
@@ -101,7 +102,8 @@ def _callbacks() -> tuple[type, type]:
                      metric_key_prefix: str = "eval", **kw: Any) -> dict[str, float]:
             started, cpu = time.perf_counter(), time.process_time()
             preds = self._hf.generate([e.dialogue for e in self._valid], self._ctx)
-            scores = self._ctx.score(preds, [list(e.summaries) for e in self._valid])
+            with quiet_degenerate():  # said below, once a run, with what it means for the checkpoint
+                scores = self._ctx.score(preds, [list(e.summaries) for e in self._valid])
             elapsed = time.perf_counter() - started
             self.eval_seconds += elapsed
             self.eval_cpu_seconds += time.process_time() - cpu
@@ -124,10 +126,13 @@ def _callbacks() -> tuple[type, type]:
             else:
                 where, short = f"epoch {latest['epoch']}/{self._n_epochs}", f"epoch {latest['epoch']}"
                 planned = self._n_epochs
-            self._ctx.log.info("%s: %s", where, _fmt(latest))
-            if degenerate:
-                self._ctx.log.warning("%s: most validation summaries are identical; this checkpoint is not kept "
-                                      "as the best while one with varied summaries exists", short)
+            self._ctx.log.info("%s: %s%s", where, _fmt(latest), DEGENERATE_MARK if degenerate else "")
+            if degenerate:  # usual early in training: the choice of the best (fit's end) warns when it matters
+                stats = output_stats(preds)
+                say_once(self._ctx, logging.WARNING, f"{short}: most validation summaries are identical "
+                         f"({stats.distinct} distinct of {stats.n}), as is usual early in training; such a checkpoint "
+                         f"is not kept as the best while one with varied summaries exists, and is marked"
+                         f"{DEGENERATE_MARK} on its line (said once)", topic="degenerate evaluation")
             self._ctx.emit("dialsum_after_epoch", epoch=latest["epoch"], n_epochs=planned,
                            metrics={k: v for k, v in latest.items() if k != "epoch"})
             trial = self._ctx.trial
@@ -168,6 +173,10 @@ def tied_missing_keys(model: Any, missing: Sequence[str]) -> list[str]:
     loaded = {(t.data_ptr(), tuple(t.shape)) for k, t in state.items() if k not in absent and t.numel()}
     return [k for k in missing if k in state and state[k].numel()
             and (state[k].data_ptr(), tuple(state[k].shape)) in loaded]
+
+
+#: What ends the line of an evaluation whose validation summaries are degenerate.
+DEGENERATE_MARK = " (degenerate)"
 
 
 def selection_value(rouge: float, degenerate: bool) -> float:

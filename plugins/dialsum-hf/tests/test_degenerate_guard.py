@@ -80,3 +80,26 @@ def test_when_every_checkpoint_is_degenerate_the_best_of_them_is_kept_with_a_war
     assert result.details["best_metric"] == max(h["eval_rouge_mean"] for h in history)
     assert result.details["best_degenerate"] is True
     assert "every evaluation gave degenerate validation summaries" in caplog.text
+
+
+def test_degenerate_evaluations_are_said_once_and_a_degenerate_result_still_warns(tmp_path: Path, caplog) -> None:
+    """Early evaluations of any training give near-identical summaries: each one logged two warnings (the
+    metric's and the training's), a wall of them in the first epochs of the demo. The run says it once,
+    marks each such epoch's line, and still warns when the model kept, or predictions scored, are degenerate."""
+    caplog.set_level(logging.INFO, logger="dialsum")
+    result, ctx = collapsing_run(tmp_path, epochs=2)
+    assert all(degenerate(h) for h in result.history), result.history
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    said = [w for w in warnings if "degenerate" in w or "identical" in w]
+    assert len(said) == 2, said
+    assert said[0].startswith("epoch 1: most validation summaries are identical (") and "(said once)" in said[0]
+    assert said[1].startswith("every evaluation gave degenerate validation summaries"), said
+    epochs = [r.getMessage() for r in caplog.records
+              if r.getMessage().startswith("epoch ") and r.levelno == logging.INFO]
+    assert len(epochs) == 2 and all(e.endswith(" (degenerate)") for e in epochs), epochs
+    # scoring the kept model's degenerate predictions, after training, still warns
+    caplog.clear()
+    valid = ctx.data().valid[:8]
+    model = ctx.build("model_loaders", "scratch").load(ctx, Path(result.best_checkpoint))
+    ctx.score(model.generate([e.dialogue for e in valid], ctx), [list(e.summaries) for e in valid])
+    assert [r for r in caplog.records if r.getMessage().startswith("degenerate predictions: ")], caplog.text

@@ -282,9 +282,17 @@ def test_resume_from_a_scratch_checkpoint_of_other_training_data_is_refused(cont
     assert not problems(data_dir, resume)  # the same data: the same tokenizer
     write_csv(tmp_path / "other.csv", rows(10))
     found = problems(data_dir, {**resume, "data": {"train_path": str(tmp_path / "other.csv")}})
-    assert any("run.resume_from:" in p and "tokenizer learned from other training data" in p for p in found), found
+    assert any("run.resume_from:" in p and "tokenizer learned from other data" in p for p in found), found
     found = problems(data_dir, {**resume, "data": {"special_tokens": ["#Extra#"]}})
-    assert any("tokenizer learned from other training data" in p for p in found), found
+    assert any("tokenizer learned from other data" in p for p in found), found
+    # the tokenizer keeps a token for every character of the dialogues the run reads: a test file adding
+    # one gives another vocabulary, a test file of known characters the same one
+    fname, dialogue, summary, topic = rows(1)[0]
+    write_csv(tmp_path / "new-char.csv", [(fname, dialogue + " 뷁", summary, topic)])
+    found = problems(data_dir, {**resume, "data": {"test_path": str(tmp_path / "new-char.csv")}})
+    assert any("tokenizer learned from other data" in p for p in found), found
+    write_csv(tmp_path / "known.csv", rows(3))
+    assert not problems(data_dir, {**resume, "data": {"test_path": str(tmp_path / "known.csv")}})
 
 
 def test_resume_from_a_pretrained_checkpoint_without_the_recipes_extra_tokens_is_refused(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
+from conftest import rows
 from dialsum_core import hookimpl
 from dialsum_hf.gpu import largest_batch
 
@@ -192,7 +194,7 @@ def test_a_vocab_size_below_the_characters_of_the_data_is_said(context, caplog) 
     model = ctx.build("model_loaders", "scratch").build(ctx, ctx.data().train)
     assert len(model.tokenizer) > 5
     assert "models.scratch.vocab_size = 5 is below the" in caplog.text
-    assert f"training data, so the vocabulary has {len(model.tokenizer)} tokens" in caplog.text
+    assert f"of the data, so the vocabulary has {len(model.tokenizer)} tokens" in caplog.text
 
 
 def test_a_vocab_size_the_data_is_too_small_to_fill_is_not_a_warning(context, caplog) -> None:
@@ -200,3 +202,29 @@ def test_a_vocab_size_the_data_is_too_small_to_fill_is_not_a_warning(context, ca
     ctx = context({"models": {"scratch": {"vocab_size": 100000}}})
     ctx.build("model_loaders", "scratch").build(ctx, ctx.data().train)
     assert "vocab_size = " not in caplog.text
+
+
+def test_a_test_character_absent_from_training_survives_encoding(context, data_dir: Path) -> None:
+    """The tokenizer is trained on the training split, and a name or rare syllable found only in a test
+    dialogue became ``<unk>``, dropped when decoding; every character the model reads keeps a token."""
+    from dialsum_core.testing import write_csv
+    from dialsum_hf.tokenizer import train_tokenizer
+
+    fname, dialogue, summary, topic = rows(1)[0]
+    write_csv(data_dir / "test.csv", [(fname, dialogue + " 뷁쫗 씨", summary, topic)])
+    ctx = context({"data": {"test_path": str(data_dir / "test.csv")}})
+    data = ctx.data()
+    assert not any("뷁" in t for e in data.train for t in (e.dialogue, *e.summaries))
+    tok = ctx.build("model_loaders", "scratch").build(ctx, data.train).tokenizer
+    ids = tok(data.test[0].dialogue)["input_ids"]
+    assert tok.unk_token_id not in ids
+    assert "뷁쫗 씨" in tok.decode(ids, skip_special_tokens=True)
+    # the characters added change no merge: those are learnt from the training texts alone
+    texts = [t for e in data.train for t in (e.dialogue, *e.summaries)]
+    plain, wide = (train_tokenizer(texts, 2000, 1, alphabet=a) for a in ((), ["뷁", "쫗"]))
+
+    def merges(tok: Any) -> list[Any]:
+        return json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]
+
+    assert merges(plain) and merges(wide) == merges(plain)
+    assert len(wide) == len(plain) + 2

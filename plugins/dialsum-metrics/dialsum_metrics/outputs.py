@@ -12,13 +12,17 @@ Pure Python, cheap to import.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 
 log = logging.getLogger("dialsum")
+
+#: How :func:`warn_if_degenerate`'s line starts (what :func:`quiet_degenerate` drops).
+DEGENERATE_WARNING = "degenerate predictions"
 
 #: Below this share of distinct predictions a set of outputs is called degenerate by default: on
 #: average every string is repeated at least twice, which no real summarizer does on distinct
@@ -79,8 +83,24 @@ def warn_if_degenerate(predictions: Sequence[str], threshold: float = DEFAULT_TH
     stats = stats if stats is not None else output_stats(predictions)
     if stats.n > 1 and stats.distinct_ratio < threshold:
         shown = stats.most_common if len(stats.most_common) <= 80 else stats.most_common[:77] + "..."
-        log.warning("degenerate predictions: %d distinct of %d (%.0f%% are %r); ROUGE of such outputs "
+        log.warning(DEGENERATE_WARNING + ": %d distinct of %d (%.0f%% are %r); ROUGE of such outputs "
                     "does not measure summarization", stats.distinct, stats.n,
                     100 * stats.top_share, shown)
         return True
     return False
+
+
+@contextlib.contextmanager
+def quiet_degenerate() -> Iterator[None]:
+    """Drop :func:`warn_if_degenerate`'s warnings while predictions are scored whose degeneracy the
+    caller says its own way (or once): the candidate selections of an ensemble's search, predictions
+    already scored, a training's evaluations, each of which would repeat the line."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(DEGENERATE_WARNING)
+
+    log.addFilter(keep)
+    try:
+        yield
+    finally:
+        log.removeFilter(keep)

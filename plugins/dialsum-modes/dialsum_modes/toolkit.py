@@ -52,7 +52,7 @@ from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import safe_name
 from dialsum_core.protocols import Candidate, FitResult, weight_of
 from dialsum_data import augmented
-from dialsum_metrics import SCORE_TAG, is_degenerate
+from dialsum_metrics import SCORE_TAG, is_degenerate, quiet_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.sections import RANKED_BY
 
@@ -654,21 +654,6 @@ def crossfit_parts(n: int, k: int = CROSSFIT_PARTS) -> list[list[int]]:
     if n < k or k < 2:
         return []
     return [list(range(p, n, k)) for p in range(k)]
-
-
-@contextlib.contextmanager
-def quiet_degenerate() -> Any:
-    """Drop the metric's degenerate-output warnings while many candidate selections, or predictions
-    already scored, are scored: one per trial says nothing the sources' own scores have not said once."""
-
-    def keep(record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("degenerate predictions")
-
-    log.addFilter(keep)
-    try:
-        yield
-    finally:
-        log.removeFilter(keep)
 
 
 def _rescored(groups: Sequence[Sequence[Candidate]], quality: dict[str, float | None]) -> list[list[Candidate]]:

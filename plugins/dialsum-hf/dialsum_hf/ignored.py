@@ -1,0 +1,67 @@
+"""Recipe keys a run reads and then does nothing with, said once in the run's log.
+
+``lora_r`` and its kin change nothing while ``use_lora`` is off, nor does ``train.warmup_ratio`` with a
+schedule without warm-up. They are not refused: a base recipe that sets the LoRA options and a recipe
+extending it that turns ``use_lora`` off is a real use, and a recipe cannot remove a key it inherits.
+But the user who set one believes it acted, so the run says which key, set by which file, is ignored.
+
+Only keys the user set count: a value from a default or from a preset's registered defaults never
+warns (a recipe file or ``--set`` set what provenance names; a recipe built in Python, what differs from
+the default). Cheap to import: no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dialsum_core.recipe.model import PYTHON_SOURCE, plugin_options
+
+#: The options that only shape LoRA adapters.
+LORA_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
+#: ``train.scheduler`` values whose transformers schedule takes no warm-up (``get_scheduler`` drops it).
+NO_WARMUP = ("constant", "reduce_lr_on_plateau")
+
+
+def user_set(recipe: Any, key: str, value: Any, default: Any) -> bool:
+    """Whether ``key`` holds a value the user gave (not one a default filled in).
+
+    A recipe file or ``--set`` is named by the key's provenance; a key from Python may have none (a
+    recipe built with ``Recipe.from_dict``) or share the mark of defaults the run spelt out, so there
+    only a value other than the default tells."""
+    source = recipe.provenance.get(key)
+    return (source is not None and source != PYTHON_SOURCE) or value != default
+
+
+def ignored_lines(recipe: Any, plugins: Any) -> list[str]:
+    """One line per recipe file (or ``--set``, or Python) that set keys this run ignores."""
+    from dialsum_hf.plugin import PretrainedOptions
+    from dialsum_hf.resume import DISTRIBUTION
+    from dialsum_hf.sections import TrainSection
+
+    found: list[tuple[str, str]] = []  # (key, why)
+    hf = [m for m in dict.fromkeys(recipe.run.models)
+          if (reg := plugins.get("model_loaders", m)) is not None and reg.distribution == DISTRIBUTION]
+    for name in hf:
+        opts = recipe.options("model_loaders", name, plugins)
+        if not isinstance(opts, PretrainedOptions) or opts.use_lora:
+            continue
+        defaults, _ = plugin_options(plugins.require("model_loaders", name), {})  # the registered defaults
+        keys = [f"models.{name}.{k}" for k in LORA_KEYS
+                if user_set(recipe, f"models.{name}.{k}", getattr(opts, k), getattr(defaults, k))]
+        found += [(k, f"models.{name}.use_lora is false, so no LoRA adapters are trained (set it to true for "
+                      "them)") for k in keys]
+    train = recipe.section("train")
+    if hf and train.scheduler in NO_WARMUP and train.warmup_ratio > 0 and \
+            user_set(recipe, "train.warmup_ratio", train.warmup_ratio, TrainSection().warmup_ratio):
+        found.append(("train.warmup_ratio", f"the {train.scheduler!r} schedule (train.scheduler) has no warm-up "
+                                            "(constant_with_warmup has one)"))
+    return _by_source(recipe, found)
+
+
+def _by_source(recipe: Any, found: Iterable[tuple[str, str]]) -> list[str]:
+    lines: dict[tuple[str, str], list[str]] = {}
+    for key, why in found:
+        lines.setdefault((recipe.where(key), why), []).append(key)
+    return [f"{where}: {', '.join(keys)} {'changes' if len(keys) == 1 else 'change'} nothing: {why}"
+            for (where, why), keys in lines.items()]
