@@ -268,24 +268,20 @@ def option_files(ctx: RunContext, tables: Mapping[str, Any]) -> dict[str, Any]:
     """``{"models.NAME.key": stamp}`` of every file or folder named in the options of a plugin in
     ``tables`` (a field marked ``PATH``, or ``PATH_OR_NAME`` holding a path, not a hub id), by
     :func:`file_stamp`: the recipe holds only the path, which stays the same when the file is
-    edited in place, and a re-run or ``run.use_cache`` would reuse a model made with the old one."""
-    from dialsum_core.recipe import PATH_OR_NAME, is_path
-    from dialsum_core.recipe.model import _path_fields
-    from dialsum_core.registry import KINDS
+    edited in place, and a re-run or ``run.use_cache`` would reuse a model made with the old one.
+    The paths are those the resolved ``config.toml`` spells out (``absolute_paths``): one rule."""
+    from dialsum_core.recipe import io
+    from dialsum_core.recipe.model import absolute_paths
 
     found: dict[str, Any] = {}
-    for kind in KINDS:
-        for name, values in ctx.recipe.tables.get(kind.table, {}).items() if kind.table in tables else ():
-            reg = ctx.plugins.get(kind.name, name)
-            for dotted, mark in _path_fields(reg.options, "") if reg is not None else ():
-                value: Any = values
-                for part in dotted.strip(".").split("."):
-                    value = value.get(part, "") if isinstance(value, Mapping) else ""
-                key = f"{kind.table}.{name}.{dotted.strip('.')}"
-                for i, item in enumerate(value if isinstance(value, list) else [value]):
-                    if isinstance(item, str) and item and (mark != PATH_OR_NAME["path"] or is_path(item)):
-                        found[f"{key}[{i}]" if isinstance(value, list) else key] = \
-                            file_stamp(ctx.recipe.path_of(key, item))
+    for quoted, value in absolute_paths(ctx.recipe, ctx.plugins):
+        parts = io.split_dotted(quoted)
+        if parts[0] not in tables or parts[0] in ctx.recipe.sections:
+            continue
+        key = ".".join(parts)
+        for i, item in enumerate(value if isinstance(value, list) else [value]):
+            if isinstance(item, str) and Path(item).is_absolute():  # a hub id stays a name
+                found[f"{key}[{i}]" if isinstance(value, list) else key] = file_stamp(Path(item))
     return found
 
 
