@@ -156,9 +156,11 @@ def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[s
 def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) -> None:
     """Validate RECIPE without running anything (every named plugin must be installed)."""
     try:
-        _, recipe = load_checked(recipe_path, overrides, disable)
+        plugins, recipe = load_checked(recipe_path, overrides, disable)
     except DialsumError as exc:
         fail(exc)
+    for line in recipe.ignored(plugins):
+        click.echo(f"warning: {line}", err=True)
     models = ", ".join(recipe.run.models)
     click.echo(f"{recipe_path}: ok (mode {recipe.run.mode}; models {models})")
 

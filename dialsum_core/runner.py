@@ -158,8 +158,9 @@ def _log_header(ctx: RunContext) -> None:
     log.info("versions: %s", plugins)
     if ctx.processes.world_size > 1:
         log.info("launch: %d processes; rank 0 writes the experiment folder", ctx.processes.world_size)
-    for broken in ctx.plugins.broken:
-        log.warning("%s", broken.describe())
+    ignored = ctx.recipe.ignored(ctx.plugins) if ctx.processes.is_main else []
+    for line in [b.describe() for b in ctx.plugins.broken] + ignored:
+        log.warning("%s", line)
 
 
 # -- scale-out (see dialsum_core.protocols.Processes) --------------------------------------------

@@ -88,7 +88,10 @@ def test_a_saved_model_with_pickled_weights_is_refused(default_run: Run, tmp_pat
 
     results = json.loads((default_run.root / "results.json").read_text(encoding="utf-8"))
     checkpoint = Path(results["models_results"]["scratch"]["checkpoint"])
-    ctx = run_context({"run": {"output_dir": str(tmp_path / "exp")}, "models": TINY_SCRATCH["models"]})
+    # the recipe the model was trained with: its lengths fit the model's position table (the default
+    # max_new_tokens would decode past it, as no checked recipe can)
+    ctx = run_context({**{k: TINY_SCRATCH[k] for k in ("models", "data", "generation")},
+                       "run": {"output_dir": str(tmp_path / "exp")}})
     loader = ctx.build("model_loaders", "scratch")
     model = loader.load(ctx, checkpoint)  # the safetensors checkpoint loads
     assert model.generate(["#Person1#: 안녕하세요"], ctx)

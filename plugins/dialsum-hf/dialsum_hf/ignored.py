@@ -1,9 +1,10 @@
-"""Recipe keys a run reads and then does nothing with, said once in the run's log.
+"""Recipe keys a run reads and then does nothing with (``dialsum_ignored_keys``): ``dialsum check`` and
+the run's log warn about them, and a search refuses to tune them.
 
 ``lora_r`` and its kin change nothing while ``use_lora`` is off, nor does ``train.warmup_ratio`` with a
 schedule without warm-up. They are not refused: a base recipe that sets the LoRA options and a recipe
 extending it that turns ``use_lora`` off is a real use, and a recipe cannot remove a key it inherits.
-But the user who set one believes it acted, so the run says which key, set by which file, is ignored.
+But the user who set one believes it acted, so the warning names the key and the file that set it.
 
 Only keys the user set count: a value from a default or from a preset's registered defaults never
 warns (a recipe file or ``--set`` set what provenance names; a recipe built in Python, what differs from
@@ -12,7 +13,6 @@ the default). Cheap to import: no torch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from dialsum_core.recipe.model import PYTHON_SOURCE, plugin_options
@@ -33,8 +33,8 @@ def user_set(recipe: Any, key: str, value: Any, default: Any) -> bool:
     return (source is not None and source != PYTHON_SOURCE) or value != default
 
 
-def ignored_lines(recipe: Any, plugins: Any) -> list[str]:
-    """One line per recipe file (or ``--set``, or Python) that set keys this run ignores."""
+def ignored_keys(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """``(key, why)`` for each key the user set that this run ignores."""
     from dialsum_hf.plugin import PretrainedOptions
     from dialsum_hf.resume import DISTRIBUTION
     from dialsum_hf.sections import TrainSection
@@ -56,12 +56,4 @@ def ignored_lines(recipe: Any, plugins: Any) -> list[str]:
             user_set(recipe, "train.warmup_ratio", train.warmup_ratio, TrainSection().warmup_ratio):
         found.append(("train.warmup_ratio", f"the {train.scheduler!r} schedule (train.scheduler) has no warm-up "
                                             "(constant_with_warmup has one)"))
-    return _by_source(recipe, found)
-
-
-def _by_source(recipe: Any, found: Iterable[tuple[str, str]]) -> list[str]:
-    lines: dict[tuple[str, str], list[str]] = {}
-    for key, why in found:
-        lines.setdefault((recipe.where(key), why), []).append(key)
-    return [f"{where}: {', '.join(keys)} {'changes' if len(keys) == 1 else 'change'} nothing: {why}"
-            for (where, why), keys in lines.items()]
+    return found

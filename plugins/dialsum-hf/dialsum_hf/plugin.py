@@ -333,13 +333,10 @@ def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
 
 
 @hookimpl
-def dialsum_before_run(ctx: Any) -> None:
-    """Say once, before anything trains, which keys the recipe set that this run ignores."""
-    from dialsum_hf.ignored import ignored_lines
+def dialsum_ignored_keys(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    from dialsum_hf.ignored import ignored_keys
 
-    if ctx.processes.is_main:
-        for line in ignored_lines(ctx.recipe, ctx.plugins):
-            ctx.log.warning("%s", line)
+    return ignored_keys(recipe, plugins)
 
 
 @hookimpl

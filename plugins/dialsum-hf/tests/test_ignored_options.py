@@ -1,6 +1,6 @@
 """Keys a recipe sets that the run ignores (LoRA options without ``use_lora``, a warm-up without a schedule
-that has one) are said once in the run's log, naming the key and the file that set it; values that only
-come from defaults or a preset's registered defaults say nothing."""
+that has one) are warned about once by the run's log and by ``dialsum check``, naming the key and the file
+that set it; values that only come from defaults or a preset's registered defaults say nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from conftest import _deep_merge, base_recipe
 from dialsum_core.manager import build_plugins
 from dialsum_core.recipe import Recipe, load_recipe
 from dialsum_core.runner import resolve, run_recipe
-from dialsum_hf.ignored import ignored_lines
 
 
 def _toml_value(value: Any) -> str:
@@ -58,12 +57,21 @@ def test_a_run_says_once_which_inherited_keys_it_ignores(data_dir: Path, tiny_mo
         result = run_recipe(load_recipe(child))
     assert result.results["status"] == "complete"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    lora = [w for w in warnings if "lora_r" in w]
-    assert lora == [f"{base}: models.hf-seq2seq.lora_r, models.hf-seq2seq.lora_dropout change nothing: "
-                    "models.hf-seq2seq.use_lora is false, so no LoRA adapters are trained (set it to true for them)"]
+    lora = [w for w in warnings if "lora_" in w]
+    assert lora == [f"{base}: models.hf-seq2seq.{key}: changes nothing: models.hf-seq2seq.use_lora is false, so no "
+                    "LoRA adapters are trained (set it to true for them)" for key in ("lora_r", "lora_dropout")]
     warmup = [w for w in warnings if "warmup_ratio" in w]
-    assert len(warmup) == 1 and warmup[0].startswith(f"{base}: train.warmup_ratio changes nothing: "), warnings
+    assert len(warmup) == 1 and warmup[0].startswith(f"{base}: train.warmup_ratio: changes nothing: "), warnings
     assert "'constant' schedule" in warmup[0]
+    # dialsum check says the same, as warnings, and passes the recipe
+    from click.testing import CliRunner
+
+    from dialsum_core.cli import cli
+
+    checked = CliRunner().invoke(cli, ["check", str(child)])
+    assert checked.exit_code == 0, checked.output
+    assert [line.removeprefix("warning: ") for line in checked.output.splitlines()
+            if line.startswith("warning: ")] == lora + warmup
 
 
 def lines_for(tables: dict[str, Any], train: dict[str, Any] | None = None, models: list[str] | None = None,
@@ -74,7 +82,7 @@ def lines_for(tables: dict[str, Any], train: dict[str, Any] | None = None, model
                                "models": tables}, schema=plugins.schema)
     if overrides:
         recipe = recipe.override(*overrides)
-    return ignored_lines(resolve(recipe, plugins, "x"), plugins)
+    return resolve(recipe, plugins, "x").ignored(plugins)
 
 
 def test_defaults_and_preset_defaults_say_nothing() -> None:
@@ -92,13 +100,13 @@ def test_defaults_and_preset_defaults_say_nothing() -> None:
 def test_keys_set_in_python_or_with_set_are_said() -> None:
     found = lines_for({"kobart": {"lora_alpha": 8}}, train={"scheduler": "reduce_lr_on_plateau", "warmup_ratio": 0.3})
     assert found == [
-        "<python>: models.kobart.lora_alpha changes nothing: models.kobart.use_lora is false, so no LoRA adapters "
+        "<python>: models.kobart.lora_alpha: changes nothing: models.kobart.use_lora is false, so no LoRA adapters "
         "are trained (set it to true for them)",
-        "<python>: train.warmup_ratio changes nothing: the 'reduce_lr_on_plateau' schedule (train.scheduler) has "
+        "<python>: train.warmup_ratio: changes nothing: the 'reduce_lr_on_plateau' schedule (train.scheduler) has "
         "no warm-up (constant_with_warmup has one)"], found
     # --set a preset's own default value: the user set it, so it is said
     found = lines_for({"kobart": {}}, overrides=('models.kobart.lora_target_modules=["q_proj", "v_proj"]',))
-    assert len(found) == 1 and found[0].startswith("--set: models.kobart.lora_target_modules changes nothing"), found
+    assert len(found) == 1 and found[0].startswith("--set: models.kobart.lora_target_modules: changes nothing"), found
 
 
 def test_models_of_other_loaders_are_not_read() -> None:

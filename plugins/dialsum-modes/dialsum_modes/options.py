@@ -5,6 +5,7 @@ Cheap to import (the entry-point module and ``dialsum check`` load it): no optun
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import attrs
@@ -247,7 +248,6 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
             if not spec.choices:
                 found.append((where, "a categorical parameter needs a non-empty 'choices' list"))
                 continue
-            values = list(spec.choices)
         else:
             if spec.choices:
                 found.append((where, f"'choices' only applies to type = \"categorical\", not {spec.type!r}"))
@@ -267,7 +267,7 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
             if spec.type == "int" and (spec.low != int(spec.low) or spec.high != int(spec.high)):
                 found.append((where, "an int parameter needs whole-number low and high"))
                 continue
-            values = _int_grid(spec) if spec.type == "int" else [spec.low, spec.high]
+        values = draws(spec)
         for value in values:
             problem = probe.misfit({key: value})
             if problem:
@@ -279,6 +279,43 @@ def check_space(recipe: Any, plugins: Any) -> Problems:
     if not found:
         found += _check_combinations(probe, probes)
     return found
+
+
+def draws(spec: ParamSpec) -> list[Any]:
+    """The values of a (well-formed) parameter that a check tries: its choices, its int grid or its ends."""
+    if spec.type == "categorical":
+        return list(spec.choices)
+    return _int_grid(spec) if spec.type == "int" else [spec.low, spec.high]
+
+
+_PROBING = contextvars.ContextVar("dialsum_modes_probing", default=False)
+
+
+def tuned_for_nothing(recipe: Any, plugins: Any) -> Problems:
+    """The parameters of the recipe's study whose key changes nothing in any trial (``model.lora_r`` while
+    the model trains no LoRA, as the key's owner says through ``dialsum_ignored_keys``), unless another
+    parameter can make it act (``model.use_lora`` tuned too): they spend the trials on noise, and
+    ``best_params.json`` would report values that meant nothing. A warning, as for every ignored key: a
+    recipe cannot drop a parameter of the recipe it extends."""
+    mode = recipe.run.mode
+    studies = mode == "optuna" or (mode == "full" and recipe.options("run_modes", "full", plugins).tune)
+    if _PROBING.get() or not studies:
+        return []
+    token = _PROBING.set(True)  # the trials' recipes are asked too: not their study again
+    try:
+        probe = _Prober(recipe, plugins, list(recipe.run.models))
+        probes = {k: draws(s) for k, s in recipe.options("run_modes", "optuna", plugins).space.items()}
+        found: Problems = []
+        for key, values in probes.items():
+            target = ".".join(probe.split(resolve_key(key, probe.models), probe.names))
+            why = probe.ignored({key: values[0]}).get(target)
+            others = [(k, v) for k, vs in probes.items() if k != key for v in vs]
+            if why is not None and all(target in probe.ignored({key: values[0], k: v}) for k, v in others):
+                found.append((f"modes.optuna.space.{key}", f"{why}, in every trial of the study; drop it from the "
+                              "space, or set (or tune) what makes it act"))
+        return found
+    finally:
+        _PROBING.reset(token)
 
 
 #: At most this many values of one int parameter are tried one by one (``d_model`` from 16 to 64
@@ -333,6 +370,12 @@ class _Prober:
             return {(str(k), str(m)) for k, m in check(recipe, self.plugins)}
         except Exception as exc:  # a check that trips over the value is a misfit too
             return {("", f"the check of its owner failed: {type(exc).__name__}: {exc}")}
+
+    def ignored(self, params: dict[str, Any]) -> dict[str, str]:
+        """``{key: why}``: the keys the recipe with ``params`` set ignores, as their owners say."""
+        trial_recipe = apply_params(self.recipe, params, self.models)
+        answers = self.plugins.hook.dialsum_ignored_keys(recipe=trial_recipe, plugins=self.plugins)
+        return {".".join(self.split(k, self.names)): why for keys in answers for k, why in keys}
 
     def misfit(self, params: dict[str, Any]) -> str | None:
         """Why the recipe with ``params`` set is refused, or None."""

@@ -93,6 +93,13 @@ def dialsum_resolve_recipe(recipe: Any, plugins: Any) -> Any:
 
 
 @hookimpl
+def dialsum_ignored_keys(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    from dialsum_modes.options import tuned_for_nothing
+
+    return tuned_for_nothing(recipe, plugins)
+
+
+@hookimpl
 def dialsum_after_run(ctx: Any) -> None:
     """A fan-out job's ``results.json`` is written: another job with its selection may run."""
     from dialsum_modes.fanout import release_job

@@ -309,3 +309,25 @@ def test_train_predictions_are_accepted_where_the_mode_writes_them(make_recipe, 
     assert _problems(make_recipe(mode="single", save_train_predictions=True), plugins) == []
     assert _problems(make_recipe(mode="multi_model", models=["lead", "lead1"], ensemble="best_score",
                                  save_train_predictions=True), plugins) == []
+
+
+def test_a_space_parameter_no_trial_uses_is_warned_about_unless_another_can_make_it_act(make_recipe, plugins) -> None:
+    """``model.lora_r`` tuned for a model that trains no LoRA (the shipped optuna recipe with
+    ``run.models = ["kobart"]``): every trial spends a draw on it and ``best_params.json`` reports a
+    value that meant nothing. Warned (its owner, dialsum-hf, says the key changes nothing), not refused:
+    a recipe extending another cannot drop a parameter of its space."""
+    lora = ("modes.optuna.space.\"model.lora_r\"", {"type": "categorical", "choices": [8, 16, 32]})
+    recipe = make_recipe(lora, SPACE, mode="optuna", models=["kobart"])
+    assert _problems(recipe, plugins) == []
+    warned = recipe.ignored(plugins)
+    assert len(warned) == 1 and "modes.optuna.space.model.lora_r: changes nothing: models.kobart.use_lora is " \
+        "false, so no LoRA adapters are trained (set it to true for them), in every trial of the study" in warned[0]
+    # the learning rate acts in every trial; lora_r acts where LoRA is on, in the recipe or in a trial
+    assert make_recipe(lora, SPACE, ("models.kobart.use_lora", True), mode="optuna", models=["kobart"]
+                       ).ignored(plugins) == []
+    both = ("modes.optuna.space.\"model.use_lora\"", {"type": "categorical", "choices": [False, True]})
+    assert make_recipe(lora, both, mode="optuna", models=["kobart"]).ignored(plugins) == []
+    # the full mode's study is the same; without its search stage there is no study to warn about
+    assert make_recipe(lora, SPACE, ("modes.kfold.k_folds", 2), mode="full", models=["kobart"]).ignored(plugins)
+    assert make_recipe(lora, SPACE, ("modes.kfold.k_folds", 2), ("modes.full.tune", False), mode="full",
+                       models=["kobart"]).ignored(plugins) == []
