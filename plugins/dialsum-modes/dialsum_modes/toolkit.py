@@ -495,9 +495,14 @@ def predict_candidates(
     for strategy in run.tta_strategies:
         aug = ctx.build("augmenters", strategy)
         flat: list[tuple[int, int, Any]] = []
+        # its own progress task: a paraphrase model's beams or kiwipiepy's analysis of every
+        # dialogue come before the first variant is summarized
+        task = f"augment {split} ({name}, tta:{strategy})"
+        progress(ctx, task, 0, len(examples))
         for i, e in enumerate(examples):
             for j, variant in enumerate(aug.augment(e.fname, e.dialogue, n=run.tta_num_aug, seed=run.seed)):
                 flat.append((i, j, variant))
+            progress(ctx, task, i + 1, len(examples))
         made[strategy] = len(flat)
         texts = generate(ctx, model, [v.dialogue for _, _, v in flat], f"predict {split} ({name}, tta:{strategy})")
         for (i, j, variant), text in zip(flat, texts, strict=True):
