@@ -310,10 +310,15 @@ def augmented(ctx: RunContext, train: Sequence[Example]) -> list[Example]:
     copies: list[Example] = []
     for name in aug.strategies:
         augmenter = ctx.build("augmenters", name)
-        for e in train:
+        # a progress task per augmenter: on a full training file (kiwipiepy's analysis, a paraphrase
+        # model's beams) this takes minutes before training starts, with nothing else to show
+        task = f"augment train ({name})"
+        ctx.emit("dialsum_on_progress", task=task, completed=0, total=len(train))
+        for i, e in enumerate(train):
             for j, v in enumerate(augmenter.augment(e.fname, e.dialogue, n=aug.copies, seed=ctx.recipe.run.seed)):
                 copies.append(attrs.evolve(e, fname=f"{e.fname}#{name}{j + 1}", dialogue=v.dialogue,
                                            summaries=tuple(v.forward(s) for s in e.summaries)))
+            ctx.emit("dialsum_on_progress", task=task, completed=i + 1, total=len(train))
     log.info("augmentation: %d training dialogues and %d augmented copies (%s)", len(train), len(copies),
              ", ".join(aug.strategies))
     return [*train, *copies]

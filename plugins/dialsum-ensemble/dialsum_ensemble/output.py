@@ -51,6 +51,22 @@ def pairwise(texts: Sequence[str], tokenizer: str) -> np.ndarray:
     return got
 
 
+def prepare(groups: Sequence[Sequence[Candidate]], tokenizer: str, ctx: Any) -> None:
+    """Compute the pairwise ROUGE of the groups not cached yet, as the progress task ``candidate
+    ROUGE``: with every fold, model and TTA variant a candidate, that is minutes of kiwipiepy and
+    LCS at full scale before the first summary is chosen. Cached groups cost nothing and show
+    nothing, so the many combines of a weight search stay quiet."""
+    texts = [[c.text for c in g] for g in groups if len(g) > 1]
+    todo = [t for t in texts if (tokenizer, "", tuple(t)) not in _PAIRWISE]
+    if not todo or ctx is None:
+        return
+    task = "candidate ROUGE"
+    ctx.emit("dialsum_on_progress", task=task, completed=0, total=len(todo))
+    for i, t in enumerate(todo):
+        pairwise(t, tokenizer)
+        ctx.emit("dialsum_on_progress", task=task, completed=i + 1, total=len(todo))
+
+
 def similarity(pw: np.ndarray, measure: str) -> np.ndarray:
     """``(n, n)`` similarity from ``(n, n, 3)`` pairwise F1: one measure, or their mean."""
     if measure == "mean":
@@ -111,6 +127,7 @@ class MbrEnsemble:
         for i, group in enumerate(candidates):
             if not group:
                 raise ValueError(f"dialogue {i} has no candidate summary to choose from")
+        prepare(candidates, self.tokenizer, ctx)
         return [c.text for c in self.select(candidates, weights)]
 
     def select(self, candidates: Sequence[Sequence[Candidate]], weights: Weights) -> list[Candidate]:
@@ -167,6 +184,7 @@ class Blending(MbrEnsemble):
             return {"weights": {}}
         sources = sorted({c.source for g in groups for c in g})
         col = {s: k for k, s in enumerate(sources)}
+        prepare(groups, self.tokenizer, ctx)
         sims = [similarity(pairwise([c.text for c in g], self.tokenizer), self.measure) for g in groups]
         gains = reference_scores(groups, refs, self.tokenizer, self.measure)
         idx = [np.array([col[c.source] for c in g]) for g in groups]
@@ -244,6 +262,7 @@ class Stacking(MbrEnsemble):
         if not pairs:
             return {}
         self.sources = sorted({c.source for g, _ in pairs for c in g})
+        prepare([g for g, _ in pairs], self.tokenizer, ctx)
         gains = reference_scores([g for g, _ in pairs], [r for _, r in pairs], self.tokenizer, self.measure)
         x = np.concatenate([self.features(g) for g, _ in pairs])
         y = np.concatenate([s - s.mean() for s in gains])

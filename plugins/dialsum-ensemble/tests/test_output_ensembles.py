@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dialsum_core import hookimpl
 from dialsum_core.context import RunContext
 from dialsum_core.events import Events
 from dialsum_core.experiment import Experiment
@@ -263,3 +264,36 @@ def test_token_level_combine_is_the_weighted_vote(tmp_path: Path) -> None:
     assert ens.combine(groups(), weights, ctx) == build(ctx, "majority_vote").combine(groups(), weights, ctx)
     plain = ctx.build("ensembles", "averaging")  # ignores the weights
     assert plain.combine(groups(), weights, ctx) == build(ctx, "majority_vote").combine(groups(), {}, ctx)
+
+
+class ProgressLog:
+    """A logger that keeps the ``dialsum_on_progress`` events of one task."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.events: list[tuple[int, int | None]] = []
+
+    @hookimpl
+    def dialsum_on_progress(self, task: str, completed: int, total: int | None) -> None:
+        if task == self.task:
+            self.events.append((completed, total))
+
+
+@pytest.mark.parametrize("name", ["majority_vote", "stacking", "blending"])
+def test_candidate_rouge_is_reported_as_progress_once(tmp_path: Path, name: str) -> None:
+    """Pairwise ROUGE of every dialogue's candidates is the long part of an ensemble at full scale
+    (every fold, model and TTA variant a candidate): it shows as a progress task the first time, and
+    not again for the cached groups a weight search combines over and over."""
+    ctx = make_ctx(tmp_path)
+    seen = ProgressLog("candidate ROUGE")
+    ctx.plugins.pm.register(seen, f"progress-{name}")
+    # texts of this test only: the pairwise cache is the process's
+    tagged = [[Candidate(f"{c.text} {name} 진행", c.source) for c in g] for g in groups()]
+    ens = build(ctx, name)
+    ens.fit(tagged, [[r] for r in REF], {}, ctx)
+    ens.combine(tagged, {}, ctx)
+    assert seen.events[0] == (0, len(REF)) and seen.events[-1] == (len(REF), len(REF))
+    assert [c for c, _ in seen.events] == list(range(len(REF) + 1))  # computed once, not again by combine
+    before = len(seen.events)
+    ens.combine(tagged, {}, ctx)
+    assert len(seen.events) == before

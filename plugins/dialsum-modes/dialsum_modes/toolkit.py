@@ -491,9 +491,14 @@ def predict_candidates(
     for strategy in run.tta_strategies:
         aug = ctx.build("augmenters", strategy)
         flat: list[tuple[int, int, Any]] = []
+        # its own progress task: a paraphrase model's beams or kiwipiepy's analysis of every
+        # dialogue come before the first variant is summarized
+        task = f"augment {split} ({name}, tta:{strategy})"
+        progress(ctx, task, 0, len(examples))
         for i, e in enumerate(examples):
             for j, variant in enumerate(aug.augment(e.fname, e.dialogue, n=run.tta_num_aug, seed=run.seed)):
                 flat.append((i, j, variant))
+            progress(ctx, task, i + 1, len(examples))
         made[strategy] = len(flat)
         texts = generate(ctx, model, [v.dialogue for _, _, v in flat], f"predict {split} ({name}, tta:{strategy})")
         for (i, j, variant), text in zip(flat, texts, strict=True):
@@ -666,8 +671,16 @@ def _source_quality(ctx: RunContext, groups: Sequence[Sequence[Candidate]],
             preds, rr = by_source.setdefault(c.source, ([], []))
             preds.append(c.text)
             rr.append(list(r))
+    # a progress task: with every fold, model and TTA variant a source, this is tens of thousands
+    # of candidates to split into morphemes before the ensemble learns anything
+    task = "source ROUGE"
+    quality: dict[str, float | None] = {}
+    progress(ctx, task, 0, len(by_source))
     with quiet_degenerate():
-        return {s: ranked_score(ctx, p, r) for s, (p, r) in by_source.items()}
+        for s, (p, r) in by_source.items():
+            quality[s] = ranked_score(ctx, p, r)
+            progress(ctx, task, len(quality), len(by_source))
+    return quality
 
 
 def combine(
@@ -723,7 +736,7 @@ def combine(
                 mapping = weights_for(ctx, sources, weights)
                 how = "given" if mapping else "ensemble default"
             else:
-                searched, _ = search_weights(ctx, sources, valid, search_trials, rows=rows)
+                searched, _ = search_weights(ctx, sources, valid, search_trials, rows=rows, quality=quality)
                 mapping = weights_for(ctx, sources, searched) if searched else {}
                 how = "searched on validation" if searched else "ensemble default"
             strategy = ctx.build("ensembles", name)
@@ -810,7 +823,7 @@ def best_of(options: Sequence[tuple[str, float, bool]]) -> str:
 
 def search_weights(
     ctx: RunContext, sources: Sequence[Source], valid: Sequence[Example], trials: int,
-    *, rows: Sequence[int] | None = None,
+    *, rows: Sequence[int] | None = None, quality: dict[str, float | None] | None = None,
 ) -> tuple[list[float] | None, float | None]:
     """Per-model weights that maximise the ensemble's ``rouge_mean`` on validation (Optuna TPE).
 
@@ -819,7 +832,9 @@ def search_weights(
     they all score the same the strategy does not use weights and the search stops. The returned
     weights (normalised to sum 1, rounded to 4 decimals) are exactly the ones the returned score was
     measured with. Returns ``(None, None)`` when there is nothing to search (one model, a
-    token-level strategy, ``trials == 0``, a strategy that learns its own weights).
+    token-level strategy, ``trials == 0``, a strategy that learns its own weights). ``quality``: each
+    candidate source's ``rouge_mean`` on these rows (:func:`_source_quality`) when the caller has it
+    already, so that it is not measured twice.
     """
     models = list(ctx.recipe.run.models)
     if len(models) < 2 or trials <= 0:
@@ -834,7 +849,9 @@ def search_weights(
     all_cands = merge_candidates(sources, "valid")
     refs = [all_refs[i] for i in rows]
     cands = [all_cands[i] for i in rows]
-    cands = _rescored(cands, _source_quality(ctx, cands, refs))
+    # the stage starts here: the sources' quality and the strategy's first fit take as long as trials
+    ctx.emit("dialsum_before_stage", stage="weight_search")
+    cands = _rescored(cands, _source_quality(ctx, cands, refs) if quality is None else quality)
 
     def normalised(weights: Sequence[float]) -> list[float]:
         total = sum(weights)
@@ -854,11 +871,12 @@ def search_weights(
     learnt = (ens.fit(cands, refs, dict.fromkeys(models, 1.0), ctx) or {}).get("weights")
     if learnt:
         say("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
+        ctx.emit("dialsum_after_stage", stage="weight_search", metrics={})
         return None, None
     probes = [normalised([1.0] * len(models))] + [[1.0 if j == i else 0.0 for j in range(len(models))]
                                                   for i in range(len(models))]
-    ctx.emit("dialsum_before_stage", stage="weight_search")
     n = max(min(trials, 8) if ctx.recipe.run.debug else trials, len(probes))
+    progress(ctx, "weight search", 0, n)
     values = []
     for i, p in enumerate(probes):
         values.append(score(p))

@@ -221,3 +221,34 @@ def test_the_weight_search_computes_no_metric_that_cannot_give_the_ranked_score(
         assert all("length" in r["valid"] for r in out["models_results"].values())  # still reported
         counts[trials] = len(computed)
     assert counts[6] == counts[0], counts
+
+
+def test_each_source_quality_is_measured_once_per_fit_and_shows_as_progress(make_recipe, run,
+                                                                            register_plugin) -> None:
+    """Before the ensemble learns anything, every candidate source (each fold, model and TTA variant)
+    is scored on validation: a progress task of its own, measured once for each cross-fitting part
+    and once for the whole split, never again by the weight search on the same dialogues."""
+    from dialsum_core import hookimpl
+    from dialsum_modes.toolkit import CROSSFIT_PARTS
+
+    seen: list[tuple[str, int, int | None]] = []
+
+    class Progress:
+        @hookimpl
+        def dialsum_on_progress(self, task, completed, total):
+            seen.append((task, completed, total))
+
+        @hookimpl
+        def dialsum_before_stage(self, stage):
+            seen.append((stage, -1, None))
+
+    register_plugin(Progress(), "progress-seen")
+    recipe = make_recipe(("modes.multi_model.weight_search_trials", 6), mode="multi_model",
+                         models=["lead1", "lead"], ensemble="majority_vote")
+    assert results(run(recipe))["ensemble"]["weights_from"] == "searched on validation"
+    quality = [(c, t) for task, c, t in seen if task == "source ROUGE"]
+    assert [c for c, _ in quality].count(0) == CROSSFIT_PARTS + 1  # not twice per part
+    assert quality[-1] == (2, 2)  # lead1 and lead
+    # the weight search shows its bar from the start, before its first fit and trial
+    first = [task for task, _, _ in seen].index("weight_search")
+    assert ("weight search", 0, 6) in seen[first:]

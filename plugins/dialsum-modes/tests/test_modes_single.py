@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -344,3 +345,20 @@ def test_a_degenerate_model_is_warned_about_once_not_once_per_rescoring(make_rec
         said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("degenerate predictions")]
         assert len(said) == 1, said
         assert ("already trained in this experiment, reusing its predictions" in caplog.text) is again
+
+
+def test_augmenting_shows_progress_before_training_and_summarizing(make_recipe, run, plugins) -> None:
+    """Training copies and TTA variants are made dialogue by dialogue before anything is trained or
+    summarized (kiwipiepy's analysis, a paraphrase model's beams: minutes on a full file): each
+    augmenter's pass is a progress task of the run, as ``metrics.jsonl`` records it."""
+    if plugins.get("augmenters", "reorder") is None:
+        pytest.skip("the reorder augmenter (dialsum-tta) is not installed")
+    recipe = make_recipe(("data.preprocessing.augmentation.enable", True),
+                         ("data.preprocessing.augmentation.strategies", ["reorder"]),
+                         ensemble="best_score", use_tta=True, tta_strategies=["reorder"], loggers=["jsonl"])
+    res = run(recipe)
+    events = [json.loads(line) for line in (res.experiment / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    last = {e["task"]: (e["completed"], e["total"]) for e in events if e["event"] == "on_progress"}
+    assert last["augment train (reorder)"] == (30, 30)
+    assert last["augment valid (lead, tta:reorder)"] == (8, 8)
+    assert last["augment test (lead, tta:reorder)"] == (6, 6)
