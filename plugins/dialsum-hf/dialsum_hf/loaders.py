@@ -20,6 +20,7 @@ from dialsum_hf.plugin import (
     local_model_path,
     scratch_architecture,
 )
+from dialsum_hf.presets import render_template
 from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, scratch_corpus, special_tokens, tokenizer_key
 from dialsum_hf.weights import unmatched_targets
@@ -179,12 +180,15 @@ class PretrainedLoader:
             self._gpu_check(ctx, path)
         tok = _load_tokenizer(path, o, self.name)
         _check_config(path, o, self.name, self.family, tok)
-        model = _load_model(path, o, self.name, self.family)
         new_ids = add_tags(tok, special_tokens(train, ctx.recipe.data.special_tokens))
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         if tok.eos_token_id is None:
             raise DialsumError(f"models.{self.name}: the tokenizer of {path} has no end-of-text token")
+        if self.family != "seq2seq":  # seconds after the tokenizer, not minutes after a 10B model loads
+            prompt = render_template(getattr(o, "prompt_template", ""), getattr(o, "instruction", ""), "")
+            _check_prompt_room(ctx, tok, prompt, self.name)
+        model = _load_model(path, o, self.name, self.family)
         if new_ids:
             model.resize_token_embeddings(len(tok))
         model = prepare_for_training(model, o, self.family, new_ids, self.name)
@@ -192,8 +196,6 @@ class PretrainedLoader:
                      prompt_template=getattr(o, "prompt_template", ""), instruction=getattr(o, "instruction", ""),
                      base_model=path)
         _log_trainable(ctx, hf, self.name)
-        if not hf.is_encoder_decoder:
-            _check_prompt_room(ctx, hf, self.name)
         return hf
 
     def load(self, ctx: Any, path: Path) -> HFModel:
@@ -218,14 +220,14 @@ class PretrainedLoader:
         gpu_check(ctx, config, lora=o.use_lora, bytes_per_param=bytes_per, family=self.family, options=o)
 
 
-def _check_prompt_room(ctx: Any, hf: HFModel, name: str) -> None:
+def _check_prompt_room(ctx: Any, tokenizer: Any, prompt: str, name: str) -> None:
     """The prompt template must leave ``data.max_length`` room for the dialogue: a prompt is shortened
     from the dialogue and then cut from its start, so a template as long as the limit left the model a
     tail of the template and no dialogue at all, without a word."""
     from dialsum_hf.features import prompt_ids
 
     limit = ctx.recipe.data.max_length
-    template = len(prompt_ids(hf.tokenizer, hf.prompt("")))
+    template = len(prompt_ids(tokenizer, prompt))
     if template >= limit:
         raise DialsumError(f"data.max_length: {limit} tokens cannot hold a dialogue in the prompt of models.{name}: "
                            f"its template and instruction alone are {template} tokens; raise data.max_length or "

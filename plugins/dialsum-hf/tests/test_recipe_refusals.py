@@ -453,6 +453,16 @@ def test_a_prompt_template_longer_than_the_input_limit_is_refused(data_dir: Path
     with pytest.raises(DialsumError, match=r"^data\.max_length: 20 tokens cannot hold a dialogue in the prompt of "
                                            r"models\.hf-causal: its template and instruction alone are \d+ tokens"):
         ctx.build("model_loaders", "hf-causal").build(ctx, ctx.data().train)
+    # said before the weights load (minutes for a 10B model): a folder without them gives the same refusal
+    import shutil
+
+    no_weights = shutil.copytree(tiny_models["llama"], data_dir / "llama-no-weights")
+    for weights in no_weights.glob("*.safetensors"):
+        weights.unlink()
+    ctx = make_context(data_dir, {"run": {"models": ["hf-causal"]}, "data": {"max_length": 20},
+                                  "models": {"hf-causal": {**table, "model_name_or_path": str(no_weights)}}})
+    with pytest.raises(DialsumError, match=r"^data\.max_length: 20 tokens cannot hold a dialogue"):
+        ctx.build("model_loaders", "hf-causal").build(ctx, ctx.data().train)
     ctx = make_context(data_dir, {"run": {"models": ["hf-causal"]}, "data": {"max_length": 512},
                                   "models": {"hf-causal": table}})
     hf = ctx.build("model_loaders", "hf-causal").build(ctx, ctx.data().train)
