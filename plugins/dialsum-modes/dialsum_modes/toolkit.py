@@ -857,29 +857,33 @@ def search_weights(
         total = sum(weights)
         return [round(w / total, 4) for w in weights]
 
-    def score(weights: list[float]) -> float:
+    def score(weights: list[float], fitted: Any = None) -> float:
+        """The ranked score of the strategy fitted with ``weights`` (``fitted``: already fitted so)."""
         mapping = weights_for(ctx, sources, weights)
-        ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
-        ens.fit(cands, refs, mapping, ctx)
+        ens = fitted
+        if ens is None:
+            ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
+            ens.fit(cands, refs, mapping, ctx)
         with quiet_degenerate():
             return float(ranked_score(ctx, ens.combine(cands, mapping, ctx), refs) or 0.0)
 
     # said once per run: on the whole split, not again for each cross-fitting part
     say = log.info if len(rows) == len(valid) else log.debug
-    ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
-    # Ensemble.fit's contract: a strategy that learns its own source weights returns them as "weights"
-    learnt = (ens.fit(cands, refs, dict.fromkeys(models, 1.0), ctx) or {}).get("weights")
+    probes = [normalised([1.0] * len(models))] + [[1.0 if j == i else 0.0 for j in range(len(models))]
+                                                  for i in range(len(models))]
+    # The first probe's fit (equal weights) also tells whether the strategy learns its own source
+    # weights (Ensemble.fit's contract: it returns them as "weights"); the probe reuses it.
+    first = ctx.build("ensembles", ctx.recipe.run.ensemble)
+    learnt = (first.fit(cands, refs, weights_for(ctx, sources, probes[0]), ctx) or {}).get("weights")
     if learnt:
         say("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
         ctx.emit("dialsum_after_stage", stage="weight_search", metrics={})
         return None, None
-    probes = [normalised([1.0] * len(models))] + [[1.0 if j == i else 0.0 for j in range(len(models))]
-                                                  for i in range(len(models))]
     n = max(min(trials, 8) if ctx.recipe.run.debug else trials, len(probes))
     progress(ctx, "weight search", 0, n)
     values = []
     for i, p in enumerate(probes):
-        values.append(score(p))
+        values.append(score(p, first if i == 0 else None))
         progress(ctx, "weight search", i + 1, n)
     if max(values) - min(values) < 1e-12:
         say("ensemble %s gives the same result whatever the weights: no weight search", ctx.recipe.run.ensemble)
