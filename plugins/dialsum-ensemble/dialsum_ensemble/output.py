@@ -17,11 +17,13 @@ differ in who votes and how much:
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +34,10 @@ log = logging.getLogger("dialsum")
 
 _PAIRWISE: dict[tuple[str, str, tuple[str, ...]], np.ndarray] = {}
 _PAIRWISE_LIMIT = 50_000
+#: What strategies whose fit ignores the weights learnt, by input (:func:`fitted_once`).
+_FITS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_FITS_LIMIT = 4
+T = TypeVar("T")
 
 
 @functools.lru_cache(maxsize=4)
@@ -49,6 +55,26 @@ def pairwise(texts: Sequence[str], tokenizer: str) -> np.ndarray:
             _PAIRWISE.clear()
         got = _PAIRWISE[key] = engine(tokenizer).pairwise(list(texts))
     return got
+
+
+def fitted_once(strategy: Any, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
+                learn: Callable[[], T]) -> T:
+    """What ``learn`` learns from ``candidates`` and ``references``, learnt once per distinct input.
+
+    For a strategy whose fit does not read the weights: a weight search fits a fresh strategy on
+    the same validation candidates for every trial (and the run mode fits it once more with the
+    chosen weights), and each fit would learn the same scorer again. Kept for the last few inputs
+    (the cross-fitting parts and the whole split); a copy is returned, so no caller changes it.
+    """
+    key = (type(strategy).__name__, repr(strategy.options), tuple(tuple(g) for g in candidates),
+           tuple(tuple(r) for r in references))
+    if key in _FITS:
+        _FITS.move_to_end(key)
+    else:
+        _FITS[key] = learn()
+        while len(_FITS) > _FITS_LIMIT:
+            _FITS.popitem(last=False)
+    return copy.deepcopy(_FITS[key])
 
 
 def prepare(groups: Sequence[Sequence[Candidate]], tokenizer: str, ctx: Any) -> None:
@@ -146,7 +172,8 @@ class RougeWeighted(MbrEnsemble):
 
     def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
             weights: Weights, ctx: Any) -> dict[str, Any]:
-        self.learnt = source_rouge(candidates, references, self.tokenizer, self.measure)
+        self.learnt = fitted_once(self, candidates, references,
+                                  lambda: source_rouge(candidates, references, self.tokenizer, self.measure))
         return {"source_rouge": {k: round(v, 6) for k, v in sorted(self.learnt.items())}}
 
     def vote_weights(self, group: Sequence[Candidate], weights: Weights) -> np.ndarray:
@@ -258,9 +285,17 @@ class Stacking(MbrEnsemble):
 
     def fit(self, candidates: Sequence[Sequence[Candidate]], references: Sequence[Sequence[str]],
             weights: Weights, ctx: Any) -> dict[str, Any]:
+        """Learn the scorer; the weights do not enter it, so it is learnt once per input (:func:`fitted_once`)."""
         pairs = [(g, r) for g, r in zip(candidates, references, strict=True) if len(g) > 1]
         if not pairs:
             return {}
+        self.sources, self.mean, self.std, self.coef, info = fitted_once(
+            self, candidates, references, lambda: self._learn(pairs, ctx))
+        return info
+
+    def _learn(self, pairs: Sequence[tuple[Sequence[Candidate], Sequence[str]]],
+               ctx: Any) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """The ridge scorer of :meth:`fit`: sources, feature means and deviations, coefficients, report."""
         self.sources = sorted({c.source for g, _ in pairs for c in g})
         prepare([g for g, _ in pairs], self.tokenizer, ctx)
         gains = reference_scores([g for g, _ in pairs], [r for _, r in pairs], self.tokenizer, self.measure)
@@ -277,7 +312,7 @@ class Stacking(MbrEnsemble):
             # equations singular, so take the minimum-norm solution, the limit of ridge as l2 -> 0
             self.coef = np.linalg.lstsq(z, y, rcond=None)[0]
         chosen = [gain[int(np.argmax(self._predict(g)))] for (g, _), gain in zip(pairs, gains, strict=True)]
-        return {
+        return self.sources, self.mean, self.std, self.coef, {
             "coefficients": {n: round(float(c), 6) for n, c in zip(self.feature_names(), self.coef, strict=True)},
             "groups": len(pairs),
             "valid_selected_rouge": round(float(np.mean(chosen)), 6),

@@ -297,3 +297,48 @@ def test_candidate_rouge_is_reported_as_progress_once(tmp_path: Path, name: str)
     before = len(seen.events)
     ens.combine(tagged, {}, ctx)
     assert len(seen.events) == before
+
+
+@pytest.mark.parametrize("name", ["stacking", "rouge_weighted"])
+def test_a_fit_that_ignores_the_weights_is_learnt_once_per_input(tmp_path: Path, name: str) -> None:
+    """A weight search fits a fresh strategy on the same validation candidates for every trial:
+    stacking's scorer and rouge_weighted's source ROUGE do not depend on the weights, and were
+    learnt again each time. Learnt once per input now, with the same result."""
+    import attrs
+
+    from dialsum_ensemble import output
+
+    ctx = make_ctx(tmp_path)
+    base = type(build(ctx, name))
+    learnt: list[int] = []
+
+    class Counting(base):  # the real strategy, counting the ROUGE it computes against the references
+        def fit(self, candidates, references, weights, ctx):
+            real = output.reference_scores
+
+            def counted(*args, **kwargs):
+                learnt.append(1)
+                return real(*args, **kwargs)
+
+            output.reference_scores = counted
+            try:
+                return super().fit(candidates, references, weights, ctx)
+            finally:
+                output.reference_scores = real
+
+    refs = [[r] for r in REF]
+    options = ctx.options("ensembles", name)
+    first = Counting(options)
+    info = first.fit(groups(), refs, {"good": 1.0, "mid": 1.0, "bad": 1.0}, ctx)
+    once = len(learnt)
+    assert once >= 1
+    for weights in ({"good": 0.2, "mid": 0.5, "bad": 0.3}, {}):
+        again = Counting(options)
+        # equal candidates in other objects (a run mode rescores them) are the same input
+        copies = [[attrs.evolve(c) for c in g] for g in groups()]
+        assert again.fit(copies, refs, weights, ctx) == info
+        assert again.combine(groups(("bad", "good", "mid")), weights, ctx) == \
+            first.combine(groups(("bad", "good", "mid")), weights, ctx)
+    assert len(learnt) == once
+    Counting(options).fit(groups()[:3], refs[:3], {}, ctx)  # other dialogues: learnt again
+    assert len(learnt) > once

@@ -105,7 +105,6 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
     """
     sources = [s for fr in runs for s in fr.sources]
     comb = toolkit.combine(ctx, sources, data.valid, data.test, weights, search_trials=search_trials)
-    refs = toolkit.references(data.valid)
     final = comb.scores
     results: dict[str, Any] = {
         "k_folds": options.k_folds,
@@ -113,7 +112,7 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
         "folds": [f for fr in runs for f in fr.folds],
         "cv": {fr.model: toolkit.mean_std([s.scores for s in fr.sources]) for fr in runs},
         "oof": {fr.model: toolkit.round_scores(fr.oof_scores) for fr in runs},
-        "sources_valid": {s.name: toolkit.round_scores(ctx.score(s.predictions("valid"), refs)) for s in sources},
+        "sources_valid": {s.name: toolkit.round_scores(comb.source_valid[s.name]) for s in sources},
         "ensemble": {"strategy": ctx.recipe.run.ensemble, **comb.report()},
     }
     results["predictions"] = toolkit.write_predictions(

@@ -221,13 +221,15 @@ def for_sources(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example
     return _done([learning_curves(ctx, sources), length_distribution(ctx, valid, preds)])
 
 
+def _scores(comb: Any, sources: Sequence[Any]) -> dict[str, dict[str, float]]:
+    """Each source's validation scores and the submitted predictions' (``ensemble``), as the
+    ensemble stage measured them (:class:`dialsum_modes.toolkit.Combined`): not scored again."""
+    return {**{s.name: comb.source_valid[s.name] for s in sources}, "ensemble": comb.scores}
+
+
 def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], valid: Sequence[Example], comb: Any,
               weights: Sequence[float] | None) -> list[str]:
-    from dialsum_modes.toolkit import references
-
-    refs = references(valid)
-    scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
-    scores["ensemble"] = ctx.score(comb.valid, refs)
+    scores = _scores(comb, sources)
     w = _weights_of(comb, weights, [fr.model for fr in runs])
     return _done([
         fold_rouge(ctx, runs),
@@ -240,11 +242,7 @@ def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], vali
 
 def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example], comb: Any,
                  weights: Sequence[float] | None) -> list[str]:
-    from dialsum_modes.toolkit import references
-
-    refs = references(valid)
-    scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
-    scores["ensemble"] = ctx.score(comb.valid, refs)
+    scores = _scores(comb, sources)
     w = _weights_of(comb, weights, [s.name for s in sources])
     preds = {s.name: s.predictions("valid") for s in sources[:5]}
     preds["ensemble"] = comb.valid

@@ -19,7 +19,9 @@ Version 1.5: ``checkpoints/last`` links the folder the model names as
 instead of the newest ``checkpoint-*`` folder found in the source's folder, a layout only the
 model knows (``latest_checkpoint`` is gone); :func:`epoch_score` (a validation score of a
 ``FitResult.history`` entry, read by the ``eval_S`` rule) and :func:`is_token_level` (whether
-``run.ensemble`` decodes jointly, so the models must stay in memory).
+``run.ensemble`` decodes jointly, so the models must stay in memory). Version 1.6:
+:attr:`Combined.source_valid` (every validation score of each source, measured once by
+:func:`combine`, for the modes' reports and plots).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -56,7 +58,7 @@ from dialsum_metrics import SCORE_TAG, is_degenerate, quiet_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.sections import RANKED_BY
 
-__version__ = "1.5"
+__version__ = "1.6"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
@@ -584,6 +586,9 @@ class Combined:
     ensemble_scores: dict[str, float] = attrs.field(factory=dict)
     #: Validation ``rouge_mean`` of each source's plain prediction (what the fallback compares with).
     source_scores: dict[str, float] = attrs.field(factory=dict)
+    #: Every validation score of each source's plain prediction, as ``ctx.score`` gave them: what
+    #: the modes report and plot, so that no source's predictions are scored (and warned about) again.
+    source_valid: dict[str, dict[str, float]] = attrs.field(factory=dict)
     #: The sources (and "ensemble") whose validation predictions are degenerate, never chosen
     #: while something else is not.
     degenerate: list[str] = attrs.field(factory=list)
@@ -787,8 +792,12 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
     constant summary outscores real ones on Korean morphemes, and would be submitted for every
     test dialogue.
     """
-    with quiet_degenerate():
-        source_scores = {s.name: ctx.score(s.predictions("valid"), refs) for s in sources}
+    source_scores = {}
+    for s in sources:
+        # warned about once: a source validated on this split was scored (and warned about) in training
+        with quiet_degenerate() if "fold" not in s.outputs else contextlib.nullcontext():
+            source_scores[s.name] = ctx.score(s.predictions("valid"), refs)
+    comb.source_valid = source_scores
     comb.source_scores = {k: float(v.get(RANKED_BY, 0.0)) for k, v in source_scores.items()}
     options = [("", float(comb.ensemble_scores.get(RANKED_BY, 0.0)),
                 is_degenerate(comb.ensemble_valid))]
@@ -857,29 +866,33 @@ def search_weights(
         total = sum(weights)
         return [round(w / total, 4) for w in weights]
 
-    def score(weights: list[float]) -> float:
+    def score(weights: list[float], fitted: Any = None) -> float:
+        """The ranked score of the strategy fitted with ``weights`` (``fitted``: already fitted so)."""
         mapping = weights_for(ctx, sources, weights)
-        ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
-        ens.fit(cands, refs, mapping, ctx)
+        ens = fitted
+        if ens is None:
+            ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
+            ens.fit(cands, refs, mapping, ctx)
         with quiet_degenerate():
             return float(ranked_score(ctx, ens.combine(cands, mapping, ctx), refs) or 0.0)
 
     # said once per run: on the whole split, not again for each cross-fitting part
     say = log.info if len(rows) == len(valid) else log.debug
-    ens = ctx.build("ensembles", ctx.recipe.run.ensemble)
-    # Ensemble.fit's contract: a strategy that learns its own source weights returns them as "weights"
-    learnt = (ens.fit(cands, refs, dict.fromkeys(models, 1.0), ctx) or {}).get("weights")
+    probes = [normalised([1.0] * len(models))] + [[1.0 if j == i else 0.0 for j in range(len(models))]
+                                                  for i in range(len(models))]
+    # The first probe's fit (equal weights) also tells whether the strategy learns its own source
+    # weights (Ensemble.fit's contract: it returns them as "weights"); the probe reuses it.
+    first = ctx.build("ensembles", ctx.recipe.run.ensemble)
+    learnt = (first.fit(cands, refs, weights_for(ctx, sources, probes[0]), ctx) or {}).get("weights")
     if learnt:
         say("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
         ctx.emit("dialsum_after_stage", stage="weight_search", metrics={})
         return None, None
-    probes = [normalised([1.0] * len(models))] + [[1.0 if j == i else 0.0 for j in range(len(models))]
-                                                  for i in range(len(models))]
     n = max(min(trials, 8) if ctx.recipe.run.debug else trials, len(probes))
     progress(ctx, "weight search", 0, n)
     values = []
     for i, p in enumerate(probes):
-        values.append(score(p))
+        values.append(score(p, first if i == 0 else None))
         progress(ctx, "weight search", i + 1, n)
     if max(values) - min(values) < 1e-12:
         say("ensemble %s gives the same result whatever the weights: no weight search", ctx.recipe.run.ensemble)

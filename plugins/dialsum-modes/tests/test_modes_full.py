@@ -60,3 +60,36 @@ def test_full_crash_in_the_last_stage_keeps_earlier_stages_and_rerun_skips_them(
     assert out["status"] == "complete"
     assert out["stages"]["optuna"]["n_trials"] == 2  # the study was resumed, no new trial
     assert [p.stat().st_mtime_ns for p in sources] == stamps  # no fold trained again
+
+
+def test_full_scores_each_set_of_validation_predictions_once(make_recipe, run, register_plugin) -> None:
+    """The end of a run scored every fold model's validation predictions three times (to choose
+    between the ensemble and the best source, for results.json, for the plots) and the ensemble's
+    twice: each degenerate source was warned about twice. Counted with a metric of run.metrics."""
+    from dialsum_core import hookimpl
+    from dialsum_metrics import score_tags
+
+    scored: list[int] = []
+
+    class Count:
+        def compute(self, predictions, references):
+            scored.append(len(predictions))
+            return {"count": float(len(scored))}
+
+    class Plugin:
+        @hookimpl
+        def dialsum_register_metrics(self, register):
+            register("count", lambda o, c: Count(), description="counts its calls", tags=score_tags("count"))
+
+    register_plugin(Plugin(), "count-metric")
+    recipe = _recipe(make_recipe, ensemble="best_score", save_visualizations=True).override(
+        ("run.metrics", ["rouge", "count"]))
+    out = results(run(recipe))
+    assert out["status"] == "complete"
+    sources = len(out["folds"])
+    assert set(out["sources_valid"]) == {f"{f['model']}/fold{f['fold']}" for f in out["folds"]}
+    assert all("count" in s for s in out["sources_valid"].values())  # every source still reports every metric
+    # after the last model's out-of-fold predictions (30 dialogues; a fold holds 15), the ensemble
+    # stage scores 8 validation dialogues: each fold model's predictions and the ensemble's, once
+    ensemble_stage = scored[len(scored) - scored[::-1].index(30):]
+    assert ensemble_stage == [8] * (sources + 1), scored

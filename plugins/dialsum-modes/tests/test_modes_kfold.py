@@ -165,3 +165,19 @@ def test_the_folds_of_several_models_are_apart_in_tensorboard(make_recipe, run) 
         folds = [f for f in out["folds"] if f["model"] == model]
         assert [round(e.value, 4) for e in points] == [pytest.approx(f["scores"]["rouge_mean"], abs=1e-4)
                                                        for f in folds]
+
+
+def test_each_fold_models_degenerate_validation_predictions_are_warned_about_once(make_recipe, run,
+                                                                                 caplog) -> None:
+    """Scored for the choice between the ensemble and a source, for results.json and for the plots,
+    a collapsed fold model's validation predictions were warned about twice."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="dialsum")
+    res = run(make_recipe(("modes.kfold.k_folds", 2), mode="kfold", models=["constant", "lead"],
+                          ensemble="majority_vote", ensemble_weights=[0.0, 1.0], save_visualizations=True))
+    out = results(res)
+    assert out["sources_valid"]["constant/fold1"]["rouge_mean"] > 0  # still reported
+    # 8 validation dialogues: each collapsed fold model once (the ensemble follows lead, it is sound)
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("degenerate predictions")]
+    assert sum(" of 8 " in m for m in warned) == 2, warned

@@ -252,3 +252,36 @@ def test_each_source_quality_is_measured_once_per_fit_and_shows_as_progress(make
     # the weight search shows its bar from the start, before its first fit and trial
     first = [task for task, _, _ in seen].index("weight_search")
     assert ("weight search", 0, 6) in seen[first:]
+
+
+def test_the_weight_search_fits_the_strategy_once_per_trial(make_recipe, run, register_plugin) -> None:
+    """Whether a strategy learns its own weights is read from the fit of the search's first probe
+    (equal weights), which that probe then combines with: it was fitted a second time, on the same
+    dialogues with the same weights, once per cross-fitting part and once for the whole split."""
+    from modes_helpers import BestScore
+
+    from dialsum_core import hookimpl
+    from dialsum_modes.toolkit import CROSSFIT_PARTS
+
+    fits: list[tuple[int, tuple[tuple[str, float], ...]]] = []
+
+    class Counting(BestScore):
+        def fit(self, candidates, references, weights, ctx):
+            fits.append((len(candidates), tuple(sorted(weights.items()))))
+            return super().fit(candidates, references, weights, ctx)
+
+    class Plugin:
+        @hookimpl
+        def dialsum_register_ensembles(self, register):
+            register("counting", lambda o, c: Counting(), description="counts its fits")
+
+    register_plugin(Plugin(), "counting-ensemble")
+    trials = 6
+    recipe = make_recipe(("modes.multi_model.weight_search_trials", trials), mode="multi_model",
+                         models=["lead1", "lead"], ensemble="counting")
+    out = results(run(recipe))
+    assert out["ensemble"]["weights_from"] == "searched on validation"
+    searches = CROSSFIT_PARTS + 1
+    # one fit per trial of each search (the probes are trials), and the fit the chosen weights apply with
+    assert len(fits) == searches * (trials + 1), fits
+    assert [n for n, _ in fits].count(8) == trials + 1  # the whole split's search, then its fit
