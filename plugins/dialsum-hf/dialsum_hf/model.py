@@ -26,6 +26,13 @@ METADATA = "dialsum_model.json"
 _SAID: set[tuple[str, str]] = set()
 
 
+def forget_said(root: Path | str) -> None:
+    """A run starts in the experiment folder ``root``: what an earlier run in it said (a script or
+    notebook that runs a recipe twice under one ``run.name``, in one process) is said again."""
+    folder = str(root)
+    _SAID.difference_update({key for key in _SAID if key[0] == folder})
+
+
 def say_once(ctx: Any, level: int, message: str, *, topic: str = "") -> bool:
     """Log ``message`` unless this run (its experiment folder) said it, or another line of the same
     ``topic``, already; returns whether it was logged."""

@@ -340,6 +340,14 @@ def dialsum_ignored_keys(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
 
 
 @hookimpl
+def dialsum_before_run(ctx: Any) -> None:
+    """Lines said once per run (:func:`dialsum_hf.model.say_once`) start unsaid in each run."""
+    from dialsum_hf.model import forget_said
+
+    forget_said(ctx.experiment.root)
+
+
+@hookimpl
 def dialsum_register_commands(cli: Any) -> None:
     from dialsum_hf.commands import models
 

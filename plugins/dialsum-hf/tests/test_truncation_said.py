@@ -109,3 +109,22 @@ def test_a_causal_model_counts_its_prompts_and_its_summaries_with_the_end_token(
     hf.fit(data.train, data.valid, ctx, tmp_path / "ckpt")
     assert f"cuts {sum(n > 64 for n in prompts)} of {len(data.train)} training dialogues" in caplog.text
     assert f"cuts {sum(n > 8 for n in summaries)} of {len(data.train)} training summaries" in caplog.text
+
+
+def test_a_second_run_into_the_same_folder_says_it_again(data_dir, caplog) -> None:
+    """A notebook or script that runs a recipe, then runs it again with a change under the same
+    ``run.name`` (the same experiment folder, so the model trains again), gets a full log the second
+    time: what one run said once is said by the next run too, not taken as said already."""
+    from conftest import _deep_merge, base_recipe
+    from dialsum_core.recipe import Recipe
+    from dialsum_core.runner import run_recipe
+
+    recipe = _deep_merge(base_recipe(data_dir), {"run": {"name": "again"}, "data": {"max_length": 12}})
+    counts = []
+    for rate in (5e-3, 4e-3):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="dialsum"):
+            result = run_recipe(Recipe.from_dict(_deep_merge(recipe, {"train": {"learning_rate": rate}})))
+        assert result.results["status"] == "complete", result.results
+        counts.append(len(_cut_lines(caplog.text)))
+    assert counts == [1, 1], counts
