@@ -94,7 +94,7 @@ def dialsum_resolve_recipe(recipe: Recipe, plugins: Plugins) -> Recipe | None:
 def dialsum_ignored_keys(recipe: Recipe, plugins: Plugins) -> list[tuple[str, str]]:
     """The keys ``recipe`` sets that change nothing in its run (an option of a feature turned off), as
     ``[(dotted_key, why)]``; only keys the user set, never a default. Not an error (a recipe cannot
-    remove a key it inherits): ``dialsum check`` and the run's log warn, and a search refuses to tune one.
+    remove a key it inherits): ``dialsum check`` and the run's log warn, as for a search parameter that tunes one.
     Cheap, as a check is.
 
     .. versionadded:: 0.3

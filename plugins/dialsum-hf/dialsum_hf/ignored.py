@@ -1,5 +1,5 @@
 """Recipe keys a run reads and then does nothing with (``dialsum_ignored_keys``): ``dialsum check`` and
-the run's log warn about them, and a search refuses to tune them.
+the run's log warn about them, and about a search that tunes one (dialsum-modes asks this hook).
 
 ``lora_r`` and its kin change nothing while ``use_lora`` is off, nor does ``train.warmup_ratio`` with a
 schedule without warm-up. They are not refused: a base recipe that sets the LoRA options and a recipe

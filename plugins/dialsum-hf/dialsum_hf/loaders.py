@@ -109,7 +109,7 @@ def tokenizer_corpus(ctx: Any, train: Sequence[Any]) -> list[Any]:
 
     One tokenizer for every fold gives the fold models the same ids, which token-level ensembles
     need: augmented copies differ from fold to fold, so they never enter it, nor do the validation
-    and test splits.
+    and test splits (only the characters of their dialogues, :func:`read_splits`).
     """
     try:
         whole = ctx.data().train

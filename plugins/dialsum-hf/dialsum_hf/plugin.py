@@ -148,8 +148,8 @@ class CausalOptions(PretrainedOptions):
 class ScratchOptions:
     """``[models.scratch]``: a small BART built from a config, with a tokenizer trained on the data."""
 
-    #: Size of the BPE vocabulary, trained on the dialogues and summaries of the run's whole training
-    #: split (never validation or test) once per run: every fold and repeated run with the same data
+    #: Size of the BPE vocabulary, its merges trained on the dialogues and summaries of the run's whole
+    #: training split (never validation or test) once per run: every fold and repeated run with the same data
     #: and options reuses it from `checkpoints/scratch/tokenizer/`, so their models can be averaged
     #: token by token (`run.ensemble = "averaging"`). Every character of the dialogues of the training,
     #: validation and test splits has a token (none is lost as `<unk>`): a size below those (and the
