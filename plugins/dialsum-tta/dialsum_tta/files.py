@@ -118,6 +118,11 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "voc
                    "tokenizer.model", "sentencepiece.bpe.model", "sentencepiece.model", "vocab.model")
 
 
+#: What the class names of transformers' encoder-decoder architectures hold (``BartForConditionalGeneration``,
+#: ``T5ForConditionalGeneration``, ``EncoderDecoderModel``); no decoder-only class name holds one.
+SEQ2SEQ_MARKS = ("ForConditionalGeneration", "Seq2Seq", "EncoderDecoder")
+
+
 def model_folder_problem(path: str) -> str | None:
     """Why ``path`` cannot be a paraphrase model, as far as can be seen without loading one: a
     model saved by ``save_pretrained`` is a folder with a ``config.json``, its weights and its
@@ -143,8 +148,10 @@ def model_folder_problem(path: str) -> str | None:
         config = json.loads((p / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return f"{path}: config.json is not readable JSON ({exc})"
-    # encoder-decoder configs all say so; a decoder-only one (GPT-2, Llama...) is no seq2seq model
-    if isinstance(config, dict) and config.get("model_type") and config.get("is_encoder_decoder") is not True:
+    # encoder-decoder configs say so, or name a seq2seq architecture (a config written by hand may leave
+    # the flag out); a decoder-only one (GPT-2, Llama...) is no seq2seq model
+    if isinstance(config, dict) and config.get("model_type") and config.get("is_encoder_decoder") is not True \
+            and not any(mark in str(a) for a in config.get("architectures") or [] for mark in SEQ2SEQ_MARKS):
         return (f"{path}: a decoder-only {config['model_type']} model; the paraphrase augmenter loads a seq2seq "
                 "(encoder-decoder) model such as BART or T5, which rewrites each turn")
     return None

@@ -109,6 +109,12 @@ def test_check_refuses_a_decoder_only_paraphrase_model(plugins: Any, tmp_path: P
     (problem,) = tta_problems(plugins, "paraphrase", {"model": str(causal)})
     assert f"augmenters.paraphrase.model: {causal}: a decoder-only llama model; " in problem
     assert tta_problems(plugins, "paraphrase", {"model": str(seq2seq)}) == []
+    # a config written without the flag (by hand, or by an older library) still names its architecture
+    config = json.loads((seq2seq / "config.json").read_text(encoding="utf-8"))
+    del config["is_encoder_decoder"]
+    (seq2seq / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert config["architectures"] == ["BartForConditionalGeneration"]
+    assert tta_problems(plugins, "paraphrase", {"model": str(seq2seq)}) == []
     # the run builds the augmenter with the same rule
     with pytest.raises(DataError, match="a decoder-only llama model"):
         build(tmp_path, "paraphrase", {"model": str(causal)})
