@@ -100,7 +100,8 @@ def run_recipe(
     name = processes.broadcast(name)
     resolved = resolve(recipe, plugins, name)
     experiment = _open_experiment(processes, Path(recipe.run.output_dir).expanduser(), name)
-    log.setLevel(resolved.run.log_level if processes.is_main else logging.WARNING)
+    # the others run the same code on the same data: their warnings would repeat the main one's
+    log.setLevel(resolved.run.log_level if processes.is_main else logging.ERROR)
     events = Events(plugins.pm, plugins.origin)
     ctx = RunContext(recipe=for_debug(resolved), plugins=plugins, experiment=experiment, events=events,
                      processes=processes)

@@ -144,14 +144,16 @@ def _data(folder: Path) -> Path:
     return folder
 
 
-def _launch(tmp_path: Path, fails_as: str, mode: str = SINGLE) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _launch(tmp_path: Path, fails_as: str, mode: str = SINGLE,
+            *sets: str) -> tuple[subprocess.CompletedProcess[str], Path]:
     recipe = tmp_path / "capped.toml"
     recipe.write_text(mode + DATA.format(data=_data(tmp_path / "data"), fails_as=fails_as), encoding="utf-8")
     site = _site(tmp_path / "site")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore",
            "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)}
     out = subprocess.run([sys.executable, "-m", "dialsum_core", "launch", str(recipe), "--set",
-                          f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=one-fails", "--num-processes", "2"],
+                          f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=one-fails", "--num-processes", "2",
+                          *(arg for kv in sets for arg in ("--set", kv))],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
     return out, tmp_path / "exp" / "one-fails"
 
@@ -182,3 +184,14 @@ def test_a_bug_on_one_process_ends_every_process_without_a_gloo_error(tmp_path: 
     results = json.loads((exp / "results.json").read_text(encoding="utf-8"))
     assert results["status"] == "failed" and "rank 1" in results["error"]
     assert "ZeroDivisionError: the model crashed" in results["error"]
+
+
+@pytest.mark.slow  # two processes start and join a gloo group: a few seconds
+def test_a_warning_of_a_launch_is_said_once_not_once_per_process(tmp_path: Path) -> None:
+    """Every process runs the same run-mode code on the same data, so each said every warning: a launch
+    on 8 GPUs printed each one 8 times. The main process says it; the others log errors only."""
+    out, _ = _launch(tmp_path, "user", SINGLE, "models.capped.max_chars=10000", "run.debug=true")
+    assert out.returncode == 0, out.stderr[-4000:]
+    warned = [line.split(" WARNING ", 1)[1] for line in out.stderr.splitlines() if " WARNING " in line]
+    assert any(w.startswith("debug run:") for w in warned), out.stderr[-4000:]
+    assert len(warned) == len(set(warned)), warned
