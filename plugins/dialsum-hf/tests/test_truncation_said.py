@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from conftest import rows, shared_data
+from conftest import _deep_merge, base_recipe, rows, shared_data
 from dialsum_core.testing import write_csv
 
 
@@ -115,7 +115,6 @@ def test_a_second_run_into_the_same_folder_says_it_again(data_dir, caplog) -> No
     """A notebook or script that runs a recipe, then runs it again with a change under the same
     ``run.name`` (the same experiment folder, so the model trains again), gets a full log the second
     time: what one run said once is said by the next run too, not taken as said already."""
-    from conftest import _deep_merge, base_recipe
     from dialsum_core.recipe import Recipe
     from dialsum_core.runner import run_recipe
 
