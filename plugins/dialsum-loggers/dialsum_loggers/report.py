@@ -1,7 +1,8 @@
 """``dialsum report EXPERIMENT_DIR``: plots and a Markdown summary rebuilt from the run's records.
 
 Only the ``jsonl`` logger's file (``metrics.jsonl`` unless ``[loggers.jsonl] filename`` in the
-run's ``config.toml`` names another) and ``results.json`` are read, so a report can be
+run's ``config.toml`` names another), ``results.json`` and the reference columns of
+``predictions/valid_predictions.csv`` are read, so a report can be
 made for a run that finished, failed or was killed, on a machine without the models, and again
 after the plotting code improved. Tables show ROUGE x100, the leaderboard's scale (the records keep
 0-1). Output goes to ``EXPERIMENT_DIR/report/`` by default:
@@ -415,6 +416,33 @@ def _fold_table(folds: list[dict[str, Any]]) -> list[str]:
     return _table(header, _scaled(rows, header))
 
 
+#: Validation predictions with their references, one column each (``reference``, ``reference2``...).
+VALID_PREDICTIONS = "predictions/valid_predictions.csv"
+
+
+def references_fact(root: Path) -> str:
+    """How many references the validation scores were averaged over, when dialogues had several: such
+    ROUGE is not comparable with single-reference ROUGE (the leaderboard's hidden test set has three).
+    Read from the reference columns of ``valid_predictions.csv``; ``""`` with one reference each."""
+    import csv
+    import re
+    from collections import Counter
+
+    try:
+        with (root / VALID_PREDICTIONS).open(encoding="utf-8", newline="") as fh:
+            rows = csv.reader(fh)
+            header = next(rows)
+            columns = [i for i, h in enumerate(header) if re.fullmatch(r"reference\d*", h)]
+            counts = Counter(sum(1 for i in columns if i < len(row) and row[i].strip()) for row in rows)
+    except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
+        return ""
+    if max(counts, default=1) < 2:
+        return ""
+    given = ", ".join(f"{n} for {k}" for n, k in sorted(counts.items(), reverse=True))
+    return (f"{given} of the {sum(counts.values())} validation dialogues; each ROUGE F1 is their mean, not "
+            "comparable with single-reference scores")
+
+
 def render_markdown(run: RunRecord, plots: list[Path]) -> str:
     start = (run.of("before_run") or [{}])[0]
     results = run.results or {}
@@ -433,6 +461,8 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
         facts.append(("duration", f"{elapsed:.1f} s" if isinstance(elapsed, int | float) else "?"))
         if status != "complete":
             facts.append(("last event", f"{last.get('event')} at {last.get('elapsed', 0):.1f} s"))
+    if references := references_fact(run.root):
+        facts.append(("validation references", references))
     facts.append(("records", f"{len(run.events)} events in {run.records}"
                   + (f" ({run.unreadable} unreadable lines skipped)" if run.unreadable else "")))
     lines += [f"- **{k}**: {_fmt(v)}" for k, v in facts]

@@ -337,3 +337,20 @@ def test_report_with_a_broken_config_and_a_renamed_file_says_so(tmp_path: Path, 
     res = CliRunner().invoke(cli, ["report", str(exp)])
     assert res.exit_code == 0, res.output
     assert "events in metrics.jsonl" in (exp / "report" / "report.md").read_text(encoding="utf-8")
+
+
+def test_report_says_when_validation_had_several_references(tmp_path: Path, plugins) -> None:
+    """ROUGE averaged over two references (``data.dev_references``) reads lower than over one: the report
+    said nothing, and its figures looked comparable with a single-reference run's."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    predictions = exp / "predictions" / "valid_predictions.csv"
+    predictions.parent.mkdir(exist_ok=True)
+    predictions.write_text("fname,summary,reference,reference2,m\nd0,a,b,c,a\nd1,a,b,,a\nd2,a,b,c,a\n",
+                           encoding="utf-8")
+    assert CliRunner().invoke(cli, ["report", str(exp)]).exit_code == 0
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "- **validation references**: 2 for 2, 1 for 1 of the 3 validation dialogues; each ROUGE F1 is " \
+           "their mean" in md, md
+    predictions.write_text("fname,summary,reference,m\nd0,a,b,a\n", encoding="utf-8")
+    assert CliRunner().invoke(cli, ["report", str(exp)]).exit_code == 0
+    assert "validation references" not in (exp / "report" / "report.md").read_text(encoding="utf-8")
