@@ -559,19 +559,23 @@ class Recipe:
                     found.append((key, f"{plugin} ({origin}) check failed: {type(exc).__name__}: {exc}"))
         return [*self.load_problems, *_format(dict.fromkeys(found), self.source, self.provenance)]
 
-    def ignored(self, plugins: Plugins) -> list[str]:
-        """``FILE: key: changes nothing: why`` for each key the plugins say this run ignores
-        (``dialsum_ignored_keys``): what ``dialsum check`` and the run warn about."""
+    def ignored_keys(self, plugins: Plugins) -> list[tuple[str, str]]:
+        """``(key, why)`` for each key the plugins say this run ignores (``dialsum_ignored_keys``), each
+        plugin asked on its own: one that fails is named under the key ``run``, never a crash."""
         found: list[tuple[str, str]] = []
         for impl in plugins.hook.dialsum_ignored_keys.get_hookimpls():
             args = {"recipe": self, "plugins": plugins}
             try:
-                keys = impl.function(**{a: args[a] for a in impl.argnames})
-                found += [(k, f"changes nothing: {why}") for k, why in keys]
+                found += [(k, why) for k, why in impl.function(**{a: args[a] for a in impl.argnames})]
             except Exception as exc:  # a warning must never stop a check or a run
                 found.append(("run", f"{plugins.origin(impl.plugin_name)} could not tell which keys change nothing: "
                                      f"{type(exc).__name__}: {exc}"))
-        return _format(dict.fromkeys(found), self.source, self.provenance)
+        return list(dict.fromkeys(found))
+
+    def ignored(self, plugins: Plugins) -> list[str]:
+        """``FILE: key: changes nothing: why``: what ``dialsum check`` and the run warn about."""
+        found = [(k, why if k == "run" else f"changes nothing: {why}") for k, why in self.ignored_keys(plugins)]
+        return _format(found, self.source, self.provenance)
 
     def validate(self, plugins: Plugins) -> Recipe:
         """Raise :class:`RecipeError` with every problem; returns ``self`` when there is none."""

@@ -374,8 +374,8 @@ class _Prober:
     def ignored(self, params: dict[str, Any]) -> dict[str, str]:
         """``{key: why}``: the keys the recipe with ``params`` set ignores, as their owners say."""
         trial_recipe = apply_params(self.recipe, params, self.models)
-        answers = self.plugins.hook.dialsum_ignored_keys(recipe=trial_recipe, plugins=self.plugins)
-        return {".".join(self.split(k, self.names)): why for keys in answers for k, why in keys}
+        return {".".join(self.split(k, self.names)): why for k, why in trial_recipe.ignored_keys(self.plugins)
+                if k != "run"}  # a plugin that could not tell is named by the recipe's own check
 
     def misfit(self, params: dict[str, Any]) -> str | None:
         """Why the recipe with ``params`` set is refused, or None."""
