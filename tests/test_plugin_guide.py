@@ -1,0 +1,149 @@
+"""The code of docs/writing-a-plugin.md runs as a third party copies it.
+
+Each Python block of a recipe for a common extension is written to a package of its own, imported
+and registered as an installed plugin would be, then used: a block that names something it never
+imports, or a reader whose saved recipe no longer finds its files, fails here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from conftest import ROOT
+from dialsum_core.manager import build_plugins
+
+GUIDE = ROOT / "docs" / "writing-a-plugin.md"
+SAMPLE = ROOT / "data" / "sample"
+
+
+def python_blocks(heading: str) -> list[str]:
+    """The ```python blocks (dedented) of the guide's section ``heading``, up to the next heading
+    of the same or a higher level (``#`` lines inside the blocks are comments, not headings)."""
+    level = len(heading) - len(heading.lstrip("#"))
+    blocks: list[str] = []
+    inside, fence, current = False, None, []
+    for line in GUIDE.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if fence is None and not inside:
+            inside = line == heading
+            continue
+        if fence is None and stripped.startswith("```"):
+            fence, current = stripped, []
+            continue
+        if fence is not None:
+            if stripped == "```":
+                if fence == "```python":
+                    blocks.append(textwrap.dedent("\n".join(current)))
+                fence = None
+            else:
+                current.append(line)
+            continue
+        match = re.match(r"(#+) ", line)
+        if match and len(match.group(1)) <= level:
+            break
+    assert blocks, f"no python block under {heading!r} in {GUIDE.name}"
+    return blocks
+
+
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: str) -> dict[str, ModuleType]:
+    """Write a block made of ``# yourpkg/NAME.py`` parts (the whole block is ``plugin.py`` without
+    one) as the package ``yourpkg``, and import each module."""
+    parts = re.split(r"^# yourpkg/(\w+)\.py\n", block, flags=re.M)
+    files = {"plugin": parts[0]} if len(parts) == 1 else dict(zip(parts[1::2], parts[2::2], strict=True))
+    pkg = tmp_path / "site" / "yourpkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    for name, source in files.items():
+        (pkg / f"{name}.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    for name in [m for m in list(sys.modules) if m == "yourpkg" or m.startswith("yourpkg.")]:
+        monkeypatch.delitem(sys.modules, name)
+    return {name: importlib.import_module(f"yourpkg.{name}") for name in files}
+
+
+def test_the_preset_of_the_guide_registers_a_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    block = python_blocks("### A new model family or preset")[0]
+    plugin = package(tmp_path, monkeypatch, block)["plugin"]
+    plugins = build_plugins(extra=[("my-ko-llm-plugin", plugin)])
+    reg = plugins.require("model_loaders", "my-ko-llm")
+    assert "preset" in reg.tags and reg.defaults["model_name_or_path"] == "org/model"
+
+
+def test_the_events_of_the_guide_are_declared_and_emitted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    block = python_blocks("### A plugin's own events")[0]
+    plugin = package(tmp_path, monkeypatch, block)["plugin"]
+    seen = []
+
+    class Listener:
+        from dialsum_core import hookimpl
+
+        @hookimpl(optionalhook=True)
+        def dialsum_after_round(self, round: int, metrics: dict) -> None:
+            seen.append((round, metrics))
+
+    plugins = build_plugins(extra=[("yourpkg", plugin), ("listener", Listener())])
+    plugins.pm.hook.dialsum_after_round(ctx=None, round=3, metrics={"rouge_mean": 0.5})
+    assert seen == [(3, {"rouge_mean": 0.5})]
+
+
+def _jsonl(path: Path, rows: list[dict[str, str]]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_the_data_reader_of_the_guide_runs_and_its_saved_recipe_runs_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relative paths in the recipe, a run, then the experiment's config.toml checked from elsewhere."""
+    import csv
+
+    from dialsum_core.recipe import load_recipe
+    from dialsum_core.runner import run_recipe
+
+    block = python_blocks("### A new data format")[0]
+    plugin = package(tmp_path, monkeypatch, block)["plugin"]
+    plugins = build_plugins(disable=["data"], extra=[("jsonl-reader", plugin)])
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "dev", "test"):
+        with (SAMPLE / f"{split}.csv").open(encoding="utf-8") as fh:
+            rows = [{"fname": r["fname"], "dialogue": r["dialogue"], "summary": r.get("summary", "")}
+                    for r in list(csv.DictReader(fh))[:6]]
+        _jsonl(data / f"{split}.jsonl", rows)
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "r.toml").write_text(textwrap.dedent(f"""
+        [run]
+        mode = "single"
+        models = ["lead"]
+        loggers = []
+        metrics = ["rouge"]
+        name = "jsonl"
+        output_dir = "{(tmp_path / "experiments").as_posix()}"
+
+        [jsonl_data]
+        train_path = "../data/train.jsonl"
+        dev_path = "../data/dev.jsonl"
+        test_path = "../data/test.jsonl"
+        """), encoding="utf-8")
+    recipe = load_recipe(recipes / "r.toml", schema=plugins.schema)
+    assert recipe.problems(plugins) == []
+    result = run_recipe(recipe, plugins)
+    assert result.results["status"] == "complete"
+    submission = (result.experiment / "predictions" / "submission.csv").read_text(encoding="utf-8")
+    assert submission.count("\n") == 7  # the header and the six test dialogues of the JSON Lines file
+    saved = load_recipe(result.experiment / "config.toml", schema=plugins.schema)
+    assert saved.problems(plugins) == [], "the saved config.toml no longer finds the data files"
+    assert saved.jsonl_data.train_path == str(data / "train.jsonl")
+
+    (data / "dev.jsonl").write_text('{"fname": "d0", "dialogue": "hi", "summary": "s"}\n[1, 2]\n', encoding="utf-8")
+    problems = load_recipe(recipes / "r.toml", schema=plugins.schema).problems(plugins)
+    assert len(problems) == 1 and "r.toml: jsonl_data.dev_path: " in problems[0], problems
+    assert "dev.jsonl: line 2: not an object with fname and dialogue" in problems[0], problems
