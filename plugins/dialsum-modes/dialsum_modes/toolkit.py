@@ -23,7 +23,8 @@ model knows (``latest_checkpoint`` is gone); :func:`epoch_score` (a validation s
 :attr:`Combined.source_valid` (every validation score of each source, measured once by
 :func:`combine`, for the modes' reports and plots). Version 1.7: :func:`write_predictions` refuses
 a fan-out job (``run.only``, :func:`dialsum_modes.fanout.is_partial`): its predictions come from
-the job's units alone and would replace the experiment's; a mode returns :func:`job_results` there.
+the job's units alone and would replace the experiment's; a mode returns :func:`job_results` there;
+:func:`visualizations` (the plots ``run.save_visualizations`` asks of every mode).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -938,6 +939,24 @@ def _jsonable(value: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # Outputs
 # ----------------------------------------------------------------------------------------------
+def visualizations(ctx: RunContext, sources: Sequence[Source], valid: Sequence[Example], *,
+                   final: Sequence[str] = (), combined: Combined | None = None,
+                   weights: Sequence[float] | None = None) -> list[str]:
+    """The plots of ``run.save_visualizations`` (none when it is off), drawn as the bundled modes draw
+    them, so that the key means the same in every mode: the sources' learning curves and the lengths of
+    the validation predictions, with ``combined`` (what :func:`combine` returned; ``weights``: the
+    weights it was given) each source's and the ensemble's scores and the ensemble's weights, without
+    it the lengths of ``final`` (the predictions submitted). Returns the files written, relative to
+    the experiment folder, for ``results.json``."""
+    if not ctx.recipe.run.save_visualizations:
+        return []
+    from dialsum_modes import plots
+
+    if combined is not None:
+        return plots.for_ensemble(ctx, sources, valid, combined, weights)
+    return plots.for_sources(ctx, sources, valid, final)
+
+
 def write_predictions(
     ctx: RunContext,
     *,

@@ -46,3 +46,36 @@ def test_a_fan_out_job_of_a_mode_that_ignores_run_only_never_writes_the_experime
     assert (experiment / "stages" / "sources" / "lead.json").exists()  # the job's unit is saved all the same
     final = run_recipe(recipe, plugins)  # without run.only: reuses the job's unit, writes the submission
     assert (final.experiment / "predictions" / "submission.csv").exists()
+
+
+class Plotting(toolkit.Mode):
+    """Combines every model and draws what ``run.save_visualizations`` asks for, through the toolkit."""
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        data = ctx.data()
+        sources = list(toolkit.train_models(ctx, data))
+        comb = toolkit.combine(ctx, sources, data.valid, data.test, None)
+        return {"visualizations": toolkit.visualizations(ctx, sources, data.valid, combined=comb),
+                **toolkit.final_scores(comb.scores)}
+
+
+class PlottingPlugin:
+    @hookimpl
+    def dialsum_register_run_modes(self, register: Any) -> None:
+        register("plotting", lambda o, c: Plotting(o), tags=("ensemble",), description="a third party's mode")
+
+
+@pytest.mark.parametrize("save", [True, False])
+def test_a_third_party_mode_draws_the_plots_save_visualizations_asks_for(make_recipe, plugins, register_plugin,
+                                                                          save: bool) -> None:
+    register_plugin(PlottingPlugin(), "plotting")
+    recipe = make_recipe(mode="plotting", models=["lead", "lead1"], ensemble="best_score", save_visualizations=save)
+    result = run_recipe(recipe, plugins)
+    drawn = result.results["visualizations"]
+    written = sorted(p.relative_to(result.experiment).as_posix()
+                     for p in (result.experiment / "visualizations").glob("*.png"))
+    assert sorted(drawn) == written
+    if save:  # each source's and the ensemble's scores, the summaries' lengths (lead trains one epoch: no curve)
+        assert written == ["visualizations/length_distribution.png", "visualizations/validation_rouge.png"]
+    else:
+        assert written == []
