@@ -147,3 +147,17 @@ def test_the_data_reader_of_the_guide_runs_and_its_saved_recipe_runs_again(
     problems = load_recipe(recipes / "r.toml", schema=plugins.schema).problems(plugins)
     assert len(problems) == 1 and "r.toml: jsonl_data.dev_path: " in problems[0], problems
     assert "dev.jsonl: line 2: not an object with fname and dialogue" in problems[0], problems
+
+
+def test_the_command_of_the_guide_reports_a_bad_recipe_in_one_line(tmp_path: Path) -> None:
+    from conftest import make_dist, run_cli
+
+    block = python_blocks("## Hooks")[0]
+    make_dist(tmp_path / "site", "dialsum-guide-command", "0.1.0", "guide_command", block,
+              {"guide-command": "guide_command"})
+    recipe = ROOT / "recipes" / "tiny.toml"
+    good = run_cli(["sources", str(recipe)], site=tmp_path / "site")
+    assert good.returncode == 0 and good.stdout.strip() == "scratch", good.stderr
+    bad = run_cli(["sources", str(recipe), "--set", "train.epochs=many"], site=tmp_path / "site")
+    assert bad.returncode == 2, bad.stderr
+    assert bad.stderr.strip() == "error: --set: train.epochs: expected an integer, got string 'many'"
