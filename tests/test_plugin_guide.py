@@ -115,7 +115,7 @@ def test_the_data_reader_of_the_guide_runs_and_its_saved_recipe_runs_again(
     for split in ("train", "dev", "test"):
         with (SAMPLE / f"{split}.csv").open(encoding="utf-8") as fh:
             rows = [{"fname": r["fname"], "dialogue": r["dialogue"], "summary": r.get("summary", "")}
-                    for r in list(csv.DictReader(fh))[:6]]
+                    for r in list(csv.DictReader(fh))[:40 if split == "train" else 6]]
         _jsonl(data / f"{split}.jsonl", rows)
     recipes = tmp_path / "recipes"
     recipes.mkdir()
@@ -139,6 +139,9 @@ def test_the_data_reader_of_the_guide_runs_and_its_saved_recipe_runs_again(
     assert result.results["status"] == "complete"
     submission = (result.experiment / "predictions" / "submission.csv").read_text(encoding="utf-8")
     assert submission.count("\n") == 7  # the header and the six test dialogues of the JSON Lines file
+    assert len(plugin.dialsum_load_data(recipe, quiet=True).train) == 40
+    debug = plugin.dialsum_load_data(recipe.merge({"run": {"debug": True}}), quiet=True)
+    assert (len(debug.train), len(debug.valid), len(debug.test)) == (32, 6, 6)  # a debug run keeps a few
     saved = load_recipe(result.experiment / "config.toml", schema=plugins.schema)
     assert saved.problems(plugins) == [], "the saved config.toml no longer finds the data files"
     assert saved.jsonl_data.train_path == str(data / "train.jsonl")
