@@ -24,13 +24,13 @@ GUIDE = ROOT / "docs" / "writing-a-plugin.md"
 SAMPLE = ROOT / "data" / "sample"
 
 
-def python_blocks(heading: str) -> list[str]:
-    """The ```python blocks (dedented) of the guide's section ``heading``, up to the next heading
+def python_blocks(heading: str, page: Path = GUIDE) -> list[str]:
+    """The ```python blocks (dedented) of the section ``heading`` of ``page``, up to the next heading
     of the same or a higher level (``#`` lines inside the blocks are comments, not headings)."""
     level = len(heading) - len(heading.lstrip("#"))
     blocks: list[str] = []
     inside, fence, current = False, None, []
-    for line in GUIDE.read_text(encoding="utf-8").splitlines():
+    for line in page.read_text(encoding="utf-8").splitlines():
         stripped = line.strip()
         if fence is None and not inside:
             inside = line == heading
@@ -49,7 +49,7 @@ def python_blocks(heading: str) -> list[str]:
         match = re.match(r"(#+) ", line)
         if match and len(match.group(1)) <= level:
             break
-    assert blocks, f"no python block under {heading!r} in {GUIDE.name}"
+    assert blocks, f"no python block under {heading!r} in {page.name}"
     return blocks
 
 
@@ -164,3 +164,17 @@ def test_the_command_of_the_guide_reports_a_bad_recipe_in_one_line(tmp_path: Pat
     bad = run_cli(["sources", str(recipe), "--set", "train.epochs=many"], site=tmp_path / "site")
     assert bad.returncode == 2, bad.stderr
     assert bad.stderr.strip() == "error: --set: train.epochs: expected an integer, got string 'many'"
+
+
+def test_the_logger_of_the_logging_page_has_its_options_described(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide's rule (every option described, or ``undocumented`` fails the plugin's tests) holds
+    for the logger the logging page shows."""
+    from dialsum_tools.recipe_doc import undocumented
+
+    block = python_blocks("## Writing your own logger", ROOT / "docs" / "logging.md")[0]
+    plugin = package(tmp_path, monkeypatch, block)["plugin"]
+    plugins = build_plugins(extra=[("print-logger", plugin)])
+    reg = plugins.require("loggers", "print")
+    assert undocumented(plugins, core=False, distributions=[reg.distribution]) == []
