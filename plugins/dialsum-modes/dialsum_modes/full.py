@@ -31,7 +31,6 @@ class FullMode(toolkit.Mode):
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         original = ctx.recipe
-        data = ctx.data()
         models = list(ctx.recipe.run.models)
         optuna_opts: OptunaOptions = ctx.options("run_modes", "optuna")
         kfold_opts: KFoldOptions = ctx.options("run_modes", "kfold")
@@ -63,6 +62,7 @@ class FullMode(toolkit.Mode):
             log.info("stage 1/3: optuna skipped (tune = false or empty space)")
             stage_done("optuna", {"skipped": True})
         tuned = ctx.evolve(recipe=apply_params(ctx.recipe, params, models)) if params else ctx
+        data = tuned.data()  # the best parameters may tune what the data's reader reads
         if params:
             log.info("best parameters applied to every model: %s", params)
             for key in params:

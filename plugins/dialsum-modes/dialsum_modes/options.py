@@ -452,7 +452,11 @@ def resolve_key(key: str, models: list[str]) -> str:
 
 def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
     """The recipe with a trial's parameters set; a key in a section must name one of its options
-    (a plugin table's keys are checked by its plugin's options class)."""
+    (a plugin table's keys are checked by its plugin's options class).
+
+    Each value counts as set by the file that declared its parameter in the space, so that a
+    relative path among the choices (a data file, a lexicon) is read from that file's folder, as
+    every path of a recipe is, rather than from the working directory."""
     from dialsum_core.recipe import io
 
     for key in params:
@@ -463,7 +467,12 @@ def apply_params(recipe: Any, params: dict[str, Any], models: list[str]) -> Any:
                 node = getattr(node, part, None)
             if node is None or not attrs.has(type(node)) or parts[-1] not in attrs.fields_dict(type(node)):
                 raise KeyError(f"{key!r} is not an option of [{'.'.join(parts[:-1])}]")
-    return recipe.override(*((resolve_key(k, models), val) for k, val in params.items()))
+    out = recipe.override(*((resolve_key(k, models), val) for k, val in params.items()))
+    for key, value in params.items():
+        where = recipe.where(f"modes.optuna.space.{key}.choices")  # the values a path can be among
+        target = ".".join(io.split_dotted(resolve_key(key, models)))
+        out.provenance.update(dict.fromkeys(io.leaves({target: value}), where))
+    return out
 
 
 def check_optuna_mode(recipe: Any, plugins: Any) -> Problems:

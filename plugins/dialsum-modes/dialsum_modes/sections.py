@@ -113,8 +113,11 @@ def train_predictions_problems(recipe: Any, plugins: Any) -> list[tuple[str, str
     if mode is not None and TRAIN_PREDICTIONS not in mode.tags:
         oof = " (its out-of-fold predictions of every training dialogue go to predictions/oof_predictions.csv)" \
             if recipe.run.mode in ("kfold", "full") else ""
+        # every installed mode that writes the file, a third party's too: the tag says so, not the name
+        writing = [r.name for r in plugins.registry.of_kind("run_modes") if TRAIN_PREDICTIONS in r.tags]
+        instead = f"use a mode that writes it ({', '.join(writing)})" if writing else "no installed mode writes it"
         return [("run.save_train_predictions", f"the {recipe.run.mode} mode writes no train_predictions.csv{oof}; "
-                 "set it false, or use the single or multi_model mode")]
+                 f"set it false, or {instead}")]
     return []
 
 

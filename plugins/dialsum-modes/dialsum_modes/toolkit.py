@@ -21,7 +21,10 @@ model knows (``latest_checkpoint`` is gone); :func:`epoch_score` (a validation s
 ``FitResult.history`` entry, read by the ``eval_S`` rule) and :func:`is_token_level` (whether
 ``run.ensemble`` decodes jointly, so the models must stay in memory). Version 1.6:
 :attr:`Combined.source_valid` (every validation score of each source, measured once by
-:func:`combine`, for the modes' reports and plots).
+:func:`combine`, for the modes' reports and plots). Version 1.7: :func:`write_predictions` refuses
+a fan-out job (``run.only``, :func:`dialsum_modes.fanout.is_partial`): its predictions come from
+the job's units alone and would replace the experiment's; a mode returns :func:`job_results` there;
+:func:`visualizations` (the plots ``run.save_visualizations`` asks of every mode).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -58,7 +61,7 @@ from dialsum_metrics import SCORE_TAG, is_degenerate, quiet_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.sections import RANKED_BY
 
-__version__ = "1.6"
+__version__ = "1.7"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
@@ -936,6 +939,24 @@ def _jsonable(value: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # Outputs
 # ----------------------------------------------------------------------------------------------
+def visualizations(ctx: RunContext, sources: Sequence[Source], valid: Sequence[Example], *,
+                   final: Sequence[str] = (), combined: Combined | None = None,
+                   weights: Sequence[float] | None = None) -> list[str]:
+    """The plots of ``run.save_visualizations`` (none when it is off), drawn as the bundled modes draw
+    them, so that the key means the same in every mode: the sources' learning curves and the lengths of
+    the validation predictions, with ``combined`` (what :func:`combine` returned; ``weights``: the
+    weights it was given) each source's and the ensemble's scores and the ensemble's weights, without
+    it the lengths of ``final`` (the predictions submitted). Returns the files written, relative to
+    the experiment folder, for ``results.json``."""
+    if not ctx.recipe.run.save_visualizations:
+        return []
+    from dialsum_modes import plots
+
+    if combined is not None:
+        return plots.for_ensemble(ctx, sources, valid, combined, weights)
+    return plots.for_sources(ctx, sources, valid, final)
+
+
 def write_predictions(
     ctx: RunContext,
     *,
@@ -951,7 +972,17 @@ def write_predictions(
     ``checkpoints/best`` link (``train_predictions.csv`` too with ``run.save_train_predictions``).
 
     A debug run predicts a few test dialogues only: its file is ``submission_debug.csv``, so that
-    nobody uploads it by mistake."""
+    nobody uploads it by mistake.
+
+    Refused in a fan-out job (``run.only``): what it writes belongs to the final run, which
+    combines every job's units, and a job's own would replace the experiment's submission with
+    that of the units one job trained. A mode returns :func:`job_results` there instead."""
+    if fanout.is_partial(ctx.recipe):
+        raise DialsumError(f"run.only {list(ctx.recipe.run.only)}: the {ctx.recipe.run.mode} mode writes the "
+                           "experiment's predictions in a fan-out job, which would replace them with those of this "
+                           "job's units alone; the mode must return toolkit.job_results(ctx, sources) when "
+                           "dialsum_modes.fanout.is_partial(ctx.recipe) (its units are saved: the final run, "
+                           "without run.only, reuses them)")
     exp = ctx.experiment
     written: dict[str, str] = {}
     names = [s.name for s in sources if "valid" in s.outputs]

@@ -30,6 +30,7 @@ from dialsum_core.errors import DialsumError
 from dialsum_core.processes import OneProcess
 from dialsum_core.protocols import Processes
 from dialsum_core.recipe import Recipe
+from dialsum_core.recipe.model import absolute_paths
 from dialsum_data import augmented
 from dialsum_modes import plots, toolkit
 from dialsum_modes import study as shared
@@ -159,18 +160,22 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
         state = "fail"
         try:
             loader = tctx.build("model_loaders", model)
-            train = augmented(tctx, data.train)
+            # the trial's own recipe reads its data: a tuned key of the data's section (a file, a
+            # clean-up option) changes what it trains on; unchanged, the reader answers from its cache
+            tdata = tctx.data()
+            train = augmented(tctx, tdata.train)
             m = loader.build(tctx.evolve(workdir=workdir), train)
-            fit = toolkit.fit_result(m.fit(train, data.valid, tctx.evolve(workdir=workdir), workdir))
+            fit = toolkit.fit_result(m.fit(train, tdata.valid, tctx.evolve(workdir=workdir), workdir))
             if fit.pruned:
                 state = "pruned"
                 message = f"trial {trial.number} pruned after epoch {trial.pruned_at}"
                 log.info("%s", message)
                 toolkit.release(m)
                 raise optuna.TrialPruned(message)
-            preds = toolkit.generate(tctx, m, [e.dialogue for e in data.valid], f"predict valid (trial {trial.number})")
+            preds = toolkit.generate(tctx, m, [e.dialogue for e in tdata.valid],
+                                     f"predict valid (trial {trial.number})")
             toolkit.release(m)
-            scores = tctx.score(preds, toolkit.references(data.valid))
+            scores = tctx.score(preds, toolkit.references(tdata.valid))
             if options.metric not in scores:
                 raise DialsumError(f"modes.optuna.metric: {options.metric!r} is not computed by run.metrics "
                                    f"(available: {', '.join(scores)})")
@@ -375,7 +380,9 @@ def write_outputs(ctx: RunContext, study: Any, best: Any, options: OptunaOptions
         "model": model, "best_trial": best.number, "value": best.value, "metric": options.metric,
         "params": dict(best.params), "scores": best.user_attrs.get("scores", {}),
     })
-    exp.write_text(f"{folder}/best_recipe.toml", best_recipe(original, dict(best.params), model).to_toml())
+    best_rec = best_recipe(original, dict(best.params), model)
+    # a path among the space's choices was relative to the recipe that declared it: spelled out
+    exp.write_text(f"{folder}/best_recipe.toml", best_rec.override(*absolute_paths(best_rec, ctx.plugins)).to_toml())
     files = {"best_params": f"{folder}/best_params.json", "best_recipe": f"{folder}/best_recipe.toml"}
     for rel in files.values():
         ctx.emit("dialsum_on_artifact", path=rel, kind="optuna")

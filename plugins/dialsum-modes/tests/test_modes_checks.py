@@ -5,12 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
 
+from dialsum_core import hookimpl
 from dialsum_core.errors import RecipeError
 from dialsum_core.recipe import write_recipe
+from dialsum_modes.sections import TRAIN_PREDICTIONS
 
 SPACE = ("modes.optuna.space.\"train.learning_rate\"", {"type": "float", "low": 1e-5, "high": 1e-3, "log": True})
 
@@ -331,3 +334,19 @@ def test_a_space_parameter_no_trial_uses_is_warned_about_unless_another_can_make
     assert make_recipe(lora, SPACE, ("modes.kfold.k_folds", 2), mode="full", models=["kobart"]).ignored(plugins)
     assert make_recipe(lora, SPACE, ("modes.kfold.k_folds", 2), ("modes.full.tune", False), mode="full",
                        models=["kobart"]).ignored(plugins) == []
+
+
+class _WritesTrainPredictions:
+    """A third party's mode that writes train_predictions.csv, which it declares by the tag alone."""
+
+    @hookimpl
+    def dialsum_register_run_modes(self, register: Any) -> None:
+        register("bagging", lambda o, c: None, tags=(TRAIN_PREDICTIONS,), description="a third party's mode")
+
+
+def test_the_modes_a_train_predictions_refusal_suggests_are_those_tagged_so(make_recipe, register_plugin) -> None:
+    """The refusal names every installed mode that writes the file, a third party's too, not a fixed list."""
+    plugins = register_plugin(_WritesTrainPredictions(), "bagging-plugin")
+    problems = _problems(make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="majority_vote",
+                                     save_train_predictions=True), plugins)
+    assert any("use a mode that writes it (bagging, multi_model, single)" in p for p in problems), problems

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from typing import Any
 
 import optuna
 import pytest
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
-from modes_helpers import results
+from modes_helpers import read_csv, results
 
 from dialsum_core import hookimpl
 from dialsum_core.errors import DialsumError
@@ -321,3 +322,55 @@ def test_a_full_run_resumes_the_study_its_recipe_ran_alone_in_the_optuna_mode(ma
     out = results(run(full))
     assert out["status"] == "complete" and out["stages"]["optuna"]["n_trials"] == 2
     assert len(_study(res).get_trials()) == 2
+
+
+class _CountingPlugin:
+    """A lead model that records how many dialogues each of its trainings got."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    @hookimpl
+    def dialsum_register_model_loaders(self, register: Any) -> None:
+        from dialsum_lead.model import LeadLoader
+        from dialsum_lead.plugin import LeadOptions
+
+        sizes = self.sizes
+
+        class Counting(LeadLoader):
+            def build(self, ctx: Any, train: Any) -> Any:
+                sizes.append(len(train))
+                return super().build(ctx, train)
+
+        register("counting", lambda o, c: Counting(o), options=LeadOptions, description="lead, counting")
+
+
+@pytest.mark.parametrize(("mode", "sizes"), [("optuna", [12]), ("full", [12, 6, 6])])
+def test_a_tuned_data_file_is_read_from_the_recipes_folder_by_each_trial(make_recipe, plugins, register_plugin,
+                                                                         small_data, tmp_path, mode: str,
+                                                                         sizes: list[int]) -> None:
+    """``[modes.optuna.space."data.train_path"]`` with a path relative to the recipe that declares it: the
+    check finds the file there, each trial trains on the file it drew (the data's reader is asked for the
+    trial's recipe), and so do the folds of ``full`` after the study; best_recipe.toml names the file absolute."""
+    from dialsum_core.recipe import write_recipe
+    from dialsum_core.runner import run_recipe
+
+    counting = _CountingPlugin()
+    register_plugin(counting, "counting")
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    rows = read_csv(small_data["train"])[:12]
+    with (folder / "few.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    space = ("modes.optuna.space.\"data.train_path\"", {"type": "categorical", "choices": ["few.csv"]})
+    recipe = make_recipe(space, ("modes.optuna.trials", 1), ("modes.kfold.k_folds", 2), mode=mode,
+                         models=["counting"], ensemble="best_score")
+    path = write_recipe(recipe, folder / "opt.toml", plugins)
+    recipe = load_recipe(path, schema=plugins.schema)
+    assert recipe.problems(plugins) == []
+    res = run_recipe(recipe, plugins)
+    assert counting.sizes == sizes  # the trial's file, not the 30 dialogues of the recipe's own train_path
+    best = load_recipe(res.experiment / "optuna" / "best_recipe.toml", schema=plugins.schema)
+    assert best.data.train_path == str((folder / "few.csv").resolve())
