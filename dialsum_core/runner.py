@@ -69,13 +69,15 @@ def resolve(recipe: Recipe, plugins: Plugins, name: str) -> Recipe:
     tables = {t: {k: dict(v) for k, v in named.tables[t].items()} for t in named.tables}
     versions = {"dialsum-core": __version__}
     given = ((k.name, n) for k in KINDS for n in named.tables[k.table])  # a table the run does not use, too
+    owners = [(p.distribution, p.version) for p in named.schema.parts]  # its data's reader is chosen by no name
     for kind, reg_name in dict.fromkeys([*named.used(plugins), *given]):
         reg = plugins.require(kind, reg_name)
         tables[KIND[kind].table][reg_name] = CONVERTER.unstructure(named.options(kind, reg_name, plugins))
-        if reg.distribution not in versions:  # many names, one distribution: its metadata read once
-            versions[reg.distribution] = reg.version
-            for dist, version in _requirement_versions(reg.distribution).items():
-                versions.setdefault(dist, version)
+        owners.append((reg.distribution, reg.version))
+    for dist, version in dict.fromkeys(owners):
+        if dist not in versions:  # many names, one distribution: its metadata read once
+            versions[dist] = version
+            versions.update({k: v for k, v in _requirement_versions(dist).items() if k not in versions})
     resolved = named.evolve(versions=versions, **tables)
     paths = absolute_paths(resolved, plugins)
     absolute = resolved.override(*paths)

@@ -145,6 +145,7 @@ def test_the_data_reader_of_the_guide_runs_and_its_saved_recipe_runs_again(
     saved = load_recipe(result.experiment / "config.toml", schema=plugins.schema)
     assert saved.problems(plugins) == [], "the saved config.toml no longer finds the data files"
     assert saved.jsonl_data.train_path == str(data / "train.jsonl")
+    assert "jsonl-reader" in saved.versions, "the reader of the run's data is missing from its versions"
 
     (data / "dev.jsonl").write_text('{"fname": "d0", "dialogue": "hi", "summary": "s"}\n[1, 2]\n', encoding="utf-8")
     problems = load_recipe(recipes / "r.toml", schema=plugins.schema).problems(plugins)
