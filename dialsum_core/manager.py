@@ -239,6 +239,8 @@ class Plugins:
         else:
             known = ", ".join(self.registry.names(kind)) or "none installed"
             hint = f" (installed: {known})"
+        if self.disabled:  # a DIALSUM_DISABLE_PLUGINS set long ago is easily forgotten
+            hint = f"{hint[:-1]}; disabled: {', '.join(self.disabled)})"
         return f"unknown {label} {name!r}{hint}"
 
 

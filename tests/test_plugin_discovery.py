@@ -198,3 +198,12 @@ def test_disabling_a_plugin_that_is_not_there_is_refused() -> None:
     # stop every command on the machines that lack it
     res = run_cli(["check", *recipe], env={"DIALSUM_DISABLE_PLUGINS": "some-private-logger"})
     assert res.returncode == 0, res.stderr
+
+
+def test_a_name_missing_because_its_plugin_is_disabled_says_what_is_disabled() -> None:
+    """``unknown run mode 'single' (installed: ...)`` left the user to remember a DIALSUM_DISABLE_PLUGINS set
+    long ago: the refusal names the disabled plugins."""
+    res = run_cli(["check", "recipes/single-tiny.toml"], env={"DIALSUM_DISABLE_PLUGINS": "modes"})
+    assert res.returncode == 2, res.stderr
+    (line,) = [x for x in res.stderr.splitlines() if "run.mode" in x]
+    assert "unknown run mode 'single'" in line and "disabled: modes" in line, line
