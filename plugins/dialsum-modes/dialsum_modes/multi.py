@@ -61,6 +61,6 @@ class MultiModelMode(toolkit.Mode):
             results["visualizations"] = plots.for_ensemble(ctx, sources, data.valid, comb,
                                                            [comb.weights[m] for m in models if m in comb.weights])
         results.update(toolkit.final_scores(final))
-        results.update(toolkit.best_checkpoint([(s.name, s.scores, s.checkpoint) for s in sources],
-                                               "model on validation"))
+        results.update(toolkit.name_best(ctx, [(s.name, s.scores, s.checkpoint) for s in sources],
+                                         "model on validation"))
         return results

@@ -58,7 +58,7 @@ from dialsum_metrics import SCORE_TAG, is_degenerate, quiet_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.sections import RANKED_BY
 
-__version__ = "1.6"
+__version__ = "1.7"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
@@ -471,13 +471,6 @@ def point(ctx: RunContext, name: str, target: Path) -> None:
     tmp.unlink(missing_ok=True)
     os.symlink(os.path.relpath(Path(target).resolve(), link.parent.resolve()), tmp, target_is_directory=True)
     os.replace(tmp, link)
-
-
-def mark_best(ctx: RunContext, sources: Sequence[Source]) -> None:
-    """``checkpoints/best``: the checkpoint of the source with the best validation ``rouge_mean``."""
-    scored = [s for s in sources if s.scores]
-    if scored:
-        point(ctx, "best", Path(max(scored, key=lambda s: s.scores.get(RANKED_BY, 0.0)).checkpoint))
 
 
 def predict_candidates(
@@ -947,8 +940,8 @@ def write_predictions(
     prefix: str = "",
 ) -> dict[str, str]:
     """``predictions/{valid,test}_predictions.csv`` (with every source's own prediction), the
-    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically, and the
-    ``checkpoints/best`` link (``train_predictions.csv`` too with ``run.save_train_predictions``).
+    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically
+    (``train_predictions.csv`` too with ``run.save_train_predictions``).
 
     A debug run predicts a few test dialogues only: its file is ``submission_debug.csv``, so that
     nobody uploads it by mistake."""
@@ -967,7 +960,6 @@ def write_predictions(
         exp.write_csv(rel, ["fname", "summary", "reference", *(f"reference{k}" for k in range(2, n_refs + 1)),
                             *names], rows)
         written["valid"] = rel
-    mark_best(ctx, sources)
     examples = ctx.data().train  # folds train on parts of it: their out-of-fold predictions say more
     trained = [s for s in sources if len(s.outputs.get("train", ())) == len(examples)]
     if ctx.recipe.run.save_predictions and trained:
@@ -1023,6 +1015,16 @@ def best_checkpoint(named: Iterable[tuple[str, Mapping[str, float], str]], what:
     score, name, ckpt = max(found, key=lambda it: it[0])
     because = f" ({RANKED_BY} {score:.4f})" if math.isfinite(score) else ""
     return {"best_checkpoint": ckpt, "best_checkpoint_chosen_by": f"{name}: the best {what}{because}"}
+
+
+def name_best(ctx: RunContext, named: Iterable[tuple[str, Mapping[str, float], str]], what: str) -> dict[str, str]:
+    """:func:`best_checkpoint`, with ``checkpoints/best`` pointed at it: one answer to "which model
+    is the run's best" for ``results.json``, the loggers that keep it and the link a user resumes
+    from (a degenerate model that scores higher but is not submitted is none of them)."""
+    found = best_checkpoint(named, what)
+    if found:
+        point(ctx, "best", Path(found["best_checkpoint"]))
+    return found
 
 
 def round_scores(scores: dict[str, Any], digits: int = 4) -> dict[str, Any]:

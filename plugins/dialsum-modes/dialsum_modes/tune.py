@@ -399,6 +399,6 @@ class OptunaMode(toolkit.Mode):
             "optuna": result.summary,
             "best_params": result.best_params,
             **toolkit.final_scores(scores, default=result.best_value),
-            **toolkit.best_checkpoint([(f"trial {result.best_trial}", {}, result.summary["best_checkpoint"])],
-                                      "trial of the study"),
+            **toolkit.name_best(ctx, [(f"trial {result.best_trial}", {}, result.summary["best_checkpoint"])],
+                                "trial of the study"),
         }
