@@ -484,3 +484,22 @@ def test_migration_examples_cover_the_seed_examples_and_pass_check(monkeypatch: 
     for command in runs:
         result = CliRunner().invoke(cli, ["check", *shlex.split(command)[2:]])
         assert result.exit_code == 0, f"{command}\n{result.output}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Facts the pages state that the code defines
+# ------------------------------------------------------------------------------------------------
+def test_the_debug_caps_the_mode_pages_state_are_the_code_s() -> None:
+    """``run.debug`` caps the study's trials and the weight search's: each page that says by how much
+    says the number the modes use."""
+    from dialsum_modes.options import DEBUG_TRIALS, DEBUG_WEIGHT_SEARCH_TRIALS
+
+    def row(page: str, key: str) -> str:
+        text = (DOCS / "modes" / page).read_text(encoding="utf-8")
+        return next(line for line in text.splitlines() if line.startswith(f"| `{key}` |"))
+
+    for page in ("multi_model.md", "full.md"):
+        assert f"with `run.debug`, {DEBUG_WEIGHT_SEARCH_TRIALS} at most" in row(page, "weight_search_trials"), page
+    assert f"`run.debug` runs {DEBUG_TRIALS} at most" in row("optuna.md", "trials")
+    assert f"`run.debug` limits the study to {DEBUG_TRIALS} trials" in (DOCS / "modes" / "optuna.md").read_text(
+        encoding="utf-8")

@@ -59,6 +59,12 @@ class SingleOptions:
     """``[modes.single]``: nothing to set; listed models are trained one by one and compared."""
 
 
+#: Trials of a weight search (``multi_model``'s and ``full``'s final ensemble) unless the recipe says.
+WEIGHT_SEARCH_TRIALS = 30
+#: The trials a debug run's weight search runs at most.
+DEBUG_WEIGHT_SEARCH_TRIALS = 8
+
+
 @attrs.define
 class KFoldOptions:
     """``[modes.kfold]``."""
@@ -77,7 +83,7 @@ class MultiModelOptions:
 
     #: Trials of the weight search on the validation split when ``run.ensemble_weights`` is empty
     #: (0 disables it: the ensemble's own defaults apply).
-    weight_search_trials: int = attrs.field(default=30, validator=at_least(0))
+    weight_search_trials: int = attrs.field(default=WEIGHT_SEARCH_TRIALS, validator=at_least(0))
 
 
 def _percent(_inst: Any, _attr: Any, value: float) -> None:
@@ -149,7 +155,7 @@ class FullOptions:
     #: Tune the first model with Optuna before the k-fold stage.
     tune: bool = True
     #: Weight-search trials of the final ensemble when ``run.ensemble_weights`` is empty.
-    weight_search_trials: int = attrs.field(default=30, validator=at_least(0))
+    weight_search_trials: int = attrs.field(default=WEIGHT_SEARCH_TRIALS, validator=at_least(0))
 
 
 # ----------------------------------------------------------------------------------------------

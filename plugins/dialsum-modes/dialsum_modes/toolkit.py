@@ -56,6 +56,7 @@ from dialsum_core.protocols import Candidate, FitResult, weight_of
 from dialsum_data import augmented
 from dialsum_metrics import SCORE_TAG, is_degenerate, quiet_degenerate
 from dialsum_modes import fanout
+from dialsum_modes.options import DEBUG_WEIGHT_SEARCH_TRIALS
 from dialsum_modes.sections import RANKED_BY
 
 __version__ = "1.7"
@@ -881,7 +882,7 @@ def search_weights(
         say("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
         ctx.emit("dialsum_after_stage", stage="weight_search", metrics={})
         return None, None
-    n = max(min(trials, 8) if ctx.recipe.run.debug else trials, len(probes))
+    n = max(min(trials, DEBUG_WEIGHT_SEARCH_TRIALS) if ctx.recipe.run.debug else trials, len(probes))
     progress(ctx, "weight search", 0, n)
     values = []
     for i, p in enumerate(probes):
