@@ -33,7 +33,15 @@ from dialsum_core.recipe import Recipe
 from dialsum_data import augmented
 from dialsum_modes import plots, toolkit
 from dialsum_modes import study as shared
-from dialsum_modes.options import GP_STARTUP_TRIALS, OptunaOptions, ParamSpec, apply_params, study_trials
+from dialsum_modes.options import (
+    BEST_PARAMS,
+    BEST_RECIPE,
+    GP_STARTUP_TRIALS,
+    OptunaOptions,
+    ParamSpec,
+    apply_params,
+    study_trials,
+)
 
 log = logging.getLogger("dialsum")
 
@@ -371,12 +379,12 @@ def write_outputs(ctx: RunContext, study: Any, best: Any, options: OptunaOptions
                     "params": dict(t.params)} for t in trials],
     }
     exp = ctx.experiment
-    exp.write_json(f"{folder}/best_params.json", {
+    exp.write_json(f"{folder}/{BEST_PARAMS}", {
         "model": model, "best_trial": best.number, "value": best.value, "metric": options.metric,
         "params": dict(best.params), "scores": best.user_attrs.get("scores", {}),
     })
-    exp.write_text(f"{folder}/best_recipe.toml", best_recipe(original, dict(best.params), model).to_toml())
-    files = {"best_params": f"{folder}/best_params.json", "best_recipe": f"{folder}/best_recipe.toml"}
+    exp.write_text(f"{folder}/{BEST_RECIPE}", best_recipe(original, dict(best.params), model).to_toml())
+    files = {"best_params": f"{folder}/{BEST_PARAMS}", "best_recipe": f"{folder}/{BEST_RECIPE}"}
     for rel in files.values():
         ctx.emit("dialsum_on_artifact", path=rel, kind="optuna")
     if ctx.recipe.run.save_visualizations:

@@ -1,0 +1,63 @@
+"""Each fact is stated once, by the module that owns it; everything else imports it.
+
+A file name two modules spell out can drift apart (one writes ``best_params.json``, the other checks
+that a study file is not ``best_params.json``), and nothing fails until a user meets the gap. This
+test lists such facts with their owner and fails when another plugin module states one of them in
+its code again (docstrings and comments may name it: they explain, they do not decide).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+
+#: ``value -> (owner module, its name there)``.
+FACTS = {
+    "dialsum_model.json": ("dialsum_hf.model", "METADATA"),
+    "best_params.json": ("dialsum_modes.options", "BEST_PARAMS"),
+    "best_recipe.toml": ("dialsum_modes.options", "BEST_RECIPE"),
+    "study.db": ("dialsum_modes.study", "STUDY_FILE"),
+}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def _states(text: str, fact: str) -> bool:
+    """Whether the string ``text`` (or a piece of an f-string) names ``fact`` as a path component."""
+    return any(p == fact or p.endswith(f" {fact}") for p in text.replace("\\", "/").split("/"))
+
+
+def statements(fact: str) -> list[str]:
+    """``file:line`` of every string in the plugins' code that states ``fact``."""
+    found = []
+    for path in sorted(PLUGINS.glob("*/dialsum_*/**/*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+                if _states(node.value, fact):
+                    found.append(f"{path.relative_to(PLUGINS)}:{node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("fact", sorted(FACTS))
+def test_the_fact_is_stated_by_its_owner_only(fact: str) -> None:
+    module, name = FACTS[fact]
+    owner = importlib.import_module(module)
+    assert getattr(owner, name, None) == fact, f"{module}.{name} should be {fact!r}"
+    owner_file = f"{module.split('.')[0].replace('_', '-')}/{module.replace('.', '/')}.py"
+    others = [s for s in statements(fact) if not s.startswith(owner_file + ":")]
+    assert not others, f"{fact!r} is {module}.{name}; import it instead of stating it again at {others}"
