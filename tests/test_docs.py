@@ -503,3 +503,64 @@ def test_the_debug_caps_the_mode_pages_state_are_the_code_s() -> None:
     assert f"`run.debug` runs {DEBUG_TRIALS} at most" in row("optuna.md", "trials")
     assert f"`run.debug` limits the study to {DEBUG_TRIALS} trials" in (DOCS / "modes" / "optuna.md").read_text(
         encoding="utf-8")
+
+
+#: The hand-written tables of options with their defaults: page -> the recipe table of each, in order.
+DEFAULT_TABLES = {
+    "logging.md": ["loggers.file", "loggers.console", "loggers.jsonl", "loggers.tensorboard", "loggers.wandb"],
+    "models.md": ["models.hf-seq2seq"],
+    "modes/full.md": ["modes.full"],
+    "modes/kfold.md": ["modes.kfold"],
+    "modes/multi_model.md": ["modes.multi_model"],
+    "modes/optuna.md": ["modes.optuna", "modes.optuna.space.<name>"],
+}
+
+
+def default_tables(page: str) -> list[list[tuple[list[str], str]]]:
+    """Each ``| key | default | meaning |`` table of ``page``: its rows as ``(keys, default cell)``."""
+    tables: list[list[tuple[list[str], str]]] = []
+    rows: list[tuple[list[str], str]] | None = None
+    for line in (DOCS / page).read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if len(cells) == 3 and cells[0].startswith(("option", "key")) and cells[1] == "default":
+            rows = []
+            tables.append(rows)
+        elif rows is not None and cells and not set(cells[0]) <= set("-: "):
+            rows.append((re.findall(r"`([a-z_0-9]+)`", cells[0]), cells[1]))
+        elif not cells:
+            rows = None
+    return tables
+
+
+def _value(text: str) -> Any:
+    import tomllib
+
+    text = text.strip().strip("`")
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word (`auto`)
+
+
+def test_the_defaults_the_pages_state_are_the_options_defaults() -> None:
+    """A page that says a key's default says the one its options class has (``docs/reference/`` is
+    generated and always does; these tables are written by hand)."""
+    plugins = build_plugins()
+    defaults = {o.key: o.default for reg in plugins.registry for o in recipe_doc.plugin_options(reg)}
+    wrong = []
+    for page, prefixes in DEFAULT_TABLES.items():
+        tables = default_tables(page)
+        assert len(tables) == len(prefixes), f"docs/{page}: name the recipe table of each default table here"
+        for prefix, rows in zip(prefixes, tables, strict=True):
+            for keys, cell in rows:
+                stated = re.findall(r"`[^`]*`", cell) or [v for v in cell.split(",") if v.strip()]
+                stated = stated[:1] * len(keys) if len(stated) < len(keys) else stated[:len(keys)]
+                for key, text in zip(keys, stated, strict=True):
+                    if f"{prefix}.{key}" not in defaults:
+                        wrong.append(f"docs/{page}: {prefix}.{key} is no key")
+                    elif not re.fullmatch(r"`[^`]*`|\s*[-\w.]+\s*", text):
+                        continue  # a default said in words ("per preset")
+                    elif _value(text) != _value(defaults[f"{prefix}.{key}"]):
+                        wrong.append(f"docs/{page}: {prefix}.{key}: says {text.strip()}, "
+                                     f"the default is {defaults[f'{prefix}.{key}']}")
+    assert not wrong, "\n".join(wrong)
