@@ -202,13 +202,6 @@ def source_rouge(ctx: RunContext, scores: dict[str, dict[str, float]]) -> str | 
     return _save(ctx, "validation_rouge", draw, (8, 1.2 + 0.45 * len(scores)))
 
 
-def _weights_of(comb: Any, weights: Sequence[float] | None, models: Sequence[str]) -> dict[str, float]:
-    learnt = comb.info.get("weights") if isinstance(comb.info, dict) else None
-    if isinstance(learnt, dict) and learnt and all(isinstance(v, int | float) for v in learnt.values()):
-        return {str(k): float(v) for k, v in learnt.items()}
-    return {m: float(w) for m, w in zip(models, weights or [], strict=False)}
-
-
 def _done(paths: Sequence[str | None]) -> list[str]:
     return [p for p in paths if p]
 
@@ -227,10 +220,12 @@ def _scores(comb: Any, sources: Sequence[Any]) -> dict[str, dict[str, float]]:
     return {**{s.name: comb.source_valid[s.name] for s in sources}, "ensemble": comb.scores}
 
 
-def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], valid: Sequence[Example], comb: Any,
-              weights: Sequence[float] | None) -> list[str]:
+def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], valid: Sequence[Example],
+              comb: Any) -> list[str]:
+    """The k-fold plots; the ensemble's weights as it used them (``comb.weighted_by()``: per model, or
+    per fold when given so)."""
     scores = _scores(comb, sources)
-    w = _weights_of(comb, weights, [fr.model for fr in runs])
+    w = comb.weighted_by()
     return _done([
         fold_rouge(ctx, runs),
         learning_curves(ctx, sources),
@@ -240,10 +235,9 @@ def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], vali
     ])
 
 
-def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example], comb: Any,
-                 weights: Sequence[float] | None) -> list[str]:
+def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example], comb: Any) -> list[str]:
     scores = _scores(comb, sources)
-    w = _weights_of(comb, weights, [s.name for s in sources])
+    w = comb.weighted_by()
     preds = {s.name: s.predictions("valid") for s in sources[:5]}
     preds["ensemble"] = comb.valid
     return _done([

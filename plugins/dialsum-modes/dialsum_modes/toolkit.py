@@ -549,6 +549,10 @@ def job_results(ctx: RunContext, sources: Sequence[Source], **extra: Any) -> dic
 #: weights, a scorer, source weights, the candidates' model scores) is learnt on the other parts
 #: and applied to each part, so its validation score is measured on dialogues it did not learn from.
 CROSSFIT_PARTS = 2
+#: ``Combined.weights_from`` (``results.json``'s ``weights_from``) when the recipe gave the weights, when
+#: they were searched, and when the strategy weighed the sources by its own default; a strategy that
+#: learns its own source weights says ``learnt by NAME``.
+GIVEN, SEARCHED, ENSEMBLE_DEFAULT = "given", "searched on validation", "ensemble default"
 
 
 @attrs.define
@@ -568,7 +572,7 @@ class Combined:
     scores: dict[str, float] = attrs.field(factory=dict)
     #: The ``{source prefix: weight}`` used for ``test`` (empty: the strategy's own weighting).
     weights: dict[str, float] = attrs.field(factory=dict)
-    #: "given", "searched on validation" or "ensemble default".
+    #: :data:`GIVEN`, :data:`SEARCHED`, :data:`ENSEMBLE_DEFAULT` or ``learnt by NAME``.
     weights_from: str = ""
     #: One entry per cross-fitting part: its dialogues (indices into the validation split), the
     #: weights and what the strategy learnt on the other parts, used for that part's predictions.
@@ -586,6 +590,11 @@ class Combined:
     #: The sources (and "ensemble") whose validation predictions are degenerate, never chosen
     #: while something else is not.
     degenerate: list[str] = attrs.field(factory=list)
+
+    def weighted_by(self) -> dict[str, float]:
+        """The ``{source prefix: weight}`` the sources were weighed by (given, searched or learnt), as
+        ``results.json`` reports them; none when the strategy used its own default weighting."""
+        return {} if self.weights_from == ENSEMBLE_DEFAULT else dict(self.weights)
 
     def report(self) -> dict[str, Any]:
         """The ``results.json`` entry of the ensemble (``strategy`` is the mode's to add)."""
@@ -721,7 +730,7 @@ def combine(
         test_preds = list(ens.generate(models, w, [e.dialogue for e in test], ctx)) if test else []
         info: dict[str, Any] = {}
         mapping = dict(zip([s.name for s in sources], w, strict=True))
-        how = "given" if given else "ensemble default"
+        how = GIVEN if given else ENSEMBLE_DEFAULT
     else:  # output level, or one source's TTA candidates (their inputs differ: the strategy's vote)
         cands = merge_candidates(sources, "valid")
 
@@ -733,18 +742,18 @@ def combine(
             fit_cands = _rescored(fit_cands, quality)
             if given or search_trials <= 0:
                 mapping = weights_for(ctx, sources, weights)
-                how = "given" if mapping else "ensemble default"
+                how = GIVEN if mapping else ENSEMBLE_DEFAULT
             else:
                 searched, _ = search_weights(ctx, sources, valid, search_trials, rows=rows, quality=quality)
                 mapping = weights_for(ctx, sources, searched) if searched else {}
-                how = "searched on validation" if searched else "ensemble default"
+                how = SEARCHED if searched else ENSEMBLE_DEFAULT
             strategy = ctx.build("ensembles", name)
             learnt = dict(strategy.fit(fit_cands, fit_refs, mapping, ctx) or {})
             own = learnt.get("weights")
             if isinstance(own, dict) and own:
                 # Ensemble.fit's contract: a strategy that learns its own source weights returns them,
                 # and votes with those: they are the weights the results and plots report
-                how = f"learnt by {name}" + (" from the given ones" if how == "given" else "")
+                how = f"learnt by {name}" + (" from the given ones" if how == GIVEN else "")
                 mapping = {str(k): float(v) for k, v in own.items()}
             return strategy, mapping, how, learnt, quality
 
