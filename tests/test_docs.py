@@ -564,3 +564,16 @@ def test_the_defaults_the_pages_state_are_the_options_defaults() -> None:
                         wrong.append(f"docs/{page}: {prefix}.{key}: says {text.strip()}, "
                                      f"the default is {defaults[f'{prefix}.{key}']}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_ensemble_options_block_shows_the_defaults() -> None:
+    """docs/ensembles.md shows each strategy's options with their values: they are the defaults."""
+    import tomllib
+
+    block = next(b for b in toml_blocks((DOCS / "ensembles.md").read_text(encoding="utf-8"))
+                 if b.startswith("[ensembles."))
+    plugins = build_plugins()
+    defaults = {o.key: o.default for reg in plugins.registry for o in recipe_doc.plugin_options(reg)}
+    shown = {f"ensembles.{name}.{key}": value
+             for name, table in tomllib.loads(block)["ensembles"].items() for key, value in table.items()}
+    assert shown and {k: recipe_doc._toml(v) for k, v in shown.items()} == {k: defaults.get(k) for k in shown}
