@@ -61,3 +61,25 @@ def test_the_fact_is_stated_by_its_owner_only(fact: str) -> None:
     owner_file = f"{module.split('.')[0].replace('_', '-')}/{module.replace('.', '/')}.py"
     others = [s for s in statements(fact) if not s.startswith(owner_file + ":")]
     assert not others, f"{fact!r} is {module}.{name}; import it instead of stating it again at {others}"
+
+
+#: Defaults several options classes share, each with the constant that states it once.
+SHARED_DEFAULTS = [
+    ("dialsum_hf.plugin", "AUTO_BATCH_MAX", "auto_batch_max", ("PretrainedOptions", "CausalOptions", "ScratchOptions")),
+    ("dialsum_modes.options", "WEIGHT_SEARCH_TRIALS", "weight_search_trials", ("MultiModelOptions", "FullOptions")),
+]
+
+
+@pytest.mark.parametrize(("module", "constant", "key", "classes"), SHARED_DEFAULTS)
+def test_options_classes_sharing_a_default_read_one_constant(module: str, constant: str, key: str,
+                                                              classes: tuple[str, ...]) -> None:
+    import attrs
+
+    owner = importlib.import_module(module)
+    value = getattr(owner, constant, None)
+    assert value is not None, f"{module}.{constant} is missing"
+    for name in classes:
+        assert attrs.fields_dict(getattr(owner, name))[key].default == value, f"{name}.{key}"
+    source = Path(owner.__file__).read_text(encoding="utf-8")
+    assert f"{key}: int = attrs.field(default={constant}" in source and f"{key}: int = attrs.field(default={value}" \
+        not in source, f"{module}: state {key}'s default as {constant}"
