@@ -491,7 +491,7 @@ def test_migration_examples_cover_the_seed_examples_and_pass_check(monkeypatch: 
 # ------------------------------------------------------------------------------------------------
 def test_the_debug_caps_the_mode_pages_state_are_the_code_s() -> None:
     """``run.debug`` caps the study's trials and the weight search's: each page that says by how much
-    says the number the modes use."""
+    says the number the modes use (and the ``gp`` sampler's random start, which ``dialsum check`` reads)."""
     from dialsum_modes.options import DEBUG_TRIALS, DEBUG_WEIGHT_SEARCH_TRIALS
 
     def row(page: str, key: str) -> str:
@@ -501,6 +501,9 @@ def test_the_debug_caps_the_mode_pages_state_are_the_code_s() -> None:
     for page in ("multi_model.md", "full.md"):
         assert f"with `run.debug`, {DEBUG_WEIGHT_SEARCH_TRIALS} at most" in row(page, "weight_search_trials"), page
     assert f"`run.debug` runs {DEBUG_TRIALS} at most" in row("optuna.md", "trials")
+    from dialsum_modes.options import GP_STARTUP_TRIALS
+
+    assert f"after its first {GP_STARTUP_TRIALS} random trials" in row("optuna.md", "sampler")
     assert f"`run.debug` limits the study to {DEBUG_TRIALS} trials" in (DOCS / "modes" / "optuna.md").read_text(
         encoding="utf-8")
 
