@@ -580,3 +580,23 @@ def test_the_ensemble_options_block_shows_the_defaults() -> None:
     shown = {f"ensembles.{name}.{key}": value
              for name, table in tomllib.loads(block)["ensembles"].items() for key, value in table.items()}
     assert shown and {k: recipe_doc._toml(v) for k, v in shown.items()} == {k: defaults.get(k) for k in shown}
+
+
+def test_the_section_owners_table_names_each_key_s_owner() -> None:
+    """docs/concepts.md says which distribution owns each key of ``[run]`` and ``[data]`` it lists:
+    each is the distribution whose section class declares it."""
+    owners: dict[str, str] = {}
+    for part in recipe_doc.section_parts(build_plugins()):
+        for field in attrs.fields(part.cls) if part.cls is not None else ():
+            owners[f"{part.table}.{field.name}"] = part.distribution
+    text = (DOCS / "concepts.md").read_text(encoding="utf-8").split("## Who owns which section", 1)[1]
+    checked = 0
+    for line in text.split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.fullmatch(r"`\[(run|data)\]`: (.*)", cells[0]) if len(cells) == 3 else None
+        if not m:
+            continue
+        for key in re.findall(r"`(\w+)`", m.group(2).split(";")[0]):
+            assert owners.get(f"{m.group(1)}.{key}") == cells[1], f"{m.group(1)}.{key}: {cells[1]}"
+            checked += 1
+    assert checked >= 20
