@@ -582,6 +582,21 @@ def test_the_ensemble_options_block_shows_the_defaults() -> None:
     assert shown and {k: recipe_doc._toml(v) for k, v in shown.items()} == {k: defaults.get(k) for k in shown}
 
 
+def test_the_augmenters_table_shows_every_option_and_its_default() -> None:
+    """The augmenters' table of docs/ensembles.md names each augmenter's options, with their values
+    where it gives one (``rate = 0.5``): every option, and the defaults."""
+    plugins = build_plugins()
+    text = (DOCS / "ensembles.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| [^\n]*\| ([^|\n]*) \|$", text, flags=re.M)}
+    for reg in plugins.registry.of_kind("augmenters"):
+        options = {o.key.rsplit(".", 1)[1]: o.default for o in recipe_doc.plugin_options(reg)}
+        cell = rows[reg.name]
+        assert set(re.findall(r"`(\w+)(?: = [^`]*)?`", cell)) == set(options) or (cell == "none" and not options), \
+            f"{reg.name}: the table lists {cell!r}, the options are {sorted(options)}"
+        for key, value in re.findall(r"`(\w+) = ([^`]*)`", cell):
+            assert value == options[key], f"augmenters.{reg.name}.{key}: says {value}, the default is {options[key]}"
+
+
 def test_the_section_owners_table_names_each_key_s_owner() -> None:
     """docs/concepts.md says which distribution owns each key of ``[run]`` and ``[data]`` it lists:
     each is the distribution whose section class declares it."""
