@@ -22,6 +22,16 @@ FACTS = {
     "best_params.json": ("dialsum_modes.options", "BEST_PARAMS"),
     "best_recipe.toml": ("dialsum_modes.options", "BEST_RECIPE"),
     "study.db": ("dialsum_modes.study", "STUDY_FILE"),
+    # the scores of the rouge metric, which the plugins that depend on dialsum-metrics import
+    "rouge1": ("dialsum_metrics.rouge", "MEASURES"),
+    "rouge2": ("dialsum_metrics.rouge", "MEASURES"),
+    "rougeL": ("dialsum_metrics.rouge", "MEASURES"),
+    "rouge_mean": ("dialsum_metrics.rouge", "MEAN"),
+}
+#: Modules that may state a fact again, and why: they cannot import its owner.
+INDEPENDENT = {
+    "dialsum-loggers/dialsum_loggers/scale.py": "dialsum-loggers does not depend on dialsum-metrics: it "
+                                                "recognises ROUGE among the keys of any run's results",
 }
 
 
@@ -57,9 +67,10 @@ def statements(fact: str) -> list[str]:
 def test_the_fact_is_stated_by_its_owner_only(fact: str) -> None:
     module, name = FACTS[fact]
     owner = importlib.import_module(module)
-    assert getattr(owner, name, None) == fact, f"{module}.{name} should be {fact!r}"
+    stated = getattr(owner, name, None)
+    assert stated == fact or (isinstance(stated, tuple) and fact in stated), f"{module}.{name} should hold {fact!r}"
     owner_file = f"{module.split('.')[0].replace('_', '-')}/{module.replace('.', '/')}.py"
-    others = [s for s in statements(fact) if not s.startswith(owner_file + ":")]
+    others = [s for s in statements(fact) if s.split(":")[0] not in (owner_file, *INDEPENDENT)]
     assert not others, f"{fact!r} is {module}.{name}; import it instead of stating it again at {others}"
 
 

@@ -781,7 +781,7 @@ def combine(
                     ensemble_scores=scores)
     _fall_back_to_the_best_source(ctx, comb, sources, refs)
     ctx.emit("dialsum_after_stage", stage="ensemble", metrics={"sources": len(sources),
-                                                               "rouge_mean": comb.scores.get(RANKED_BY, 0.0)})
+                                                               RANKED_BY: comb.scores.get(RANKED_BY, 0.0)})
     return comb
 
 
