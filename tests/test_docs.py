@@ -615,3 +615,25 @@ def test_the_section_owners_table_names_each_key_s_owner() -> None:
             assert owners.get(f"{m.group(1)}.{key}") == cells[1], f"{m.group(1)}.{key}: {cells[1]}"
             checked += 1
     assert checked >= 20
+
+
+def test_the_readme_names_every_bundled_plugin_with_its_folder() -> None:
+    """The README's table of bundled plugins lists, per kind, each registered name and the folder of
+    the distribution that registers it: a plugin added, renamed or moved shows here."""
+    from dialsum_core.registry import KINDS
+
+    rows = {}
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2:
+            rows[cells[0]] = cells[1]
+    plugins = build_plugins()
+    bundled = {p.name for folder in ("plugins", "examples") for p in (ROOT / folder).iterdir() if p.is_dir()}
+    for kind in KINDS:
+        row = next(v for k, v in rows.items() if k.rstrip("s").endswith(kind.name.replace("_", " ").rstrip("s")))
+        stated, start = {}, 0
+        for m in re.finditer(r"\(`(?:plugins|examples)/([\w-]+)`\)", row):  # each folder names those before it
+            stated |= {name: m.group(1) for name in re.findall(r"`([^`]+)`", row[start:m.start()])}
+            start = m.end()
+        registered = {r.name: r.distribution for r in plugins.registry.of_kind(kind.name) if r.distribution in bundled}
+        assert stated == registered, f"README.md, {kind.name}: {stated} != {registered}"
