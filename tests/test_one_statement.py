@@ -27,7 +27,12 @@ FACTS = {
     "rouge2": ("dialsum_metrics.rouge", "MEASURES"),
     "rougeL": ("dialsum_metrics.rouge", "MEASURES"),
     "rouge_mean": ("dialsum_metrics.rouge", "MEAN"),
+    # the folder of the experiment's own study (its study.db, best_params.json, best_recipe.toml)
+    "optuna": ("dialsum_modes.sections", "STUDY_FOLDER"),
 }
+#: Facts that are also names (``optuna`` is a mode's and a stage's): a string states the folder only
+#: as a path (``optuna/study.db``, ``root / "optuna"``, a ``folder`` default, ``parts[0] == "optuna"``).
+PATH_WORDS = {"optuna"}
 #: Modules that may state a fact again, and why: they cannot import its owner.
 INDEPENDENT = {
     "dialsum-loggers/dialsum_loggers/scale.py": "dialsum-loggers does not depend on dialsum-metrics: it "
@@ -47,7 +52,19 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 def _states(text: str, fact: str) -> bool:
     """Whether the string ``text`` (or a piece of an f-string) names ``fact`` as a path component."""
-    return any(p == fact or p.endswith(f" {fact}") for p in text.replace("\\", "/").split("/"))
+    parts = text.replace("\\", "/").split("/")
+    if fact in PATH_WORDS and len(parts) < 2:
+        return False
+    return any(p == fact or p.endswith(f" {fact}") for p in parts)
+
+
+def _as_path(node: ast.Constant, parent: ast.AST | None) -> bool:
+    """Whether a bare string is used as a path: joined with ``/``, a parameter's default (``folder``),
+    or compared with a part of a path (``parts[0] == ...``)."""
+    if (isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div)) or isinstance(parent, ast.arguments):
+        return True
+    return isinstance(parent, ast.Compare) and any(isinstance(n, ast.Subscript)
+                                                   for n in (parent.left, *parent.comparators))
 
 
 def statements(fact: str) -> list[str]:
@@ -56,9 +73,11 @@ def statements(fact: str) -> list[str]:
     for path in sorted(PLUGINS.glob("*/dialsum_*/**/*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         skip = _docstrings(tree)
+        parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
-                if _states(node.value, fact):
+                bare_path = fact in PATH_WORDS and node.value == fact and _as_path(node, parents.get(id(node)))
+                if bare_path or _states(node.value, fact):
                     found.append(f"{path.relative_to(PLUGINS)}:{node.lineno}")
     return found
 

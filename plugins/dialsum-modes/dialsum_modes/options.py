@@ -12,7 +12,7 @@ import attrs
 
 from dialsum_core.experiment import CONFIG, RESULTS, SUBDIRS
 from dialsum_core.validators import at_least, non_negative, one_of
-from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY, logger_files
+from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY, STUDY_FOLDER, logger_files
 from dialsum_modes.study import STUDY_FILE
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes")
@@ -40,13 +40,13 @@ def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
 
     path = value.removeprefix("journal://")
     if value.startswith("journal://") and not path:
-        raise ValueError("journal:// needs the journal file's path, e.g. journal://optuna/journal.log")
+        raise ValueError(f"journal:// needs the journal file's path, e.g. journal://{STUDY_FOLDER}/journal.log")
     parts = [part.casefold() for part in Path(path).parts] if "://" not in path else []
     if parts and not Path(path).is_absolute() and (
             (len(parts) == 1 and parts[0] in EXPERIMENT_ENTRIES) or parts[0] in (CONFIG, RESULTS)
-            or (len(parts) == 2 and parts[0] == "optuna" and parts[1] in STUDY_OUTPUTS)):
+            or (len(parts) == 2 and parts[0] == STUDY_FOLDER and parts[1] in STUDY_OUTPUTS)):
         raise ValueError(f"{value!r} is a file or folder the run writes in the experiment folder; name the study's "
-                         f"own file, e.g. optuna/{STUDY_FILE}")
+                         f"own file, e.g. {STUDY_FOLDER}/{STUDY_FILE}")
     if path.startswith("sqlite:///") and not path.startswith("sqlite:////"):
         raise ValueError(f"an SQLite URL with a relative path is relative to the current directory, got {value!r}; "
                          "give a plain relative path (inside the experiment folder) or an absolute one")
@@ -511,7 +511,7 @@ def _check_resumed_study(recipe: Any, plugins: Any) -> Problems:
     from dialsum_modes import study
 
     opts, name, models = recipe.options("run_modes", "optuna", plugins), recipe.run.name, list(recipe.run.models)
-    db = Path(recipe.run.output_dir).expanduser() / name / "optuna" / STUDY_FILE if name else None
+    db = Path(recipe.run.output_dir).expanduser() / name / STUDY_FOLDER / STUDY_FILE if name else None
     if opts.storage or not models or db is None or not db.is_file():
         return []
     quiet = logging.getLogger("dialsum")
@@ -608,7 +608,7 @@ def _check_storage_logs(recipe: Any, plugins: Any) -> Problems:
     if not storage or "://" in storage or Path(storage).is_absolute():
         return []
     return [("modes.optuna.storage", f"{value!r} is the file the {name} logger writes (loggers.{name}.filename); "
-             f"name the study's own file, e.g. optuna/{STUDY_FILE}")
+             f"name the study's own file, e.g. {STUDY_FOLDER}/{STUDY_FILE}")
             for name, filename in logger_files(recipe, plugins).items()
             if Path(filename).as_posix().casefold() == Path(storage).as_posix().casefold()][:1]
 

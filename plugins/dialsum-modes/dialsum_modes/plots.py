@@ -17,7 +17,7 @@ from dialsum_core.context import RunContext
 from dialsum_core.data import Example
 from dialsum_metrics import MEASURES
 from dialsum_modes import toolkit
-from dialsum_modes.sections import RANKED_BY
+from dialsum_modes.sections import RANKED_BY, STUDY_FOLDER
 
 log = logging.getLogger("dialsum")
 LINESTYLES = ("-", "--", ":", "-.")
@@ -250,7 +250,7 @@ def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Exampl
     ])
 
 
-def for_study(ctx: RunContext, study: Any, metric: str, prefix: str = "optuna") -> list[str]:
+def for_study(ctx: RunContext, study: Any, metric: str, prefix: str = STUDY_FOLDER) -> list[str]:
     import optuna
 
     trials = study.get_trials(deepcopy=False)

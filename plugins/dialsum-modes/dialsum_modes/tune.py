@@ -42,6 +42,7 @@ from dialsum_modes.options import (
     apply_params,
     study_trials,
 )
+from dialsum_modes.sections import STUDY_FOLDER
 
 log = logging.getLogger("dialsum")
 
@@ -128,7 +129,7 @@ class TrialReporter:
             self._trial.set_user_attr(key, value)
 
 
-def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str = "optuna",
+def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str = STUDY_FOLDER,
               original: Recipe | None = None) -> StudyResult:
     """Run (or resume, or join) the study for ``model``; writes ``{folder}/best_params.json`` and
     ``best_recipe.toml``.
