@@ -484,3 +484,156 @@ def test_migration_examples_cover_the_seed_examples_and_pass_check(monkeypatch: 
     for command in runs:
         result = CliRunner().invoke(cli, ["check", *shlex.split(command)[2:]])
         assert result.exit_code == 0, f"{command}\n{result.output}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Facts the pages state that the code defines
+# ------------------------------------------------------------------------------------------------
+def test_the_debug_caps_the_mode_pages_state_are_the_code_s() -> None:
+    """``run.debug`` caps the study's trials and the weight search's: each page that says by how much
+    says the number the modes use (and the ``gp`` sampler's random start, which ``dialsum check`` reads)."""
+    from dialsum_modes.options import DEBUG_TRIALS, DEBUG_WEIGHT_SEARCH_TRIALS
+
+    def row(page: str, key: str) -> str:
+        text = (DOCS / "modes" / page).read_text(encoding="utf-8")
+        return next(line for line in text.splitlines() if line.startswith(f"| `{key}` |"))
+
+    for page in ("multi_model.md", "full.md"):
+        assert f"with `run.debug`, {DEBUG_WEIGHT_SEARCH_TRIALS} at most" in row(page, "weight_search_trials"), page
+    assert f"`run.debug` runs {DEBUG_TRIALS} at most" in row("optuna.md", "trials")
+    from dialsum_modes.options import GP_STARTUP_TRIALS
+
+    assert f"after its first {GP_STARTUP_TRIALS} random trials" in row("optuna.md", "sampler")
+    assert f"`run.debug` limits the study to {DEBUG_TRIALS} trials" in (DOCS / "modes" / "optuna.md").read_text(
+        encoding="utf-8")
+
+
+#: The hand-written tables of options with their defaults: page -> the recipe table of each, in order.
+DEFAULT_TABLES = {
+    "logging.md": ["loggers.file", "loggers.console", "loggers.jsonl", "loggers.tensorboard", "loggers.wandb"],
+    "models.md": ["models.hf-seq2seq"],
+    "modes/full.md": ["modes.full"],
+    "modes/kfold.md": ["modes.kfold"],
+    "modes/multi_model.md": ["modes.multi_model"],
+    "modes/optuna.md": ["modes.optuna", "modes.optuna.space.<name>"],
+}
+
+
+def default_tables(page: str) -> list[list[tuple[list[str], str]]]:
+    """Each ``| key | default | meaning |`` table of ``page``: its rows as ``(keys, default cell)``."""
+    tables: list[list[tuple[list[str], str]]] = []
+    rows: list[tuple[list[str], str]] | None = None
+    for line in (DOCS / page).read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if len(cells) == 3 and cells[0].startswith(("option", "key")) and cells[1] == "default":
+            rows = []
+            tables.append(rows)
+        elif rows is not None and cells and not set(cells[0]) <= set("-: "):
+            rows.append((re.findall(r"`([a-z_0-9]+)`", cells[0]), cells[1]))
+        elif not cells:
+            rows = None
+    return tables
+
+
+def _value(text: str) -> Any:
+    import tomllib
+
+    text = text.strip().strip("`")
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word (`auto`)
+
+
+def test_the_defaults_the_pages_state_are_the_options_defaults() -> None:
+    """A page that says a key's default says the one its options class has (``docs/reference/`` is
+    generated and always does; these tables are written by hand)."""
+    plugins = build_plugins()
+    defaults = {o.key: o.default for reg in plugins.registry for o in recipe_doc.plugin_options(reg)}
+    wrong = []
+    for page, prefixes in DEFAULT_TABLES.items():
+        tables = default_tables(page)
+        assert len(tables) == len(prefixes), f"docs/{page}: name the recipe table of each default table here"
+        for prefix, rows in zip(prefixes, tables, strict=True):
+            for keys, cell in rows:
+                stated = re.findall(r"`[^`]*`", cell) or [v for v in cell.split(",") if v.strip()]
+                stated = stated[:1] * len(keys) if len(stated) < len(keys) else stated[:len(keys)]
+                for key, text in zip(keys, stated, strict=True):
+                    if f"{prefix}.{key}" not in defaults:
+                        wrong.append(f"docs/{page}: {prefix}.{key} is no key")
+                    elif not re.fullmatch(r"`[^`]*`|\s*[-\w.]+\s*", text):
+                        continue  # a default said in words ("per preset")
+                    elif _value(text) != _value(defaults[f"{prefix}.{key}"]):
+                        wrong.append(f"docs/{page}: {prefix}.{key}: says {text.strip()}, "
+                                     f"the default is {defaults[f'{prefix}.{key}']}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_ensemble_options_block_shows_the_defaults() -> None:
+    """docs/ensembles.md shows each strategy's options with their values: they are the defaults."""
+    import tomllib
+
+    block = next(b for b in toml_blocks((DOCS / "ensembles.md").read_text(encoding="utf-8"))
+                 if b.startswith("[ensembles."))
+    plugins = build_plugins()
+    defaults = {o.key: o.default for reg in plugins.registry for o in recipe_doc.plugin_options(reg)}
+    shown = {f"ensembles.{name}.{key}": value
+             for name, table in tomllib.loads(block)["ensembles"].items() for key, value in table.items()}
+    assert shown and {k: recipe_doc._toml(v) for k, v in shown.items()} == {k: defaults.get(k) for k in shown}
+
+
+def test_the_augmenters_table_shows_every_option_and_its_default() -> None:
+    """The augmenters' table of docs/ensembles.md names each augmenter's options, with their values
+    where it gives one (``rate = 0.5``): every option, and the defaults."""
+    plugins = build_plugins()
+    text = (DOCS / "ensembles.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| [^\n]*\| ([^|\n]*) \|$", text, flags=re.M)}
+    for reg in plugins.registry.of_kind("augmenters"):
+        options = {o.key.rsplit(".", 1)[1]: o.default for o in recipe_doc.plugin_options(reg)}
+        cell = rows[reg.name]
+        assert set(re.findall(r"`(\w+)(?: = [^`]*)?`", cell)) == set(options) or (cell == "none" and not options), \
+            f"{reg.name}: the table lists {cell!r}, the options are {sorted(options)}"
+        for key, value in re.findall(r"`(\w+) = ([^`]*)`", cell):
+            assert value == options[key], f"augmenters.{reg.name}.{key}: says {value}, the default is {options[key]}"
+
+
+def test_the_section_owners_table_names_each_key_s_owner() -> None:
+    """docs/concepts.md says which distribution owns each key of ``[run]`` and ``[data]`` it lists:
+    each is the distribution whose section class declares it."""
+    owners: dict[str, str] = {}
+    for part in recipe_doc.section_parts(build_plugins()):
+        for field in attrs.fields(part.cls) if part.cls is not None else ():
+            owners[f"{part.table}.{field.name}"] = part.distribution
+    text = (DOCS / "concepts.md").read_text(encoding="utf-8").split("## Who owns which section", 1)[1]
+    checked = 0
+    for line in text.split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.fullmatch(r"`\[(run|data)\]`: (.*)", cells[0]) if len(cells) == 3 else None
+        if not m:
+            continue
+        for key in re.findall(r"`(\w+)`", m.group(2).split(";")[0]):
+            assert owners.get(f"{m.group(1)}.{key}") == cells[1], f"{m.group(1)}.{key}: {cells[1]}"
+            checked += 1
+    assert checked >= 20
+
+
+def test_the_readme_names_every_bundled_plugin_with_its_folder() -> None:
+    """The README's table of bundled plugins lists, per kind, each registered name and the folder of
+    the distribution that registers it: a plugin added, renamed or moved shows here."""
+    from dialsum_core.registry import KINDS
+
+    rows = {}
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2:
+            rows[cells[0]] = cells[1]
+    plugins = build_plugins()
+    bundled = {p.name for folder in ("plugins", "examples") for p in (ROOT / folder).iterdir() if p.is_dir()}
+    for kind in KINDS:
+        row = next(v for k, v in rows.items() if k.rstrip("s").endswith(kind.name.replace("_", " ").rstrip("s")))
+        stated, start = {}, 0
+        for m in re.finditer(r"\(`(?:plugins|examples)/([\w-]+)`\)", row):  # each folder names those before it
+            stated |= {name: m.group(1) for name in re.findall(r"`([^`]+)`", row[start:m.start()])}
+            start = m.end()
+        registered = {r.name: r.distribution for r in plugins.registry.of_kind(kind.name) if r.distribution in bundled}
+        assert stated == registered, f"README.md, {kind.name}: {stated} != {registered}"

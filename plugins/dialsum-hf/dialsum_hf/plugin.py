@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from dialsum_core.recipe import Recipe
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: The batch size ``run.auto_batch`` tries first unless a model's table says (``auto_batch_max``).
+AUTO_BATCH_MAX = 64
 #: Files one of which a saved tokenizer has (``tokenizer.json`` for fast tokenizers, the others for the
 #: slow ones: BPE, WordPiece, SentencePiece).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model",
@@ -130,7 +132,7 @@ class PretrainedOptions:
     #: Recompute activations in the backward pass: less memory, about 30% slower.
     gradient_checkpointing: bool = False
     #: Largest batch size ``run.auto_batch`` tries first (it halves on out-of-memory).
-    auto_batch_max: int = attrs.field(default=64, validator=positive)
+    auto_batch_max: int = attrs.field(default=AUTO_BATCH_MAX, validator=positive)
 
 
 @attrs.define
@@ -172,7 +174,7 @@ class ScratchOptions:
     #: Recompute activations in the backward pass: less memory, slower.
     gradient_checkpointing: bool = False
     #: Largest batch size `run.auto_batch` tries first (it halves on out-of-memory).
-    auto_batch_max: int = attrs.field(default=64, validator=positive)
+    auto_batch_max: int = attrs.field(default=AUTO_BATCH_MAX, validator=positive)
 
 
 def scratch_architecture(o: ScratchOptions, recipe: Recipe) -> dict[str, int]:

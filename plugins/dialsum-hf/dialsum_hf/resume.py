@@ -88,9 +88,10 @@ def checkpoint_mismatch(recipe: Any, plugins: Any, checkpoint: Path) -> list[str
     anything is loaded. A checkpoint without them (not written by dialsum) is left to the Trainer.
     """
     from dialsum_core.errors import DialsumError
+    from dialsum_hf.model import METADATA
     from dialsum_hf.plugin import PretrainedOptions, ScratchOptions, local_model_path, scratch_architecture
 
-    meta = _json(checkpoint / "dialsum_model.json")
+    meta = _json(checkpoint / METADATA)
     loader, models = meta.get("loader"), list(dict.fromkeys(recipe.run.models))
     if not loader or not models:
         return []

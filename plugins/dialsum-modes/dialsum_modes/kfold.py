@@ -121,13 +121,11 @@ def summarize(ctx: RunContext, data: DataSplits, runs: list[FoldRun], options: K
     if oof_rel:
         results["predictions"]["oof"] = oof_rel
     if ctx.recipe.run.save_visualizations:
-        models = [fr.model for fr in runs]
-        results["visualizations"] = plots.for_kfold(ctx, runs, sources, data.valid, comb,
-                                                    [comb.weights[m] for m in models if m in comb.weights])
+        results["visualizations"] = plots.for_kfold(ctx, runs, sources, data.valid, comb)
     results.update(toolkit.final_scores(final))
     # scored on the shared validation split: comparable between folds, unlike each fold's held-out score
-    results.update(toolkit.best_checkpoint([(s.name, results["sources_valid"][s.name], s.checkpoint)
-                                            for s in sources], "fold model on validation"))
+    results.update(toolkit.name_best(ctx, [(s.name, results["sources_valid"][s.name], s.checkpoint)
+                                           for s in sources], "fold model on validation"))
     for fr in runs:
         cv = results["cv"][fr.model].get(RANKED_BY)
         if cv:

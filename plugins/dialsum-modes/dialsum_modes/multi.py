@@ -58,9 +58,8 @@ class MultiModelMode(toolkit.Mode):
         results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=comb.valid, test=data.test, test_preds=comb.test, sources=sources)
         if ctx.recipe.run.save_visualizations:
-            results["visualizations"] = plots.for_ensemble(ctx, sources, data.valid, comb,
-                                                           [comb.weights[m] for m in models if m in comb.weights])
+            results["visualizations"] = plots.for_ensemble(ctx, sources, data.valid, comb)
         results.update(toolkit.final_scores(final))
-        results.update(toolkit.best_checkpoint([(s.name, s.scores, s.checkpoint) for s in sources],
-                                               "model on validation"))
+        results.update(toolkit.name_best(ctx, [(s.name, s.scores, s.checkpoint) for s in sources],
+                                         "model on validation"))
         return results

@@ -12,7 +12,8 @@ import attrs
 
 from dialsum_core.experiment import CONFIG, RESULTS, SUBDIRS
 from dialsum_core.validators import at_least, non_negative, one_of
-from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY, logger_files
+from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY, STUDY_FOLDER, logger_files
+from dialsum_modes.study import STUDY_FILE
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes")
 PRUNERS = ("median", "percentile", "hyperband", "none")
@@ -24,8 +25,10 @@ MODEL_KEY = "model"
 #: What the experiment folder holds besides the study: the core's files and the folders the run
 #: writes. A study file of one of these names would overwrite a file or take a folder's place.
 EXPERIMENT_ENTRIES = (CONFIG, RESULTS, *SUBDIRS, *MODE_FOLDERS)
-#: What the study writes in ``optuna/`` when its trials are done (besides ``study.db``).
-STUDY_OUTPUTS = ("best_params.json", "best_recipe.toml")
+#: What the study writes in ``optuna/`` when its trials are done (besides ``study.db``): the best
+#: trial's parameters and scores, and the recipe that trains with them.
+BEST_PARAMS, BEST_RECIPE = "best_params.json", "best_recipe.toml"
+STUDY_OUTPUTS = (BEST_PARAMS, BEST_RECIPE)
 
 
 def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
@@ -37,13 +40,13 @@ def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
 
     path = value.removeprefix("journal://")
     if value.startswith("journal://") and not path:
-        raise ValueError("journal:// needs the journal file's path, e.g. journal://optuna/journal.log")
+        raise ValueError(f"journal:// needs the journal file's path, e.g. journal://{STUDY_FOLDER}/journal.log")
     parts = [part.casefold() for part in Path(path).parts] if "://" not in path else []
     if parts and not Path(path).is_absolute() and (
             (len(parts) == 1 and parts[0] in EXPERIMENT_ENTRIES) or parts[0] in (CONFIG, RESULTS)
-            or (len(parts) == 2 and parts[0] == "optuna" and parts[1] in STUDY_OUTPUTS)):
+            or (len(parts) == 2 and parts[0] == STUDY_FOLDER and parts[1] in STUDY_OUTPUTS)):
         raise ValueError(f"{value!r} is a file or folder the run writes in the experiment folder; name the study's "
-                         "own file, e.g. optuna/study.db")
+                         f"own file, e.g. {STUDY_FOLDER}/{STUDY_FILE}")
     if path.startswith("sqlite:///") and not path.startswith("sqlite:////"):
         raise ValueError(f"an SQLite URL with a relative path is relative to the current directory, got {value!r}; "
                          "give a plain relative path (inside the experiment folder) or an absolute one")
@@ -51,12 +54,18 @@ def _storage_inside(_inst: Any, _attr: Any, value: str) -> None:
         raise ValueError(f"a relative path must stay inside the experiment folder, got {value!r}; give an absolute "
                          "path or a URL to share a study between experiments")
     if path and "://" not in path and Path(path).is_dir():
-        raise ValueError(f"{value!r} is a folder; name the study's file in it (e.g. {Path(path) / 'study.db'})")
+        raise ValueError(f"{value!r} is a folder; name the study's file in it (e.g. {Path(path) / STUDY_FILE})")
 
 
 @attrs.define
 class SingleOptions:
     """``[modes.single]``: nothing to set; listed models are trained one by one and compared."""
+
+
+#: Trials of a weight search (``multi_model``'s and ``full``'s final ensemble) unless the recipe says.
+WEIGHT_SEARCH_TRIALS = 30
+#: The trials a debug run's weight search runs at most.
+DEBUG_WEIGHT_SEARCH_TRIALS = 8
 
 
 @attrs.define
@@ -77,7 +86,7 @@ class MultiModelOptions:
 
     #: Trials of the weight search on the validation split when ``run.ensemble_weights`` is empty
     #: (0 disables it: the ensemble's own defaults apply).
-    weight_search_trials: int = attrs.field(default=30, validator=at_least(0))
+    weight_search_trials: int = attrs.field(default=WEIGHT_SEARCH_TRIALS, validator=at_least(0))
 
 
 def _percent(_inst: Any, _attr: Any, value: float) -> None:
@@ -129,8 +138,8 @@ class OptunaOptions:
     percentile: float = attrs.field(default=25.0, validator=_percent)
     #: Parallel trials (threads of one process); on one GPU they share its memory and compute (docs/modes/optuna.md).
     n_jobs: int = attrs.field(default=1, validator=at_least(1))
-    #: ``""``: ``optuna/study.db`` in the experiment folder; ``journal://PATH`` (or a ``.log`` path): a journal
-    #: file several workers share; or an RDB URL such as ``postgresql+psycopg://user:pw@host/db``.
+    #: ``""``: ``optuna/study.db`` in the experiment folder; ``journal://PATH`` (or a ``.log``/``.jsonl``
+    #: path): a journal file several workers share; or an RDB URL such as ``postgresql+psycopg://user:pw@host/db``.
     storage: str = attrs.field(default="", validator=_storage_inside)
     #: ``""``: the experiment name, so re-running the same experiment resumes its study.
     study_name: str = ""
@@ -149,7 +158,7 @@ class FullOptions:
     #: Tune the first model with Optuna before the k-fold stage.
     tune: bool = True
     #: Weight-search trials of the final ensemble when ``run.ensemble_weights`` is empty.
-    weight_search_trials: int = attrs.field(default=30, validator=at_least(0))
+    weight_search_trials: int = attrs.field(default=WEIGHT_SEARCH_TRIALS, validator=at_least(0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -511,7 +520,7 @@ def _check_resumed_study(recipe: Any, plugins: Any) -> Problems:
     from dialsum_modes import study
 
     opts, name, models = recipe.options("run_modes", "optuna", plugins), recipe.run.name, list(recipe.run.models)
-    db = Path(recipe.run.output_dir).expanduser() / name / "optuna" / study.STUDY_FILE if name else None
+    db = Path(recipe.run.output_dir).expanduser() / name / STUDY_FOLDER / STUDY_FILE if name else None
     if opts.storage or not models or db is None or not db.is_file():
         return []
     quiet = logging.getLogger("dialsum")
@@ -608,7 +617,7 @@ def _check_storage_logs(recipe: Any, plugins: Any) -> Problems:
     if not storage or "://" in storage or Path(storage).is_absolute():
         return []
     return [("modes.optuna.storage", f"{value!r} is the file the {name} logger writes (loggers.{name}.filename); "
-             "name the study's own file, e.g. optuna/study.db")
+             f"name the study's own file, e.g. {STUDY_FOLDER}/{STUDY_FILE}")
             for name, filename in logger_files(recipe, plugins).items()
             if Path(filename).as_posix().casefold() == Path(storage).as_posix().casefold()][:1]
 

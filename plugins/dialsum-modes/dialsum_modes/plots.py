@@ -15,11 +15,11 @@ from typing import Any
 from dialsum_core.atomic import atomic_write_bytes
 from dialsum_core.context import RunContext
 from dialsum_core.data import Example
+from dialsum_metrics import MEASURES
 from dialsum_modes import toolkit
-from dialsum_modes.sections import RANKED_BY
+from dialsum_modes.sections import RANKED_BY, STUDY_FOLDER
 
 log = logging.getLogger("dialsum")
-METRICS = ("rouge1", "rouge2", "rougeL", "rouge_mean")
 LINESTYLES = ("-", "--", ":", "-.")
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 
@@ -68,26 +68,28 @@ def existing(ctx: RunContext) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------
 def fold_rouge(ctx: RunContext, runs: Sequence[Any]) -> str | None:
-    """Grouped bars: ROUGE-1/2/L of every fold, with the mean ± std of rouge_mean per model."""
+    """Grouped bars: each ROUGE measure (dialsum-metrics' ``MEASURES``) of every fold, with the mean ±
+    std of their mean (``rouge_mean``, the score the modes rank by) per model."""
 
     def draw(fig: Any) -> None:
         axes = fig.subplots(len(runs), 1, squeeze=False)[:, 0]
         for ax, fr in zip(axes, runs, strict=True):
             k = len(fr.sources)
-            width = 0.8 / 3
-            for j, metric in enumerate(("rouge1", "rouge2", "rougeL")):
+            width = 0.8 / len(MEASURES)
+            for j, metric in enumerate(MEASURES):
                 values = [s.scores.get(metric, 0.0) for s in fr.sources]
-                label = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}[metric]
-                bars = ax.bar([i + (j - 1) * width for i in range(k)], values, width, label=label, color=COLORS[j])
+                label = f"ROUGE-{metric.removeprefix('rouge')}"
+                offset = (j - (len(MEASURES) - 1) / 2) * width
+                bars = ax.bar([i + offset for i in range(k)], values, width, label=label, color=COLORS[j])
                 ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
-            means = [s.scores.get("rouge_mean", 0.0) for s in fr.sources]
+            means = [s.scores.get(RANKED_BY, 0.0) for s in fr.sources]
             mean = sum(means) / k
             std = (sum((m - mean) ** 2 for m in means) / k) ** 0.5
             ax.axhline(mean, color="black", linestyle="--", linewidth=1,
                        label=f"mean of ROUGE-1/2/L over folds: {mean:.3f} ± {std:.3f}")
             ax.set_xticks(range(k), [f"fold {i + 1}" for i in range(k)])
             ax.set_ylabel("F1 (held-out fold)")
-            ax.set_ylim(0, max(1e-3, max(s.scores.get("rouge1", 0.0) for s in fr.sources)) * 1.3)
+            ax.set_ylim(0, max(1e-3, *(s.scores.get(m, 0.0) for s in fr.sources for m in MEASURES)) * 1.3)
             ax.set_title(f"{fr.model}: per-fold ROUGE ({k} folds)")
             ax.legend(fontsize=8, loc="upper right", ncols=2)
 
@@ -190,7 +192,7 @@ def source_rouge(ctx: RunContext, scores: dict[str, dict[str, float]]) -> str | 
     def draw(fig: Any) -> None:
         ax = fig.subplots()
         names = list(scores)
-        values = [scores[n].get("rouge_mean", 0.0) for n in names]
+        values = [scores[n].get(RANKED_BY, 0.0) for n in names]
         colors = [COLORS[3] if n == "ensemble" else COLORS[0] for n in names]
         bars = ax.barh(names, values, color=colors)
         ax.bar_label(bars, fmt="%.4f", fontsize=8, padding=2)
@@ -200,13 +202,6 @@ def source_rouge(ctx: RunContext, scores: dict[str, dict[str, float]]) -> str | 
         ax.set_title("Models and ensemble on the validation split")
 
     return _save(ctx, "validation_rouge", draw, (8, 1.2 + 0.45 * len(scores)))
-
-
-def _weights_of(comb: Any, weights: Sequence[float] | None, models: Sequence[str]) -> dict[str, float]:
-    learnt = comb.info.get("weights") if isinstance(comb.info, dict) else None
-    if isinstance(learnt, dict) and learnt and all(isinstance(v, int | float) for v in learnt.values()):
-        return {str(k): float(v) for k, v in learnt.items()}
-    return {m: float(w) for m, w in zip(models, weights or [], strict=False)}
 
 
 def _done(paths: Sequence[str | None]) -> list[str]:
@@ -227,10 +222,12 @@ def _scores(comb: Any, sources: Sequence[Any]) -> dict[str, dict[str, float]]:
     return {**{s.name: comb.source_valid[s.name] for s in sources}, "ensemble": comb.scores}
 
 
-def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], valid: Sequence[Example], comb: Any,
-              weights: Sequence[float] | None) -> list[str]:
+def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], valid: Sequence[Example],
+              comb: Any) -> list[str]:
+    """The k-fold plots; the ensemble's weights as it used them (``comb.weighted_by()``: per model, or
+    per fold when given so)."""
     scores = _scores(comb, sources)
-    w = _weights_of(comb, weights, [fr.model for fr in runs])
+    w = comb.weighted_by()
     return _done([
         fold_rouge(ctx, runs),
         learning_curves(ctx, sources),
@@ -240,10 +237,9 @@ def for_kfold(ctx: RunContext, runs: Sequence[Any], sources: Sequence[Any], vali
     ])
 
 
-def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example], comb: Any,
-                 weights: Sequence[float] | None) -> list[str]:
+def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Example], comb: Any) -> list[str]:
     scores = _scores(comb, sources)
-    w = _weights_of(comb, weights, [s.name for s in sources])
+    w = comb.weighted_by()
     preds = {s.name: s.predictions("valid") for s in sources[:5]}
     preds["ensemble"] = comb.valid
     return _done([
@@ -254,7 +250,7 @@ def for_ensemble(ctx: RunContext, sources: Sequence[Any], valid: Sequence[Exampl
     ])
 
 
-def for_study(ctx: RunContext, study: Any, metric: str, prefix: str = "optuna") -> list[str]:
+def for_study(ctx: RunContext, study: Any, metric: str, prefix: str = STUDY_FOLDER) -> list[str]:
     import optuna
 
     trials = study.get_trials(deepcopy=False)

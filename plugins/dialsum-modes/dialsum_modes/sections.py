@@ -19,9 +19,12 @@ from dialsum_modes import fanout
 
 #: The score the run modes rank models, folds and ensembles by: the metrics' selection score.
 RANKED_BY = SELECTION_SCORE
+#: The folder of the experiment's own Optuna study: ``study.db`` with no ``storage`` given, and the
+#: study's outputs (``best_params.json``, ``best_recipe.toml``) whatever the storage.
+STUDY_FOLDER = "optuna"
 #: The folders the run modes make in the experiment folder (besides the core's ``checkpoints``,
 #: ``predictions`` and ``visualizations``): the trained units, the fan-out jobs, the study.
-MODE_FOLDERS = ("stages", "jobs", "optuna")
+MODE_FOLDERS = ("stages", "jobs", STUDY_FOLDER)
 #: The tag of a run mode that writes ``predictions/train_predictions.csv`` with ``run.save_train_predictions``
 #: (its models train on the whole training split); another mode would predict the training set for no file.
 TRAIN_PREDICTIONS = "train-predictions"

@@ -72,8 +72,8 @@ class SingleMode(toolkit.Mode):
             log.info("models ranked by validation rouge_mean:\n%s", "\n".join(
                 f"  {i}. {n:<24} {sc.get(RANKED_BY, 0.0) * 100:6.2f}" for i, (n, sc) in enumerate(ranked, 1)))
         results.update({"best_model": best_name, **toolkit.final_scores(best_scores)})
-        results.update(toolkit.best_checkpoint(
-            [(best_name, best_scores, results["models_results"][best_name]["checkpoint"])], "model, the one submitted"))
+        submitted = results["models_results"][best_name]["checkpoint"]
+        results.update(toolkit.name_best(ctx, [(best_name, best_scores, submitted)], "model, the one submitted"))
         if len(models) == 1:
             results["history"] = results["models_results"][best_name]["history"]
         return results

@@ -24,7 +24,8 @@ model knows (``latest_checkpoint`` is gone); :func:`epoch_score` (a validation s
 :func:`combine`, for the modes' reports and plots). Version 1.7: :func:`write_predictions` refuses
 a fan-out job (``run.only``, :func:`dialsum_modes.fanout.is_partial`): its predictions come from
 the job's units alone and would replace the experiment's; a mode returns :func:`job_results` there;
-:func:`visualizations` (the plots ``run.save_visualizations`` asks of every mode).
+:func:`visualizations` (the plots ``run.save_visualizations`` asks of every mode); :func:`name_best`
+(``best_checkpoint`` and the ``checkpoints/best`` link, one answer) replaces ``mark_best``.
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -59,6 +60,7 @@ from dialsum_core.protocols import Candidate, FitResult, weight_of
 from dialsum_data import augmented
 from dialsum_metrics import SCORE_TAG, is_degenerate, quiet_degenerate
 from dialsum_modes import fanout
+from dialsum_modes.options import DEBUG_WEIGHT_SEARCH_TRIALS
 from dialsum_modes.sections import RANKED_BY
 
 __version__ = "1.7"
@@ -476,13 +478,6 @@ def point(ctx: RunContext, name: str, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def mark_best(ctx: RunContext, sources: Sequence[Source]) -> None:
-    """``checkpoints/best``: the checkpoint of the source with the best validation ``rouge_mean``."""
-    scored = [s for s in sources if s.scores]
-    if scored:
-        point(ctx, "best", Path(max(scored, key=lambda s: s.scores.get(RANKED_BY, 0.0)).checkpoint))
-
-
 def predict_candidates(
     ctx: RunContext, model: Any, name: str, examples: Sequence[Example], split: str
 ) -> list[list[Candidate]]:
@@ -558,6 +553,10 @@ def job_results(ctx: RunContext, sources: Sequence[Source], **extra: Any) -> dic
 #: weights, a scorer, source weights, the candidates' model scores) is learnt on the other parts
 #: and applied to each part, so its validation score is measured on dialogues it did not learn from.
 CROSSFIT_PARTS = 2
+#: ``Combined.weights_from`` (``results.json``'s ``weights_from``) when the recipe gave the weights, when
+#: they were searched, and when the strategy weighed the sources by its own default; a strategy that
+#: learns its own source weights says ``learnt by NAME``.
+GIVEN, SEARCHED, ENSEMBLE_DEFAULT = "given", "searched on validation", "ensemble default"
 
 
 @attrs.define
@@ -577,7 +576,7 @@ class Combined:
     scores: dict[str, float] = attrs.field(factory=dict)
     #: The ``{source prefix: weight}`` used for ``test`` (empty: the strategy's own weighting).
     weights: dict[str, float] = attrs.field(factory=dict)
-    #: "given", "searched on validation" or "ensemble default".
+    #: :data:`GIVEN`, :data:`SEARCHED`, :data:`ENSEMBLE_DEFAULT` or ``learnt by NAME``.
     weights_from: str = ""
     #: One entry per cross-fitting part: its dialogues (indices into the validation split), the
     #: weights and what the strategy learnt on the other parts, used for that part's predictions.
@@ -595,6 +594,11 @@ class Combined:
     #: The sources (and "ensemble") whose validation predictions are degenerate, never chosen
     #: while something else is not.
     degenerate: list[str] = attrs.field(factory=list)
+
+    def weighted_by(self) -> dict[str, float]:
+        """The ``{source prefix: weight}`` the sources were weighed by (given, searched or learnt), as
+        ``results.json`` reports them; none when the strategy used its own default weighting."""
+        return {} if self.weights_from == ENSEMBLE_DEFAULT else dict(self.weights)
 
     def report(self) -> dict[str, Any]:
         """The ``results.json`` entry of the ensemble (``strategy`` is the mode's to add)."""
@@ -730,7 +734,7 @@ def combine(
         test_preds = list(ens.generate(models, w, [e.dialogue for e in test], ctx)) if test else []
         info: dict[str, Any] = {}
         mapping = dict(zip([s.name for s in sources], w, strict=True))
-        how = "given" if given else "ensemble default"
+        how = GIVEN if given else ENSEMBLE_DEFAULT
     else:  # output level, or one source's TTA candidates (their inputs differ: the strategy's vote)
         cands = merge_candidates(sources, "valid")
 
@@ -742,18 +746,18 @@ def combine(
             fit_cands = _rescored(fit_cands, quality)
             if given or search_trials <= 0:
                 mapping = weights_for(ctx, sources, weights)
-                how = "given" if mapping else "ensemble default"
+                how = GIVEN if mapping else ENSEMBLE_DEFAULT
             else:
                 searched, _ = search_weights(ctx, sources, valid, search_trials, rows=rows, quality=quality)
                 mapping = weights_for(ctx, sources, searched) if searched else {}
-                how = "searched on validation" if searched else "ensemble default"
+                how = SEARCHED if searched else ENSEMBLE_DEFAULT
             strategy = ctx.build("ensembles", name)
             learnt = dict(strategy.fit(fit_cands, fit_refs, mapping, ctx) or {})
             own = learnt.get("weights")
             if isinstance(own, dict) and own:
                 # Ensemble.fit's contract: a strategy that learns its own source weights returns them,
                 # and votes with those: they are the weights the results and plots report
-                how = f"learnt by {name}" + (" from the given ones" if how == "given" else "")
+                how = f"learnt by {name}" + (" from the given ones" if how == GIVEN else "")
                 mapping = {str(k): float(v) for k, v in own.items()}
             return strategy, mapping, how, learnt, quality
 
@@ -781,7 +785,7 @@ def combine(
                     ensemble_scores=scores)
     _fall_back_to_the_best_source(ctx, comb, sources, refs)
     ctx.emit("dialsum_after_stage", stage="ensemble", metrics={"sources": len(sources),
-                                                               "rouge_mean": comb.scores.get(RANKED_BY, 0.0)})
+                                                               RANKED_BY: comb.scores.get(RANKED_BY, 0.0)})
     return comb
 
 
@@ -891,7 +895,7 @@ def search_weights(
         say("ensemble %s learns its own source weights: no weight search", ctx.recipe.run.ensemble)
         ctx.emit("dialsum_after_stage", stage="weight_search", metrics={})
         return None, None
-    n = max(min(trials, 8) if ctx.recipe.run.debug else trials, len(probes))
+    n = max(min(trials, DEBUG_WEIGHT_SEARCH_TRIALS) if ctx.recipe.run.debug else trials, len(probes))
     progress(ctx, "weight search", 0, n)
     values = []
     for i, p in enumerate(probes):
@@ -968,8 +972,8 @@ def write_predictions(
     prefix: str = "",
 ) -> dict[str, str]:
     """``predictions/{valid,test}_predictions.csv`` (with every source's own prediction), the
-    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically, and the
-    ``checkpoints/best`` link (``train_predictions.csv`` too with ``run.save_train_predictions``).
+    submission ``predictions/submission.csv`` (``fname,summary``), each written atomically
+    (``train_predictions.csv`` too with ``run.save_train_predictions``).
 
     A debug run predicts a few test dialogues only: its file is ``submission_debug.csv``, so that
     nobody uploads it by mistake.
@@ -998,7 +1002,6 @@ def write_predictions(
         exp.write_csv(rel, ["fname", "summary", "reference", *(f"reference{k}" for k in range(2, n_refs + 1)),
                             *names], rows)
         written["valid"] = rel
-    mark_best(ctx, sources)
     examples = ctx.data().train  # folds train on parts of it: their out-of-fold predictions say more
     trained = [s for s in sources if len(s.outputs.get("train", ())) == len(examples)]
     if ctx.recipe.run.save_predictions and trained:
@@ -1054,6 +1057,16 @@ def best_checkpoint(named: Iterable[tuple[str, Mapping[str, float], str]], what:
     score, name, ckpt = max(found, key=lambda it: it[0])
     because = f" ({RANKED_BY} {score:.4f})" if math.isfinite(score) else ""
     return {"best_checkpoint": ckpt, "best_checkpoint_chosen_by": f"{name}: the best {what}{because}"}
+
+
+def name_best(ctx: RunContext, named: Iterable[tuple[str, Mapping[str, float], str]], what: str) -> dict[str, str]:
+    """:func:`best_checkpoint`, with ``checkpoints/best`` pointed at it: one answer to "which model
+    is the run's best" for ``results.json``, the loggers that keep it and the link a user resumes
+    from (a degenerate model that scores higher but is not submitted is none of them)."""
+    found = best_checkpoint(named, what)
+    if found:
+        point(ctx, "best", Path(found["best_checkpoint"]))
+    return found
 
 
 def round_scores(scores: dict[str, Any], digits: int = 4) -> dict[str, Any]:

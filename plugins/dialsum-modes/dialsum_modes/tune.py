@@ -34,7 +34,16 @@ from dialsum_core.recipe.model import absolute_paths
 from dialsum_data import augmented
 from dialsum_modes import plots, toolkit
 from dialsum_modes import study as shared
-from dialsum_modes.options import GP_STARTUP_TRIALS, OptunaOptions, ParamSpec, apply_params, study_trials
+from dialsum_modes.options import (
+    BEST_PARAMS,
+    BEST_RECIPE,
+    GP_STARTUP_TRIALS,
+    OptunaOptions,
+    ParamSpec,
+    apply_params,
+    study_trials,
+)
+from dialsum_modes.sections import STUDY_FOLDER
 
 log = logging.getLogger("dialsum")
 
@@ -121,7 +130,7 @@ class TrialReporter:
             self._trial.set_user_attr(key, value)
 
 
-def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str = "optuna",
+def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str = STUDY_FOLDER,
               original: Recipe | None = None) -> StudyResult:
     """Run (or resume, or join) the study for ``model``; writes ``{folder}/best_params.json`` and
     ``best_recipe.toml``.
@@ -376,14 +385,14 @@ def write_outputs(ctx: RunContext, study: Any, best: Any, options: OptunaOptions
                     "params": dict(t.params)} for t in trials],
     }
     exp = ctx.experiment
-    exp.write_json(f"{folder}/best_params.json", {
+    exp.write_json(f"{folder}/{BEST_PARAMS}", {
         "model": model, "best_trial": best.number, "value": best.value, "metric": options.metric,
         "params": dict(best.params), "scores": best.user_attrs.get("scores", {}),
     })
     best_rec = best_recipe(original, dict(best.params), model)
     # a path among the space's choices was relative to the recipe that declared it: spelled out
-    exp.write_text(f"{folder}/best_recipe.toml", best_rec.override(*absolute_paths(best_rec, ctx.plugins)).to_toml())
-    files = {"best_params": f"{folder}/best_params.json", "best_recipe": f"{folder}/best_recipe.toml"}
+    exp.write_text(f"{folder}/{BEST_RECIPE}", best_rec.override(*absolute_paths(best_rec, ctx.plugins)).to_toml())
+    files = {"best_params": f"{folder}/{BEST_PARAMS}", "best_recipe": f"{folder}/{BEST_RECIPE}"}
     for rel in files.values():
         ctx.emit("dialsum_on_artifact", path=rel, kind="optuna")
     if ctx.recipe.run.save_visualizations:
@@ -406,6 +415,6 @@ class OptunaMode(toolkit.Mode):
             "optuna": result.summary,
             "best_params": result.best_params,
             **toolkit.final_scores(scores, default=result.best_value),
-            **toolkit.best_checkpoint([(f"trial {result.best_trial}", {}, result.summary["best_checkpoint"])],
-                                      "trial of the study"),
+            **toolkit.name_best(ctx, [(f"trial {result.best_trial}", {}, result.summary["best_checkpoint"])],
+                                "trial of the study"),
         }

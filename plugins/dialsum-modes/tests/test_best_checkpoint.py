@@ -57,3 +57,37 @@ def test_the_highest_score_wins_and_a_model_without_a_checkpoint_is_never_named(
         "best_checkpoint": "ckpt/b", "best_checkpoint_chosen_by": "b: the best model (rouge_mean 0.4000)"}
     assert toolkit.best_checkpoint([("c", {"rouge_mean": 0.9}, "")], "model") == {}
     assert toolkit.best_checkpoint([("t", {}, "ckpt/t")], "trial")["best_checkpoint"] == "ckpt/t"
+
+
+# ------------------------------------------------------------------------------------------------
+# checkpoints/best: the link says what results.json says
+# ------------------------------------------------------------------------------------------------
+def _linked_best(res) -> Path:
+    link = res.experiment / "checkpoints" / "best"
+    assert link.is_symlink(), "no checkpoints/best link"
+    return link.resolve()
+
+
+def test_single_links_best_to_the_submitted_model_not_a_degenerate_higher_scorer(make_recipe, run) -> None:
+    """``constant`` scores higher on validation but is degenerate: ``lead`` is submitted and named
+    ``best_checkpoint``, and ``checkpoints/best`` is that same model, not the higher scorer."""
+    res = run(make_recipe(models=["constant", "lead"]))
+    out = res.results
+    assert out["best_model"] == "lead"
+    assert _linked_best(res) == Path(out["best_checkpoint"]).resolve()
+
+
+def test_kfold_links_best_to_the_fold_model_named_in_the_results(make_recipe, run) -> None:
+    """Fold models are ranked on the shared validation split, for the link as for ``results.json``:
+    each fold's held-out score is measured on other dialogues and does not compare."""
+    res = run(make_recipe(("modes.kfold.k_folds", 3), mode="kfold", models=["growing"], ensemble="best_score"))
+    assert _linked_best(res) == Path(res.results["best_checkpoint"]).resolve()
+
+
+def test_optuna_links_best_to_the_best_trial(make_recipe, run) -> None:
+    recipe = make_recipe(("modes.optuna.trials", 2), ("modes.optuna.sampler", "random"),
+                         ("modes.optuna.pruner", "none"),
+                         ('modes.optuna.space."model.max_turns"', {"type": "int", "low": 1, "high": 4}),
+                         mode="optuna", models=["growing"])
+    res = run(recipe)
+    assert _linked_best(res) == Path(res.results["best_checkpoint"]).resolve()

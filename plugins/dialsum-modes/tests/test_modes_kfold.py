@@ -181,3 +181,14 @@ def test_each_fold_models_degenerate_validation_predictions_are_warned_about_onc
     # 8 validation dialogues: each collapsed fold model once (the ensemble follows lead, it is sound)
     warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("degenerate predictions")]
     assert sum(" of 8 " in m for m in warned) == 2, warned
+
+
+def test_weights_given_per_fold_are_plotted_as_the_ensemble_used_them(make_recipe, run) -> None:
+    """The plot of the ensemble's weights shows ``results.json``'s ``weights``, the mapping the
+    ensemble used: given one per fold of one model, they were looked up per model and nothing was drawn."""
+    res = run(make_recipe(("modes.kfold.k_folds", 3), mode="kfold", ensemble="best_score",
+                          ensemble_weights=[0.0, 1.0, 0.0], save_visualizations=True))
+    out = results(res)
+    assert out["ensemble"]["weights_from"] == "given"
+    assert "visualizations/ensemble_weights.png" in out["visualizations"]
+    assert (res.experiment / "visualizations" / "ensemble_weights.png").read_bytes()[:4] == b"\x89PNG"
