@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dialsum_core.context import DataSplits, RunContext
-from dialsum_modes import fanout, plots, toolkit
+from dialsum_modes import fanout, toolkit
 from dialsum_modes.options import MultiModelOptions
 from dialsum_modes.sections import RANKED_BY
 
@@ -58,7 +58,7 @@ class MultiModelMode(toolkit.Mode):
         results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=comb.valid, test=data.test, test_preds=comb.test, sources=sources)
         if ctx.recipe.run.save_visualizations:
-            results["visualizations"] = plots.for_ensemble(ctx, sources, data.valid, comb)
+            results["visualizations"] = toolkit.visualizations(ctx, sources, data.valid, combined=comb)
         results.update(toolkit.final_scores(final))
         results.update(toolkit.name_best(ctx, [(s.name, s.scores, s.checkpoint) for s in sources],
                                          "model on validation"))

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from dialsum_core.context import RunContext
-from dialsum_modes import fanout, plots, toolkit
+from dialsum_modes import fanout, toolkit
 from dialsum_modes.options import SingleOptions
 from dialsum_modes.sections import RANKED_BY
 
@@ -66,7 +66,7 @@ class SingleMode(toolkit.Mode):
         results["predictions"] = toolkit.write_predictions(
             ctx, valid=data.valid, valid_preds=valid_preds, test=data.test, test_preds=test_preds, sources=sources)
         if ctx.recipe.run.save_visualizations:
-            results["visualizations"] = plots.for_sources(ctx, sources, data.valid, valid_preds)
+            results["visualizations"] = toolkit.visualizations(ctx, sources, data.valid, final=valid_preds)
         if len(ranked) > 1:  # screening several models: the table the seed's first step is for
             results["ranking"] = [{"model": n, **toolkit.round_scores(sc)} for n, sc in ranked]
             log.info("models ranked by validation rouge_mean:\n%s", "\n".join(

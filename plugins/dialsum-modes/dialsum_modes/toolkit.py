@@ -944,12 +944,11 @@ def _jsonable(value: Any) -> Any:
 # Outputs
 # ----------------------------------------------------------------------------------------------
 def visualizations(ctx: RunContext, sources: Sequence[Source], valid: Sequence[Example], *,
-                   final: Sequence[str] = (), combined: Combined | None = None,
-                   weights: Sequence[float] | None = None) -> list[str]:
+                   final: Sequence[str] = (), combined: Combined | None = None) -> list[str]:
     """The plots of ``run.save_visualizations`` (none when it is off), drawn as the bundled modes draw
     them, so that the key means the same in every mode: the sources' learning curves and the lengths of
-    the validation predictions, with ``combined`` (what :func:`combine` returned; ``weights``: the
-    weights it was given) each source's and the ensemble's scores and the ensemble's weights, without
+    the validation predictions, with ``combined`` (what :func:`combine` returned) each source's and the
+    ensemble's scores and the weights the ensemble used, without
     it the lengths of ``final`` (the predictions submitted). Returns the files written, relative to
     the experiment folder, for ``results.json``."""
     if not ctx.recipe.run.save_visualizations:
@@ -957,7 +956,7 @@ def visualizations(ctx: RunContext, sources: Sequence[Source], valid: Sequence[E
     from dialsum_modes import plots
 
     if combined is not None:
-        return plots.for_ensemble(ctx, sources, valid, combined, weights)
+        return plots.for_ensemble(ctx, sources, valid, combined)
     return plots.for_sources(ctx, sources, valid, final)
 
 
