@@ -334,6 +334,11 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
     if unmatched:
         raise DialsumError(f"models.{name}.lora_target_modules: {unmatched} match no module of the model; "
                            f"its linear layers are named {adaptable_names(model)}")
+    fixed = [n for n, m in model.named_modules() if not lora_can_adapt(m)]
+    if bad := [t for t in o.lora_target_modules if not unmatched_targets(fixed, [t])]:
+        raise DialsumError(f"models.{name}.lora_target_modules: {bad} name modules LoRA cannot adapt (layers that "
+                           f"hold other layers, or norms); name the linear layers in them, such as "
+                           f"{adaptable_names(model)}")
     if o.gradient_checkpointing:
         model.enable_input_require_grads()
     extra: dict[str, Any] = {}
@@ -346,6 +351,19 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
     )
     quiet_lora_warnings()
     return get_peft_model(model, config)
+
+
+def lora_can_adapt(module: Any) -> bool:
+    """Whether peft could wrap ``module`` in LoRA: not a module holding others (an attention block, an MLP;
+    ``nn.MultiheadAttention`` aside), nor one without a tensor of two dimensions or more (a norm, an
+    activation). peft refuses a target matching any other module with a traceback; the rule names no class,
+    so the quantized linear layers of other libraries pass."""
+    import torch
+
+    if any(True for _ in module.children()) and not isinstance(module, torch.nn.MultiheadAttention):
+        return False
+    tensors = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+    return any(t.dim() >= 2 for t in tensors)
 
 
 def adaptable_names(model: Any, limit: int = 12) -> list[str]:

@@ -19,7 +19,7 @@ from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.positions import model_config, position_problems
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
-from dialsum_hf.weights import lora_target_problem, saved_module_names
+from dialsum_hf.weights import lora_target_problem, saved_weights
 from dialsum_metrics import selection_problem
 
 if TYPE_CHECKING:
@@ -259,8 +259,8 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                                   "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it"))
             targets = [t for t in opts.lora_target_modules if t.strip()]  # an empty one is reported below
             if opts.use_lora and targets and (
-                (names := saved_module_names(local, opts.model_name_or_path, opts.revision)) is not None
-            ) and (problem := lora_target_problem(names, targets)):
+                (saved := saved_weights(local, opts.model_name_or_path, opts.revision)) is not None
+            ) and (problem := lora_target_problem(saved, targets)):
                 found.append((f"{key}.lora_target_modules", problem))
         if local is not None and opts.revision:
             # from_pretrained ignores a revision for a folder: the recipe would pin nothing

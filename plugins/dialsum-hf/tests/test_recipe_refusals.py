@@ -73,8 +73,8 @@ def test_lora_targets_that_match_nothing_are_named(data_dir: Path, tiny_models: 
 def test_lora_targets_are_checked_against_the_weight_files_names(data_dir: Path, tiny_models: dict[str, Path],
                                                                  tmp_path: Path) -> None:
     """The names come from the safetensors header, or from the weight map of a sharded checkpoint; the
-    modules a checkpoint may leave out because they are tied (BART's lm_head and embed_tokens) and the
-    names of containing modules are accepted, as the loaded model has them."""
+    modules a checkpoint may leave out because they are tied (BART's lm_head and embed_tokens) are
+    accepted, as the loaded model has them."""
     import json
 
     def lora_problems(folder: Path, targets: list[str]) -> list[str]:
@@ -83,7 +83,7 @@ def test_lora_targets_are_checked_against_the_weight_files_names(data_dir: Path,
         return [p for p in found if ".lora_target_modules:" in p]
 
     llama = tiny_models["llama"]
-    assert lora_problems(llama, ["q_proj", "self_attn", "lm_head", "layers.0.mlp.up_proj"]) == []
+    assert lora_problems(llama, ["q_proj", "lm_head", "layers.0.mlp.up_proj"]) == []
     assert lora_problems(tiny_models["bart"], ["lm_head", "embed_tokens", "fc1"]) == []  # tied: not saved
     (problem,) = lora_problems(llama, ["query_key_value", "q_proj"])  # GPT-NeoX's name given to a Llama model
     assert "models.hf-causal.lora_target_modules: ['query_key_value'] match no module" in problem
@@ -97,6 +97,59 @@ def test_lora_targets_are_checked_against_the_weight_files_names(data_dir: Path,
     (sharded / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
     assert lora_problems(sharded, ["q_proj"]) == []
     assert "['v_proj'] match no module" in lora_problems(sharded, ["v_proj"])[0]
+
+
+def lora_outcomes(data_dir: Path, folder: Path, targets: list[str], loader: str = "hf-causal") -> tuple[list[str], str]:
+    """What ``dialsum check`` says of ``lora_target_modules = targets`` for the model in ``folder``, and what
+    building the model (loading it and wrapping it in LoRA, before any training) says: ``"ok"`` or the error."""
+    patch = {"run": {"models": [loader]},
+             "models": {loader: {"model_name_or_path": str(folder), "use_lora": True, "lora_target_modules": targets}}}
+    found = [p for p in problems(data_dir, patch) if ".lora_target_modules:" in p]
+    ctx = make_context(data_dir, patch)
+    try:
+        ctx.build("model_loaders", loader).build(ctx, ctx.data().train)
+    except DialsumError as err:
+        return found, str(err)
+    return found, "ok"
+
+
+@pytest.mark.parametrize(("family", "target"), [("llama", "self_attn"), ("llama", "mlp"), ("llama", "input_layernorm"),
+                                                ("gpt_neox", "attention"), ("bart", "layernorm_embedding")])
+def test_lora_targets_naming_modules_lora_cannot_adapt_are_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                                   family: str, target: str) -> None:
+    """peft adapts linear and embedding layers: a target naming a block of them or a norm made it raise a
+    traceback while the run built the model, and the check said nothing."""
+    loader = "hf-seq2seq" if family == "bart" else "hf-causal"
+    found, run = lora_outcomes(data_dir, tiny_models[family], [target], loader)
+    says = f"models.{loader}.lora_target_modules: ['{target}'] name modules LoRA cannot adapt"
+    assert len(found) == 1 and says in found[0], found
+    assert run.startswith(says) and "\n" not in run, run
+
+
+def test_lora_targets_are_read_from_the_file_the_model_loads_from(data_dir: Path, tiny_models: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    """A folder saved without the model's head (``LlamaModel``) names its weights ``layers.0...``; loading it
+    puts them under ``model.``, so a full name ``model.layers.0...`` targets a module of the run. And a stale
+    weight map left beside a ``model.safetensors`` is not the file ``from_pretrained`` reads."""
+    import json
+
+    from transformers import AutoModelForCausalLM
+
+    headless = tmp_path / "headless"
+    AutoModelForCausalLM.from_pretrained(str(tiny_models["llama"])).model.save_pretrained(str(headless))
+    for f in tiny_models["llama"].iterdir():
+        if f.name not in ("model.safetensors", "config.json"):
+            (headless / f.name).write_bytes(f.read_bytes())
+    assert lora_outcomes(data_dir, headless, ["model.layers.0.self_attn.q_proj"]) == ([], "ok")
+    found, run = lora_outcomes(data_dir, headless, ["model.layers.0.self_attn.qproj"])
+    assert "['model.layers.0.self_attn.qproj'] match no module" in found[0] and "match no module" in run
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    for f in tiny_models["llama"].iterdir():
+        (stale / f.name).write_bytes(f.read_bytes())
+    weight_map = {"gpt_neox.layers.0.attention.query_key_value.weight": "pytorch_model-00001-of-00001.bin"}
+    (stale / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    assert lora_outcomes(data_dir, stale, ["q_proj"]) == ([], "ok")
 
 
 def test_resume_from_a_checkpoint_of_other_model_options_is_refused(context, data_dir: Path, tmp_path: Path) -> None:
