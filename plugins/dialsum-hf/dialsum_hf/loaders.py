@@ -339,11 +339,17 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
         raise DialsumError(f"models.{name}.lora_target_modules: {bad} name modules LoRA cannot adapt (layers that "
                            f"hold other layers, or norms); name the linear layers in them, such as "
                            f"{adaptable_names(model)}")
+    if hidden := unreached_targets(model, o.lora_target_modules):
+        raise DialsumError(f"models.{name}.lora_target_modules: {hidden} name a module the model also runs under "
+                           "another name that no target names (a tied embedding, such as BART's shared one, also run "
+                           "as embed_tokens), where peft's replacement does not reach: its adapter would never "
+                           "train; leave it out")
     if o.gradient_checkpointing:
         model.enable_input_require_grads()
     extra: dict[str, Any] = {}
-    if new_token_ids:
-        extra["trainable_token_indices"] = trainable_token_rows(model, new_token_ids)
+    rows = trainable_token_rows(model, new_token_ids, o.lora_target_modules) if new_token_ids else {}
+    if rows:
+        extra["trainable_token_indices"] = rows
     config = LoraConfig(
         task_type=TaskType.SEQ_2_SEQ_LM if family == "seq2seq" else TaskType.CAUSAL_LM,
         r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
@@ -351,6 +357,24 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
     )
     quiet_lora_warnings()
     return get_peft_model(model, config)
+
+
+def unreached_targets(model: Any, targets: Sequence[str]) -> list[str]:
+    """The ``targets`` matching a module the model also holds under a name no target matches.
+
+    peft replaces a module under the one name ``named_modules`` gives it; where the same module object is held
+    under another name (BART's ``shared`` embedding is its encoder's and decoder's ``embed_tokens`` too once
+    the vocabulary grew), the model keeps calling the original there, so the adapter gets no gradient and
+    the Trainer fails at its first step."""
+    names: dict[int, list[str]] = {}
+    for n, m in model.named_modules(remove_duplicate=False):
+        names.setdefault(id(m), []).append(n)
+
+    def matched(n: str, among: Sequence[str]) -> bool:
+        return len(unmatched_targets([n], among)) < len(among)
+
+    return [t for t in targets if any(matched(n, [t]) and not all(matched(a, targets) for a in names[id(m)])
+                                      for n, m in model.named_modules() if n)]
 
 
 def lora_can_adapt(module: Any) -> bool:
@@ -375,7 +399,8 @@ def adaptable_names(model: Any, limit: int = 12) -> list[str]:
     return sorted(leaves)[:limit]
 
 
-def trainable_token_rows(model: Any, new_token_ids: Sequence[int]) -> dict[str, list[int]]:
+def trainable_token_rows(model: Any, new_token_ids: Sequence[int], lora_targets: Sequence[str] = ()
+                         ) -> dict[str, list[int]]:
     """Which rows of which embedding matrices LoRA trains for newly added tag tokens.
 
     A new token starts from an untrained row. Training only its input row lets the model read
@@ -383,11 +408,20 @@ def trainable_token_rows(model: Any, new_token_ids: Sequence[int]) -> dict[str, 
     false``) the output row lives in ``lm_head`` / ``embed_out``, and a summary could not name the
     speakers. So the output rows are trained too when they are a matrix of their own; a tied model
     shares one matrix, which peft keeps tied. The rest of both matrices stays frozen.
+
+    A matrix ``lora_targets`` adapts is left out: its LoRA update trains every row, the new ones too, and
+    peft refuses both on one module.
     """
     rows = list(new_token_ids)
+    names = {id(m): n for n, m in model.named_modules()}
+
+    def adapted(module: Any) -> bool:
+        n = names.get(id(module), "")
+        return bool(n) and len(unmatched_targets([n], lora_targets)) < len(lora_targets)
+
     emb, out = model.get_input_embeddings(), model.get_output_embeddings()
-    targets = {_module_name(model, emb, "embed_tokens"): rows}
-    if out is not None and out is not emb and out.weight is not emb.weight:
+    targets = {} if adapted(emb) else {_module_name(model, emb, "embed_tokens"): rows}
+    if out is not None and out is not emb and out.weight is not emb.weight and not adapted(out):
         targets[_module_name(model, out, "lm_head")] = rows
     return targets
 

@@ -126,6 +126,32 @@ def test_lora_targets_naming_modules_lora_cannot_adapt_are_refused(data_dir: Pat
     assert run.startswith(says) and "\n" not in run, run
 
 
+@pytest.mark.parametrize("target", ["embed_tokens", "lm_head"])
+def test_lora_on_an_embedding_matrix_trains_alongside_the_new_tag_rows(data_dir: Path, tiny_models: dict[str, Path],
+                                                                       tmp_path: Path, target: str) -> None:
+    """The tag tokens added to the model's vocabulary have their rows trained through peft's
+    ``trainable_token_indices``; a LoRA target on that same matrix made peft raise a TypeError while the
+    run built the model. The adapter trains every row of it, the new ones too, so the matrix is left to it."""
+    found, run = lora_outcomes(data_dir, tiny_models["llama"], [target])
+    assert (found, run) == ([], "ok")
+    patch = {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": {
+        "model_name_or_path": str(tiny_models["llama"]), "use_lora": True, "lora_target_modules": [target]}}}
+    ctx = make_context(data_dir, patch)
+    data = ctx.data()
+    model = ctx.build("model_loaders", "hf-causal").build(ctx, data.train)
+    assert model.fit(data.train, data.valid, ctx, tmp_path / "ckpt").details["global_step"] > 0
+
+
+def test_a_lora_target_the_model_runs_under_another_name_is_refused(data_dir: Path,
+                                                                    tiny_models: dict[str, Path]) -> None:
+    """BART's ``shared`` embedding is its encoder's and decoder's ``embed_tokens`` too once the tag tokens
+    grew the vocabulary; peft replaced it under ``shared`` alone, the model kept calling the original, and
+    the Trainer failed at its first step (no gradient). Refused when the model is built."""
+    _found, run = lora_outcomes(data_dir, tiny_models["bart"], ["q_proj", "shared"], "hf-seq2seq")
+    assert run.startswith("models.hf-seq2seq.lora_target_modules: ['shared'] name a module the model also runs "
+                          "under another name"), run
+
+
 def test_lora_targets_are_read_from_the_file_the_model_loads_from(data_dir: Path, tiny_models: dict[str, Path],
                                                                   tmp_path: Path) -> None:
     """A folder saved without the model's head (``LlamaModel``) names its weights ``layers.0...``; loading it
