@@ -148,9 +148,14 @@ def model_folder_problem(path: str) -> str | None:
         config = json.loads((p / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return f"{path}: config.json is not readable JSON ({exc})"
+    if not isinstance(config, dict) or not config.get("model_type"):
+        # transformers reads the architecture from model_type (the augmenter runs no remote code): without it
+        # the model failed to load when the run first paraphrased, after its models had trained
+        return (f"{path}: config.json names no model_type, so transformers cannot tell which model it is; save "
+                "the model with save_pretrained, which writes it")
     # encoder-decoder configs say so, or name a seq2seq architecture (a config written by hand may leave
     # the flag out); a decoder-only one (GPT-2, Llama...) is no seq2seq model
-    if isinstance(config, dict) and config.get("model_type") and config.get("is_encoder_decoder") is not True \
+    if config.get("is_encoder_decoder") is not True \
             and not any(mark in str(a) for a in config.get("architectures") or [] for mark in SEQ2SEQ_MARKS):
         return (f"{path}: a decoder-only {config['model_type']} model; the paraphrase augmenter loads a seq2seq "
                 "(encoder-decoder) model such as BART or T5, which rewrites each turn")

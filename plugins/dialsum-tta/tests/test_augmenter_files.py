@@ -95,6 +95,10 @@ def test_check_looks_into_the_paraphrase_model_folder(plugins: Any, tmp_path: Pa
     (problem,) = tta_problems(plugins, "paraphrase", {"model": str(empty)})
     assert f"augmenters.paraphrase.model: {empty}: no tokenizer files (tokenizer.json, " in problem
     (empty / "tokenizer.json").write_text("{}", encoding="utf-8")
+    # without a model_type transformers could not tell the model's class: it failed after the models trained
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(empty)})
+    assert f"augmenters.paraphrase.model: {empty}: config.json names no model_type" in problem
+    (empty / "config.json").write_text('{"model_type": "bart", "is_encoder_decoder": true}', encoding="utf-8")
     assert tta_problems(plugins, "paraphrase", {"model": str(empty)}) == []  # no model is loaded to check
 
 
