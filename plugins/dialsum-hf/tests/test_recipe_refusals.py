@@ -126,6 +126,35 @@ def test_lora_targets_naming_modules_lora_cannot_adapt_are_refused(data_dir: Pat
     assert run.startswith(says) and "\n" not in run, run
 
 
+def test_the_entries_of_a_quantized_weight_do_not_make_its_layer_a_block(data_dir: Path, tiny_models: dict[str, Path],
+                                                                        tmp_path: Path) -> None:
+    """A checkpoint saved 4-bit names a weight's own entries below it (``q_proj.weight.absmax``), a GPTQ
+    one its packed tensors beside a one-dimensional ``g_idx``: their layers are still linear layers LoRA
+    adapts, never blocks. The header is written as safetensors writes it (an 8-byte size, then JSON)."""
+    import json
+    import struct
+
+    folder = tmp_path / "quantized"
+    folder.mkdir()
+    for f in tiny_models["llama"].iterdir():
+        if f.name != "model.safetensors":
+            (folder / f.name).write_bytes(f.read_bytes())
+    shapes = {"model.layers.0.self_attn.q_proj.weight": [512, 1], "model.layers.0.self_attn.q_proj.weight.absmax": [8],
+              "model.layers.0.self_attn.q_proj.weight.quant_state.bitsandbytes__nf4": [90],
+              "model.layers.0.mlp.up_proj.qweight": [2, 32], "model.layers.0.mlp.up_proj.g_idx": [16],
+              "model.layers.0.input_layernorm.weight": [16]}
+    header = json.dumps({k: {"dtype": "U8", "shape": v, "data_offsets": [0, 0]} for k, v in shapes.items()}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+
+    def lora_problems(targets: list[str]) -> list[str]:
+        table = {"model_name_or_path": str(folder), "use_lora": True, "lora_target_modules": targets}
+        return [p for p in problems(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": table}})
+                if ".lora_target_modules:" in p]
+
+    assert lora_problems(["q_proj", "up_proj"]) == []
+    assert "['input_layernorm'] name modules LoRA cannot adapt" in lora_problems(["q_proj", "input_layernorm"])[0]
+
+
 @pytest.mark.parametrize("target", ["embed_tokens", "lm_head"])
 def test_lora_on_an_embedding_matrix_trains_alongside_the_new_tag_rows(data_dir: Path, tiny_models: dict[str, Path],
                                                                        tmp_path: Path, target: str) -> None:
