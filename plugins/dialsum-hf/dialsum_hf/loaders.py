@@ -23,7 +23,7 @@ from dialsum_hf.plugin import (
 from dialsum_hf.presets import render_template
 from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, scratch_corpus, special_tokens, tokenizer_key
-from dialsum_hf.weights import unmatched_targets
+from dialsum_hf.weights import no_default_targets, peft_has_default_targets, unmatched_targets
 
 #: The ``transformers`` names that building, training and generating with any loader's model use.
 LIBRARY_NAMES = (
@@ -270,6 +270,9 @@ def _check_config(path: str, o: PretrainedOptions, name: str, family: str, tok: 
         raise DialsumError(f"models.{name}.model_name_or_path: {path} is an encoder-decoder "
                            f"{getattr(config, 'model_type', '')} model, which this decoder-only loader would load "
                            "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it")
+    model_type = str(getattr(config, "model_type", ""))
+    if o.use_lora and not o.lora_target_modules and model_type and peft_has_default_targets(model_type) is False:
+        raise DialsumError(f"models.{name}.lora_target_modules: {no_default_targets(model_type)}")
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     vocab = getattr(text, "vocab_size", None)
     if isinstance(vocab, int) and vocab > 0 and len(tok) < vocab // 2:

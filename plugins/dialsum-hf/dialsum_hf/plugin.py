@@ -19,7 +19,7 @@ from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.positions import model_config, position_problems
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
-from dialsum_hf.weights import lora_target_problem, saved_weights
+from dialsum_hf.weights import lora_target_problem, no_default_targets, peft_has_default_targets, saved_weights
 from dialsum_metrics import selection_problem
 
 if TYPE_CHECKING:
@@ -257,6 +257,9 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                     found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is an encoder-decoder "
                                   f"{config.get('model_type', '')} model, which this decoder-only loader would load "
                                   "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it"))
+                if opts.use_lora and not opts.lora_target_modules and config.get("model_type") and \
+                        peft_has_default_targets(str(config["model_type"])) is False:
+                    found.append((f"{key}.lora_target_modules", no_default_targets(str(config["model_type"]))))
             targets = [t for t in opts.lora_target_modules if t.strip()]  # an empty one is reported below
             if opts.use_lora and targets and (
                 (saved := saved_weights(local, opts.model_name_or_path, opts.revision)) is not None

@@ -126,6 +126,23 @@ def lora_target_problem(weights: dict[str, list[int] | None], targets: Sequence[
     return ""
 
 
+def peft_has_default_targets(model_type: str) -> bool | None:
+    """Whether peft knows which modules of a ``model_type`` model LoRA adapts when ``lora_target_modules`` is
+    empty (``None`` without peft). It refuses an empty list for any other (``mbart``, ``pegasus``, ``marian``)
+    with a traceback once the model is built. Imports peft, and torch with it: asked only for an empty list."""
+    try:
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+    except ImportError:
+        return None
+    return model_type in DEFAULTS
+
+
+def no_default_targets(model_type: str) -> str:
+    """The line refusing an empty ``lora_target_modules`` for a ``model_type`` peft has no default for."""
+    return (f"empty, and peft has no default modules to adapt in a {model_type} model; name them, such as "
+            "[\"q_proj\", \"v_proj\"] (the attention's linear layers in most models)")
+
+
 def _file(folder: Path | None, name_or_path: str, revision: str, file: str) -> Path | None:
     if folder is not None:
         return folder / file if (folder / file).is_file() else None

@@ -155,6 +155,28 @@ def test_the_entries_of_a_quantized_weight_do_not_make_its_layer_a_block(data_di
     assert "['input_layernorm'] name modules LoRA cannot adapt" in lora_problems(["q_proj", "input_layernorm"])[0]
 
 
+def test_no_lora_targets_for_a_model_peft_has_no_default_for_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    """An empty ``lora_target_modules`` asks peft for its default of the architecture; it has none for an
+    mBART (nor Pegasus, Marian...) and raised a traceback once the run had loaded the model. Both the check
+    and the loader (before the weights load) now refuse it in one line; naming the modules runs."""
+    from transformers import AutoModelForSeq2SeqLM, MBartConfig
+
+    folder = tmp_path / "mbart"
+    bart = AutoModelForSeq2SeqLM.from_pretrained(str(tiny_models["bart"])).config
+    config = MBartConfig(**{k: v for k, v in bart.to_dict().items() if k not in ("model_type", "architectures")})
+    AutoModelForSeq2SeqLM.from_config(config).save_pretrained(str(folder))
+    for f in tiny_models["bart"].iterdir():
+        if f.name.startswith("tokenizer") or f.name.startswith("special"):
+            (folder / f.name).write_bytes(f.read_bytes())
+    found, run = lora_outcomes(data_dir, folder, [], "hf-seq2seq")
+    says = "models.hf-seq2seq.lora_target_modules: empty, and peft has no default modules to adapt in a mbart model"
+    assert len(found) == 1 and says in found[0], found
+    assert run.startswith(says) and "\n" not in run, run
+    assert lora_outcomes(data_dir, folder, ["q_proj", "v_proj"], "hf-seq2seq") == ([], "ok")
+    assert lora_outcomes(data_dir, tiny_models["bart"], [], "hf-seq2seq") == ([], "ok")  # peft knows BART's
+
+
 @pytest.mark.parametrize("target", ["embed_tokens", "lm_head"])
 def test_lora_on_an_embedding_matrix_trains_alongside_the_new_tag_rows(data_dir: Path, tiny_models: dict[str, Path],
                                                                        tmp_path: Path, target: str) -> None:
