@@ -269,7 +269,7 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
             # from_pretrained ignores a revision for a folder: the recipe would pin nothing
             found.append((f"{key}.revision", f"{opts.revision!r} picks a branch or commit of a hub repository, and "
                           "model_name_or_path is a local folder, which has none; remove it, or name the hub id"))
-        if any(not t.strip() for t in opts.lora_target_modules):
+        if opts.use_lora and any(not t.strip() for t in opts.lora_target_modules):  # else ignored (a warning)
             found.append((f"{key}.lora_target_modules", "holds an empty module name; name modules such as "
                           "\"q_proj\", or give an empty list for peft's default of the architecture"))
         if isinstance(opts, CausalOptions) and opts.prompt_template not in TEMPLATES and (

@@ -337,6 +337,12 @@ def test_an_empty_lora_target_module_is_refused(data_dir: Path, tiny_models: dic
     ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
     with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.lora_target_modules: \[''\] match no module"):
         ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    # without LoRA the list is not read: the run trains, so the check only warns that it changes nothing
+    off = {**table, "use_lora": False}
+    assert problems(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": off}}) == []
+    ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": off}})
+    assert any(k == "models.hf-seq2seq.lora_target_modules" for k, _why in ctx.recipe.ignored_keys(ctx.plugins))
+    ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
 
 
 def test_lengths_past_the_position_table_of_a_seq2seq_model_are_refused(data_dir: Path,
