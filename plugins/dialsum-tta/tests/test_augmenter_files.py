@@ -124,6 +124,30 @@ def test_check_refuses_a_decoder_only_paraphrase_model(plugins: Any, tmp_path: P
         build(tmp_path, "paraphrase", {"model": str(causal)})
 
 
+def test_check_refuses_a_sharded_paraphrase_model_missing_a_shard(plugins: Any, tmp_path: Path) -> None:
+    """A sharded model copied or downloaded in part passed the check (its weight map is there); the run
+    failed to load it when it first paraphrased, after its models had trained."""
+    testing = pytest.importorskip("dialsum_hf.testing")
+    from transformers import AutoModelForSeq2SeqLM
+
+    texts = ["#Person1#: 안녕하세요. #Person2#: 네, 반가워요."] * 4
+    whole = testing.save_tiny_model("bart", tmp_path / "bart", texts, vocab_size=200)
+    sharded = tmp_path / "sharded"
+    AutoModelForSeq2SeqLM.from_pretrained(str(whole)).save_pretrained(str(sharded), max_shard_size="20KB")
+    for f in whole.iterdir():
+        if f.name.startswith(("tokenizer", "special")):
+            (sharded / f.name).write_bytes(f.read_bytes())
+    assert tta_problems(plugins, "paraphrase", {"model": str(sharded)}) == []
+    shards = sorted(sharded.glob("model-*.safetensors"))
+    assert len(shards) > 1
+    shards[-1].unlink()
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(sharded)})
+    assert f"augmenters.paraphrase.model: {sharded}: its weight map names shard files the folder lacks " \
+        f"({shards[-1].name})" in problem
+    with pytest.raises(DataError, match="names shard files the folder lacks"):
+        build(tmp_path, "paraphrase", {"model": str(sharded)})
+
+
 def build(tmp_path: Path, name: str, options: dict[str, str]) -> Any:
     plugins = build_plugins()
     recipe = Recipe.from_dict({"augmenters": {name: options}}, source=str(tmp_path / "r.toml"))
