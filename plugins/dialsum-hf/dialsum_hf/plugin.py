@@ -205,6 +205,18 @@ def make_pretrained(options: PretrainedOptions, ctx: Any, *, name: str, family: 
     return PretrainedLoader(options, name=name, family=family, local=local)
 
 
+def config_problem(config: dict[str, Any] | None, opts: PretrainedOptions) -> str:
+    """Why a folder's ``config.json`` (``config``, ``None`` when it is no JSON object) tells transformers no
+    model, or ``""``: the run could load neither its tokenizer nor its weights, and stopped there."""
+    if config is None:
+        return "config.json is not a readable JSON object; save the model again with save_pretrained"
+    remote = opts.trust_remote_code and "AutoConfig" in (config.get("auto_map") or {})
+    if not config.get("model_type") and not remote:
+        return ("config.json names no model_type, so transformers cannot tell which model it is; save the model "
+                "with save_pretrained, which writes it")
+    return ""
+
+
 # ------------------------------------------------------------------------------------------------
 # Checks run by `dialsum check` (cheap: torch only imported when quantization or fp16 is asked for).
 # ------------------------------------------------------------------------------------------------
@@ -243,6 +255,8 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                               f"({', '.join(TOKENIZER_FILES[:3])}...), so every text would become unknown tokens; "
                               "save the tokenizer into the folder too (tokenizer.save_pretrained)"))
             config = model_config(local, opts.model_name_or_path, opts.revision)
+            if local is not None and (local / "config.json").is_file() and (problem := config_problem(config, opts)):
+                found.append((f"{key}.model_name_or_path", f"{local}: {problem}"))
             if config is not None:
                 found += position_problems(recipe, name, config, causal=isinstance(opts, CausalOptions))
                 # encoder-decoder configs all say so; a decoder-only one (Llama, GPT-NeoX...) fails to load

@@ -177,6 +177,31 @@ def test_no_lora_targets_for_a_model_peft_has_no_default_for_is_refused(data_dir
     assert lora_outcomes(data_dir, tiny_models["bart"], [], "hf-seq2seq") == ([], "ok")  # peft knows BART's
 
 
+@pytest.mark.parametrize("config", ["{not json", "[]", "no model_type"])
+def test_a_model_folder_whose_config_names_no_model_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                               tmp_path: Path, config: str) -> None:
+    """A ``config.json`` that is no JSON object, or names no ``model_type``, passed the check; the run
+    then stopped when it built the model, unable to tell which one it is."""
+    import json
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in tiny_models["bart"].iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    if config == "no model_type":
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        del data["model_type"]
+        config = json.dumps(data)
+    (folder / "config.json").write_text(config, encoding="utf-8")
+    patch = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": str(folder)}}}
+    found = problems(data_dir, patch)
+    says = f"<python>: models.hf-seq2seq.model_name_or_path: {folder}: config.json "
+    assert any(p.startswith(says) for p in found), found
+    ctx = make_context(data_dir, patch)
+    with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.model_name_or_path: cannot load the folder"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+
+
 @pytest.mark.parametrize("target", ["embed_tokens", "lm_head"])
 def test_lora_on_an_embedding_matrix_trains_alongside_the_new_tag_rows(data_dir: Path, tiny_models: dict[str, Path],
                                                                        tmp_path: Path, target: str) -> None:
