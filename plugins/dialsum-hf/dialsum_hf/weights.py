@@ -80,7 +80,8 @@ def module_names(weights: Iterable[str]) -> list[str]:
 
 def not_adaptable(weights: dict[str, list[int] | None]) -> set[str]:
     """The modules of ``weights`` LoRA cannot adapt, which peft refuses with a traceback when a target names
-    one: a module holding other modules (``self_attn``, ``mlp``), and one whose saved tensors are all of one
+    one: a module holding other modules (``self_attn``, ``mlp``; torch's ``MultiheadAttention`` aside, which
+    peft adapts), and one whose saved tensors are all of one
     dimension, known from the header (a norm). A weight's own entries (a 4-bit weight's
     ``weight.absmax``) do not make its module hold others."""
     containers = set()
@@ -94,7 +95,8 @@ def not_adaptable(weights: dict[str, list[int] | None]) -> set[str]:
         if "." in key:  # a top-level tensor (BART's final_logits_bias) belongs to no module
             shapes.setdefault(key.rsplit(".", 1)[0], []).append(shape)
     flat = {m for m, found in shapes.items() if all(s is not None and len(s) <= 1 for s in found)}
-    return containers | flat
+    attention = {m for m in containers if f"{m}.in_proj_weight" in weights}  # torch's MultiheadAttention: peft's
+    return (containers - attention) | flat
 
 
 def lora_target_problem(weights: dict[str, list[int] | None], targets: Sequence[str]) -> str:

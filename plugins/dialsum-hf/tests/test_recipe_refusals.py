@@ -202,6 +202,24 @@ def test_a_model_folder_whose_config_names_no_model_is_refused(data_dir: Path, t
         ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
 
 
+def test_torch_multihead_attention_is_a_lora_target_to_the_check_as_to_peft(tmp_path: Path) -> None:
+    """peft adapts ``nn.MultiheadAttention`` though it holds ``out_proj``: the check reads it as peft does,
+    from the names and shapes a real safetensors file of such a module gives."""
+    import torch
+    from safetensors.torch import save_file
+
+    from dialsum_hf.loaders import lora_can_adapt
+    from dialsum_hf.weights import lora_target_problem, saved_weights
+
+    block = torch.nn.ModuleDict({"attn": torch.nn.MultiheadAttention(16, 2), "norm": torch.nn.LayerNorm(16)})
+    tensors = {f"layers.0.{k}": v.contiguous() for k, v in block.state_dict().items()}
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    weights = saved_weights(tmp_path, "", "")
+    assert weights is not None and lora_can_adapt(block["attn"]) and not lora_can_adapt(block["norm"])
+    assert lora_target_problem(weights, ["attn", "out_proj"]) == ""
+    assert "['norm'] name modules LoRA cannot adapt" in lora_target_problem(weights, ["attn", "norm"])
+
+
 @pytest.mark.parametrize("target", ["embed_tokens", "lm_head"])
 def test_lora_on_an_embedding_matrix_trains_alongside_the_new_tag_rows(data_dir: Path, tiny_models: dict[str, Path],
                                                                        tmp_path: Path, target: str) -> None:
