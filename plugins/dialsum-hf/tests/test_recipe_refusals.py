@@ -447,6 +447,33 @@ def test_a_hub_model_in_the_cache_is_checked_against_its_positions(data_dir: Pat
     assert not problems(data_dir, {"run": {"models": ["kobart"]}, "generation": {"max_new_tokens": 1026}})
 
 
+def test_lora_targets_of_a_sharded_hub_model_in_the_cache_are_checked(data_dir: Path, tiny_models: dict[str, Path],
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sharded hub model the cache holds: the names come from its weight map, the shapes (a norm is no
+    LoRA target) from its shards' headers, read where the cache keeps them."""
+    from huggingface_hub import constants
+    from transformers import AutoModelForCausalLM
+
+    snapshot = tmp_path / "hub" / "models--org--tiny-llama" / "snapshots" / ("0" * 40)
+    AutoModelForCausalLM.from_pretrained(str(tiny_models["llama"])).save_pretrained(str(snapshot),
+                                                                                    max_shard_size="20KB")
+    assert (snapshot / "model.safetensors.index.json").is_file()
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40, encoding="utf-8")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+
+    def lora_problems(targets: list[str]) -> list[str]:
+        table = {"model_name_or_path": "org/tiny-llama", "use_lora": True, "lora_target_modules": targets}
+        return [p for p in problems(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": table}})
+                if ".lora_target_modules:" in p]
+
+    assert lora_problems(["q_proj", "down_proj"]) == []
+    assert "['qproj'] match no module" in lora_problems(["qproj"])[0]
+    (problem,) = lora_problems(["post_attention_layernorm"])
+    assert "['post_attention_layernorm'] name modules LoRA cannot adapt" in problem
+
+
 def test_resume_from_a_scratch_checkpoint_of_other_training_data_is_refused(context, data_dir: Path,
                                                                            tmp_path: Path) -> None:
     """``scratch`` learns its tokenizer from the training data: a checkpoint trained on other data has
