@@ -34,7 +34,25 @@ def user_set(recipe: Any, key: str, value: Any, default: Any) -> bool:
 
 
 def ignored_keys(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
-    """``(key, why)`` for each key the user set that this run ignores."""
+    """``(key, why)`` for each key the user set that this run ignores: in the recipe as written, and in the
+    runs its mode makes with other values (``dialsum_varied_values``, a study tuning ``model.use_lora``
+    uses ``lora_r`` in the trials that turn it on)."""
+    found = _ignored(recipe, plugins)
+    ask = getattr(plugins.hook, "dialsum_varied_values", None)  # a hook of the run modes, where installed
+    for answer in (ask(recipe=recipe, plugins=plugins) if found and ask is not None else []):
+        for key, values in answer.items():
+            for value in values:
+                try:
+                    variant = recipe.override((key, value))
+                except Exception:  # a value the recipe cannot take: the study's check says so
+                    continue
+                still = {k for k, _why in _ignored(variant, plugins)}
+                found = [(k, why) for k, why in found if k in still]
+    return found
+
+
+def _ignored(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
+    """``(key, why)`` for each key the user set that ``recipe``, run as written, ignores."""
     from dialsum_hf.plugin import PretrainedOptions
     from dialsum_hf.resume import DISTRIBUTION
     from dialsum_hf.sections import TrainSection

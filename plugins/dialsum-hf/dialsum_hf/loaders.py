@@ -23,7 +23,7 @@ from dialsum_hf.plugin import (
 from dialsum_hf.presets import render_template
 from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, scratch_corpus, special_tokens, tokenizer_key
-from dialsum_hf.weights import unmatched_targets
+from dialsum_hf.weights import no_default_targets, peft_has_default_targets, unmatched_targets
 
 #: The ``transformers`` names that building, training and generating with any loader's model use.
 LIBRARY_NAMES = (
@@ -270,6 +270,9 @@ def _check_config(path: str, o: PretrainedOptions, name: str, family: str, tok: 
         raise DialsumError(f"models.{name}.model_name_or_path: {path} is an encoder-decoder "
                            f"{getattr(config, 'model_type', '')} model, which this decoder-only loader would load "
                            "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it")
+    model_type = str(getattr(config, "model_type", ""))
+    if o.use_lora and not o.lora_target_modules and model_type and peft_has_default_targets(model_type) is False:
+        raise DialsumError(f"models.{name}.lora_target_modules: {no_default_targets(model_type)}")
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     vocab = getattr(text, "vocab_size", None)
     if isinstance(vocab, int) and vocab > 0 and len(tok) < vocab // 2:
@@ -334,11 +337,22 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
     if unmatched:
         raise DialsumError(f"models.{name}.lora_target_modules: {unmatched} match no module of the model; "
                            f"its linear layers are named {adaptable_names(model)}")
+    fixed = [n for n, m in model.named_modules() if not lora_can_adapt(m)]
+    if bad := [t for t in o.lora_target_modules if not unmatched_targets(fixed, [t])]:
+        raise DialsumError(f"models.{name}.lora_target_modules: {bad} name modules LoRA cannot adapt (layers that "
+                           f"hold other layers, or norms); name the linear layers in them, such as "
+                           f"{adaptable_names(model)}")
+    if hidden := unreached_targets(model, o.lora_target_modules):
+        raise DialsumError(f"models.{name}.lora_target_modules: {hidden} name a module the model also runs under "
+                           "another name that no target names (a tied embedding, such as BART's shared one, also run "
+                           "as embed_tokens), where peft's replacement does not reach: its adapter would never "
+                           "train; leave it out")
     if o.gradient_checkpointing:
         model.enable_input_require_grads()
     extra: dict[str, Any] = {}
-    if new_token_ids:
-        extra["trainable_token_indices"] = trainable_token_rows(model, new_token_ids)
+    rows = trainable_token_rows(model, new_token_ids, o.lora_target_modules) if new_token_ids else {}
+    if rows:
+        extra["trainable_token_indices"] = rows
     config = LoraConfig(
         task_type=TaskType.SEQ_2_SEQ_LM if family == "seq2seq" else TaskType.CAUSAL_LM,
         r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
@@ -346,6 +360,37 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
     )
     quiet_lora_warnings()
     return get_peft_model(model, config)
+
+
+def unreached_targets(model: Any, targets: Sequence[str]) -> list[str]:
+    """The ``targets`` matching a module the model also holds under a name no target matches.
+
+    peft replaces a module under the one name ``named_modules`` gives it; where the same module object is held
+    under another name (BART's ``shared`` embedding is its encoder's and decoder's ``embed_tokens`` too once
+    the vocabulary grew), the model keeps calling the original there, so the adapter gets no gradient and
+    the Trainer fails at its first step."""
+    names: dict[int, list[str]] = {}
+    for n, m in model.named_modules(remove_duplicate=False):
+        names.setdefault(id(m), []).append(n)
+
+    def matched(n: str, among: Sequence[str]) -> bool:
+        return len(unmatched_targets([n], among)) < len(among)
+
+    return [t for t in targets if any(matched(n, [t]) and not all(matched(a, targets) for a in names[id(m)])
+                                      for n, m in model.named_modules() if n)]
+
+
+def lora_can_adapt(module: Any) -> bool:
+    """Whether peft could wrap ``module`` in LoRA: not a module holding others (an attention block, an MLP;
+    ``nn.MultiheadAttention`` aside), nor one without a tensor of two dimensions or more (a norm, an
+    activation). peft refuses a target matching any other module with a traceback; the rule names no class,
+    so the quantized linear layers of other libraries pass."""
+    import torch
+
+    if any(True for _ in module.children()) and not isinstance(module, torch.nn.MultiheadAttention):
+        return False
+    tensors = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+    return any(t.dim() >= 2 for t in tensors)
 
 
 def adaptable_names(model: Any, limit: int = 12) -> list[str]:
@@ -357,7 +402,8 @@ def adaptable_names(model: Any, limit: int = 12) -> list[str]:
     return sorted(leaves)[:limit]
 
 
-def trainable_token_rows(model: Any, new_token_ids: Sequence[int]) -> dict[str, list[int]]:
+def trainable_token_rows(model: Any, new_token_ids: Sequence[int], lora_targets: Sequence[str] = ()
+                         ) -> dict[str, list[int]]:
     """Which rows of which embedding matrices LoRA trains for newly added tag tokens.
 
     A new token starts from an untrained row. Training only its input row lets the model read
@@ -365,11 +411,20 @@ def trainable_token_rows(model: Any, new_token_ids: Sequence[int]) -> dict[str, 
     false``) the output row lives in ``lm_head`` / ``embed_out``, and a summary could not name the
     speakers. So the output rows are trained too when they are a matrix of their own; a tied model
     shares one matrix, which peft keeps tied. The rest of both matrices stays frozen.
+
+    A matrix ``lora_targets`` adapts is left out: its LoRA update trains every row, the new ones too, and
+    peft refuses both on one module.
     """
     rows = list(new_token_ids)
+    names = {id(m): n for n, m in model.named_modules()}
+
+    def adapted(module: Any) -> bool:
+        n = names.get(id(module), "")
+        return bool(n) and len(unmatched_targets([n], lora_targets)) < len(lora_targets)
+
     emb, out = model.get_input_embeddings(), model.get_output_embeddings()
-    targets = {_module_name(model, emb, "embed_tokens"): rows}
-    if out is not None and out is not emb and out.weight is not emb.weight:
+    targets = {} if adapted(emb) else {_module_name(model, emb, "embed_tokens"): rows}
+    if out is not None and out is not emb and out.weight is not emb.weight and not adapted(out):
         targets[_module_name(model, out, "lm_head")] = rows
     return targets
 

@@ -19,7 +19,7 @@ from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.positions import model_config, position_problems
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
-from dialsum_hf.weights import lora_target_problem, saved_module_names
+from dialsum_hf.weights import lora_target_problem, no_default_targets, peft_has_default_targets, saved_weights
 from dialsum_metrics import selection_problem
 
 if TYPE_CHECKING:
@@ -207,6 +207,18 @@ def make_pretrained(options: PretrainedOptions, ctx: Any, *, name: str, family: 
     return PretrainedLoader(options, name=name, family=family, local=local)
 
 
+def config_problem(config: dict[str, Any] | None, opts: PretrainedOptions) -> str:
+    """Why a folder's ``config.json`` (``config``, ``None`` when it is no JSON object) tells transformers no
+    model, or ``""``: the run could load neither its tokenizer nor its weights, and stopped there."""
+    if config is None:
+        return "config.json is not a readable JSON object; save the model again with save_pretrained"
+    remote = opts.trust_remote_code and "AutoConfig" in (config.get("auto_map") or {})
+    if not config.get("model_type") and not remote:
+        return ("config.json names no model_type, so transformers cannot tell which model it is; save the model "
+                "with save_pretrained, which writes it")
+    return ""
+
+
 # ------------------------------------------------------------------------------------------------
 # Checks run by `dialsum check` (cheap: torch only imported when quantization or fp16 is asked for).
 # ------------------------------------------------------------------------------------------------
@@ -245,6 +257,8 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                               f"({', '.join(TOKENIZER_FILES[:3])}...), so every text would become unknown tokens; "
                               "save the tokenizer into the folder too (tokenizer.save_pretrained)"))
             config = model_config(local, opts.model_name_or_path, opts.revision)
+            if local is not None and (local / "config.json").is_file() and (problem := config_problem(config, opts)):
+                found.append((f"{key}.model_name_or_path", f"{local}: {problem}"))
             if config is not None:
                 found += position_problems(recipe, name, config, causal=isinstance(opts, CausalOptions))
                 # encoder-decoder configs all say so; a decoder-only one (Llama, GPT-NeoX...) fails to load
@@ -259,16 +273,19 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                     found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is an encoder-decoder "
                                   f"{config.get('model_type', '')} model, which this decoder-only loader would load "
                                   "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it"))
+                if opts.use_lora and not opts.lora_target_modules and config.get("model_type") and \
+                        peft_has_default_targets(str(config["model_type"])) is False:
+                    found.append((f"{key}.lora_target_modules", no_default_targets(str(config["model_type"]))))
             targets = [t for t in opts.lora_target_modules if t.strip()]  # an empty one is reported below
             if opts.use_lora and targets and (
-                (names := saved_module_names(local, opts.model_name_or_path, opts.revision)) is not None
-            ) and (problem := lora_target_problem(names, targets)):
+                (saved := saved_weights(local, opts.model_name_or_path, opts.revision)) is not None
+            ) and (problem := lora_target_problem(saved, targets)):
                 found.append((f"{key}.lora_target_modules", problem))
         if local is not None and opts.revision:
             # from_pretrained ignores a revision for a folder: the recipe would pin nothing
             found.append((f"{key}.revision", f"{opts.revision!r} picks a branch or commit of a hub repository, and "
                           "model_name_or_path is a local folder, which has none; remove it, or name the hub id"))
-        if any(not t.strip() for t in opts.lora_target_modules):
+        if opts.use_lora and any(not t.strip() for t in opts.lora_target_modules):  # else ignored (a warning)
             found.append((f"{key}.lora_target_modules", "holds an empty module name; name modules such as "
                           "\"q_proj\", or give an empty list for peft's default of the architecture"))
         if isinstance(opts, CausalOptions) and opts.prompt_template not in TEMPLATES and (

@@ -3,9 +3,10 @@
 ``models.NAME.lora_target_modules`` names modules of the model; one that names none (``qproj``, or
 GPT-NeoX's ``query_key_value`` given to a Llama model) was refused only once the run had loaded the
 model, minutes for a 10B model. The names are in the files beside ``config.json``: the weight map
-of a sharded checkpoint (``*.index.json``), or the JSON header of a ``model.safetensors``. So
-``dialsum check`` reads them for a local folder, or a hub id already in the Hugging Face cache, and
-the loader applies the same rule (:func:`unmatched_targets`) to the loaded model's modules.
+of a sharded checkpoint (``*.index.json``), or the JSON header of a ``model.safetensors`` (which gives
+shapes too). So ``dialsum check`` reads them for a local folder, or a hub id already in the Hugging Face
+cache, and the loader applies the same rules (:func:`unmatched_targets`, and no module LoRA cannot adapt)
+to the loaded model's modules.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import struct
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-#: Files that name every weight, tried in this order; a pickled ``pytorch_model.bin`` alone is not read.
-NAMED_BY = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors")
+#: The weight files, in the order ``from_pretrained`` looks for them: the first one found is the one it
+#: loads, so it is the one whose names count. A pickled ``pytorch_model.bin`` is not read (nothing is then said).
+LOADED_FIRST = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
 #: The last parts of the modules whose weights a checkpoint may leave out because the model ties them to
 #: another one (the output head to the input embeddings, BART's encoder and decoder embeddings to
 #: ``shared``): the model has them once loaded, so the names of the files cannot judge them.
@@ -36,34 +39,110 @@ def unmatched_targets(names: Iterable[str], targets: Sequence[str]) -> list[str]
     return [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
 
 
-def saved_module_names(folder: Path | None, name_or_path: str, revision: str) -> list[str] | None:
-    """The names of the modules holding the weights saved in ``folder`` (or in the cached files of hub id
-    ``name_or_path``), with every module that contains them (``model.layers.0.self_attn``); ``None``
-    when no file that names them can be read here (nothing is downloaded)."""
-    for file in NAMED_BY:
+def saved_weights(folder: Path | None, name_or_path: str, revision: str) -> dict[str, list[int] | None] | None:
+    """The names of the weights of the file ``from_pretrained`` would load from ``folder`` (or from the cached
+    files of hub id ``name_or_path``), each with its shape where a safetensors header tells it; ``None``
+    when that file cannot be read here (a pickled ``pytorch_model.bin``, a hub file not downloaded)."""
+    for file in LOADED_FIRST:
         path = _file(folder, name_or_path, revision, file)
         if path is None:
             continue
-        keys = _weight_keys(path)
-        if keys:
-            modules = set()
-            for key in keys:
-                parts = key.split(".")[:-1]  # "....q_proj.weight" -> the module "....q_proj" and its parents
-                modules.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-            return sorted(modules)
+        if file == "pytorch_model.bin":
+            return None
+        if not path.name.endswith(".index.json"):
+            return _header(path) or None
+        try:
+            index = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        weight_map = index.get("weight_map") if isinstance(index, dict) else None
+        if not isinstance(weight_map, dict) or not weight_map:
+            return None
+        shapes: dict[str, list[int] | None] = {}  # from the shards' headers (a pickled shard tells none)
+        shards = [v for v in weight_map.values() if isinstance(v, str) and file == "model.safetensors.index.json"]
+        for shard in dict.fromkeys(shards):
+            shard_path = path.parent / shard if folder is not None else _file(None, name_or_path, revision, shard)
+            shapes.update(_header(shard_path) if shard_path is not None and shard_path.is_file() else {})
+        return {k: shapes.get(k) for k in weight_map}
     return None
 
 
-def lora_target_problem(names: Sequence[str], targets: Sequence[str]) -> str:
-    """Why ``lora_target_modules`` (``targets``) names modules the saved weights do not have, or ``""``.
-    Names of modules a checkpoint may leave out (:data:`TIED`) are left to the loader."""
-    unmatched = [t for t in unmatched_targets(names, targets) if t.rsplit(".", 1)[-1] not in TIED]
-    if not unmatched:
-        return ""
-    containers = {n.rsplit(".", 1)[0] for n in names if "." in n}
-    leaves = sorted({n.rsplit(".", 1)[-1] for n in names if n not in containers})
-    return (f"{unmatched} match no module of the model (its saved weights name modules such as "
-            f"{', '.join(leaves[:16])}); name its own modules, or give an empty list for peft's default")
+def module_names(weights: Iterable[str]) -> list[str]:
+    """The modules holding ``weights`` (names of weights), with every module that contains them
+    (``model.layers.0.self_attn.q_proj.weight`` gives ``model.layers.0.self_attn.q_proj``,
+    ``model.layers.0.self_attn``...)."""
+    modules = set()
+    for key in weights:
+        parts = key.split(".")[:-1]
+        modules.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return sorted(modules)
+
+
+def not_adaptable(weights: dict[str, list[int] | None]) -> set[str]:
+    """The modules of ``weights`` LoRA cannot adapt, which peft refuses with a traceback when a target names
+    one: a module holding other modules (``self_attn``, ``mlp``; torch's ``MultiheadAttention`` aside, which
+    peft adapts), and one whose saved tensors are all of one
+    dimension, known from the header (a norm). A weight's own entries (a 4-bit weight's
+    ``weight.absmax``) do not make its module hold others."""
+    containers = set()
+    for key in weights:
+        parts = key.split(".")
+        for i in range(1, len(parts) - 1):  # parts[:i] holds parts[:i+1], which is a module unless a weight
+            if ".".join(parts[:i + 1]) not in weights:
+                containers.add(".".join(parts[:i]))
+    shapes: dict[str, list[list[int] | None]] = {}
+    for key, shape in weights.items():
+        if "." in key:  # a top-level tensor (BART's final_logits_bias) belongs to no module
+            shapes.setdefault(key.rsplit(".", 1)[0], []).append(shape)
+    flat = {m for m, found in shapes.items() if all(s is not None and len(s) <= 1 for s in found)}
+    attention = {m for m in containers if f"{m}.in_proj_weight" in weights}  # torch's MultiheadAttention: peft's
+    return (containers - attention) | flat
+
+
+def lora_target_problem(weights: dict[str, list[int] | None], targets: Sequence[str]) -> str:
+    """Why ``lora_target_modules`` (``targets``) names modules the saved ``weights`` do not have, or modules
+    LoRA cannot adapt (:func:`not_adaptable`); ``""`` when neither.
+
+    Names of modules a checkpoint may leave out (:data:`TIED`) are left to the loader, and so is a full
+    name that a checkpoint saved without the model's head lacks only its first part
+    (``model.layers.0.self_attn.q_proj`` for weights named ``layers.0...``): ``from_pretrained`` loads
+    it under the head's prefix."""
+    names = module_names(weights)
+    tops = {n.split(".", 1)[0] for n in names}
+
+    def as_loaded(target: str) -> str:  # the name the target has among the saved ones
+        head, _, rest = target.partition(".")
+        return rest if rest in names and head not in tops else target
+
+    named = {t: as_loaded(t) for t in targets}
+    unmatched = [t for t in targets if unmatched_targets(names, [named[t]]) and t.rsplit(".", 1)[-1] not in TIED]
+    fixed = not_adaptable(weights)
+    leaves = sorted({n.rsplit(".", 1)[-1] for n in names if n not in fixed})
+    if unmatched:
+        return (f"{unmatched} match no module of the model (its saved weights name modules such as "
+                f"{', '.join(leaves[:16])}); name its own modules, or give an empty list for peft's default")
+    bad = [t for t in targets if not unmatched_targets(fixed, [named[t]])]
+    if bad:
+        return (f"{bad} name modules LoRA cannot adapt (layers that hold other layers, or norms); name the "
+                f"linear layers in them, such as {', '.join(leaves[:16])}")
+    return ""
+
+
+def peft_has_default_targets(model_type: str) -> bool | None:
+    """Whether peft knows which modules of a ``model_type`` model LoRA adapts when ``lora_target_modules`` is
+    empty (``None`` without peft). It refuses an empty list for any other (``mbart``, ``pegasus``, ``marian``)
+    with a traceback once the model is built. Imports peft, and torch with it: asked only for an empty list."""
+    try:
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+    except ImportError:
+        return None
+    return model_type in DEFAULTS
+
+
+def no_default_targets(model_type: str) -> str:
+    """The line refusing an empty ``lora_target_modules`` for a ``model_type`` peft has no default for."""
+    return (f"empty, and peft has no default modules to adapt in a {model_type} model; name them, such as "
+            "[\"q_proj\", \"v_proj\"] (the attention's linear layers in most models)")
 
 
 def _file(folder: Path | None, name_or_path: str, revision: str, file: str) -> Path | None:
@@ -78,17 +157,17 @@ def _file(folder: Path | None, name_or_path: str, revision: str, file: str) -> P
     return Path(found) if isinstance(found, str) else None
 
 
-def _weight_keys(path: Path) -> list[str]:
+def _header(path: Path) -> dict[str, list[int] | None]:
+    """The tensors named in a safetensors file's JSON header, with their shapes; empty when unreadable."""
     try:
-        if path.name.endswith(".index.json"):
-            index = json.loads(path.read_text(encoding="utf-8"))
-            weights = index.get("weight_map") if isinstance(index, dict) else None
-            return list(weights) if isinstance(weights, dict) else []
         with path.open("rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
             if size > MAX_HEADER:
-                return []
+                return {}
             header = json.loads(f.read(size).decode("utf-8"))
     except (OSError, ValueError, struct.error):
-        return []
-    return [k for k in header if k != "__metadata__"] if isinstance(header, dict) else []
+        return {}
+    if not isinstance(header, dict):
+        return {}
+    return {k: (v.get("shape") if isinstance(v, dict) and isinstance(v.get("shape"), list) else None)
+            for k, v in header.items() if k != "__metadata__"}

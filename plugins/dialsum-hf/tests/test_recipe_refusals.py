@@ -73,8 +73,8 @@ def test_lora_targets_that_match_nothing_are_named(data_dir: Path, tiny_models: 
 def test_lora_targets_are_checked_against_the_weight_files_names(data_dir: Path, tiny_models: dict[str, Path],
                                                                  tmp_path: Path) -> None:
     """The names come from the safetensors header, or from the weight map of a sharded checkpoint; the
-    modules a checkpoint may leave out because they are tied (BART's lm_head and embed_tokens) and the
-    names of containing modules are accepted, as the loaded model has them."""
+    modules a checkpoint may leave out because they are tied (BART's lm_head and embed_tokens) are
+    accepted, as the loaded model has them."""
     import json
 
     def lora_problems(folder: Path, targets: list[str]) -> list[str]:
@@ -83,7 +83,7 @@ def test_lora_targets_are_checked_against_the_weight_files_names(data_dir: Path,
         return [p for p in found if ".lora_target_modules:" in p]
 
     llama = tiny_models["llama"]
-    assert lora_problems(llama, ["q_proj", "self_attn", "lm_head", "layers.0.mlp.up_proj"]) == []
+    assert lora_problems(llama, ["q_proj", "lm_head", "layers.0.mlp.up_proj"]) == []
     assert lora_problems(tiny_models["bart"], ["lm_head", "embed_tokens", "fc1"]) == []  # tied: not saved
     (problem,) = lora_problems(llama, ["query_key_value", "q_proj"])  # GPT-NeoX's name given to a Llama model
     assert "models.hf-causal.lora_target_modules: ['query_key_value'] match no module" in problem
@@ -97,6 +97,179 @@ def test_lora_targets_are_checked_against_the_weight_files_names(data_dir: Path,
     (sharded / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
     assert lora_problems(sharded, ["q_proj"]) == []
     assert "['v_proj'] match no module" in lora_problems(sharded, ["v_proj"])[0]
+
+
+def lora_outcomes(data_dir: Path, folder: Path, targets: list[str], loader: str = "hf-causal") -> tuple[list[str], str]:
+    """What ``dialsum check`` says of ``lora_target_modules = targets`` for the model in ``folder``, and what
+    building the model (loading it and wrapping it in LoRA, before any training) says: ``"ok"`` or the error."""
+    patch = {"run": {"models": [loader]},
+             "models": {loader: {"model_name_or_path": str(folder), "use_lora": True, "lora_target_modules": targets}}}
+    found = [p for p in problems(data_dir, patch) if ".lora_target_modules:" in p]
+    ctx = make_context(data_dir, patch)
+    try:
+        ctx.build("model_loaders", loader).build(ctx, ctx.data().train)
+    except DialsumError as err:
+        return found, str(err)
+    return found, "ok"
+
+
+@pytest.mark.parametrize(("family", "target"), [("llama", "self_attn"), ("llama", "mlp"), ("llama", "input_layernorm"),
+                                                ("gpt_neox", "attention"), ("bart", "layernorm_embedding")])
+def test_lora_targets_naming_modules_lora_cannot_adapt_are_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                                   family: str, target: str) -> None:
+    """peft adapts linear and embedding layers: a target naming a block of them or a norm made it raise a
+    traceback while the run built the model, and the check said nothing."""
+    loader = "hf-seq2seq" if family == "bart" else "hf-causal"
+    found, run = lora_outcomes(data_dir, tiny_models[family], [target], loader)
+    says = f"models.{loader}.lora_target_modules: ['{target}'] name modules LoRA cannot adapt"
+    assert len(found) == 1 and says in found[0], found
+    assert run.startswith(says) and "\n" not in run, run
+
+
+def test_the_entries_of_a_quantized_weight_do_not_make_its_layer_a_block(data_dir: Path, tiny_models: dict[str, Path],
+                                                                        tmp_path: Path) -> None:
+    """A checkpoint saved 4-bit names a weight's own entries below it (``q_proj.weight.absmax``), a GPTQ
+    one its packed tensors beside a one-dimensional ``g_idx``: their layers are still linear layers LoRA
+    adapts, never blocks. The header is written as safetensors writes it (an 8-byte size, then JSON)."""
+    import json
+    import struct
+
+    folder = tmp_path / "quantized"
+    folder.mkdir()
+    for f in tiny_models["llama"].iterdir():
+        if f.name != "model.safetensors":
+            (folder / f.name).write_bytes(f.read_bytes())
+    shapes = {"model.layers.0.self_attn.q_proj.weight": [512, 1], "model.layers.0.self_attn.q_proj.weight.absmax": [8],
+              "model.layers.0.self_attn.q_proj.weight.quant_state.bitsandbytes__nf4": [90],
+              "model.layers.0.mlp.up_proj.qweight": [2, 32], "model.layers.0.mlp.up_proj.g_idx": [16],
+              "model.layers.0.input_layernorm.weight": [16]}
+    header = json.dumps({k: {"dtype": "U8", "shape": v, "data_offsets": [0, 0]} for k, v in shapes.items()}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+
+    def lora_problems(targets: list[str]) -> list[str]:
+        table = {"model_name_or_path": str(folder), "use_lora": True, "lora_target_modules": targets}
+        return [p for p in problems(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": table}})
+                if ".lora_target_modules:" in p]
+
+    assert lora_problems(["q_proj", "up_proj"]) == []
+    assert "['input_layernorm'] name modules LoRA cannot adapt" in lora_problems(["q_proj", "input_layernorm"])[0]
+
+
+def test_no_lora_targets_for_a_model_peft_has_no_default_for_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    """An empty ``lora_target_modules`` asks peft for its default of the architecture; it has none for an
+    mBART (nor Pegasus, Marian...) and raised a traceback once the run had loaded the model. Both the check
+    and the loader (before the weights load) now refuse it in one line; naming the modules runs."""
+    from transformers import AutoModelForSeq2SeqLM, MBartConfig
+
+    folder = tmp_path / "mbart"
+    bart = AutoModelForSeq2SeqLM.from_pretrained(str(tiny_models["bart"])).config
+    config = MBartConfig(**{k: v for k, v in bart.to_dict().items() if k not in ("model_type", "architectures")})
+    AutoModelForSeq2SeqLM.from_config(config).save_pretrained(str(folder))
+    for f in tiny_models["bart"].iterdir():
+        if f.name.startswith("tokenizer") or f.name.startswith("special"):
+            (folder / f.name).write_bytes(f.read_bytes())
+    found, run = lora_outcomes(data_dir, folder, [], "hf-seq2seq")
+    says = "models.hf-seq2seq.lora_target_modules: empty, and peft has no default modules to adapt in a mbart model"
+    assert len(found) == 1 and says in found[0], found
+    assert run.startswith(says) and "\n" not in run, run
+    assert lora_outcomes(data_dir, folder, ["q_proj", "v_proj"], "hf-seq2seq") == ([], "ok")
+    assert lora_outcomes(data_dir, tiny_models["bart"], [], "hf-seq2seq") == ([], "ok")  # peft knows BART's
+
+
+@pytest.mark.parametrize("config", ["{not json", "[]", "no model_type"])
+def test_a_model_folder_whose_config_names_no_model_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                               tmp_path: Path, config: str) -> None:
+    """A ``config.json`` that is no JSON object, or names no ``model_type``, passed the check; the run
+    then stopped when it built the model, unable to tell which one it is."""
+    import json
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in tiny_models["bart"].iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    if config == "no model_type":
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        del data["model_type"]
+        config = json.dumps(data)
+    (folder / "config.json").write_text(config, encoding="utf-8")
+    patch = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": str(folder)}}}
+    found = problems(data_dir, patch)
+    says = f"<python>: models.hf-seq2seq.model_name_or_path: {folder}: config.json "
+    assert any(p.startswith(says) for p in found), found
+    ctx = make_context(data_dir, patch)
+    with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.model_name_or_path: cannot load the folder"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+
+
+def test_torch_multihead_attention_is_a_lora_target_to_the_check_as_to_peft(tmp_path: Path) -> None:
+    """peft adapts ``nn.MultiheadAttention`` though it holds ``out_proj``: the check reads it as peft does,
+    from the names and shapes a real safetensors file of such a module gives."""
+    import torch
+    from safetensors.torch import save_file
+
+    from dialsum_hf.loaders import lora_can_adapt
+    from dialsum_hf.weights import lora_target_problem, saved_weights
+
+    block = torch.nn.ModuleDict({"attn": torch.nn.MultiheadAttention(16, 2), "norm": torch.nn.LayerNorm(16)})
+    tensors = {f"layers.0.{k}": v.contiguous() for k, v in block.state_dict().items()}
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    weights = saved_weights(tmp_path, "", "")
+    assert weights is not None and lora_can_adapt(block["attn"]) and not lora_can_adapt(block["norm"])
+    assert lora_target_problem(weights, ["attn", "out_proj"]) == ""
+    assert "['norm'] name modules LoRA cannot adapt" in lora_target_problem(weights, ["attn", "norm"])
+
+
+@pytest.mark.parametrize("target", ["embed_tokens", "lm_head"])
+def test_lora_on_an_embedding_matrix_trains_alongside_the_new_tag_rows(data_dir: Path, tiny_models: dict[str, Path],
+                                                                       tmp_path: Path, target: str) -> None:
+    """The tag tokens added to the model's vocabulary have their rows trained through peft's
+    ``trainable_token_indices``; a LoRA target on that same matrix made peft raise a TypeError while the
+    run built the model. The adapter trains every row of it, the new ones too, so the matrix is left to it."""
+    found, run = lora_outcomes(data_dir, tiny_models["llama"], [target])
+    assert (found, run) == ([], "ok")
+    patch = {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": {
+        "model_name_or_path": str(tiny_models["llama"]), "use_lora": True, "lora_target_modules": [target]}}}
+    ctx = make_context(data_dir, patch)
+    data = ctx.data()
+    model = ctx.build("model_loaders", "hf-causal").build(ctx, data.train)
+    assert model.fit(data.train, data.valid, ctx, tmp_path / "ckpt").details["global_step"] > 0
+
+
+def test_a_lora_target_the_model_runs_under_another_name_is_refused(data_dir: Path,
+                                                                    tiny_models: dict[str, Path]) -> None:
+    """BART's ``shared`` embedding is its encoder's and decoder's ``embed_tokens`` too once the tag tokens
+    grew the vocabulary; peft replaced it under ``shared`` alone, the model kept calling the original, and
+    the Trainer failed at its first step (no gradient). Refused when the model is built."""
+    _found, run = lora_outcomes(data_dir, tiny_models["bart"], ["q_proj", "shared"], "hf-seq2seq")
+    assert run.startswith("models.hf-seq2seq.lora_target_modules: ['shared'] name a module the model also runs "
+                          "under another name"), run
+
+
+def test_lora_targets_are_read_from_the_file_the_model_loads_from(data_dir: Path, tiny_models: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    """A folder saved without the model's head (``LlamaModel``) names its weights ``layers.0...``; loading it
+    puts them under ``model.``, so a full name ``model.layers.0...`` targets a module of the run. And a stale
+    weight map left beside a ``model.safetensors`` is not the file ``from_pretrained`` reads."""
+    import json
+
+    from transformers import AutoModelForCausalLM
+
+    headless = tmp_path / "headless"
+    AutoModelForCausalLM.from_pretrained(str(tiny_models["llama"])).model.save_pretrained(str(headless))
+    for f in tiny_models["llama"].iterdir():
+        if f.name not in ("model.safetensors", "config.json"):
+            (headless / f.name).write_bytes(f.read_bytes())
+    assert lora_outcomes(data_dir, headless, ["model.layers.0.self_attn.q_proj"]) == ([], "ok")
+    found, run = lora_outcomes(data_dir, headless, ["model.layers.0.self_attn.qproj"])
+    assert "['model.layers.0.self_attn.qproj'] match no module" in found[0] and "match no module" in run
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    for f in tiny_models["llama"].iterdir():
+        (stale / f.name).write_bytes(f.read_bytes())
+    weight_map = {"gpt_neox.layers.0.attention.query_key_value.weight": "pytorch_model-00001-of-00001.bin"}
+    (stale / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    assert lora_outcomes(data_dir, stale, ["q_proj"]) == ([], "ok")
 
 
 def test_resume_from_a_checkpoint_of_other_model_options_is_refused(context, data_dir: Path, tmp_path: Path) -> None:
@@ -207,6 +380,12 @@ def test_an_empty_lora_target_module_is_refused(data_dir: Path, tiny_models: dic
     ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": table}})
     with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.lora_target_modules: \[''\] match no module"):
         ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    # without LoRA the list is not read: the run trains, so the check only warns that it changes nothing
+    off = {**table, "use_lora": False}
+    assert problems(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": off}}) == []
+    ctx = make_context(data_dir, {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": off}})
+    assert any(k == "models.hf-seq2seq.lora_target_modules" for k, _why in ctx.recipe.ignored_keys(ctx.plugins))
+    ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
 
 
 def test_lengths_past_the_position_table_of_a_seq2seq_model_are_refused(data_dir: Path,
@@ -266,6 +445,33 @@ def test_a_hub_model_in_the_cache_is_checked_against_its_positions(data_dir: Pat
     assert any("generation.max_new_tokens: 2000 tokens is more than the 1026 positions of the model "
                             "of models.kobart" in p for p in found), found
     assert not problems(data_dir, {"run": {"models": ["kobart"]}, "generation": {"max_new_tokens": 1026}})
+
+
+def test_lora_targets_of_a_sharded_hub_model_in_the_cache_are_checked(data_dir: Path, tiny_models: dict[str, Path],
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sharded hub model the cache holds: the names come from its weight map, the shapes (a norm is no
+    LoRA target) from its shards' headers, read where the cache keeps them."""
+    from huggingface_hub import constants
+    from transformers import AutoModelForCausalLM
+
+    snapshot = tmp_path / "hub" / "models--org--tiny-llama" / "snapshots" / ("0" * 40)
+    AutoModelForCausalLM.from_pretrained(str(tiny_models["llama"])).save_pretrained(str(snapshot),
+                                                                                    max_shard_size="20KB")
+    assert (snapshot / "model.safetensors.index.json").is_file()
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40, encoding="utf-8")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+
+    def lora_problems(targets: list[str]) -> list[str]:
+        table = {"model_name_or_path": "org/tiny-llama", "use_lora": True, "lora_target_modules": targets}
+        return [p for p in problems(data_dir, {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": table}})
+                if ".lora_target_modules:" in p]
+
+    assert lora_problems(["q_proj", "down_proj"]) == []
+    assert "['qproj'] match no module" in lora_problems(["qproj"])[0]
+    (problem,) = lora_problems(["post_attention_layernorm"])
+    assert "['post_attention_layernorm'] name modules LoRA cannot adapt" in problem
 
 
 def test_resume_from_a_scratch_checkpoint_of_other_training_data_is_refused(context, data_dir: Path,

@@ -1,4 +1,5 @@
-"""The events only the run modes emit: cross-validation folds and hyperparameter trials.
+"""The events only the run modes emit: cross-validation folds and hyperparameter trials; and the one
+question only they answer, which keys their runs set to other values (:func:`dialsum_varied_values`).
 
 They are declared here, by the plugin that emits them, and added to the plugin manager through
 ``dialsum_add_hookspecs``. A logger implements them as any other event, marked
@@ -52,4 +53,16 @@ def dialsum_after_trial(
     study's ``metric``; ``direction`` says whether lower or higher values are better (as above).
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_varied_values(recipe: Any, plugins: Any) -> dict[str, list[Any]]:
+    """The keys the runs of ``recipe``'s mode set to other values than the recipe's own (the search space of
+    a study), each with values they take (its choices, or its ends); ``{}`` for a mode that runs the recipe as
+    written. A plugin answering ``dialsum_ignored_keys`` asks it, so that a key the recipe's own values leave
+    idle (``lora_r`` while ``use_lora`` is false) is not said to change nothing when the study tunes what
+    makes it act (``model.use_lora``). Keys as the space writes them: ``Recipe.override`` takes them.
+
+    .. versionadded:: 0.3
     """

@@ -306,9 +306,7 @@ def tuned_for_nothing(recipe: Any, plugins: Any) -> Problems:
     parameter can make it act (``model.use_lora`` tuned too): they spend the trials on noise, and
     ``best_params.json`` would report values that meant nothing. A warning, as for every ignored key: a
     recipe cannot drop a parameter of the recipe it extends."""
-    mode = recipe.run.mode
-    studies = mode == "optuna" or (mode == "full" and recipe.options("run_modes", "full", plugins).tune)
-    if _PROBING.get() or not studies:
+    if not _studies(recipe, plugins):
         return []
     token = _PROBING.set(True)  # the trials' recipes are asked too: not their study again
     try:
@@ -325,6 +323,27 @@ def tuned_for_nothing(recipe: Any, plugins: Any) -> Problems:
         return found
     finally:
         _PROBING.reset(token)
+
+
+def _studies(recipe: Any, plugins: Any) -> bool:
+    """Whether ``recipe``'s run holds a study (and is not one of its trials, being probed)."""
+    mode = recipe.run.mode
+    return not _PROBING.get() and (mode == "optuna" or (
+        mode == "full" and recipe.options("run_modes", "full", plugins).tune))
+
+
+def varied_values(recipe: Any, plugins: Any) -> dict[str, list[Any]]:
+    """``dialsum_varied_values``: the study's parameters, as keys of the recipe, with the values a check tries."""
+    if not _studies(recipe, plugins):
+        return {}
+    models = list(recipe.run.models)
+    found = {}
+    for key, spec in recipe.options("run_modes", "optuna", plugins).space.items():
+        try:
+            found[resolve_key(key, models)] = draws(spec)
+        except KeyError:  # no model to apply it to: the space's check says so
+            continue
+    return found
 
 
 #: At most this many values of one int parameter are tried one by one (``d_model`` from 16 to 64

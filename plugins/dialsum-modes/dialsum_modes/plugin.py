@@ -73,7 +73,8 @@ def dialsum_register_run_modes(register: Any) -> None:
 
 @hookimpl
 def dialsum_add_hookspecs(add: Any) -> None:
-    """The fold and trial events are the modes' own: without this plugin nothing emits them."""
+    """The fold and trial events, and the question of the keys a mode's runs vary, are the modes' own:
+    without this plugin nothing emits or answers them."""
     from dialsum_modes import events
 
     add(events)
@@ -109,3 +110,10 @@ def dialsum_after_run(ctx: Any) -> None:
 
 #: A failed job's ``results.json`` is written too (before ``dialsum_on_error``): its selection may run again.
 dialsum_on_error = dialsum_after_run
+
+
+@hookimpl
+def dialsum_varied_values(recipe: Any, plugins: Any) -> dict[str, list[Any]]:
+    from dialsum_modes.options import varied_values
+
+    return varied_values(recipe, plugins)

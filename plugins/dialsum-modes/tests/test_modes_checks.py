@@ -314,6 +314,24 @@ def test_train_predictions_are_accepted_where_the_mode_writes_them(make_recipe, 
                                  save_train_predictions=True), plugins) == []
 
 
+def test_a_key_the_study_makes_act_is_not_said_to_change_nothing(make_recipe, plugins) -> None:
+    """``lora_r`` set while ``use_lora`` is false, and a space tuning ``model.use_lora``: the trials that turn
+    LoRA on train adapters of that rank, yet check and run warned that lora_r changes nothing; so for a
+    warm-up under a constant schedule when the space tunes ``train.scheduler``. Keys no trial makes act are
+    still warned about."""
+    base = (("models.kobart.use_lora", False), ("models.kobart.lora_r", 8), ("train.scheduler", "constant"),
+            ("train.warmup_ratio", 0.2))
+    use_lora = ("modes.optuna.space.\"model.use_lora\"", {"type": "categorical", "choices": [False, True]})
+    scheduler = ("modes.optuna.space.\"train.scheduler\"", {"type": "categorical", "choices": ["constant", "linear"]})
+    assert make_recipe(*base, SPACE, use_lora, scheduler, mode="optuna", models=["kobart"]).ignored(plugins) == []
+    warned = make_recipe(*base, SPACE, use_lora, mode="optuna", models=["kobart"]).ignored(plugins)
+    assert len(warned) == 1 and "train.warmup_ratio: changes nothing: the 'constant' schedule" in warned[0], warned
+    warned = make_recipe(*base, SPACE, scheduler, mode="optuna", models=["kobart"]).ignored(plugins)
+    assert len(warned) == 1 and "models.kobart.lora_r: changes nothing" in warned[0], warned
+    # a mode without a study runs the recipe as written: both change nothing there
+    assert len(make_recipe(*base, mode="single", models=["kobart"]).ignored(plugins)) == 2
+
+
 def test_a_space_parameter_no_trial_uses_is_warned_about_unless_another_can_make_it_act(make_recipe, plugins) -> None:
     """``model.lora_r`` tuned for a model that trains no LoRA (the shipped optuna recipe with
     ``run.models = ["kobart"]``): every trial spends a draw on it and ``best_params.json`` reports a

@@ -123,6 +123,28 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "voc
 SEQ2SEQ_MARKS = ("ForConditionalGeneration", "Seq2Seq", "EncoderDecoder")
 
 
+def missing_shards(folder: Path) -> list[str]:
+    """The shard files the weight map of a sharded model in ``folder`` names and the folder lacks (a copy or
+    a download cut short), when a sharded checkpoint is what transformers loads there: it looks for
+    ``model.safetensors``, then its index, then ``pytorch_model.bin``, then its index."""
+    import json
+
+    for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json"):
+        if (folder / name).is_file():
+            break
+    else:
+        return []
+    if not name.endswith(".index.json"):
+        return []
+    try:
+        weight_map = json.loads((folder / name).read_text(encoding="utf-8")).get("weight_map")
+    except (OSError, ValueError, AttributeError):  # an unreadable map: loading it says why
+        return []
+    shards = {v for v in weight_map.values() if isinstance(v, str)} if isinstance(weight_map, dict) else set()
+    return sorted(s for s in shards if not (folder / s).is_file())
+
+
 def model_folder_problem(path: str) -> str | None:
     """Why ``path`` cannot be a paraphrase model, as far as can be seen without loading one: a
     model saved by ``save_pretrained`` is a folder with a ``config.json``, its weights and its
@@ -141,6 +163,9 @@ def model_folder_problem(path: str) -> str | None:
         return f"{path}: no config.json in it: not a model folder saved by save_pretrained"
     if not any((p / name).is_file() for name in WEIGHT_FILES):
         return f"{path}: no weights in it (one of {', '.join(WEIGHT_FILES)}); save the model with save_pretrained"
+    if missing := missing_shards(p):
+        return (f"{path}: its weight map names shard files the folder lacks ({', '.join(missing[:3])}); copy or "
+                "download the whole model")
     if not any((p / name).is_file() for name in TOKENIZER_FILES):
         return (f"{path}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}...), so every turn would become "
                 "unknown tokens; save the tokenizer into the folder too (tokenizer.save_pretrained)")
@@ -148,9 +173,14 @@ def model_folder_problem(path: str) -> str | None:
         config = json.loads((p / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return f"{path}: config.json is not readable JSON ({exc})"
+    if not isinstance(config, dict) or not config.get("model_type"):
+        # transformers reads the architecture from model_type (the augmenter runs no remote code): without it
+        # the model failed to load when the run first paraphrased, after its models had trained
+        return (f"{path}: config.json names no model_type, so transformers cannot tell which model it is; save "
+                "the model with save_pretrained, which writes it")
     # encoder-decoder configs say so, or name a seq2seq architecture (a config written by hand may leave
     # the flag out); a decoder-only one (GPT-2, Llama...) is no seq2seq model
-    if isinstance(config, dict) and config.get("model_type") and config.get("is_encoder_decoder") is not True \
+    if config.get("is_encoder_decoder") is not True \
             and not any(mark in str(a) for a in config.get("architectures") or [] for mark in SEQ2SEQ_MARKS):
         return (f"{path}: a decoder-only {config['model_type']} model; the paraphrase augmenter loads a seq2seq "
                 "(encoder-decoder) model such as BART or T5, which rewrites each turn")

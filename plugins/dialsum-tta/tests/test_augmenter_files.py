@@ -95,6 +95,10 @@ def test_check_looks_into_the_paraphrase_model_folder(plugins: Any, tmp_path: Pa
     (problem,) = tta_problems(plugins, "paraphrase", {"model": str(empty)})
     assert f"augmenters.paraphrase.model: {empty}: no tokenizer files (tokenizer.json, " in problem
     (empty / "tokenizer.json").write_text("{}", encoding="utf-8")
+    # without a model_type transformers could not tell the model's class: it failed after the models trained
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(empty)})
+    assert f"augmenters.paraphrase.model: {empty}: config.json names no model_type" in problem
+    (empty / "config.json").write_text('{"model_type": "bart", "is_encoder_decoder": true}', encoding="utf-8")
     assert tta_problems(plugins, "paraphrase", {"model": str(empty)}) == []  # no model is loaded to check
 
 
@@ -118,6 +122,30 @@ def test_check_refuses_a_decoder_only_paraphrase_model(plugins: Any, tmp_path: P
     # the run builds the augmenter with the same rule
     with pytest.raises(DataError, match="a decoder-only llama model"):
         build(tmp_path, "paraphrase", {"model": str(causal)})
+
+
+def test_check_refuses_a_sharded_paraphrase_model_missing_a_shard(plugins: Any, tmp_path: Path) -> None:
+    """A sharded model copied or downloaded in part passed the check (its weight map is there); the run
+    failed to load it when it first paraphrased, after its models had trained."""
+    testing = pytest.importorskip("dialsum_hf.testing")
+    from transformers import AutoModelForSeq2SeqLM
+
+    texts = ["#Person1#: 안녕하세요. #Person2#: 네, 반가워요."] * 4
+    whole = testing.save_tiny_model("bart", tmp_path / "bart", texts, vocab_size=200)
+    sharded = tmp_path / "sharded"
+    AutoModelForSeq2SeqLM.from_pretrained(str(whole)).save_pretrained(str(sharded), max_shard_size="20KB")
+    for f in whole.iterdir():
+        if f.name.startswith(("tokenizer", "special")):
+            (sharded / f.name).write_bytes(f.read_bytes())
+    assert tta_problems(plugins, "paraphrase", {"model": str(sharded)}) == []
+    shards = sorted(sharded.glob("model-*.safetensors"))
+    assert len(shards) > 1
+    shards[-1].unlink()
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(sharded)})
+    assert f"augmenters.paraphrase.model: {sharded}: its weight map names shard files the folder lacks " \
+        f"({shards[-1].name})" in problem
+    with pytest.raises(DataError, match="names shard files the folder lacks"):
+        build(tmp_path, "paraphrase", {"model": str(sharded)})
 
 
 def build(tmp_path: Path, name: str, options: dict[str, str]) -> Any:
