@@ -167,16 +167,21 @@ def weight_of(source: str, weights: Weights, default: float = 1.0) -> float:
     return default
 
 
+#: The ``level`` of an ensemble that decodes jointly with the models, and the tag of its registration.
+TOKEN_LEVEL = "token"
+
+
 @runtime_checkable
 class Ensemble(Protocol):
     """Combines several sources (models, folds, augmented inputs) into one summary per dialogue.
 
     ``level`` is ``"output"`` for strategies that choose among finished candidate summaries, or
-    ``"token"`` for strategies that decode jointly (then :meth:`TokenEnsemble.generate` is used
-    instead of :meth:`combine`). Run modes call :meth:`fit` first, with validation candidates and
-    references, for strategies that learn weights or a scorer; it may do nothing. The weights are
-    arguments, chosen by the run mode (given in the recipe or searched): a higher weight never
-    makes a source's text less likely to be chosen.
+    :data:`TOKEN_LEVEL` for strategies that decode jointly (then :meth:`TokenEnsemble.generate` is used
+    instead of :meth:`combine`; their registration carries the tag :data:`TOKEN_LEVEL` too, which the
+    checks read, since they build nothing). Run modes call :meth:`fit` first, with validation
+    candidates and references, for strategies that learn weights or a scorer; it may do nothing. The
+    weights are arguments, chosen by the run mode (given in the recipe or searched): a higher weight
+    never makes a source's text less likely to be chosen.
     """
 
     level: str

@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.protocols import TOKEN_LEVEL
 from dialsum_core.validators import at_least, each, finite, non_negative, one_of
 from dialsum_metrics import MEASURES, TOKENIZERS
 
@@ -66,7 +67,7 @@ class TokenAveraging:
     inputs differ) falls back to the weighted consensus vote.
     """
 
-    level = "token"
+    level = TOKEN_LEVEL
 
     def __init__(self, options: MbrOptions, weighted: bool):
         from dialsum_ensemble.output import MbrEnsemble
@@ -94,9 +95,9 @@ def make_token(options: MbrOptions, ctx: Any, *, weighted: bool) -> Any:
 # -- checks (cheap: registrations and the recipe only) ------------------------------------------------
 #: The tag of a model loader whose models can decode jointly with others that share their tokenizer.
 TOKEN_ENSEMBLE = "token-ensemble"
-#: The tag of the strategies below that decode jointly, so that a model loader's check can tell when
-#: the recipe's models must share a tokenizer (both tags are documented in docs/ensembles.md).
-TOKEN = "token"
+#: The tag of the strategies below that decode jointly (the core's ``TOKEN_LEVEL``), so that a model
+#: loader's check can tell when the recipe's models must share a tokenizer (docs/ensembles.md).
+TOKEN = TOKEN_LEVEL
 
 
 def check_token(recipe: Any, plugins: Any, *, name: str) -> Problems:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dialsum_core import hookimpl
+from dialsum_core.protocols import TOKEN_LEVEL
 from dialsum_core.recipe import PATH_OR_NAME, is_path
 from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.positions import model_config, position_problems
@@ -317,11 +318,11 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                 found.append((f"{key}.merge_lora", "adapters cannot be merged into quantized weights"))
         if opts.merge_lora and not opts.use_lora:
             found.append((f"{key}.merge_lora", "merge_lora needs use_lora = true"))
-    # A strategy tagged "token" (dialsum-ensemble's averaging) decodes the models jointly, which needs one
+    # A strategy tagged TOKEN_LEVEL (dialsum-ensemble's averaging) decodes the models jointly, which needs one
     # tokenizer: for the loaders of this options class (whichever plugin registered them), the one of
     # model_name_or_path (scratch trains its own). Loaders of other classes are the ensemble's check's.
     joint = [k for k, kind, names in recipe.uses(plugins) if kind == "ensembles"
-             and any(r is not None and "token" in r.tags for r in (plugins.get(kind, n) for n in names))]
+             and any(r is not None and TOKEN_LEVEL in r.tags for r in (plugins.get(kind, n) for n in names))]
     if joint:
         mine = plugins.require("model_loaders", name).options
         own = [n for n in dict.fromkeys(recipe.run.models)
@@ -329,7 +330,7 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
         paths = {getattr(recipe.options("model_loaders", n, plugins), "model_name_or_path", "") for n in own}
         if len(own) > 1 and (len(paths) > 1 or paths == {""}):
             # the installed strategies that do not decode jointly, so that the line says what to choose
-            others = sorted(r.name for r in plugins.registry.of_kind("ensembles") if "token" not in r.tags)
+            others = sorted(r.name for r in plugins.registry.of_kind("ensembles") if TOKEN_LEVEL not in r.tags)
             found.append((joint[0], f"models {own} do not share a tokenizer (different model_name_or_path: "
                           f"{sorted(paths)}), which decoding them jointly needs; choose a strategy for {joint[0]} "
                           f"that combines finished summaries instead ({', '.join(others) or 'none installed'})"))

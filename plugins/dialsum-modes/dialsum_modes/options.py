@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from dialsum_core.experiment import CONFIG, RESULTS, SUBDIRS
+from dialsum_core.protocols import TOKEN_LEVEL
 from dialsum_core.validators import at_least, non_negative, one_of
 from dialsum_modes.sections import MODE_FOLDERS, RANKED_BY, STUDY_FOLDER, logger_files
 from dialsum_modes.study import STUDY_FILE
@@ -196,7 +197,7 @@ def _check_unused_tta(recipe: Any, plugins: Any) -> Problems:
     on the plain dialogues (:func:`dialsum_modes.toolkit.combine`): their TTA variants would be
     summarized, then never used. Call it for a mode that combines several sources."""
     strategy = plugins.get("ensembles", recipe.run.ensemble)
-    if recipe.run.use_tta and strategy is not None and "token" in strategy.tags:
+    if recipe.run.use_tta and strategy is not None and TOKEN_LEVEL in strategy.tags:
         return [("run.ensemble", f"{recipe.run.ensemble!r} decodes the models of the {recipe.run.mode} mode jointly "
                  "on the plain dialogues, so their TTA variants would be summarized, then ignored; use an "
                  "output-level strategy such as \"rouge_weighted\" or \"stacking\", or set run.use_tta = false")]

@@ -54,9 +54,9 @@ import attrs
 
 from dialsum_core.context import RunContext
 from dialsum_core.data import DataSplits, Example
-from dialsum_core.errors import DialsumError
+from dialsum_core.errors import DialsumError, PluginError
 from dialsum_core.experiment import safe_name
-from dialsum_core.protocols import Candidate, FitResult, weight_of
+from dialsum_core.protocols import TOKEN_LEVEL, Candidate, FitResult, weight_of
 from dialsum_data import augmented
 from dialsum_metrics import SCORE_TAG, is_degenerate, quiet_degenerate
 from dialsum_modes import fanout
@@ -633,10 +633,19 @@ def _why_not(ours: float, degenerate: bool, source: str, theirs: float, source_d
 
 def is_token_level(ctx: RunContext, strategy: Any = None) -> bool:
     """Whether ``run.ensemble`` (``strategy``: that ensemble, already built) decodes jointly with the
-    models (``level = "token"``, :class:`dialsum_core.protocols.Ensemble`): the modes must then keep
-    every model in memory and the strategy learns nothing from validation candidates."""
-    ens = ctx.build("ensembles", ctx.recipe.run.ensemble) if strategy is None else strategy
-    return getattr(ens, "level", "output") == "token"
+    models (``level`` and registration tag ``TOKEN_LEVEL``, :class:`dialsum_core.protocols.Ensemble`):
+    the modes must then keep every model in memory and the strategy learns nothing from validation
+    candidates. The checks read the tag and the run the level: a strategy whose two disagree is refused,
+    since its recipes were checked as those of another kind of strategy."""
+    name = ctx.recipe.run.ensemble
+    reg = ctx.plugins.require("ensembles", name)
+    level = getattr(ctx.build("ensembles", name) if strategy is None else strategy, "level", "output")
+    if (level == TOKEN_LEVEL) is not (TOKEN_LEVEL in reg.tags):
+        has = "carries" if TOKEN_LEVEL in reg.tags else "lacks"
+        raise PluginError(f"ensemble {name!r} ({reg.distribution} {reg.version}) has level {level!r} but its "
+                          f"registration {has} the tag {TOKEN_LEVEL!r}; a strategy that decodes jointly says so in "
+                          "both (docs/writing-a-plugin.md)")
+    return level == TOKEN_LEVEL
 
 
 def merge_candidates(sources: Sequence[Source], split: str) -> list[list[Candidate]]:

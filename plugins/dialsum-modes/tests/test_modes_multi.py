@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+import pytest
 from modes_fixtures import *  # noqa: F403 - pytest fixtures
 from modes_helpers import read_csv, results
 
@@ -285,3 +286,31 @@ def test_the_weight_search_fits_the_strategy_once_per_trial(make_recipe, run, re
     # one fit per trial of each search (the probes are trials), and the fit the chosen weights apply with
     assert len(fits) == searches * (trials + 1), fits
     assert [n for n, _ in fits].count(8) == trials + 1  # the whole split's search, then its fit
+
+
+@pytest.mark.parametrize(("level", "tags"), [("token", ()), ("output", ("token",))])
+def test_a_strategy_whose_level_and_tag_disagree_is_refused_naming_both(make_recipe, run, register_plugin,
+                                                                         level, tags) -> None:
+    """The checks tell a token-level strategy by its registration's tag, the run by its ``level``: a
+    third party's strategy with one and not the other ran as one kind after its recipe was checked
+    as the other (models that cannot decode jointly reached the joint decoding)."""
+    from modes_helpers import BestScore
+
+    from dialsum_core import hookimpl
+    from dialsum_core.errors import PluginError
+
+    class Strategy(BestScore):
+        pass
+
+    Strategy.level = level
+
+    class Plugin:
+        @hookimpl
+        def dialsum_register_ensembles(self, register):
+            register("odd", lambda o, c: Strategy(), description="level and tag disagree", tags=tags)
+
+    register_plugin(Plugin(), "odd-ensemble")
+    recipe = make_recipe(mode="multi_model", models=["lead1", "lead"], ensemble="odd")
+    with pytest.raises(PluginError, match=rf"ensemble 'odd' .* has level '{level}' but its registration "
+                                          rf"{'carries' if tags else 'lacks'} the tag 'token'"):
+        run(recipe)
