@@ -61,7 +61,7 @@ class DataSection:
     #: one dialogue, and at least one left to train on (0 is refused then: every run validates). Rows
     #: with the same dialogue text are held out together, as k-fold keeps them in one fold.
     valid_fraction: float = attrs.field(default=0.1, validator=fraction)
-    #: Training dialogues kept when `run.debug` is on (a quarter of that for validation and test).
+    #: Training dialogues kept when `run.debug` is on (a quarter of that, at least 2, for validation and test).
     debug_samples: int = attrs.field(default=32, validator=positive)
     #: Text clean-up switches (`[data.preprocessing]`).
     preprocessing: PreprocessingSection = attrs.field(factory=PreprocessingSection)
