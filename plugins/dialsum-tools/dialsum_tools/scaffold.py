@@ -379,8 +379,12 @@ def $hook(register: Any) -> None:
              description="Skeleton logger: one CSV row per finished epoch, fold and trial")
 ''',
     "metric": _PLUGIN_HEAD + '''from dialsum_core.validators import one_of
+from dialsum_metrics import score_tags
 
 UNITS = ("chars", "words")
+#: The scores ``compute`` returns, declared at registration: ``dialsum check`` then knows what the metric
+#: gives, and refuses a recipe that selects by a score no metric of ``run.metrics`` gives.
+SCORES = ("${ident}_length_ratio",)
 
 
 @attrs.define
@@ -399,7 +403,7 @@ def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
 
 @hookimpl
 def $hook(register: Any) -> None:
-    register("$name", make_$ident, options=${cls}Options,
+    register("$name", make_$ident, options=${cls}Options, tags=score_tags(*SCORES),
              description="Skeleton metric: mean length of the prediction over its closest reference")
 ''',
 }
@@ -644,7 +648,7 @@ _IMPL_IMPORTS: dict[str, list[str]] = {
     "run_mode": ["from dialsum_core.context import RunContext", "from dialsum_modes import fanout, toolkit"],
 }
 #: Distributions a kind's skeleton builds on, besides dialsum-core (the guide's recipe for the kind).
-_DEPENDS: dict[str, list[str]] = {"run_mode": ["dialsum-modes"]}
+_DEPENDS: dict[str, list[str]] = {"run_mode": ["dialsum-modes"], "metric": ["dialsum-metrics"]}
 _TEST_STD: dict[str, list[str]] = {"run_mode": ["import json"], "logger": ["import csv"]}
 _TEST_CORE = [
     "from dialsum_core.context import RunContext",
@@ -656,6 +660,7 @@ _TEST_CORE = [
 _TEST_CORE_EXTRA: dict[str, list[str]] = {
     "run_mode": ["from dialsum_core import hookimpl", "from dialsum_core.runner import run_recipe"],
     "ensemble": ["from dialsum_core.protocols import Candidate"],
+    "metric": ["from dialsum_metrics import SCORE_TAG"],
 }
 
 _TEST_HEAD = '''\
@@ -843,5 +848,12 @@ def test_words_option_and_bad_value(dialsum_plugins: Any, tmp_path: Path) -> Non
     assert ctx.build(KIND, NAME).compute(["a b"], [["a b c d"]]) == {"${ident}_length_ratio": 0.5}
     bad = Recipe.from_dict({"run": {"metrics": [NAME]}, "$table": {NAME: {"unit": "bytes"}}})
     assert any(f"$table.{NAME}.unit: must be one of" in p for p in bad.problems(dialsum_plugins))
+
+
+def test_declares_the_scores_it_gives(dialsum_plugins: Any, tmp_path: Path) -> None:
+    metric = make_context(dialsum_plugins, tmp_path, {}).build(KIND, NAME)
+    tags = dialsum_plugins.get(KIND, NAME).tags
+    declared = {t.removeprefix(SCORE_TAG) for t in tags if t.startswith(SCORE_TAG)}
+    assert declared == set(metric.compute(["a"], [["a"]]))
 ''',
 }

@@ -125,3 +125,22 @@ def test_run_mode_skeleton_depends_on_the_toolkit_it_imports(tmp_path: Path) -> 
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     assert "dialsum-modes" in project["project"]["dependencies"]
     assert "from dialsum_modes import" in (root / "dialsum_sk_deps" / "impl.py").read_text(encoding="utf-8")
+
+
+def test_metric_skeleton_declares_its_scores_so_the_check_sees_what_it_cannot_give(
+    skeleton: Callable[[str, str], ModuleType], register_plugin: Any, sample_csv: Any, tiny_dialogues: Any,
+    tmp_path: Path,
+) -> None:
+    """As the bundled metrics do (``score:KEY`` tags): a recipe ranking by ``rouge_mean`` with only
+    this metric is refused by ``dialsum check`` instead of failing once its first model has trained."""
+    pytest.importorskip("dialsum_modes")
+    register_plugin(skeleton("sk-metric", "metric"), "sk-metric")
+    plugins = register_plugin(Turns(), "turns-test")
+    assert plugins.get("metrics", "sk-metric").tags == ("score:sk_metric_length_ratio",)
+    recipe = Recipe.from_dict({
+        "run": {"mode": "multi_model", "models": ["first-turn", "last-turn"], "metrics": ["sk-metric"],
+                "ensemble": "rouge_weighted"},
+        "data": {"train_path": str(sample_csv(tmp_path / "train.csv", tiny_dialogues))},
+    })
+    assert any("run.metrics: the run ranks its models and sources by rouge_mean, which none of ['sk-metric'] "
+               "gives" in p for p in recipe.problems(plugins))
