@@ -444,11 +444,18 @@ class ${cls}Model:
         self.options = options
 
     def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> FitResult:
+        """One "epoch": score validation, name each score ``eval_S`` in the history, report the
+        scores to the search trial (``ctx.trial``, set by the optuna mode), save, and name the folder."""
         ctx.emit("dialsum_before_epoch", epoch=1, n_epochs=1)
-        metrics = {"train_dialogues": len(train)}
+        predictions = self.generate([e.dialogue for e in valid], ctx)
+        scores = ctx.score(predictions, [list(e.summaries) for e in valid]) if valid else {}
+        metrics = {"train_dialogues": len(train), **{f"eval_{k}": v for k, v in scores.items()}}
         ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=1, metrics=metrics)
+        if ctx.trial is not None:  # True would stop training (pruned=True), but this was its only epoch
+            ctx.trial.report(1, scores)
         self.save(output_dir)
-        return FitResult(history=[metrics], best_checkpoint=str(output_dir))
+        # one folder holds the model: the best checkpoint and the last one (linked as checkpoints/last)
+        return FitResult(history=[metrics], best_checkpoint=str(output_dir), last_checkpoint=str(output_dir))
 
     def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         return [longest_turn(d, self.options) for d in dialogues]

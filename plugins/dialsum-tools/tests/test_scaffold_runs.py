@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 import pytest
 
 from dialsum_core import hookimpl
+from dialsum_core.context import RunContext
+from dialsum_core.events import Events
+from dialsum_core.experiment import Experiment
 from dialsum_core.recipe import Recipe
 from dialsum_core.runner import run_recipe
 from dialsum_tools.scaffold import Names, new_plugin
@@ -144,3 +147,46 @@ def test_metric_skeleton_declares_its_scores_so_the_check_sees_what_it_cannot_gi
     })
     assert any("run.metrics: the run ranks its models and sources by rouge_mean, which none of ['sk-metric'] "
                "gives" in p for p in recipe.problems(plugins))
+
+
+class Prunes:
+    """A search trial (``dialsum_core.protocols.Trial``) that records what it is told and answers "prune"."""
+
+    number = 0
+
+    def __init__(self) -> None:
+        self.reported: list[tuple[int, dict[str, float]]] = []
+
+    def report(self, step: int, scores: Any) -> bool:
+        self.reported.append((step, dict(scores)))
+        return True
+
+
+def test_model_loader_skeleton_validates_reports_to_its_trial_and_names_its_checkpoint(
+    skeleton: Callable[[str, str], ModuleType], register_plugin: Any, sample_csv: Any, tiny_dialogues: Any,
+    tmp_path: Path,
+) -> None:
+    """As the guide asks of a model family: the history names each validation score ``eval_S`` (the
+    learning curves, the optuna mode's pruning), ``ctx.trial`` hears it, and ``last_checkpoint``
+    names the folder saved, which the run links as ``checkpoints/last``."""
+    pytest.importorskip("dialsum_modes")
+    plugins = register_plugin(skeleton("sk-model", "model_loader"), "sk-model")
+    recipe = Recipe.from_dict({
+        "run": {"models": ["sk-model"], "loggers": [], "metrics": ["rouge"], "name": "sk",
+                "output_dir": str(tmp_path / "experiments")},
+        "data": {"train_path": str(sample_csv(tmp_path / "train.csv", tiny_dialogues)), "valid_fraction": 0.3},
+    })
+    result = run_recipe(recipe, plugins)
+    [epoch] = result.results["history"]
+    assert round(epoch["eval_rouge_mean"], 4) == result.results["best_rouge"]
+    assert (result.experiment / "checkpoints" / "last").resolve() == Path(result.results["best_checkpoint"]).resolve()
+
+    trial = Prunes()
+    ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment.create(tmp_path, "fit"),
+                     events=Events(plugins.pm), trial=trial)
+    splits = ctx.data()
+    model = ctx.build("model_loaders", "sk-model").build(ctx, splits.train)
+    fit = model.fit(splits.train, splits.valid, ctx, tmp_path / "model")
+    assert not fit.pruned  # the trial's answer after the last epoch changes nothing (protocols.Trial)
+    assert [(step, sorted(scores)) for step, scores in trial.reported] == [
+        (1, sorted(k.removeprefix("eval_") for k in fit.history[0] if k.startswith("eval_")))]
