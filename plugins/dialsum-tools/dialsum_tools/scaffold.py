@@ -598,27 +598,30 @@ class ${cls}Logger:
         self.experiment = ctx.experiment
         self.rows: list[dict[str, Any]] = []
 
-    def _add(self, event: str, index: int, values: dict[str, Any] | None) -> None:
-        scalars = {k: v for k, v in (values or {}).items() if isinstance(v, int | float | str)}
-        self.rows.append({"event": event, "index": index, **scalars})
+    def _add(self, ctx: Any, event: str, index: int, values: dict[str, Any] | None) -> None:
+        """One row; ``ctx.tags`` says whose event it is (``model``, ``source``: ``kobart/fold1``...),
+        which tells apart the epochs and folds of several models."""
+        values = {**ctx.tags, **(values or {})}
+        self.rows.append({"event": event, "index": index,
+                          **{k: v for k, v in values.items() if isinstance(v, int | float | str)}})
         columns = list(dict.fromkeys(k for row in self.rows for k in row))
         body = [[row.get(c, "") for c in columns] for row in self.rows]
         self.experiment.write_csv(self.options.filename, columns, body)
 
     @hookimpl
-    def dialsum_after_epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
-        self._add("epoch", epoch, metrics)
+    def dialsum_after_epoch(self, ctx: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        self._add(ctx, "epoch", epoch, metrics)
 
     # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
     @hookimpl(optionalhook=True)
-    def dialsum_after_fold(self, fold: int, metrics: dict[str, Any]) -> None:
-        self._add("fold", fold, metrics)
+    def dialsum_after_fold(self, ctx: Any, fold: int, metrics: dict[str, Any]) -> None:
+        self._add(ctx, "fold", fold + 1, metrics)  # 0-based in the event; fold1... in folders and run.only
 
     @hookimpl(optionalhook=True)
     def dialsum_after_trial(
-        self, trial: int, params: dict[str, Any], value: float | None, state: str
+        self, ctx: Any, trial: int, params: dict[str, Any], value: float | None, state: str
     ) -> None:
-        self._add("trial", trial, {**params, "value": value, "state": state})
+        self._add(ctx, "trial", trial, {**params, "value": value, "state": state})
 
     def close(self) -> None:
         """Called once when the run ends (release files, connections...)."""
@@ -825,7 +828,8 @@ def test_writes_one_row_per_event(dialsum_plugins: Any, tmp_path: Path) -> None:
     dialsum_plugins.pm.register(logger, name=f"logger:{NAME}")
     try:
         ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=2, metrics={"loss": 0.5})
-        ctx.emit("dialsum_after_epoch", epoch=2, n_epochs=2, metrics={"loss": 0.25, "rouge_mean": 0.3})
+        fold = ctx.evolve(tags={"source": "m/fold1"})  # as a run mode tags the events of one model's fold
+        fold.emit("dialsum_after_epoch", epoch=2, n_epochs=2, metrics={"loss": 0.25, "rouge_mean": 0.3})
         ctx.emit("dialsum_after_trial", trial=0, params={"lr": 0.001}, value=0.4, state="complete")
     finally:
         dialsum_plugins.pm.unregister(logger, name=f"logger:{NAME}")
@@ -835,6 +839,7 @@ def test_writes_one_row_per_event(dialsum_plugins: Any, tmp_path: Path) -> None:
     assert [(r["event"], r["index"], r["loss"]) for r in rows] == [
         ("epoch", "1", "0.5"), ("epoch", "2", "0.25"), ("trial", "0", "")]
     assert rows[2]["value"] == "0.4" and rows[1]["rouge_mean"] == "0.3"
+    assert [r["source"] for r in rows] == ["", "m/fold1", ""]
 
 
 def test_file_name_must_stay_in_the_experiment_folder(dialsum_plugins: Any) -> None:

@@ -4,6 +4,7 @@ each skeleton is generated, registered as its entry point would register it, and
 
 from __future__ import annotations
 
+import csv
 import importlib
 import json
 import sys
@@ -190,3 +191,17 @@ def test_model_loader_skeleton_validates_reports_to_its_trial_and_names_its_chec
     assert not fit.pruned  # the trial's answer after the last epoch changes nothing (protocols.Trial)
     assert [(step, sorted(scores)) for step, scores in trial.reported] == [
         (1, sorted(k.removeprefix("eval_") for k in fit.history[0] if k.startswith("eval_")))]
+
+
+def test_logger_skeleton_tells_apart_the_folds_of_several_models(
+    skeleton: Callable[[str, str], ModuleType], mode_recipe: tuple[Recipe, Any], register_plugin: Any
+) -> None:
+    """In a k-fold run of two models each fold has a row of its own, saying whose it is (``ctx.tags``,
+    as the bundled jsonl logger records them), numbered as its folder and ``run.only`` number it."""
+    recipe, _ = mode_recipe
+    plugins = register_plugin(skeleton("sk-log", "logger"), "sk-log")
+    result = run_recipe(recipe.merge({"run": {"mode": "kfold", "loggers": ["sk-log"]},
+                                      "modes": {"kfold": {"k_folds": 2}}}), plugins)
+    with (result.experiment / "sk-log.csv").open(encoding="utf-8") as fh:
+        rows = sorted((r["event"], r["index"], r.get("model")) for r in csv.DictReader(fh))
+    assert rows == [("fold", f, m) for f in ("1", "2") for m in ("first-turn", "last-turn")]
