@@ -4,7 +4,10 @@ The package has everything a plugin needs and nothing more: a ``pyproject.toml``
 ``dialsum`` entry point, a cheap entry-point module (options class with a described field, the
 registration), an implementation module where heavy imports belong, and tests that use the core's
 pytest fixtures. Each skeleton does something small but real, so its tests pass the moment it is
-installed (``pip install -e dialsum-NAME``) and keep passing while it grows.
+installed (``pip install -e dialsum-NAME``) and keep passing while it grows. It is written as
+docs/writing-a-plugin.md recommends for its kind (a run mode on ``dialsum_modes.toolkit``, a metric
+declaring its scores...), so that what a third party starts from behaves as a bundled plugin does;
+plugins/dialsum-tools/tests/test_scaffold_runs.py runs each in the situations that plugin handles.
 """
 
 from __future__ import annotations
