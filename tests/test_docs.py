@@ -318,6 +318,8 @@ def test_a_scaffolded_ensemble_and_model_follow_the_protocols_run_modes_call(tmp
     model = import_module("dialsum_sk_model.impl").SkModelModel(model_options)
 
     class Ctx:
+        trial = None
+
         def emit(self, *args: Any, **kwargs: Any) -> None:
             pass
 

@@ -4,7 +4,10 @@ The package has everything a plugin needs and nothing more: a ``pyproject.toml``
 ``dialsum`` entry point, a cheap entry-point module (options class with a described field, the
 registration), an implementation module where heavy imports belong, and tests that use the core's
 pytest fixtures. Each skeleton does something small but real, so its tests pass the moment it is
-installed (``pip install -e dialsum-NAME``) and keep passing while it grows.
+installed (``pip install -e dialsum-NAME``) and keep passing while it grows. It is written as
+docs/writing-a-plugin.md recommends for its kind (a run mode on ``dialsum_modes.toolkit``, a metric
+declaring its scores...), so that what a third party starts from behaves as a bundled plugin does;
+plugins/dialsum-tools/tests/test_scaffold_runs.py runs each in the situations that plugin handles.
 """
 
 from __future__ import annotations
@@ -81,6 +84,9 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
     impl_imports = [f"from {n.pkg}.plugin import {n.cls}Options", *_IMPL_IMPORTS.get(kind, [])]
     test_std = [*_TEST_STD.get(kind, []), "from pathlib import Path", "from typing import Any"]
     values["first_party"] = "\n".join(sorted(impl_imports, key=module))
+    depends = ["dialsum-core", *_DEPENDS.get(kind, [])]
+    values["depends"] = ", ".join(f'"{d}"' for d in depends)
+    values["first_party_modules"] = ", ".join(f'"{d.replace("-", "_")}"' for d in [*depends, "dialsum-tools"])
     values["test_std"] = "\n".join(test_std)
     values["test_core"] = "\n".join(sorted([*_TEST_CORE, *_TEST_CORE_EXTRA.get(kind, [])], key=module))
     files = {
@@ -196,7 +202,7 @@ description = "dialsum $label plugin: $name"
 requires-python = ">=3.11"
 # Your license, as an SPDX expression (a plain string: the `{ text = ... }` table is deprecated).
 # license = "Apache-2.0"
-dependencies = ["dialsum-core"]
+dependencies = [$depends]
 
 [project.optional-dependencies]
 test = ["pytest>=8", "dialsum-tools"]
@@ -219,7 +225,7 @@ select = ["E", "F", "W", "I", "B", "UP", "RUF"]
 
 [tool.ruff.lint.isort]
 # dialsum's imports in a block of their own, as in dialsum's bundled plugins.
-known-first-party = ["dialsum_core", "dialsum_tools"]
+known-first-party = [$first_party_modules]
 """
 
 _README = """\
@@ -284,14 +290,15 @@ def $hook(register: Any) -> None:
     register("$name", make_$ident, options=${cls}Options,
              description="Skeleton model: the longest turn of the dialogue is its summary")
 ''',
-    "run_mode": _PLUGIN_HEAD + '''
+    "run_mode": _PLUGIN_HEAD + '''from dialsum_core.validators import at_least
+
 
 @attrs.define
 class ${cls}Options:
     """``[$table.$name]``."""
 
-    #: Also summarize the test split (``data.test_path``) with every model.
-    predict_test: bool = True
+    #: Models combined with ``run.ensemble``: the best ones on validation (1: the best alone).
+    top_k: int = attrs.field(default=2, validator=at_least(1))
 
 
 def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
@@ -302,8 +309,9 @@ def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
 
 @hookimpl
 def $hook(register: Any) -> None:
-    register("$name", make_$ident, options=${cls}Options,
-             description="Skeleton run mode: train each listed model once and score it on validation")
+    # tagged "ensemble": the mode combines its models with run.ensemble, which the recipe check then checks
+    register("$name", make_$ident, options=${cls}Options, tags=("ensemble",),
+             description="Skeleton run mode: combine the top_k models on validation with run.ensemble")
 ''',
     "ensemble": _PLUGIN_HEAD + '''
 
@@ -374,8 +382,12 @@ def $hook(register: Any) -> None:
              description="Skeleton logger: one CSV row per finished epoch, fold and trial")
 ''',
     "metric": _PLUGIN_HEAD + '''from dialsum_core.validators import one_of
+from dialsum_metrics import score_tags
 
 UNITS = ("chars", "words")
+#: The scores ``compute`` returns, declared at registration: ``dialsum check`` then knows what the metric
+#: gives, and refuses a recipe that selects by a score no metric of ``run.metrics`` gives.
+SCORES = ("${ident}_length_ratio",)
 
 
 @attrs.define
@@ -394,7 +406,7 @@ def make_$ident(options: ${cls}Options, ctx: Any) -> Any:
 
 @hookimpl
 def $hook(register: Any) -> None:
-    register("$name", make_$ident, options=${cls}Options,
+    register("$name", make_$ident, options=${cls}Options, tags=score_tags(*SCORES),
              description="Skeleton metric: mean length of the prediction over its closest reference")
 ''',
 }
@@ -435,11 +447,18 @@ class ${cls}Model:
         self.options = options
 
     def fit(self, train: Sequence[Any], valid: Sequence[Any], ctx: Any, output_dir: Path) -> FitResult:
+        """One "epoch": score validation, name each score ``eval_S`` in the history, report the
+        scores to the search trial (``ctx.trial``, set by the optuna mode), save, and name the folder."""
         ctx.emit("dialsum_before_epoch", epoch=1, n_epochs=1)
-        metrics = {"train_dialogues": len(train)}
+        predictions = self.generate([e.dialogue for e in valid], ctx)
+        scores = ctx.score(predictions, [list(e.summaries) for e in valid]) if valid else {}
+        metrics = {"train_dialogues": len(train), **{f"eval_{k}": v for k, v in scores.items()}}
         ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=1, metrics=metrics)
+        if ctx.trial is not None:  # True would stop training (pruned=True), but this was its only epoch
+            ctx.trial.report(1, scores)
         self.save(output_dir)
-        return FitResult(history=[metrics], best_checkpoint=str(output_dir))
+        # one folder holds the model: the best checkpoint and the last one (linked as checkpoints/last)
+        return FitResult(history=[metrics], best_checkpoint=str(output_dir), last_checkpoint=str(output_dir))
 
     def generate(self, dialogues: Sequence[str], ctx: Any) -> list[str]:
         return [longest_turn(d, self.options) for d in dialogues]
@@ -467,36 +486,36 @@ from typing import Any
 $first_party
 
 
-class ${cls}Mode:
-    """Trains every model of ``run.models`` once; the returned mapping becomes ``results.json``."""
+class ${cls}Mode(toolkit.Mode):
+    """Trains every model of ``run.models`` and combines the ``top_k`` best on validation.
 
-    def __init__(self, options: ${cls}Options):
-        self.options = options
+    Built on ``dialsum_modes.toolkit``, as the bundled modes are: each model is trained once per
+    experiment (a re-run reuses it), with TTA candidates under ``run.use_tta``; a fan-out job
+    (``run.only``) trains its own models only, in its own folder, and the final run combines them.
+    The returned mapping becomes ``results.json``.
+    """
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        splits = ctx.data()
-        references = [list(e.summaries) for e in splits.valid]
-        scores: dict[str, dict[str, float]] = {}
-        for name in ctx.recipe.run.models:
-            stage = f"train:{name}"
-            ctx.emit("dialsum_before_stage", stage=stage)
-            loader = ctx.build("model_loaders", name)
-            model = loader.build(ctx, splits.train)
-            model.fit(splits.train, splits.valid, ctx, ctx.experiment.checkpoints / name)
-            predictions = model.generate([e.dialogue for e in splits.valid], ctx)
-            scores[name] = ctx.score(predictions, references)
-            self._write(ctx, f"predictions/{name}_valid.csv", splits.valid, predictions)
-            if self.options.predict_test and splits.test:
-                test = model.generate([e.dialogue for e in splits.test], ctx)
-                self._write(ctx, f"predictions/{name}_test.csv", splits.test, test)
-            ctx.emit("dialsum_after_stage", stage=stage, metrics=scores[name])
-        return {"scores": scores}
+    options: ${cls}Options
 
-    @staticmethod
-    def _write(ctx: Any, relative: str, examples: Any, predictions: list[str]) -> None:
-        rows = [(e.fname, p) for e, p in zip(examples, predictions, strict=True)]
-        ctx.experiment.write_csv(relative, ("fname", "summary"), rows)
-        ctx.emit("dialsum_on_artifact", path=relative, kind="prediction")
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        data = ctx.data()
+        keep = toolkit.is_token_level(ctx)  # a token-level ensemble decodes with the models themselves
+        sources = list(toolkit.train_models(ctx, data, keep_model=keep))  # those this job selects
+        if fanout.is_partial(ctx.recipe):
+            return toolkit.job_results(ctx, sources)
+        sources.sort(key=lambda s: s.scores.get(toolkit.RANKED_BY, 0.0), reverse=True)
+        top = sources[: self.options.top_k]
+        comb = toolkit.combine(ctx, top, data.valid, data.test)
+        return {
+            "models_results": {s.name: {"valid": toolkit.round_scores(s.scores), "checkpoint": s.checkpoint,
+                                        "history": s.history} for s in sources},
+            "ensemble": {"strategy": ctx.recipe.run.ensemble, **comb.report()},
+            "predictions": toolkit.write_predictions(ctx, valid=data.valid, valid_preds=comb.valid,
+                                                     test=data.test, test_preds=comb.test, sources=top),
+            "visualizations": toolkit.visualizations(ctx, top, data.valid, combined=comb),
+            **toolkit.final_scores(comb.scores),
+            **toolkit.name_best(ctx, [(s.name, s.scores, s.checkpoint) for s in top], "combined model"),
+        }
 ''',
     "ensemble": _IMPL_HEAD + '''\
 from collections.abc import Mapping, Sequence
@@ -582,27 +601,30 @@ class ${cls}Logger:
         self.experiment = ctx.experiment
         self.rows: list[dict[str, Any]] = []
 
-    def _add(self, event: str, index: int, values: dict[str, Any] | None) -> None:
-        scalars = {k: v for k, v in (values or {}).items() if isinstance(v, int | float | str)}
-        self.rows.append({"event": event, "index": index, **scalars})
+    def _add(self, ctx: Any, event: str, index: int, values: dict[str, Any] | None) -> None:
+        """One row; ``ctx.tags`` says whose event it is (``model``, ``source``: ``kobart/fold1``...),
+        which tells apart the epochs and folds of several models."""
+        values = {**ctx.tags, **(values or {})}
+        self.rows.append({"event": event, "index": index,
+                          **{k: v for k, v in values.items() if isinstance(v, int | float | str)}})
         columns = list(dict.fromkeys(k for row in self.rows for k in row))
         body = [[row.get(c, "") for c in columns] for row in self.rows]
         self.experiment.write_csv(self.options.filename, columns, body)
 
     @hookimpl
-    def dialsum_after_epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
-        self._add("epoch", epoch, metrics)
+    def dialsum_after_epoch(self, ctx: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        self._add(ctx, "epoch", epoch, metrics)
 
     # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
     @hookimpl(optionalhook=True)
-    def dialsum_after_fold(self, fold: int, metrics: dict[str, Any]) -> None:
-        self._add("fold", fold, metrics)
+    def dialsum_after_fold(self, ctx: Any, fold: int, metrics: dict[str, Any]) -> None:
+        self._add(ctx, "fold", fold + 1, metrics)  # 0-based in the event; fold1... in folders and run.only
 
     @hookimpl(optionalhook=True)
     def dialsum_after_trial(
-        self, trial: int, params: dict[str, Any], value: float | None, state: str
+        self, ctx: Any, trial: int, params: dict[str, Any], value: float | None, state: str
     ) -> None:
-        self._add("trial", trial, {**params, "value": value, "state": state})
+        self._add(ctx, "trial", trial, {**params, "value": value, "state": state})
 
     def close(self) -> None:
         """Called once when the run ends (release files, connections...)."""
@@ -636,7 +658,10 @@ _IMPL_IMPORTS: dict[str, list[str]] = {
     "ensemble": ["from dialsum_core.protocols import Candidate, weight_of"],
     "augmenter": ["from dialsum_core.protocols import Variant"],
     "logger": ["from dialsum_core import hookimpl"],
+    "run_mode": ["from dialsum_core.context import RunContext", "from dialsum_modes import fanout, toolkit"],
 }
+#: Distributions a kind's skeleton builds on, besides dialsum-core (the guide's recipe for the kind).
+_DEPENDS: dict[str, list[str]] = {"run_mode": ["dialsum-modes"], "metric": ["dialsum-metrics"]}
 _TEST_STD: dict[str, list[str]] = {"run_mode": ["import json"], "logger": ["import csv"]}
 _TEST_CORE = [
     "from dialsum_core.context import RunContext",
@@ -648,6 +673,7 @@ _TEST_CORE = [
 _TEST_CORE_EXTRA: dict[str, list[str]] = {
     "run_mode": ["from dialsum_core import hookimpl", "from dialsum_core.runner import run_recipe"],
     "ensemble": ["from dialsum_core.protocols import Candidate"],
+    "metric": ["from dialsum_metrics import SCORE_TAG"],
 }
 
 _TEST_HEAD = '''\
@@ -706,55 +732,58 @@ def test_bad_option_is_reported_with_its_key(dialsum_plugins: Any) -> None:
 ''',
     "run_mode": '''
 
-class FirstTurn:
-    """A tiny model loader and metric, registered for the test only."""
+class Turns:
+    """Two tiny models, registered for the test only: the first and the last turn of the dialogue."""
 
     class Model:
+        def __init__(self, pick: int):
+            self.pick = pick
+
         def fit(self, train: Any, valid: Any, ctx: Any, output_dir: Path) -> dict[str, Any]:
             return {}
 
         def generate(self, dialogues: Any, ctx: Any) -> list[str]:
-            return [d.splitlines()[0] for d in dialogues]
+            return [d.splitlines()[self.pick] for d in dialogues]
 
         def save(self, path: Path) -> None:
             pass
 
     class Loader:
+        def __init__(self, pick: int):
+            self.pick = pick
+
         def build(self, ctx: Any, train: Any) -> Any:
-            return FirstTurn.Model()
+            return Turns.Model(self.pick)
 
         def load(self, ctx: Any, path: Path) -> Any:
-            return FirstTurn.Model()
-
-    class NonEmpty:
-        def compute(self, predictions: Any, references: Any) -> dict[str, float]:
-            return {"non_empty": sum(bool(p.strip()) for p in predictions) / max(1, len(predictions))}
+            return Turns.Model(self.pick)
 
     @hookimpl
     def dialsum_register_model_loaders(self, register: Any) -> None:
-        register("first-turn", lambda options, ctx: FirstTurn.Loader(), description="test model")
-
-    @hookimpl
-    def dialsum_register_metrics(self, register: Any) -> None:
-        register("non-empty", lambda options, ctx: FirstTurn.NonEmpty(), description="test metric")
+        register("first-turn", lambda options, ctx: Turns.Loader(0), description="test model")
+        register("last-turn", lambda options, ctx: Turns.Loader(-1), description="test model")
 
 
-def test_runs_a_recipe_end_to_end(register_plugin: Any, sample_csv: Any, tiny_dialogues: Any,
-                                  tmp_path: Path) -> None:
-    plugins = register_plugin(FirstTurn(), "first-turn-test")
+def test_fan_out_jobs_then_the_final_run(register_plugin: Any, sample_csv: Any, tiny_dialogues: Any,
+                                         tmp_path: Path) -> None:
+    plugins = register_plugin(Turns(), "turns-test")
     train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
     test = sample_csv(tmp_path / "test.csv", tiny_dialogues[:2], with_summary=False)
     recipe = Recipe.from_dict({
-        "run": {"mode": NAME, "models": ["first-turn"], "loggers": [], "metrics": ["non-empty"],
-                "output_dir": str(tmp_path / "experiments"), "name": "e2e"},
+        "run": {"mode": NAME, "models": ["first-turn", "last-turn"], "loggers": [], "metrics": ["rouge"],
+                "ensemble": "rouge_weighted", "output_dir": str(tmp_path / "experiments"), "name": "e2e"},
         "data": {"train_path": str(train), "test_path": str(test), "valid_fraction": 0.3},
     })
-    result = run_recipe(recipe, plugins)
+    for model in ("first-turn", "last-turn"):  # e.g. one job per GPU, started at once
+        job = run_recipe(recipe.merge({"run": {"only": [f"model={model}"]}}), plugins)
+        assert list(job.results["trained"]) == [model]
+    assert not (job.experiment / "predictions" / "submission.csv").exists()
+    result = run_recipe(recipe, plugins)  # the final run reuses the jobs' models and combines them
     saved = json.loads((result.experiment / "results.json").read_text(encoding="utf-8"))
-    assert saved["status"] == "complete"
-    assert saved["scores"]["first-turn"]["non_empty"] == 1.0
-    written = (result.experiment / "predictions" / "first-turn_test.csv").read_text(encoding="utf-8")
-    assert written.count("\\n") == 3
+    assert saved["status"] == "complete" and saved["best_checkpoint"]
+    assert sorted(saved["models_results"]) == ["first-turn", "last-turn"] and 0.0 < saved["best_rouge"] <= 1.0
+    submission = (result.experiment / "predictions" / "submission.csv").read_text(encoding="utf-8")
+    assert submission.count("\\n") == 3  # the header and the two test dialogues
 ''',
     "ensemble": '''
 
@@ -802,7 +831,8 @@ def test_writes_one_row_per_event(dialsum_plugins: Any, tmp_path: Path) -> None:
     dialsum_plugins.pm.register(logger, name=f"logger:{NAME}")
     try:
         ctx.emit("dialsum_after_epoch", epoch=1, n_epochs=2, metrics={"loss": 0.5})
-        ctx.emit("dialsum_after_epoch", epoch=2, n_epochs=2, metrics={"loss": 0.25, "rouge_mean": 0.3})
+        fold = ctx.evolve(tags={"source": "m/fold1"})  # as a run mode tags the events of one model's fold
+        fold.emit("dialsum_after_epoch", epoch=2, n_epochs=2, metrics={"loss": 0.25, "rouge_mean": 0.3})
         ctx.emit("dialsum_after_trial", trial=0, params={"lr": 0.001}, value=0.4, state="complete")
     finally:
         dialsum_plugins.pm.unregister(logger, name=f"logger:{NAME}")
@@ -812,6 +842,7 @@ def test_writes_one_row_per_event(dialsum_plugins: Any, tmp_path: Path) -> None:
     assert [(r["event"], r["index"], r["loss"]) for r in rows] == [
         ("epoch", "1", "0.5"), ("epoch", "2", "0.25"), ("trial", "0", "")]
     assert rows[2]["value"] == "0.4" and rows[1]["rouge_mean"] == "0.3"
+    assert [r["source"] for r in rows] == ["", "m/fold1", ""]
 
 
 def test_file_name_must_stay_in_the_experiment_folder(dialsum_plugins: Any) -> None:
@@ -832,5 +863,12 @@ def test_words_option_and_bad_value(dialsum_plugins: Any, tmp_path: Path) -> Non
     assert ctx.build(KIND, NAME).compute(["a b"], [["a b c d"]]) == {"${ident}_length_ratio": 0.5}
     bad = Recipe.from_dict({"run": {"metrics": [NAME]}, "$table": {NAME: {"unit": "bytes"}}})
     assert any(f"$table.{NAME}.unit: must be one of" in p for p in bad.problems(dialsum_plugins))
+
+
+def test_declares_the_scores_it_gives(dialsum_plugins: Any, tmp_path: Path) -> None:
+    metric = make_context(dialsum_plugins, tmp_path, {}).build(KIND, NAME)
+    tags = dialsum_plugins.get(KIND, NAME).tags
+    declared = {t.removeprefix(SCORE_TAG) for t in tags if t.startswith(SCORE_TAG)}
+    assert declared == set(metric.compute(["a"], [["a"]]))
 ''',
 }
