@@ -62,7 +62,11 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
         raise DialsumError(f"new-plugin: unknown kind {kind!r}; one of {', '.join(KIND_ARGS)}")
     n = Names.of(name)
     root = Path(parent) / n.dist
-    if root.exists():
+    try:
+        exists = root.exists()
+    except OSError as exc:  # a name longer than the file system takes fails the question itself
+        raise DialsumError(f"new-plugin: cannot write {root}: {exc.strerror or exc}; nothing was written") from None
+    if exists:
         raise DialsumError(f"new-plugin: {root} exists already; choose another name or folder")
     reg_kind = KIND_ARGS[kind]
     taken = name_taken(n, reg_kind)

@@ -39,6 +39,14 @@ def test_a_scaffold_that_fails_halfway_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_name_too_long_for_an_existing_folder_is_one_error_line(tmp_path: Path) -> None:
+    """In a folder that exists, asking whether dialsum-NAME is there already fails on the name's length
+    itself: that too is the one error line, not a traceback."""
+    res = new_plugin("a" * 300, "metric", "--dir", str(tmp_path))
+    assert_one_error(res, "cannot write", "File name too long", "nothing was written")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_long_name_the_file_system_holds_gives_a_whole_package(tmp_path: Path) -> None:
     name = "a" * 230
     res = new_plugin(name, "metric", "--dir", str(tmp_path))
