@@ -22,6 +22,7 @@ def launch_recipe(recipe_path: str, overrides: Sequence[str], disable: Sequence[
     from dialsum_core.experiment import default_name
 
     extra = split_launcher_args(launcher_args)
+    require_launcher(launcher)
     _, recipe = load_checked(recipe_path, overrides, disable)
     models = recipe.run.models
     # The default name has a timestamp: decide it here, once, for every process of the launch.
@@ -40,6 +41,24 @@ def split_launcher_args(launcher_args: str) -> list[str]:
     except ValueError as exc:
         raise DialsumError(f"--launcher-args: cannot split {launcher_args!r} into arguments ({exc}); "
                            "balance its quotes") from None
+
+
+#: The library each launcher is part of (``torchrun`` is torch's), as ``pip install`` names it.
+LIBRARIES = {"torchrun": "torch", "accelerate": "accelerate"}
+
+
+def require_launcher(launcher: str) -> None:
+    """A :class:`DialsumError` naming the option when the launcher's library is not installed: found
+    before the recipe is read, where the launcher itself would end in a ModuleNotFoundError traceback."""
+    import importlib.util
+
+    library = LIBRARIES.get(launcher)
+    if library is None or importlib.util.find_spec(library) is not None:
+        return
+    # accelerate starts its processes with torch: torchrun is the way out only where torch is there
+    torchrun = launcher != "torchrun" and importlib.util.find_spec(LIBRARIES["torchrun"]) is not None
+    raise DialsumError(f"--launcher {launcher}: {library} is not installed (pip install {library})"
+                       + ("; or choose --launcher torchrun" if torchrun else ""))
 
 
 def free_port() -> int:

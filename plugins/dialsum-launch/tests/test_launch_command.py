@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,26 @@ def test_launcher_args_with_an_unbalanced_quote_are_one_error_line(tmp_path: Pat
     assert res.stderr.strip().splitlines() == [
         "error: --launcher-args: cannot split \"--rdzv-endpoint 'node1:29500\" into arguments "
         "(No closing quotation); balance its quotes"]
+
+
+@pytest.mark.parametrize(("launcher", "missing", "why"), [
+    ("accelerate", "accelerate", "--launcher accelerate: accelerate is not installed (pip install accelerate); "
+                                 "or choose --launcher torchrun"),
+    ("torchrun", "torch", "--launcher torchrun: torch is not installed (pip install torch)"),
+])
+def test_a_launcher_whose_library_is_not_installed_is_one_error_line(tmp_path: Path, launcher: str, missing: str,
+                                                                     why: str) -> None:
+    """Found before the recipe is read or any process starts; the launcher's own ModuleNotFoundError
+    traceback (exit 1) said neither which option chose it nor what to install."""
+    site = tmp_path / "site"
+    site.mkdir()
+    # The library made unimportable for the processes this test starts, as if it were not installed.
+    (site / "sitecustomize.py").write_text(f"import sys\nsys.modules[{missing!r}] = None\n", encoding="utf-8")
+    res = subprocess.run(
+        [sys.executable, "-m", "dialsum_core", "launch", str(ROOT / "recipes" / "single-tiny.toml"),
+         "--launcher", launcher, "--num-processes", "1", "--set", f'run.output_dir="{tmp_path / "out"}"'],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)},
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().splitlines() == [f"error: {why}"]
+    assert not (tmp_path / "out").exists()
