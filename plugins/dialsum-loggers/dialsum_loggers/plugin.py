@@ -169,6 +169,9 @@ def report_command(experiment_dir: str, out_dir: str | None) -> None:
     except DialsumError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from exc
+    except KeyboardInterrupt:  # as `dialsum run` says it; the files are moved in last, all or none
+        click.echo("interrupted; the report was not written", err=True)
+        raise SystemExit(130) from None
     click.echo(f"report: {written.markdown}")
     for plot in written.plots:
         click.echo(f"plot: {plot}")

@@ -1,0 +1,89 @@
+"""`dialsum report` on the folders a user really has: a fan-out's experiment before its final run,
+the folder of the experiments, a run killed outright, and a report stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from loggers_testkit import ScriptedPlugin, scripted_recipe
+
+from dialsum_core.cli import cli
+from dialsum_core.runner import run_recipe
+
+
+@pytest.fixture
+def plugins(register_plugin):
+    return register_plugin(ScriptedPlugin(), "scripted-mode")
+
+
+def test_a_folder_with_runs_below_it_names_them(tmp_path: Path, plugins) -> None:
+    """A fan-out's jobs record into jobs/<selection>/ until the final run writes the experiment's own
+    records; the report named neither and asked whether this was an experiment folder at all."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    fanned = tmp_path / "fanned"
+    for job in ("fold_1", "fold_2"):
+        (fanned / "jobs" / job).mkdir(parents=True)
+        for name in ("results.json", "metrics.jsonl"):
+            shutil.copy(exp / name, fanned / "jobs" / job / name)
+    res = CliRunner().invoke(cli, ["report", str(fanned)])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        f"error: {fanned}: no metrics.jsonl or results.json of its own; the runs recorded below it are "
+        f"{fanned / 'jobs' / 'fold_1'}, {fanned / 'jobs' / 'fold_2'}: give one of them"]
+    # the folder of the experiments (run.output_dir) given in place of one of them
+    res = CliRunner().invoke(cli, ["report", str(tmp_path / "experiments")])
+    assert res.exit_code == 2 and f"the runs recorded below it are {exp}: give one of them" in res.output
+    assert not (fanned / "report").exists()
+
+
+def test_a_run_killed_outright_is_not_reported_as_running(tmp_path: Path, plugins) -> None:
+    """The runner writes results.json saying "running" when a run starts; a run killed outright leaves
+    it so, and the report said the run was running."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    (exp / "results.json").write_text(json.dumps({"status": "running", "experiment": "scripted",
+                                                  "mode": "scripted"}), encoding="utf-8")
+    lines = (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    cut = next(i for i, line in enumerate(lines) if '"before_trial"' in line)
+    (exp / "metrics.jsonl").write_text("\n".join(lines[:cut]) + "\n", encoding="utf-8")
+    last = json.loads(lines[cut - 1])
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 0, res.output
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "- **status**: running, or killed (no end recorded)" in md
+    # when it was last heard of, to tell the two apart
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last["time"]))
+    assert f"- **last event**: {last['event']} at {last['elapsed']:.1f} s ({when})" in md
+
+
+def test_ctrl_c_during_a_report_leaves_a_whole_report_or_none(tmp_path: Path, plugins) -> None:
+    """Interrupted as soon as its first file appears, a report used to stop with a plot written and no
+    report.md (or the previous one) beside it, and click's "Aborted!" with exit status 1."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    whole = tmp_path / "whole"
+    assert CliRunner().invoke(cli, ["report", str(exp), "--out", str(whole)]).exit_code == 0
+    expected = sorted(p.name for p in whole.iterdir())
+    assert "report.md" in expected and len(expected) >= 3  # the report and at least two plots
+
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "dialsum_core", "report", str(exp), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shown: list[str] = []
+    while proc.poll() is None and not shown:
+        shown = [n for n in (os.listdir(out) if out.is_dir() else []) if not n.startswith(".")]
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert "Traceback" not in err and "Aborted" not in err, err
+    assert proc.returncode in (0, 130, -signal.SIGINT), err
+    if proc.returncode == 130:
+        assert err.strip().splitlines() == ["interrupted; the report was not written"]
+    assert sorted(os.listdir(out)) == expected  # no staging folder left, no file missing
