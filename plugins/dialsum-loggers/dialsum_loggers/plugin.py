@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +153,18 @@ def dialsum_register_loggers(register: Any) -> None:
              description="TensorBoard event files (scalars, recipe, plots) under tensorboard/")
 
 
+class HomePath(click.Path):
+    """A folder argument with a leading ``~`` expanded: ``--out=~/reports`` reaches the program as it is
+    typed (a shell expands ``~`` only at the start of a word), and a folder named ``~`` made in the
+    working folder is one ``rm -rf ~`` away from deleting the home folder."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(os.path.expanduser(value) if isinstance(value, str) else value, param, ctx)
+
+
 @click.command(name="report")
-@click.argument("experiment_dir", metavar="EXPERIMENT_DIR", type=click.Path(file_okay=False))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+@click.argument("experiment_dir", metavar="EXPERIMENT_DIR", type=HomePath(file_okay=False))
+@click.option("--out", "out_dir", type=HomePath(file_okay=False), default=None,
               help="Where to write report.md and the plots (default: EXPERIMENT_DIR/report).")
 def report_command(experiment_dir: str, out_dir: str | None) -> None:
     """Rebuild plots and a Markdown summary of a finished or interrupted run.

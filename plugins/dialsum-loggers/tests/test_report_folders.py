@@ -87,3 +87,16 @@ def test_ctrl_c_during_a_report_leaves_a_whole_report_or_none(tmp_path: Path, pl
     if proc.returncode == 130:
         assert err.strip().splitlines() == ["interrupted; the report was not written"]
     assert sorted(os.listdir(out)) == expected  # no staging folder left, no file missing
+
+
+def test_folders_given_with_a_leading_tilde_are_in_the_home_folder(tmp_path: Path, plugins) -> None:
+    """``--out=~/reports`` reaches the program as it is typed: the report went into a folder named ``~``."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    home, cwd = tmp_path / "home", tmp_path / "work"
+    shutil.copytree(exp, home / "exp")
+    cwd.mkdir()
+    res = subprocess.run([sys.executable, "-m", "dialsum_core", "report", "~/exp", "--out=~/reports"],
+                         capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, "HOME": str(home)})
+    assert res.returncode == 0, res.stderr
+    assert (home / "reports" / "report.md").read_text(encoding="utf-8").startswith("# Run report: scripted")
+    assert list(cwd.iterdir()) == []

@@ -32,6 +32,7 @@ from dialsum_core import hookspecs
 from dialsum_core.errors import DialsumError
 from dialsum_core.recipe.model import RESERVED
 from dialsum_core.registry import KIND, KINDS, Registration, SectionPart
+from dialsum_tools.paths import HomePath
 
 if TYPE_CHECKING:
     from dialsum_core.manager import Plugins
@@ -547,9 +548,9 @@ def reference_pages(plugins: Plugins | None = None) -> dict[str, str]:
 # The command
 # --------------------------------------------------------------------------------------------
 @click.command(name="recipe-doc")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", "-o", type=HomePath(dir_okay=False, path_type=Path), default=None,
               help="Write the recipe reference here (default: print it).")
-@click.option("--hooks-output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--hooks-output", type=HomePath(dir_okay=False, path_type=Path), default=None,
               help="Also write the hook reference here.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 2 listing every recipe key or hook without a description.")

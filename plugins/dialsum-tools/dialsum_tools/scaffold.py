@@ -18,6 +18,7 @@ import click
 
 from dialsum_core.errors import DialsumError
 from dialsum_core.registry import KIND, KINDS
+from dialsum_tools.paths import HomePath
 
 #: ``KIND`` argument (``model_loader``) -> registry kind (``model_loaders``), from the core's kind table.
 KIND_ARGS: dict[str, str] = {k.label.replace(" ", "_"): k.name for k in KINDS}
@@ -170,7 +171,7 @@ def _umask() -> int:
 @click.command(name="new-plugin")
 @click.argument("name")
 @click.argument("kind", type=click.Choice(list(KIND_ARGS)))
-@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+@click.option("--dir", "parent", type=HomePath(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Folder in which to create dialsum-NAME/.")
 def command(name: str, kind: str, parent: Path) -> None:
     """Scaffold a plugin package: dialsum-NAME/ with a KIND skeleton, its entry point and tests."""

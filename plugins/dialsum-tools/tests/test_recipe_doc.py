@@ -3,6 +3,7 @@ recipe-doc`` on mistakes gives one ``error:`` line, exit 2, and writes nothing."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,17 @@ def test_options_that_contradict_each_other_are_refused(tmp_path: Path, args: li
     res = recipe_doc(*[a.format(d=tmp_path) for a in args])
     assert res.returncode == 2 and why in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pages_given_with_a_leading_tilde_are_in_the_home_folder(tmp_path: Path) -> None:
+    """``--output=~/ref.md`` reaches the program as it is typed: it wrote into a folder named ``~``."""
+    home, cwd = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    cwd.mkdir()
+    res = subprocess.run([sys.executable, "-m", "dialsum_core", "recipe-doc", "--output=~/ref/recipe.md",
+                          "--hooks-output=~/ref/hooks.md"], capture_output=True, text=True, timeout=300, cwd=cwd,
+                         env={**os.environ, "HOME": str(home)})
+    assert res.returncode == 0, res.stderr
+    assert (home / "ref" / "recipe.md").read_text(encoding="utf-8").startswith("# Recipe reference")
+    assert "dialsum_before_run" in (home / "ref" / "hooks.md").read_text(encoding="utf-8")
+    assert list(cwd.iterdir()) == []

@@ -3,6 +3,7 @@ a package nor one that would break what is installed once ``pip install -e`` put
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,16 @@ def test_a_name_another_kind_uses_is_fine(tmp_path: Path) -> None:
     res = new_plugin("rouge", "model_loader", "--dir", str(tmp_path))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "dialsum-rouge" / "dialsum_rouge" / "plugin.py").exists()
+
+
+def test_a_folder_given_with_a_leading_tilde_is_in_the_home_folder(tmp_path: Path) -> None:
+    """``--dir=~/plugins`` reaches the program as it is typed (the shell expands ``~`` only at the start
+    of a word): it made a folder named ``~`` in the working folder, one ``rm -rf ~`` away from a disaster."""
+    home, cwd = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    cwd.mkdir()
+    res = subprocess.run([sys.executable, "-m", "dialsum_core", "new-plugin", "csv-log", "logger", "--dir=~/plugins"],
+                         capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, "HOME": str(home)})
+    assert res.returncode == 0, res.stderr
+    assert (home / "plugins" / "dialsum-csv-log" / "pyproject.toml").is_file()
+    assert list(cwd.iterdir()) == []
