@@ -557,8 +557,9 @@ def build_report(root: Path, out: Path | None = None) -> Written:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file where the folder (or one above it) goes, a folder it may not write
-        raise DialsumError(f"{out}: cannot make the report folder ({exc.strerror or exc}); give another "
-                           "with --out") from None
+        blocking = next((p for p in (out, *out.parents) if p.exists()), None)  # said "File exists"
+        why = f"{blocking} is a file" if blocking is not None and not blocking.is_dir() else exc.strerror or exc
+        raise DialsumError(f"{out}: cannot make the report folder ({why}); give another with --out") from None
     # a folder in the place of a file the report writes: refused before anything is written
     taken = [name for name in REPORT_FILES if (out / name).is_dir()]
     if taken:
