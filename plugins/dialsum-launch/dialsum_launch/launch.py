@@ -22,6 +22,7 @@ def launch_recipe(recipe_path: str, overrides: Sequence[str], disable: Sequence[
     from dialsum_core.experiment import default_name
 
     extra = split_launcher_args(launcher_args)
+    refuse_nested()
     require_launcher(launcher)
     _, recipe = load_checked(recipe_path, overrides, disable)
     models = recipe.run.models
@@ -41,6 +42,16 @@ def split_launcher_args(launcher_args: str) -> list[str]:
     except ValueError as exc:
         raise DialsumError(f"--launcher-args: cannot split {launcher_args!r} into arguments ({exc}); "
                            "balance its quotes") from None
+
+
+def refuse_nested() -> None:
+    """A :class:`DialsumError` when this process is one of a launch already (a job script that runs
+    ``dialsum launch`` under torchrun or srun): every process would start a launch of its own."""
+    processes = from_environment()
+    if processes is not None:
+        raise DialsumError(f"dialsum launch: this process is already one of a launch (WORLD_SIZE="
+                           f"{processes.world_size} in the environment); under a launcher run `dialsum run "
+                           "RECIPE`, which takes the launch's processes, or unset WORLD_SIZE")
 
 
 #: The library each launcher is part of (``torchrun`` is torch's), as ``pip install`` names it.
@@ -124,9 +135,7 @@ def launch(launcher: str, num_processes: int, launcher_args: Sequence[str], dial
     import subprocess
     import sys
 
-    if from_environment() is not None:
-        raise DialsumError("--launcher: this process is already one of a launch (WORLD_SIZE is set); "
-                           "drop --launcher")
+    refuse_nested()
     cmd = launch_command(launcher, num_processes, launcher_args, dialsum_args)
     log.info("launching: %s", " ".join(cmd))
     env = dict(os.environ)

@@ -62,3 +62,18 @@ def test_a_launcher_whose_library_is_not_installed_is_one_error_line(tmp_path: P
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert res.stderr.strip().splitlines() == [f"error: {why}"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_launch_inside_a_launch_says_what_to_run_instead(tmp_path: Path) -> None:
+    """``dialsum launch`` in a process a launcher started (WORLD_SIZE set) was told to "drop --launcher",
+    an option it may not have given and whose absence changes nothing; and only after the recipe was
+    validated."""
+    res = subprocess.run(
+        [sys.executable, "-m", "dialsum_core", "launch", str(ROOT / "recipes" / "single-tiny.toml"),
+         "--set", "run.no_such_key=1"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "WORLD_SIZE": "2"},
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "error: dialsum launch: this process is already one of a launch (WORLD_SIZE=2 in the environment); "
+        "under a launcher run `dialsum run RECIPE`, which takes the launch's processes, or unset WORLD_SIZE"]
