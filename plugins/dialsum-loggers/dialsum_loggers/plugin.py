@@ -156,9 +156,11 @@ def dialsum_register_loggers(register: Any) -> None:
 class HomePath(click.Path):
     """A folder argument with a leading ``~`` expanded: ``--out=~/reports`` reaches the program as it is
     typed (a shell expands ``~`` only at the start of a word), and a folder named ``~`` made in the
-    working folder is one ``rm -rf ~`` away from deleting the home folder."""
+    working folder is one ``rm -rf ~`` away from deleting the home folder. An empty path is refused."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":  # the current folder to Path(""), where a file was meant: `-o "$UNSET_VARIABLE"`
+            self.fail("an empty path; give a path", param, ctx)
         return super().convert(os.path.expanduser(value) if isinstance(value, str) else value, param, ctx)
 
 

@@ -100,3 +100,14 @@ def test_folders_given_with_a_leading_tilde_are_in_the_home_folder(tmp_path: Pat
     assert res.returncode == 0, res.stderr
     assert (home / "reports" / "report.md").read_text(encoding="utf-8").startswith("# Run report: scripted")
     assert list(cwd.iterdir()) == []
+
+
+def test_an_empty_folder_argument_is_refused(tmp_path: Path, plugins) -> None:
+    """``dialsum report "$EXP"`` with EXP unset read the current folder; ``--out ""`` wrote into it."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    for args in ([""], [str(exp), "--out", ""]):
+        res = subprocess.run([sys.executable, "-m", "dialsum_core", "report", *args], capture_output=True,
+                             text=True, timeout=300, cwd=exp)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert res.stderr.strip().splitlines()[-1].endswith(": an empty path; give a path")
+    assert not (exp / "report").exists() and not (exp / "report.md").exists()

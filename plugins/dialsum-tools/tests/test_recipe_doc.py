@@ -70,3 +70,13 @@ def test_pages_given_with_a_leading_tilde_are_in_the_home_folder(tmp_path: Path)
     assert (home / "ref" / "recipe.md").read_text(encoding="utf-8").startswith("# Recipe reference")
     assert "dialsum_before_run" in (home / "ref" / "hooks.md").read_text(encoding="utf-8")
     assert list(cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--output", "--hooks-output"])
+def test_an_empty_path_is_refused(tmp_path: Path, option: str) -> None:
+    """``-o "$UNSET_VARIABLE"`` named the current folder and failed writing it with "Device or resource busy"."""
+    res = subprocess.run([sys.executable, "-m", "dialsum_core", "recipe-doc", option, ""],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().splitlines()[-1].endswith(": an empty path; give a path")
+    assert list(tmp_path.iterdir()) == []
