@@ -413,7 +413,11 @@ def _flat_scalars(results: dict[str, Any], limit: int = 30) -> list[tuple[str, A
 
 
 def _when(ts: Any) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, int | float) else "?"
+    """The local date and time of a record's ``time``; ``?`` for anything that is not one."""
+    try:
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError, OverflowError, OSError):  # not a number, NaN, out of any date's range
+        return "?"
 
 
 def _fold_table(folds: list[dict[str, Any]]) -> list[str]:
@@ -481,7 +485,8 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
         elapsed = results.get("elapsed_seconds", last.get("elapsed"))
         facts.append(("duration", f"{elapsed:.1f} s" if isinstance(elapsed, int | float) else "?"))
         if status != "complete":
-            at = f"{last.get('elapsed', 0):.1f} s ({_when(last.get('time'))})"
+            seconds = last.get("elapsed")
+            at = f"{f'{seconds:.1f} s' if isinstance(seconds, int | float) else '?'} ({_when(last.get('time'))})"
             facts.append(("last event", f"{last.get('event')} at {at}"))
     if references := references_fact(run.root):
         facts.append(("validation references", references))

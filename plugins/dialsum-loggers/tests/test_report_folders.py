@@ -111,3 +111,22 @@ def test_an_empty_folder_argument_is_refused(tmp_path: Path, plugins) -> None:
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert res.stderr.strip().splitlines()[-1].endswith(": an empty path; give a path")
     assert not (exp / "report").exists() and not (exp / "report.md").exists()
+
+
+@pytest.mark.parametrize("elapsed", [None, "12 s"])
+def test_a_last_record_without_a_number_of_seconds_is_reported(tmp_path: Path, plugins, elapsed) -> None:
+    """A record written by another program (or edited) with ``elapsed`` null or text stopped the report
+    of an unfinished run with a TypeError traceback, a ``time`` out of any date's range with an
+    OverflowError; one without ``elapsed`` said "at 0.0 s"."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    (exp / "results.json").unlink()
+    lines = (exp / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    cut = next(i for i, line in enumerate(lines) if '"before_trial"' in line)
+    odd = [{"event": "on_metrics", "elapsed": elapsed}, {"event": "on_metrics"},
+           {"event": "on_metrics", "time": 1e300}]  # no date has that many seconds
+    for record in odd:
+        (exp / "metrics.jsonl").write_text("\n".join([*lines[:cut], json.dumps(record)]) + "\n", encoding="utf-8")
+        res = CliRunner().invoke(cli, ["report", str(exp)])
+        assert res.exit_code == 0, res.output
+        md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+        assert "- **last event**: on_metrics at ? (?)" in md
