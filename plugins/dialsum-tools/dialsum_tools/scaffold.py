@@ -10,6 +10,7 @@ installed (``pip install -e dialsum-NAME``) and keep passing while it grows.
 from __future__ import annotations
 
 import re
+import shlex
 import string
 from pathlib import Path
 
@@ -182,7 +183,9 @@ def command(name: str, kind: str, parent: Path) -> None:
         raise SystemExit(exc.exit_code) from None
     n = Names.of(name)
     click.echo(f"created {root}")
-    click.echo(f"next: pip install -e {root} && pytest {root / 'tests'} && dialsum plugins")
+    # a shell command to paste: a folder with a space or a quote is quoted
+    click.echo(f"next: pip install -e {shlex.quote(str(root))} && pytest {shlex.quote(str(root / 'tests'))} "
+               "&& dialsum plugins")
     click.echo(f"then choose it in a recipe ([{KIND[KIND_ARGS[kind]].table}.{n.name}] holds its options)")
 
 

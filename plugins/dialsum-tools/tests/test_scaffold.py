@@ -4,6 +4,7 @@ a package nor one that would break what is installed once ``pip install -e`` put
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,15 @@ def test_a_folder_given_with_a_leading_tilde_is_in_the_home_folder(tmp_path: Pat
     assert res.returncode == 0, res.stderr
     assert (home / "plugins" / "dialsum-csv-log" / "pyproject.toml").is_file()
     assert list(cwd.iterdir()) == []
+
+
+def test_the_next_commands_can_be_pasted_for_a_folder_with_a_space(tmp_path: Path) -> None:
+    """The ``next:`` line is a shell command: a folder with a space (or a quote) printed as it is split
+    into two arguments when pasted."""
+    parent = tmp_path / "my plugins" / "그룹's"
+    res = new_plugin("csv-log", "logger", "--dir", str(parent))
+    assert res.returncode == 0, res.stderr
+    (next_line,) = [line for line in res.stdout.splitlines() if line.startswith("next: ")]
+    words = shlex.split(next_line.removeprefix("next: "))
+    root = parent / "dialsum-csv-log"
+    assert words[:4] == ["pip", "install", "-e", str(root)] and words[6] == str(root / "tests")
