@@ -4,8 +4,10 @@ recipe-doc`` on mistakes gives one ``error:`` line, exit 2, and writes nothing."
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,20 @@ def test_an_empty_path_is_refused(tmp_path: Path, option: str) -> None:
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert res.stderr.strip().splitlines()[-1].endswith(": an empty path; give a path")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_as_the_first_page_appears_leaves_both_pages_or_none(tmp_path: Path) -> None:
+    """The recipe reference was written before the hook reference was made: interrupted in between,
+    recipe-doc left a new recipe page beside an old (or no) hook page. (Whether the interrupt still
+    ends the command depends on when it lands: the pages are whole either way.)"""
+    recipe, hooks = tmp_path / "recipe.md", tmp_path / "hooks.md"
+    proc = subprocess.Popen([sys.executable, "-m", "dialsum_core", "recipe-doc", "-o", str(recipe),
+                             "--hooks-output", str(hooks)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while proc.poll() is None and not (recipe.exists() or hooks.exists()):
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    # an interrupt landing after the command, as Python exits, may print its own lines: not checked
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hooks.md", "recipe.md"], err  # no temporary file left
+    assert hooks.read_text(encoding="utf-8").startswith("# Hook reference")
+
