@@ -591,10 +591,11 @@ def build_report(root: Path, out: Path | None = None) -> Written:
         made = [p for p in candidates if p is not None]
         (staging / "report.md").write_text(render_markdown(run, made), encoding="utf-8")
         with _uninterrupted():
-            for name in REPORT_FILES:  # a plot of an earlier report that this one has not is not its
+            earlier = _shown_plots(out / "report.md")
+            for name in REPORT_FILES:
                 if (staging / name).exists():
                     os.replace(staging / name, out / name)
-                else:
+                elif name in earlier:  # the earlier report's plot, which this report does not have
                     (out / name).unlink(missing_ok=True)
     except OSError as exc:  # a full disk, a folder it may not write
         raise DialsumError(f"{out}: cannot write the report ({exc.strerror or exc}); give another folder "
@@ -603,6 +604,16 @@ def build_report(root: Path, out: Path | None = None) -> Written:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return Written(out / "report.md", [out / p.name for p in made])
+
+
+def _shown_plots(markdown: Path) -> set[str]:
+    """The plots the report at ``markdown`` shows: a file of that name it does not show is another
+    program's (a run mode's own plots, when --out names their folder), never removed."""
+    try:
+        text = markdown.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {name for name in REPORT_FILES if f"]({name})" in text}
 
 
 @contextlib.contextmanager

@@ -144,3 +144,23 @@ def test_a_last_record_without_a_number_of_seconds_is_reported(tmp_path: Path, p
         assert res.exit_code == 0, res.output
         md = (exp / "report" / "report.md").read_text(encoding="utf-8")
         assert "- **last event**: on_metrics at ? (?)" in md
+
+
+def test_a_plot_of_the_earlier_report_goes_and_another_programs_file_stays(tmp_path: Path, plugins) -> None:
+    """A report whose run has no trials replaces one that had: the old trials.png is no longer shown,
+    so it goes. A file of the same name the report never wrote (a run mode's own plot, in a folder
+    --out names) stays."""
+    with_trials = run_recipe(scripted_recipe(tmp_path, ["jsonl"], name="a"), plugins).experiment
+    without = run_recipe(scripted_recipe(tmp_path, ["jsonl"], name="b", modes={"scripted": {"trials": 0}}),
+                         plugins).experiment
+    out = tmp_path / "out"
+    assert CliRunner().invoke(cli, ["report", str(with_trials), "--out", str(out)]).exit_code == 0
+    assert (out / "trials.png").exists()
+    assert CliRunner().invoke(cli, ["report", str(without), "--out", str(out)]).exit_code == 0
+    assert not (out / "trials.png").exists() and "trials.png" not in (out / "report.md").read_text(encoding="utf-8")
+
+    theirs = tmp_path / "visualizations"
+    theirs.mkdir()
+    (theirs / "trials.png").write_bytes(b"a run mode's own plot")
+    assert CliRunner().invoke(cli, ["report", str(without), "--out", str(theirs)]).exit_code == 0
+    assert (theirs / "trials.png").read_bytes() == b"a run mode's own plot"
