@@ -478,6 +478,10 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
     models = results.get("models") or start.get("models")
     if models:
         facts.append(("models", ", ".join(map(str, models))))
+    only = results.get("only")
+    if results.get("partial") and isinstance(only, list):  # a fan-out job's results.json
+        facts.append(("job", f"{', '.join(map(str, only))}: this job's units only; the experiment's final "
+                              "run ensembles them"))
     if start:
         facts.append(("started", _when(start.get("time"))))
     if run.events:

@@ -164,3 +164,14 @@ def test_a_plot_of_the_earlier_report_goes_and_another_programs_file_stays(tmp_p
     (theirs / "trials.png").write_bytes(b"a run mode's own plot")
     assert CliRunner().invoke(cli, ["report", str(without), "--out", str(theirs)]).exit_code == 0
     assert (theirs / "trials.png").read_bytes() == b"a run mode's own plot"
+
+
+def test_a_fan_out_jobs_report_says_it_is_one_job(tmp_path: Path, plugins) -> None:
+    """A job's results.json (``"partial": true``, its ``run.only``) was reported under the experiment's
+    name alone, as if it were the experiment's."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    results = json.loads((exp / "results.json").read_text(encoding="utf-8"))
+    (exp / "results.json").write_text(json.dumps({**results, "partial": True, "only": ["fold=2"]}), encoding="utf-8")
+    assert CliRunner().invoke(cli, ["report", str(exp)]).exit_code == 0
+    md = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "- **job**: fold=2: this job's units only; the experiment's final run ensembles them" in md
