@@ -91,6 +91,11 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+#: The launchers' own options for the number of processes, which --num-processes sets.
+COUNT_OPTIONS = {"torchrun": ("--nproc-per-node", "--nproc_per_node"),
+                 "accelerate": ("--num_processes", "--num-processes")}
+
+
 def launch_command(launcher: str, num_processes: int, launcher_args: Sequence[str],
                    dialsum_args: Sequence[str]) -> list[str]:
     """The command that starts ``python -m dialsum_core <dialsum_args>`` under ``launcher``.
@@ -103,6 +108,10 @@ def launch_command(launcher: str, num_processes: int, launcher_args: Sequence[st
     import sys
 
     extra = list(launcher_args)
+    counted = [a for a in extra if a.split("=", 1)[0] in COUNT_OPTIONS.get(launcher, ())]
+    if num_processes and counted:  # the launcher would take the one given last, without a word
+        raise DialsumError(f"--num-processes {num_processes} and --launcher-args {counted[0]!r} both say how "
+                           "many processes to start; give one of them")
     cpu = not _cuda_available()
     if launcher == "accelerate":
         cmd = [sys.executable, "-m", "accelerate.commands.launch"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dialsum_core.errors import DialsumError
 from dialsum_launch.launch import launch_command
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -77,3 +78,14 @@ def test_a_launch_inside_a_launch_says_what_to_run_instead(tmp_path: Path) -> No
     assert res.stderr.strip().splitlines() == [
         "error: dialsum launch: this process is already one of a launch (WORLD_SIZE=2 in the environment); "
         "under a launcher run `dialsum run RECIPE`, which takes the launch's processes, or unset WORLD_SIZE"]
+
+
+@pytest.mark.parametrize(("launcher", "given"), [("torchrun", ["--nproc-per-node", "2"]),
+                                                 ("torchrun", ["--nproc_per_node=2"]),
+                                                 ("accelerate", ["--num_processes", "2"])])
+def test_two_process_counts_are_refused(launcher: str, given: list[str]) -> None:
+    """--num-processes 4 with the launcher's own count in --launcher-args: the launcher took the one
+    given last (2), and the count asked for on dialsum's command line was dropped without a word."""
+    with pytest.raises(DialsumError, match=f"--num-processes 4 and --launcher-args '{given[0]}' both say"):
+        launch_command(launcher, 4, given, ["run", "r.toml"])
+    assert launch_command(launcher, 0, given, ["run", "r.toml"])[-len(given) - 4:-4] == given  # one count: fine
