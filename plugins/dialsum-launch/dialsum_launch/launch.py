@@ -150,4 +150,15 @@ def launch(launcher: str, num_processes: int, launcher_args: Sequence[str], dial
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # N processes on one machine share its cores
     supervised = [sys.executable, "-m", "dialsum_launch.supervise", *cmd[1:]]  # cmd[1:]: -m LAUNCHER ...
-    return subprocess.run(supervised, env=env, check=False).returncode
+    launcher_process = subprocess.Popen(supervised, env=env)
+    try:
+        return launcher_process.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the launcher and its processes too: they stop and record the run as
+        # interrupted; waiting for them gives their exit status (130), where subprocess.run would kill
+        # the launcher mid-way and click would add "Aborted!" with status 1.
+        try:
+            return launcher_process.wait()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+            launcher_process.kill()
+            raise
