@@ -117,14 +117,14 @@ fails_as = "{fails_as}"
 """
 
 
-def _site(folder: Path) -> Path:
-    """A folder that installs the ``capped`` model when put on PYTHONPATH (every process imports it)."""
+def _site(folder: Path, name: str = "capped", source: str = CAPPED) -> Path:
+    """A folder that installs the ``name`` model when put on PYTHONPATH (every process imports it)."""
     folder.mkdir()
-    (folder / "dialsum_capped.py").write_text(CAPPED, encoding="utf-8")
-    info = folder / "dialsum_capped-0.1.0.dist-info"
+    (folder / f"dialsum_{name}.py").write_text(source, encoding="utf-8")
+    info = folder / f"dialsum_{name}-0.1.0.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dialsum-capped\nVersion: 0.1.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text("[dialsum]\ncapped = dialsum_capped\n", encoding="utf-8")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: dialsum-{name}\nVersion: 0.1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[dialsum]\n{name} = dialsum_{name}\n", encoding="utf-8")
     return folder
 
 
@@ -238,13 +238,7 @@ def test_ctrl_c_ends_the_launch_as_it_ends_a_run(tmp_path: Path) -> None:
     """Ctrl-C reaches the whole foreground process group. The run said "interrupted" and recorded it,
     then dialsum launch killed its launcher (which printed a SignalException traceback when it
     lived long enough) and click added "Aborted!" with exit status 1; dialsum run exits 130."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "dialsum_waiting.py").write_text(WAITING, encoding="utf-8")
-    info = site / "dialsum_waiting-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dialsum-waiting\nVersion: 0.1.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text("[dialsum]\nwaiting = dialsum_waiting\n", encoding="utf-8")
+    site = _site(tmp_path / "site", "waiting", WAITING)
     recipe = tmp_path / "waiting.toml"
     recipe.write_text(SINGLE.replace('"capped"', '"waiting"') + DATA.format(data=_data(tmp_path / "data"),
                                                                              fails_as="user").split("[models")[0],
