@@ -22,6 +22,8 @@ def launch_recipe(recipe_path: str, overrides: Sequence[str], disable: Sequence[
     from dialsum_core.experiment import default_name
 
     extra = split_launcher_args(launcher_args)
+    refuse_nested()
+    require_launcher(launcher)
     _, recipe = load_checked(recipe_path, overrides, disable)
     models = recipe.run.models
     # The default name has a timestamp: decide it here, once, for every process of the launch.
@@ -40,6 +42,34 @@ def split_launcher_args(launcher_args: str) -> list[str]:
     except ValueError as exc:
         raise DialsumError(f"--launcher-args: cannot split {launcher_args!r} into arguments ({exc}); "
                            "balance its quotes") from None
+
+
+def refuse_nested() -> None:
+    """A :class:`DialsumError` when this process is one of a launch already (a job script that runs
+    ``dialsum launch`` under torchrun or srun): every process would start a launch of its own."""
+    processes = from_environment()
+    if processes is not None:
+        raise DialsumError(f"dialsum launch: this process is already one of a launch (WORLD_SIZE="
+                           f"{processes.world_size} in the environment); under a launcher run `dialsum run "
+                           "RECIPE`, which takes the launch's processes, or unset WORLD_SIZE")
+
+
+#: The library each launcher is part of (``torchrun`` is torch's), as ``pip install`` names it.
+LIBRARIES = {"torchrun": "torch", "accelerate": "accelerate"}
+
+
+def require_launcher(launcher: str) -> None:
+    """A :class:`DialsumError` naming the option when the launcher's library is not installed: found
+    before the recipe is read, where the launcher itself would end in a ModuleNotFoundError traceback."""
+    import importlib.util
+
+    library = LIBRARIES.get(launcher)
+    if library is None or importlib.util.find_spec(library) is not None:
+        return
+    # accelerate starts its processes with torch: torchrun is the way out only where torch is there
+    torchrun = launcher != "torchrun" and importlib.util.find_spec(LIBRARIES["torchrun"]) is not None
+    raise DialsumError(f"--launcher {launcher}: {library} is not installed (pip install {library})"
+                       + ("; or choose --launcher torchrun" if torchrun else ""))
 
 
 def free_port() -> int:
@@ -61,6 +91,11 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+#: The launchers' own options for the number of processes, which --num-processes sets.
+COUNT_OPTIONS = {"torchrun": ("--nproc-per-node", "--nproc_per_node"),
+                 "accelerate": ("--num_processes", "--num-processes")}
+
+
 def launch_command(launcher: str, num_processes: int, launcher_args: Sequence[str],
                    dialsum_args: Sequence[str]) -> list[str]:
     """The command that starts ``python -m dialsum_core <dialsum_args>`` under ``launcher``.
@@ -73,6 +108,10 @@ def launch_command(launcher: str, num_processes: int, launcher_args: Sequence[st
     import sys
 
     extra = list(launcher_args)
+    counted = [a for a in extra if a.split("=", 1)[0] in COUNT_OPTIONS.get(launcher, ())]
+    if num_processes and counted:  # the launcher would take the one given last, without a word
+        raise DialsumError(f"--num-processes {num_processes} and --launcher-args {counted[0]!r} both say how "
+                           "many processes to start; give one of them")
     cpu = not _cuda_available()
     if launcher == "accelerate":
         cmd = [sys.executable, "-m", "accelerate.commands.launch"]
@@ -105,12 +144,21 @@ def launch(launcher: str, num_processes: int, launcher_args: Sequence[str], dial
     import subprocess
     import sys
 
-    if from_environment() is not None:
-        raise DialsumError("--launcher: this process is already one of a launch (WORLD_SIZE is set); "
-                           "drop --launcher")
+    refuse_nested()
     cmd = launch_command(launcher, num_processes, launcher_args, dialsum_args)
     log.info("launching: %s", " ".join(cmd))
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # N processes on one machine share its cores
     supervised = [sys.executable, "-m", "dialsum_launch.supervise", *cmd[1:]]  # cmd[1:]: -m LAUNCHER ...
-    return subprocess.run(supervised, env=env, check=False).returncode
+    launcher_process = subprocess.Popen(supervised, env=env)
+    try:
+        return launcher_process.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the launcher and its processes too: they stop and record the run as
+        # interrupted; waiting for them gives their exit status (130), where subprocess.run would kill
+        # the launcher mid-way and click would add "Aborted!" with status 1.
+        try:
+            return launcher_process.wait()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+            launcher_process.kill()
+            raise

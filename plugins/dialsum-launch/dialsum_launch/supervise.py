@@ -77,6 +77,7 @@ def run_launcher(module: str, args: Sequence[str]) -> int:
 
 
 def _run(module: str, args: Sequence[str]) -> int:
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     try:
@@ -94,6 +95,10 @@ def _run(module: str, args: Sequence[str]) -> int:
         return exit_status(f.exitcode for f in exc.failures.values())
     except subprocess.CalledProcessError as exc:  # accelerate's one-process and DeepSpeed launchers
         return exit_status([exc.returncode])
+    except SignalException as exc:  # Ctrl-C (or a kill) reached the launcher: its processes were stopped
+        return 128 + int(exc.sigval)  # and have said so; the shell's status for a process ended by it
+    except KeyboardInterrupt:  # a launcher that leaves Ctrl-C to Python
+        return 130
     return 0
 
 

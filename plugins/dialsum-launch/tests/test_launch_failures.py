@@ -12,8 +12,10 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,14 +117,14 @@ fails_as = "{fails_as}"
 """
 
 
-def _site(folder: Path) -> Path:
-    """A folder that installs the ``capped`` model when put on PYTHONPATH (every process imports it)."""
+def _site(folder: Path, name: str = "capped", source: str = CAPPED) -> Path:
+    """A folder that installs the ``name`` model when put on PYTHONPATH (every process imports it)."""
     folder.mkdir()
-    (folder / "dialsum_capped.py").write_text(CAPPED, encoding="utf-8")
-    info = folder / "dialsum_capped-0.1.0.dist-info"
+    (folder / f"dialsum_{name}.py").write_text(source, encoding="utf-8")
+    info = folder / f"dialsum_{name}-0.1.0.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dialsum-capped\nVersion: 0.1.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text("[dialsum]\ncapped = dialsum_capped\n", encoding="utf-8")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: dialsum-{name}\nVersion: 0.1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[dialsum]\n{name} = dialsum_{name}\n", encoding="utf-8")
     return folder
 
 
@@ -195,3 +197,67 @@ def test_a_warning_of_a_launch_is_said_once_not_once_per_process(tmp_path: Path)
     warned = [line.split(" WARNING ", 1)[1] for line in out.stderr.splitlines() if " WARNING " in line]
     assert any(w.startswith("debug run:") for w in warned), out.stderr[-4000:]
     assert len(warned) == len(set(warned)), warned
+
+
+#: A model whose training waits (up to a minute) after saying it started: the moment to press Ctrl-C.
+WAITING = """
+import time
+from pathlib import Path
+
+from dialsum_core import hookimpl
+
+
+class WaitingModel:
+    def fit(self, train, valid, ctx, output_dir):
+        Path(ctx.experiment.root.parent / "training-started").touch()
+        time.sleep(60)
+
+    def generate(self, dialogues, ctx):
+        return ["" for _ in dialogues]
+
+    def save(self, path):
+        pass
+
+
+class WaitingLoader:
+    def build(self, ctx, train):
+        return WaitingModel()
+
+    def load(self, ctx, path):
+        return WaitingModel()
+
+
+@hookimpl
+def dialsum_register_model_loaders(register):
+    register("waiting", lambda options, ctx: WaitingLoader(), description="trains for a minute")
+"""
+
+
+@pytest.mark.slow  # a process starts under torchrun and trains until interrupted: a few seconds
+def test_ctrl_c_ends_the_launch_as_it_ends_a_run(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole foreground process group. The run said "interrupted" and recorded it,
+    then dialsum launch killed its launcher (which printed a SignalException traceback when it
+    lived long enough) and click added "Aborted!" with exit status 1; dialsum run exits 130."""
+    site = _site(tmp_path / "site", "waiting", WAITING)
+    recipe = tmp_path / "waiting.toml"
+    recipe.write_text(SINGLE.replace('"capped"', '"waiting"') + DATA.format(data=_data(tmp_path / "data"),
+                                                                             fails_as="user").split("[models")[0],
+                      encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.Popen([sys.executable, "-m", "dialsum_core", "launch", str(recipe), "--set",
+                             f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=stopped", "--num-processes", "1"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    started = tmp_path / "exp" / "training-started"
+    deadline = time.monotonic() + 200
+    while proc.poll() is None and not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), proc.communicate()[1][-4000:] if proc.poll() is not None else "training never started"
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-4000:]
+    assert "Traceback" not in err and "Aborted!" not in err, err[-4000:]
+    assert "interrupted; partial results are in the experiment folder" in err
+    results = json.loads((tmp_path / "exp" / "stopped" / "results.json").read_text(encoding="utf-8"))
+    assert results["status"] == "interrupted"

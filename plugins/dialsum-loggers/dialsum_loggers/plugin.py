@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +153,20 @@ def dialsum_register_loggers(register: Any) -> None:
              description="TensorBoard event files (scalars, recipe, plots) under tensorboard/")
 
 
+class HomePath(click.Path):
+    """A folder argument with a leading ``~`` expanded: ``--out=~/reports`` reaches the program as it is
+    typed (a shell expands ``~`` only at the start of a word), and a folder named ``~`` made in the
+    working folder is one ``rm -rf ~`` away from deleting the home folder. An empty path is refused."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":  # the current folder to Path(""), where a file was meant: `-o "$UNSET_VARIABLE"`
+            self.fail("an empty path; give a path", param, ctx)
+        return super().convert(os.path.expanduser(value) if isinstance(value, str) else value, param, ctx)
+
+
 @click.command(name="report")
-@click.argument("experiment_dir", metavar="EXPERIMENT_DIR", type=click.Path(file_okay=False))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+@click.argument("experiment_dir", metavar="EXPERIMENT_DIR", type=HomePath(file_okay=False))
+@click.option("--out", "out_dir", type=HomePath(file_okay=False), default=None,
               help="Where to write report.md and the plots (default: EXPERIMENT_DIR/report).")
 def report_command(experiment_dir: str, out_dir: str | None) -> None:
     """Rebuild plots and a Markdown summary of a finished or interrupted run.
@@ -169,6 +181,9 @@ def report_command(experiment_dir: str, out_dir: str | None) -> None:
     except DialsumError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from exc
+    except KeyboardInterrupt:  # as `dialsum run` says it; the files are moved in last, all or none
+        click.echo("interrupted; the report was not written", err=True)
+        raise SystemExit(130) from None
     click.echo(f"report: {written.markdown}")
     for plot in written.plots:
         click.echo(f"plot: {plot}")

@@ -13,18 +13,20 @@ curves: a single point per series is no curve).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from dialsum_core.atomic import atomic_open, atomic_write_text
+from dialsum_core.atomic import atomic_open
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import CONFIG, RESULTS
 from dialsum_core.registry import KIND
@@ -35,6 +37,9 @@ from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, shown
 MAX_PANELS = 6
 #: Which trials are best when no trial event says (a run without a study): the highest values.
 DEFAULT_DIRECTION = "maximize"
+#: The status of a run whose results.json says it is running: nothing tells a run still going from
+#: one killed outright (the time of its last event does).
+RUNNING = "running, or killed (no end recorded)"
 #: Keys recorded beside the metrics that say where a record is, not what was measured.
 POSITIONS = frozenset({"epoch", "step", "global_step"})
 
@@ -68,6 +73,16 @@ def records_file(root: Path) -> str:
     return name if isinstance(name, str) and name else FILENAME
 
 
+def runs_below(root: Path) -> list[Path]:
+    """The folders one or two levels below ``root`` that hold a run's ``results.json``: the jobs of a
+    fan-out (``jobs/fold_1``) whose final run has not been made, or the experiments of an output folder."""
+    try:
+        found = {p.parent for depth in ("*", "*/*") for p in root.glob(f"{depth}/{RESULTS}")}
+    except OSError:
+        return []
+    return sorted(found)
+
+
 @attrs.define
 class RunRecord:
     """What a report needs, read from an experiment folder."""
@@ -87,6 +102,11 @@ class RunRecord:
         jsonl = root / name
         results_path = root / RESULTS
         if not jsonl.exists() and not results_path.exists():
+            below = runs_below(root)
+            if below:  # a fan-out's experiment before its final run, or the folder of the experiments
+                shown = ", ".join(str(p) for p in below[:4]) + (f" and {len(below) - 4} more" if len(below) > 4 else "")
+                raise DialsumError(f"{root}: no {name} or {RESULTS} of its own; the runs recorded below it are "
+                                   f"{shown}: give one of them")
             raise DialsumError(
                 f"{root}: neither {name} nor {RESULTS} found (is this an experiment folder? "
                 f"{name} is written by the `jsonl` logger)"
@@ -125,7 +145,8 @@ class RunRecord:
     @property
     def status(self) -> str:
         if self.results and isinstance(self.results.get("status"), str):
-            return self.results["status"]
+            # written when a run starts: a run killed outright (SIGKILL, power loss) leaves it so
+            return RUNNING if self.results["status"] == "running" else self.results["status"]
         if self.of("after_run"):
             return "complete"
         errors = self.of("on_error")
@@ -392,7 +413,11 @@ def _flat_scalars(results: dict[str, Any], limit: int = 30) -> list[tuple[str, A
 
 
 def _when(ts: Any) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, int | float) else "?"
+    """The local date and time of a record's ``time``; ``?`` for anything that is not one."""
+    try:
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError, OverflowError, OSError):  # not a number, NaN, out of any date's range
+        return "?"
 
 
 def _fold_table(folds: list[dict[str, Any]]) -> list[str]:
@@ -453,6 +478,10 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
     models = results.get("models") or start.get("models")
     if models:
         facts.append(("models", ", ".join(map(str, models))))
+    only = results.get("only")
+    if results.get("partial") and isinstance(only, list):  # a fan-out job's results.json
+        facts.append(("job", f"{', '.join(map(str, only))}: this job's units only; the experiment's final "
+                              "run ensembles them"))
     if start:
         facts.append(("started", _when(start.get("time"))))
     if run.events:
@@ -460,7 +489,9 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
         elapsed = results.get("elapsed_seconds", last.get("elapsed"))
         facts.append(("duration", f"{elapsed:.1f} s" if isinstance(elapsed, int | float) else "?"))
         if status != "complete":
-            facts.append(("last event", f"{last.get('event')} at {last.get('elapsed', 0):.1f} s"))
+            seconds = last.get("elapsed")
+            at = f"{f'{seconds:.1f} s' if isinstance(seconds, int | float) else '?'} ({_when(last.get('time'))})"
+            facts.append(("last event", f"{last.get('event')} at {at}"))
     if references := references_fact(run.root):
         facts.append(("validation references", references))
     facts.append(("records", f"{len(run.events)} events in {run.records}"
@@ -535,26 +566,73 @@ def build_report(root: Path, out: Path | None = None) -> Written:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file where the folder (or one above it) goes, a folder it may not write
-        raise DialsumError(f"{out}: cannot make the report folder ({exc.strerror or exc}); give another "
-                           "with --out") from None
+        blocking = next((p for p in (out, *out.parents) if p.exists()), None)  # said "File exists"
+        why = f"{blocking} is a file" if blocking is not None and not blocking.is_dir() else exc.strerror or exc
+        raise DialsumError(f"{out}: cannot make the report folder ({why}); give another with --out") from None
     # a folder in the place of a file the report writes: refused before anything is written
     taken = [name for name in REPORT_FILES if (out / name).is_dir()]
     if taken:
         raise DialsumError(f"{out / taken[0]}: a folder where the report writes its file; remove it or give "
                            "another folder with --out")
     _, direction = run.objective
+    import shutil
+    import tempfile
+
+    staging: Path | None = None
     try:
+        # Everything is made in a hidden folder beside the report first and moved in at the end: a
+        # report stopped half way (Ctrl-C, a full disk) leaves the previous report whole, not new
+        # plots beside an old report.md.
+        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
         candidates = [
             plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
-                        out / "learning_curves.png"),
+                        staging / "learning_curves.png"),
             plot_curves([r for r in run.of("on_metrics") if r.get("step") is not None], "step",
-                        "training metrics (per step)", "step", out / "steps.png"),
-            plot_folds(run.of("after_fold"), out / "folds.png"),
-            plot_trials(run.of("after_trial"), direction, out / "trials.png"),
+                        "training metrics (per step)", "step", staging / "steps.png"),
+            plot_folds(run.of("after_fold"), staging / "folds.png"),
+            plot_trials(run.of("after_trial"), direction, staging / "trials.png"),
         ]
-        plots = [p for p in candidates if p is not None]
-        markdown = atomic_write_text(out / "report.md", render_markdown(run, plots))
+        made = [p for p in candidates if p is not None]
+        (staging / "report.md").write_text(render_markdown(run, made), encoding="utf-8")
+        with _uninterrupted():
+            earlier = _shown_plots(out / "report.md")
+            for name in REPORT_FILES:
+                if (staging / name).exists():
+                    os.replace(staging / name, out / name)
+                elif name in earlier:  # the earlier report's plot, which this report does not have
+                    (out / name).unlink(missing_ok=True)
     except OSError as exc:  # a full disk, a folder it may not write
         raise DialsumError(f"{out}: cannot write the report ({exc.strerror or exc}); give another folder "
                            "with --out") from None
-    return Written(markdown, plots)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return Written(out / "report.md", [out / p.name for p in made])
+
+
+def _shown_plots(markdown: Path) -> set[str]:
+    """The plots the report at ``markdown`` shows: a file of that name it does not show is another
+    program's (a run mode's own plots, when --out names their folder), never removed."""
+    try:
+        text = markdown.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {name for name in REPORT_FILES if f"]({name})" in text}
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ctrl-C is not taken while the block runs (a few renames): the report's files are all moved in
+    or none is. Only the main thread can set a signal handler; elsewhere the block runs as it is."""
+    import signal
+    import threading
+
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is None:  # another thread, or a handler not set from Python
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

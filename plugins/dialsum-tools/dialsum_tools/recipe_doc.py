@@ -29,8 +29,10 @@ import attrs
 import click
 
 from dialsum_core import hookspecs
+from dialsum_core.errors import DialsumError
 from dialsum_core.recipe.model import RESERVED
 from dialsum_core.registry import KIND, KINDS, Registration, SectionPart
+from dialsum_tools.paths import HomePath
 
 if TYPE_CHECKING:
     from dialsum_core.manager import Plugins
@@ -546,20 +548,22 @@ def reference_pages(plugins: Plugins | None = None) -> dict[str, str]:
 # The command
 # --------------------------------------------------------------------------------------------
 @click.command(name="recipe-doc")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", "-o", type=HomePath(dir_okay=False, path_type=Path), default=None,
               help="Write the recipe reference here (default: print it).")
-@click.option("--hooks-output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--hooks-output", type=HomePath(dir_okay=False, path_type=Path), default=None,
               help="Also write the hook reference here.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 2 listing every recipe key or hook without a description.")
 def command(output: Path | None, hooks_output: Path | None, check: bool) -> None:
     """Generate the recipe reference from the core schema and every installed plugin's options."""
-    from dialsum_core.atomic import atomic_write_text
-    from dialsum_core.manager import build_plugins
+    from dialsum_core.cli import fail, listed_plugins
 
-    plugins = build_plugins()
-    for broken in plugins.broken:
-        click.echo(f"warning: {broken.describe()}", err=True)
+    if check and (output or hooks_output):
+        raise click.UsageError("--check writes nothing; drop --output and --hooks-output, or --check")
+    if output is not None and hooks_output is not None and output.resolve() == hooks_output.resolve():
+        raise click.UsageError(f"--output and --hooks-output name one file ({output}); the second would "
+                               "replace the first")
+    plugins = listed_plugins()
     if check:
         missing = undocumented(plugins) + [m for m in undocumented_hooks("".join(
             name for name, _ in hookspec_functions(plugins)), plugins) if "docstring" in m]
@@ -570,11 +574,45 @@ def command(output: Path | None, hooks_output: Path | None, check: bool) -> None
         click.echo("every recipe key and hook is documented")
         return
     text = render_recipe(plugins)
+    pages = {output: text} if output is not None else {}
+    if hooks_output is not None:
+        pages[hooks_output] = render_hooks(plugins)
     if output is None:
         click.echo(text, nl=False)
-    else:
-        atomic_write_text(output, text)
-        click.echo(f"wrote {output}", err=True)
-    if hooks_output is not None:
-        atomic_write_text(hooks_output, render_hooks(plugins))
-        click.echo(f"wrote {hooks_output}", err=True)
+    try:
+        write_together(pages)
+    except DialsumError as exc:
+        fail(exc)
+    for path in pages:
+        click.echo(f"wrote {path}", err=True)
+
+
+def write_together(pages: dict[Path, str]) -> None:
+    """Write every page or none: each goes to a temporary file beside it, and the temporaries are
+    renamed over the pages only once all are written (a reference and a hook page that disagree,
+    one new and one old, would be worse than two old ones).
+
+    :raises DialsumError: a page that cannot be written, named.
+    """
+    import contextlib
+    import signal
+    import threading
+
+    from dialsum_core.atomic import atomic_open
+
+    path = None
+    # Ctrl-C is not taken for these few writes (a signal handler can only be set in the main thread)
+    held = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if held else None
+    try:
+        with contextlib.ExitStack() as stack:
+            for path, text in pages.items():
+                stack.enter_context(atomic_open(path)).write(text)
+    except OSError as exc:
+        # a file where a folder of the path goes reads "File exists" (mkdir) or "Not a directory"
+        blocking = next((p for p in Path(path).parents if p.exists()), None) if path is not None else None
+        why = f"{blocking} is a file" if blocking is not None and not blocking.is_dir() else exc.strerror or exc
+        raise DialsumError(f"{path}: cannot write it ({why}); nothing was written") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)

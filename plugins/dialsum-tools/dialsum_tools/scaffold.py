@@ -13,6 +13,7 @@ plugins/dialsum-tools/tests/test_scaffold_runs.py runs each in the situations th
 from __future__ import annotations
 
 import re
+import shlex
 import string
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import click
 
 from dialsum_core.errors import DialsumError
 from dialsum_core.registry import KIND, KINDS
+from dialsum_tools.paths import HomePath
 
 #: ``KIND`` argument (``model_loader``) -> registry kind (``model_loaders``), from the core's kind table.
 KIND_ARGS: dict[str, str] = {k.label.replace(" ", "_"): k.name for k in KINDS}
@@ -65,7 +67,11 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
         raise DialsumError(f"new-plugin: unknown kind {kind!r}; one of {', '.join(KIND_ARGS)}")
     n = Names.of(name)
     root = Path(parent) / n.dist
-    if root.exists():
+    try:
+        exists = root.exists()
+    except OSError as exc:  # a name longer than the file system takes fails the question itself
+        raise DialsumError(f"new-plugin: cannot write {root}: {exc.strerror or exc}; nothing was written") from None
+    if exists:
         raise DialsumError(f"new-plugin: {root} exists already; choose another name or folder")
     reg_kind = KIND_ARGS[kind]
     taken = name_taken(n, reg_kind)
@@ -172,7 +178,7 @@ def _umask() -> int:
 @click.command(name="new-plugin")
 @click.argument("name")
 @click.argument("kind", type=click.Choice(list(KIND_ARGS)))
-@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+@click.option("--dir", "parent", type=HomePath(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Folder in which to create dialsum-NAME/.")
 def command(name: str, kind: str, parent: Path) -> None:
     """Scaffold a plugin package: dialsum-NAME/ with a KIND skeleton, its entry point and tests."""
@@ -183,7 +189,9 @@ def command(name: str, kind: str, parent: Path) -> None:
         raise SystemExit(exc.exit_code) from None
     n = Names.of(name)
     click.echo(f"created {root}")
-    click.echo(f"next: pip install -e {root} && pytest {root / 'tests'} && dialsum plugins")
+    # a shell command to paste: a folder with a space or a quote is quoted
+    click.echo(f"next: pip install -e {shlex.quote(str(root))} && pytest {shlex.quote(str(root / 'tests'))} "
+               "&& dialsum plugins")
     click.echo(f"then choose it in a recipe ([{KIND[KIND_ARGS[kind]].table}.{n.name}] holds its options)")
 
 

@@ -3,6 +3,8 @@ a package nor one that would break what is installed once ``pip install -e`` put
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +41,14 @@ def test_a_scaffold_that_fails_halfway_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_name_too_long_for_an_existing_folder_is_one_error_line(tmp_path: Path) -> None:
+    """In a folder that exists, asking whether dialsum-NAME is there already fails on the name's length
+    itself: that too is the one error line, not a traceback."""
+    res = new_plugin("a" * 300, "metric", "--dir", str(tmp_path))
+    assert_one_error(res, "cannot write", "File name too long", "nothing was written")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_long_name_the_file_system_holds_gives_a_whole_package(tmp_path: Path) -> None:
     name = "a" * 230
     res = new_plugin(name, "metric", "--dir", str(tmp_path))
@@ -67,3 +77,28 @@ def test_a_name_another_kind_uses_is_fine(tmp_path: Path) -> None:
     res = new_plugin("rouge", "model_loader", "--dir", str(tmp_path))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "dialsum-rouge" / "dialsum_rouge" / "plugin.py").exists()
+
+
+def test_a_folder_given_with_a_leading_tilde_is_in_the_home_folder(tmp_path: Path) -> None:
+    """``--dir=~/plugins`` reaches the program as it is typed (the shell expands ``~`` only at the start
+    of a word): it made a folder named ``~`` in the working folder, one ``rm -rf ~`` away from a disaster."""
+    home, cwd = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    cwd.mkdir()
+    res = subprocess.run([sys.executable, "-m", "dialsum_core", "new-plugin", "csv-log", "logger", "--dir=~/plugins"],
+                         capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, "HOME": str(home)})
+    assert res.returncode == 0, res.stderr
+    assert (home / "plugins" / "dialsum-csv-log" / "pyproject.toml").is_file()
+    assert list(cwd.iterdir()) == []
+
+
+def test_the_next_commands_can_be_pasted_for_a_folder_with_a_space(tmp_path: Path) -> None:
+    """The ``next:`` line is a shell command: a folder with a space (or a quote) printed as it is split
+    into two arguments when pasted."""
+    parent = tmp_path / "my plugins" / "그룹's"
+    res = new_plugin("csv-log", "logger", "--dir", str(parent))
+    assert res.returncode == 0, res.stderr
+    (next_line,) = [line for line in res.stdout.splitlines() if line.startswith("next: ")]
+    words = shlex.split(next_line.removeprefix("next: "))
+    root = parent / "dialsum-csv-log"
+    assert words[:4] == ["pip", "install", "-e", str(root)] and words[6] == str(root / "tests")
