@@ -92,8 +92,16 @@ def test_ctrl_c_while_the_plots_are_drawn_says_so_and_writes_nothing(tmp_path: P
     an interrupted run does: one line, exit status 130, and nothing in the report folder."""
     exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
     out = tmp_path / "interrupted"
+    # each plot takes a second to save, so that the report is still drawing when Ctrl-C comes, however
+    # slowly this process is scheduled beside it
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import time\nimport matplotlib.figure as f\n_save = f.Figure.savefig\n"
+        "f.Figure.savefig = lambda self, *a, **k: (time.sleep(1.0), _save(self, *a, **k))[1]\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(slow), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen([sys.executable, "-m", "dialsum_core", "report", str(exp), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     while proc.poll() is None and not (out.is_dir() and any(n.startswith(".report-") for n in os.listdir(out))):
         time.sleep(0.001)
     proc.send_signal(signal.SIGINT)
