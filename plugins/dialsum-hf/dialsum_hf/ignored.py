@@ -53,13 +53,11 @@ def ignored_keys(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
 
 def _ignored(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
     """``(key, why)`` for each key the user set that ``recipe``, run as written, ignores."""
-    from dialsum_hf.plugin import PretrainedOptions
-    from dialsum_hf.resume import DISTRIBUTION
+    from dialsum_hf.plugin import PretrainedOptions, hf_models
     from dialsum_hf.sections import TrainSection
 
     found: list[tuple[str, str]] = []  # (key, why)
-    hf = [m for m in dict.fromkeys(recipe.run.models)
-          if (reg := plugins.get("model_loaders", m)) is not None and reg.distribution == DISTRIBUTION]
+    hf = hf_models(recipe, plugins)
     for name in hf:
         opts = recipe.options("model_loaders", name, plugins)
         if not isinstance(opts, PretrainedOptions) or opts.use_lora:

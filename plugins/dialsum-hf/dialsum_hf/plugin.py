@@ -178,6 +178,14 @@ class ScratchOptions:
     auto_batch_max: int = attrs.field(default=AUTO_BATCH_MAX, validator=positive)
 
 
+def hf_models(recipe: Recipe, plugins: Plugins) -> list[str]:
+    """The models of ``run.models`` that this plugin's loaders build: those that read ``[train]``,
+    ``[generation]`` and ``run.resume_from``. Told by their options class, whichever package registered
+    them (a preset of another package on these classes is built here), never by its distribution."""
+    regs = ((m, plugins.get("model_loaders", m)) for m in dict.fromkeys(recipe.run.models))
+    return [m for m, r in regs if r is not None and issubclass(r.options, PretrainedOptions | ScratchOptions)]
+
+
 def scratch_architecture(o: ScratchOptions, recipe: Recipe) -> dict[str, int]:
     """The ``BartConfig`` values the ``scratch`` options and the recipe's lengths give (its weights' shapes
     but the vocabulary's, which the trained tokenizer sets): one source for building the model and for

@@ -43,17 +43,15 @@ def latest_checkpoint(path: Path) -> str:
         return ""
 
 
-#: The distribution whose model loaders read ``run.resume_from`` (a key it contributes).
-DISTRIBUTION = "dialsum-hf"
-
-
 def check_resume(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
-    """``dialsum check`` refuses a ``run.resume_from`` that the run would refuse when training starts."""
+    """``dialsum check`` refuses a ``run.resume_from`` that the run would refuse when training starts: the
+    checkpoint of a model this plugin builds (another loader reads the key its own way, or not at all)."""
+    from dialsum_hf.plugin import hf_models
+
     run = recipe.run
-    if not run.resume_from:
+    resuming = hf_models(recipe, plugins) if run.resume_from else []
+    if not resuming:
         return []
-    resuming = [m for m in dict.fromkeys(run.models)
-                if (reg := plugins.get("model_loaders", m)) is not None and reg.distribution == DISTRIBUTION]
     if len(resuming) > 1:  # each would load the one checkpoint: another model's weights, or a clash of shapes
         return [("run.resume_from", f"names one checkpoint, and run.models trains {len(resuming)} models that would "
                  f"each resume from it ({', '.join(resuming)}); resume one model at a time (run.models = [NAME])")]

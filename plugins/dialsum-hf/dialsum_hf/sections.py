@@ -204,10 +204,9 @@ def check_generation(recipe: Recipe, plugins: Plugins) -> list[tuple[str, str]]:
 
 def _trains_hf_models(recipe: Recipe, plugins: Plugins) -> bool:
     """Whether ``run.models`` names a loader of this plugin (others may read ``[generation]`` their way)."""
-    from dialsum_hf.resume import DISTRIBUTION
+    from dialsum_hf.plugin import hf_models
 
-    regs = (plugins.get("model_loaders", m) for m in recipe.run.models)
-    return any(r is not None and r.distribution == DISTRIBUTION for r in regs)
+    return bool(hf_models(recipe, plugins))
 
 
 def register_sections(register: Any) -> None:

@@ -72,3 +72,28 @@ def test_check_refuses_a_resume_from_the_run_would_refuse(tmp_path: Path) -> Non
     (tmp_path / "empty" / "checkpoint-3" / "trainer_state.json").write_text('{"global_step": 3}', encoding="utf-8")
     ok = Recipe.from_dict({"run": {"resume_from": str(tmp_path / "empty")}}, schema=plugins.schema)
     assert not any("resume_from" in p for p in ok.problems(plugins))
+
+
+def test_resume_from_is_checked_for_the_models_these_loaders_build_whoever_registered_them(tmp_path: Path) -> None:
+    """The check refused a ``run.resume_from`` folder of another layout for a run of another package's loader
+    (which reads the key its own way, or not at all); a preset another package registers on these loaders'
+    options is built here, reads the key, and is still checked (the models are told by options class)."""
+    from dialsum_core import hookimpl
+    from dialsum_core.manager import build_plugins
+    from dialsum_core.recipe import Recipe
+    from dialsum_hf.plugin import PretrainedOptions, make_pretrained
+
+    class Presets:
+        @hookimpl
+        def dialsum_register_model_loaders(self, register):
+            register("my-bart", lambda o, c: make_pretrained(o, c, name="my-bart", family="seq2seq"),
+                     options=PretrainedOptions, description="a preset of another package")
+
+    plugins = build_plugins(extra=[("my-presets", Presets())])
+    assert plugins.require("model_loaders", "my-bart").distribution != "dialsum-hf"
+    (tmp_path / "theirs").mkdir()
+    for model, refused in (("lead", False), ("my-bart", True)):
+        recipe = Recipe.from_dict({"run": {"models": [model], "resume_from": str(tmp_path / "theirs")}},
+                                  schema=plugins.schema)
+        problems = [p for p in recipe.problems(plugins) if "run.resume_from" in p]
+        assert bool(problems) is refused, (model, problems)
