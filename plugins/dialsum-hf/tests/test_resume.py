@@ -72,3 +72,28 @@ def test_check_refuses_a_resume_from_the_run_would_refuse(tmp_path: Path) -> Non
     (tmp_path / "empty" / "checkpoint-3" / "trainer_state.json").write_text('{"global_step": 3}', encoding="utf-8")
     ok = Recipe.from_dict({"run": {"resume_from": str(tmp_path / "empty")}}, schema=plugins.schema)
     assert not any("resume_from" in p for p in ok.problems(plugins))
+
+
+def test_resume_with_another_batch_size_is_refused_not_run_as_trained(context, tmp_path: Path) -> None:
+    """The Trainer resumes by step count: a checkpoint of epoch 1 at batch 8 (step 45) resumed by a
+    3-epoch run at batch 64 (run.auto_batch: 18 steps in all) trained nothing and reported the
+    checkpoint's scores as the run's. The run says why and stops before training."""
+    first = context({"train": {"epochs": 1, "batch_size": 8}}, name="first")
+    data = first.data()
+    model = first.build("model_loaders", "scratch").build(first, data.train)
+    fit = model.fit(data.train, data.valid, first, tmp_path / "first")
+    assert fit.details["global_step"] == 3  # 24 dialogues, batch 8
+
+    again = context({"train": {"epochs": 2, "batch_size": 4}, "run": {"resume_from": str(tmp_path / "first")}},
+                    name="again")
+    model = again.build("model_loaders", "scratch").build(again, again.data().train)
+    with pytest.raises(DialsumError, match=r"trained 3 optimiser steps per epoch at batch size 8, this run makes 6 "
+                                           r"\(batch size 4\), so its step 3 \(epoch 1\)"):
+        model.fit(again.data().train, again.data().valid, again, tmp_path / "again")
+    assert not list((tmp_path / "again").glob("checkpoint-*"))  # stopped before a step was trained
+
+    same = context({"train": {"epochs": 2, "batch_size": 8}, "run": {"resume_from": str(tmp_path / "first")}},
+                   name="same")
+    model = same.build("model_loaders", "scratch").build(same, same.data().train)
+    resumed = model.fit(same.data().train, same.data().valid, same, tmp_path / "same")
+    assert resumed.details["global_step"] == 6 and resumed.history[-1]["epoch"] == 2  # it trained epoch 2
