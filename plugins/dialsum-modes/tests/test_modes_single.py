@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -362,3 +363,27 @@ def test_augmenting_shows_progress_before_training_and_summarizing(make_recipe, 
     assert last["augment train (reorder)"] == (30, 30)
     assert last["augment valid (lead, tta:reorder)"] == (8, 8)
     assert last["augment test (lead, tta:reorder)"] == (6, 6)
+
+
+def test_a_tta_strategy_that_varies_no_test_dialogue_is_warned_about(make_recipe, run, plugins, small_data,
+                                                                     tmp_path, caplog) -> None:
+    """A paraphrase table of the training and validation dialogues (the real data's second
+    translation covers dev.csv, not test.csv): validation was ensembled with paraphrases and the
+    submission without, and the log said only "no row for 'test_12' (and maybe others)"."""
+    if plugins.get("augmenters", "paraphrase") is None:
+        pytest.skip("the paraphrase augmenter (dialsum-tta) is not installed")
+    table = tmp_path / "paraphrases.csv"
+    with table.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["fname", "dialogue"])
+        w.writerows([r["fname"], r["dialogue"].replace("?", "?!")]
+                    for part in ("train", "dev") for r in read_csv(small_data[part]))
+    recipe = make_recipe(("augmenters.paraphrase.table", str(table)), ensemble="best_score", use_tta=True,
+                         tta_strategies=["paraphrase"], tta_num_aug=1)
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        run(recipe)
+    n_test = len(read_csv(small_data["test"]))
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "made no variant" in
+            r.getMessage()] == [f"lead: TTA paraphrase made no variant of any of the {n_test} test dialogues: their "
+                                "predictions have none of its candidates, unlike the validation predictions the "
+                                "ensemble was scored on"]
