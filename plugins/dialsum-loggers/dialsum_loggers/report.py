@@ -27,6 +27,7 @@ import attrs
 from dialsum_core.atomic import atomic_open, atomic_write_text
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import CONFIG, RESULTS
+from dialsum_core.recipe.schema import RunSection
 from dialsum_core.registry import KIND
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.position import numeric
@@ -82,7 +83,10 @@ class RunRecord:
     @classmethod
     def read(cls, root: Path) -> RunRecord:
         if not root.is_dir():
-            raise DialsumError(f"{root}: no such experiment folder")
+            # the run prints "results: experiments/NAME/results.json"; the name alone is an easy slip
+            within = Path(attrs.fields(RunSection).output_dir.default) / root
+            hint = f" (did you mean {within}?)" if not root.is_absolute() and within.is_dir() else ""
+            raise DialsumError(f"{root}: no such experiment folder{hint}")
         name = records_file(root)
         jsonl = root / name
         results_path = root / RESULTS
