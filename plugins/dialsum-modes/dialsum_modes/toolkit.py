@@ -389,13 +389,14 @@ def _train_source(ctx: RunContext, key: str, *, model_name: str, name: str, trai
     cached = load_unit(ctx, key, fp)
     shared = fingerprint(ctx, model_name, {"train": train, "valid": valid, **predict}, content=True) \
         if ctx.recipe.run.use_cache else None
-    if cached is None and shared is not None and (hit := from_cache(ctx, shared)) is not None:
+    if cached is not None:
+        log.info("%s: already trained in this experiment, reusing its predictions", name)
+    elif shared is not None and (hit := from_cache(ctx, shared)) is not None:
         log.info("%s: trained by an earlier run on the same dialogues (run.use_cache), reusing it", name)
         cached = {"source": hit}
         save_unit(ctx, key, fp, cached)
     if cached is not None:
         src = Source.from_json(cached["source"])
-        log.info("%s: already trained in this experiment, reusing its predictions", name)
         point_last(ctx, src)
         if keep_model:
             src.model = loader.load(ctx, Path(src.checkpoint))

@@ -387,3 +387,20 @@ def test_a_tta_strategy_that_varies_no_test_dialogue_is_warned_about(make_recipe
             r.getMessage()] == [f"lead: TTA paraphrase made no variant of any of the {n_test} test dialogues: their "
                                 "predictions have none of its candidates, unlike the validation predictions the "
                                 "ensemble was scored on"]
+
+
+def test_a_model_reused_from_the_cache_is_not_said_to_be_of_this_experiment(make_recipe, run, caplog) -> None:
+    """A second experiment with ``run.use_cache`` logged both "trained by an earlier run ... reusing
+    it" and "already trained in this experiment": the second is true only of a re-run."""
+    run(make_recipe(name="a", use_cache=True))
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        run(make_recipe(name="b", use_cache=True))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("lead: ")]
+    assert "lead: trained by an earlier run on the same dialogues (run.use_cache), reusing it" in said
+    assert not [m for m in said if "in this experiment" in m], said
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        run(make_recipe(name="b", use_cache=True))  # the re-run of b: its own record
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("lead: ")]
+    assert "lead: already trained in this experiment, reusing its predictions" in said
+    assert not [m for m in said if "earlier run" in m], said
