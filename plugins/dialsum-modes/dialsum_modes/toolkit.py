@@ -510,8 +510,9 @@ def predict_candidates(
     (log.info if split == "valid" else log.debug)(
         "%s: TTA variants of %d %s dialogues (run.tta_num_aug = %d at most each): %s", name, len(examples),
         split, run.tta_num_aug, ", ".join(f"{k} {v}" for k, v in made.items()))
-    # A paraphrase table of the training and validation dialogues only: validation was ensembled
-    # with its variants, the submission silently without them.
+    # An augmenter with nothing to vary in the test dialogues (one speaker each for reorder, no
+    # word of its lexicon for synonym): validation was ensembled with its variants, the test split
+    # without them.
     for strategy in (k for k, v in made.items() if not v and examples and split != "valid"):
         log.warning("%s: TTA %s made no variant of any of the %d %s dialogues: their predictions have none of "
                     "its candidates, unlike the validation predictions the ensemble was scored on", name,

@@ -365,26 +365,25 @@ def test_augmenting_shows_progress_before_training_and_summarizing(make_recipe, 
     assert last["augment test (lead, tta:reorder)"] == (6, 6)
 
 
-def test_a_tta_strategy_that_varies_no_test_dialogue_is_warned_about(make_recipe, run, plugins, small_data,
-                                                                     tmp_path, caplog) -> None:
-    """A paraphrase table of the training and validation dialogues (the real data's second
-    translation covers dev.csv, not test.csv): validation was ensembled with paraphrases and the
-    submission without, and the log said only "no row for 'test_12' (and maybe others)"."""
-    if plugins.get("augmenters", "paraphrase") is None:
-        pytest.skip("the paraphrase augmenter (dialsum-tta) is not installed")
-    table = tmp_path / "paraphrases.csv"
-    with table.open("w", encoding="utf-8", newline="") as fh:
+def test_a_tta_strategy_that_varies_no_test_dialogue_is_warned_about(make_recipe, run, plugins, tmp_path,
+                                                                     caplog) -> None:
+    """An augmenter that makes variants of the validation dialogues and of no test dialogue (here
+    reorder, on test dialogues of one speaker each; a paraphrase table of the training and validation
+    dialogues was the case found on real data): validation was ensembled with its candidates and the
+    submission without, and nothing said so."""
+    if plugins.get("augmenters", "reorder") is None:
+        pytest.skip("the reorder augmenter (dialsum-tta) is not installed")
+    test = tmp_path / "monologues.csv"
+    with test.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["fname", "dialogue"])
-        w.writerows([r["fname"], r["dialogue"].replace("?", "?!")]
-                    for part in ("train", "dev") for r in read_csv(small_data[part]))
-    recipe = make_recipe(("augmenters.paraphrase.table", str(table)), ensemble="best_score", use_tta=True,
-                         tta_strategies=["paraphrase"], tta_num_aug=1)
+        w.writerows([f"m{i}", f"#Person1#: 오늘은 {i}번째 날이에요.\n#Person1#: 혼자 말해요."] for i in range(3))
+    recipe = make_recipe(("data.test_path", str(test)), ensemble="best_score", use_tta=True,
+                         tta_strategies=["reorder"], tta_num_aug=1)
     with caplog.at_level(logging.INFO, logger="dialsum"):
         run(recipe)
-    n_test = len(read_csv(small_data["test"]))
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "made no variant" in
-            r.getMessage()] == [f"lead: TTA paraphrase made no variant of any of the {n_test} test dialogues: their "
+            r.getMessage()] == ["lead: TTA reorder made no variant of any of the 3 test dialogues: their "
                                 "predictions have none of its candidates, unlike the validation predictions the "
                                 "ensemble was scored on"]
 
