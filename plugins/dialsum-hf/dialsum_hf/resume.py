@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,12 @@ def _json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def steps_per_process(n_examples: int, batch_size: int, accumulation: int, world_size: int) -> int:
+    """Optimiser steps per epoch of each process of a launch of ``world_size`` (each steps through
+    its share of the batches), as the Trainer counts them in a checkpoint's ``global_step``."""
+    return max(1, math.ceil(n_examples / (batch_size * accumulation * max(1, world_size))))
 
 
 def steps_mismatch(checkpoint: Path, steps_per_epoch: int, batch_size: int) -> str:

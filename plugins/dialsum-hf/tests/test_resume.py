@@ -97,3 +97,18 @@ def test_resume_with_another_batch_size_is_refused_not_run_as_trained(context, t
     model = same.build("model_loaders", "scratch").build(same, same.data().train)
     resumed = model.fit(same.data().train, same.data().valid, same, tmp_path / "same")
     assert resumed.details["global_step"] == 6 and resumed.history[-1]["epoch"] == 2  # it trained epoch 2
+
+
+def test_a_launch_counts_the_steps_of_each_process(tmp_path: Path) -> None:
+    """Under a launch of 2 processes at batch 4, 24 dialogues make 3 steps per epoch in each: a
+    checkpoint of that launch (step 3, epoch 1) resumes there, and is refused by one process at batch 4."""
+    from dialsum_hf.resume import steps_mismatch, steps_per_process
+
+    (tmp_path / "checkpoint-3").mkdir()
+    (tmp_path / "checkpoint-3" / "trainer_state.json").write_text(
+        json.dumps({"global_step": 3, "epoch": 1.0, "train_batch_size": 4}), encoding="utf-8")
+    assert steps_per_process(24, 4, 1, 2) == 3 and steps_per_process(24, 4, 1, 1) == 6
+    assert steps_mismatch(tmp_path / "checkpoint-3", steps_per_process(24, 4, 1, 2), 4) == ""
+    assert "trained 3 optimiser steps per epoch at batch size 4, this run makes 6" in \
+        steps_mismatch(tmp_path / "checkpoint-3", steps_per_process(24, 4, 1, 1), 4)
+    assert steps_per_process(25, 4, 2, 1) == 4  # a last, shorter step counts
