@@ -31,13 +31,21 @@ def model_shape(config: Any, n_params: int) -> Any:
                  vocab=int(getattr(c, "vocab_size", 0)))
 
 
+def batch_searched(recipe: Any) -> bool:
+    """Whether the training batch size is found when training starts (``run.auto_batch``, or
+    ``train.batch_size = 0``) rather than given: ``gpu_check`` then estimates batch 1, the smallest the
+    search can end with (estimating the unset 0 said any model fits, with no activations at all)."""
+    return bool(recipe.run.auto_batch or not recipe.train.batch_size)
+
+
 def training_setting(ctx: Any, *, lora: bool, bytes_per_param: float, options: Any = None) -> Any:
     """The recipe's batch, lengths and checkpointing as an :class:`~dialsum_hf.estimate.Setting`
     (the longest allowed sequence: prompt or dialogue plus summary)."""
     from dialsum_hf.estimate import Setting
 
     r = ctx.recipe
-    return Setting(bytes_per_param=bytes_per_param, lora=lora, batch_size=r.train.batch_size,
+    batch = 1 if batch_searched(r) else r.train.batch_size
+    return Setting(bytes_per_param=bytes_per_param, lora=lora, batch_size=batch,
                    seq_len=r.data.max_length + r.data.max_target_length,
                    lora_r=int(getattr(options, "lora_r", 16)),
                    lora_modules_per_layer=len(getattr(options, "lora_target_modules", []) or []) or 4,
@@ -75,9 +83,11 @@ def gpu_check(ctx: Any, config: Any, *, lora: bool, bytes_per_param: float, fami
         tip = suggestion(shape, setting, free)
         parts = {k: getattr(e, k) / GIB for k in ("weights", "trainable", "activations", "logits")}
         report.update(parameters=n, need_gib=e.total / GIB, fits=tip is None, suggestion=tip, parts_gib=parts)
-        ctx.log.info("gpu_check: model %.2fB parameters, batch %d x %d tokens%s needs ~%.1f GiB to train (%s: "
+        ctx.log.info("gpu_check: model %.2fB parameters, batch %d%s x %d tokens%s needs ~%.1f GiB to train (%s: "
                      "weights %.1f, trained parameters and Adam %.1f, activations %.1f, logits %.1f): %s",
-                     n / 1e9, setting.batch_size, setting.seq_len,
+                     n / 1e9, setting.batch_size,
+                     " (the smallest the automatic batch size can choose)" if batch_searched(ctx.recipe) else "",
+                     setting.seq_len,
                      " with gradient checkpointing" if setting.gradient_checkpointing else "", e.total / GIB,
                      "LoRA" if lora else "full fine-tuning", *parts.values(),
                      "fits" if tip is None else f"does NOT fit; try {tip}")

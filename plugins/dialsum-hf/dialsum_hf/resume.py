@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,35 @@ def _json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def steps_per_process(n_examples: int, batch_size: int, accumulation: int, world_size: int) -> int:
+    """Optimiser steps per epoch of each process of a launch of ``world_size`` (each steps through
+    its share of the batches), as the Trainer counts them in a checkpoint's ``global_step``."""
+    return max(1, math.ceil(n_examples / (batch_size * accumulation * max(1, world_size))))
+
+
+def steps_mismatch(checkpoint: Path, steps_per_epoch: int, batch_size: int) -> str:
+    """Why ``checkpoint``'s step count means another point of training in this run ("" when it does not).
+
+    The Trainer resumes by step: it skips the first ``global_step`` steps of this run. When the run
+    counts other steps per epoch than the checkpoint's (another batch size, as ``run.auto_batch``
+    finds, other ``train.gradient_accumulation_steps`` or other data), that skips other epochs than
+    were trained: a checkpoint of epoch 1 at batch 8 (step 45) ended a 3-epoch run at batch 64
+    (18 steps) before its first step, and the run reported the checkpoint's scores as if trained.
+    The steps per epoch of the checkpoint are its ``global_step`` over its ``epoch``."""
+    state = _json(checkpoint / "trainer_state.json")
+    step, epoch = state.get("global_step"), state.get("epoch")
+    if not isinstance(step, int) or not isinstance(epoch, int | float) or step <= 0 or epoch <= 0:
+        return ""
+    saved = round(step / epoch)
+    if abs(saved - steps_per_epoch) <= 1:  # the epoch is stored rounded
+        return ""
+    was = f" at batch size {state['train_batch_size']}" if isinstance(state.get("train_batch_size"), int) else ""
+    return (f"{checkpoint} was trained {saved} optimiser steps per epoch{was}, this run makes {steps_per_epoch} "
+            f"(batch size {batch_size}), so its step {step} (epoch {epoch:g}) would stand for another point of "
+            "training; resume with the train.batch_size (run.auto_batch = false), "
+            "train.gradient_accumulation_steps and data it was trained with, or leave run.resume_from empty")
 
 
 #: ``scratch`` config values -> the recipe keys that set them.

@@ -31,7 +31,7 @@ from dialsum_hf.features import Collator
 from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel, say_once
 from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
-from dialsum_hf.resume import checkpoint_in, latest_checkpoint
+from dialsum_hf.resume import checkpoint_in, latest_checkpoint, steps_mismatch, steps_per_process
 from dialsum_hf.sections import BEST_METRIC, cuda_available
 from dialsum_metrics import is_degenerate, output_stats, quiet_degenerate
 
@@ -454,6 +454,10 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     trainer.remove_callback(PrinterCallback)  # logs go to ctx.log and the loggers, not stdout
     resume = resolve_checkpoint(ctx)
     if resume:
+        per_process = steps_per_process(len(features), batch_size, t.gradient_accumulation_steps,
+                                        ctx.processes.world_size)
+        if problem := steps_mismatch(Path(resume), per_process, batch_size):
+            raise DialsumError(f"{ctx.recipe.where('run.resume_from')}: run.resume_from: {problem}")
         ctx.log.info("resuming from %s", resume)
         if not (Path(resume) / OPTIMIZER_STATE).is_file():
             ctx.log.warning("%s holds the weights only (train.save_training_state = false when it was saved): "

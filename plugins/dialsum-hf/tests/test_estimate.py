@@ -68,3 +68,23 @@ def test_gpu_check_reads_the_sizes_from_a_config_and_the_batch_from_the_recipe(c
     assert report["need_gib"] > 80 and report["parts_gib"]["activations"] > report["parts_gib"]["weights"]
     if report["free_gib"] < 80:
         assert report["fits"] is False and report["suggestion"]
+
+
+def test_gpu_check_with_an_automatic_batch_size_estimates_batch_1_not_0(context, caplog) -> None:
+    """``train.batch_size = 0`` (or ``run.auto_batch``) leaves the batch to a search at training time:
+    gpu_check estimated "batch 0", no activations, and said any model fits."""
+    from transformers import LlamaConfig
+
+    from dialsum_hf.gpu import gpu_check
+    from dialsum_hf.plugin import CausalOptions
+
+    config = LlamaConfig(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=48,
+                         num_attention_heads=32, num_key_value_heads=8, tie_word_embeddings=False)
+    for patch in ({"train": {"batch_size": 0}}, {"train": {"batch_size": 8}, "run": {"auto_batch": True}}):
+        ctx = context({"data": {"max_length": 1024, "max_target_length": 128}, **patch})
+        caplog.clear()
+        with caplog.at_level("INFO", logger="dialsum"):
+            report = gpu_check(ctx, config, lora=True, bytes_per_param=0.5, family="causal",
+                               options=CausalOptions(lora_r=16))
+        assert report["parts_gib"]["activations"] > 0, patch
+        assert "batch 1 (the smallest the automatic batch size can choose) x 1152 tokens" in caplog.text, patch

@@ -97,3 +97,43 @@ def test_resume_from_is_checked_for_the_models_these_loaders_build_whoever_regis
                                   schema=plugins.schema)
         problems = [p for p in recipe.problems(plugins) if "run.resume_from" in p]
         assert bool(problems) is refused, (model, problems)
+
+
+def test_resume_with_another_batch_size_is_refused_not_run_as_trained(context, tmp_path: Path) -> None:
+    """The Trainer resumes by step count: a checkpoint of epoch 1 at batch 8 (step 45) resumed by a
+    3-epoch run at batch 64 (run.auto_batch: 18 steps in all) trained nothing and reported the
+    checkpoint's scores as the run's. The run says why and stops before training."""
+    first = context({"train": {"epochs": 1, "batch_size": 8}}, name="first")
+    data = first.data()
+    model = first.build("model_loaders", "scratch").build(first, data.train)
+    fit = model.fit(data.train, data.valid, first, tmp_path / "first")
+    assert fit.details["global_step"] == 3  # 24 dialogues, batch 8
+
+    again = context({"train": {"epochs": 2, "batch_size": 4}, "run": {"resume_from": str(tmp_path / "first")}},
+                    name="again")
+    model = again.build("model_loaders", "scratch").build(again, again.data().train)
+    with pytest.raises(DialsumError, match=r"trained 3 optimiser steps per epoch at batch size 8, this run makes 6 "
+                                           r"\(batch size 4\), so its step 3 \(epoch 1\)"):
+        model.fit(again.data().train, again.data().valid, again, tmp_path / "again")
+    assert not list((tmp_path / "again").glob("checkpoint-*"))  # stopped before a step was trained
+
+    same = context({"train": {"epochs": 2, "batch_size": 8}, "run": {"resume_from": str(tmp_path / "first")}},
+                   name="same")
+    model = same.build("model_loaders", "scratch").build(same, same.data().train)
+    resumed = model.fit(same.data().train, same.data().valid, same, tmp_path / "same")
+    assert resumed.details["global_step"] == 6 and resumed.history[-1]["epoch"] == 2  # it trained epoch 2
+
+
+def test_a_launch_counts_the_steps_of_each_process(tmp_path: Path) -> None:
+    """Under a launch of 2 processes at batch 4, 24 dialogues make 3 steps per epoch in each: a
+    checkpoint of that launch (step 3, epoch 1) resumes there, and is refused by one process at batch 4."""
+    from dialsum_hf.resume import steps_mismatch, steps_per_process
+
+    (tmp_path / "checkpoint-3").mkdir()
+    (tmp_path / "checkpoint-3" / "trainer_state.json").write_text(
+        json.dumps({"global_step": 3, "epoch": 1.0, "train_batch_size": 4}), encoding="utf-8")
+    assert steps_per_process(24, 4, 1, 2) == 3 and steps_per_process(24, 4, 1, 1) == 6
+    assert steps_mismatch(tmp_path / "checkpoint-3", steps_per_process(24, 4, 1, 2), 4) == ""
+    assert "trained 3 optimiser steps per epoch at batch size 4, this run makes 6" in \
+        steps_mismatch(tmp_path / "checkpoint-3", steps_per_process(24, 4, 1, 1), 4)
+    assert steps_per_process(25, 4, 2, 1) == 4  # a last, shorter step counts

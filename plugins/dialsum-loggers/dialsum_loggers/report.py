@@ -29,6 +29,7 @@ import attrs
 from dialsum_core.atomic import atomic_open
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import CONFIG, RESULTS
+from dialsum_core.recipe.schema import RunSection
 from dialsum_core.registry import KIND
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.position import numeric
@@ -97,7 +98,10 @@ class RunRecord:
     @classmethod
     def read(cls, root: Path) -> RunRecord:
         if not root.is_dir():
-            raise DialsumError(f"{root}: no such experiment folder")
+            # the run prints "results: experiments/NAME/results.json"; the name alone is an easy slip
+            within = Path(attrs.fields(RunSection).output_dir.default) / root
+            hint = f" (did you mean {within}?)" if not root.is_absolute() and within.is_dir() else ""
+            raise DialsumError(f"{root}: no such experiment folder{hint}")
         name = records_file(root)
         jsonl = root / name
         results_path = root / RESULTS
@@ -396,12 +400,15 @@ def _scaled(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> list[list[A
     return [[shown(h, v) for h, v in zip(header, row, strict=True)] for row in rows]
 
 
-def _flat_scalars(results: dict[str, Any], limit: int = 30) -> list[tuple[str, Any]]:
+#: Rows of the report's Results table; the keys of the others are listed under it.
+MAX_RESULTS = 30
+
+
+def _flat_scalars(results: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every scalar of ``results`` two levels deep, as ``dotted.key``: the caller decides how many to show."""
     out: list[tuple[str, Any]] = []
 
     def add(prefix: str, value: Any, depth: int) -> None:
-        if len(out) >= limit:
-            return
         if isinstance(value, dict) and depth < 2:
             for k, v in value.items():
                 add(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
@@ -506,7 +513,9 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
     scalars = [(k, v) for k, v in scalars if k not in ("experiment", "mode")]
     if scalars:
         lines += ["", "## Results", "", NOTE, "", *_table(("key", "value"), [(k, shown(k, v, objective))
-                                                                          for k, v in scalars])]
+                                                                          for k, v in scalars[:MAX_RESULTS]])]
+        if rest := [k for k, _ in scalars[MAX_RESULTS:]]:  # a full run's best_params came last and were dropped
+            lines += ["", f"{len(rest)} more in results.json: {', '.join(rest)}"]
 
     folds = [r for r in run.of("after_fold") if numeric(r.get("metrics"))]
     if folds:

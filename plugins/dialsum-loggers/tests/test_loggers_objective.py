@@ -53,3 +53,17 @@ def test_console_table_keeps_a_length_objective_unscaled(tmp_path: Path, capsys)
     best = json.loads((exp / "results.json").read_text(encoding="utf-8"))["optuna"]["best_value"]
     out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().out)
     assert re.search(rf"optuna\.best_value\s*│\s*{best:.4f}\s*│", out), out
+
+
+def test_report_names_the_results_its_table_leaves_out(tmp_path: Path) -> None:
+    """A full run's results.json has more scalars than the Results table shows (30): its best_params
+    came last and three of the four were dropped without a word."""
+    exp = tmp_path / "full_run"
+    exp.mkdir()
+    results = {"experiment": "full_run", "mode": "full", **{f"k{i}": i for i in range(29)},
+               "best_params": {"train.learning_rate": 0.0004, "model.d_model": 16, "generation.num_beams": 4}}
+    (exp / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    md = build_report(exp).markdown.read_text(encoding="utf-8")
+    table = md.split("## Results")[1].split("\n## ")[0]
+    assert "| best_params.train.learning_rate | 0.0004 |" in table
+    assert "2 more in results.json: best_params.model.d_model, best_params.generation.num_beams" in table

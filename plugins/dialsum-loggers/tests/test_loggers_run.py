@@ -356,3 +356,15 @@ def test_report_says_when_validation_had_several_references(tmp_path: Path, plug
     predictions.write_text("fname,summary,reference,m\nd0,a,b,a\n", encoding="utf-8")
     assert CliRunner().invoke(cli, ["report", str(exp)]).exit_code == 0
     assert "validation references" not in (exp / "report" / "report.md").read_text(encoding="utf-8")
+
+
+def test_report_given_the_experiment_name_points_at_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """``dialsum report single1`` after a run that printed ``results: experiments/single1/...``: the
+    error said only "no such experiment folder"; it now names the folder the run wrote."""
+    (tmp_path / "experiments" / "single1").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["report", "single1"])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip() == "error: single1: no such experiment folder (did you mean experiments/single1?)"
+    res = CliRunner().invoke(cli, ["report", "nothing"])
+    assert res.output.strip() == "error: nothing: no such experiment folder"

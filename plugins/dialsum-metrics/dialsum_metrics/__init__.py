@@ -11,6 +11,7 @@ stays cheap (its entry point is imported by every ``dialsum`` command): the engi
   length, to tell a collapsed model (the same summary for every dialogue) from a working one;
   :func:`quiet_degenerate` - silence the metric's degenerate-output warning while scoring predictions
   whose degeneracy the caller says its own way (a training's evaluations, an ensemble's search);
+  :func:`predictions_of` - name whose predictions are scored, in that warning;
 * :data:`MEASURES` - ``("rouge1", "rouge2", "rougeL")``, the order of the F1 measures along the last
   axis of every array :class:`RougeEngine` returns: index those arrays with ``MEASURES.index(name)``;
 * :func:`gives` and :func:`score_tags` - which scores the metrics of ``run.metrics`` declare (tags
@@ -29,13 +30,13 @@ from typing import Any
 
 from dialsum_metrics.conventions import TOKENIZERS
 from dialsum_metrics.declared import SCORE_TAG, SELECTION_SCORE, gives, score_tags, selection_problem
-from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats, quiet_degenerate
+from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats, predictions_of, quiet_degenerate
 from dialsum_metrics.rouge import MEASURES
 from dialsum_metrics.tokenize import kiwi
 
 __all__ = ["MEASURES", "SCORE_TAG", "SELECTION_SCORE", "TOKENIZERS", "OutputStats", "RougeEngine", "consensus",
-           "gives", "is_degenerate", "kiwi", "mbr_select", "output_stats", "quiet_degenerate", "score_tags",
-           "selection_problem", "support"]
+           "gives", "is_degenerate", "kiwi", "mbr_select", "output_stats", "predictions_of", "quiet_degenerate",
+           "score_tags", "selection_problem", "support"]
 _ENGINE = ("RougeEngine", "consensus", "mbr_select", "support")
 
 

@@ -13,6 +13,7 @@ Pure Python, cheap to import.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -77,14 +78,33 @@ def is_degenerate(predictions: Sequence[str], threshold: float = DEFAULT_THRESHO
     return stats.n > 1 and stats.distinct_ratio < threshold
 
 
+#: Whose predictions are being scored (:func:`predictions_of`), named in :func:`warn_if_degenerate`'s line.
+_WHOSE: contextvars.ContextVar[str] = contextvars.ContextVar("dialsum_degenerate_whose", default="")
+
+
+@contextlib.contextmanager
+def predictions_of(name: str) -> Iterator[None]:
+    """Name whose predictions are scored inside the block (``scratch/fold2``, ``the ensemble``), so
+    that a degenerate-output warning says which of a run's models, folds or ensembles wrote them:
+    a k-fold run scores each fold's validation predictions in a row, and four unnamed warnings told
+    the reader nothing of where each came from."""
+    token = _WHOSE.set(name)
+    try:
+        yield
+    finally:
+        _WHOSE.reset(token)
+
+
 def warn_if_degenerate(predictions: Sequence[str], threshold: float = DEFAULT_THRESHOLD,
                        stats: OutputStats | None = None) -> bool:
-    """Log a warning (and return True) when :func:`is_degenerate` holds, naming the repeated output."""
+    """Log a warning (and return True) when :func:`is_degenerate` holds, naming the repeated output
+    (and whose predictions they are, inside :func:`predictions_of`)."""
     stats = stats if stats is not None else output_stats(predictions)
     if stats.n > 1 and stats.distinct_ratio < threshold:
         shown = stats.most_common if len(stats.most_common) <= 80 else stats.most_common[:77] + "..."
-        log.warning(DEGENERATE_WARNING + ": %d distinct of %d (%.0f%% are %r); ROUGE of such outputs "
-                    "does not measure summarization", stats.distinct, stats.n,
+        whose = f" of {_WHOSE.get()}" if _WHOSE.get() else ""
+        log.warning(DEGENERATE_WARNING + "%s: %d distinct of %d (%.0f%% are %r); ROUGE of such outputs "
+                    "does not measure summarization", whose, stats.distinct, stats.n,
                     100 * stats.top_share, shown)
         return True
     return False

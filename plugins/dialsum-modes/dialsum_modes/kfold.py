@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from dialsum_core.context import DataSplits, RunContext
+from dialsum_metrics import predictions_of
 from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.folds import assign_folds
 from dialsum_modes.options import KFoldOptions
@@ -66,7 +67,8 @@ def run_folds(ctx: RunContext, model: str, data: DataSplits, options: KFoldOptio
         toolkit.progress(ctx, f"folds {model}", f + 1, k)
         log.info("%s fold %d/%d: rouge_mean %.4f", model, f + 1, k, src.scores.get(RANKED_BY, 0.0))
     # A fan-out job's out-of-fold predictions are incomplete: the final run scores them.
-    oof_scores = {} if fanout.is_partial(ctx.recipe) else ctx.score(oof, toolkit.references(data.train))
+    with predictions_of(f"{model} out of fold"):
+        oof_scores = {} if fanout.is_partial(ctx.recipe) else ctx.score(oof, toolkit.references(data.train))
     stats = toolkit.mean_std([s.scores for s in sources])
     ctx.emit("dialsum_after_stage", stage=f"kfold:{model}", metrics={k2: v["mean"] for k2, v in stats.items()})
     return FoldRun(model, sources, folds, oof, oof_scores, fold_of)

@@ -142,15 +142,22 @@ def learning_curves(ctx: RunContext, sources: Sequence[Any]) -> str | None:
     return _save(ctx, "learning_curves", draw, (wide, 4.5 if len(series) <= 16 else 5.5))
 
 
+def summary_lengths(texts: Sequence[str]) -> list[int]:
+    """Lengths in characters of the stripped texts: the unit of the ``mean_length`` score
+    (``dialsum_metrics.output_stats``), so that the plot's means are the ones results.json and the
+    log give (the plot counted whitespace words: a mean of 24.7 beside a mean_length of 122.6)."""
+    return [len(t.strip()) for t in texts]
+
+
 def length_distribution(ctx: RunContext, valid: Sequence[Example], predictions: dict[str, Sequence[str]]) -> str | None:
-    """Histograms of summary lengths (whitespace words) on the validation split: references vs predictions."""
+    """Histograms of summary lengths (characters) on the validation split: references vs predictions."""
 
     def draw(fig: Any) -> None:
         if not valid:
             raise _Skip("no validation split")
         ax = fig.subplots()
-        refs = [len(e.summary.split()) for e in valid]
-        groups = {"reference": refs, **{k: [len(p.split()) for p in v] for k, v in predictions.items()}}
+        refs = summary_lengths([e.summary for e in valid])
+        groups = {"reference": refs, **{k: summary_lengths(v) for k, v in predictions.items()}}
         hi = max(max(v) for v in groups.values() if v) + 1
         bins = list(range(0, hi + 2, max(1, hi // 25)))
         for n, (label, lengths) in enumerate(groups.items()):
@@ -159,7 +166,7 @@ def length_distribution(ctx: RunContext, valid: Sequence[Example], predictions: 
             ax.hist(lengths, bins=bins, histtype="step" if n else "stepfilled", alpha=0.35 if not n else 1.0,
                     linewidth=2.4 if n == 1 else 1.6, linestyle=LINESTYLES[(n - 1) % len(LINESTYLES)] if n else "-",
                     color=COLORS[n % len(COLORS)], label=f"{label} (mean {mean:.1f})")
-        ax.set_xlabel("summary length (words)")
+        ax.set_xlabel("summary length (characters)")
         ax.set_ylabel("validation dialogues")
         whole_numbers(ax, [], "x")
         whole_numbers(ax, [], "y")

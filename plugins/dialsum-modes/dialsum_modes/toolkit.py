@@ -58,7 +58,7 @@ from dialsum_core.errors import DialsumError, PluginError
 from dialsum_core.experiment import safe_name
 from dialsum_core.protocols import TOKEN_LEVEL, Candidate, FitResult, weight_of
 from dialsum_data import augmented
-from dialsum_metrics import SCORE_TAG, is_degenerate, quiet_degenerate
+from dialsum_metrics import SCORE_TAG, is_degenerate, predictions_of, quiet_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.options import DEBUG_WEIGHT_SEARCH_TRIALS
 from dialsum_modes.sections import RANKED_BY
@@ -389,13 +389,14 @@ def _train_source(ctx: RunContext, key: str, *, model_name: str, name: str, trai
     cached = load_unit(ctx, key, fp)
     shared = fingerprint(ctx, model_name, {"train": train, "valid": valid, **predict}, content=True) \
         if ctx.recipe.run.use_cache else None
-    if cached is None and shared is not None and (hit := from_cache(ctx, shared)) is not None:
+    if cached is not None:
+        log.info("%s: already trained in this experiment, reusing its predictions", name)
+    elif shared is not None and (hit := from_cache(ctx, shared)) is not None:
         log.info("%s: trained by an earlier run on the same dialogues (run.use_cache), reusing it", name)
         cached = {"source": hit}
         save_unit(ctx, key, fp, cached)
     if cached is not None:
         src = Source.from_json(cached["source"])
-        log.info("%s: already trained in this experiment, reusing its predictions", name)
         point_last(ctx, src)
         if keep_model:
             src.model = loader.load(ctx, Path(src.checkpoint))
@@ -416,7 +417,8 @@ def _train_source(ctx: RunContext, key: str, *, model_name: str, name: str, trai
     scores: dict[str, float] = {}
     if "fold" in outputs or "valid" in outputs:
         split = "fold" if "fold" in outputs else "valid"
-        scores = sctx.score([c[0].text for c in outputs[split]], references(predict[split]))
+        with predictions_of(name if split == "valid" else f"{name} on its held-out fold"):
+            scores = sctx.score([c[0].text for c in outputs[split]], references(predict[split]))
     attach_scores(sctx, outputs, predict.get("valid") or predict.get("fold") or [])
     src = Source(name, model_name, checkpoint, history, scores, outputs, last_checkpoint=fit.last_checkpoint)
     save_unit(ctx, key, fp, {"source": src.to_json()})
@@ -508,6 +510,13 @@ def predict_candidates(
     (log.info if split == "valid" else log.debug)(
         "%s: TTA variants of %d %s dialogues (run.tta_num_aug = %d at most each): %s", name, len(examples),
         split, run.tta_num_aug, ", ".join(f"{k} {v}" for k, v in made.items()))
+    # An augmenter with nothing to vary in the test dialogues (one speaker each for reorder, no
+    # word of its lexicon for synonym): validation was ensembled with its variants, the test split
+    # without them.
+    for strategy in (k for k, v in made.items() if not v and examples and split != "valid"):
+        log.warning("%s: TTA %s made no variant of any of the %d %s dialogues: their predictions have none of "
+                    "its candidates, unlike the validation predictions the ensemble was scored on", name,
+                    strategy, len(examples), split)
     return cands
 
 
@@ -788,7 +797,8 @@ def combine(
             valid_preds = list(strategy.combine(_rescored(cands, quality), mapping, ctx))
         test_preds = (list(strategy.combine(_rescored(merge_candidates(sources, "test"), quality), mapping, ctx))
                       if test else [])
-    scores = ctx.score(valid_preds, refs)
+    with predictions_of(f"the ensemble {name}"):
+        scores = ctx.score(valid_preds, refs)
     comb = Combined(valid_preds, test_preds, _jsonable(info), scores=scores, weights=_jsonable(mapping),
                     weights_from=how, parts=_jsonable(parts), ensemble_valid=list(valid_preds),
                     ensemble_scores=scores)
@@ -812,7 +822,8 @@ def _fall_back_to_the_best_source(ctx: RunContext, comb: Combined, sources: Sequ
     for s in sources:
         # warned about once: a source validated on this split was scored (and warned about) in training
         with quiet_degenerate() if "fold" not in s.outputs else contextlib.nullcontext():
-            source_scores[s.name] = ctx.score(s.predictions("valid"), refs)
+            with predictions_of(s.name):
+                source_scores[s.name] = ctx.score(s.predictions("valid"), refs)
     comb.source_valid = source_scores
     comb.source_scores = {k: float(v.get(RANKED_BY, 0.0)) for k, v in source_scores.items()}
     options = [("", float(comb.ensemble_scores.get(RANKED_BY, 0.0)),

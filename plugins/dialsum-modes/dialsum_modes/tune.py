@@ -149,6 +149,8 @@ def run_study(ctx: RunContext, options: OptunaOptions, model: str, folder: str =
     models = list(ctx.recipe.run.models)
     run = ctx.recipe.run
     total = study_trials(options, run)
+    if total < options.trials:  # said as the debug epochs are, so that the recipe's number is not taken as run
+        log.info("debug: %d trials instead of %d", total, options.trials)
     name = options.study_name or ctx.experiment.root.name
     trials_dir = ctx.experiment.checkpoints / folder
 

@@ -181,6 +181,10 @@ def test_each_fold_models_degenerate_validation_predictions_are_warned_about_onc
     # 8 validation dialogues: each collapsed fold model once (the ensemble follows lead, it is sound)
     warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("degenerate predictions")]
     assert sum(" of 8 " in m for m in warned) == 2, warned
+    # each says whose predictions they are: the four lines of a real run were all alike
+    assert [m.split(":")[0].removeprefix("degenerate predictions of ") for m in warned] == [
+        "constant/fold1 on its held-out fold", "constant/fold2 on its held-out fold", "constant out of fold",
+        "constant/fold1", "constant/fold2"], warned
 
 
 def test_weights_given_per_fold_are_plotted_as_the_ensemble_used_them(make_recipe, run) -> None:

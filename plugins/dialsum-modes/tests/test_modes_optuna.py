@@ -115,11 +115,13 @@ def test_every_sampler_and_pruner_runs(make_recipe, run, sampler, pruner) -> Non
     assert 0.1 <= out["best_params"]["generation.temperature"] <= 1.0
 
 
-def test_debug_runs_few_trials_of_one_epoch(make_recipe, run) -> None:
+def test_debug_runs_few_trials_of_one_epoch(make_recipe, run, caplog) -> None:
     recipe = make_recipe(*SPACE, ("modes.optuna.trials", 50), ("data.debug_samples", 8), mode="optuna",
                          models=["growing"], debug=True).override(("train.epochs", 5))
-    out = results(run(recipe))
+    with caplog.at_level("INFO", logger="dialsum"):
+        out = results(run(recipe))
     assert out["optuna"]["n_trials"] == 3
+    assert "debug: 3 trials instead of 50" in caplog.text  # said, as the debug epochs are: 50 did not run
     assert all(len(t["params"]) == 2 for t in out["optuna"]["trials"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -362,3 +363,61 @@ def test_augmenting_shows_progress_before_training_and_summarizing(make_recipe, 
     assert last["augment train (reorder)"] == (30, 30)
     assert last["augment valid (lead, tta:reorder)"] == (8, 8)
     assert last["augment test (lead, tta:reorder)"] == (6, 6)
+
+
+def test_a_tta_strategy_that_varies_no_test_dialogue_is_warned_about(make_recipe, run, plugins, tmp_path,
+                                                                     caplog) -> None:
+    """An augmenter that makes variants of the validation dialogues and of no test dialogue (here
+    reorder, on test dialogues of one speaker each; a paraphrase table of the training and validation
+    dialogues was the case found on real data): validation was ensembled with its candidates and the
+    submission without, and nothing said so."""
+    if plugins.get("augmenters", "reorder") is None:
+        pytest.skip("the reorder augmenter (dialsum-tta) is not installed")
+    test = tmp_path / "monologues.csv"
+    with test.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["fname", "dialogue"])
+        w.writerows([f"m{i}", f"#Person1#: 오늘은 {i}번째 날이에요.\n#Person1#: 혼자 말해요."] for i in range(3))
+    recipe = make_recipe(("data.test_path", str(test)), ensemble="best_score", use_tta=True,
+                         tta_strategies=["reorder"], tta_num_aug=1)
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        run(recipe)
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "made no variant" in
+            r.getMessage()] == ["lead: TTA reorder made no variant of any of the 3 test dialogues: their "
+                                "predictions have none of its candidates, unlike the validation predictions the "
+                                "ensemble was scored on"]
+
+
+def test_a_model_reused_from_the_cache_is_not_said_to_be_of_this_experiment(make_recipe, run, caplog) -> None:
+    """A second experiment with ``run.use_cache`` logged both "trained by an earlier run ... reusing
+    it" and "already trained in this experiment": the second is true only of a re-run."""
+    run(make_recipe(name="a", use_cache=True))
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        run(make_recipe(name="b", use_cache=True))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("lead: ")]
+    assert "lead: trained by an earlier run on the same dialogues (run.use_cache), reusing it" in said
+    assert not [m for m in said if "in this experiment" in m], said
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="dialsum"):
+        run(make_recipe(name="b", use_cache=True))  # the re-run of b: its own record
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("lead: ")]
+    assert "lead: already trained in this experiment, reusing its predictions" in said
+    assert not [m for m in said if "earlier run" in m], said
+
+
+def test_the_length_plot_gives_the_mean_length_results_json_gives(make_recipe, run, monkeypatch) -> None:
+    """results.json's mean_length counts characters; the length plot counted whitespace words, so a
+    real run showed 'ensemble (mean 24.7)' beside mean_length 122.575 for the same predictions."""
+    from matplotlib.figure import Figure
+
+    legends: list[str] = []
+    save = Figure.savefig
+
+    def spy(fig: Figure, *args: object, **kwargs: object) -> None:
+        legends.extend(t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
+        save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    out = results(run(make_recipe(save_visualizations=True)))
+    mean = out["models_results"]["lead"]["valid"]["mean_length"]
+    assert f"lead (mean {mean:.1f})" in legends, (legends, mean)

@@ -138,7 +138,24 @@ def _table_fit_problem(recipe: Any, plugins: Any, table: str) -> Problems:
         return [("augmenters.paraphrase.table", f"{len(off)} of its {len(pairs)} rows for this data's dialogues have "
                  f"other speakers turn by turn than the dialogue of their fname (such as {off[0]!r}): the "
                  "paraphrases of another data set? give the paraphrases of this data")]
-    return []
+    return _test_coverage_problem(recipe, table, data.test, {f for f, _ in pairs})
+
+
+def _test_coverage_problem(recipe: Any, table: str, test: Any, covered: set[str]) -> Problems:
+    """Test-time paraphrases need rows for the test dialogues. A table of the training and
+    validation dialogues only (the real data's second translation covers dev.csv, not test.csv)
+    gave the validation predictions their paraphrase candidates and the submission none: the
+    ensemble scored on validation was not the one submitted, found out after every model had
+    trained. ``run.use_tta`` and ``run.tta_strategies`` are the run modes' keys, read when present."""
+    run = recipe.run
+    if not (getattr(run, "use_tta", False) and "paraphrase" in getattr(run, "tta_strategies", ())) or not test:
+        return []
+    if any(e.fname in covered for e in test):
+        return []
+    return [("augmenters.paraphrase.table", f"{table!r} has no row for any of the {len(test)} test dialogues "
+             f"(fnames such as {test[0].fname!r}): run.use_tta would paraphrase the validation dialogues and no "
+             "test one, so the submission would not be the ensemble validated; add the test dialogues' "
+             "paraphrases, or leave paraphrase out of run.tta_strategies")]
 
 
 def check_synonym(recipe: Any, plugins: Any) -> Problems:

@@ -244,4 +244,19 @@ def test_the_sample_table_beside_the_competition_files_is_refused(plugins: Any) 
     (problem,) = table_problems(plugins, sample, real)
     assert "90 of its 98 rows for this data's dialogues have other speakers" in problem, problem
     second = str(REAL / "dev_alt_translation.csv")  # an independent translation of the same dialogues
-    assert table_problems(plugins, second, real) == []
+    assert table_problems(plugins, second, {k: v for k, v in real.items() if k != "test_path"}) == []
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=f"needs the real data in {REAL} (absent here)")
+def test_a_table_of_no_test_dialogue_is_refused_for_test_time_augmentation(plugins: Any) -> None:
+    """The real data's second translation covers dev.csv, not test.csv: a run with it as the
+    paraphrase table ensembled validation with paraphrases and the 499 test dialogues without, and
+    said so only by 'no row for test_12 (and maybe others)' after training."""
+    real = {"train_path": str(REAL / "dev.csv"), "test_path": str(REAL / "test.csv")}
+    second = str(REAL / "dev_alt_translation.csv")
+    (problem,) = table_problems(plugins, second, real)
+    assert "has no row for any of the 499 test dialogues (fnames such as 'test_0'): run.use_tta would " \
+           "paraphrase the validation dialogues and no test one" in problem, problem
+    # the same table for the training copies (data.preprocessing.augmentation) needs no test row
+    augmentation = {"preprocessing": {"augmentation": {"enable": True, "strategies": ["paraphrase"]}}}
+    assert tta_problems(plugins, "paraphrase", {"table": second}, {**real, **augmentation}) == []
