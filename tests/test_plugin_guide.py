@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, make_dist, run_cli
 from dialsum_core.manager import build_plugins
 
 GUIDE = ROOT / "docs" / "writing-a-plugin.md"
@@ -154,8 +154,6 @@ def test_the_data_reader_of_the_guide_runs_and_its_saved_recipe_runs_again(
 
 
 def test_the_command_of_the_guide_reports_a_bad_recipe_in_one_line(tmp_path: Path) -> None:
-    from conftest import make_dist, run_cli
-
     block = python_blocks("## Hooks")[0]
     make_dist(tmp_path / "site", "dialsum-guide-command", "0.1.0", "guide_command", block,
               {"guide-command": "guide_command"})

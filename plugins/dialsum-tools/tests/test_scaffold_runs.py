@@ -81,15 +81,15 @@ class Turns:
 @pytest.fixture
 def mode_recipe(skeleton: Callable[[str, str], ModuleType], register_plugin: Any, sample_csv: Any,
                 tiny_dialogues: Any, tmp_path: Path) -> tuple[Recipe, Any]:
-    """A recipe of the generated run mode ``sk-mode`` over two tiny models, and the plugins to run it."""
+    """A recipe of the generated run mode ``sr-mode`` over two tiny models, and the plugins to run it."""
     pytest.importorskip("dialsum_modes")  # the run-mode skeleton builds on its toolkit
-    register_plugin(skeleton("sk-mode", "run_mode"), "sk-mode")
+    register_plugin(skeleton("sr-mode", "run_mode"), "sr-mode")
     plugins = register_plugin(Turns(), "turns-test")
     Turns.fitted.clear()
     train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
     test = sample_csv(tmp_path / "test.csv", tiny_dialogues[:2], with_summary=False)
     recipe = Recipe.from_dict({
-        "run": {"mode": "sk-mode", "models": ["first-turn", "last-turn"], "loggers": [], "metrics": ["rouge"],
+        "run": {"mode": "sr-mode", "models": ["first-turn", "last-turn"], "loggers": [], "metrics": ["rouge"],
                 "ensemble": "rouge_weighted", "output_dir": str(tmp_path / "experiments"), "name": "sk"},
         "data": {"train_path": str(train), "test_path": str(test), "valid_fraction": 0.3},
     })
@@ -138,15 +138,15 @@ def test_metric_skeleton_declares_its_scores_so_the_check_sees_what_it_cannot_gi
     """As the bundled metrics do (``score:KEY`` tags): a recipe ranking by ``rouge_mean`` with only
     this metric is refused by ``dialsum check`` instead of failing once its first model has trained."""
     pytest.importorskip("dialsum_modes")
-    register_plugin(skeleton("sk-metric", "metric"), "sk-metric")
+    register_plugin(skeleton("sr-metric", "metric"), "sr-metric")
     plugins = register_plugin(Turns(), "turns-test")
-    assert plugins.get("metrics", "sk-metric").tags == ("score:sk_metric_length_ratio",)
+    assert plugins.get("metrics", "sr-metric").tags == ("score:sr_metric_length_ratio",)
     recipe = Recipe.from_dict({
-        "run": {"mode": "multi_model", "models": ["first-turn", "last-turn"], "metrics": ["sk-metric"],
+        "run": {"mode": "multi_model", "models": ["first-turn", "last-turn"], "metrics": ["sr-metric"],
                 "ensemble": "rouge_weighted"},
         "data": {"train_path": str(sample_csv(tmp_path / "train.csv", tiny_dialogues))},
     })
-    assert any("run.metrics: the run ranks its models and sources by rouge_mean, which none of ['sk-metric'] "
+    assert any("run.metrics: the run ranks its models and sources by rouge_mean, which none of ['sr-metric'] "
                "gives" in p for p in recipe.problems(plugins))
 
 
@@ -171,9 +171,9 @@ def test_model_loader_skeleton_validates_reports_to_its_trial_and_names_its_chec
     learning curves, the optuna mode's pruning), ``ctx.trial`` hears it, and ``last_checkpoint``
     names the folder saved, which the run links as ``checkpoints/last``."""
     pytest.importorskip("dialsum_modes")
-    plugins = register_plugin(skeleton("sk-model", "model_loader"), "sk-model")
+    plugins = register_plugin(skeleton("sr-model", "model_loader"), "sr-model")
     recipe = Recipe.from_dict({
-        "run": {"models": ["sk-model"], "loggers": [], "metrics": ["rouge"], "name": "sk",
+        "run": {"models": ["sr-model"], "loggers": [], "metrics": ["rouge"], "name": "sk",
                 "output_dir": str(tmp_path / "experiments")},
         "data": {"train_path": str(sample_csv(tmp_path / "train.csv", tiny_dialogues)), "valid_fraction": 0.3},
     })
@@ -186,7 +186,7 @@ def test_model_loader_skeleton_validates_reports_to_its_trial_and_names_its_chec
     ctx = RunContext(recipe=recipe, plugins=plugins, experiment=Experiment.create(tmp_path, "fit"),
                      events=Events(plugins.pm), trial=trial)
     splits = ctx.data()
-    model = ctx.build("model_loaders", "sk-model").build(ctx, splits.train)
+    model = ctx.build("model_loaders", "sr-model").build(ctx, splits.train)
     fit = model.fit(splits.train, splits.valid, ctx, tmp_path / "model")
     assert not fit.pruned  # the trial's answer after the last epoch changes nothing (protocols.Trial)
     assert [(step, sorted(scores)) for step, scores in trial.reported] == [
@@ -199,9 +199,9 @@ def test_logger_skeleton_tells_apart_the_folds_of_several_models(
     """In a k-fold run of two models each fold has a row of its own, saying whose it is (``ctx.tags``,
     as the bundled jsonl logger records them), numbered as its folder and ``run.only`` number it."""
     recipe, _ = mode_recipe
-    plugins = register_plugin(skeleton("sk-log", "logger"), "sk-log")
-    result = run_recipe(recipe.merge({"run": {"mode": "kfold", "loggers": ["sk-log"]},
+    plugins = register_plugin(skeleton("sr-log", "logger"), "sr-log")
+    result = run_recipe(recipe.merge({"run": {"mode": "kfold", "loggers": ["sr-log"]},
                                       "modes": {"kfold": {"k_folds": 2}}}), plugins)
-    with (result.experiment / "sk-log.csv").open(encoding="utf-8") as fh:
+    with (result.experiment / "sr-log.csv").open(encoding="utf-8") as fh:
         rows = sorted((r["event"], r["index"], r.get("model")) for r in csv.DictReader(fh))
     assert rows == [("fold", f, m) for f in ("1", "2") for m in ("first-turn", "last-turn")]
