@@ -7,6 +7,7 @@ Importing this module must stay cheap: no heavy library. Plugins are loaded thro
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -80,6 +81,19 @@ set_option = click.option(
     metavar="KEY=VALUE",
     help="Override a recipe key, e.g. --set run.seed=7 --set 'run.models=[\"a\", \"b\"]'.",
 )
+
+
+class HomePath(click.Path):
+    """A path argument of a command with a leading ``~`` expanded: ``--out=~/reports`` reaches the program
+    as typed (a shell expands ``~`` only at the start of a word), and a folder named ``~`` made in the
+    working folder is one ``rm -rf ~`` away from deleting the home folder. An empty path is refused."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":  # the current folder to Path(""), where a file was meant: `-o "$UNSET_VARIABLE"`
+            self.fail("an empty path; give a path", param, ctx)
+        return super().convert(os.path.expanduser(value) if isinstance(value, str) else value, param, ctx)
+
+
 disable_option = click.option(
     "--disable-plugin",
     "disable",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import attrs
 import click
 
 from dialsum_core import hookimpl
+from dialsum_core.cli import HomePath
 from dialsum_core.validators import non_negative, positive
 from dialsum_loggers import jsonl
 
@@ -151,17 +151,6 @@ def dialsum_register_loggers(register: Any) -> None:
              description="metrics.jsonl: one JSON object per event, read by dialsum report for its plots")
     register("tensorboard", make_tensorboard, options=TensorBoardOptions, check=check_log_files,
              description="TensorBoard event files (scalars, recipe, plots) under tensorboard/")
-
-
-class HomePath(click.Path):
-    """A folder argument with a leading ``~`` expanded: ``--out=~/reports`` reaches the program as it is
-    typed (a shell expands ``~`` only at the start of a word), and a folder named ``~`` made in the
-    working folder is one ``rm -rf ~`` away from deleting the home folder. An empty path is refused."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value == "":  # the current folder to Path(""), where a file was meant: `-o "$UNSET_VARIABLE"`
-            self.fail("an empty path; give a path", param, ctx)
-        return super().convert(os.path.expanduser(value) if isinstance(value, str) else value, param, ctx)
 
 
 @click.command(name="report")

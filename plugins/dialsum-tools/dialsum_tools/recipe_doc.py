@@ -29,10 +29,10 @@ import attrs
 import click
 
 from dialsum_core import hookspecs
+from dialsum_core.cli import HomePath
 from dialsum_core.errors import DialsumError
 from dialsum_core.recipe.model import RESERVED
 from dialsum_core.registry import KIND, KINDS, Registration, SectionPart
-from dialsum_tools.paths import HomePath
 
 if TYPE_CHECKING:
     from dialsum_core.manager import Plugins

@@ -20,9 +20,9 @@ from pathlib import Path
 import attrs
 import click
 
+from dialsum_core.cli import HomePath
 from dialsum_core.errors import DialsumError
 from dialsum_core.registry import KIND, KINDS
-from dialsum_tools.paths import HomePath
 
 #: ``KIND`` argument (``model_loader``) -> registry kind (``model_loaders``), from the core's kind table.
 KIND_ARGS: dict[str, str] = {k.label.replace(" ", "_"): k.name for k in KINDS}
