@@ -9,12 +9,16 @@ GIB = 1024**3
 
 
 def count_parameters(config: Any, family: str = "seq2seq") -> int:
-    """Parameters of the model ``config`` describes, without allocating its weights."""
-    from accelerate import init_empty_weights
+    """Parameters of the model ``config`` describes, without allocating its weights.
+
+    Built on the meta device, where transformers ties shared matrices as it does for real weights:
+    under accelerate's ``init_empty_weights`` it left BART's embeddings and output projection untied,
+    counting KoBART's 124M parameters as 193M."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
     auto = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
-    with init_empty_weights():
+    with torch.device("meta"):
         model = auto.from_config(config)
     return sum(p.numel() for p in model.parameters())
 
