@@ -29,15 +29,18 @@ FACTS = {
     "rouge_mean": ("dialsum_metrics.rouge", "MEAN"),
     # the folder of the experiment's own study (its study.db, best_params.json, best_recipe.toml)
     "optuna": ("dialsum_modes.sections", "STUDY_FOLDER"),
+    # the validation predictions' file: `dialsum report` finds it among the files a run announces
+    "valid_predictions.csv": ("dialsum_modes.toolkit", "VALID_PREDICTIONS"),
+    # the key of results.json holding the ranking score, which the run modes declare a percentage
+    "best_rouge": ("dialsum_modes.sections", "BEST_SCORE"),
 }
 #: Facts that are also names (``optuna`` is a mode's and a stage's): a string states the folder only
 #: as a path (``optuna/study.db``, ``root / "optuna"``, a ``folder`` default, ``parts[0] == "optuna"``).
 PATH_WORDS = {"optuna"}
-#: Modules that may state a fact again, and why: they cannot import its owner.
-INDEPENDENT = {
-    "dialsum-loggers/dialsum_loggers/scale.py": "dialsum-loggers does not depend on dialsum-metrics: it "
-                                                "recognises ROUGE among the keys of any run's results",
-}
+#: Modules that may state a fact again, and why: they cannot import its owner. None: a plugin that needs
+#: another's fact without depending on it asks the owner through a hook (the loggers learn which scores
+#: are percentages from ``dialsum_percent_scores``) or reads what the run announced.
+INDEPENDENT: dict[str, str] = {}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:

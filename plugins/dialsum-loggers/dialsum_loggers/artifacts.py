@@ -14,6 +14,9 @@ from typing import Any
 
 #: The ``kind`` of ``dialsum_on_artifact`` for a log file (documented in docs/logging.md).
 LOG = "log"
+#: The ``kind`` the run modes announce a prediction file with (``dialsum report`` reads the validation
+#: predictions' reference columns among them).
+PREDICTION = "prediction"
 
 
 def announce_log(ctx: Any, path: Path) -> None:

@@ -2,7 +2,8 @@
 
 It shows one bar per level of work that is under way (stage, fold, trial, epoch, training steps,
 generation...) with elapsed time and ETA, prints one line per finished epoch, fold and trial above
-the bars, and a table of the final results, ROUGE on the leaderboard's scale (x100). When stdout
+the bars, and a table of the final results, percentages such as ROUGE on the leaderboard's scale
+(x100, :mod:`dialsum_loggers.scale`). When stdout
 is not a terminal (CI, a pipe, ``nohup``) it stays quiet, unless ``force = true``: logs and
 ``metrics.jsonl`` are the record there.
 
@@ -20,7 +21,7 @@ from dialsum_core import hookimpl
 from dialsum_core.cli import console_handlers
 from dialsum_core.errors import status_of
 from dialsum_loggers.position import Position, numeric
-from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, is_rouge, shown
+from dialsum_loggers.scale import Scale, percent_scores
 from dialsum_loggers.streams import installed
 
 
@@ -51,8 +52,10 @@ class ConsoleLogger:
         self._restore: list[Any] = []
         #: The study's budget, from the search mode's ``trials`` progress (sent before the first trial).
         self._n_trials: int | None = None
-        #: The study's metric, named by its trial events: whether an objective value is ROUGE (x100).
-        self._objective = DEFAULT_OBJECTIVE
+        #: The study's metric, named by its trial events: whether an objective value is a percentage (x100).
+        self._objective = ""
+        #: The plugins of the run, asked at the end which results are percentages.
+        self._plugins = getattr(ctx, "plugins", None)
 
     # -- display ------------------------------------------------------------------------------
     def _start(self) -> None:
@@ -256,9 +259,10 @@ class ConsoleLogger:
             return
         from rich.table import Table
 
-        rows = result_rows(results, self.options.max_rows, self._objective)
-        scaled = any(is_rouge(k, self._objective) for k, _ in rows)
-        table = Table(title="results", show_header=True, header_style="bold", caption=NOTE if scaled else None)
+        scale = Scale(percent_scores(self._plugins), self._objective)
+        rows = result_rows(results, self.options.max_rows, scale)
+        note = scale.note(k for k, _ in rows)
+        table = Table(title="results", show_header=True, header_style="bold", caption=note or None)
         table.add_column("key")
         table.add_column("value", justify="right")
         for key, value in rows:
@@ -269,10 +273,10 @@ class ConsoleLogger:
         self._stop()
 
 
-def result_rows(results: dict[str, Any], limit: int, objective: str = DEFAULT_OBJECTIVE) -> list[tuple[str, str]]:
+def result_rows(results: dict[str, Any], limit: int, scale: Scale) -> list[tuple[str, str]]:
     """Scalars of ``results`` (one level of nesting flattened with dots), at most ``limit`` rows;
-    ROUGE on the leaderboard's scale (x100, two decimals), see :mod:`dialsum_loggers.scale`; an
-    objective value (``best_value``) is ROUGE when ``objective``, the study's metric, is."""
+    percentages on the leaderboard's scale (x100, two decimals) as ``scale`` says, an objective value
+    (``best_value``) when the study's metric is one."""
     rows: list[tuple[str, str]] = []
 
     def add(prefix: str, value: Any, depth: int) -> None:
@@ -282,7 +286,7 @@ def result_rows(results: dict[str, Any], limit: int, objective: str = DEFAULT_OB
             for k, v in value.items():
                 add(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
         elif isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 60):
-            rows.append((prefix, _fmt(shown(prefix, value, objective))))
+            rows.append((prefix, _fmt(scale.shown(prefix, value))))
 
     add("", results, 0)
     return rows

@@ -1,11 +1,12 @@
 """``dialsum report EXPERIMENT_DIR``: plots and a Markdown summary rebuilt from the run's records.
 
 Only the ``jsonl`` logger's file (``metrics.jsonl`` unless ``[loggers.jsonl] filename`` in the
-run's ``config.toml`` names another), ``results.json`` and the reference columns of
-``predictions/valid_predictions.csv`` are read, so a report can be
+run's ``config.toml`` names another), ``results.json`` and the reference columns of the validation
+predictions the run announced are read, so a report can be
 made for a run that finished, failed or was killed, on a machine without the models, and again
-after the plotting code improved. Tables show ROUGE x100, the leaderboard's scale (the records keep
-0-1). Output goes to ``EXPERIMENT_DIR/report/`` by default:
+after the plotting code improved. Tables show the scores the installed plugins declare percentages
+(ROUGE) x100, the leaderboard's scale (the records keep 0-1). Output goes to
+``EXPERIMENT_DIR/report/`` by default:
 ``report.md`` plus ``learning_curves.png``, ``steps.png``, ``folds.png`` and ``trials.png`` for
 whatever the run recorded (a run without folds gets no fold plot, a run of one epoch no learning
 curves: a single point per series is no curve).
@@ -28,12 +29,13 @@ import attrs
 
 from dialsum_core.atomic import atomic_open
 from dialsum_core.errors import DialsumError
-from dialsum_core.experiment import CONFIG, RESULTS
+from dialsum_core.experiment import CONFIG, RESULTS, Experiment
 from dialsum_core.recipe.schema import RunSection
 from dialsum_core.registry import KIND
+from dialsum_loggers.artifacts import PREDICTION
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.position import numeric
-from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, shown
+from dialsum_loggers.scale import Scale, percent_scores
 
 MAX_PANELS = 6
 #: Which trials are best when no trial event says (a run without a study): the highest values.
@@ -139,8 +141,8 @@ class RunRecord:
     @property
     def objective(self) -> tuple[str, str]:
         """The study's metric and direction, as its trial events name them (the run mode that runs
-        the study is the one that knows); ROUGE maximised when no trial event names them."""
-        metric, direction = DEFAULT_OBJECTIVE, DEFAULT_DIRECTION
+        the study is the one that knows); no metric, maximised, when no trial event names them."""
+        metric, direction = "", DEFAULT_DIRECTION
         for rec in (r for r in self.events if r.get("event") in ("before_trial", "after_trial")):
             metric = str(rec.get("metric") or metric)
             direction = str(rec.get("direction") or direction)
@@ -395,9 +397,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines
 
 
-def _scaled(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> list[list[Any]]:
-    """The ROUGE columns of a table on the leaderboard's scale (see :mod:`dialsum_loggers.scale`)."""
-    return [[shown(h, v) for h, v in zip(header, row, strict=True)] for row in rows]
+def _scaled(rows: Sequence[Sequence[Any]], header: Sequence[str], scale: Scale) -> list[list[Any]]:
+    """The percentage columns of a table on the leaderboard's scale (see :mod:`dialsum_loggers.scale`)."""
+    return [[scale.shown(h, v) for h, v in zip(header, row, strict=True)] for row in rows]
 
 
 #: Rows of the report's Results table; the keys of the others are listed under it.
@@ -427,7 +429,7 @@ def _when(ts: Any) -> str:
         return "?"
 
 
-def _fold_table(folds: list[dict[str, Any]]) -> list[str]:
+def _fold_table(folds: list[dict[str, Any]], scale: Scale) -> list[str]:
     """Each fold's metrics, then their mean and std; per model when the folds name theirs (a k-fold
     run of several models trains a fold 1 per model, and one mean over all of them would mix the
     models into a figure none of them scored)."""
@@ -445,26 +447,65 @@ def _fold_table(folds: list[dict[str, Any]]) -> list[str]:
     header: tuple[str, ...] = ("model", "fold", *metrics)
     if set(by_model) == {""}:  # the folds of one model, unnamed: no model column
         header, rows = header[1:], [row[1:] for row in rows]
-    return _table(header, _scaled(rows, header))
+    return _table(header, _scaled(rows, header, scale))
 
 
-#: Validation predictions with their references, one column each (``reference``, ``reference2``...).
-VALID_PREDICTIONS = "predictions/valid_predictions.csv"
+def announced_predictions(run: RunRecord) -> list[Path]:
+    """The prediction files the run announced (``dialsum_on_artifact``, kind ``prediction``), in order.
+    A run recorded without them (no ``jsonl`` logger) announced nothing the report can read: then the
+    CSV files of the experiment's predictions folder, by name."""
+    announced = [run.root / str(a["path"]) for a in run.of("on_artifact")
+                 if a.get("kind") == PREDICTION and isinstance(a.get("path"), str)]
+    if announced or run.events:
+        return list(dict.fromkeys(announced))
+    try:
+        return sorted(Experiment(run.root).predictions.glob("*.csv"))
+    except OSError:
+        return []
 
 
-def references_fact(root: Path) -> str:
+def _reference_columns(header: Sequence[str]) -> list[int]:
+    """Where a predictions file holds the references its ``summary`` was scored against (``reference``,
+    ``reference2``...); none in a file without a ``summary`` (a training file's references alone)."""
+    import re
+
+    return [i for i, h in enumerate(header) if re.fullmatch(r"reference\d*", h)] if "summary" in header else []
+
+
+def validation_predictions(run: RunRecord) -> tuple[Path, list[int]] | None:
+    """The validation predictions among :func:`announced_predictions`, with their reference columns: the
+    file with the most references per dialogue (validation is the split scored against several; the
+    training split's files carry its first reference only), the first announced of equals. ``None``
+    when no announced file holds references (no predictions saved, or a test file alone)."""
+    import csv
+
+    best: tuple[Path, list[int]] | None = None
+    for path in announced_predictions(run):
+        try:
+            with path.open(encoding="utf-8", newline="") as fh:
+                columns = _reference_columns(next(csv.reader(fh)))
+        except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
+            continue
+        if columns and (best is None or len(columns) > len(best[1])):
+            best = (path, columns)
+    return best
+
+
+def references_fact(run: RunRecord) -> str:
     """How many references the validation scores were averaged over, when dialogues had several: such
     ROUGE is not comparable with single-reference ROUGE (the leaderboard's hidden test set has three).
-    Read from the reference columns of ``valid_predictions.csv``; ``""`` with one reference each."""
+    Read from the reference columns of :func:`validation_predictions`; ``""`` with one reference each."""
     import csv
-    import re
     from collections import Counter
 
+    found = validation_predictions(run)
+    if found is None:
+        return ""
+    path, columns = found
     try:
-        with (root / VALID_PREDICTIONS).open(encoding="utf-8", newline="") as fh:
+        with path.open(encoding="utf-8", newline="") as fh:
             rows = csv.reader(fh)
-            header = next(rows)
-            columns = [i for i, h in enumerate(header) if re.fullmatch(r"reference\d*", h)]
+            next(rows)
             counts = Counter(sum(1 for i in columns if i < len(row) and row[i].strip()) for row in rows)
     except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
         return ""
@@ -475,7 +516,8 @@ def references_fact(root: Path) -> str:
             "comparable with single-reference scores")
 
 
-def render_markdown(run: RunRecord, plots: list[Path]) -> str:
+def render_markdown(run: RunRecord, plots: list[Path], percent: frozenset[str] = frozenset()) -> str:
+    """``report.md``; ``percent``: the scores shown x100 (:func:`dialsum_loggers.scale.percent_scores`)."""
     start = (run.of("before_run") or [{}])[0]
     results = run.results or {}
     name = results.get("experiment") or start.get("experiment") or run.root.name
@@ -499,7 +541,7 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
             seconds = last.get("elapsed")
             at = f"{f'{seconds:.1f} s' if isinstance(seconds, int | float) else '?'} ({_when(last.get('time'))})"
             facts.append(("last event", f"{last.get('event')} at {at}"))
-    if references := references_fact(run.root):
+    if references := references_fact(run):
         facts.append(("validation references", references))
     facts.append(("records", f"{len(run.events)} events in {run.records}"
                   + (f" ({run.unreadable} unreadable lines skipped)" if run.unreadable else "")))
@@ -509,17 +551,20 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
         lines.append(f"- **error**: `{_fmt(error)}`")
 
     objective, direction = run.objective
+    scale = Scale(percent, objective)
     scalars = _flat_scalars(results) if results else []
     scalars = [(k, v) for k, v in scalars if k not in ("experiment", "mode")]
     if scalars:
-        lines += ["", "## Results", "", NOTE, "", *_table(("key", "value"), [(k, shown(k, v, objective))
-                                                                          for k, v in scalars[:MAX_RESULTS]])]
+        listed = scalars[:MAX_RESULTS]
+        note = scale.note(k for k, _ in listed)
+        lines += ["", "## Results", "", *([note, ""] if note else []),
+                  *_table(("key", "value"), [(k, scale.shown(k, v)) for k, v in listed])]
         if rest := [k for k, _ in scalars[MAX_RESULTS:]]:  # a full run's best_params came last and were dropped
             lines += ["", f"{len(rest)} more in results.json: {', '.join(rest)}"]
 
     folds = [r for r in run.of("after_fold") if numeric(r.get("metrics"))]
     if folds:
-        lines += ["", "## Folds", "", *_fold_table(folds)]
+        lines += ["", "## Folds", "", *_fold_table(folds, scale)]
 
     trials = run.of("after_trial")
     if trials:
@@ -532,7 +577,7 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
             for t in listed
         ]
         header = ("trial", "state", "value", "params")
-        rows = [[t, state, shown("value", v, objective), p] for t, state, v, p in rows]
+        rows = [[t, state, scale.shown("value", v), p] for t, state, v, p in rows]
         lines += ["", f"## Trials ({len(trials)}, best first)", "", *_table(header, rows)]
 
     epochs = run.of("after_epoch")
@@ -546,7 +591,7 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
             values = numeric(rec.get("metrics"))
             rows.append([label, f"{rec.get('epoch')}/{rec.get('n_epochs')}", *[values.get(m, "") for m in metrics]])
         header = ("series", "epoch", *metrics)
-        lines += ["", "## Last epoch", "", *_table(header, _scaled(rows, header))]
+        lines += ["", "## Last epoch", "", *_table(header, _scaled(rows, header, scale))]
 
     if plots:
         lines += ["", "## Plots", ""]
@@ -568,8 +613,11 @@ def render_markdown(run: RunRecord, plots: list[Path]) -> str:
 REPORT_FILES = ("report.md", "learning_curves.png", "steps.png", "folds.png", "trials.png")
 
 
-def build_report(root: Path, out: Path | None = None) -> Written:
-    """Write ``report.md`` and the plots for the experiment at ``root``; returns what was written."""
+def build_report(root: Path, out: Path | None = None, plugins: Any = None) -> Written:
+    """Write ``report.md`` and the plots for the experiment at ``root``; returns what was written.
+
+    ``plugins`` (the installed ones when ``None``) say which scores are percentages: a report is made
+    after the run, with the metrics installed then."""
     run = RunRecord.read(Path(root))
     out = Path(out) if out is not None else run.root / "report"
     try:
@@ -584,6 +632,11 @@ def build_report(root: Path, out: Path | None = None) -> Written:
         raise DialsumError(f"{out / taken[0]}: a folder where the report writes its file; remove it or give "
                            "another folder with --out")
     _, direction = run.objective
+    if plugins is None:
+        from dialsum_core.manager import build_plugins
+
+        plugins = build_plugins()
+    percent = percent_scores(plugins)
     import shutil
     import tempfile
 
@@ -602,7 +655,7 @@ def build_report(root: Path, out: Path | None = None) -> Written:
             plot_trials(run.of("after_trial"), direction, staging / "trials.png"),
         ]
         made = [p for p in candidates if p is not None]
-        (staging / "report.md").write_text(render_markdown(run, made), encoding="utf-8")
+        (staging / "report.md").write_text(render_markdown(run, made, percent), encoding="utf-8")
         with _uninterrupted():
             earlier = _shown_plots(out / "report.md")
             for name in REPORT_FILES:

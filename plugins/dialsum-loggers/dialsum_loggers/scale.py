@@ -1,38 +1,47 @@
-"""ROUGE on the leaderboard's scale wherever people read results.
+"""Percentages on the leaderboard's scale wherever people read results.
 
 Scores are computed and stored on the 0-1 scale (``results.json``, ``metrics.jsonl``, the logs),
-which is what code comparing or averaging them wants. The competition's leaderboard shows the same
-numbers x100 with two decimals; the console's final table and the Markdown report do the same, so
-that a number read there compares with the leaderboard without a mental multiplication (0.2287 next
-to a leaderboard's 41.2 reads as a broken model).
+which is what code comparing or averaging them wants. The competition's leaderboard shows ROUGE x100
+with two decimals; the console's final table and the Markdown report show every score that is such
+a percentage the same way, so that a number read there compares with the leaderboard without a
+mental multiplication (0.2287 next to a leaderboard's 41.2 reads as a broken model).
+
+Which keys are percentages is not known here: the plugins that give the scores say so, answering
+``dialsum_percent_scores`` (a hook dialsum-metrics declares and answers from each metric's
+registration; a third party's metric declares its own). Without an answer nothing is scaled, and a
+key no plugin claims keeps its own scale (a length, a loss, a share of distinct predictions).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-#: What a run optimises when no trial event names its study's metric (a run without a study).
-DEFAULT_OBJECTIVE = "rouge_mean"
-#: Result keys (their last ``.``-segment, less an ``eval_``/``valid_``/``test_`` prefix) that hold ROUGE F1.
-ROUGE_KEYS = frozenset({"rouge1", "rouge2", "rougeL", "rougeLsum", "rouge_mean", "best_rouge"})
-#: Keys that hold the value of an objective (Optuna): ROUGE when the study's ``metric`` is (the trial
-#: events name it).
+import attrs
+
+#: The question asked of the installed plugins (declared by dialsum-metrics where it is installed).
+PERCENT_HOOK = "dialsum_percent_scores"
+#: Keys that hold the value of an objective (Optuna): a percentage when the study's ``metric`` is one
+#: (the trial events name it).
 OBJECTIVE_KEYS = frozenset({"best_value", "value"})
 _PREFIXES = ("eval_", "valid_", "test_")
-#: One line that says so next to every table that scales.
-NOTE = "ROUGE is shown x100 (the leaderboard's scale); results.json and metrics.jsonl keep 0-1."
 
 
-def is_rouge(key: str, objective: str = DEFAULT_OBJECTIVE) -> bool:
-    """Whether the result named ``key`` is a ROUGE F1 (``objective``: the study's optimised metric)."""
+def percent_scores(plugins: Any) -> frozenset[str]:
+    """The keys the installed plugins declare as percentages; none without plugins or an answer."""
+    ask = getattr(plugins.hook, PERCENT_HOOK, None) if plugins is not None else None
+    if ask is None:
+        return frozenset()
+    return frozenset(str(key) for answer in ask(plugins=plugins) for key in answer or ())
+
+
+def bare(key: str) -> str:
+    """The score a result's key names: its last ``.``-segment, less an ``eval_``/``valid_``/``test_`` prefix."""
     name = str(key).rsplit(".", 1)[-1]
     for prefix in _PREFIXES:
         if name.startswith(prefix):
-            name = name[len(prefix):]
-            break
-    if name in OBJECTIVE_KEYS:
-        return is_rouge(objective, objective="")
-    return name in ROUGE_KEYS
+            return name[len(prefix):]
+    return name
 
 
 def leaderboard(value: float) -> str:
@@ -40,8 +49,33 @@ def leaderboard(value: float) -> str:
     return f"{100 * float(value):.2f}"
 
 
-def shown(key: str, value: Any, objective: str = DEFAULT_OBJECTIVE) -> Any:
-    """``value`` as a report shows it: ROUGE numbers x100 as text, anything else unchanged."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and is_rouge(key, objective):
-        return leaderboard(value)
-    return value
+@attrs.frozen
+class Scale:
+    """Which results a table shows x100."""
+
+    #: The scores declared as percentages (:func:`percent_scores`).
+    percent: frozenset[str] = frozenset()
+    #: The study's metric, as its trial events name it; ``""``: no study, or one that names none.
+    objective: str = ""
+
+    def score_of(self, key: str) -> str:
+        """The score ``key`` holds: the study's metric for an objective's value."""
+        name = bare(key)
+        return bare(self.objective) if name in OBJECTIVE_KEYS else name
+
+    def is_percent(self, key: str) -> bool:
+        return self.score_of(key) in self.percent
+
+    def shown(self, key: str, value: Any) -> Any:
+        """``value`` as a table shows it: a percentage x100 as text, anything else unchanged."""
+        if isinstance(value, int | float) and not isinstance(value, bool) and self.is_percent(key):
+            return leaderboard(value)
+        return value
+
+    def note(self, keys: Iterable[str]) -> str:
+        """The line beside a table of ``keys`` that says which are shown x100; ``""`` when none is."""
+        scaled = dict.fromkeys(self.score_of(k) for k in keys if self.is_percent(k))
+        if not scaled:
+            return ""
+        return (f"Shown x100 (the leaderboard's scale): {', '.join(scaled)}; results.json and metrics.jsonl "
+                "keep 0-1.")

@@ -64,10 +64,12 @@ class ScriptedMode:
         ctx.emit("dialsum_before_stage", stage="optuna")
         for trial in range(o.trials):
             params = {"learning_rate": 1e-4 * (trial + 1), "num_beams": 2 + trial}
-            ctx.emit("dialsum_before_trial", trial=trial, params=params)
+            # the study's objective, named as the real search modes name it
+            study = {"metric": "rouge_mean", "direction": "maximize"}
+            ctx.emit("dialsum_before_trial", trial=trial, params=params, **study)
             state = "pruned" if trial == 1 else "complete"
             value = None if state == "pruned" else 0.2 + 0.05 * trial
-            ctx.emit("dialsum_after_trial", trial=trial, params=params, value=value, state=state)
+            ctx.emit("dialsum_after_trial", trial=trial, params=params, value=value, state=state, **study)
         ctx.emit("dialsum_after_stage", stage="optuna", metrics={"best_value": 0.3})
         rows = [(e.fname, p) for e, p in zip(valid, preds, strict=True)]
         ctx.experiment.write_csv("predictions/valid_predictions.csv", ["fname", "summary"], rows)

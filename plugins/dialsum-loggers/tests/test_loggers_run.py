@@ -136,7 +136,7 @@ def test_report_shows_rouge_on_the_leaderboard_scale_and_results_keep_0_to_1(tmp
     assert CliRunner().invoke(cli, ["report", str(exp)]).exit_code == 0
     md = (exp / "report" / "report.md").read_text(encoding="utf-8")
     assert f"| rouge_mean | {100 * results['rouge_mean']:.2f} |" in md
-    assert "ROUGE is shown x100 (the leaderboard's scale)" in md
+    assert "Shown x100 (the leaderboard's scale): rouge_mean; results.json and metrics.jsonl keep 0-1." in md
     folds = {e["fold"]: e["metrics"] for e in _events(exp) if e["event"] == "after_fold"}
     assert f"| 1 | {100 * folds[0]['rouge1']:.2f} |" in md.split("## Folds")[1]  # counted from 1, as results.json
     # what is not ROUGE keeps its own scale: the share of distinct predictions, the mean length
@@ -254,7 +254,7 @@ def test_console_display_on_a_terminal(tmp_path: Path, plugins, capsys) -> None:
     assert "dialsum scripted · lead" in shown
     assert "fold 1/2" in shown and "fold 2/2" in shown and "epoch 1/1" in shown and "eta" in shown
     assert "trial 1 pruned: -" in shown and "✓ stage kfold" in shown
-    assert "results" in shown and "ROUGE is shown x100" in shown
+    assert "results" in shown and "Shown x100 (the leaderboard's scale)" in shown
     score = json.loads((exp_dir(tmp_path) / "results.json").read_text(encoding="utf-8"))["rouge_mean"]
     assert re.search(rf"rouge_mean\s*│\s*{100 * score:.2f}\s*│", shown), shown  # the leaderboard's scale
     # the library's print() went above the bars and into train.log; no bar frame reached the file

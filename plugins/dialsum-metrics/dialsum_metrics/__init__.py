@@ -16,6 +16,9 @@ stays cheap (its entry point is imported by every ``dialsum`` command): the engi
   axis of every array :class:`RougeEngine` returns: index those arrays with ``MEASURES.index(name)``;
 * :func:`gives` and :func:`score_tags` - which scores the metrics of ``run.metrics`` declare (tags
   ``score:KEY``), so that a plugin that selects by a score can refuse a recipe that cannot give it;
+  :func:`percent_scores` - those the installed metrics declare as fractions people read x100 (tags
+  ``percent:KEY``, :data:`PERCENT_TAG`), which this plugin also answers to ``dialsum_percent_scores``,
+  the hook it declares (:mod:`dialsum_metrics.hooks`) for the plugins that show results;
   :func:`selection_problem` - that refusal as one line, the same wording for every plugin;
   :data:`SELECTION_SCORE` - the score every plugin selects by (``rouge_mean``);
 * :data:`TOKENIZERS` - the tokenizers ROUGE can split on (``auto``, ``kiwi``, ``whitespace``), for
@@ -29,14 +32,22 @@ from __future__ import annotations
 from typing import Any
 
 from dialsum_metrics.conventions import TOKENIZERS
-from dialsum_metrics.declared import SCORE_TAG, SELECTION_SCORE, gives, score_tags, selection_problem
+from dialsum_metrics.declared import (
+    PERCENT_TAG,
+    SCORE_TAG,
+    SELECTION_SCORE,
+    gives,
+    percent_scores,
+    score_tags,
+    selection_problem,
+)
 from dialsum_metrics.outputs import OutputStats, is_degenerate, output_stats, predictions_of, quiet_degenerate
 from dialsum_metrics.rouge import MEASURES
 from dialsum_metrics.tokenize import kiwi
 
-__all__ = ["MEASURES", "SCORE_TAG", "SELECTION_SCORE", "TOKENIZERS", "OutputStats", "RougeEngine", "consensus",
-           "gives", "is_degenerate", "kiwi", "mbr_select", "output_stats", "predictions_of", "quiet_degenerate",
-           "score_tags", "selection_problem", "support"]
+__all__ = ["MEASURES", "PERCENT_TAG", "SCORE_TAG", "SELECTION_SCORE", "TOKENIZERS", "OutputStats", "RougeEngine",
+           "consensus", "gives", "is_degenerate", "kiwi", "mbr_select", "output_stats", "percent_scores",
+           "predictions_of", "quiet_degenerate", "score_tags", "selection_problem", "support"]
 _ENGINE = ("RougeEngine", "consensus", "mbr_select", "support")
 
 

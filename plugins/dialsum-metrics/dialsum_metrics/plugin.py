@@ -9,9 +9,9 @@ import attrs
 from dialsum_core import hookimpl
 from dialsum_core.validators import one_of
 from dialsum_metrics.conventions import COUNTS, PROFILES, REFERENCES, ROUGE_L, TOKENIZERS, resolve
-from dialsum_metrics.declared import score_tags
+from dialsum_metrics.declared import percent_scores, score_tags
 from dialsum_metrics.outputs import DEFAULT_THRESHOLD
-from dialsum_metrics.rouge import SCORES
+from dialsum_metrics.rouge import PERCENT, SCORES
 
 
 def _fits_profile(inst: Any, attr: attrs.Attribute, value: str) -> None:
@@ -77,10 +77,23 @@ def dialsum_register_metrics(register: Any) -> None:
         options=RougeOptions,
         description="ROUGE-1/2/L F1 on Korean morphemes (kiwipiepy), averaged over references; "
         "with the share of distinct predictions and their mean length",
-        tags=score_tags(*SCORES),
+        tags=score_tags(*SCORES, percent=PERCENT),
     )
     register("bleu", make_bleu, options=BleuOptions, description="Corpus BLEU (sacrebleu) on morphemes",
              tags=score_tags("bleu"))
+
+
+@hookimpl
+def dialsum_add_hookspecs(add: Any) -> None:
+    """The question of which scores are percentages is the metrics': without this plugin nothing asks it."""
+    from dialsum_metrics import hooks
+
+    add(hooks)
+
+
+@hookimpl
+def dialsum_percent_scores(plugins: Any) -> list[str]:
+    return percent_scores(plugins)
 
 
 @hookimpl

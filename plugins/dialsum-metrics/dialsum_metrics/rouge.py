@@ -35,6 +35,9 @@ STATS: tuple[str, ...] = ("distinct_ratio", "mean_length")
 #: Every key :meth:`RougeMetric.compute` returns: what the ``rouge`` registration declares
 #: (``score:KEY`` tags) is this tuple, so the declaration cannot drift from the report.
 SCORES: tuple[str, ...] = (*MEASURES, MEAN, *STATS)
+#: The F1 scores, fractions people read x100 as the leaderboard shows them (declared ``percent:KEY``);
+#: the statistics keep their own scale (a share of distinct predictions, a length in characters).
+PERCENT: tuple[str, ...] = (*MEASURES, MEAN)
 #: A token whose last character is one of these ends a sentence (summary-level ROUGE-L).
 SENTENCE_ENDS = frozenset(".?!")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import pytest
 
 from dialsum_core import hookimpl
 from dialsum_core.manager import build_plugins
-from dialsum_metrics import gives, score_tags
+from dialsum_metrics import gives, percent_scores, score_tags
 
 
 class CharCount:
@@ -40,13 +41,13 @@ class MyRouge:
 
 
 def test_the_rouge_registration_declares_exactly_what_compute_returns() -> None:
-    from dialsum_metrics.rouge import SCORES, RougeMetric
+    from dialsum_metrics.rouge import PERCENT, SCORES, RougeMetric
 
     reg = build_plugins().get("metrics", "rouge")
     assert reg is not None
     report = RougeMetric("whitespace").compute(["a b c", "a b d"], [["a b c"], ["a c d"]])
     assert list(report) == list(SCORES)
-    assert reg.tags == score_tags(*report)
+    assert reg.tags == score_tags(*report, percent=PERCENT)
 
 
 def test_the_degenerate_threshold_has_one_default() -> None:
@@ -72,3 +73,30 @@ def test_selection_problem_says_who_selects_and_which_installed_metrics_would_do
     assert selection_problem(["bleu"], more, SELECTION_SCORE, why).endswith('("my-rouge" or "rouge")')
     assert selection_problem(["bleu"], more, "nobody_gives_this", "x selects by it") == (
         "x selects by it, which none of ['bleu'] gives; no installed metric declares it")
+
+
+class Exact:
+    """A third party's metric whose score is a fraction people read x100."""
+
+    @hookimpl
+    def dialsum_register_metrics(self, register: Any) -> None:
+        register("exact", lambda options, ctx: None, options=attrs.make_class("ExactOptions", {}),
+                 description="Share of predictions equal to a reference",
+                 tags=score_tags("exact_match", "exact_chars", percent=["exact_match"]))
+
+
+def test_percent_scores_are_what_the_installed_metrics_declare_and_the_hook_answers_them() -> None:
+    """The loggers show these x100: the ROUGE F1 of the bundled metric, and a third party's own percent
+    score, asked through the hook this plugin declares (the loggers do not depend on this plugin)."""
+    plugins = build_plugins(extra=[("exact", Exact())])
+    declared = percent_scores(plugins)
+    assert declared == ["exact_match", "rouge1", "rouge2", "rougeL", "rouge_mean"]  # metrics by name
+    answers = [key for answer in plugins.hook.dialsum_percent_scores(plugins=plugins) for key in answer]
+    assert set(declared) <= set(answers)
+    assert "bleu" not in answers and "exact_chars" not in answers and "mean_length" not in answers
+    assert gives(["exact"], plugins, "exact_chars") is True  # a percent tag leaves the score tags as they were
+
+
+def test_a_percent_score_must_be_a_declared_one() -> None:
+    with pytest.raises(ValueError, match=r"percent scores \['ratio'\] are not among the declared scores"):
+        score_tags("exact_match", percent=["ratio"])

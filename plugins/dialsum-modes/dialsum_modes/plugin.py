@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dialsum_core import hookimpl
+from dialsum_metrics import percent_scores
 from dialsum_modes.options import (
     FullOptions,
     KFoldOptions,
@@ -20,7 +21,7 @@ from dialsum_modes.options import (
     check_multi_model,
     check_optuna_mode,
 )
-from dialsum_modes.sections import TRAIN_PREDICTIONS, register_sections
+from dialsum_modes.sections import BEST_SCORE, RANKED_BY, TRAIN_PREDICTIONS, register_sections
 
 
 # ----------------------------------------------------------------------------------------------
@@ -110,6 +111,13 @@ def dialsum_after_run(ctx: Any) -> None:
 
 #: A failed job's ``results.json`` is written too (before ``dialsum_on_error``): its selection may run again.
 dialsum_on_error = dialsum_after_run
+
+
+# Declared by dialsum-metrics (optional: this plugin stays valid where that one is disabled).
+@hookimpl(optionalhook=True)
+def dialsum_percent_scores(plugins: Any) -> list[str]:
+    """``best_rouge`` holds the ranking score's value: a percentage where that score is one."""
+    return [BEST_SCORE] if RANKED_BY in percent_scores(plugins) else []
 
 
 @hookimpl

@@ -19,6 +19,9 @@ from dialsum_modes import fanout
 
 #: The score the run modes rank models, folds and ensembles by: the metrics' selection score.
 RANKED_BY = SELECTION_SCORE
+#: The key of ``results.json`` that holds a run's :data:`RANKED_BY` (the score of what it submits), on
+#: that score's scale: shown x100 where :data:`RANKED_BY` is (``dialsum_percent_scores``).
+BEST_SCORE = "best_rouge"
 #: The folder of the experiment's own Optuna study: ``study.db`` with no ``storage`` given, and the
 #: study's outputs (``best_params.json``, ``best_recipe.toml``) whatever the storage.
 STUDY_FOLDER = "optuna"

@@ -26,6 +26,8 @@ a fan-out job (``run.only``, :func:`dialsum_modes.fanout.is_partial`): its predi
 the job's units alone and would replace the experiment's; a mode returns :func:`job_results` there;
 :func:`visualizations` (the plots ``run.save_visualizations`` asks of every mode); :func:`name_best`
 (``best_checkpoint`` and the ``checkpoints/best`` link, one answer) replaces ``mark_best``.
+Version 1.8: :data:`VALID_PREDICTIONS` (the name of the validation predictions' file) and
+:data:`BEST_SCORE` (the key of ``results.json`` :func:`final_scores` writes :data:`RANKED_BY` under).
 
 Training one *source*, generating with progress and TTA, scoring, and resumable units of work:
 
@@ -61,13 +63,17 @@ from dialsum_data import augmented
 from dialsum_metrics import SCORE_TAG, is_degenerate, predictions_of, quiet_degenerate
 from dialsum_modes import fanout
 from dialsum_modes.options import DEBUG_WEIGHT_SEARCH_TRIALS
-from dialsum_modes.sections import RANKED_BY
+from dialsum_modes.sections import BEST_SCORE, RANKED_BY
 
-__version__ = "1.7"
+__version__ = "1.8"
 
 log = logging.getLogger("dialsum")
 #: Dialogues handed to ``model.generate`` at a time: the model batches inside; progress is reported between.
 GENERATE_CHUNK = 256
+#: The file of the validation predictions and their references, in ``predictions/`` (after a mode's
+#: prefix). Announced with kind ``prediction`` like every prediction file; ``dialsum report`` finds it
+#: among the announced files by its reference columns, so a mode that names it otherwise is found too.
+VALID_PREDICTIONS = "valid_predictions.csv"
 
 #: Recipe keys that change nothing a source learns or predicts (left out of its fingerprint).
 _NEUTRAL_RUN_KEYS = ("name", "output_dir", "loggers", "log_level", "save_visualizations",
@@ -1017,7 +1023,7 @@ def write_predictions(
             refs = [*e.summaries, *[""] * n_refs][:n_refs]
             rows.append([e.fname, valid_preds[i], *refs, *(s.outputs["valid"][i][0].text for s in sources
                                                            if s.name in names)])
-        rel = f"predictions/{prefix}valid_predictions.csv"
+        rel = f"predictions/{prefix}{VALID_PREDICTIONS}"
         exp.write_csv(rel, ["fname", "summary", "reference", *(f"reference{k}" for k in range(2, n_refs + 1)),
                             *names], rows)
         written["valid"] = rel
@@ -1059,7 +1065,7 @@ def final_scores(scores: dict[str, float], *, default: float = 0.0) -> dict[str,
     loggers, the screening table) finds one layout whichever mode ran.
     """
     return {
-        "best_rouge": round(scores.get(RANKED_BY, default), 4),
+        BEST_SCORE: round(scores.get(RANKED_BY, default), 4),
         "valid": round_scores(scores),
         **{k: round(v, 4) for k, v in scores.items()},
     }
