@@ -72,7 +72,7 @@ def dialsum_register_sections(register: RegisterSection) -> None:
 
     :param register: see :class:`dialsum_core.registry.RegisterSection`.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 
@@ -86,7 +86,7 @@ def dialsum_resolve_recipe(recipe: Recipe, plugins: Plugins) -> Recipe | None:
 
     :return: the new recipe, or ``None`` to leave it as it is.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 
@@ -97,7 +97,7 @@ def dialsum_ignored_keys(recipe: Recipe, plugins: Plugins) -> list[tuple[str, st
     remove a key it inherits): ``dialsum check`` and the run's log warn, as for a search parameter that tunes one.
     Cheap, as a check is.
 
-    .. versionadded:: 0.3
+    .. versionadded:: 0.1
     """
 
 
@@ -113,7 +113,7 @@ def dialsum_load_data(recipe: Recipe, quiet: bool) -> DataSplits | None:
     :class:`dialsum_core.errors.DataError` naming the file and the row for bad data. Asked again for
     every recipe a run mode derives (a trial's parameters): keep what is expensive to compute.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 
@@ -128,7 +128,7 @@ def dialsum_processes() -> Processes | None:
 
     :return: a :class:`dialsum_core.protocols.Processes`, or ``None``.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 
@@ -152,7 +152,7 @@ def dialsum_add_hookspecs(add: Callable[[object], None]) -> None:
 
     :param add: ``add(module_or_class)`` with functions decorated by ``dialsum_core.hookspecs.hookspec``.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
 

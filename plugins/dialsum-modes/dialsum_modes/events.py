@@ -64,5 +64,5 @@ def dialsum_varied_values(recipe: Any, plugins: Any) -> dict[str, list[Any]]:
     idle (``lora_r`` while ``use_lora`` is false) is not said to change nothing when the study tunes what
     makes it act (``model.use_lora``). Keys as the space writes them: ``Recipe.override`` takes them.
 
-    .. versionadded:: 0.3
+    .. versionadded:: 0.1
     """
