@@ -285,6 +285,8 @@ def test_lora_targets_of_a_pickled_checkpoint_are_checked(data_dir: Path, tiny_m
     import torch
     from safetensors.torch import load_file
 
+    from dialsum_hf.weights import LEGACY_MAGIC, saved_weights
+
     folder = tmp_path / layout
     folder.mkdir()
     for f in tiny_models["llama"].iterdir():
@@ -314,10 +316,8 @@ def test_lora_targets_of_a_pickled_checkpoint_are_checked(data_dir: Path, tiny_m
 
     hostile = tmp_path / "hostile"
     hostile.mkdir()
-    (hostile / "pytorch_model.bin").write_bytes(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) * 3
+    (hostile / "pytorch_model.bin").write_bytes(pickle.dumps(LEGACY_MAGIC, protocol=2) * 3
                                                 + pickle.dumps({"model.q_proj.weight": Writes()}, protocol=2))
-    from dialsum_hf.weights import saved_weights
-
     assert saved_weights(hostile, "", "") == {"model.q_proj.weight": None}
     assert not (tmp_path / "written").exists()
 
