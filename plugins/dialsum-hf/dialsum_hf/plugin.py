@@ -17,10 +17,18 @@ from dialsum_core import hookimpl
 from dialsum_core.protocols import TOKEN_LEVEL
 from dialsum_core.recipe import PATH_OR_NAME, is_path
 from dialsum_core.validators import fraction, one_of, positive
+from dialsum_hf.conversions import loading_renames
 from dialsum_hf.positions import model_config, position_problems
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
-from dialsum_hf.weights import lora_target_problem, no_default_targets, peft_has_default_targets, saved_weights
+from dialsum_hf.tokenizer import special_tokens
+from dialsum_hf.weights import (
+    added_tokens,
+    lora_target_problem,
+    no_default_targets,
+    peft_has_default_targets,
+    saved_weights,
+)
 from dialsum_metrics import selection_problem
 
 if TYPE_CHECKING:
@@ -288,8 +296,11 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
             targets = [t for t in opts.lora_target_modules if t.strip()]  # an empty one is reported below
             if opts.use_lora and targets and (
                 (saved := saved_weights(local, opts.model_name_or_path, opts.revision)) is not None
-            ) and (problem := lora_target_problem(saved, targets)):
-                found.append((f"{key}.lora_target_modules", problem))
+            ) and (renames := loading_renames(config or {})) is not None:
+                new = added_tokens(local, opts.model_name_or_path, opts.revision,
+                                   special_tokens((), recipe.data.special_tokens))
+                if problem := lora_target_problem(saved, targets, renames=renames, new_tokens=new):
+                    found.append((f"{key}.lora_target_modules", problem))
         if local is not None and opts.revision:
             # from_pretrained ignores a revision for a folder: the recipe would pin nothing
             found.append((f"{key}.revision", f"{opts.revision!r} picks a branch or commit of a hub repository, and "
