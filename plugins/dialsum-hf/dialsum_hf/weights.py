@@ -16,10 +16,8 @@ import struct
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-#: The weight files, in the order ``from_pretrained`` looks for them: the first one found is the one it
-#: loads, so it is the one whose names count. A pickled ``pytorch_model.bin`` is not read (nothing is then said).
-LOADED_FIRST = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
+from dialsum_hf.folders import LOADED_FIRST, PICKLED, SAFETENSORS, SAFETENSORS_INDEX, weight_map
+
 #: The last parts of the modules whose weights a checkpoint may leave out because the model ties them to
 #: another one (the output head to the input embeddings, BART's encoder and decoder embeddings to
 #: ``shared``): the model has them once loaded, so the names of the files cannot judge them.
@@ -43,27 +41,23 @@ def saved_weights(folder: Path | None, name_or_path: str, revision: str) -> dict
     """The names of the weights of the file ``from_pretrained`` would load from ``folder`` (or from the cached
     files of hub id ``name_or_path``), each with its shape where a safetensors header tells it; ``None``
     when that file cannot be read here (a pickled ``pytorch_model.bin``, a hub file not downloaded)."""
-    for file in LOADED_FIRST:
+    for file in LOADED_FIRST:  # the first one found is the one loaded, so it is the one whose names count
         path = _file(folder, name_or_path, revision, file)
         if path is None:
             continue
-        if file == "pytorch_model.bin":
+        if file == PICKLED:  # a pickle is not read: nothing is then said
             return None
-        if not path.name.endswith(".index.json"):
+        if file == SAFETENSORS:
             return _header(path) or None
-        try:
-            index = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        weight_map = index.get("weight_map") if isinstance(index, dict) else None
-        if not isinstance(weight_map, dict) or not weight_map:
+        names = weight_map(path)
+        if names is None:
             return None
         shapes: dict[str, list[int] | None] = {}  # from the shards' headers (a pickled shard tells none)
-        shards = [v for v in weight_map.values() if isinstance(v, str) and file == "model.safetensors.index.json"]
+        shards = [v for v in names.values() if isinstance(v, str) and file == SAFETENSORS_INDEX]
         for shard in dict.fromkeys(shards):
             shard_path = path.parent / shard if folder is not None else _file(None, name_or_path, revision, shard)
             shapes.update(_header(shard_path) if shard_path is not None and shard_path.is_file() else {})
-        return {k: shapes.get(k) for k in weight_map}
+        return {k: shapes.get(k) for k in names}
     return None
 
 
