@@ -22,13 +22,16 @@ SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX = LOADED_FIRST
 
 #: The fast tokenizer's one file: its vocabulary, merges, special and added tokens.
 TOKENIZER_JSON = "tokenizer.json"
-#: The tokenizer's settings (its class, special tokens, lengths).
-TOKENIZER_CONFIG = "tokenizer_config.json"
-#: The files one of which a saved tokenizer has (``tokenizer.json`` for fast tokenizers, the others for the slow
-#: ones). Without any, transformers builds an empty tokenizer of a handful of tokens, and every text the model
-#: reads becomes unknown tokens.
-TOKENIZER_FILES = (TOKENIZER_JSON, TOKENIZER_CONFIG, "vocab.json", "vocab.txt", "spiece.model", "tokenizer.model",
+#: The files holding a tokenizer's vocabulary, one of which a saved tokenizer has: ``tokenizer.json`` for a
+#: fast one, the others for the slow ones (BPE with its ``merges.txt``, WordPiece, SentencePiece, tiktoken).
+#: Without any, transformers 5 builds an empty tokenizer of a handful of tokens, and every text the model
+#: reads becomes unknown tokens, or fails to build one at all.
+TOKENIZER_FILES = (TOKENIZER_JSON, "vocab.json", "vocab.txt", "spiece.model", "tokenizer.model",
                    "sentencepiece.bpe.model", "sentencepiece.model", "vocab.model")
+#: The tokenizer's settings (its class, special tokens, lengths): no vocabulary. ``save_pretrained`` writes it
+#: beside the files above; alone it is no tokenizer (transformers 5 builds one of five tokens from it, or
+#: refuses to build one, when the run loads it).
+TOKENIZER_CONFIG = "tokenizer_config.json"
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -74,16 +77,21 @@ def weights_problem(folder: Path) -> str:
 
 
 def tokenizer_problem(folder: Path, *, trust_remote_code: bool = False) -> str:
-    """Why ``folder`` holds no tokenizer transformers can build: none of :data:`TOKENIZER_FILES`; a tokenizer
-    of remote code (``auto_map``, with ``trust_remote_code``) reads files of its own, which are not judged here."""
+    """Why ``folder`` holds no tokenizer transformers can build: none of :data:`TOKENIZER_FILES`. A
+    ``tokenizer_config.json`` alone is none either; a tokenizer of remote code (``auto_map``, with
+    ``trust_remote_code``) reads files of its own, which are not judged here."""
     if any((folder / name).is_file() for name in TOKENIZER_FILES):
         return ""
     settings = read_json(folder / TOKENIZER_CONFIG)
     if trust_remote_code and any("AutoTokenizer" in ((found or {}).get("auto_map") or {})
                                  for found in (settings, read_json(folder / "config.json"))):
         return ""
-    return (f"no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}...), so every text would become unknown tokens; "
-            "save the tokenizer into the folder too (tokenizer.save_pretrained)")
+    files = f"no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}...)"
+    fix = "save the tokenizer into the folder too (tokenizer.save_pretrained)"
+    if (folder / TOKENIZER_CONFIG).is_file():
+        return (f"{files}, only {TOKENIZER_CONFIG}, which holds no vocabulary: transformers builds no usable "
+                f"tokenizer from it; {fix}")
+    return f"{files}, so every text would become unknown tokens; {fix}"
 
 
 def config_problem(config: dict[str, Any] | None, *, trust_remote_code: bool = False) -> str:

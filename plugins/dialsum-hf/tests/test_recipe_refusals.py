@@ -606,6 +606,46 @@ def test_a_model_folder_without_a_tokenizer_is_refused(data_dir: Path, tiny_mode
         ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
 
 
+def test_a_tokenizer_config_alone_is_refused(data_dir: Path, tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """A folder whose tokenizer is only its ``tokenizer_config.json`` (settings, no vocabulary) passed the
+    check: transformers builds no tokenizer from it (the class save_pretrained names refuses to build one
+    without a vocabulary), and the run stopped when it loaded the model. A slow tokenizer's own files, or a
+    tokenizer of remote code the recipe trusts, are not refused."""
+    import json
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from dialsum_hf.tokenizer import train_tokenizer
+
+    folder = tmp_path / "settings-only"
+    folder.mkdir()
+    for f in ("config.json", "model.safetensors", "tokenizer_config.json"):
+        shutil.copy(tiny_models["bart"] / f, folder / f)
+    table = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": str(folder)}}}
+    found = [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+    assert len(found) == 1 and f": {folder}: no tokenizer files (tokenizer.json, vocab.json, vocab.txt...), only " \
+        "tokenizer_config.json, which holds no vocabulary" in found[0], found
+    ctx = make_context(data_dir, table)
+    with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.model_name_or_path: cannot load the folder"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    # a tokenizer of remote code reads files of its own, which the check does not judge
+    settings = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {**settings, "auto_map": {"AutoTokenizer": ["tokenization_mine.MineTokenizer", None]}}), encoding="utf-8")
+    trusted = {**table["models"]["hf-seq2seq"], "trust_remote_code": True}
+    assert not [p for p in problems(data_dir, {**table, "models": {"hf-seq2seq": trusted}}) if "tokenizer" in p]
+    assert any("no tokenizer files" in p for p in problems(data_dir, table))
+    # a slow BPE tokenizer: its vocabulary and merges (one per line: texts of one line) beside the settings
+    texts = [t.replace("\n", " ") for _f, dialogue, summary, _t in rows(6) for t in (dialogue, summary)]
+    tok = train_tokenizer(texts, 200, min_frequency=1, template="eos")
+    tok.backend_tokenizer.model.save(str(folder))
+    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "tokenizer_class": "BartTokenizer"}),
+                                                  encoding="utf-8")
+    assert len(AutoTokenizer.from_pretrained(str(folder))) >= len(tok)
+    assert not [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+
+
 def test_a_model_path_naming_a_file_is_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
     path = str(tiny_models["bart"] / "config.json")
     found = problems(data_dir, {"run": {"models": ["hf-seq2seq"]},
