@@ -17,7 +17,7 @@ from dialsum_core import hookimpl
 from dialsum_core.protocols import TOKEN_LEVEL
 from dialsum_core.recipe import PATH_OR_NAME, is_path
 from dialsum_core.validators import fraction, one_of, positive
-from dialsum_hf.folders import config_problem, tokenizer_problem
+from dialsum_hf.folders import config_problem, tokenizer_problem, weights_problem
 from dialsum_hf.positions import model_config, position_problems
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
@@ -246,10 +246,12 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                           "run.resume_from, or save a plain model to start from (merge_lora = true)"))
         elif opts.model_name_or_path:
             remote = opts.trust_remote_code
-            if local is not None and (problem := tokenizer_problem(local, trust_remote_code=remote)):
-                # transformers builds an empty tokenizer of a handful of tokens, or none: the run would train on
-                # <unk>, or fail once it loads the model
-                found.append((f"{key}.model_name_or_path", f"{local}: {problem}"))
+            if local is not None:
+                # without them transformers fails to load the folder, or builds an empty tokenizer of a handful
+                # of tokens (the run would train on <unk>); an adapter folder holds the adapter's weights alone
+                weights = "" if (local / "adapter_config.json").is_file() else weights_problem(local)
+                found += [(f"{key}.model_name_or_path", f"{local}: {problem}")
+                          for problem in (weights, tokenizer_problem(local, trust_remote_code=remote)) if problem]
             config = model_config(local, opts.model_name_or_path, opts.revision)
             if local is not None and (local / "config.json").is_file() and \
                     (problem := config_problem(config, trust_remote_code=remote)):

@@ -413,6 +413,7 @@ def test_lengths_past_the_position_table_of_a_causal_model_are_refused(data_dir:
     gpt2.mkdir()
     (gpt2 / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 64}), encoding="utf-8")
     (gpt2 / "tokenizer.json").write_text("{}", encoding="utf-8")  # a model folder has its tokenizer
+    (gpt2 / "model.safetensors").write_bytes(b"")  # and its weights
     model = {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": {"model_name_or_path": str(gpt2)}}}
     fits = {"data": {"max_length": 40, "max_target_length": 24}, "generation": {"max_new_tokens": 25}}
     assert not problems(data_dir, {**model, **fits})
@@ -644,6 +645,36 @@ def test_a_tokenizer_config_alone_is_refused(data_dir: Path, tiny_models: dict[s
                                                   encoding="utf-8")
     assert len(AutoTokenizer.from_pretrained(str(folder))) >= len(tok)
     assert not [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+
+
+def test_a_model_folder_without_its_weights_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    """A folder with its config and tokenizer but no weights, or a sharded one missing a shard (a copy or a
+    download cut short), passed the check; the run stopped when it loaded the model. The rule is the
+    paraphrase model's (dialsum_hf.folders)."""
+    import shutil
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    folder = tmp_path / "no-weights"
+    folder.mkdir()
+    for f in tiny_models["bart"].iterdir():
+        if f.name != "model.safetensors":
+            shutil.copy(f, folder / f.name)
+    table = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": str(folder)}}}
+    found = [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+    assert len(found) == 1 and f": {folder}: no weights in it (one of model.safetensors, " in found[0], found
+    ctx = make_context(data_dir, table)
+    with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.model_name_or_path: cannot load the folder"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    AutoModelForSeq2SeqLM.from_pretrained(str(tiny_models["bart"])).save_pretrained(str(folder), max_shard_size="20KB")
+    assert not [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+    shards = sorted(folder.glob("model-*.safetensors"))
+    assert len(shards) > 1
+    shards[-1].unlink()
+    found = [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+    assert len(found) == 1 and f": {folder}: its weight map names shard files the folder lacks ({shards[-1].name})" \
+        in found[0], found
 
 
 def test_a_model_path_naming_a_file_is_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:
