@@ -72,7 +72,7 @@ def _public(module: str) -> bool:
 
 
 #: Modules other plugins may import besides the packages' ``__all__`` (documented, versioned APIs).
-PUBLIC = {"dialsum_modes.toolkit", "dialsum_modes.fanout"}
+PUBLIC = {"dialsum_modes.toolkit", "dialsum_modes.fanout", "dialsum_hf.folders"}
 
 
 @pytest.mark.parametrize("plugin", sorted(p for p in PLUGINS.iterdir() if (p / "pyproject.toml").is_file()),

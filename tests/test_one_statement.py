@@ -33,6 +33,13 @@ FACTS = {
     "valid_predictions.csv": ("dialsum_modes.toolkit", "VALID_PREDICTIONS"),
     # the key of results.json holding the ranking score, which the run modes declare a percentage
     "best_rouge": ("dialsum_modes.sections", "BEST_SCORE"),
+    # what transformers finds in a model folder, which dialsum-hf's check and dialsum-tta's both look for
+    **{name: ("dialsum_hf.folders", "LOADED_FIRST") for name in (
+        "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")},
+    **{name: ("dialsum_hf.folders", "TOKENIZER_FILES") for name in (
+        "tokenizer.json", "vocab.json", "vocab.txt", "spiece.model", "tokenizer.model", "sentencepiece.bpe.model",
+        "sentencepiece.model", "vocab.model")},
+    "tokenizer_config.json": ("dialsum_hf.folders", "TOKENIZER_CONFIG"),
 }
 #: Facts that are also names (``optuna`` is a mode's and a stage's): a string states the folder only
 #: as a path (``optuna/study.db``, ``root / "optuna"``, a ``folder`` default, ``parts[0] == "optuna"``).

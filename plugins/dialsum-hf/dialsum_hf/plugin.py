@@ -18,6 +18,7 @@ from dialsum_core.protocols import TOKEN_LEVEL
 from dialsum_core.recipe import PATH_OR_NAME, is_path
 from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.conversions import loading_renames
+from dialsum_hf.folders import config_problem, tokenizer_problem, weights_problem
 from dialsum_hf.positions import model_config, position_problems
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 #: The batch size ``run.auto_batch`` tries first unless a model's table says (``auto_batch_max``).
 AUTO_BATCH_MAX = 64
-#: Files one of which a saved tokenizer has (``tokenizer.json`` for fast tokenizers, the others for the
-#: slow ones: BPE, WordPiece, SentencePiece).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model",
-                   "tokenizer.model", "sentencepiece.bpe.model", "sentencepiece.model", "vocab.model")
 TAGS = ("token-ensemble",)
 
 
@@ -224,18 +221,6 @@ def make_pretrained(options: PretrainedOptions, ctx: Any, *, name: str, family: 
     return PretrainedLoader(options, name=name, family=family, local=local)
 
 
-def config_problem(config: dict[str, Any] | None, opts: PretrainedOptions) -> str:
-    """Why a folder's ``config.json`` (``config``, ``None`` when it is no JSON object) tells transformers no
-    model, or ``""``: the run could load neither its tokenizer nor its weights, and stopped there."""
-    if config is None:
-        return "config.json is not a readable JSON object; save the model again with save_pretrained"
-    remote = opts.trust_remote_code and "AutoConfig" in (config.get("auto_map") or {})
-    if not config.get("model_type") and not remote:
-        return ("config.json names no model_type, so transformers cannot tell which model it is; save the model "
-                "with save_pretrained, which writes it")
-    return ""
-
-
 # ------------------------------------------------------------------------------------------------
 # Checks run by `dialsum check` (cheap: torch only imported when quantization or fp16 is asked for).
 # ------------------------------------------------------------------------------------------------
@@ -268,13 +253,16 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                           "base model lacks, which loading it as a model cannot restore; continue its training with "
                           "run.resume_from, or save a plain model to start from (merge_lora = true)"))
         elif opts.model_name_or_path:
-            if local is not None and not any((local / f).is_file() for f in TOKENIZER_FILES):
-                # transformers then builds an empty tokenizer of a handful of tokens: the run trains on <unk>
-                found.append((f"{key}.model_name_or_path", f"{local}: no tokenizer files "
-                              f"({', '.join(TOKENIZER_FILES[:3])}...), so every text would become unknown tokens; "
-                              "save the tokenizer into the folder too (tokenizer.save_pretrained)"))
+            remote = opts.trust_remote_code
+            if local is not None:
+                # without them transformers fails to load the folder, or builds an empty tokenizer of a handful
+                # of tokens (the run would train on <unk>); an adapter folder holds the adapter's weights alone
+                weights = "" if (local / "adapter_config.json").is_file() else weights_problem(local)
+                found += [(f"{key}.model_name_or_path", f"{local}: {problem}")
+                          for problem in (weights, tokenizer_problem(local, trust_remote_code=remote)) if problem]
             config = model_config(local, opts.model_name_or_path, opts.revision)
-            if local is not None and (local / "config.json").is_file() and (problem := config_problem(config, opts)):
+            if local is not None and (local / "config.json").is_file() and \
+                    (problem := config_problem(config, trust_remote_code=remote)):
                 found.append((f"{key}.model_name_or_path", f"{local}: {problem}"))
             if config is not None:
                 found += position_problems(recipe, name, config, causal=isinstance(opts, CausalOptions))

@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from dialsum_hf.folders import TOKENIZER_JSON, read_json
+
 
 def checkpoint_in(path: Path) -> str:
     """A ``checkpoint-N`` folder, or the latest complete one under ``path``.
@@ -64,11 +66,7 @@ def check_resume(recipe: Any, plugins: Any) -> list[tuple[str, str]]:
 
 
 def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json(path) or {}
 
 
 def steps_per_process(n_examples: int, batch_size: int, accumulation: int, world_size: int) -> int:
@@ -180,7 +178,7 @@ def _other_tokenizer(recipe: Any, plugins: Any, checkpoint: Path, opts: Any, sav
 def tokenizer_vocabulary(folder: Path) -> set[str] | None:
     """The token strings of the ``tokenizer.json`` in ``folder`` (its model's and the added ones), read
     as plain JSON; ``None`` when there is none to read."""
-    data = _json(folder / "tokenizer.json")
+    data = _json(folder / TOKENIZER_JSON)
     vocab = data.get("model", {}).get("vocab") if isinstance(data.get("model"), dict) else None
     if vocab is None:
         return None

@@ -27,11 +27,8 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from dialsum_hf.conversions import Rename, renamed
+from dialsum_hf.folders import LOADED_FIRST, TOKENIZER_JSON, weight_map
 
-#: The weight files, in the order ``from_pretrained`` looks for them: the first one found is the one it
-#: loads, so it is the one whose names count.
-LOADED_FIRST = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
 #: The last parts of the modules whose weights a checkpoint may leave out because the model ties them to
 #: another one (the output head to the input embeddings, BART's encoder and decoder embeddings to
 #: ``shared``): the model has them once loaded, so the names of the files cannot judge them.
@@ -58,24 +55,20 @@ def saved_weights(folder: Path | None, name_or_path: str, revision: str) -> dict
     """The names of the weights of the file ``from_pretrained`` would load from ``folder`` (or from the cached
     files of hub id ``name_or_path``), each with its shape where the file tells it; ``None`` when that file
     cannot be read here (a damaged one, a hub file not downloaded)."""
-    for file in LOADED_FIRST:
+    for file in LOADED_FIRST:  # the first one found is the one loaded, so it is the one whose names count
         path = model_file(folder, name_or_path, revision, file)
         if path is None:
             continue
         if not path.name.endswith(".index.json"):
             return _tensors(path) or None
-        try:
-            index = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        weight_map = index.get("weight_map") if isinstance(index, dict) else None
-        if not isinstance(weight_map, dict) or not weight_map:
+        names = weight_map(path)
+        if names is None:
             return None
         shapes: dict[str, list[int] | None] = {}  # from the shards' headers or pickles
-        for shard in dict.fromkeys(v for v in weight_map.values() if isinstance(v, str)):
+        for shard in dict.fromkeys(v for v in names.values() if isinstance(v, str)):
             shard_path = path.parent / shard if folder is not None else model_file(None, name_or_path, revision, shard)
             shapes.update(_tensors(shard_path) if shard_path is not None and shard_path.is_file() else {})
-        return {k: shapes.get(k) for k in weight_map}
+        return {k: shapes.get(k) for k in names}
     return None
 
 
@@ -83,7 +76,7 @@ def added_tokens(folder: Path | None, name_or_path: str, revision: str, tags: Se
     """The ``tags`` the tokenizer saved beside the model lacks, which the loader adds to it (and so grows the
     model's vocabulary); empty when it lacks none, or when its ``tokenizer.json`` cannot be read here (a
     slow tokenizer's files are not read)."""
-    path = model_file(folder, name_or_path, revision, "tokenizer.json")
+    path = model_file(folder, name_or_path, revision, TOKENIZER_JSON)
     try:
         saved = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
     except (OSError, ValueError):

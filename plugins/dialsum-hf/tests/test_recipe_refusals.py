@@ -522,6 +522,7 @@ def test_lengths_past_the_position_table_of_a_causal_model_are_refused(data_dir:
     gpt2.mkdir()
     (gpt2 / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 64}), encoding="utf-8")
     (gpt2 / "tokenizer.json").write_text("{}", encoding="utf-8")  # a model folder has its tokenizer
+    (gpt2 / "model.safetensors").write_bytes(b"")  # and its weights
     model = {"run": {"models": ["hf-causal"]}, "models": {"hf-causal": {"model_name_or_path": str(gpt2)}}}
     fits = {"data": {"max_length": 40, "max_target_length": 24}, "generation": {"max_new_tokens": 25}}
     assert not problems(data_dir, {**model, **fits})
@@ -713,6 +714,76 @@ def test_a_model_folder_without_a_tokenizer_is_refused(data_dir: Path, tiny_mode
     with pytest.raises(DialsumError,
                        match=r"^models\.hf-seq2seq\.model_name_or_path: the tokenizer of .* has 5 tokens"):
         ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+
+
+def test_a_tokenizer_config_alone_is_refused(data_dir: Path, tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """A folder whose tokenizer is only its ``tokenizer_config.json`` (settings, no vocabulary) passed the
+    check: transformers builds no tokenizer from it (the class save_pretrained names refuses to build one
+    without a vocabulary), and the run stopped when it loaded the model. A slow tokenizer's own files, or a
+    tokenizer of remote code the recipe trusts, are not refused."""
+    import json
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from dialsum_hf.tokenizer import train_tokenizer
+
+    folder = tmp_path / "settings-only"
+    folder.mkdir()
+    for f in ("config.json", "model.safetensors", "tokenizer_config.json"):
+        shutil.copy(tiny_models["bart"] / f, folder / f)
+    table = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": str(folder)}}}
+    found = [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+    assert len(found) == 1 and f": {folder}: no tokenizer files (tokenizer.json, vocab.json, vocab.txt...), only " \
+        "tokenizer_config.json, which holds no vocabulary" in found[0], found
+    ctx = make_context(data_dir, table)
+    with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.model_name_or_path: cannot load the folder"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    # a tokenizer of remote code reads files of its own, which the check does not judge
+    settings = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {**settings, "auto_map": {"AutoTokenizer": ["tokenization_mine.MineTokenizer", None]}}), encoding="utf-8")
+    trusted = {**table["models"]["hf-seq2seq"], "trust_remote_code": True}
+    assert not [p for p in problems(data_dir, {**table, "models": {"hf-seq2seq": trusted}}) if "tokenizer" in p]
+    assert any("no tokenizer files" in p for p in problems(data_dir, table))
+    # a slow BPE tokenizer: its vocabulary and merges (one per line: texts of one line) beside the settings
+    texts = [t.replace("\n", " ") for _f, dialogue, summary, _t in rows(6) for t in (dialogue, summary)]
+    tok = train_tokenizer(texts, 200, min_frequency=1, template="eos")
+    tok.backend_tokenizer.model.save(str(folder))
+    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "tokenizer_class": "BartTokenizer"}),
+                                                  encoding="utf-8")
+    assert len(AutoTokenizer.from_pretrained(str(folder))) >= len(tok)
+    assert not [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+
+
+def test_a_model_folder_without_its_weights_is_refused(data_dir: Path, tiny_models: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    """A folder with its config and tokenizer but no weights, or a sharded one missing a shard (a copy or a
+    download cut short), passed the check; the run stopped when it loaded the model. The rule is the
+    paraphrase model's (dialsum_hf.folders)."""
+    import shutil
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    folder = tmp_path / "no-weights"
+    folder.mkdir()
+    for f in tiny_models["bart"].iterdir():
+        if f.name != "model.safetensors":
+            shutil.copy(f, folder / f.name)
+    table = {"run": {"models": ["hf-seq2seq"]}, "models": {"hf-seq2seq": {"model_name_or_path": str(folder)}}}
+    found = [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+    assert len(found) == 1 and f": {folder}: no weights in it (one of model.safetensors, " in found[0], found
+    ctx = make_context(data_dir, table)
+    with pytest.raises(DialsumError, match=r"^models\.hf-seq2seq\.model_name_or_path: cannot load the folder"):
+        ctx.build("model_loaders", "hf-seq2seq").build(ctx, ctx.data().train)
+    AutoModelForSeq2SeqLM.from_pretrained(str(tiny_models["bart"])).save_pretrained(str(folder), max_shard_size="20KB")
+    assert not [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+    shards = sorted(folder.glob("model-*.safetensors"))
+    assert len(shards) > 1
+    shards[-1].unlink()
+    found = [p for p in problems(data_dir, table) if "models.hf-seq2seq.model_name_or_path:" in p]
+    assert len(found) == 1 and f": {folder}: its weight map names shard files the folder lacks ({shards[-1].name})" \
+        in found[0], found
 
 
 def test_a_model_path_naming_a_file_is_refused(data_dir: Path, tiny_models: dict[str, Path]) -> None:

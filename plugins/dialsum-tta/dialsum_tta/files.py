@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 
 from dialsum_core.errors import DataError
+from dialsum_hf.folders import config_problem, read_json, tokenizer_problem, weights_problem
 
 #: A lexicon (``form, base tag``) -> its synonyms (``(form, full tag), ...``).
 Lexicon = dict[tuple[str, str], tuple[tuple[str, str], ...]]
@@ -105,44 +106,9 @@ def _table(path: str, _mtime_ns: int, _size: int) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in table.items()}
 
 
-#: The weight files a PyTorch model saved by ``save_pretrained`` has (one of them), whole or sharded:
-#: the names transformers looks for when it loads the folder.
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
-                "pytorch_model.bin.index.json")
-
-
-#: The files one of which a saved tokenizer has (``tokenizer.json`` for fast tokenizers, the others for
-#: the slow ones). Without any, transformers builds an empty tokenizer of a handful of tokens, and
-#: every turn the model reads becomes unknown tokens.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model",
-                   "tokenizer.model", "sentencepiece.bpe.model", "sentencepiece.model", "vocab.model")
-
-
 #: What the class names of transformers' encoder-decoder architectures hold (``BartForConditionalGeneration``,
 #: ``T5ForConditionalGeneration``, ``EncoderDecoderModel``); no decoder-only class name holds one.
 SEQ2SEQ_MARKS = ("ForConditionalGeneration", "Seq2Seq", "EncoderDecoder")
-
-
-def missing_shards(folder: Path) -> list[str]:
-    """The shard files the weight map of a sharded model in ``folder`` names and the folder lacks (a copy or
-    a download cut short), when a sharded checkpoint is what transformers loads there: it looks for
-    ``model.safetensors``, then its index, then ``pytorch_model.bin``, then its index."""
-    import json
-
-    for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                 "pytorch_model.bin.index.json"):
-        if (folder / name).is_file():
-            break
-    else:
-        return []
-    if not name.endswith(".index.json"):
-        return []
-    try:
-        weight_map = json.loads((folder / name).read_text(encoding="utf-8")).get("weight_map")
-    except (OSError, ValueError, AttributeError):  # an unreadable map: loading it says why
-        return []
-    shards = {v for v in weight_map.values() if isinstance(v, str)} if isinstance(weight_map, dict) else set()
-    return sorted(s for s in shards if not (folder / s).is_file())
 
 
 def model_folder_problem(path: str) -> str | None:
@@ -153,31 +119,19 @@ def model_folder_problem(path: str) -> str | None:
     and fails (or paraphrases unknown tokens). ``None`` when it may be.
 
     The check and the augmenter both ask this, so a folder ``dialsum check`` accepts is one the run
-    builds the augmenter from."""
-    import json
-
+    builds the augmenter from; what transformers needs in the folder is dialsum-hf's rule
+    (:mod:`dialsum_hf.folders`), the one its model loaders' check applies too."""
     p = Path(path)
     if not p.is_dir():
         return f"{path}: not a folder (a paraphrase model is a folder saved by save_pretrained)"
     if not (p / "config.json").is_file():
         return f"{path}: no config.json in it: not a model folder saved by save_pretrained"
-    if not any((p / name).is_file() for name in WEIGHT_FILES):
-        return f"{path}: no weights in it (one of {', '.join(WEIGHT_FILES)}); save the model with save_pretrained"
-    if missing := missing_shards(p):
-        return (f"{path}: its weight map names shard files the folder lacks ({', '.join(missing[:3])}); copy or "
-                "download the whole model")
-    if not any((p / name).is_file() for name in TOKENIZER_FILES):
-        return (f"{path}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}...), so every turn would become "
-                "unknown tokens; save the tokenizer into the folder too (tokenizer.save_pretrained)")
-    try:
-        config = json.loads((p / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return f"{path}: config.json is not readable JSON ({exc})"
-    if not isinstance(config, dict) or not config.get("model_type"):
-        # transformers reads the architecture from model_type (the augmenter runs no remote code): without it
-        # the model failed to load when the run first paraphrased, after its models had trained
-        return (f"{path}: config.json names no model_type, so transformers cannot tell which model it is; save "
-                "the model with save_pretrained, which writes it")
+    config = read_json(p / "config.json")
+    # the augmenter runs no remote code: transformers reads the architecture from model_type, and without it
+    # the model failed to load when the run first paraphrased, after its models had trained
+    if problem := weights_problem(p) or tokenizer_problem(p) or config_problem(config):
+        return f"{path}: {problem}"
+    config = config or {}  # a JSON object, which config_problem asked for
     # encoder-decoder configs say so, or name a seq2seq architecture (a config written by hand may leave
     # the flag out); a decoder-only one (GPT-2, Llama...) is no seq2seq model
     if config.get("is_encoder_decoder") is not True \

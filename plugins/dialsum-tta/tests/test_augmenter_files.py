@@ -148,6 +148,36 @@ def test_check_refuses_a_sharded_paraphrase_model_missing_a_shard(plugins: Any, 
         build(tmp_path, "paraphrase", {"model": str(sharded)})
 
 
+def test_a_tokenizer_config_alone_is_no_tokenizer(plugins: Any, tmp_path: Path) -> None:
+    """A folder whose tokenizer is only its ``tokenizer_config.json`` (settings, no vocabulary) passed the
+    check; transformers then builds no tokenizer from it (the class save_pretrained names refuses to build
+    without a vocabulary; a slow class builds one of a handful of tokens), when the run first paraphrased,
+    after its models had trained. A slow tokenizer's own files (vocab.json and merges.txt) do load."""
+    testing = pytest.importorskip("dialsum_hf.testing")
+    from transformers import AutoTokenizer
+
+    texts = ["#Person1#: 안녕하세요. #Person2#: 네, 반가워요."] * 4
+    model = testing.save_tiny_model("bart", tmp_path / "bart", texts, vocab_size=200)
+    whole = len(AutoTokenizer.from_pretrained(str(model)))
+    backend = AutoTokenizer.from_pretrained(str(model)).backend_tokenizer
+    (model / "tokenizer.json").unlink()
+    assert (model / "tokenizer_config.json").is_file()
+    with pytest.raises(ValueError, match="Couldn't instantiate the backend tokenizer"):
+        AutoTokenizer.from_pretrained(str(model))
+    (problem,) = tta_problems(plugins, "paraphrase", {"model": str(model)})
+    assert f"augmenters.paraphrase.model: {model}: no tokenizer files (tokenizer.json, vocab.json, vocab.txt...), " \
+        "only tokenizer_config.json, which holds no vocabulary" in problem, problem
+    with pytest.raises(DataError, match=f"^{model}: no tokenizer files .*only tokenizer_config.json"):
+        build(tmp_path, "paraphrase", {"model": str(model)})
+    # the same settings beside a slow BPE tokenizer's vocabulary and merges: a tokenizer of the whole vocabulary
+    backend.model.save(str(model))
+    settings = json.loads((model / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (model / "tokenizer_config.json").write_text(json.dumps({**settings, "tokenizer_class": "BartTokenizer"}),
+                                                 encoding="utf-8")
+    assert len(AutoTokenizer.from_pretrained(str(model))) >= whole
+    assert tta_problems(plugins, "paraphrase", {"model": str(model)}) == []
+
+
 def build(tmp_path: Path, name: str, options: dict[str, str]) -> Any:
     plugins = build_plugins()
     recipe = Recipe.from_dict({"augmenters": {name: options}}, source=str(tmp_path / "r.toml"))
