@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from dialsum_core.atomic import atomic_open
+from dialsum_core.atomic import atomic_open, remove_stale_temporaries, temporary_folder
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import CONFIG, RESULTS
 from dialsum_core.recipe.schema import RunSection
@@ -584,38 +584,32 @@ def build_report(root: Path, out: Path | None = None) -> Written:
         raise DialsumError(f"{out / taken[0]}: a folder where the report writes its file; remove it or give "
                            "another folder with --out")
     _, direction = run.objective
-    import shutil
-    import tempfile
-
-    staging: Path | None = None
     try:
         # Everything is made in a hidden folder beside the report first and moved in at the end: a
         # report stopped half way (Ctrl-C, a full disk) leaves the previous report whole, not new
-        # plots beside an old report.md.
-        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
-        candidates = [
-            plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
-                        staging / "learning_curves.png"),
-            plot_curves([r for r in run.of("on_metrics") if r.get("step") is not None], "step",
-                        "training metrics (per step)", "step", staging / "steps.png"),
-            plot_folds(run.of("after_fold"), staging / "folds.png"),
-            plot_trials(run.of("after_trial"), direction, staging / "trials.png"),
-        ]
-        made = [p for p in candidates if p is not None]
-        (staging / "report.md").write_text(render_markdown(run, made), encoding="utf-8")
-        with _uninterrupted():
-            earlier = _shown_plots(out / "report.md")
-            for name in REPORT_FILES:
-                if (staging / name).exists():
-                    os.replace(staging / name, out / name)
-                elif name in earlier:  # the earlier report's plot, which this report does not have
-                    (out / name).unlink(missing_ok=True)
+        # plots beside an old report.md. A report killed outright leaves its folder to the next one.
+        remove_stale_temporaries(out, recursive=False)
+        with temporary_folder(out, "report") as staging:
+            candidates = [
+                plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
+                            staging / "learning_curves.png"),
+                plot_curves([r for r in run.of("on_metrics") if r.get("step") is not None], "step",
+                            "training metrics (per step)", "step", staging / "steps.png"),
+                plot_folds(run.of("after_fold"), staging / "folds.png"),
+                plot_trials(run.of("after_trial"), direction, staging / "trials.png"),
+            ]
+            made = [p for p in candidates if p is not None]
+            (staging / "report.md").write_text(render_markdown(run, made), encoding="utf-8")
+            with _uninterrupted():
+                earlier = _shown_plots(out / "report.md")
+                for name in REPORT_FILES:
+                    if (staging / name).exists():
+                        os.replace(staging / name, out / name)
+                    elif name in earlier:  # the earlier report's plot, which this report does not have
+                        (out / name).unlink(missing_ok=True)
     except OSError as exc:  # a full disk, a folder it may not write
         raise DialsumError(f"{out}: cannot write the report ({exc.strerror or exc}); give another folder "
                            "with --out") from None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
     return Written(out / "report.md", [out / p.name for p in made])
 
 
