@@ -27,8 +27,9 @@ from typing import IO, Any
 def atomic_open(
     path: Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None
 ) -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
-    path = Path(path)
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds. A
+    symbolic link is written through, as editors save: its target is replaced, the link stays."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{_writer()}{TMP_SUFFIX}", dir=path.parent)
     # mkstemp creates 0600; the file must end with the mode a plain open() would give (or keep its own)

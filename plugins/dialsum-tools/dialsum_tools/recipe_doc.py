@@ -549,7 +549,7 @@ def reference_pages(plugins: Plugins | None = None) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 @click.command(name="recipe-doc")
 @click.option("--output", "-o", type=HomePath(dir_okay=False, path_type=Path), default=None,
-              help="Write the recipe reference here (default: print it).")
+              help="Write the recipe reference here (a link: its target; default: print it).")
 @click.option("--hooks-output", type=HomePath(dir_okay=False, path_type=Path), default=None,
               help="Also write the hook reference here.")
 @click.option("--check", is_flag=True,
