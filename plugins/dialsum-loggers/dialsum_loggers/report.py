@@ -32,6 +32,7 @@ from dialsum_core.experiment import CONFIG, RESULTS
 from dialsum_core.recipe.schema import RunSection
 from dialsum_core.registry import KIND
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
+from dialsum_loggers.plugin import FILE_KEYS, JsonlOptions
 from dialsum_loggers.position import numeric
 from dialsum_loggers.scale import DEFAULT_OBJECTIVE, NOTE, shown
 
@@ -56,7 +57,8 @@ def records_file(root: Path) -> str:
     as the run's resolved ``config.toml`` spells it out (it holds every used plugin's options), the
     default name when the run had no ``jsonl`` logger or the folder has no config. A config that
     cannot be read is refused unless the default file is there: the run may have renamed its file,
-    and a report built without it would show no event at all."""
+    and a report built without it would show no event at all. A name the option refuses (outside the
+    experiment folder) is refused here too."""
     import tomllib
 
     try:
@@ -71,7 +73,14 @@ def records_file(root: Path) -> str:
                            f"written there ({FILENAME} is not in the folder); fix or restore it") from None
     options = config.get(KIND["loggers"].table, {}).get("jsonl", {})
     name = options.get("filename") if isinstance(options, dict) else None
-    return name if isinstance(name, str) and name else FILENAME
+    if not isinstance(name, str) or not name:
+        return FILENAME
+    try:  # the option's own rule: a config.toml edited (or made elsewhere) to read any file is refused
+        JsonlOptions(filename=name)
+    except ValueError as exc:
+        raise DialsumError(f"{root / CONFIG}: {FILE_KEYS['jsonl']}: {exc}; the report reads only the "
+                           "experiment folder's files") from None
+    return name
 
 
 def runs_below(root: Path) -> list[Path]:

@@ -205,3 +205,25 @@ def test_a_fan_out_jobs_report_says_it_is_one_job(tmp_path: Path, plugins) -> No
     assert CliRunner().invoke(cli, ["report", str(exp)]).exit_code == 0
     md = (exp / "report" / "report.md").read_text(encoding="utf-8")
     assert "- **job**: fold=2: this job's units only; the experiment's final run ensembles them" in md
+
+
+@pytest.mark.parametrize("name", ["../elsewhere.jsonl", "{outside}"])
+def test_a_records_file_outside_the_experiment_folder_is_refused(tmp_path: Path, plugins, name: str) -> None:
+    """``[loggers.jsonl] filename`` is read from the experiment's config.toml, which is only a file (edited,
+    or copied from someone else): ``../`` or an absolute path made the report read a file outside the
+    folder, which the option itself refuses for a run."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    outside = tmp_path / "outside.jsonl"
+    shutil.copy(exp / "metrics.jsonl", outside)
+    shutil.copy(exp / "metrics.jsonl", exp.parent / "elsewhere.jsonl")
+    name = name.format(outside=outside)
+    config = (exp / "config.toml").read_text(encoding="utf-8")
+    assert 'filename = "metrics.jsonl"' in config
+    (exp / "config.toml").write_text(config.replace('filename = "metrics.jsonl"', f'filename = "{name}"'),
+                                     encoding="utf-8")
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 2, res.output
+    assert res.output.splitlines() == [
+        f"error: {exp / 'config.toml'}: loggers.jsonl.filename: must be a path inside the experiment folder, "
+        f"got {name!r}; the report reads only the experiment folder's files"]
+    assert not (exp / "report").exists()
