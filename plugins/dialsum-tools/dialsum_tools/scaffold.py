@@ -176,11 +176,7 @@ def _write_all(root: Path, files: dict[str, str]) -> None:
               show_default=True, help="Folder in which to create dialsum-NAME/.")
 def command(name: str, kind: str, parent: Path) -> None:
     """Scaffold a plugin package: dialsum-NAME/ with a KIND skeleton, its entry point and tests."""
-    try:
-        root = new_plugin(name, kind, parent)
-    except DialsumError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
+    root = new_plugin(name, kind, parent)  # a DialsumError is the command's error line, as for every command
     n = Names.of(name)
     click.echo(f"created {root}")
     # a shell command to paste: a folder with a space or a quote is quoted
