@@ -1,9 +1,10 @@
 """Atomic file writes: a crash leaves the old file or the new one, never half of either.
 
-The new content goes to a temporary file beside the target, renamed over it when complete. A
-process killed while writing (SIGKILL, power loss) cannot remove its temporary file, so the name
-carries the writer's host and process id, and :func:`remove_stale_temporaries` (called when an
-experiment folder is opened again) deletes those whose writer no longer runs.
+The new content goes to a temporary file beside the target, renamed over it when complete (several
+files that must change together are made in a :func:`temporary_folder` first). A process killed
+while writing (SIGKILL, power loss) cannot remove its temporary file or folder, so the name carries
+the writer's host and process id, and :func:`remove_stale_temporaries` (called when an experiment
+folder is opened again, or where a command writes) deletes those whose writer no longer runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,8 +27,9 @@ from typing import IO, Any
 def atomic_open(
     path: Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None
 ) -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
-    path = Path(path)
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds. A
+    symbolic link is written through, as editors save: its target is replaced, the link stays."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{_writer()}{TMP_SUFFIX}", dir=path.parent)
     # mkstemp creates 0600; the file must end with the mode a plain open() would give (or keep its own)
@@ -76,19 +79,34 @@ def _running(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Delete the temporary files under ``folder`` left by writers of this host that are gone.
+@contextlib.contextmanager
+def temporary_folder(parent: Path, prefix: str) -> Iterator[Path]:
+    """A new hidden folder in ``parent`` to make files in before they are moved into place, removed
+    with what is left in it when the block ends, however it ends (Ctrl-C too). It is named for this
+    writer as its temporary files are, and has the mode a plain ``mkdir`` gives (not ``mkdtemp``'s
+    0700): it may be renamed into place as it is."""
+    path = Path(parent) / f".{prefix}-{os.urandom(4).hex()}.{_writer()}{TMP_SUFFIX}"
+    try:
+        path.mkdir()
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_temporaries(folder: Path, *, recursive: bool = True) -> list[Path]:
+    """Delete the temporary files and folders in ``folder`` (and below it, when ``recursive``) left
+    by writers of this host that are gone.
 
     A temporary file of a process that still runs (a parallel job writing into the same folder)
     or of another machine (a shared disk) is left alone.
     """
     host = _host()
     removed = []
-    for path in Path(folder).rglob(f".*{TMP_SUFFIX}"):
+    for path in list((Path(folder).rglob if recursive else Path(folder).glob)(f".*{TMP_SUFFIX}")):
         writer_host, _, pid = path.name[: -len(TMP_SUFFIX)].rpartition(".")[2].rpartition("-")
         if writer_host == host and pid.isdigit() and not _running(int(pid)):
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
                 removed.append(path)
     return removed
 

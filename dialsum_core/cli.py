@@ -6,10 +6,11 @@ Importing this module must stay cheap: no heavy library. Plugins are loaded thro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -23,22 +24,16 @@ log = logging.getLogger("dialsum")
 
 
 def fail(exc: DialsumError) -> NoReturn:
-    """Report a user error as ``error: ...`` lines and exit with its code (for plugins' commands too)."""
+    """Report a user error as ``error: ...`` lines and exit with its code: how every command ends on a
+    :class:`DialsumError` it raises (see :class:`DialsumGroup`)."""
     for line in str(exc).splitlines() or [type(exc).__name__]:
         click.echo(f"error: {line}", err=True)
     sys.exit(exc.exit_code)
 
 
-def _plugins(disable: Sequence[str] = ()) -> Plugins:
-    try:
-        return build_plugins(disable)
-    except DialsumError as exc:
-        fail(exc)
-
-
 def listed_plugins(disable: Sequence[str] = ()) -> Plugins:
-    """The installed plugins for a listing command, broken ones reported as warnings (exit 2 on a clash)."""
-    plugins = _plugins(disable)
+    """The installed plugins for a listing command, broken ones reported as warnings (a clash raises)."""
+    plugins = build_plugins(disable)
     _warn_broken(plugins)
     return plugins
 
@@ -103,10 +98,75 @@ disable_option = click.option(
 )
 
 
+class _Output:
+    """``sys.stdout`` while a command runs. A reader that stops reading (``dialsum plugins | head -1``,
+    ``| grep -q``) ends the output, not the command, which exits with its own status: under ``set -o
+    pipefail`` a listing read in part is no failure (the reader has what it wanted), and a run still
+    writes its results. Any other failure to write (``> /dev/full``) is the command's one ``error:``."""
+
+    def __init__(self, stream: Any):
+        self.stream, self.failed = stream, False
+
+    def write(self, text: str) -> int:
+        return self._guard(self.stream.write, text) or len(text)
+
+    def flush(self) -> None:
+        self._guard(self.stream.flush)
+
+    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno, buffer...
+        return getattr(self.stream, name)
+
+    def _guard(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            self.discard()
+        except OSError as exc:
+            self.failed = True
+            raise DialsumError(f"cannot write the output: {exc.strerror or exc}") from None
+
+    def discard(self) -> None:
+        """The rest of the output, flushed as Python exits too, goes nowhere."""
+        with contextlib.suppress(OSError, ValueError):
+            fd, devnull = self.stream.fileno(), os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+
+
 class DialsumGroup(click.Group):
-    """Adds plugin-provided commands lazily, so a broken plugin cannot break ``--help``."""
+    """Adds plugin-provided commands lazily, so a broken plugin cannot break ``--help``; ends every
+    command alike, its own or a plugin's: a user error as one ``error:`` line (status 2), Ctrl-C as one
+    line (status 130, as ``dialsum run``), output that cannot be written as :class:`_Output` says."""
 
     _loaded = False
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        terminal = sys.stdout
+        sys.stdout = output = _Output(terminal)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            sys.stdout = terminal
+            if output.failed:
+                output.discard()
+
+    @contextlib.contextmanager
+    def _ends(self) -> Iterator[None]:
+        try:
+            yield
+        except DialsumError as exc:
+            fail(exc)
+        except KeyboardInterrupt:  # before click, which says "Aborted!" and exits 1
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with self._ends():  # --help loads the plugins' commands
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with self._ends():
+            return super().invoke(ctx)
 
     def _load_plugin_commands(self) -> None:
         if self._loaded:
@@ -169,10 +229,7 @@ def load_checked(recipe_path: str, overrides: Sequence[str], disable: Sequence[s
 @disable_option
 def check(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) -> None:
     """Validate RECIPE without running anything (every named plugin must be installed)."""
-    try:
-        plugins, recipe = load_checked(recipe_path, overrides, disable)
-    except DialsumError as exc:
-        fail(exc)
+    plugins, recipe = load_checked(recipe_path, overrides, disable)
     for line in recipe.ignored(plugins):
         click.echo(f"warning: {line}", err=True)
     models = ", ".join(recipe.run.models)
@@ -188,11 +245,9 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) 
     from dialsum_core.runner import run_recipe
 
     _setup_console_logging()
+    plugins, recipe = load_checked(recipe_path, overrides, disable, validate=False)
     try:
-        plugins, recipe = load_checked(recipe_path, overrides, disable, validate=False)
         result = run_recipe(recipe, plugins)  # validates
-    except DialsumError as exc:
-        fail(exc)
     except KeyboardInterrupt:
         click.echo("interrupted; partial results are in the experiment folder", err=True)
         sys.exit(130)

@@ -162,14 +162,10 @@ def report_command(experiment_dir: str, out_dir: str | None) -> None:
 
     Reads the jsonl logger's file (metrics.jsonl, or the name config.toml gives it) and results.json.
     """
-    from dialsum_core.errors import DialsumError
     from dialsum_loggers.report import build_report
 
-    try:
+    try:  # a DialsumError is the command's error line, as for every command
         written = build_report(Path(experiment_dir), Path(out_dir) if out_dir else None)
-    except DialsumError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from exc
     except KeyboardInterrupt:  # as `dialsum run` says it; the files are moved in last, all or none
         click.echo("interrupted; the report was not written", err=True)
         raise SystemExit(130) from None

@@ -27,13 +27,14 @@ from typing import Any
 
 import attrs
 
-from dialsum_core.atomic import atomic_open
+from dialsum_core.atomic import atomic_open, remove_stale_temporaries, temporary_folder
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import CONFIG, RESULTS, Experiment
 from dialsum_core.recipe.schema import RunSection
 from dialsum_core.registry import KIND
 from dialsum_loggers.artifacts import PREDICTION
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
+from dialsum_loggers.plugin import FILE_KEYS, JsonlOptions
 from dialsum_loggers.position import numeric
 from dialsum_loggers.scale import Scale, percent_scores
 
@@ -58,7 +59,8 @@ def records_file(root: Path) -> str:
     as the run's resolved ``config.toml`` spells it out (it holds every used plugin's options), the
     default name when the run had no ``jsonl`` logger or the folder has no config. A config that
     cannot be read is refused unless the default file is there: the run may have renamed its file,
-    and a report built without it would show no event at all."""
+    and a report built without it would show no event at all. A name the option refuses (outside the
+    experiment folder) is refused here too."""
     import tomllib
 
     try:
@@ -73,7 +75,14 @@ def records_file(root: Path) -> str:
                            f"written there ({FILENAME} is not in the folder); fix or restore it") from None
     options = config.get(KIND["loggers"].table, {}).get("jsonl", {})
     name = options.get("filename") if isinstance(options, dict) else None
-    return name if isinstance(name, str) and name else FILENAME
+    if not isinstance(name, str) or not name:
+        return FILENAME
+    try:  # the option's own rule: a config.toml edited (or made elsewhere) to read any file is refused
+        JsonlOptions(filename=name)
+    except ValueError as exc:
+        raise DialsumError(f"{root / CONFIG}: {FILE_KEYS['jsonl']}: {exc}; the report reads only the "
+                           "experiment folder's files") from None
+    return name
 
 
 def runs_below(root: Path) -> list[Path]:
@@ -637,38 +646,32 @@ def build_report(root: Path, out: Path | None = None, plugins: Any = None) -> Wr
 
         plugins = build_plugins()
     percent = percent_scores(plugins)
-    import shutil
-    import tempfile
-
-    staging: Path | None = None
     try:
         # Everything is made in a hidden folder beside the report first and moved in at the end: a
         # report stopped half way (Ctrl-C, a full disk) leaves the previous report whole, not new
-        # plots beside an old report.md.
-        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
-        candidates = [
-            plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
-                        staging / "learning_curves.png"),
-            plot_curves([r for r in run.of("on_metrics") if r.get("step") is not None], "step",
-                        "training metrics (per step)", "step", staging / "steps.png"),
-            plot_folds(run.of("after_fold"), staging / "folds.png"),
-            plot_trials(run.of("after_trial"), direction, staging / "trials.png"),
-        ]
-        made = [p for p in candidates if p is not None]
-        (staging / "report.md").write_text(render_markdown(run, made, percent), encoding="utf-8")
-        with _uninterrupted():
-            earlier = _shown_plots(out / "report.md")
-            for name in REPORT_FILES:
-                if (staging / name).exists():
-                    os.replace(staging / name, out / name)
-                elif name in earlier:  # the earlier report's plot, which this report does not have
-                    (out / name).unlink(missing_ok=True)
+        # plots beside an old report.md. A report killed outright leaves its folder to the next one.
+        remove_stale_temporaries(out, recursive=False)
+        with temporary_folder(out, "report") as staging:
+            candidates = [
+                plot_curves(run.of("after_epoch"), "epoch", "learning curves (per epoch)", "epoch",
+                            staging / "learning_curves.png"),
+                plot_curves([r for r in run.of("on_metrics") if r.get("step") is not None], "step",
+                            "training metrics (per step)", "step", staging / "steps.png"),
+                plot_folds(run.of("after_fold"), staging / "folds.png"),
+                plot_trials(run.of("after_trial"), direction, staging / "trials.png"),
+            ]
+            made = [p for p in candidates if p is not None]
+            (staging / "report.md").write_text(render_markdown(run, made, percent), encoding="utf-8")
+            with _uninterrupted():
+                earlier = _shown_plots(out / "report.md")
+                for name in REPORT_FILES:
+                    if (staging / name).exists():
+                        os.replace(staging / name, out / name)
+                    elif name in earlier:  # the earlier report's plot, which this report does not have
+                        (out / name).unlink(missing_ok=True)
     except OSError as exc:  # a full disk, a folder it may not write
         raise DialsumError(f"{out}: cannot write the report ({exc.strerror or exc}); give another folder "
                            "with --out") from None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
     return Written(out / "report.md", [out / p.name for p in made])
 
 

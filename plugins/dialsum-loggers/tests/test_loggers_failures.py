@@ -138,6 +138,9 @@ def test_an_interrupted_run_says_so_everywhere(tmp_path: Path, register_plugin, 
     # the experiment folder itself: the logger could not open it, and the run went on without its log
     ({"file": {"filename": "."}}, "loggers.file.filename", "'.' is the experiment folder itself"),
     ({"jsonl": {"filename": "./"}}, "loggers.jsonl.filename", "'./' is the experiment folder itself"),
+    # outside the experiment folder, where `dialsum report` would read it from
+    ({"jsonl": {"filename": "../metrics.jsonl"}}, "loggers.jsonl.filename", "inside the experiment folder"),
+    ({"jsonl": {"filename": "/tmp/metrics.jsonl"}}, "loggers.jsonl.filename", "inside the experiment folder"),
 ])
 def test_a_log_file_name_the_core_or_the_other_logger_writes_is_refused(tables: dict, key: str, says: str,
                                                                          tmp_path: Path) -> None:

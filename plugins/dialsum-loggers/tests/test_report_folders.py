@@ -87,13 +87,10 @@ def test_ctrl_c_during_a_report_leaves_a_whole_report_or_none(tmp_path: Path, pl
     assert sorted(os.listdir(out)) == expected, err  # no staging folder left, no file missing
 
 
-def test_ctrl_c_while_the_plots_are_drawn_says_so_and_writes_nothing(tmp_path: Path, plugins) -> None:
-    """Interrupted once its hidden working folder exists (the plots are drawn there), a report ends as
-    an interrupted run does: one line, exit status 130, and nothing in the report folder."""
-    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
-    out = tmp_path / "interrupted"
-    # each plot takes a second to save, so that the report is still drawing when Ctrl-C comes, however
-    # slowly this process is scheduled beside it
+def drawing_slowly(tmp_path: Path, exp: Path, out: Path) -> subprocess.Popen:
+    """``dialsum report EXP --out OUT``, returned once its hidden working folder exists (the plots are
+    drawn there). Each plot takes a second to save, so that the report is still drawing when the test
+    stops it, however slowly this process is scheduled beside it."""
     slow = tmp_path / "slow"
     slow.mkdir()
     (slow / "sitecustomize.py").write_text(
@@ -104,11 +101,36 @@ def test_ctrl_c_while_the_plots_are_drawn_says_so_and_writes_nothing(tmp_path: P
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     while proc.poll() is None and not (out.is_dir() and any(n.startswith(".report-") for n in os.listdir(out))):
         time.sleep(0.001)
+    return proc
+
+
+def test_ctrl_c_while_the_plots_are_drawn_says_so_and_writes_nothing(tmp_path: Path, plugins) -> None:
+    """Interrupted while it draws, a report ends as an interrupted run does: one line, exit status 130,
+    and nothing in the report folder."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    out = tmp_path / "interrupted"
+    proc = drawing_slowly(tmp_path, exp, out)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted; the report was not written"]
     assert os.listdir(out) == []
+
+
+def test_the_working_folder_of_a_report_killed_outright_goes_with_the_next_report(tmp_path: Path,
+                                                                                   plugins) -> None:
+    """A report killed while it draws (SIGKILL, no handler runs) left its hidden working folder in the
+    report folder for good, one more with every such report."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    out = tmp_path / "killed"
+    proc = drawing_slowly(tmp_path, exp, out)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=300)
+    (left,) = os.listdir(out)
+    assert left.startswith(".report-")
+    res = CliRunner().invoke(cli, ["report", str(exp), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "report.md" in os.listdir(out) and not [n for n in os.listdir(out) if n.startswith(".")]
 
 
 def test_folders_given_with_a_leading_tilde_are_in_the_home_folder(tmp_path: Path, plugins) -> None:
@@ -183,3 +205,25 @@ def test_a_fan_out_jobs_report_says_it_is_one_job(tmp_path: Path, plugins) -> No
     assert CliRunner().invoke(cli, ["report", str(exp)]).exit_code == 0
     md = (exp / "report" / "report.md").read_text(encoding="utf-8")
     assert "- **job**: fold=2: this job's units only; the experiment's final run ensembles them" in md
+
+
+@pytest.mark.parametrize("name", ["../elsewhere.jsonl", "{outside}"])
+def test_a_records_file_outside_the_experiment_folder_is_refused(tmp_path: Path, plugins, name: str) -> None:
+    """``[loggers.jsonl] filename`` is read from the experiment's config.toml, which is only a file (edited,
+    or copied from someone else): ``../`` or an absolute path made the report read a file outside the
+    folder, which the option itself refuses for a run."""
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    outside = tmp_path / "outside.jsonl"
+    shutil.copy(exp / "metrics.jsonl", outside)
+    shutil.copy(exp / "metrics.jsonl", exp.parent / "elsewhere.jsonl")
+    name = name.format(outside=outside)
+    config = (exp / "config.toml").read_text(encoding="utf-8")
+    assert 'filename = "metrics.jsonl"' in config
+    (exp / "config.toml").write_text(config.replace('filename = "metrics.jsonl"', f'filename = "{name}"'),
+                                     encoding="utf-8")
+    res = CliRunner().invoke(cli, ["report", str(exp)])
+    assert res.exit_code == 2, res.output
+    assert res.output.splitlines() == [
+        f"error: {exp / 'config.toml'}: loggers.jsonl.filename: must be a path inside the experiment folder, "
+        f"got {name!r}; the report reads only the experiment folder's files"]
+    assert not (exp / "report").exists()

@@ -549,14 +549,14 @@ def reference_pages(plugins: Plugins | None = None) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 @click.command(name="recipe-doc")
 @click.option("--output", "-o", type=HomePath(dir_okay=False, path_type=Path), default=None,
-              help="Write the recipe reference here (default: print it).")
+              help="Write the recipe reference here (a link: its target; default: print it).")
 @click.option("--hooks-output", type=HomePath(dir_okay=False, path_type=Path), default=None,
               help="Also write the hook reference here.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 2 listing every recipe key or hook without a description.")
 def command(output: Path | None, hooks_output: Path | None, check: bool) -> None:
     """Generate the recipe reference from the core schema and every installed plugin's options."""
-    from dialsum_core.cli import fail, listed_plugins
+    from dialsum_core.cli import listed_plugins
 
     if check and (output or hooks_output):
         raise click.UsageError("--check writes nothing; drop --output and --hooks-output, or --check")
@@ -579,10 +579,7 @@ def command(output: Path | None, hooks_output: Path | None, check: bool) -> None
         pages[hooks_output] = render_hooks(plugins)
     if output is None:
         click.echo(text, nl=False)
-    try:
-        write_together(pages)
-    except DialsumError as exc:
-        fail(exc)
+    write_together(pages)
     for path in pages:
         click.echo(f"wrote {path}", err=True)
 

@@ -142,37 +142,31 @@ def name_taken(n: Names, reg_kind: str) -> str:
 
 
 def _write_all(root: Path, files: dict[str, str]) -> None:
-    """Write ``files`` (relative path -> text) as the folder ``root``, all of them or nothing."""
+    """Write ``files`` (relative path -> text) as the folder ``root``, all of them or nothing: a
+    scaffold stopped by Ctrl-C leaves nothing either, and one killed outright leaves its hidden
+    folder to the next scaffold in ``root``'s folder."""
     import os
     import shutil
-    import tempfile
+
+    from dialsum_core.atomic import remove_stale_temporaries, temporary_folder
 
     parent = root.parent
     created = next((p for p in reversed([parent, *parent.parents]) if not p.exists()), None)
-    staging: Path | None = None
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".new-plugin-", dir=parent))
-        for rel, text in files.items():
-            path = staging / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700, as a plain mkdir would not give
-        os.rename(staging, root)
-    except OSError as exc:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+        remove_stale_temporaries(parent, recursive=False)
+        with temporary_folder(parent, "new-plugin") as staging:
+            for rel, text in files.items():
+                path = staging / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            os.rename(staging, root)
+    except BaseException as exc:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
+        if not isinstance(exc, OSError):
+            raise
         raise DialsumError(f"new-plugin: cannot write {root}: {exc.strerror or exc}; nothing was written") from None
-
-
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 @click.command(name="new-plugin")
@@ -182,11 +176,7 @@ def _umask() -> int:
               show_default=True, help="Folder in which to create dialsum-NAME/.")
 def command(name: str, kind: str, parent: Path) -> None:
     """Scaffold a plugin package: dialsum-NAME/ with a KIND skeleton, its entry point and tests."""
-    try:
-        root = new_plugin(name, kind, parent)
-    except DialsumError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
+    root = new_plugin(name, kind, parent)  # a DialsumError is the command's error line, as for every command
     n = Names.of(name)
     click.echo(f"created {root}")
     # a shell command to paste: a folder with a space or a quote is quoted

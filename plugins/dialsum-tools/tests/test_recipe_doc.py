@@ -99,3 +99,21 @@ def test_ctrl_c_as_the_first_page_appears_leaves_both_pages_or_none(tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hooks.md", "recipe.md"], err  # no temporary file left
     assert hooks.read_text(encoding="utf-8").startswith("# Hook reference")
 
+
+
+def test_a_page_given_as_a_link_is_written_through_it(tmp_path: Path) -> None:
+    """``-o docs/recipe.md`` where that is a symbolic link (to a shared docs checkout) replaced the link
+    by a file, leaving the shared page as it was: the link's target is written, atomically, as an
+    editor saves it, and the link stays."""
+    shared, docs = tmp_path / "shared", tmp_path / "docs"
+    shared.mkdir()
+    docs.mkdir()
+    (shared / "recipe.md").write_text("old page\n", encoding="utf-8")
+    (docs / "recipe.md").symlink_to(Path("..") / "shared" / "recipe.md")
+    (docs / "hooks.md").symlink_to(shared / "hooks.md")  # a link to a page not written yet
+    res = recipe_doc("-o", str(docs / "recipe.md"), "--hooks-output", str(docs / "hooks.md"))
+    assert res.returncode == 0, res.stderr
+    assert (docs / "recipe.md").is_symlink() and (docs / "hooks.md").is_symlink()
+    assert (shared / "recipe.md").read_text(encoding="utf-8").startswith("# Recipe reference")
+    assert (shared / "hooks.md").read_text(encoding="utf-8").startswith("# Hook reference")
+    assert sorted(p.name for p in shared.iterdir()) == ["hooks.md", "recipe.md"]  # no temporary file left

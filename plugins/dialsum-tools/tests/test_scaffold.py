@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,48 @@ def test_the_next_commands_can_be_pasted_for_a_folder_with_a_space(tmp_path: Pat
     words = shlex.split(next_line.removeprefix("next: "))
     root = parent / "dialsum-csv-log"
     assert words[:4] == ["pip", "install", "-e", str(root)] and words[6] == str(root / "tests")
+
+
+def writing_slowly(tmp_path: Path, parent: Path) -> subprocess.Popen:
+    """``dialsum new-plugin csv-log logger --dir PARENT``, returned once its hidden working folder
+    exists; each file takes a second to write there, so that the test stops it while it writes."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import pathlib, time\n_write = pathlib.Path.write_text\n"
+        "pathlib.Path.write_text = lambda self, *a, **k: (\n"
+        "    time.sleep(1.0) if '.new-plugin-' in str(self) else None, _write(self, *a, **k))[1]\n",
+        encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(slow), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "dialsum_core", "new-plugin", "csv-log", "logger", "--dir",
+                             str(parent)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    def writing() -> bool:
+        return parent.is_dir() and any(n.startswith(".new-plugin-") for n in os.listdir(parent))
+
+    while proc.poll() is None and not writing():
+        time.sleep(0.001)
+    return proc
+
+
+def test_ctrl_c_while_writing_leaves_nothing(tmp_path: Path) -> None:
+    """Interrupted while it wrote, new-plugin left its hidden working folder (and the folders made for
+    it) behind, and said click's "Aborted!" with exit status 1."""
+    proc = writing_slowly(tmp_path, tmp_path / "new" / "plugins")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert (proc.returncode, err) == (130, "interrupted\n")
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_working_folder_of_a_scaffold_killed_outright_goes_with_the_next_one(tmp_path: Path) -> None:
+    """Killed while it wrote (SIGKILL, no handler runs), new-plugin left its hidden working folder
+    beside the packages for good."""
+    parent = tmp_path / "plugins"
+    proc = writing_slowly(tmp_path, parent)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=300)
+    (left,) = os.listdir(parent)
+    assert left.startswith(".new-plugin-")
+    res = new_plugin("csv-log", "logger", "--dir", str(parent))
+    assert res.returncode == 0, res.stderr
+    assert os.listdir(parent) == ["dialsum-csv-log"]

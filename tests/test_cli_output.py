@@ -1,0 +1,112 @@
+"""How every command ends when its output cannot be written or the user presses Ctrl-C: one line (or
+none), a known status, never a traceback nor click's "Aborted!". Real processes: a closed pipe and a
+signal behave there as they do for a user."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, make_dist
+
+RECIPE = str(ROOT / "recipes" / "tiny.toml")
+#: Commands that print to stdout, a small listing and a page far larger than a pipe's buffer among them.
+PRINTING = [["plugins"], ["--help"], ["check", RECIPE], ["recipe-doc"]]
+
+
+def dialsum(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dialsum_core", *args], stderr=subprocess.PIPE, text=True,
+                            **kwargs)
+
+
+@pytest.mark.parametrize("args", PRINTING, ids=lambda a: a[0])
+def test_a_reader_that_stops_reading_ends_the_output_quietly(args: list[str]) -> None:
+    """``dialsum plugins | head -1`` exited 1, or printed a BrokenPipeError traceback, depending on when
+    head left; under ``set -o pipefail`` that failed the script. Here the reader is gone before the
+    first line: the command ends as it would have, status 0, nothing on stderr."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = dialsum(*args, stdout=write)
+    finally:
+        os.close(write)
+    _, err = proc.communicate(timeout=300)
+    assert (proc.returncode, err) == (0, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+@pytest.mark.parametrize("args", PRINTING, ids=lambda a: a[0])
+def test_output_that_cannot_be_written_is_one_error_line(args: list[str]) -> None:
+    """``dialsum plugins > /dev/full`` printed an OSError traceback."""
+    with open("/dev/full", "w") as full:
+        proc = dialsum(*args, stdout=full)
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err
+    assert err.splitlines() == ["error: cannot write the output: No space left on device"]
+
+
+SLOW_LOAD = """
+import os, time
+open(os.environ["DIALSUM_TEST_MARK"], "w").close()
+time.sleep(120)
+"""
+
+SLOW_RENDER = '''
+import os, time
+import attrs
+from dialsum_core import hookimpl
+
+
+def _slowly():
+    open(os.environ["DIALSUM_TEST_MARK"], "w").close()
+    time.sleep(120)
+    return 1
+
+
+@attrs.define
+class SlowOptions:
+    #: Its default takes long to compute.
+    n: int = attrs.Factory(_slowly)
+
+
+@hookimpl
+def dialsum_register_model_loaders(register):
+    register("cli-slow-render", lambda options, ctx: None, options=SlowOptions, description="renders slowly")
+'''
+
+
+def interrupted(tmp_path: Path, source: str, module: str, *args: str) -> subprocess.CompletedProcess:
+    """``dialsum ARGS`` with a plugin installed whose ``source`` takes long once it marks a file, given
+    Ctrl-C as soon as the mark appears."""
+    site, mark = tmp_path / "site", tmp_path / "mark"
+    make_dist(site, f"dialsum-{module}", "0.1.0", module, source, {module: module})
+    env = {**os.environ, "DIALSUM_TEST_MARK": str(mark),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    proc = dialsum(*args, stdout=subprocess.PIPE, env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("args", [["plugins"], ["--help"], ["recipe-doc"], ["check", RECIPE]],
+                         ids=lambda a: a[0])
+def test_ctrl_c_while_plugins_load_is_one_line_and_status_130(tmp_path: Path, args: list[str]) -> None:
+    """Every command said click's "Aborted!" and exited 1; ``dialsum run`` said "interrupted" and exited
+    130, which a script tells from a failure."""
+    res = interrupted(tmp_path, SLOW_LOAD, "cli_slow_load_plugin", *args)
+    assert (res.returncode, res.stderr, res.stdout) == (130, "interrupted\n", "")
+
+
+def test_ctrl_c_while_recipe_doc_renders_writes_nothing(tmp_path: Path) -> None:
+    res = interrupted(tmp_path, SLOW_RENDER, "cli_slow_render_plugin", "recipe-doc", "-o", "recipe.md")
+    assert (res.returncode, res.stderr) == (130, "interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mark", "site"]
