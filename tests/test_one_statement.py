@@ -33,6 +33,10 @@ FACTS = {
     "valid_predictions.csv": ("dialsum_modes.toolkit", "VALID_PREDICTIONS"),
     # the key of results.json holding the ranking score, which the run modes declare a percentage
     "best_rouge": ("dialsum_modes.sections", "BEST_SCORE"),
+    # the key of a study's summary holding its objective's best value, which the loggers show on the scale of
+    # the study's metric: they learn it from dialsum_objective_keys (a trial's own value is the trial
+    # events' `value` parameter, named by their hook specification)
+    "best_value": ("dialsum_modes.sections", "BEST_VALUE"),
     # what transformers finds in a model folder, which dialsum-hf's check and dialsum-tta's both look for
     **{name: ("dialsum_hf.folders", "LOADED_FIRST") for name in (
         "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")},
@@ -46,7 +50,8 @@ FACTS = {
 PATH_WORDS = {"optuna"}
 #: Modules that may state a fact again, and why: they cannot import its owner. None: a plugin that needs
 #: another's fact without depending on it asks the owner through a hook (the loggers learn which scores
-#: are percentages from ``dialsum_percent_scores``) or reads what the run announced.
+#: are percentages from ``dialsum_percent_scores``, which keys hold a study's objective from
+#: ``dialsum_objective_keys``) or reads what the run announced.
 INDEPENDENT: dict[str, str] = {}
 
 

@@ -21,7 +21,7 @@ from dialsum_core import hookimpl
 from dialsum_core.cli import console_handlers
 from dialsum_core.errors import status_of
 from dialsum_loggers.position import Position, numeric
-from dialsum_loggers.scale import Scale, percent_scores
+from dialsum_loggers.scale import Scale
 from dialsum_loggers.streams import installed
 
 
@@ -259,7 +259,7 @@ class ConsoleLogger:
             return
         from rich.table import Table
 
-        scale = Scale(percent_scores(self._plugins), self._objective)
+        scale = Scale.asking(self._plugins, self._objective)
         rows = result_rows(results, self.options.max_rows, scale)
         note = scale.note(k for k, _ in rows)
         table = Table(title="results", show_header=True, header_style="bold", caption=note or None)
@@ -275,8 +275,8 @@ class ConsoleLogger:
 
 def result_rows(results: dict[str, Any], limit: int, scale: Scale) -> list[tuple[str, str]]:
     """Scalars of ``results`` (one level of nesting flattened with dots), at most ``limit`` rows;
-    percentages on the leaderboard's scale (x100, two decimals) as ``scale`` says, an objective value
-    (``best_value``) when the study's metric is one."""
+    percentages on the leaderboard's scale (x100, two decimals) as ``scale`` says, a study's objective
+    value (the keys the run modes name) when the study's metric is one."""
     rows: list[tuple[str, str]] = []
 
     def add(prefix: str, value: Any, depth: int) -> None:

@@ -9,7 +9,7 @@ import attrs
 import click
 
 from dialsum_core import hookimpl
-from dialsum_core.cli import HomePath
+from dialsum_core.cli import HomePath, disable_option, listed_plugins
 from dialsum_core.validators import non_negative, positive
 from dialsum_loggers import jsonl
 
@@ -157,15 +157,18 @@ def dialsum_register_loggers(register: Any) -> None:
 @click.argument("experiment_dir", metavar="EXPERIMENT_DIR", type=HomePath(file_okay=False))
 @click.option("--out", "out_dir", type=HomePath(file_okay=False), default=None,
               help="Where to write report.md and the plots (default: EXPERIMENT_DIR/report).")
-def report_command(experiment_dir: str, out_dir: str | None) -> None:
+@disable_option
+def report_command(experiment_dir: str, out_dir: str | None, disable: tuple[str, ...]) -> None:
     """Rebuild plots and a Markdown summary of a finished or interrupted run.
 
     Reads the jsonl logger's file (metrics.jsonl, or the name config.toml gives it) and results.json.
+    The installed plugins say which scores the tables show x100; a broken or unwanted one is left out
+    with --disable-plugin, as for a run.
     """
     from dialsum_loggers.report import build_report
 
     try:  # a DialsumError is the command's error line, as for every command
-        written = build_report(Path(experiment_dir), Path(out_dir) if out_dir else None)
+        written = build_report(Path(experiment_dir), Path(out_dir) if out_dir else None, listed_plugins(disable))
     except KeyboardInterrupt:  # as `dialsum run` says it; the files are moved in last, all or none
         click.echo("interrupted; the report was not written", err=True)
         raise SystemExit(130) from None

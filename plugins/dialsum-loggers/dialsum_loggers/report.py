@@ -36,7 +36,7 @@ from dialsum_loggers.artifacts import PREDICTION
 from dialsum_loggers.jsonl import FILENAME, last_segment, read_events
 from dialsum_loggers.plugin import FILE_KEYS, JsonlOptions
 from dialsum_loggers.position import numeric
-from dialsum_loggers.scale import Scale, percent_scores
+from dialsum_loggers.scale import Scale
 
 MAX_PANELS = 6
 #: Which trials are best when no trial event says (a run without a study): the highest values.
@@ -525,8 +525,8 @@ def references_fact(run: RunRecord) -> str:
             "comparable with single-reference scores")
 
 
-def render_markdown(run: RunRecord, plots: list[Path], percent: frozenset[str] = frozenset()) -> str:
-    """``report.md``; ``percent``: the scores shown x100 (:func:`dialsum_loggers.scale.percent_scores`)."""
+def render_markdown(run: RunRecord, plots: list[Path], plugins: Any = None) -> str:
+    """``report.md``; ``plugins`` say which scores are shown x100 (:meth:`dialsum_loggers.scale.Scale.asking`)."""
     start = (run.of("before_run") or [{}])[0]
     results = run.results or {}
     name = results.get("experiment") or start.get("experiment") or run.root.name
@@ -560,7 +560,7 @@ def render_markdown(run: RunRecord, plots: list[Path], percent: frozenset[str] =
         lines.append(f"- **error**: `{_fmt(error)}`")
 
     objective, direction = run.objective
-    scale = Scale(percent, objective)
+    scale = Scale.asking(plugins, objective)
     scalars = _flat_scalars(results) if results else []
     scalars = [(k, v) for k, v in scalars if k not in ("experiment", "mode")]
     if scalars:
@@ -586,7 +586,7 @@ def render_markdown(run: RunRecord, plots: list[Path], percent: frozenset[str] =
             for t in listed
         ]
         header = ("trial", "state", "value", "params")
-        rows = [[t, state, scale.shown("value", v), p] for t, state, v, p in rows]
+        rows = [[t, state, scale.shown(objective, v), p] for t, state, v, p in rows]  # values of the metric
         lines += ["", f"## Trials ({len(trials)}, best first)", "", *_table(header, rows)]
 
     epochs = run.of("after_epoch")
@@ -628,6 +628,10 @@ def build_report(root: Path, out: Path | None = None, plugins: Any = None) -> Wr
     ``plugins`` (the installed ones when ``None``) say which scores are percentages: a report is made
     after the run, with the metrics installed then."""
     run = RunRecord.read(Path(root))
+    if plugins is None:  # asked before the folder is made: a plugin that clashes leaves nothing behind
+        from dialsum_core.manager import build_plugins
+
+        plugins = build_plugins()
     out = Path(out) if out is not None else run.root / "report"
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -641,11 +645,6 @@ def build_report(root: Path, out: Path | None = None, plugins: Any = None) -> Wr
         raise DialsumError(f"{out / taken[0]}: a folder where the report writes its file; remove it or give "
                            "another folder with --out")
     _, direction = run.objective
-    if plugins is None:
-        from dialsum_core.manager import build_plugins
-
-        plugins = build_plugins()
-    percent = percent_scores(plugins)
     try:
         # Everything is made in a hidden folder beside the report first and moved in at the end: a
         # report stopped half way (Ctrl-C, a full disk) leaves the previous report whole, not new
@@ -661,7 +660,7 @@ def build_report(root: Path, out: Path | None = None, plugins: Any = None) -> Wr
                 plot_trials(run.of("after_trial"), direction, staging / "trials.png"),
             ]
             made = [p for p in candidates if p is not None]
-            (staging / "report.md").write_text(render_markdown(run, made, percent), encoding="utf-8")
+            (staging / "report.md").write_text(render_markdown(run, made, plugins), encoding="utf-8")
             with _uninterrupted():
                 earlier = _shown_plots(out / "report.md")
                 for name in REPORT_FILES:

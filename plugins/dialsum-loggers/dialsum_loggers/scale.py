@@ -10,6 +10,10 @@ Which keys are percentages is not known here: the plugins that give the scores s
 ``dialsum_percent_scores`` (a hook dialsum-metrics declares and answers from each metric's
 registration; a third party's metric declares its own). Without an answer nothing is scaled, and a
 key no plugin claims keeps its own scale (a length, a loss, a share of distinct predictions).
+
+A study's objective value (Optuna's best value) is on the scale of the score the study optimises,
+which its trial events name; which result keys hold such a value is the run modes' to say, answering
+``dialsum_objective_keys`` (a hook dialsum-modes declares, as this plugin does not depend on it).
 """
 
 from __future__ import annotations
@@ -19,20 +23,25 @@ from typing import Any
 
 import attrs
 
-#: The question asked of the installed plugins (declared by dialsum-metrics where it is installed).
+#: The question of which keys are percentages (declared by dialsum-metrics where it is installed).
 PERCENT_HOOK = "dialsum_percent_scores"
-#: Keys that hold the value of an objective (Optuna): a percentage when the study's ``metric`` is one
-#: (the trial events name it).
-OBJECTIVE_KEYS = frozenset({"best_value", "value"})
+#: The question of which keys hold a study's objective value (declared by dialsum-modes where installed).
+OBJECTIVE_HOOK = "dialsum_objective_keys"
 _PREFIXES = ("eval_", "valid_", "test_")
 
 
-def percent_scores(plugins: Any) -> frozenset[str]:
-    """The keys the installed plugins declare as percentages; none without plugins or an answer."""
-    ask = getattr(plugins.hook, PERCENT_HOOK, None) if plugins is not None else None
+def answers(plugins: Any, hook: str, /, **kwargs: Any) -> frozenset[str]:
+    """The keys the installed plugins give to the question ``hook``; none without plugins, or where no
+    installed plugin declares the question."""
+    ask = getattr(plugins.hook, hook, None) if plugins is not None else None
     if ask is None:
         return frozenset()
-    return frozenset(str(key) for answer in ask(plugins=plugins) for key in answer or ())
+    return frozenset(str(key) for answer in ask(**kwargs) for key in answer or ())
+
+
+def percent_scores(plugins: Any) -> frozenset[str]:
+    """The keys the installed plugins declare as percentages."""
+    return answers(plugins, PERCENT_HOOK, plugins=plugins)
 
 
 def bare(key: str) -> str:
@@ -57,11 +66,18 @@ class Scale:
     percent: frozenset[str] = frozenset()
     #: The study's metric, as its trial events name it; ``""``: no study, or one that names none.
     objective: str = ""
+    #: The keys that hold the objective's value (``dialsum_objective_keys``).
+    objective_keys: frozenset[str] = frozenset()
+
+    @classmethod
+    def asking(cls, plugins: Any, objective: str = "") -> Scale:
+        """The scale the installed ``plugins`` declare, for a run whose study optimises ``objective``."""
+        return cls(percent_scores(plugins), objective, answers(plugins, OBJECTIVE_HOOK))
 
     def score_of(self, key: str) -> str:
         """The score ``key`` holds: the study's metric for an objective's value."""
         name = bare(key)
-        return bare(self.objective) if name in OBJECTIVE_KEYS else name
+        return bare(self.objective) if name in self.objective_keys else name
 
     def is_percent(self, key: str) -> bool:
         return self.score_of(key) in self.percent

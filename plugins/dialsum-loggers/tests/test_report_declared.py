@@ -94,11 +94,13 @@ def test_what_no_installed_plugin_declares_a_percentage_keeps_its_scale(tmp_path
     exp = tmp_path / "finished"
     exp.mkdir()
     (exp / "results.json").write_text(json.dumps({"status": "complete", "best_rouge": 0.25, "rouge_mean": 0.25,
-                                                  "mean_length": 31.5}), encoding="utf-8")
+                                                  "valid": {"bleu": 0.1834}, "mean_length": 31.5}), encoding="utf-8")
     md = build_report(exp).markdown.read_text(encoding="utf-8")
     assert "| best_rouge | 25.00 |" in md and "| rouge_mean | 25.00 |" in md and "| mean_length | 31.5000 |" in md
+    assert "| valid.bleu | 18.34 |" in md  # sacrebleu's own 0-100 number, beside ROUGE x100
     bare = build_report(exp, plugins=build_plugins(disable=["metrics"])).markdown.read_text(encoding="utf-8")
     assert "| best_rouge | 0.2500 |" in bare and "| rouge_mean | 0.2500 |" in bare and "Shown x100" not in bare
+    assert "| valid.bleu | 0.1834 |" in bare
 
 
 def test_a_run_recorded_without_announcements_finds_its_predictions_in_the_folder(tmp_path: Path) -> None:

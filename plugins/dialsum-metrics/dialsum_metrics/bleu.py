@@ -6,6 +6,11 @@ from collections.abc import Sequence
 
 from dialsum_metrics.tokenize import pair_tokenizer, tokenize
 
+#: The key :meth:`BleuMetric.compute` returns: sacrebleu's corpus BLEU over 100, a fraction like every
+#: recorded score. Declared a percentage, so that the tables people read show sacrebleu's own number
+#: (0-100, as papers and leaderboards report BLEU) beside ROUGE x100.
+SCORE = "bleu"
+
 
 class BleuMetric:
     def __init__(self, tokenizer: str = "auto"):
@@ -17,7 +22,7 @@ class BleuMetric:
         if len(predictions) != len(references):
             raise ValueError(f"{len(predictions)} predictions for {len(references)} reference sets")
         if not predictions:
-            return {"bleu": 0.0}
+            return {SCORE: 0.0}
         hyps: list[str] = []
         refs: list[list[str]] = []
         for pred, rs in zip(predictions, references, strict=True):
@@ -32,4 +37,4 @@ class BleuMetric:
         # force: the texts are morphemes joined by spaces on purpose, so sacrebleu's warning that
         # input ending in " ." looks tokenized (three lines per call) would only fill the logs
         bleu = sacrebleu.corpus_bleu(hyps, streams, tokenize="none", force=True)
-        return {"bleu": bleu.score / 100.0}
+        return {SCORE: bleu.score / 100.0}

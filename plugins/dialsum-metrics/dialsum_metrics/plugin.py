@@ -8,6 +8,7 @@ import attrs
 
 from dialsum_core import hookimpl
 from dialsum_core.validators import one_of
+from dialsum_metrics.bleu import SCORE as BLEU
 from dialsum_metrics.conventions import COUNTS, PROFILES, REFERENCES, ROUGE_L, TOKENIZERS, resolve
 from dialsum_metrics.declared import percent_scores, score_tags
 from dialsum_metrics.outputs import DEFAULT_THRESHOLD
@@ -80,7 +81,7 @@ def dialsum_register_metrics(register: Any) -> None:
         tags=score_tags(*SCORES, percent=PERCENT),
     )
     register("bleu", make_bleu, options=BleuOptions, description="Corpus BLEU (sacrebleu) on morphemes",
-             tags=score_tags("bleu"))
+             tags=score_tags(BLEU, percent=[BLEU]))
 
 
 @hookimpl

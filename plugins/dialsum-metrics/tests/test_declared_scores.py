@@ -90,13 +90,28 @@ def test_percent_scores_are_what_the_installed_metrics_declare_and_the_hook_answ
     score, asked through the hook this plugin declares (the loggers do not depend on this plugin)."""
     plugins = build_plugins(extra=[("exact", Exact())])
     declared = percent_scores(plugins)
-    assert declared == ["exact_match", "rouge1", "rouge2", "rougeL", "rouge_mean"]  # metrics by name
+    assert declared == ["bleu", "exact_match", "rouge1", "rouge2", "rougeL", "rouge_mean"]  # metrics by name
     answers = [key for answer in plugins.hook.dialsum_percent_scores(plugins=plugins) for key in answer]
     assert set(declared) <= set(answers)
-    assert "bleu" not in answers and "exact_chars" not in answers and "mean_length" not in answers
+    assert "exact_chars" not in answers and "mean_length" not in answers and "distinct_ratio" not in answers
     assert gives(["exact"], plugins, "exact_chars") is True  # a percent tag leaves the score tags as they were
 
 
 def test_a_percent_score_must_be_a_declared_one() -> None:
     with pytest.raises(ValueError, match=r"percent scores \['ratio'\] are not among the declared scores"):
         score_tags("exact_match", percent=["ratio"])
+
+
+def test_bleu_is_recorded_as_a_fraction_people_read_as_sacrebleu_reports_it() -> None:
+    """sacrebleu reports BLEU on 0-100; the record keeps it 0-1 like every score, and the declaration
+    that it is a percentage makes the tables show sacrebleu's own number (x100), as they show ROUGE."""
+    import sacrebleu
+
+    from dialsum_metrics.bleu import BleuMetric
+
+    preds = ["the cat sat on the mat today", "a dog ran in the park"]
+    refs = [["the cat sat on a mat today"], ["the dog ran in the big park"]]
+    got = BleuMetric("whitespace").compute(preds, refs)["bleu"]
+    reported = sacrebleu.corpus_bleu(preds, [[r[0] for r in refs]], tokenize="none", force=True).score
+    assert 0 < got < 1 and 100 * got == pytest.approx(reported)
+    assert "bleu" in percent_scores(build_plugins())

@@ -1,5 +1,6 @@
-"""The events only the run modes emit: cross-validation folds and hyperparameter trials; and the one
-question only they answer, which keys their runs set to other values (:func:`dialsum_varied_values`).
+"""The events only the run modes emit: cross-validation folds and hyperparameter trials; and the
+questions only they answer: which keys their runs set to other values (:func:`dialsum_varied_values`),
+which result keys hold a study's objective (:func:`dialsum_objective_keys`).
 
 They are declared here, by the plugin that emits them, and added to the plugin manager through
 ``dialsum_add_hookspecs``. A logger implements them as any other event, marked
@@ -63,6 +64,19 @@ def dialsum_varied_values(recipe: Any, plugins: Any) -> dict[str, list[Any]]:
     written. A plugin answering ``dialsum_ignored_keys`` asks it, so that a key the recipe's own values leave
     idle (``lora_r`` while ``use_lora`` is false) is not said to change nothing when the study tunes what
     makes it act (``model.use_lora``). Keys as the space writes them: ``Recipe.override`` takes them.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def dialsum_objective_keys() -> list[str]:
+    """The result keys that hold a value of a study's objective: the score its trial events name as
+    ``metric``, on that score's scale (``best_value`` in the ``optuna`` summary of ``results.json``).
+
+    Asked by whatever shows results without depending on this plugin (the loggers' tables show such a
+    value x100 when the study's metric is a percentage); keys are bare names, matched like those of
+    ``dialsum_percent_scores``. A trial's own value is the trial events' ``value``.
 
     .. versionadded:: 0.1
     """

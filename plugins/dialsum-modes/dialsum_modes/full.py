@@ -21,6 +21,7 @@ from dialsum_core.recipe import io
 from dialsum_modes import fanout, plots, toolkit
 from dialsum_modes.kfold import run_folds, summarize
 from dialsum_modes.options import MODEL_KEY, FullOptions, KFoldOptions, OptunaOptions, apply_params
+from dialsum_modes.sections import BEST_VALUE
 
 log = logging.getLogger("dialsum")
 STAGES = ("optuna", "kfold", "ensemble")
@@ -55,7 +56,7 @@ class FullMode(toolkit.Mode):
             log.info("stage 1/3: optuna on %s", models[0])
             study = run_study(ctx, optuna_opts, models[0], original=original)
             params = study.best_params
-            stage_done("optuna", {"model": models[0], "best_params": params, "best_value": study.best_value,
+            stage_done("optuna", {"model": models[0], "best_params": params, BEST_VALUE: study.best_value,
                                   "best_trial": study.best_trial, "n_trials": study.summary["n_trials"],
                                   "files": study.summary["files"]})
         else:

@@ -21,7 +21,7 @@ from dialsum_modes.options import (
     check_multi_model,
     check_optuna_mode,
 )
-from dialsum_modes.sections import BEST_SCORE, RANKED_BY, TRAIN_PREDICTIONS, register_sections
+from dialsum_modes.sections import BEST_SCORE, BEST_VALUE, RANKED_BY, TRAIN_PREDICTIONS, register_sections
 
 
 # ----------------------------------------------------------------------------------------------
@@ -74,8 +74,8 @@ def dialsum_register_run_modes(register: Any) -> None:
 
 @hookimpl
 def dialsum_add_hookspecs(add: Any) -> None:
-    """The fold and trial events, and the question of the keys a mode's runs vary, are the modes' own:
-    without this plugin nothing emits or answers them."""
+    """The fold and trial events, and the questions of the keys a mode's runs vary and of the result keys
+    holding a study's objective, are the modes' own: without this plugin nothing emits or answers them."""
     from dialsum_modes import events
 
     add(events)
@@ -118,6 +118,11 @@ dialsum_on_error = dialsum_after_run
 def dialsum_percent_scores(plugins: Any) -> list[str]:
     """``best_rouge`` holds the ranking score's value: a percentage where that score is one."""
     return [BEST_SCORE] if RANKED_BY in percent_scores(plugins) else []
+
+
+@hookimpl
+def dialsum_objective_keys() -> list[str]:
+    return [BEST_VALUE]
 
 
 @hookimpl

@@ -22,6 +22,10 @@ RANKED_BY = SELECTION_SCORE
 #: The key of ``results.json`` that holds a run's :data:`RANKED_BY` (the score of what it submits), on
 #: that score's scale: shown x100 where :data:`RANKED_BY` is (``dialsum_percent_scores``).
 BEST_SCORE = "best_rouge"
+#: The key of a study's summary in ``results.json`` (``optuna.best_value``, a ``full`` run's optuna stage)
+#: that holds the best trial's value of the study's metric, on that metric's scale: the readers of results
+#: learn it from ``dialsum_objective_keys`` and the metric from the trial events.
+BEST_VALUE = "best_value"
 #: The folder of the experiment's own Optuna study: ``study.db`` with no ``storage`` given, and the
 #: study's outputs (``best_params.json``, ``best_recipe.toml``) whatever the storage.
 STUDY_FOLDER = "optuna"

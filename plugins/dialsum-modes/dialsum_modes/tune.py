@@ -43,7 +43,7 @@ from dialsum_modes.options import (
     apply_params,
     study_trials,
 )
-from dialsum_modes.sections import STUDY_FOLDER
+from dialsum_modes.sections import BEST_VALUE, STUDY_FOLDER
 
 log = logging.getLogger("dialsum")
 
@@ -379,7 +379,7 @@ def write_outputs(ctx: RunContext, study: Any, best: Any, options: OptunaOptions
         "pruned": states.count(optuna.trial.TrialState.PRUNED),
         "failed": states.count(optuna.trial.TrialState.FAIL),
         "best_trial": best.number,
-        "best_value": round(float(best.value), 6),
+        BEST_VALUE: round(float(best.value), 6),
         "best_params": dict(best.params),
         "best_checkpoint": best.user_attrs.get("checkpoint", ""),
         "trials": [{"number": t.number, "state": t.state.name.lower(),
