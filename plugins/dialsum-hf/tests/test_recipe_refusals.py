@@ -639,6 +639,37 @@ def test_a_decoder_only_model_given_to_the_seq2seq_loader_is_refused(data_dir: P
     assert not found, found
 
 
+def test_the_seq2seq_loaders_check_applies_transformers_table_not_the_configs_flag(
+        data_dir: Path, tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """A BART ``config.json`` written without ``is_encoder_decoder`` (by hand: BART's config class supplies it) was
+    refused for ``hf-seq2seq``, which loads it, and passed for ``hf-causal``, which loads its decoder alone; a
+    decoder-only model of text and images (``LlavaForConditionalGeneration``) stays refused for hf-seq2seq."""
+    import json
+    import shutil
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    bart = Path(shutil.copytree(tiny_models["bart"], tmp_path / "bart"))
+    config = json.loads((bart / "config.json").read_text(encoding="utf-8"))
+    del config["is_encoder_decoder"]
+    (bart / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert AutoModelForSeq2SeqLM.from_pretrained(bart).config.is_encoder_decoder  # transformers loads it
+
+    def refused(loader: str, path: Path) -> list[str]:
+        found = problems(data_dir, {"run": {"models": [loader]}, "models": {loader: {"model_name_or_path": str(path)}}})
+        return [p for p in found if f"models.{loader}.model_name_or_path:" in p]
+
+    assert refused("hf-seq2seq", bart) == []
+    (problem,) = refused("hf-causal", bart)
+    assert "is an encoder-decoder bart model, which this decoder-only loader would load without its encoder" in problem
+    llava = Path(shutil.copytree(tiny_models["llama"], tmp_path / "llava"))
+    config = json.loads((llava / "config.json").read_text(encoding="utf-8"))
+    config.update(model_type="llava", architectures=["LlavaForConditionalGeneration"])
+    (llava / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (problem,) = refused("hf-seq2seq", llava)
+    assert "is a decoder-only llava model, which AutoModelForSeq2SeqLM does not load" in problem, problem
+
+
 def test_a_minimum_summary_length_above_the_maximum_is_refused(data_dir: Path) -> None:
     """``generate`` kept the maximum and dropped the minimum silently (summaries of 9 tokens for a minimum of 40)."""
     found = problems(data_dir, {"generation": {"min_new_tokens": 40, "max_new_tokens": 10}})
