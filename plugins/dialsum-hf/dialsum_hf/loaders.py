@@ -422,9 +422,10 @@ def trainable_token_rows(model: Any, new_token_ids: Sequence[int], lora_targets:
 
     A new token starts from an untrained row. Training only its input row lets the model read
     ``#Person1#`` but never write it: in an untied model (SOLAR, Polyglot: ``tie_word_embeddings =
-    false``) the output row lives in ``lm_head`` / ``embed_out``, and a summary could not name the
-    speakers. So the output rows are trained too when they are a matrix of their own; a tied model
-    shares one matrix, which peft keeps tied. The rest of both matrices stays frozen.
+    false``) the output row lives in ``lm_head`` (GPT-NeoX's too: saved as ``embed_out``, transformers 5 loads
+    it as ``lm_head``, :mod:`dialsum_hf.conversions`), and a summary could not name the speakers. So the output
+    rows are trained too when they are a matrix of their own; a tied model shares one matrix, which peft keeps
+    tied. The rest of both matrices stays frozen.
 
     A matrix ``lora_targets`` adapts is left out: its LoRA update trains every row, the new ones too, and
     peft refuses both on one module.
