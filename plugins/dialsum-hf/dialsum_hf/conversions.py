@@ -73,13 +73,23 @@ def _compiled(sources: tuple[str, ...], target: str) -> re.Pattern[str]:
 def _installed_table() -> dict[str, list[Rename] | None]:
     """The renames of the installed transformers, keyed by class name or model type; empty when the file is
     not where it was (another version of transformers: nothing renamed is then known, as before 5)."""
+    source = installed_source("conversion_mapping.py")
+    try:
+        return conversion_table(source) if source is not None else {}
+    except (SyntaxError, ValueError):
+        return {}
+
+
+def installed_source(relative: str) -> str | None:
+    """The text of the file ``relative`` (to the package's folder) of the installed transformers, found without
+    importing it (which imports torch); ``None`` when there is none there (another version, or none installed)."""
     spec = importlib.util.find_spec("transformers")  # a top-level spec imports nothing
     if spec is None or spec.origin is None:
-        return {}
+        return None
     try:
-        return conversion_table(Path(spec.origin).parent.joinpath("conversion_mapping.py").read_text("utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return {}
+        return Path(spec.origin).parent.joinpath(relative).read_text("utf-8")
+    except (OSError, ValueError):
+        return None
 
 
 def conversion_table(source: str) -> dict[str, list[Rename] | None]:

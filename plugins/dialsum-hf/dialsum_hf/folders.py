@@ -1,4 +1,4 @@
-"""What transformers finds in a model folder that ``save_pretrained`` wrote (cheap: json and pathlib only).
+"""What transformers finds in a model folder that ``save_pretrained`` wrote (cheap: nothing of it imported).
 
 dialsum-hf's loaders load such a folder (``models.NAME.model_name_or_path``), and so does dialsum-tta's
 paraphrase augmenter; both have ``dialsum check`` refuse a folder transformers would fail on, or load
@@ -10,9 +10,14 @@ names the key and the folder), or ``""``.
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from dialsum_hf.conversions import installed_source
 
 #: The weight files, in the order ``from_pretrained`` looks for them: the first one found is the one it
 #: loads (a whole file, or the index of a sharded checkpoint naming its shards in a ``weight_map``).
@@ -32,6 +37,8 @@ TOKENIZER_FILES = (TOKENIZER_JSON, "vocab.json", "vocab.txt", "spiece.model", "t
 #: beside the files above; alone it is no tokenizer (transformers 5 builds one of five tokens from it, or
 #: refuses to build one, when the run loads it).
 TOKENIZER_CONFIG = "tokenizer_config.json"
+#: Where transformers keeps the ``model_type`` -> class table ``AutoModelForSeq2SeqLM`` loads from (in 4.x and 5).
+SEQ2SEQ_TABLE = ("models/auto/modeling_auto.py", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES")
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -105,3 +112,53 @@ def config_problem(config: dict[str, Any] | None, *, trust_remote_code: bool = F
                 "with save_pretrained, which writes it")
     return ""
 
+
+
+def seq2seq_model(config: Mapping[str, Any], *, trust_remote_code: bool = False) -> bool:
+    """Whether ``AutoModelForSeq2SeqLM`` loads the model ``config`` (its ``config.json``) describes: transformers'
+    own rule, its table of the model types it maps (:data:`SEQ2SEQ_TABLE`), or remote code that says so.
+
+    Neither the ``is_encoder_decoder`` flag nor a class name tells it: a config written by hand may leave the
+    flag out (the config class supplies it), and decoder-only models of text and images (Llava, Gemma 3,
+    Qwen2-VL) are ``...ForConditionalGeneration`` too. Only where the table cannot be read (a transformers
+    that keeps it elsewhere) is the flag all there is to go by."""
+    if trust_remote_code and "AutoModelForSeq2SeqLM" in (config.get("auto_map") or {}):
+        return True
+    known = seq2seq_model_types()
+    if known is None:
+        return config.get("is_encoder_decoder") is True
+    return config.get("model_type") in known
+
+
+def seq2seq_problem(config: Mapping[str, Any], *, trust_remote_code: bool = False) -> str:
+    """What the model ``config`` describes is, when ``AutoModelForSeq2SeqLM`` cannot load it (:func:`seq2seq_model`)
+    (the caller says what to load instead); ``""`` when it can."""
+    if seq2seq_model(config, trust_remote_code=trust_remote_code):
+        return ""
+    kind = "" if config.get("is_encoder_decoder") is True else "decoder-only "  # else speech or images
+    return f"a {kind}{config.get('model_type') or 'unnamed'} model, which AutoModelForSeq2SeqLM does not load"
+
+
+@functools.cache
+def seq2seq_model_types() -> frozenset[str] | None:
+    """The model types of the installed transformers' :data:`SEQ2SEQ_TABLE`, read from its source (importing it
+    imports torch, which ``dialsum check`` does not); ``None`` when the table is not there as a literal that
+    nothing else changes."""
+    file, table = SEQ2SEQ_TABLE
+    source = installed_source(file)
+    try:
+        tree = ast.parse(source) if source is not None else None
+    except (SyntaxError, ValueError):
+        return None
+    found, stores = None, 0
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [table] and \
+                isinstance(node.value, ast.Call) and len(node.value.args) == 1:
+            try:
+                found = frozenset(kind for kind, _class in ast.literal_eval(node.value.args[0]))
+            except (ValueError, TypeError, SyntaxError):
+                return None
+        stores += isinstance(node, ast.Name) and node.id == table and not isinstance(node.ctx, ast.Load)
+        if isinstance(node, ast.Subscript | ast.Attribute) and getattr(node.value, "id", None) == table:
+            return None  # a later change to it (an item set, an update): not read here
+    return found if stores == 1 and found and all(isinstance(kind, str) for kind in found) else None

@@ -23,7 +23,7 @@ from dialsum_hf.plugin import (
 from dialsum_hf.presets import render_template
 from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.tokenizer import add_tags, cached_tokenizer, scratch_corpus, special_tokens, tokenizer_key
-from dialsum_hf.weights import no_default_targets, peft_has_default_targets, unmatched_targets
+from dialsum_hf.weights import no_default_targets, peft_has_default_targets, unmatched_targets, unrun_embedding
 
 #: The ``transformers`` names that building, training and generating with any loader's model use.
 LIBRARY_NAMES = (
@@ -347,6 +347,8 @@ def prepare_for_training(model: Any, o: PretrainedOptions, family: str, new_toke
                            "another name that no target names (a tied embedding, such as BART's shared one, also run "
                            "as embed_tokens), where peft's replacement does not reach: its adapter would never "
                            "train; leave it out")
+    if family == "seq2seq" and (unrun := unrun_targets(model, o.lora_target_modules)):
+        raise DialsumError(f"models.{name}.lora_target_modules: {unrun_embedding(unrun)}")
     if o.gradient_checkpointing:
         model.enable_input_require_grads()
     extra: dict[str, Any] = {}
@@ -380,6 +382,18 @@ def unreached_targets(model: Any, targets: Sequence[str]) -> list[str]:
                                       for n, m in model.named_modules() if n)]
 
 
+def unrun_targets(model: Any, targets: Sequence[str]) -> list[str]:
+    """The ``targets`` matching an encoder-decoder's input embedding (BART's and T5's ``shared``) while its encoder
+    and decoder run other modules (their own ``embed_tokens``, tied to its weight only): the forward pass never
+    calls it, so its adapter would get no gradient (:func:`~dialsum_hf.weights.unrun_embedding`). Once the
+    vocabulary grew it is theirs too, which :func:`unreached_targets` judges."""
+    shared = model.get_input_embeddings()
+    if any(side.get_input_embeddings() is shared for side in (model.get_encoder(), model.get_decoder())):
+        return []
+    unrun = [n for n, m in model.named_modules() if m is shared]
+    return [t for t in targets if not unmatched_targets(unrun, [t])]
+
+
 def lora_can_adapt(module: Any) -> bool:
     """Whether peft could wrap ``module`` in LoRA: not a module holding others (an attention block, an MLP;
     ``nn.MultiheadAttention`` aside), nor one without a tensor of two dimensions or more (a norm, an
@@ -408,9 +422,10 @@ def trainable_token_rows(model: Any, new_token_ids: Sequence[int], lora_targets:
 
     A new token starts from an untrained row. Training only its input row lets the model read
     ``#Person1#`` but never write it: in an untied model (SOLAR, Polyglot: ``tie_word_embeddings =
-    false``) the output row lives in ``lm_head`` / ``embed_out``, and a summary could not name the
-    speakers. So the output rows are trained too when they are a matrix of their own; a tied model
-    shares one matrix, which peft keeps tied. The rest of both matrices stays frozen.
+    false``) the output row lives in ``lm_head`` (GPT-NeoX's too: saved as ``embed_out``, transformers 5 loads
+    it as ``lm_head``, :mod:`dialsum_hf.conversions`), and a summary could not name the speakers. So the output
+    rows are trained too when they are a matrix of their own; a tied model shares one matrix, which peft keeps
+    tied. The rest of both matrices stays frozen.
 
     A matrix ``lora_targets`` adapts is left out: its LoRA update trains every row, the new ones too, and
     peft refuses both on one module.

@@ -18,7 +18,7 @@ from dialsum_core.protocols import TOKEN_LEVEL
 from dialsum_core.recipe import PATH_OR_NAME, is_path
 from dialsum_core.validators import fraction, one_of, positive
 from dialsum_hf.conversions import loading_renames
-from dialsum_hf.folders import config_problem, tokenizer_problem, weights_problem
+from dialsum_hf.folders import config_problem, seq2seq_model, seq2seq_problem, tokenizer_problem, weights_problem
 from dialsum_hf.positions import model_config, position_problems
 from dialsum_hf.presets import DEFAULT_INSTRUCTION, PRESETS, TEMPLATES, expand_all
 from dialsum_hf.sections import BEST_METRIC, cuda_available, register_sections
@@ -266,15 +266,16 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                 found.append((f"{key}.model_name_or_path", f"{local}: {problem}"))
             if config is not None:
                 found += position_problems(recipe, name, config, causal=isinstance(opts, CausalOptions))
-                # encoder-decoder configs all say so; a decoder-only one (Llama, GPT-NeoX...) fails to load
+                # a decoder-only one (Llama, GPT-NeoX...) fails to load, after the models before it trained
                 if not isinstance(opts, CausalOptions) and config.get("model_type") and \
-                        config.get("is_encoder_decoder") is not True:
-                    found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is a decoder-only "
-                                  f"{config['model_type']} model, which this encoder-decoder loader cannot load; "
-                                  "use hf-causal (or a decoder-only preset) for it"))
-                # AutoModelForCausalLM loads an encoder-decoder (BART...) as its decoder alone, dropping
+                        (problem := seq2seq_problem(config, trust_remote_code=remote)):
+                    found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is {problem}, so this "
+                                  "encoder-decoder loader cannot load it; use hf-causal (or a decoder-only preset) "
+                                  "for a decoder-only model"))
+                # AutoModelForCausalLM loads an encoder-decoder (BART, Whisper...) as its decoder alone, dropping
                 # the encoder: the run would train a model that never reads the dialogue's encoding
-                if isinstance(opts, CausalOptions) and config.get("is_encoder_decoder") is True:
+                if isinstance(opts, CausalOptions) and (config.get("is_encoder_decoder") is True
+                                                        or seq2seq_model(config)):
                     found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is an encoder-decoder "
                                   f"{config.get('model_type', '')} model, which this decoder-only loader would load "
                                   "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it"))

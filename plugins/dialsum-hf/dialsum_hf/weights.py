@@ -132,7 +132,8 @@ def lora_target_problem(weights: dict[str, list[int] | None], targets: Sequence[
     ``new_tokens``: the tokens the loader adds (:func:`added_tokens`); they make an encoder-decoder's
     ``embed_tokens`` its ``shared`` embedding (transformers' ``set_input_embeddings``), which ``named_modules``
     then names once, as ``shared``: ``embed_tokens`` names no module of the run, and ``shared`` one that peft
-    replaces under that name only, while the encoder and decoder run the original.
+    replaces under that name only, while the encoder and decoder run the original. Without them, ``shared`` is a
+    module the forward pass never runs (:func:`unrun_embedding`).
 
     Names of modules a checkpoint may leave out (:data:`TIED`) are left to the loader, but for those the
     renames take away, and so is a full name that a checkpoint saved without the model's head lacks only its
@@ -149,16 +150,18 @@ def lora_target_problem(weights: dict[str, list[int] | None], targets: Sequence[
         return rest if rest in names and head not in tops else target
 
     named = {t: as_loaded(t) for t in targets}
-    if new_tokens:
-        merged = []  # a shared embedding beside an encoder or decoder, and their embed_tokens
-        for shared in (n for n in names if n.rsplit(".", 1)[-1] == "shared"):
-            sides = [s for s in (shared.removesuffix("shared") + side for side in ("encoder", "decoder")) if s in names]
-            merged += [shared, *(f"{s}.embed_tokens" for s in sides)] if sides else []
-        if bad := [t for t in targets if merged and not unmatched_targets(merged, [named[t]])]:
-            return (f"{bad} name the encoder's and decoder's embed_tokens or the shared embedding, which become one "
-                    f"module once the run adds {', '.join(new_tokens[:3])}{'...' if len(new_tokens) > 3 else ''} to "
-                    "the tokenizer: peft would adapt it under one of its names and the model run it unadapted under "
-                    "the others, so the run refuses it; leave them out (the new tokens' rows are trained without them)")
+    merged = []  # a shared embedding beside an encoder or decoder, and their embed_tokens
+    for shared in (n for n in names if n.rsplit(".", 1)[-1] == "shared"):
+        sides = [s for s in (shared.removesuffix("shared") + side for side in ("encoder", "decoder")) if s in names]
+        merged += [shared, *(f"{s}.embed_tokens" for s in sides)] if sides else []
+    unrun = [n for n in merged if n.rsplit(".", 1)[-1] == "shared"]  # while a module of its own
+    if not new_tokens and (bad := [t for t in targets if not unmatched_targets(unrun, [named[t]])]):
+        return unrun_embedding(bad)
+    if new_tokens and (bad := [t for t in targets if not unmatched_targets(merged, [named[t]])]):
+        return (f"{bad} name the encoder's and decoder's embed_tokens or the shared embedding, which become one "
+                f"module once the run adds {', '.join(new_tokens[:3])}{'...' if len(new_tokens) > 3 else ''} to "
+                "the tokenizer: peft would adapt it under one of its names and the model run it unadapted under "
+                "the others, so the run refuses it; leave them out (the new tokens' rows are trained without them)")
     unmatched = [t for t in targets if unmatched_targets(names, [named[t]]) and t.rsplit(".", 1)[-1] not in tied]
     fixed = not_adaptable(weights)
     leaves = sorted({n.rsplit(".", 1)[-1] for n in names if n not in fixed})
@@ -172,6 +175,16 @@ def lora_target_problem(weights: dict[str, list[int] | None], targets: Sequence[
         return (f"{bad} name modules LoRA cannot adapt (layers that hold other layers, or norms); name the "
                 f"linear layers in them, such as {', '.join(leaves[:16])}")
     return ""
+
+
+def unrun_embedding(targets: Sequence[str]) -> str:
+    """The line refusing ``lora_target_modules`` entries (``targets``) that name an encoder-decoder's ``shared``
+    embedding while it is a module of its own: transformers ties only its weight to the ``embed_tokens`` modules
+    the encoder and decoder run, and the forward pass never calls ``shared``, so its adapter would get no
+    gradient (the Trainer fails at its first step when nothing else is adapted, or trains the rest silently)."""
+    return (f"{list(targets)} name the shared embedding of the encoder-decoder, which its forward pass never runs "
+            "(the encoder and decoder run embed_tokens modules of their own, tied to its weight): its adapter would "
+            "train nothing; target embed_tokens instead")
 
 
 def peft_has_default_targets(model_type: str) -> bool | None:

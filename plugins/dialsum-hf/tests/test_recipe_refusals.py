@@ -381,6 +381,34 @@ def test_an_encoder_decoder_embedding_that_becomes_the_shared_one_is_refused(dat
     assert lora_outcomes(data_dir, tagged, ["q_proj", "embed_tokens"], "hf-seq2seq") == ([], "ok")
 
 
+def test_a_lora_target_on_the_shared_embedding_the_forward_pass_never_runs_is_refused(
+        data_dir: Path, tmp_path: Path) -> None:
+    """With every tag in its tokenizer nothing grows the vocabulary, and BART's ``shared`` embedding stays a module
+    of its own whose weight alone is tied to the ``embed_tokens`` its encoder and decoder run: peft's adapter on
+    it got no gradient (the Trainer failed at its first step, or trained the other targets alone, silently)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSeq2SeqLM
+
+    from dialsum_core.data import KNOWN_TAGS
+    from dialsum_core.testing import TINY_DIALOGUES
+    from dialsum_hf.testing import save_tiny_model
+
+    texts = [t for _f, d, s, _t in TINY_DIALOGUES for t in (d, s)]
+    tagged = save_tiny_model("bart", tmp_path / "tagged-shared", texts, vocab_size=300, d_model=16, layers=1,
+                             tags=KNOWN_TAGS)
+    model = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(str(tagged)), LoraConfig(target_modules=["shared"]))
+    ids = torch.tensor([[5, 6, 7, 2]])
+    loss = model(input_ids=ids, labels=ids).loss
+    assert not loss.requires_grad  # the adapter is not in the forward pass: nothing trains
+    for targets in (["shared"], ["q_proj", "shared"]):
+        found, run = lora_outcomes(data_dir, tagged, targets, "hf-seq2seq")
+        says = "['shared'] name the shared embedding of the encoder-decoder, which its forward pass never runs"
+        assert len(found) == 1 and says in found[0] and "target embed_tokens instead" in found[0], found
+        assert run.startswith(f"models.hf-seq2seq.lora_target_modules: {says}") and "\n" not in run, run
+    assert lora_outcomes(data_dir, tagged, ["q_proj", "embed_tokens"], "hf-seq2seq") == ([], "ok")
+
+
 def test_resume_from_a_checkpoint_of_other_model_options_is_refused(context, data_dir: Path, tmp_path: Path) -> None:
     ctx = context({"train": {"max_steps": 1}})  # d_model 16 (the base recipe)
     data = ctx.data()
@@ -637,6 +665,37 @@ def test_a_decoder_only_model_given_to_the_seq2seq_loader_is_refused(data_dir: P
     found = problems(data_dir, {"run": {"models": ["hf-causal"]},
                                 "models": {"hf-causal": {"model_name_or_path": str(tiny_models["llama"])}}})
     assert not found, found
+
+
+def test_the_seq2seq_loaders_check_applies_transformers_table_not_the_configs_flag(
+        data_dir: Path, tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """A BART ``config.json`` written without ``is_encoder_decoder`` (by hand: BART's config class supplies it) was
+    refused for ``hf-seq2seq``, which loads it, and passed for ``hf-causal``, which loads its decoder alone; a
+    decoder-only model of text and images (``LlavaForConditionalGeneration``) stays refused for hf-seq2seq."""
+    import json
+    import shutil
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    bart = Path(shutil.copytree(tiny_models["bart"], tmp_path / "bart"))
+    config = json.loads((bart / "config.json").read_text(encoding="utf-8"))
+    del config["is_encoder_decoder"]
+    (bart / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert AutoModelForSeq2SeqLM.from_pretrained(bart).config.is_encoder_decoder  # transformers loads it
+
+    def refused(loader: str, path: Path) -> list[str]:
+        found = problems(data_dir, {"run": {"models": [loader]}, "models": {loader: {"model_name_or_path": str(path)}}})
+        return [p for p in found if f"models.{loader}.model_name_or_path:" in p]
+
+    assert refused("hf-seq2seq", bart) == []
+    (problem,) = refused("hf-causal", bart)
+    assert "is an encoder-decoder bart model, which this decoder-only loader would load without its encoder" in problem
+    llava = Path(shutil.copytree(tiny_models["llama"], tmp_path / "llava"))
+    config = json.loads((llava / "config.json").read_text(encoding="utf-8"))
+    config.update(model_type="llava", architectures=["LlavaForConditionalGeneration"])
+    (llava / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (problem,) = refused("hf-seq2seq", llava)
+    assert "is a decoder-only llava model, which AutoModelForSeq2SeqLM does not load" in problem, problem
 
 
 def test_a_minimum_summary_length_above_the_maximum_is_refused(data_dir: Path) -> None:

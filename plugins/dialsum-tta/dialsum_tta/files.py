@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 from dialsum_core.errors import DataError
-from dialsum_hf.folders import config_problem, read_json, tokenizer_problem, weights_problem
+from dialsum_hf.folders import config_problem, read_json, seq2seq_problem, tokenizer_problem, weights_problem
 
 #: A lexicon (``form, base tag``) -> its synonyms (``(form, full tag), ...``).
 Lexicon = dict[tuple[str, str], tuple[tuple[str, str], ...]]
@@ -106,11 +106,6 @@ def _table(path: str, _mtime_ns: int, _size: int) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in table.items()}
 
 
-#: What the class names of transformers' encoder-decoder architectures hold (``BartForConditionalGeneration``,
-#: ``T5ForConditionalGeneration``, ``EncoderDecoderModel``); no decoder-only class name holds one.
-SEQ2SEQ_MARKS = ("ForConditionalGeneration", "Seq2Seq", "EncoderDecoder")
-
-
 def model_folder_problem(path: str) -> str | None:
     """Why ``path`` cannot be a paraphrase model, as far as can be seen without loading one: a
     model saved by ``save_pretrained`` is a folder with a ``config.json``, its weights and its
@@ -131,11 +126,9 @@ def model_folder_problem(path: str) -> str | None:
     # the model failed to load when the run first paraphrased, after its models had trained
     if problem := weights_problem(p) or tokenizer_problem(p) or config_problem(config):
         return f"{path}: {problem}"
-    config = config or {}  # a JSON object, which config_problem asked for
-    # encoder-decoder configs say so, or name a seq2seq architecture (a config written by hand may leave
-    # the flag out); a decoder-only one (GPT-2, Llama...) is no seq2seq model
-    if config.get("is_encoder_decoder") is not True \
-            and not any(mark in str(a) for a in config.get("architectures") or [] for mark in SEQ2SEQ_MARKS):
-        return (f"{path}: a decoder-only {config['model_type']} model; the paraphrase augmenter loads a seq2seq "
-                "(encoder-decoder) model such as BART or T5, which rewrites each turn")
+    # transformers' own rule, as dialsum-hf's loaders apply it: a decoder-only model (GPT-2, Llama, or one of
+    # text and images, a ...ForConditionalGeneration too) is no seq2seq model
+    if problem := seq2seq_problem(config or {}):  # a JSON object, which config_problem asked for
+        return (f"{path}: {problem}; the paraphrase augmenter loads a seq2seq (encoder-decoder) model such as BART "
+                "or T5, which rewrites each turn")
     return None

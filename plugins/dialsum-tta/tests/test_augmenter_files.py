@@ -111,14 +111,23 @@ def test_check_refuses_a_decoder_only_paraphrase_model(plugins: Any, tmp_path: P
     causal = testing.save_tiny_model("llama", tmp_path / "llama", texts, vocab_size=200)
     seq2seq = testing.save_tiny_model("bart", tmp_path / "bart", texts, vocab_size=200)
     (problem,) = tta_problems(plugins, "paraphrase", {"model": str(causal)})
-    assert f"augmenters.paraphrase.model: {causal}: a decoder-only llama model; " in problem
+    assert f"augmenters.paraphrase.model: {causal}: a decoder-only llama model, " in problem
     assert tta_problems(plugins, "paraphrase", {"model": str(seq2seq)}) == []
-    # a config written without the flag (by hand, or by an older library) still names its architecture
+    # a config written without the flag (by hand, or by an older library): its model type is one transformers'
+    # AutoModelForSeq2SeqLM loads
     config = json.loads((seq2seq / "config.json").read_text(encoding="utf-8"))
     del config["is_encoder_decoder"]
     (seq2seq / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    assert config["architectures"] == ["BartForConditionalGeneration"]
     assert tta_problems(plugins, "paraphrase", {"model": str(seq2seq)}) == []
+    # a decoder-only model of text and images is a ...ForConditionalGeneration too, and passed for its class name
+    config = json.loads((causal / "config.json").read_text(encoding="utf-8"))
+    for kind, arch in (("llava", "LlavaForConditionalGeneration"), ("gemma3", "Gemma3ForConditionalGeneration")):
+        (causal / "config.json").write_text(json.dumps({**config, "model_type": kind, "architectures": [arch]}),
+                                            encoding="utf-8")
+        (problem,) = tta_problems(plugins, "paraphrase", {"model": str(causal)})
+        assert f"augmenters.paraphrase.model: {causal}: a decoder-only {kind} model, which AutoModelForSeq2SeqLM " \
+               "does not load; the paraphrase augmenter loads a seq2seq" in problem, problem
+    (causal / "config.json").write_text(json.dumps(config), encoding="utf-8")
     # the run builds the augmenter with the same rule
     with pytest.raises(DataError, match="a decoder-only llama model"):
         build(tmp_path, "paraphrase", {"model": str(causal)})
@@ -205,9 +214,8 @@ def test_a_model_folder_transformers_cannot_load_is_one_line(tmp_path: Path) -> 
     pytest.importorskip("transformers")
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text(json.dumps({"model_type": "not-a-model", "is_encoder_decoder": True}),
-                                       encoding="utf-8")
-    (model / "model.safetensors").write_bytes(b"")
+    (model / "config.json").write_text(json.dumps({"model_type": "bart"}), encoding="utf-8")
+    (model / "model.safetensors").write_bytes(b"")  # an empty weight file: the check reads no weights
     (model / "tokenizer.json").write_text("{}", encoding="utf-8")
     aug = build(tmp_path, "paraphrase", {"model": str(model)})
     with pytest.raises(DataError, match=rf"^{model}: cannot load the paraphrase model: "):
