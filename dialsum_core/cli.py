@@ -156,8 +156,8 @@ class DialsumGroup(click.Group):
             yield
         except DialsumError as exc:
             fail(exc)
-        except KeyboardInterrupt:  # before click, which says "Aborted!" and exits 1
-            click.echo("interrupted", err=True)
+        except KeyboardInterrupt as exc:  # before click, which says "Aborted!" and exits 1
+            click.echo("; ".join(["interrupted", *getattr(exc, "__notes__", [])]), err=True)  # where it stopped
             sys.exit(130)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
@@ -246,11 +246,7 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) 
 
     _setup_console_logging()
     plugins, recipe = load_checked(recipe_path, overrides, disable, validate=False)
-    try:
-        result = run_recipe(recipe, plugins)  # validates
-    except KeyboardInterrupt:
-        click.echo("interrupted; partial results are in the experiment folder", err=True)
-        sys.exit(130)
+    result = run_recipe(recipe, plugins)  # validates
     if result.main:  # one line per launch, not one per process
         click.echo(f"results: {result.results_path}")
 

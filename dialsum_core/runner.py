@@ -137,6 +137,8 @@ def run_recipe(
         # The traceback goes with the record: the run's log file keeps it; the console shows a known
         # user error (or Ctrl-C) once, as the command's `error:` line (see cli.UserErrorsOnce).
         log.error("run failed: %s", failure["error"], exc_info=exc)
+        if isinstance(exc, KeyboardInterrupt):  # the command's one line says where (a job's folder or the run's)
+            exc.add_note(f"partial results are in {experiment.root / job}")
         ctx.emit("dialsum_on_error", error=exc)
         _stop_loggers(ctx, loggers)
         processes.finish(wait=False)  # the others may never reach a barrier

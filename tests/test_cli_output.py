@@ -110,3 +110,55 @@ def test_ctrl_c_while_recipe_doc_renders_writes_nothing(tmp_path: Path) -> None:
     res = interrupted(tmp_path, SLOW_RENDER, "cli_slow_render_plugin", "recipe-doc", "-o", "recipe.md")
     assert (res.returncode, res.stderr) == (130, "interrupted\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mark", "site"]
+
+
+SLOW_CHECK = '''
+import os, time
+from dialsum_core import hookimpl
+
+
+def _check(recipe, plugins):
+    open(os.environ["DIALSUM_TEST_MARK"], "w").close()
+    time.sleep(120)
+    return []
+
+
+@hookimpl
+def dialsum_register_sections(register):
+    register("cli_slow_check", None, check=_check)
+'''
+
+SLOW_MODE = '''
+import os, time
+from dialsum_core import hookimpl
+
+
+class Waits:
+    def run(self, ctx):
+        open(os.environ["DIALSUM_TEST_MARK"], "w").close()
+        time.sleep(120)
+        return {}
+
+
+@hookimpl
+def dialsum_register_run_modes(register):
+    register("cli-slow-mode", lambda options, ctx: Waits(), description="waits")
+'''
+
+
+def test_ctrl_c_before_the_experiment_folder_exists_points_to_none(tmp_path: Path) -> None:
+    """Interrupted while the recipe was checked, ``dialsum run`` said the partial results were "in the
+    experiment folder", which did not exist."""
+    res = interrupted(tmp_path, SLOW_CHECK, "cli_slow_check_plugin", "run", RECIPE, "--set",
+                      f"run.output_dir={tmp_path / 'exp'}")
+    assert (res.returncode, res.stderr.splitlines()[-1:]) == (130, ["interrupted"]), res.stderr
+    assert not (tmp_path / "exp").exists()
+
+
+def test_ctrl_c_during_a_run_names_the_folder_of_its_partial_results(tmp_path: Path) -> None:
+    """"partial results are in the experiment folder" named none: with a timestamped name, which folder?"""
+    res = interrupted(tmp_path, SLOW_MODE, "cli_slow_mode_plugin", "run", RECIPE, "--set", "run.mode=cli-slow-mode",
+                      "--set", f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=stopped")
+    assert res.returncode == 130, res.stderr
+    assert res.stderr.splitlines()[-1] == f"interrupted; partial results are in {tmp_path / 'exp' / 'stopped'}"
+    assert '"status": "interrupted"' in (tmp_path / "exp" / "stopped" / "results.json").read_text(encoding="utf-8")

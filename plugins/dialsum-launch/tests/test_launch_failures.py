@@ -258,6 +258,6 @@ def test_ctrl_c_ends_the_launch_as_it_ends_a_run(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-4000:]
     assert "Traceback" not in err and "Aborted!" not in err, err[-4000:]
-    assert "interrupted; partial results are in the experiment folder" in err
+    assert f"interrupted; partial results are in {tmp_path / 'exp' / 'stopped'}" in err
     results = json.loads((tmp_path / "exp" / "stopped" / "results.json").read_text(encoding="utf-8"))
     assert results["status"] == "interrupted"
