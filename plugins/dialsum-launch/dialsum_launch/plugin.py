@@ -32,14 +32,10 @@ def launch_command(recipe_path: str, overrides: tuple[str, ...], disable: tuple[
     """Run RECIPE as several processes (data-parallel training, sharded generation)."""
     import sys
 
-    from dialsum_core.cli import fail
-    from dialsum_core.errors import DialsumError
     from dialsum_launch.launch import launch_recipe
 
-    try:
-        sys.exit(launch_recipe(recipe_path, overrides, disable, launcher, num_processes, launcher_args))
-    except DialsumError as exc:
-        fail(exc)
+    # a DialsumError ends it as every command ends: one error line, exit 2 (dialsum_core.cli.DialsumGroup)
+    sys.exit(launch_recipe(recipe_path, overrides, disable, launcher, num_processes, launcher_args))
 
 
 @hookimpl
