@@ -18,6 +18,7 @@ which its trial events name; which result keys hold such a value is the run mode
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,11 +33,18 @@ _PREFIXES = ("eval_", "valid_", "test_")
 
 def answers(plugins: Any, hook: str, /, **kwargs: Any) -> frozenset[str]:
     """The keys the installed plugins give to the question ``hook``; none without plugins, or where no
-    installed plugin declares the question."""
+    installed plugin declares the question. Each plugin is asked on its own: one whose answer fails is
+    named in a warning and the others' answers stand (a table shown at a scale off by one plugin's
+    keys beats no table)."""
     ask = getattr(plugins.hook, hook, None) if plugins is not None else None
-    if ask is None:
-        return frozenset()
-    return frozenset(str(key) for answer in ask(**kwargs) for key in answer or ())
+    found: set[str] = set()
+    for impl in ask.get_hookimpls() if ask is not None else ():
+        try:
+            found.update(str(key) for key in impl.function(**{a: kwargs[a] for a in impl.argnames}) or ())
+        except Exception as exc:
+            logging.getLogger("dialsum").warning("%s could not answer %s: %s: %s", plugins.origin(impl.plugin_name),
+                                                 hook, type(exc).__name__, exc)
+    return frozenset(found)
 
 
 def percent_scores(plugins: Any) -> frozenset[str]:

@@ -114,3 +114,23 @@ def test_a_run_recorded_without_announcements_finds_its_predictions_in_the_folde
     (exp / "predictions" / "c_test.csv").write_text("fname,summary\nx0,a\n", encoding="utf-8")
     md = build_report(exp).markdown.read_text(encoding="utf-8")
     assert "- **validation references**: 2 for 1, 1 for 1 of the 2 validation dialogues;" in md, md
+
+
+class BrokenAnswer:
+    """A third party's plugin whose answer to the percentage question fails."""
+
+    @hookimpl
+    def dialsum_percent_scores(self) -> list[str]:
+        raise RuntimeError("no metrics table")
+
+
+def test_a_plugin_whose_answer_fails_is_named_and_the_others_answers_stand(caplog) -> None:
+    """One plugin raising in ``dialsum_percent_scores`` took the report (a traceback) and the console's
+    final table down with it."""
+    from dialsum_loggers.scale import percent_scores
+
+    plugins = build_plugins(extra=[("broken-answer", BrokenAnswer())])
+    with caplog.at_level("WARNING", logger="dialsum"):
+        found = percent_scores(plugins)
+    assert {"rouge1", "rouge_mean", "best_rouge"} <= found
+    assert any("broken-answer" in r.getMessage() and "no metrics table" in r.getMessage() for r in caplog.records)
