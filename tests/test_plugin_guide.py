@@ -177,3 +177,31 @@ def test_the_logger_of_the_logging_page_has_its_options_described(
     plugins = build_plugins(extra=[("print-logger", plugin)])
     reg = plugins.require("loggers", "print")
     assert undocumented(plugins, core=False, distributions=[reg.distribution]) == []
+
+
+def test_the_folder_check_of_the_guide_refuses_a_folder_transformers_cannot_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide named `dialsum_hf.folders`' checks without saying what they take: `config_problem` takes
+    the folder's `config.json` read, and a check that gave it the folder failed on every recipe."""
+    from dialsum_core.recipe import load_recipe
+    from dialsum_hf.testing import save_tiny_model
+
+    block = python_blocks("### A new model family or preset")[1]
+    plugin = package(tmp_path, monkeypatch, block)["plugin"]
+    plugins = build_plugins(extra=[("my-family-plugin", plugin)])
+    model = save_tiny_model("bart", tmp_path / "model", ["#Person1#: 안녕하세요. #Person2#: 네."], d_model=16, layers=1)
+
+    def problems(folder: Path) -> list[str]:
+        overrides = ['run.models=["my-family"]', f"models.my-family.folder={folder}"]
+        return load_recipe(ROOT / "recipes" / "tiny.toml", overrides, schema=plugins.schema).problems(plugins)
+
+    assert problems(model) == []
+    (model / "tokenizer.json").unlink()
+    (problem,) = problems(model)
+    assert problem.startswith(f"--set: models.my-family.folder: {model}: no tokenizer files"), problem
+    (model / "config.json").write_text("[]", encoding="utf-8")
+    (problem,) = problems(model)
+    assert "config.json is not a readable JSON object" in problem, problem
+    (problem,) = problems(tmp_path)
+    assert problem.endswith(f"{tmp_path}: no config.json, so not a saved model folder"), problem
