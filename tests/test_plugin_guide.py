@@ -205,3 +205,34 @@ def test_the_folder_check_of_the_guide_refuses_a_folder_transformers_cannot_load
     assert "config.json is not a readable JSON object" in problem, problem
     (problem,) = problems(tmp_path)
     assert problem.endswith(f"{tmp_path}: no config.json, so not a saved model folder"), problem
+
+
+def test_the_sweep_of_the_guide_shows_its_objective_on_its_metrics_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide did not say how a search of one's own makes its objective value read x100 where its
+    metric does (``dialsum_objective_keys``), nor what its trial events promise (numbered from 0)."""
+    block = python_blocks("### A new run mode")[0]
+    package(tmp_path, monkeypatch, block)
+    site = tmp_path / "site"
+    info = site / "dialsum_guide_sweep-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dialsum-guide-sweep\nVersion: 0.1.0\n",
+                                   encoding="utf-8")
+    (info / "entry_points.txt").write_text("[dialsum]\nsweep = yourpkg.plugin\n", encoding="utf-8")
+    exp = tmp_path / "exp"
+    run = run_cli(["run", str(ROOT / "recipes" / "single-tiny.toml"), "--set", "run.mode=sweep",
+                   "--set", 'run.models=["lead"]', "--set", "modes.sweep.key=models.lead.max_turns",
+                   "--set", "modes.sweep.values=[1, 3]", "--set", f"run.output_dir={exp}",
+                   "--set", "run.name=sweep"], site=site)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((exp / "sweep" / "results.json").read_text(encoding="utf-8"))
+    best = results["sweep"]["best_objective"]
+    assert round(best, 4) == results["best_rouge"] and 0 < best < 1
+    assert results["sweep"]["models.lead.max_turns"] in (1, 3)
+    assert (exp / "sweep" / "predictions" / "submission_debug.csv").is_file()
+    report = run_cli(["report", str(exp / "sweep")], site=site)
+    assert report.returncode == 0, report.stderr
+    text = (exp / "sweep" / "report" / "report.md").read_text(encoding="utf-8")
+    assert f"| sweep.best_objective | {100 * best:.2f} |" in text, text
+    assert "## Trials (2, best first)" in text and f"| complete | {100 * best:.2f} |" in text, text
