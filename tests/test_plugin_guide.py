@@ -236,3 +236,50 @@ def test_the_sweep_of_the_guide_shows_its_objective_on_its_metrics_scale(
     text = (exp / "sweep" / "report" / "report.md").read_text(encoding="utf-8")
     assert f"| sweep.best_objective | {100 * best:.2f} |" in text, text
     assert "## Trials (2, best first)" in text and f"| complete | {100 * best:.2f} |" in text, text
+
+
+def test_a_command_interrupted_as_the_guide_says_names_its_partial_results(tmp_path: Path) -> None:
+    """The guide told command authors that Ctrl-C ends in one line, not how theirs says where it left
+    partial results."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    section = GUIDE.read_text(encoding="utf-8").split("\n## Hooks\n", 1)[1]
+    note = re.search(r"`(exc\.add_note\(.*?\))`", section.replace("\n", " ")).group(1)
+    out, mark = tmp_path / "out", tmp_path / "out" / "part-0"
+    make_dist(tmp_path / "site", "dialsum-guide-slow-command", "0.1.0", "guide_slow_command", f'''
+        import time
+
+        import click
+
+        from dialsum_core import hookimpl
+
+
+        @hookimpl
+        def dialsum_register_commands(cli):
+            @cli.command("export-slowly")
+            @click.argument("out")
+            def export_slowly(out):
+                """Write parts into OUT, one a second."""
+                try:
+                    for n in range(600):
+                        with open(f"{{out}}/part-{{n}}", "w") as fh:
+                            fh.write("part")
+                        time.sleep(1)
+                except KeyboardInterrupt as exc:
+                    {note}
+                    raise
+        ''', {"guide-slow-command": "guide_slow_command"})
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "site"),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "dialsum_core.cli", "export-slowly", str(out)],
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (130, f"interrupted; partial results are in {out}\n")
