@@ -177,3 +177,109 @@ def test_the_logger_of_the_logging_page_has_its_options_described(
     plugins = build_plugins(extra=[("print-logger", plugin)])
     reg = plugins.require("loggers", "print")
     assert undocumented(plugins, core=False, distributions=[reg.distribution]) == []
+
+
+def test_the_folder_check_of_the_guide_refuses_a_folder_transformers_cannot_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide named `dialsum_hf.folders`' checks without saying what they take: `config_problem` takes
+    the folder's `config.json` read, and a check that gave it the folder failed on every recipe."""
+    from dialsum_core.recipe import load_recipe
+    from dialsum_hf.testing import save_tiny_model
+
+    block = python_blocks("### A new model family or preset")[1]
+    plugin = package(tmp_path, monkeypatch, block)["plugin"]
+    plugins = build_plugins(extra=[("my-family-plugin", plugin)])
+    model = save_tiny_model("bart", tmp_path / "model", ["#Person1#: 안녕하세요. #Person2#: 네."], d_model=16, layers=1)
+
+    def problems(folder: Path) -> list[str]:
+        overrides = ['run.models=["my-family"]', f"models.my-family.folder={folder}"]
+        return load_recipe(ROOT / "recipes" / "tiny.toml", overrides, schema=plugins.schema).problems(plugins)
+
+    assert problems(model) == []
+    (model / "tokenizer.json").unlink()
+    (problem,) = problems(model)
+    assert problem.startswith(f"--set: models.my-family.folder: {model}: no tokenizer files"), problem
+    (model / "config.json").write_text("[]", encoding="utf-8")
+    (problem,) = problems(model)
+    assert "config.json is not a readable JSON object" in problem, problem
+    (problem,) = problems(tmp_path)
+    assert problem.endswith(f"{tmp_path}: no config.json, so not a saved model folder"), problem
+
+
+def test_the_sweep_of_the_guide_shows_its_objective_on_its_metrics_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide did not say how a search of one's own makes its objective value read x100 where its
+    metric does (``dialsum_objective_keys``), nor what its trial events promise (numbered from 0)."""
+    block = python_blocks("### A new run mode")[0]
+    package(tmp_path, monkeypatch, block)
+    site = tmp_path / "site"
+    info = site / "dialsum_guide_sweep-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dialsum-guide-sweep\nVersion: 0.1.0\n",
+                                   encoding="utf-8")
+    (info / "entry_points.txt").write_text("[dialsum]\nsweep = yourpkg.plugin\n", encoding="utf-8")
+    exp = tmp_path / "exp"
+    run = run_cli(["run", str(ROOT / "recipes" / "single-tiny.toml"), "--set", "run.mode=sweep",
+                   "--set", 'run.models=["lead"]', "--set", "modes.sweep.key=models.lead.max_turns",
+                   "--set", "modes.sweep.values=[1, 3]", "--set", f"run.output_dir={exp}",
+                   "--set", "run.name=sweep"], site=site)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((exp / "sweep" / "results.json").read_text(encoding="utf-8"))
+    best = results["sweep"]["best_objective"]
+    assert round(best, 4) == results["best_rouge"] and 0 < best < 1
+    assert results["sweep"]["models.lead.max_turns"] in (1, 3)
+    assert (exp / "sweep" / "predictions" / "submission_debug.csv").is_file()
+    report = run_cli(["report", str(exp / "sweep")], site=site)
+    assert report.returncode == 0, report.stderr
+    text = (exp / "sweep" / "report" / "report.md").read_text(encoding="utf-8")
+    assert f"| sweep.best_objective | {100 * best:.2f} |" in text, text
+    assert "## Trials (2, best first)" in text and f"| complete | {100 * best:.2f} |" in text, text
+
+
+def test_a_command_interrupted_as_the_guide_says_names_its_partial_results(tmp_path: Path) -> None:
+    """The guide told command authors that Ctrl-C ends in one line, not how theirs says where it left
+    partial results."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    section = GUIDE.read_text(encoding="utf-8").split("\n## Hooks\n", 1)[1]
+    note = re.search(r"`(exc\.add_note\(.*?\))`", section.replace("\n", " ")).group(1)
+    out, mark = tmp_path / "out", tmp_path / "out" / "part-0"
+    make_dist(tmp_path / "site", "dialsum-guide-slow-command", "0.1.0", "guide_slow_command", f'''
+        import time
+
+        import click
+
+        from dialsum_core import hookimpl
+
+
+        @hookimpl
+        def dialsum_register_commands(cli):
+            @cli.command("export-slowly")
+            @click.argument("out")
+            def export_slowly(out):
+                """Write parts into OUT, one a second."""
+                try:
+                    for n in range(600):
+                        with open(f"{{out}}/part-{{n}}", "w") as fh:
+                            fh.write("part")
+                        time.sleep(1)
+                except KeyboardInterrupt as exc:
+                    {note}
+                    raise
+        ''', {"guide-slow-command": "guide_slow_command"})
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "site"),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "dialsum_core.cli", "export-slowly", str(out)],
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (130, f"interrupted; partial results are in {out}\n")

@@ -36,7 +36,7 @@ def dialsum_after_fold(ctx: RunContext, fold: int, n_folds: int, metrics: dict[s
 
 @hookspec
 def dialsum_before_trial(ctx: RunContext, trial: int, params: dict[str, Any], metric: str, direction: str) -> None:
-    """Hyperparameter trial number ``trial`` starts with the sampled ``params``.
+    """Hyperparameter trial number ``trial`` (counted from 0) starts with the sampled ``params``.
 
     :param metric: the score the study optimises (``modes.optuna.metric``, e.g. ``rouge_mean``), so
         that a logger knows what a trial's value is (a ROUGE to show x100, a length, a loss).
@@ -51,7 +51,8 @@ def dialsum_after_trial(
     ctx: RunContext, trial: int, params: dict[str, Any], value: float | None, state: str, metric: str, direction: str
 ) -> None:
     """Trial ``trial`` ended in ``state`` (``complete``, ``pruned``, ``fail``) with ``value``, the
-    study's ``metric``; ``direction`` says whether lower or higher values are better (as above).
+    study's ``metric`` (``None`` when it ended without one); ``direction`` says whether lower or higher
+    values are better (as above).
 
     .. versionadded:: 0.1
     """
