@@ -19,6 +19,10 @@ from typing import Any
 
 from dialsum_hf.conversions import installed_source
 
+__all__ = ["LOADED_FIRST", "TOKENIZER_CONFIG", "TOKENIZER_FILES", "TOKENIZER_JSON", "config_problem", "missing_shards",
+           "read_json", "seq2seq_model", "seq2seq_model_types", "seq2seq_problem", "tokenizer_problem", "weight_map",
+           "weights_file", "weights_problem"]
+
 #: The weight files, in the order ``from_pretrained`` looks for them: the first one found is the one it
 #: loads (a whole file, or the index of a sharded checkpoint naming its shards in a ``weight_map``).
 LOADED_FIRST = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -111,7 +115,6 @@ def config_problem(config: dict[str, Any] | None, *, trust_remote_code: bool = F
         return ("config.json names no model_type, so transformers cannot tell which model it is; save the model "
                 "with save_pretrained, which writes it")
     return ""
-
 
 
 def seq2seq_model(config: Mapping[str, Any], *, trust_remote_code: bool = False) -> bool:
