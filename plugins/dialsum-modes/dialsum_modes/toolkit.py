@@ -5,7 +5,9 @@ Stable API (versioned with dialsum-modes, documented in docs/writing-a-plugin.md
 :func:`weights_for`, :func:`search_weights`, :func:`write_predictions`, :func:`job_results`,
 :func:`fit_result`, :func:`progress`, :func:`release`, :func:`round_scores`, :func:`mean_std`,
 :func:`is_degenerate`, :func:`best_of`, :func:`train_models`, :func:`final_scores`,
-:func:`best_checkpoint`, :func:`epoch_score`, :func:`is_token_level`. Version 1.1:
+:func:`best_checkpoint`, :func:`epoch_score`, :func:`is_token_level`, :func:`name_best`,
+:func:`visualizations`, :class:`Combined`, :data:`RANKED_BY`, :data:`VALID_PREDICTIONS`, :data:`BEST_SCORE`.
+Version 1.1:
 :func:`combine` cross-fits what an ensemble learns from validation, reports the out-of-fold score
 and falls back to the best source (:class:`Combined` says which). Version 1.2: :func:`is_degenerate`
 is the metrics plugin's rule (``dialsum_metrics.is_degenerate(predictions, threshold=0.5)``), one

@@ -79,3 +79,18 @@ def test_a_third_party_mode_draws_the_plots_save_visualizations_asks_for(make_re
         assert written == ["visualizations/length_distribution.png", "visualizations/validation_rouge.png"]
     else:
         assert written == []
+
+
+def test_the_toolkits_stable_api_lists_every_name_its_versions_added() -> None:
+    """The docstring's "Stable API" list is what a third party may rely on; names added by later versions
+    (``name_best``, ``visualizations``, ``VALID_PREDICTIONS``...) were left out of it, in the version notes
+    alone, and a removed one must not stay listed."""
+    import re
+
+    from dialsum_modes import toolkit
+
+    stable, _, notes = toolkit.__doc__.partition("Version 1.1")
+    listed = set(re.findall(r":(?:func|class|data):`(\w+)`", stable))
+    cited = {n for n in re.findall(r":(?:func|class|data):`(\w+)`", notes) if hasattr(toolkit, n)}
+    assert cited <= listed, sorted(cited - listed)
+    assert all(hasattr(toolkit, n) for n in listed), sorted(n for n in listed if not hasattr(toolkit, n))
