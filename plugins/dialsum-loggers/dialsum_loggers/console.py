@@ -260,28 +260,29 @@ class ConsoleLogger:
         from rich.table import Table
 
         scale = Scale.asking(self._plugins, self._objective)
-        rows = result_rows(results, self.options.max_rows, scale)
-        note = scale.note(k for k, _ in rows)
+        rows = result_rows(results, scale)
+        shown, rest = rows[:self.options.max_rows], rows[self.options.max_rows:]
+        note = scale.note(k for k, _ in shown)
         table = Table(title="results", show_header=True, header_style="bold", caption=note or None)
         table.add_column("key")
         table.add_column("value", justify="right")
-        for key, value in rows:
+        for key, value in shown:
             table.add_row(key, value)
+        if rest:  # never a table taken for all there is (loggers.console.max_rows)
+            table.add_row(f"… {len(rest)} more in results.json", "")
         console.print(table)
 
     def close(self) -> None:
         self._stop()
 
 
-def result_rows(results: dict[str, Any], limit: int, scale: Scale) -> list[tuple[str, str]]:
-    """Scalars of ``results`` (one level of nesting flattened with dots), at most ``limit`` rows;
-    percentages on the leaderboard's scale (x100, two decimals) as ``scale`` says, a study's objective
-    value (the keys the run modes name) when the study's metric is one."""
+def result_rows(results: dict[str, Any], scale: Scale) -> list[tuple[str, str]]:
+    """Scalars of ``results`` (one level of nesting flattened with dots); percentages on the
+    leaderboard's scale (x100, two decimals) as ``scale`` says, a study's objective value (the keys
+    the run modes name) when the study's metric is one."""
     rows: list[tuple[str, str]] = []
 
     def add(prefix: str, value: Any, depth: int) -> None:
-        if len(rows) >= limit:
-            return
         if isinstance(value, dict) and depth < 2:
             for k, v in value.items():
                 add(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)

@@ -134,3 +134,16 @@ def test_a_plugin_whose_answer_fails_is_named_and_the_others_answers_stand(caplo
         found = percent_scores(plugins)
     assert {"rouge1", "rouge_mean", "best_rouge"} <= found
     assert any("broken-answer" in r.getMessage() and "no metrics table" in r.getMessage() for r in caplog.records)
+
+
+def test_the_console_table_says_how_many_results_it_leaves_out(tmp_path: Path, capsys) -> None:
+    """Past ``max_rows`` the final table stopped without a word: a run's own metric could be missing from
+    it, the reader taking the table for everything there is."""
+    exp, _ = _run(tmp_path, ["console"], loggers={"console": {"force": True, "max_rows": 3}})
+    from dialsum_loggers.console import result_rows
+    from dialsum_loggers.scale import Scale
+
+    every = result_rows(json.loads((exp / "results.json").read_text(encoding="utf-8")), Scale())
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().out)
+    assert len(every) > 3 and all(key in out for key, _ in every[:3])
+    assert f"… {len(every) - 3} more in results.json" in out, out
