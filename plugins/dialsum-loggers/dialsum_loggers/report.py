@@ -525,6 +525,27 @@ def references_fact(run: RunRecord) -> str:
             "comparable with single-reference scores")
 
 
+#: The files the report lists at most; the others are counted.
+MAX_FILES = 50
+
+
+def files_section(run: RunRecord) -> list[str]:
+    """The announced files still in the experiment folder, each once, in the order announced. A training
+    announces every checkpoint it saves and its save limit removes most of them: listed as announced,
+    sixty epochs of checkpoints that are gone filled the list, and the predictions announced after them
+    were left out."""
+    announced = dict.fromkeys((str(a.get("kind", "?")), a["path"]) for a in run.of("on_artifact")
+                              if isinstance(a.get("path"), str))
+    present = [(kind, path) for kind, path in announced if (run.root / path).exists()]
+    lines = [f"- {kind}: `{path}`" for kind, path in present[:MAX_FILES]]
+    if len(present) > MAX_FILES:
+        lines.append(f"- and {len(present) - MAX_FILES} more")
+    if gone := len(announced) - len(present):
+        lines += [*([""] if lines else []), f"{gone} announced files are no longer in the folder (such as "
+                                                 "checkpoints a save limit removed)."]
+    return lines
+
+
 def render_markdown(run: RunRecord, plots: list[Path], plugins: Any = None) -> str:
     """``report.md``; ``plugins`` say which scores are shown x100 (:meth:`dialsum_loggers.scale.Scale.asking`)."""
     start = (run.of("before_run") or [{}])[0]
@@ -606,10 +627,8 @@ def render_markdown(run: RunRecord, plots: list[Path], plugins: Any = None) -> s
         lines += ["", "## Plots", ""]
         lines += [f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots]
 
-    artifacts = run.of("on_artifact")
-    if artifacts:
-        lines += ["", "## Files", ""]
-        lines += [f"- {a.get('kind', '?')}: `{a.get('path')}`" for a in artifacts[:50]]
+    if files := files_section(run):
+        lines += ["", "## Files", "", *files]
 
     tb = next((r.get("traceback") for r in reversed(run.of("on_error")) if r.get("traceback")), None)
     if tb:
