@@ -541,8 +541,9 @@ def files_section(run: RunRecord) -> list[str]:
     if len(present) > MAX_FILES:
         lines.append(f"- and {len(present) - MAX_FILES} more")
     if gone := len(announced) - len(present):
-        lines += [*([""] if lines else []), f"{gone} announced files are no longer in the folder (such as "
-                                                 "checkpoints a save limit removed)."]
+        said = f"{gone} announced files are" if gone > 1 else "1 announced file is"
+        lines += [*([""] if lines else []), f"{said} no longer in the folder (such as checkpoints a save limit "
+                                                 "removed)."]
     return lines
 
 
