@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from dialsum_core.atomic import atomic_open, remove_stale_temporaries, temporary_folder
-from dialsum_core.errors import DialsumError
+from dialsum_core.errors import DialsumError, status_of
 from dialsum_core.experiment import CONFIG, RESULTS, Experiment
 from dialsum_core.recipe.schema import RunSection
 from dialsum_core.registry import KIND
@@ -631,8 +631,9 @@ def render_markdown(run: RunRecord, plots: list[Path], plugins: Any = None) -> s
     if files := files_section(run):
         lines += ["", "## Files", "", *files]
 
+    # a failure's traceback; Ctrl-C is none to debug, and the status and error lines say where it stopped
     tb = next((r.get("traceback") for r in reversed(run.of("on_error")) if r.get("traceback")), None)
-    if tb:
+    if tb and status != status_of(KeyboardInterrupt()):
         tail = "\n".join(str(tb).rstrip().splitlines()[-25:])
         lines += ["", "## Traceback", "", "```text", tail, "```"]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
-"""The report's list of files is the run's files as they are in the folder: a training that saves a
-checkpoint every epoch and keeps the last one (``train.save_total_limit``) announced every one of them,
-and the files announced last (predictions, plots) are the ones a reader looks for."""
+"""What the report lists of a run: its files as they are in the folder (a training that saves a
+checkpoint every epoch and keeps the last one, ``train.save_total_limit``, announced every one of them,
+and the files announced last, predictions and plots, are the ones a reader looks for), and a traceback
+for a run that failed, not for one the user stopped."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from loggers_testkit import scripted_recipe
 
 from dialsum_core import hookimpl
@@ -57,3 +59,30 @@ def test_files_lists_what_is_in_the_folder_once_and_the_predictions_after_many_c
         "- prediction: `predictions/submission.csv`",
     ], files
     assert f"{EPOCHS - 1} announced files are no longer in the folder" in files
+
+
+class StoppedMode:
+    """Stopped by Ctrl-C after its first checkpoint: the interrupt reaches the main thread here."""
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        ctx.experiment.write_text("checkpoints/stopped/checkpoint-1/weights.txt", "1")
+        ctx.emit("dialsum_on_artifact", path="checkpoints/stopped/checkpoint-1", kind="checkpoint")
+        raise KeyboardInterrupt
+
+
+class StoppedPlugin:
+    @hookimpl
+    def dialsum_register_run_modes(self, register: Any) -> None:
+        register("stopped", lambda options, ctx: StoppedMode(), description="stopped by Ctrl-C")
+
+
+def test_an_interrupted_run_has_no_traceback_section(tmp_path: Path) -> None:
+    """Ctrl-C is no failure to debug: its traceback (the line training was in) filled the report of
+    every stopped run, below the status that already says it was interrupted."""
+    plugins = build_plugins(extra=[("stopped-by-user", StoppedPlugin())])
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(scripted_recipe(tmp_path, ["jsonl"], name="stopped", run={"mode": "stopped"}), plugins)
+    md = build_report(tmp_path / "experiments" / "stopped", plugins=plugins).markdown.read_text(encoding="utf-8")
+    assert "- **status**: interrupted" in md and "- **error**: `KeyboardInterrupt`" in md
+    assert "## Traceback" not in md, md
+    assert "- checkpoint: `checkpoints/stopped/checkpoint-1`" in md
