@@ -493,7 +493,7 @@ def validation_predictions(run: RunRecord) -> tuple[Path, list[int]] | None:
         try:
             with path.open(encoding="utf-8", newline="") as fh:
                 columns = _reference_columns(next(csv.reader(fh)))
-        except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
+        except (OSError, ValueError, StopIteration, csv.Error):  # ValueError: undecodable, or a NUL in the path
             continue
         if columns and (best is None or len(columns) > len(best[1])):
             best = (path, columns)

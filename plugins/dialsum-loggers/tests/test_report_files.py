@@ -86,3 +86,18 @@ def test_an_interrupted_run_has_no_traceback_section(tmp_path: Path) -> None:
     assert "- **status**: interrupted" in md and "- **error**: `KeyboardInterrupt`" in md
     assert "## Traceback" not in md, md
     assert "- checkpoint: `checkpoints/stopped/checkpoint-1`" in md
+
+
+def test_a_recorded_path_no_file_can_have_is_counted_as_gone(tmp_path: Path) -> None:
+    """A hand-edited prediction record with a NUL in its path: the report counts it among the files that
+    are gone; looking for the validation predictions among the announced files stopped it with a
+    ValueError (embedded null byte)."""
+    import json
+
+    plugins = build_plugins(extra=[("rotating-checkpoints", RotatingPlugin())])
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"], name="nul", run={"mode": "rotating"}), plugins).experiment
+    with (exp / "metrics.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"event": "on_artifact", "time": 0.0, "elapsed": 0.0, "path": "bad\u0000name",
+                             "kind": "prediction"}) + "\n")
+    md = build_report(exp, plugins=plugins).markdown.read_text(encoding="utf-8")
+    assert f"{EPOCHS} announced files are no longer in the folder" in md
