@@ -1,4 +1,4 @@
-"""Keeping transformers' own progress bars out of dialsum's output.
+"""Keeping transformers' own progress bars, and its alarms that say nothing of the run, out of dialsum's output.
 
 transformers draws a tqdm bar whenever it writes a model (``Writing model shards``, on every
 checkpoint) or reads one (``Loading weights``). dialsum's console logger already shows the run's
@@ -13,6 +13,7 @@ minutes fetching files, and that bar is the only sign of life, so it is left as 
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 
@@ -37,3 +38,20 @@ def quiet_lora_warnings() -> None:
     which is not safe in the threads of parallel Optuna trials; adding one twice keeps one."""
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*save_embedding_layers.*", category=UserWarning)
+
+
+class _NotTheFilesystem(logging.Filter):
+    """Drops transformers' "mtime may not be reliable on this filesystem": said when the checkpoints it
+    sorts by time were saved within one second, which is what a small model does on any disk; the
+    numerical order it then takes is the right one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("mtime may not be reliable")
+
+
+def quiet_checkpoint_order() -> None:
+    """Keep the filesystem alarm of :class:`_NotTheFilesystem` out of the console and ``train.log``;
+    adding the filter twice keeps one."""
+    logger = logging.getLogger("transformers.trainer_utils")
+    if not any(isinstance(f, _NotTheFilesystem) for f in logger.filters):
+        logger.addFilter(_NotTheFilesystem())

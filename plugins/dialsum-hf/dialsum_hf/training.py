@@ -30,7 +30,7 @@ from dialsum_core.protocols import FitResult
 from dialsum_hf.features import Collator
 from dialsum_hf.generation import own_bars
 from dialsum_hf.model import HFModel, say_once
-from dialsum_hf.quiet import quiet_lora_warnings, quiet_progress_bars
+from dialsum_hf.quiet import quiet_checkpoint_order, quiet_lora_warnings, quiet_progress_bars
 from dialsum_hf.resume import checkpoint_in, latest_checkpoint, steps_mismatch, steps_per_process
 from dialsum_hf.sections import BEST_METRIC, cuda_available
 from dialsum_metrics import is_degenerate, output_stats, quiet_degenerate
@@ -426,6 +426,7 @@ def fit(hf: HFModel, train: Sequence[Any], valid: Sequence[Any], ctx: Any, outpu
     t, r = ctx.recipe.train, ctx.recipe.run
     set_seed(r.seed)
     quiet_progress_bars()  # every checkpoint is saved through save_pretrained
+    quiet_checkpoint_order()  # the save limit sorts the checkpoints of each save
     hf.say_cut([(f"{what} dialogues", [e.dialogue for e in examples])
                 for what, examples in (("training", train), ("validation", valid), ("test", ctx.data().test))], ctx)
     hf.say_cut_summaries([e.summary for e in train], ctx)

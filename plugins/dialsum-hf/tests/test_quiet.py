@@ -78,3 +78,25 @@ def test_resume_reports_missing_keys_only_when_they_are_not_tied(context, tmp_pa
     [warning] = resume(broken, "broken")
     assert "model.encoder.layernorm_embedding.weight" in warning
     assert "lm_head.weight" not in warning and "embed_tokens" not in warning
+
+
+def test_checkpoints_saved_within_a_second_are_no_alarm_about_the_filesystem(
+        context, tmp_path: Path, transformers_log: list[str]) -> None:
+    """A small model saves its checkpoints less than a second apart, and transformers, sorting them by
+    time, said "mtime may not be reliable on this filesystem" in the console and train.log of every
+    tiny run: a claim about the user's disk that is not so, for the numerical order it then takes."""
+    import os
+
+    from transformers.trainer_utils import sort_checkpoints
+
+    ctx = context({"train": {"epochs": 1}}, name="order")
+    data = ctx.data()
+    ctx.build("model_loaders", "scratch").build(ctx, data.train).fit(data.train, data.valid, ctx, tmp_path / "fit")
+    saved = tmp_path / "saved"
+    for step in (10, 5):
+        (saved / f"checkpoint-{step}").mkdir(parents=True)
+        os.utime(saved / f"checkpoint-{step}", (1_700_000_000, 1_700_000_000))  # saved in the same second
+    logging.Logger.warning_once.cache_clear()  # said once a process: the fit may have said it already
+    ordered = sort_checkpoints(str(saved), use_mtime=True)
+    assert [Path(p).name for p in ordered] == ["checkpoint-5", "checkpoint-10"]
+    assert not [m for m in transformers_log if "mtime may not be reliable" in m], transformers_log

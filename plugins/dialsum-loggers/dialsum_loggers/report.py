@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from dialsum_core.atomic import atomic_open, remove_stale_temporaries, temporary_folder
-from dialsum_core.errors import DialsumError
+from dialsum_core.errors import DialsumError, status_of
 from dialsum_core.experiment import CONFIG, RESULTS, Experiment
 from dialsum_core.recipe.schema import RunSection
 from dialsum_core.registry import KIND
@@ -493,7 +493,7 @@ def validation_predictions(run: RunRecord) -> tuple[Path, list[int]] | None:
         try:
             with path.open(encoding="utf-8", newline="") as fh:
                 columns = _reference_columns(next(csv.reader(fh)))
-        except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
+        except (OSError, ValueError, StopIteration, csv.Error):  # ValueError: undecodable, or a NUL in the path
             continue
         if columns and (best is None or len(columns) > len(best[1])):
             best = (path, columns)
@@ -523,6 +523,28 @@ def references_fact(run: RunRecord) -> str:
     given = ", ".join(f"{n} for {k}" for n, k in sorted(counts.items(), reverse=True))
     return (f"{given} of the {sum(counts.values())} validation dialogues; each ROUGE F1 is their mean, not "
             "comparable with single-reference scores")
+
+
+#: The files the report lists at most; the others are counted.
+MAX_FILES = 50
+
+
+def files_section(run: RunRecord) -> list[str]:
+    """The announced files still in the experiment folder, each once, in the order announced. A training
+    announces every checkpoint it saves and its save limit removes most of them: listed as announced,
+    sixty epochs of checkpoints that are gone filled the list, and the predictions announced after them
+    were left out."""
+    announced = dict.fromkeys((str(a.get("kind", "?")), a["path"]) for a in run.of("on_artifact")
+                              if isinstance(a.get("path"), str))
+    present = [(kind, path) for kind, path in announced if (run.root / path).exists()]
+    lines = [f"- {kind}: `{path}`" for kind, path in present[:MAX_FILES]]
+    if len(present) > MAX_FILES:
+        lines.append(f"- and {len(present) - MAX_FILES} more")
+    if gone := len(announced) - len(present):
+        said = f"{gone} announced files are" if gone > 1 else "1 announced file is"
+        lines += [*([""] if lines else []), f"{said} no longer in the folder (such as checkpoints a save limit "
+                                                 "removed)."]
+    return lines
 
 
 def render_markdown(run: RunRecord, plots: list[Path], plugins: Any = None) -> str:
@@ -606,13 +628,12 @@ def render_markdown(run: RunRecord, plots: list[Path], plugins: Any = None) -> s
         lines += ["", "## Plots", ""]
         lines += [f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots]
 
-    artifacts = run.of("on_artifact")
-    if artifacts:
-        lines += ["", "## Files", ""]
-        lines += [f"- {a.get('kind', '?')}: `{a.get('path')}`" for a in artifacts[:50]]
+    if files := files_section(run):
+        lines += ["", "## Files", "", *files]
 
+    # a failure's traceback; Ctrl-C is none to debug, and the status and error lines say where it stopped
     tb = next((r.get("traceback") for r in reversed(run.of("on_error")) if r.get("traceback")), None)
-    if tb:
+    if tb and status != status_of(KeyboardInterrupt()):
         tail = "\n".join(str(tb).rstrip().splitlines()[-25:])
         lines += ["", "## Traceback", "", "```text", tail, "```"]
     return "\n".join(lines) + "\n"
