@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from dialsum_hf.conversions import Rename, renamed
-from dialsum_hf.folders import LOADED_FIRST, TOKENIZER_JSON, weight_map
+from dialsum_hf.folders import LOADED_FIRST, TOKENIZER_JSON, read_json, weight_map
 
 #: The last parts of the modules whose weights a checkpoint may leave out because the model ties them to
 #: another one (the output head to the input embeddings, BART's encoder and decoder embeddings to
@@ -77,11 +77,8 @@ def added_tokens(folder: Path | None, name_or_path: str, revision: str, tags: Se
     model's vocabulary); empty when it lacks none, or when its ``tokenizer.json`` cannot be read here (a
     slow tokenizer's files are not read)."""
     path = model_file(folder, name_or_path, revision, TOKENIZER_JSON)
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
-    except (OSError, ValueError):
-        return []
-    model = saved.get("model") if isinstance(saved, dict) else None
+    saved = read_json(path) if path is not None else None
+    model = saved.get("model") if saved is not None else None
     vocab = model.get("vocab") if isinstance(model, dict) else None
     if not isinstance(vocab, dict | list):
         return []
