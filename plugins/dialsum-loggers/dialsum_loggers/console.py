@@ -2,10 +2,10 @@
 
 It shows one bar per level of work that is under way (stage, fold, trial, epoch, training steps,
 generation...) with elapsed time and ETA, prints one line per finished epoch, fold and trial above
-the bars, and a table of the final results, percentages such as ROUGE on the leaderboard's scale
-(x100, :mod:`dialsum_loggers.scale`). When stdout
-is not a terminal (CI, a pipe, ``nohup``) it stays quiet, unless ``force = true``: logs and
-``metrics.jsonl`` are the record there.
+the bars, and a table of the final results; its lines and its table show percentages such as ROUGE
+on the leaderboard's scale (x100, :mod:`dialsum_loggers.scale`). When stdout is not a terminal
+(CI, a pipe, ``nohup``) it stays quiet, unless ``force = true``: logs and ``metrics.jsonl`` are the
+record there.
 
 While the display is live, lines printed by libraries and the ``dialsum`` log lines on stderr are
 routed through it so they appear above the bars instead of tearing them; when the ``file`` logger
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sys
 from typing import Any
+
+import attrs
 
 from dialsum_core import hookimpl
 from dialsum_core.cli import console_handlers
@@ -29,11 +31,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
     return str(value)
-
-
-def _summary(metrics: dict[str, Any], limit: int = 6) -> str:
-    nums = numeric(metrics)
-    return "  ".join(f"{k}={_fmt(v)}" for k, v in list(nums.items())[:limit])
 
 
 class ConsoleLogger:
@@ -54,8 +51,10 @@ class ConsoleLogger:
         self._n_trials: int | None = None
         #: The study's metric, named by its trial events: whether an objective value is a percentage (x100).
         self._objective = ""
-        #: The plugins of the run, asked at the end which results are percentages.
+        #: The plugins of the run, asked once which results are percentages (:meth:`_scale`).
         self._plugins = getattr(ctx, "plugins", None)
+        self._asked: Scale | None = None
+        self._noted = False
 
     # -- display ------------------------------------------------------------------------------
     def _start(self) -> None:
@@ -140,6 +139,22 @@ class ConsoleLogger:
         self._drop(key)
         self._bar(key, description, 0, total)
 
+    def _scale(self) -> Scale:
+        """Lines and the final table on one scale: an epoch's ROUGE read as 0.41 above a table's 41.00
+        looks like two different models."""
+        if self._asked is None:
+            self._asked = Scale.asking(self._plugins)
+        return attrs.evolve(self._asked, objective=self._objective)
+
+    def _summary(self, metrics: dict[str, Any], limit: int = 6) -> str:
+        """``key=value`` of the first ``limit`` numbers, percentages x100; the first line to show one says so."""
+        scale, items = self._scale(), list(numeric(metrics).items())[:limit]
+        note = scale.note(k for k, _ in items)
+        if note and not self._noted:
+            self._noted = True
+            self._say(f"[dim]{note}[/]")
+        return "  ".join(f"{k}={_fmt(scale.shown(k, v))}" for k, v in items)
+
     # -- events -------------------------------------------------------------------------------
     @hookimpl
     def dialsum_before_run(self, ctx: Any) -> None:
@@ -156,7 +171,7 @@ class ConsoleLogger:
     def dialsum_after_stage(self, stage: str, metrics: dict[str, Any]) -> None:
         self.position.leave("dialsum_after_stage")
         self._drop(*list(self._tasks))
-        summary = _summary(metrics or {})
+        summary = self._summary(metrics or {})
         self._say(f"[green]✓[/] stage {stage}" + (f"  {summary}" if summary else ""))
 
     # The fold and trial events are declared by dialsum-modes; optional, so this logger works without it.
@@ -169,7 +184,7 @@ class ConsoleLogger:
     @hookimpl(optionalhook=True)
     def dialsum_after_fold(self, fold: int, n_folds: int, metrics: dict[str, Any]) -> None:
         self._bar("fold", f"fold {fold + 1}/{n_folds}", fold + 1, n_folds)
-        self._say(f"  fold {fold + 1}/{n_folds}  {_summary(metrics or {})}")
+        self._say(f"  fold {fold + 1}/{n_folds}  {self._summary(metrics or {})}")
         self.position.leave("dialsum_after_fold")
         self._drop("epoch", "train", "generate")
         if fold + 1 >= n_folds:
@@ -191,7 +206,7 @@ class ConsoleLogger:
         self._objective = metric or self._objective
         total = self._n_trials
         self._bar("trial", f"trial {trial}" + (f"/{total}" if total else ""), trial + 1, total)
-        shown = _fmt(value) if value is not None else "-"
+        shown = _fmt(self._scale().shown(self._objective, value)) if value is not None else "-"
         params_text = ", ".join(f"{k}={_fmt(v)}" for k, v in (params or {}).items())
         self._say(f"  trial {trial} {state}: {shown}  ({params_text})")
         self.position.leave("dialsum_after_trial")
@@ -206,7 +221,7 @@ class ConsoleLogger:
     def dialsum_after_epoch(self, epoch: int, n_epochs: int, metrics: dict[str, Any]) -> None:
         where = self._where()
         self._bar("epoch", f"{where}epoch {epoch}/{n_epochs}", epoch, n_epochs)
-        self._say(f"  {where}epoch {epoch}/{n_epochs}  {_summary(metrics or {})}")
+        self._say(f"  {where}epoch {epoch}/{n_epochs}  {self._summary(metrics or {})}")
 
     @hookimpl
     def dialsum_on_metrics(self, metrics: dict[str, Any], step: int | None) -> None:
@@ -259,7 +274,7 @@ class ConsoleLogger:
             return
         from rich.table import Table
 
-        scale = Scale.asking(self._plugins, self._objective)
+        scale = self._scale()
         rows = result_rows(results, scale)
         shown, rest = rows[:self.options.max_rows], rows[self.options.max_rows:]
         note = scale.note(k for k, _ in shown)

@@ -254,6 +254,12 @@ def test_console_display_on_a_terminal(tmp_path: Path, plugins, capsys) -> None:
     assert "dialsum scripted · lead" in shown
     assert "fold 1/2" in shown and "fold 2/2" in shown and "epoch 1/1" in shown and "eta" in shown
     assert "trial 1 pruned: -" in shown and "✓ stage kfold" in shown
+    # its lines on the table's scale: the trials' ROUGE 0.2 and 0.3, each fold's and the stage's mean
+    assert "trial 0 complete: 20.00" in shown and "trial 2 complete: 30.00" in shown, shown
+    folds = [float(v) for v in re.findall(r"fold \d/2  .*?rouge_mean=(\S+)", shown)]
+    stage = re.search(r"✓ stage kfold  rouge_mean=(\S+)", shown)
+    assert len(folds) == 2 and all(v > 1 for v in folds) and stage and float(stage[1]) > 1, shown
+    assert shown.count("Shown x100") == 2  # said once above the lines, once under the table
     assert "results" in shown and "Shown x100 (the leaderboard's scale)" in shown
     score = json.loads((exp_dir(tmp_path) / "results.json").read_text(encoding="utf-8"))["rouge_mean"]
     assert re.search(rf"rouge_mean\s*│\s*{100 * score:.2f}\s*│", shown), shown  # the leaderboard's scale
