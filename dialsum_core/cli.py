@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
@@ -157,8 +158,8 @@ class DialsumGroup(click.Group):
         except DialsumError as exc:
             fail(exc)
         except KeyboardInterrupt as exc:  # before click, which says "Aborted!" and exits 1
-            click.echo("; ".join(["interrupted", *getattr(exc, "__notes__", [])]), err=True)  # where it stopped
-            sys.exit(130)
+            click.echo("; ".join([str(exc) or "interrupted", *getattr(exc, "__notes__", [])]), err=True)
+            sys.exit(getattr(exc, "exit_code", 130))
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         with self._ends():  # --help loads the plugins' commands
@@ -244,9 +245,18 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) 
     """Run RECIPE: train, evaluate and predict as its run mode says."""
     from dialsum_core.runner import run_recipe
 
+    def terminated(signum: int, _frame: Any) -> None:  # a scheduler's time limit: the run ends as on Ctrl-C
+        stop = KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+        stop.exit_code = 128 + signum  # type: ignore[attr-defined]  # as a shell reports a process it ended
+        raise stop
+
     _setup_console_logging()
     plugins, recipe = load_checked(recipe_path, overrides, disable, validate=False)
-    result = run_recipe(recipe, plugins)  # validates
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        result = run_recipe(recipe, plugins)  # validates
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if result.main:  # one line per launch, not one per process
         click.echo(f"results: {result.results_path}")
 

@@ -4,6 +4,7 @@ signal behave there as they do for a user."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -81,9 +82,10 @@ def dialsum_register_model_loaders(register):
 '''
 
 
-def interrupted(tmp_path: Path, source: str, module: str, *args: str) -> subprocess.CompletedProcess:
+def interrupted(tmp_path: Path, source: str, module: str, *args: str,
+                sig: int = signal.SIGINT) -> subprocess.CompletedProcess:
     """``dialsum ARGS`` with a plugin installed whose ``source`` takes long once it marks a file, given
-    Ctrl-C as soon as the mark appears."""
+    Ctrl-C (or ``sig``) as soon as the mark appears."""
     site, mark = tmp_path / "site", tmp_path / "mark"
     make_dist(site, f"dialsum-{module}", "0.1.0", module, source, {module: module})
     env = {**os.environ, "DIALSUM_TEST_MARK": str(mark),
@@ -92,7 +94,7 @@ def interrupted(tmp_path: Path, source: str, module: str, *args: str) -> subproc
     deadline = time.monotonic() + 120
     while proc.poll() is None and not mark.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=300)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
@@ -162,3 +164,18 @@ def test_ctrl_c_during_a_run_names_the_folder_of_its_partial_results(tmp_path: P
     assert res.returncode == 130, res.stderr
     assert res.stderr.splitlines()[-1] == f"interrupted; partial results are in {tmp_path / 'exp' / 'stopped'}"
     assert '"status": "interrupted"' in (tmp_path / "exp" / "stopped" / "results.json").read_text(encoding="utf-8")
+
+
+def test_sigterm_during_a_run_ends_it_as_ctrl_c_does(tmp_path: Path) -> None:
+    """A scheduler's time limit (SLURM sends SIGTERM, then SIGKILL) killed the run on the spot: its
+    results.json said "running" for good, and no logger was closed (W&B's run left unfinished)."""
+    res = interrupted(tmp_path, SLOW_MODE, "cli_slow_mode_plugin", "run", RECIPE, "--set", "run.mode=cli-slow-mode",
+                      "--set", f"run.output_dir={tmp_path / 'exp'}", "--set", "run.name=stopped",
+                      "--set", 'run.loggers=["jsonl"]', sig=signal.SIGTERM)
+    folder = tmp_path / "exp" / "stopped"
+    assert res.returncode == 143, res.stderr  # 128 + SIGTERM, as a shell reports a process it ended
+    assert res.stderr.splitlines()[-1] == f"stopped by SIGTERM; partial results are in {folder}", res.stderr
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    assert (results["status"], results["error"]) == ("interrupted", "KeyboardInterrupt: stopped by SIGTERM")
+    events = [json.loads(line)["event"] for line in (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert events[-1] == "on_error", events  # the loggers were told and closed
