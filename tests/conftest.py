@@ -21,7 +21,8 @@ def make_dist(site: Path, dist: str, version: str, module: str, source: str, ent
     (info / "entry_points.txt").write_text(f"[dialsum]\n{lines}\n", encoding="utf-8")
 
 
-def run_cli(args: list[str], *, site: Path | None = None, cwd: Path | None = None, env: dict | None = None):
+def run_cli(args: list[str], *, site: Path | None = None, cwd: Path | None = None, env: dict | None = None,
+            timeout: float = 300):
     import subprocess
 
     full_env = {**os.environ, **(env or {})}
@@ -33,5 +34,5 @@ def run_cli(args: list[str], *, site: Path | None = None, cwd: Path | None = Non
         text=True,
         cwd=cwd or ROOT,
         env=full_env,
-        timeout=300,
+        timeout=timeout,
     )

@@ -35,3 +35,17 @@ def test_quick_recipe_trains_predicts_and_prints_rouge(tmp_path: Path) -> None:
     assert rows and list(rows[0]) == ["fname", "summary"]
     weights = list((exp / "checkpoints").rglob("*.safetensors"))
     assert weights, "the trained model is saved as safetensors"
+
+
+@pytest.mark.slow
+def test_the_demo_learns_to_summarize(tmp_path: Path) -> None:
+    """The recipe as shipped, only its folder changed (two to three minutes on two cores). With a
+    2,000-token vocabulary, which cut the data's words into pieces, the demo ended with 11 of its 60
+    validation summaries distinct (0.51 ROUGE) and said that it does not summarize."""
+    res = run_cli(["run", str(ROOT / "recipes" / "quick.toml"), "--set", f"run.output_dir={tmp_path.as_posix()}",
+                   "--set", "run.name=demo"], timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    results = json.loads((tmp_path / "demo" / "results.json").read_text(encoding="utf-8"))
+    valid = results["valid"]
+    assert valid["distinct_ratio"] >= 0.5 and results["best_rouge"] >= 0.6, valid
+    assert "does not summarize" not in res.stderr, res.stderr[-3000:]
