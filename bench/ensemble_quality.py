@@ -78,6 +78,7 @@ def parse_args() -> argparse.Namespace:
     g.add_argument("--max-steps", type=int, default=-1, help="optimiser steps per fold; -1: --epochs")
     g.add_argument("--batch-size", type=int, default=8)
     g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--warmup", type=float, default=0.05, help="train.warmup_ratio")
     g.add_argument("--vocab-size", type=int, default=2000)
     g.add_argument("--d-model", type=int, default=64)
     g.add_argument("--layers", type=int, default=2, help="encoder and decoder layers")
@@ -139,7 +140,7 @@ def recipe_dict(args: argparse.Namespace, data: Path, files: dict[str, Path], ou
                  "dev_references": [str(files["dev_alt"])], "max_length": args.max_length,
                  "max_target_length": 64},
         "train": {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
-                  "learning_rate": args.lr, "warmup_ratio": 0.05, "logging_steps": 50},
+                  "learning_rate": args.lr, "warmup_ratio": args.warmup, "logging_steps": 50},
         "generation": {"num_beams": args.num_beams, "max_new_tokens": 48, "min_new_tokens": 5, "batch_size": 32},
         "models": {"scratch": {"vocab_size": args.vocab_size, "d_model": args.d_model, "ffn_dim": 4 * args.d_model,
                                "encoder_layers": args.layers, "decoder_layers": args.layers,
