@@ -16,8 +16,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -109,6 +111,26 @@ def remove_stale_temporaries(folder: Path, *, recursive: bool = True) -> list[Pa
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
                 removed.append(path)
     return removed
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait for the block (a few renames that must all happen or none): one that
+    arrives meanwhile reaches the handler that was there, as the block ends. Ignoring it instead would
+    lose a scheduler's stop; a handler can be set only in the main thread, elsewhere the block runs as is."""
+    arrived: list[int] = []
+    held = [(s, signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM)]
+    held = [(s, h) for s, h in held if h not in (signal.SIG_IGN, None)]
+    held = held if threading.current_thread() is threading.main_thread() else []
+    for signum, _ in held:
+        signal.signal(signum, lambda received, _frame: arrived.append(received))
+    try:
+        yield
+    finally:
+        for signum, handler in held:
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -252,11 +253,14 @@ def run(recipe_path: str, overrides: tuple[str, ...], disable: tuple[str, ...]) 
 
     _setup_console_logging()
     plugins, recipe = load_checked(recipe_path, overrides, disable, validate=False)
-    previous = signal.signal(signal.SIGTERM, terminated)
+    # only the main thread may set a handler: a run started from another keeps the process's own
+    held = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminated) if held else None
     try:
         result = run_recipe(recipe, plugins)  # validates
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if held:
+            signal.signal(signal.SIGTERM, previous)
     if result.main:  # one line per launch, not one per process
         click.echo(f"results: {result.results_path}")
 

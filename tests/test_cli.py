@@ -118,8 +118,8 @@ def test_there_are_shipped_recipes() -> None:
     assert "quick.toml" in names, names
 
 
-def test_lead_run_end_to_end(tmp_path: Path, sample_csv, tiny_dialogues) -> None:
-    """A real run through the CLI with a torch-free model: folder layout and results."""
+def lead_recipe(tmp_path: Path, sample_csv, tiny_dialogues) -> Path:
+    """A recipe of a torch-free model (the first sentence) on a few dialogues: a real run in seconds."""
     train = sample_csv(tmp_path / "train.csv", tiny_dialogues)
     test = sample_csv(tmp_path / "test.csv", tiny_dialogues[:3], with_summary=False)
     recipe = tmp_path / "lead.toml"
@@ -129,6 +129,12 @@ def test_lead_run_end_to_end(tmp_path: Path, sample_csv, tiny_dialogues) -> None
         f'[data]\ntrain_path = "{train.name}"\ntest_path = "{test.name}"\nvalid_fraction = 0.5\n',
         encoding="utf-8",
     )
+    return recipe
+
+
+def test_lead_run_end_to_end(tmp_path: Path, sample_csv, tiny_dialogues) -> None:
+    """A real run through the CLI with a torch-free model: folder layout and results."""
+    recipe = lead_recipe(tmp_path, sample_csv, tiny_dialogues)
     res = run_cli(["run", str(recipe)])
     assert res.returncode == 0, res.stderr
     exp = tmp_path / "experiments" / "lead-e2e"
@@ -140,6 +146,25 @@ def test_lead_run_end_to_end(tmp_path: Path, sample_csv, tiny_dialogues) -> None
         assert (exp / sub).is_dir()
     rerun = run_cli(["check", str(exp / "config.toml")])
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_a_run_started_outside_the_main_thread_runs(tmp_path: Path, sample_csv, tiny_dialogues) -> None:
+    """``dialsum run`` called through the CLI from a thread other than the main one (a notebook's or a job
+    server's worker) failed setting its SIGTERM handler, which Python allows only in the main thread."""
+    import threading
+
+    from click.testing import CliRunner
+
+    from dialsum_core.cli import cli
+
+    recipe = lead_recipe(tmp_path, sample_csv, tiny_dialogues)
+    ended = []
+    thread = threading.Thread(target=lambda: ended.append(CliRunner().invoke(cli, ["run", str(recipe)])))
+    thread.start()
+    thread.join()
+    assert ended[0].exit_code == 0, (ended[0].output, ended[0].exception)
+    results = json.loads((tmp_path / "experiments" / "lead-e2e" / "results.json").read_text(encoding="utf-8"))
+    assert results["status"] == "complete"
 
 
 def test_gpu_recipes_pass_check_where_their_hardware_is() -> None:

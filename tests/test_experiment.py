@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from dialsum_core.atomic import atomic_open
+from dialsum_core.atomic import atomic_open, signals_held
 from dialsum_core.errors import DialsumError
 from dialsum_core.experiment import Experiment, default_name
 
@@ -52,3 +53,45 @@ def test_atomic_writes_keep_the_usual_file_mode(tmp_path: Path) -> None:
         assert oct(written[0].stat().st_mode & 0o777) == "0o640"
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_held_renames_takes_effect_after_them(signum: int) -> None:
+    """The reports held Ctrl-C back by ignoring it, so one pressed during their renames was lost, and
+    SIGTERM (a scheduler's stop) was not held at all: it reached the handler between two renames."""
+    class Stopped(Exception):
+        pass
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise Stopped
+
+    done = []
+    previous = signal.signal(signum, stop)
+    try:
+        with pytest.raises(Stopped), signals_held():
+            os.kill(os.getpid(), signum)
+            done.append("first rename")
+            done.append("second rename")
+        assert done == ["first rename", "second rename"]
+        assert signal.getsignal(signum) is stop  # given back as it was
+    finally:
+        signal.signal(signum, previous)
+
+
+def test_a_signal_held_outside_the_main_thread_is_left_alone() -> None:
+    """Only the main thread may set a handler: elsewhere the block runs as it is, without failing."""
+    import threading
+
+    ran: list[BaseException | str] = []
+
+    def work() -> None:
+        try:
+            with signals_held():
+                ran.append("renamed")
+        except BaseException as exc:
+            ran.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert ran == ["renamed"]

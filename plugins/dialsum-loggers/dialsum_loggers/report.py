@@ -14,20 +14,19 @@ curves: a single point per series is no curve).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from dialsum_core.atomic import atomic_open, remove_stale_temporaries, temporary_folder
+from dialsum_core.atomic import atomic_open, remove_stale_temporaries, signals_held, temporary_folder
 from dialsum_core.errors import DialsumError, status_of
 from dialsum_core.experiment import CONFIG, RESULTS, Experiment
 from dialsum_core.recipe.schema import RunSection
@@ -682,7 +681,7 @@ def build_report(root: Path, out: Path | None = None, plugins: Any = None) -> Wr
             ]
             made = [p for p in candidates if p is not None]
             (staging / "report.md").write_text(render_markdown(run, made, plugins), encoding="utf-8")
-            with _uninterrupted():
+            with signals_held():  # the report's files are all moved in, or none
                 earlier = _shown_plots(out / "report.md")
                 for name in REPORT_FILES:
                     if (staging / name).exists():
@@ -703,21 +702,3 @@ def _shown_plots(markdown: Path) -> set[str]:
     except (OSError, UnicodeDecodeError):
         return set()
     return {name for name in REPORT_FILES if f"]({name})" in text}
-
-
-@contextlib.contextmanager
-def _uninterrupted() -> Iterator[None]:
-    """Ctrl-C is not taken while the block runs (a few renames): the report's files are all moved in
-    or none is. Only the main thread can set a signal handler; elsewhere the block runs as it is."""
-    import signal
-    import threading
-
-    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
-    if previous is None:  # another thread, or a handler not set from Python
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

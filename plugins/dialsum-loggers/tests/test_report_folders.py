@@ -87,6 +87,40 @@ def test_ctrl_c_during_a_report_leaves_a_whole_report_or_none(tmp_path: Path, pl
     assert sorted(os.listdir(out)) == expected, err  # no staging folder left, no file missing
 
 
+def test_a_sigterm_between_two_of_the_reports_renames_waits_for_the_last(tmp_path: Path, plugins,
+                                                                         monkeypatch) -> None:
+    """The report held Ctrl-C back while it moved its files in, but not SIGTERM, which ``dialsum run``
+    turns into an interrupt (a scheduler's stop): landing after the first rename, it left report.md
+    without its plots. Now the files are all moved in, then the run stops."""
+    from dialsum_loggers.report import build_report
+
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    whole = build_report(exp, tmp_path / "whole").markdown.parent
+    expected = sorted(p.name for p in whole.iterdir())
+    assert len(expected) >= 3  # the report and at least two plots
+
+    replace, renamed = os.replace, []
+
+    def replace_then_stop(src, dst):  # the stop arrives right after the first file is in place
+        replace(src, dst)
+        if Path(dst).parent == out and not renamed:
+            renamed.append(dst)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def stopped(_signum, _frame):
+        raise KeyboardInterrupt("stopped by SIGTERM")
+
+    out = tmp_path / "stopped"
+    monkeypatch.setattr(os, "replace", replace_then_stop)
+    previous = signal.signal(signal.SIGTERM, stopped)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            build_report(exp, out)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert sorted(os.listdir(out)) == expected, renamed
+
+
 def drawing_slowly(tmp_path: Path, exp: Path, out: Path) -> subprocess.Popen:
     """``dialsum report EXP --out OUT``, returned once its hidden working folder exists (the plots are
     drawn there). Each plot takes a second to save, so that the report is still drawing when the test

@@ -592,17 +592,12 @@ def write_together(pages: dict[Path, str]) -> None:
     :raises DialsumError: a page that cannot be written, named.
     """
     import contextlib
-    import signal
-    import threading
 
-    from dialsum_core.atomic import atomic_open
+    from dialsum_core.atomic import atomic_open, signals_held
 
     path = None
-    # Ctrl-C is not taken for these few writes (a signal handler can only be set in the main thread)
-    held = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if held else None
-    try:
-        with contextlib.ExitStack() as stack:
+    try:  # a Ctrl-C or a SIGTERM during these few writes takes effect after them
+        with signals_held(), contextlib.ExitStack() as stack:
             for path, text in pages.items():
                 stack.enter_context(atomic_open(path)).write(text)
     except OSError as exc:
@@ -610,6 +605,3 @@ def write_together(pages: dict[Path, str]) -> None:
         blocking = next((p for p in Path(path).parents if p.exists()), None) if path is not None else None
         why = f"{blocking} is a file" if blocking is not None and not blocking.is_dir() else exc.strerror or exc
         raise DialsumError(f"{path}: cannot write it ({why}); nothing was written") from None
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)

@@ -101,6 +101,37 @@ def test_ctrl_c_as_the_first_page_appears_leaves_both_pages_or_none(tmp_path: Pa
 
 
 
+def test_a_sigterm_after_the_first_page_waits_for_the_second(tmp_path: Path, monkeypatch) -> None:
+    """recipe-doc held Ctrl-C back while it moved its pages in (and lost it), but not SIGTERM: one
+    landing after the first rename left a new page beside an old one. Now both pages are moved in, then
+    the stop takes effect."""
+    from dialsum_tools.recipe_doc import write_together
+
+    pages = {tmp_path / "recipe.md": "new recipe page\n", tmp_path / "hooks.md": "new hook page\n"}
+    for page in pages:
+        page.write_text("old page\n", encoding="utf-8")
+    replace, renamed = os.replace, []
+
+    def replace_then_stop(src, dst):
+        replace(src, dst)
+        renamed.append(dst)
+        if len(renamed) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def stopped(_signum, _frame):
+        raise KeyboardInterrupt("stopped by SIGTERM")
+
+    monkeypatch.setattr(os, "replace", replace_then_stop)
+    previous = signal.signal(signal.SIGTERM, stopped)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            write_together(pages)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert {page.read_text(encoding="utf-8") for page in pages} == {"new recipe page\n", "new hook page\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hooks.md", "recipe.md"]  # no temporary file left
+
+
 def test_a_page_given_as_a_link_is_written_through_it(tmp_path: Path) -> None:
     """``-o docs/recipe.md`` where that is a symbolic link (to a shared docs checkout) replaced the link
     by a file, leaving the shared page as it was: the link's target is written, atomically, as an
