@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -31,8 +32,10 @@ def atomic_open(
 ) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds. A
     symbolic link is written through, as editors save: its target is replaced, the link stays."""
-    path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(os.path.realpath(given := path))
+    if not path.parent.is_dir():  # a link into a folder that is gone (a disk not mounted): never made here
+        raise FileNotFoundError(errno.ENOENT, f"it links to {path}, whose folder does not exist", str(given))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{_writer()}{TMP_SUFFIX}", dir=path.parent)
     # mkstemp creates 0600; the file must end with the mode a plain open() would give (or keep its own)
     with contextlib.suppress(OSError):

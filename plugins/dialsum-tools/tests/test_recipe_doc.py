@@ -148,3 +148,19 @@ def test_a_page_given_as_a_link_is_written_through_it(tmp_path: Path) -> None:
     assert (shared / "recipe.md").read_text(encoding="utf-8").startswith("# Recipe reference")
     assert (shared / "hooks.md").read_text(encoding="utf-8").startswith("# Hook reference")
     assert sorted(p.name for p in shared.iterdir()) == ["hooks.md", "recipe.md"]  # no temporary file left
+
+
+def test_a_link_into_a_folder_that_is_gone_is_refused_not_made(tmp_path: Path) -> None:
+    """``-o docs/recipe.md`` linking into a shared checkout that is not there (a disk not mounted) made
+    the missing folders on the local disk and wrote the page into them, where nobody looks."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    target = tmp_path / "mnt" / "shared" / "recipe.md"
+    (docs / "recipe.md").symlink_to(target)
+    res = recipe_doc("-o", str(docs / "recipe.md"))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"error: {docs / 'recipe.md'}: cannot write it (it links to {target}, whose folder does not exist); "
+        "nothing was written")
+    assert not (tmp_path / "mnt").exists()
+    assert os.listdir(docs) == ["recipe.md"]
