@@ -121,6 +121,23 @@ def test_a_sigterm_between_two_of_the_reports_renames_waits_for_the_last(tmp_pat
     assert sorted(os.listdir(out)) == expected, renamed
 
 
+def test_a_report_given_as_a_link_is_written_through_it(tmp_path: Path, plugins) -> None:
+    """A report.md that is a link (to a shared notes folder) was replaced by a file, the shared page left
+    as it was; every other file dialsum writes is written through a link, as editors save."""
+    from dialsum_loggers.report import build_report
+
+    exp = run_recipe(scripted_recipe(tmp_path, ["jsonl"]), plugins).experiment
+    shared, out = tmp_path / "shared", tmp_path / "report"
+    shared.mkdir()
+    out.mkdir()
+    (shared / "report.md").write_text("old report\n", encoding="utf-8")
+    (out / "report.md").symlink_to(shared / "report.md")
+    build_report(exp, out)
+    assert (out / "report.md").is_symlink()
+    assert (shared / "report.md").read_text(encoding="utf-8").startswith("# ")
+    assert os.listdir(shared) == ["report.md"]  # no temporary file left
+
+
 def drawing_slowly(tmp_path: Path, exp: Path, out: Path) -> subprocess.Popen:
     """``dialsum report EXP --out OUT``, returned once its hidden working folder exists (the plots are
     drawn there). Each plot takes a second to save, so that the report is still drawing when the test
