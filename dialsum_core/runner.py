@@ -151,9 +151,13 @@ def run_recipe(
         "elapsed_seconds": round(time.time() - started, 3),
     }
     path = experiment.write_json(f"{job}{RESULTS}", results)
-    ctx.emit("dialsum_after_run", results=results)
-    _stop_loggers(ctx, loggers)
-    processes.finish()
+    ended = False
+    try:
+        ctx.emit("dialsum_after_run", results=results)
+        ended = True
+    finally:  # a stop now (Ctrl-C while a logger reports) still closes every logger
+        _stop_loggers(ctx, loggers)
+        processes.finish(wait=ended)  # after a stop, the others may never reach a barrier
     return RunResult(experiment.root, results, Path(path), processes.is_main)
 
 

@@ -71,3 +71,39 @@ def test_a_config_that_cannot_be_written_ends_the_run_as_a_failure_the_plugins_h
     assert mode.ended == ["on_error: IsADirectoryError"]
     results = json.loads((tmp_path / "exp" / "jobs" / "one" / "results.json").read_text(encoding="utf-8"))
     assert results["status"] == "failed" and "IsADirectoryError" in results["error"]
+
+
+class StoppedWhileReporting:
+    """A logger whose end-of-run work (a report it draws) is stopped by Ctrl-C or a scheduler's SIGTERM."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    @hookimpl
+    def dialsum_after_run(self) -> None:
+        raise KeyboardInterrupt("stopped by SIGTERM")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class OffersIt:
+    def __init__(self, logger: StoppedWhileReporting) -> None:
+        self.logger = logger
+
+    @hookimpl
+    def dialsum_register_loggers(self, register: Any) -> None:
+        register("reporting", lambda options, ctx: self.logger, description="stopped while it reports")
+
+
+def test_a_run_stopped_after_its_results_still_closes_its_loggers(tmp_path: Path) -> None:
+    """A stop during ``dialsum_after_run`` (a report drawn at the end of the run) skipped every logger's
+    ``close``: a W&B run left unfinished, a live display left on the terminal."""
+    logger = StoppedWhileReporting()
+    plugins = build_plugins(extra=[("jobbed", JobbedMode()), ("offers-it", OffersIt(logger))])
+    recipe = _recipe(plugins, tmp_path).override(("run.loggers", ["reporting"]))
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(recipe, plugins)
+    assert logger.closed
+    results = json.loads((tmp_path / "exp" / "jobs" / "one" / "results.json").read_text(encoding="utf-8"))
+    assert results["status"] == "complete"  # it was: the stop came after its results
