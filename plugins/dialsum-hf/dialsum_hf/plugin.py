@@ -40,6 +40,9 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 #: The batch size ``run.auto_batch`` tries first unless a model's table says (``auto_batch_max``).
 AUTO_BATCH_MAX = 64
 TAGS = ("token-ensemble",)
+#: What to do with an encoder-decoder that reads speech or images (Whisper): neither loader is the answer.
+NOT_TEXT = ("it reads speech or images, not text: neither loader trains it; give a model of text, an encoder-decoder "
+            "such as BART or T5 (hf-seq2seq) or a decoder-only one (hf-causal)")
 
 
 def local_model_path(recipe: Recipe, name: str, value: str) -> Path | None:
@@ -266,19 +269,25 @@ def check_model(recipe: Recipe, plugins: Plugins, *, name: str) -> list[tuple[st
                 found.append((f"{key}.model_name_or_path", f"{local}: {problem}"))
             if config is not None:
                 found += position_problems(recipe, name, config, causal=isinstance(opts, CausalOptions))
+                # an encoder-decoder AutoModelForSeq2SeqLM does not load reads speech or images (Whisper): neither
+                # loader is the one to point to
+                not_text = config.get("is_encoder_decoder") is True and \
+                    not seq2seq_model(config, trust_remote_code=remote)
                 # a decoder-only one (Llama, GPT-NeoX...) fails to load, after the models before it trained
                 if not isinstance(opts, CausalOptions) and config.get("model_type") and \
                         (problem := seq2seq_problem(config, trust_remote_code=remote)):
+                    instead = (NOT_TEXT if not_text else
+                               "use hf-causal (or a decoder-only preset) for a decoder-only model")
                     found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is {problem}, so this "
-                                  "encoder-decoder loader cannot load it; use hf-causal (or a decoder-only preset) "
-                                  "for a decoder-only model"))
+                                  f"encoder-decoder loader cannot load it; {instead}"))
                 # AutoModelForCausalLM loads an encoder-decoder (BART, Whisper...) as its decoder alone, dropping
                 # the encoder: the run would train a model that never reads the dialogue's encoding
                 if isinstance(opts, CausalOptions) and (config.get("is_encoder_decoder") is True
                                                         or seq2seq_model(config)):
+                    instead = NOT_TEXT if not_text else "use hf-seq2seq (or an encoder-decoder preset) for it"
                     found.append((f"{key}.model_name_or_path", f"{opts.model_name_or_path} is an encoder-decoder "
                                   f"{config.get('model_type', '')} model, which this decoder-only loader would load "
-                                  "without its encoder; use hf-seq2seq (or an encoder-decoder preset) for it"))
+                                  f"without its encoder; {instead}"))
                 if opts.use_lora and not opts.lora_target_modules and config.get("model_type") and \
                         peft_has_default_targets(str(config["model_type"])) is False:
                     found.append((f"{key}.lora_target_modules", no_default_targets(str(config["model_type"]))))

@@ -991,3 +991,22 @@ def test_one_checkpoint_to_resume_several_models_from_is_refused(data_dir: Path,
                "from it (scratch, hf-seq2seq)" in p for p in found), found
     alone = problems(data_dir, {"run": {"models": ["scratch", "lead"], "resume_from": str(tmp_path)}})
     assert not any("names one checkpoint" in p for p in alone), alone
+
+
+def test_a_speech_encoder_decoder_is_refused_without_sending_the_user_to_the_other_loader(
+        data_dir: Path, tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """A Whisper model (an encoder-decoder of speech, which AutoModelForSeq2SeqLM does not load) was refused by
+    each loader with the advice to use the other: hf-seq2seq sent it to hf-causal, which sent it back."""
+    import json
+    import shutil
+
+    whisper = Path(shutil.copytree(tiny_models["bart"], tmp_path / "whisper"))
+    config = json.loads((whisper / "config.json").read_text(encoding="utf-8"))
+    config.update(model_type="whisper", architectures=["WhisperForConditionalGeneration"], is_encoder_decoder=True)
+    (whisper / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    for loader in ("hf-seq2seq", "hf-causal"):
+        found = problems(data_dir, {"run": {"models": [loader]},
+                                    "models": {loader: {"model_name_or_path": str(whisper)}}})
+        (problem,) = [p for p in found if f"models.{loader}.model_name_or_path: {whisper} is" in p]
+        assert "it reads speech or images, not text: neither loader trains it" in problem, problem
+        assert "use hf-" not in problem, problem
