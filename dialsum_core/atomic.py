@@ -32,8 +32,9 @@ def atomic_open(
 ) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds. A
     symbolic link is written through, as editors save: its target is replaced, the link stays."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    path = Path(os.path.realpath(given := path))
+    given = Path(path)
+    given.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(os.path.realpath(given))
     if not path.parent.is_dir():  # a link into a folder that is gone (a disk not mounted): never made here
         raise FileNotFoundError(errno.ENOENT, f"it links to {path}, whose folder does not exist", str(given))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{_writer()}{TMP_SUFFIX}", dir=path.parent)
@@ -122,9 +123,9 @@ def signals_held() -> Iterator[None]:
     arrives meanwhile reaches the handler that was there, as the block ends. Ignoring it instead would
     lose a scheduler's stop; a handler can be set only in the main thread, elsewhere the block runs as is."""
     arrived: list[int] = []
-    held = [(s, signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM)]
-    held = [(s, h) for s, h in held if h not in (signal.SIG_IGN, None)]
-    held = held if threading.current_thread() is threading.main_thread() else []
+    main = threading.current_thread() is threading.main_thread()
+    held = [(s, h) for s in (signal.SIGINT, signal.SIGTERM)
+            if main and (h := signal.getsignal(s)) not in (signal.SIG_IGN, None)]
     for signum, _ in held:
         signal.signal(signum, lambda received, _frame: arrived.append(received))
     try:

@@ -16,11 +16,11 @@ CORE = Path(__file__).resolve().parents[1] / "dialsum_core"
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 #: Lines of the core's source (``testing.py``, the pytest plugin for plugin authors, not counted): a
 #: ratchet, lowered as knowledge moves to its owners (4,590 before sections became plugins'; the
-#: goal is 2,500). Raised only for what the core must do for every plugin (3,231 -> 3,264: signals
+#: goal is 2,500). Raised only for what the core must do for every plugin (3,231 -> 3,265: signals
 #: held while files that belong together are moved in, which the report and the references both
 #: did, differently; a link into a folder that is gone refused, not made; loggers closed after a
 #: stop during their end-of-run work).
-BUDGET = 3264
+BUDGET = 3265
 
 #: Plugin packages, plugin-owned sections, keys, events and commands, and libraries only plugins may use.
 FORBIDDEN = re.compile(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -684,11 +683,9 @@ def build_report(root: Path, out: Path | None = None, plugins: Any = None) -> Wr
             with signals_held():  # the report's files are all moved in, or none
                 earlier = _shown_plots(out / "report.md")
                 for name in REPORT_FILES:
-                    if (staging / name).exists() and (out / name).is_symlink():  # written through, as every file
+                    if (staging / name).exists():  # atomic_open's rules: a link is written through
                         with atomic_open(out / name, "wb") as fh:
                             fh.write((staging / name).read_bytes())
-                    elif (staging / name).exists():
-                        os.replace(staging / name, out / name)
                     elif name in earlier:  # the earlier report's plot, which this report does not have
                         (out / name).unlink(missing_ok=True)
     except OSError as exc:  # a full disk, a folder it may not write
